@@ -1,0 +1,48 @@
+/*
+ * m2msec provider: reason codes and the function that raises them.
+ *
+ * Every reason has a fixed text (shown as the reason part of an OpenSSL
+ * error line) and every raise carries a detail string that names the exact
+ * value that was wrong. The detail repeats the essentials because errors
+ * raised before the reason strings are loaded show only the number.
+ */
+#ifndef M2M_ERRORS_H
+#define M2M_ERRORS_H
+
+#include <openssl/core.h>
+#include <openssl/core_dispatch.h>
+#include <openssl/e_os2.h>
+
+enum m2m_reason {
+    M2M_R_MISSING_KEY = 1,
+    M2M_R_KEY_TOO_SHORT,
+    M2M_R_LIFETIME_EXCEEDS_POLICY,
+    M2M_R_MISSING_PARAMETER,
+    M2M_R_INVALID_PARAMETER,
+    M2M_R_INVALID_UTF8,
+    M2M_R_UNKNOWN_DERIVATION,
+    M2M_R_BAD_OUTPUT_LENGTH,
+    M2M_R_UNKNOWN_DIGEST,
+    M2M_R_FIELD_TOO_LONG,
+    M2M_R_BAD_POLICY,
+    M2M_R_FETCH_FAILED,
+    M2M_R_CRYPTO_FAILED,
+    M2M_R_MALLOC_FAILURE,
+    M2M_R_MAX /* keep last */
+};
+
+/* The {reason, text} table handed to the core. */
+const OSSL_ITEM *m2m_reason_strings(void);
+
+/* Store the core's error functions; called once from OSSL_provider_init. */
+void m2m_errors_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in);
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 5, 6)))
+#endif
+void m2m_raise_at(const char *file, int line, const char *func, int reason, const char *fmt, ...);
+
+#define M2M_RAISE(reason, ...)                                                                     \
+    m2m_raise_at(OPENSSL_FILE, OPENSSL_LINE, OPENSSL_FUNC, (reason), __VA_ARGS__)
+
+#endif

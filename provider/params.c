@@ -1,0 +1,90 @@
+/* m2msec provider: copying and validating KDF parameters. */
+#include <string.h>
+#include <openssl/crypto.h>
+
+#include "errors.h"
+#include "params.h"
+#include "utf8_nfkc.h"
+
+void m2m_bytes_free(M2M_BYTES *b, int secret)
+{
+    if (secret)
+        OPENSSL_clear_free(b->data, b->len);
+    else
+        OPENSSL_free(b->data);
+    b->data = NULL;
+    b->len = 0;
+}
+
+static int set_copy(M2M_BYTES *b, const void *src, size_t len, int secret)
+{
+    /* Allocate one byte more so that an empty value is still "set". */
+    unsigned char *d = OPENSSL_malloc(len + 1);
+
+    if (d == NULL) {
+        M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory copying a parameter");
+        return 0;
+    }
+    if (len > 0)
+        memcpy(d, src, len);
+    d[len] = 0;
+    m2m_bytes_free(b, secret);
+    b->data = d;
+    b->len = len;
+    return 1;
+}
+
+int m2m_bytes_dup(M2M_BYTES *dst, const M2M_BYTES *src, int secret)
+{
+    dst->data = NULL;
+    dst->len = 0;
+    if (src->data == NULL)
+        return 1;
+    return set_copy(dst, src->data, src->len, secret);
+}
+
+int m2m_param_octets(const OSSL_PARAM *p, M2M_BYTES *b, int secret)
+{
+    const void *v = NULL;
+    size_t len = 0;
+
+    if (!OSSL_PARAM_get_octet_string_ptr(p, &v, &len)) {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter '%s' must be an octet string", p->key);
+        return 0;
+    }
+    return set_copy(b, v, len, secret);
+}
+
+int m2m_param_nfkc(const OSSL_PARAM *p, M2M_BYTES *b, int allow_empty)
+{
+    const char *s = NULL;
+    unsigned char *norm = NULL;
+    size_t normlen = 0;
+
+    if (!OSSL_PARAM_get_utf8_string_ptr(p, &s)) {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter '%s' must be a UTF-8 string", p->key);
+        return 0;
+    }
+    /* p->data_size excludes the terminator for utf8 strings; trust it, not strlen. */
+    if (!m2m_utf8_nfkc(p->key, s, p->data_size, &norm, &normlen))
+        return 0;
+    if (normlen == 0 && !allow_empty) {
+        OPENSSL_free(norm);
+        M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter '%s' must not be empty", p->key);
+        return 0;
+    }
+    m2m_bytes_free(b, 0);
+    b->data = norm;
+    b->len = normlen;
+    return 1;
+}
+
+int m2m_param_u64(const OSSL_PARAM *p, uint64_t *v)
+{
+    if (!OSSL_PARAM_get_uint64(p, v)) {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER,
+                  "parameter '%s' must be an unsigned integer that fits 64 bits", p->key);
+        return 0;
+    }
+    return 1;
+}

@@ -1,0 +1,33 @@
+/*
+ * m2msec provider: shared internal declarations.
+ *
+ * Everything here is internal to m2msec.so; only OSSL_provider_init is
+ * exported (see provider.map).
+ */
+#ifndef M2M_PROV_H
+#define M2M_PROV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/core.h>
+#include <openssl/core_dispatch.h>
+#include <openssl/evp.h>
+
+#include "policy.h"
+
+#define M2M_PROV_NAME "m2msec"
+
+/* Provider context: read-only after OSSL_provider_init, shared by threads. */
+typedef struct m2m_provctx_st {
+    const OSSL_CORE_HANDLE *handle;
+    OSSL_LIB_CTX *libctx; /* child library context for our own fetches */
+    OSSL_PROVIDER *deflt; /* default provider loaded into libctx */
+    EVP_MAC *hmac;        /* fetched once from libctx */
+    M2M_POLICY policy;
+} M2M_PROVCTX;
+
+extern const OSSL_DISPATCH m2m_session_kdf_functions[];
+extern const OSSL_DISPATCH m2m_onem2m_kdf_functions[];
+extern const OSSL_DISPATCH m2m_oscore_kdf_functions[];
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * m2msec provider: entry point, algorithm tables and provider parameters.
+ */
+#include <string.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
+#include <openssl/provider.h>
+
+#include "errors.h"
+#include "prov.h"
+
+#ifndef M2M_VERSION
+#define M2M_VERSION "0.0.0"
+#endif
+
+static const OSSL_ALGORITHM m2m_kdfs[] = {
+    {"M2M-SESSION-KDF", "provider=m2msec", m2m_session_kdf_functions,
+     "HKDF session keys bound to M2M identities, epoch and lifetime"},
+    {"ONEM2M-KDF", "provider=m2msec", m2m_onem2m_kdf_functions,
+     "oneM2M TS-0003 clause 10.3 key derivations"},
+    {"OSCORE-KDF", "provider=m2msec", m2m_oscore_kdf_functions,
+     "RFC 8613 section 3.2 OSCORE key and IV derivation"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const OSSL_PARAM *m2m_gettable_params(void *provctx)
+{
+    static const OSSL_PARAM table[] = {
+        OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_NAME, NULL, 0),
+        OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_VERSION, NULL, 0),
+        OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_BUILDINFO, NULL, 0),
+        OSSL_PARAM_int(OSSL_PROV_PARAM_STATUS, NULL),
+        OSSL_PARAM_END,
+    };
+    (void)provctx;
+    return table;
+}
+
+static int m2m_get_params(void *provctx, OSSL_PARAM params[])
+{
+    OSSL_PARAM *p;
+
+    (void)provctx;
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_NAME);
+    if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, "m2msec: M2M security countermeasures"))
+        return 0;
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_VERSION);
+    if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, M2M_VERSION))
+        return 0;
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_BUILDINFO);
+    if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, "m2msec " M2M_VERSION " for " OPENSSL_VERSION_TEXT))
+        return 0;
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS);
+    if (p != NULL && !OSSL_PARAM_set_int(p, 1))
+        return 0;
+    return 1;
+}
+
+static const OSSL_ALGORITHM *m2m_query(void *provctx, int operation_id, int *no_cache)
+{
+    (void)provctx;
+    *no_cache = 0;
+    switch (operation_id) {
+    case OSSL_OP_KDF:
+        return m2m_kdfs;
+    default:
+        return NULL;
+    }
+}
+
+static const OSSL_ITEM *m2m_get_reason_strings(void *provctx)
+{
+    (void)provctx;
+    return m2m_reason_strings();
+}
+
+static void m2m_provctx_free(M2M_PROVCTX *pc)
+{
+    if (pc == NULL)
+        return;
+    EVP_MAC_free(pc->hmac);
+    OSSL_PROVIDER_unload(pc->deflt);
+    OSSL_LIB_CTX_free(pc->libctx);
+    OPENSSL_free(pc);
+}
+
+static void m2m_teardown(void *provctx)
+{
+    m2m_provctx_free(provctx);
+}
+
+static const OSSL_DISPATCH m2m_dispatch[] = {
+    {OSSL_FUNC_PROVIDER_TEARDOWN, (void (*)(void))m2m_teardown},
+    {OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, (void (*)(void))m2m_gettable_params},
+    {OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))m2m_get_params},
+    {OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))m2m_query},
+    {OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, (void (*)(void))m2m_get_reason_strings},
+    {0, NULL},
+};
+
+__attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
+                                      const OSSL_DISPATCH **out, void **provctx);
+
+int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
+                       const OSSL_DISPATCH **out, void **provctx)
+{
+    OSSL_FUNC_core_get_params_fn *c_get_params = NULL;
+    const OSSL_DISPATCH *d;
+    M2M_PROVCTX *pc;
+
+    m2m_errors_init(handle, in);
+    for (d = in; d->function_id != 0; d++)
+        if (d->function_id == OSSL_FUNC_CORE_GET_PARAMS)
+            c_get_params = OSSL_FUNC_core_get_params(d);
+
+    pc = OPENSSL_zalloc(sizeof(*pc));
+    if (pc == NULL) {
+        M2M_RAISE(M2M_R_MALLOC_FAILURE, "m2msec: out of memory at provider load");
+        return 0;
+    }
+    pc->handle = handle;
+    if (!m2m_policy_load(&pc->policy, handle, c_get_params))
+        goto err;
+
+    /*
+     * Our own fetches (HMAC, digests) go through a child library context,
+     * never the application's. Loading "default" into the child makes them
+     * work whether or not the application activated default itself.
+     */
+    pc->libctx = OSSL_LIB_CTX_new_child(handle, in);
+    if (pc->libctx == NULL ||
+        (pc->deflt = OSSL_PROVIDER_try_load(pc->libctx, "default", 1)) == NULL) {
+        M2M_RAISE(M2M_R_FETCH_FAILED, "m2msec: cannot create child library context");
+        goto err;
+    }
+    pc->hmac = EVP_MAC_fetch(pc->libctx, "HMAC", NULL);
+    if (pc->hmac == NULL) {
+        M2M_RAISE(M2M_R_FETCH_FAILED, "m2msec: cannot fetch HMAC");
+        goto err;
+    }
+    *out = m2m_dispatch;
+    *provctx = pc;
+    return 1;
+err:
+    m2m_provctx_free(pc);
+    return 0;
+}
