@@ -24,6 +24,13 @@ static const OSSL_ITEM reason_strings[] = {
     {M2M_R_FETCH_FAILED, "algorithm fetch failed"},
     {M2M_R_CRYPTO_FAILED, "cryptographic operation failed"},
     {M2M_R_MALLOC_FAILURE, "out of memory"},
+    {M2M_R_REPLAYED_RECORD, "replayed record"},
+    {M2M_R_OUTSIDE_WINDOW, "record outside replay window"},
+    {M2M_R_AUTH_FAILED, "authentication failed"},
+    {M2M_R_KEY_EXPIRED, "session key expired"},
+    {M2M_R_KEY_REUSED, "key already used for encryption"},
+    {M2M_R_BAD_STATE, "operation out of order"},
+    {M2M_R_COPY_REFUSED, "record context cannot be copied"},
     {0, NULL},
 };
 

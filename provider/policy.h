@@ -17,6 +17,7 @@
 typedef struct m2m_policy_st {
     uint64_t max_lifetime; /* longest session-key lifetime, seconds */
     uint64_t min_key_bits; /* shortest accepted input (service-layer) key */
+    uint64_t replay_window; /* default replay window of M2M-REC decrypting contexts */
 } M2M_POLICY;
 
 void m2m_policy_defaults(M2M_POLICY *pol);

@@ -23,6 +23,8 @@ typedef struct m2m_provctx_st {
     OSSL_LIB_CTX *libctx; /* child library context for our own fetches */
     OSSL_PROVIDER *deflt; /* default provider loaded into libctx */
     EVP_MAC *hmac;        /* fetched once from libctx */
+    EVP_CIPHER *rec_inner[4]; /* AEADs behind the M2M-REC ciphers (cipher_record.c) */
+    struct m2m_key_registry_st *keys; /* encryption keys already used (key_registry.c) */
     M2M_POLICY policy;
 } M2M_PROVCTX;
 

@@ -7,7 +7,9 @@
 #include <openssl/params.h>
 #include <openssl/provider.h>
 
+#include "cipher_record.h"
 #include "errors.h"
+#include "key_registry.h"
 #include "prov.h"
 
 #ifndef M2M_VERSION
@@ -21,6 +23,18 @@ static const OSSL_ALGORITHM m2m_kdfs[] = {
      "oneM2M TS-0003 clause 10.3 key derivations"},
     {"OSCORE-KDF", "provider=m2msec", m2m_oscore_kdf_functions,
      "RFC 8613 section 3.2 OSCORE key and IV derivation"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const OSSL_ALGORITHM m2m_ciphers[] = {
+    {M2MSEC_REC_AES_128_GCM, "provider=m2msec", m2m_rec_aes128gcm_functions,
+     "replay-checked AES-128-GCM records"},
+    {M2MSEC_REC_AES_256_GCM, "provider=m2msec", m2m_rec_aes256gcm_functions,
+     "replay-checked AES-256-GCM records"},
+    {M2MSEC_REC_CHACHA20_POLY1305, "provider=m2msec", m2m_rec_chacha20poly1305_functions,
+     "replay-checked ChaCha20-Poly1305 records"},
+    {M2MSEC_REC_AES_128_CCM, "provider=m2msec", m2m_rec_aes128ccm_functions,
+     "replay-checked AES-128-CCM records (16- or 8-byte tag)"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -64,6 +78,8 @@ static const OSSL_ALGORITHM *m2m_query(void *provctx, int operation_id, int *no_
     switch (operation_id) {
     case OSSL_OP_KDF:
         return m2m_kdfs;
+    case OSSL_OP_CIPHER:
+        return m2m_ciphers;
     default:
         return NULL;
     }
@@ -79,6 +95,9 @@ static void m2m_provctx_free(M2M_PROVCTX *pc)
 {
     if (pc == NULL)
         return;
+    m2m_key_registry_free(pc->keys);
+    for (size_t i = 0; i < M2M_REC_NALGS; i++)
+        EVP_CIPHER_free(pc->rec_inner[i]);
     EVP_MAC_free(pc->hmac);
     OSSL_PROVIDER_unload(pc->deflt);
     OSSL_LIB_CTX_free(pc->libctx);
@@ -137,6 +156,18 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     pc->hmac = EVP_MAC_fetch(pc->libctx, "HMAC", NULL);
     if (pc->hmac == NULL) {
         M2M_RAISE(M2M_R_FETCH_FAILED, "m2msec: cannot fetch HMAC");
+        goto err;
+    }
+    for (size_t i = 0; i < M2M_REC_NALGS; i++) {
+        pc->rec_inner[i] = EVP_CIPHER_fetch(pc->libctx, m2m_rec_algs[i].inner, "provider!=m2msec");
+        if (pc->rec_inner[i] == NULL) {
+            M2M_RAISE(M2M_R_FETCH_FAILED, "m2msec: cannot fetch %s", m2m_rec_algs[i].inner);
+            goto err;
+        }
+    }
+    pc->keys = m2m_key_registry_new(pc->libctx, pc->hmac);
+    if (pc->keys == NULL) {
+        M2M_RAISE(M2M_R_MALLOC_FAILURE, "m2msec: cannot create the key registry");
         goto err;
     }
     *out = m2m_dispatch;

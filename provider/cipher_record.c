@@ -1,0 +1,816 @@
+/*
+ * M2M-REC-* AEAD record ciphers: replay-checked record protection.
+ *
+ * Each context protects a stream of records under one key:
+ *   nonce(seq) = static IV XOR u64be(seq) (right-aligned, as TLS 1.3)
+ *   AAD        = u64be(epoch) || u64be(seq) || application AAD
+ * Encrypting, the context assigns seq itself (0, 1, 2, ...) and a key can
+ * encrypt in one context only (key_registry.c). Decrypting, the
+ * application sets the received "seq" first; the replay window
+ * (replay_window.c) refuses duplicates and too-old records before any
+ * decryption work and learns the record only after its tag verifies. Key
+ * lifetime and usage limits (key_limits.c) apply to both directions.
+ *
+ * EVP usage per record, like AES-GCM: [set seq (+tag)] -> update(out=NULL,
+ * AAD) ... -> update(data) ... -> final -> [get tag]. The next update after
+ * final begins the next record. docs/PROTOCOL.md section 5 has the format.
+ */
+#include <limits.h>
+#include <string.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/prov_ssl.h>
+
+#include "cipher_record.h"
+#include "errors.h"
+#include "key_limits.h"
+#include "key_registry.h"
+#include "prov.h"
+#include "replay_window.h"
+
+#define REC_IVLEN 12
+#define REC_PREFIX 16 /* u64be(epoch) || u64be(seq) */
+#define REC_MAXTAG 16
+
+/* Published AEAD usage limits per key (docs/PROTOCOL.md 5.4). */
+#define LIM_2_24_5 23726566ull /* floor(2^24.5): TLS 1.3 AES-GCM records */
+#define LIM_2_23_5 11863283ull /* floor(2^23.5): DTLS 1.3 AES-CCM */
+#define LIM_2_36 (1ull << 36)
+#define LIM_2_60 (1ull << 60)
+#define LIM_2_13 (1ull << 13)
+
+const M2M_REC_ALG m2m_rec_algs[M2M_REC_NALGS] = {
+    {"M2M-REC-AES-128-GCM", "AES-128-GCM", 16, 0, LIM_2_24_5, LIM_2_24_5 << 14, LIM_2_36},
+    {"M2M-REC-AES-256-GCM", "AES-256-GCM", 32, 0, LIM_2_24_5, LIM_2_24_5 << 14, LIM_2_36},
+    {"M2M-REC-CHACHA20-POLY1305", "ChaCha20-Poly1305", 32, 0, LIM_2_60, LIM_2_60, LIM_2_36},
+    {"M2M-REC-AES-128-CCM", "AES-128-CCM", 16, 1, LIM_2_23_5, LIM_2_23_5 << 14, LIM_2_23_5},
+};
+
+typedef enum { ST_IDLE = 0, ST_SEQ_SET, ST_AAD, ST_DATA } rec_state;
+
+typedef struct {
+    M2M_PROVCTX *pc;
+    const M2M_REC_ALG *alg;
+    EVP_CIPHER_CTX *inner;
+    int enc; /* -1 until the first init */
+    int keyed, have_iv, started;
+    rec_state state;
+    unsigned char iv[REC_IVLEN];
+    uint64_t epoch;
+    uint64_t seq;      /* record in progress / last record */
+    uint64_t next_seq; /* encrypting: next to assign */
+    int have_seq;
+    size_t taglen;
+    unsigned char tag[REC_MAXTAG];
+    int tag_ready; /* enc: tag of last record; dec: tag set for this record */
+    /* Requested limits (0: default); effective ones live in lim. */
+    uint64_t req_records, req_bytes, req_failures, req_not_after, req_window;
+    M2M_LIMITS lim;
+    M2M_REPLAY win;
+    unsigned char *aad; /* CCM: AAD is buffered until the data arrives */
+    size_t aadlen, aadcap;
+} REC_CTX;
+
+static void *rec_newctx(void *provctx, const M2M_REC_ALG *alg)
+{
+    REC_CTX *c = OPENSSL_zalloc(sizeof(*c));
+
+    if (c == NULL || (c->inner = EVP_CIPHER_CTX_new()) == NULL) {
+        OPENSSL_free(c);
+        M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory creating %s context", alg->name);
+        return NULL;
+    }
+    c->pc = provctx;
+    c->alg = alg;
+    c->enc = -1;
+    c->taglen = REC_MAXTAG;
+    return c;
+}
+
+static void rec_freectx(void *vctx)
+{
+    REC_CTX *c = vctx;
+
+    if (c == NULL)
+        return;
+    EVP_CIPHER_CTX_free(c->inner); /* wipes the key schedule */
+    m2m_replay_free(&c->win);
+    OPENSSL_clear_free(c->aad, c->aadcap);
+    OPENSSL_clear_free(c, sizeof(*c));
+}
+
+static void *rec_dupctx(void *vctx)
+{
+    REC_CTX *c = vctx;
+
+    M2M_RAISE(M2M_R_COPY_REFUSED,
+              "%s contexts cannot be copied: a copy would repeat nonces (encrypting) or "
+              "accept replays (decrypting)",
+              c->alg->name);
+    return NULL;
+}
+
+static uint64_t cap(uint64_t requested, uint64_t limit)
+{
+    return requested != 0 && requested < limit ? requested : limit;
+}
+
+/* Fix the effective limits and allocate the window: done once, at the first record. */
+static int rec_start_session(REC_CTX *c)
+{
+    const M2M_POLICY *pol = &c->pc->policy;
+    uint64_t failures = c->alg->max_failures, deadline;
+
+    if (c->alg->ccm && c->taglen == 8)
+        failures = LIM_2_13;
+    c->lim.max_records = cap(c->req_records, c->alg->max_records);
+    c->lim.max_bytes = cap(c->req_bytes, c->alg->max_bytes);
+    c->lim.max_failures = cap(c->req_failures, failures);
+    deadline = c->lim.start + pol->max_lifetime;
+    c->lim.not_after = cap(c->req_not_after, deadline);
+    if (!c->enc) {
+        uint64_t w = c->req_window != 0 ? c->req_window : pol->replay_window;
+
+        if (!m2m_replay_init(&c->win, w)) {
+            M2M_RAISE(M2M_R_MALLOC_FAILURE, "cannot allocate a replay window of %llu records",
+                      (unsigned long long)w);
+            return 0;
+        }
+    }
+    c->started = 1;
+    return 1;
+}
+
+static int locked_param(REC_CTX *c, const char *name)
+{
+    if (c->started) {
+        M2M_RAISE(M2M_R_BAD_STATE, "'%s' can only be set before the first record", name);
+        return 0;
+    }
+    return 1;
+}
+
+static int get_u64(const OSSL_PARAM *p, uint64_t *v)
+{
+    if (!OSSL_PARAM_get_uint64(p, v)) {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter '%s' must be an unsigned integer", p->key);
+        return 0;
+    }
+    return 1;
+}
+
+static int rec_set_ctx_params(void *vctx, const OSSL_PARAM params[]);
+
+static int rec_init(REC_CTX *c, const unsigned char *key, size_t keylen, const unsigned char *iv,
+                    size_t ivlen, const OSSL_PARAM params[], int enc)
+{
+    if (c->enc != -1 && c->enc != enc && (c->keyed || c->started)) {
+        M2M_RAISE(M2M_R_BAD_STATE, "a %s context cannot change direction; create a new one",
+                  c->alg->name);
+        return 0;
+    }
+    if (c->started && (key != NULL || iv != NULL)) {
+        M2M_RAISE(M2M_R_BAD_STATE,
+                  "%s: a context that has processed records cannot take a new key or IV; "
+                  "create a new context for the next epoch",
+                  c->alg->name);
+        return 0;
+    }
+    c->enc = enc;
+    /* A re-init without key or IV abandons a record in progress, nothing more. */
+    c->state = ST_IDLE;
+    c->tag_ready = 0;
+    if (!rec_set_ctx_params(c, params))
+        return 0;
+    if (key != NULL) {
+        if (keylen != c->alg->keylen) {
+            M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s needs a %zu-byte key, got %zu bytes",
+                      c->alg->name, c->alg->keylen, keylen);
+            return 0;
+        }
+        if (c->keyed && enc) {
+            M2M_RAISE(M2M_R_KEY_REUSED,
+                      "%s: an encrypting context takes its key once; create a new context",
+                      c->alg->name);
+            return 0;
+        }
+        if (enc && !m2m_key_registry_claim(c->pc->keys, c->alg->name, key, keylen))
+            return 0;
+        if (!EVP_CipherInit_ex2(c->inner, c->pc->rec_inner[c->alg - m2m_rec_algs], NULL, NULL,
+                                enc, NULL)) {
+            M2M_RAISE(M2M_R_CRYPTO_FAILED, "cannot initialise %s", c->alg->inner);
+            return 0;
+        }
+        if (c->alg->ccm) {
+            OSSL_PARAM p[3];
+            size_t ivl = REC_IVLEN;
+
+            p[0] = OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivl);
+            p[1] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, NULL, c->taglen);
+            p[2] = OSSL_PARAM_construct_end();
+            if (!EVP_CIPHER_CTX_set_params(c->inner, p)) {
+                M2M_RAISE(M2M_R_CRYPTO_FAILED, "cannot set CCM nonce and tag lengths");
+                return 0;
+            }
+        }
+        if (!EVP_CipherInit_ex2(c->inner, NULL, key, NULL, enc, NULL)) {
+            M2M_RAISE(M2M_R_CRYPTO_FAILED, "cannot set the %s key", c->alg->inner);
+            return 0;
+        }
+        c->keyed = 1;
+        c->lim.start = m2m_now();
+    }
+    if (iv != NULL) {
+        if (ivlen != REC_IVLEN) {
+            M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s needs a %d-byte static IV, got %zu bytes",
+                      c->alg->name, REC_IVLEN, ivlen);
+            return 0;
+        }
+        memcpy(c->iv, iv, REC_IVLEN);
+        c->have_iv = 1;
+    }
+    return 1;
+}
+
+static int rec_einit(void *vctx, const unsigned char *key, size_t keylen, const unsigned char *iv,
+                     size_t ivlen, const OSSL_PARAM params[])
+{
+    return rec_init(vctx, key, keylen, iv, ivlen, params, 1);
+}
+
+static int rec_dinit(void *vctx, const unsigned char *key, size_t keylen, const unsigned char *iv,
+                     size_t ivlen, const OSSL_PARAM params[])
+{
+    return rec_init(vctx, key, keylen, iv, ivlen, params, 0);
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static int refuse_expired(REC_CTX *c, size_t len)
+{
+    const char *why = m2m_limits_refuse(&c->lim, m2m_now(), len);
+
+    if (why == NULL)
+        return 0;
+    M2M_RAISE(M2M_R_KEY_EXPIRED, "session key expired: %s (epoch %llu)", why,
+              (unsigned long long)c->epoch);
+    return 1;
+}
+
+static int aad_reserve(REC_CTX *c, size_t more)
+{
+    size_t need = c->aadlen + more;
+
+    if (need < c->aadlen) {
+        M2M_RAISE(M2M_R_FIELD_TOO_LONG, "AAD too long");
+        return 0;
+    }
+    if (need > c->aadcap) {
+        size_t ncap = need < 64 ? 64 : need * 2;
+        unsigned char *n = OPENSSL_clear_realloc(c->aad, c->aadcap, ncap);
+
+        if (n == NULL) {
+            M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory buffering AAD");
+            return 0;
+        }
+        c->aad = n;
+        c->aadcap = ncap;
+    }
+    return 1;
+}
+
+/* Begin a record: nonce, inner IV, the authenticated epoch || seq prefix. */
+static int rec_begin(REC_CTX *c)
+{
+    unsigned char nonce[REC_IVLEN], prefix[REC_PREFIX];
+    int outl;
+
+    if (!c->keyed || !c->have_iv) {
+        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the key and the 12-byte static IV first",
+                  c->alg->name);
+        return 0;
+    }
+    if (!c->started && !rec_start_session(c))
+        return 0;
+    if (c->enc) {
+        if (refuse_expired(c, 0))
+            return 0;
+        c->seq = c->next_seq++;
+        c->have_seq = 1;
+        c->lim.records++; /* a started record consumes its sequence number */
+    } else if (c->state != ST_SEQ_SET) {
+        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the record's sequence number ('seq') first",
+                  c->alg->name);
+        return 0;
+    }
+    memcpy(nonce, c->iv, REC_IVLEN);
+    for (int i = 0; i < 8; i++)
+        nonce[REC_IVLEN - 1 - i] ^= (unsigned char)(c->seq >> (8 * i));
+    put_u64(prefix, c->epoch);
+    put_u64(prefix + 8, c->seq);
+    c->tag_ready = c->enc ? 0 : c->tag_ready;
+    if (c->alg->ccm && !c->enc && !c->tag_ready) {
+        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag before the record data (CCM verifies as it "
+                  "decrypts)", c->alg->name);
+        goto fail;
+    }
+    if (c->alg->ccm && !c->enc) {
+        OSSL_PARAM p[2];
+
+        p[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, c->tag, c->taglen);
+        p[1] = OSSL_PARAM_construct_end();
+        if (!EVP_CIPHER_CTX_set_params(c->inner, p))
+            goto crypto;
+    }
+    if (!EVP_CipherInit_ex2(c->inner, NULL, NULL, nonce, c->enc, NULL))
+        goto crypto;
+    if (c->alg->ccm) {
+        c->aadlen = 0;
+        if (!aad_reserve(c, REC_PREFIX))
+            goto fail;
+        memcpy(c->aad, prefix, REC_PREFIX);
+        c->aadlen = REC_PREFIX;
+    } else if (!EVP_CipherUpdate(c->inner, NULL, &outl, prefix, REC_PREFIX)) {
+        goto crypto;
+    }
+    c->state = ST_AAD;
+    OPENSSL_cleanse(nonce, sizeof(nonce));
+    return 1;
+crypto:
+    M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: cannot start record %llu", c->alg->name,
+              (unsigned long long)c->seq);
+fail:
+    OPENSSL_cleanse(nonce, sizeof(nonce));
+    c->state = ST_IDLE;
+    return 0;
+}
+
+/* Record failure while decrypting: count it, forget the record. */
+static void rec_auth_failed(REC_CTX *c)
+{
+    c->lim.failures++;
+    c->state = ST_IDLE;
+    c->tag_ready = 0;
+    M2M_RAISE(M2M_R_AUTH_FAILED, "authentication failed: record %llu of epoch %llu is forged or "
+              "corrupted", (unsigned long long)c->seq, (unsigned long long)c->epoch);
+}
+
+/* CCM takes the length, then all AAD, then all data, in that order. */
+static int ccm_data(REC_CTX *c, unsigned char *out, int *outl, const unsigned char *in, size_t inl)
+{
+    static const unsigned char none[1];
+    unsigned char sink[1];
+    int n;
+
+    if (inl > INT_MAX || c->aadlen > INT_MAX ||
+        !EVP_CipherUpdate(c->inner, NULL, &n, NULL, (int)inl) ||
+        !EVP_CipherUpdate(c->inner, NULL, &n, c->aad, (int)c->aadlen))
+        return -1;
+    /* EVP lets CCM take a zero-length update; in and out must not be NULL. */
+    return EVP_CipherUpdate(c->inner, inl == 0 ? sink : out, outl, inl == 0 ? none : in,
+                            (int)inl)
+               ? 1
+               : 0;
+}
+
+static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsize,
+                      const unsigned char *in, size_t inl)
+{
+    REC_CTX *c = vctx;
+    int n = 0;
+
+    *outl = 0;
+    if (c->state == ST_IDLE || c->state == ST_SEQ_SET) {
+        if (!rec_begin(c))
+            return 0;
+    }
+    if (inl > INT_MAX) {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER, "record too long");
+        return 0;
+    }
+    if (out == NULL) { /* AAD */
+        if (c->state != ST_AAD) {
+            M2M_RAISE(M2M_R_BAD_STATE, "%s: AAD must come before the record data",
+                      c->alg->name);
+            return 0;
+        }
+        if (c->alg->ccm) {
+            if (!aad_reserve(c, inl))
+                return 0;
+            if (inl > 0)
+                memcpy(c->aad + c->aadlen, in, inl);
+            c->aadlen += inl;
+            return 1;
+        }
+        if (inl > 0 && !EVP_CipherUpdate(c->inner, NULL, &n, in, (int)inl)) {
+            M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: AAD update failed", c->alg->name);
+            return 0;
+        }
+        return 1;
+    }
+    if (outsize < inl) {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER, "output buffer too small");
+        return 0;
+    }
+    if (c->alg->ccm && c->state == ST_DATA) {
+        M2M_RAISE(M2M_R_BAD_STATE, "%s: give the record data in one update call", c->alg->name);
+        return 0;
+    }
+    if (refuse_expired(c, inl)) {
+        c->state = ST_IDLE;
+        return 0;
+    }
+    c->lim.bytes += inl;
+    c->state = ST_DATA;
+    if (c->alg->ccm) {
+        int r = ccm_data(c, out, &n, in, inl);
+
+        if (r == 0 && !c->enc) {
+            OPENSSL_cleanse(out, inl);
+            rec_auth_failed(c);
+            return 0;
+        }
+        if (r <= 0) {
+            M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: record data update failed", c->alg->name);
+            c->state = ST_IDLE;
+            return 0;
+        }
+    } else if (!EVP_CipherUpdate(c->inner, out, &n, in, (int)inl)) {
+        M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: record data update failed", c->alg->name);
+        c->state = ST_IDLE;
+        return 0;
+    }
+    *outl = (size_t)n;
+    return 1;
+}
+
+static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsize)
+{
+    REC_CTX *c = vctx;
+    int n = 0;
+
+    (void)outsize;
+    *outl = 0;
+    if (c->state == ST_IDLE || c->state == ST_SEQ_SET) {
+        /* An empty record: begin it now. */
+        if (!rec_begin(c))
+            return 0;
+    }
+    if (c->alg->ccm && c->state == ST_AAD) {
+        unsigned char sink[1];
+        int r = ccm_data(c, sink, &n, NULL, 0);
+
+        if (r == 0 && !c->enc) {
+            rec_auth_failed(c);
+            return 0;
+        }
+        if (r <= 0) {
+            M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: empty record failed", c->alg->name);
+            c->state = ST_IDLE;
+            return 0;
+        }
+    }
+    if (!c->enc && !c->alg->ccm) {
+        OSSL_PARAM p[2];
+
+        if (!c->tag_ready) {
+            M2M_RAISE(M2M_R_BAD_STATE, "%s: set the record's tag before final", c->alg->name);
+            c->state = ST_IDLE;
+            return 0;
+        }
+        p[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, c->tag, c->taglen);
+        p[1] = OSSL_PARAM_construct_end();
+        if (!EVP_CIPHER_CTX_set_params(c->inner, p)) {
+            M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: cannot set tag", c->alg->name);
+            c->state = ST_IDLE;
+            return 0;
+        }
+    }
+    if (!EVP_CipherFinal_ex(c->inner, out, &n)) {
+        if (!c->enc) {
+            rec_auth_failed(c);
+            return 0;
+        }
+        M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: final failed", c->alg->name);
+        c->state = ST_IDLE;
+        return 0;
+    }
+    if (c->enc) {
+        OSSL_PARAM p[2];
+
+        p[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, c->tag, c->taglen);
+        p[1] = OSSL_PARAM_construct_end();
+        if (!EVP_CIPHER_CTX_get_params(c->inner, p)) {
+            M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: cannot read tag", c->alg->name);
+            c->state = ST_IDLE;
+            return 0;
+        }
+        c->tag_ready = 1;
+    } else {
+        /* Authenticated: only now does the window learn this record. */
+        m2m_replay_update(&c->win, c->seq);
+        c->lim.records++;
+        c->tag_ready = 0;
+    }
+    c->state = ST_IDLE;
+    return 1;
+}
+
+static int rec_set_seq(REC_CTX *c, uint64_t seq)
+{
+    if (c->enc) {
+        M2M_RAISE(M2M_R_BAD_STATE,
+                  "%s: an encrypting context assigns sequence numbers itself; 'seq' is read-only",
+                  c->alg->name);
+        return 0;
+    }
+    if (!c->keyed || !c->have_iv) {
+        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the key and the 12-byte static IV first",
+                  c->alg->name);
+        return 0;
+    }
+    if (!c->started && !rec_start_session(c))
+        return 0;
+    c->state = ST_IDLE; /* a new seq abandons any record in progress */
+    c->tag_ready = 0;
+    if (refuse_expired(c, 0))
+        return 0;
+    switch (m2m_replay_check(&c->win, seq)) {
+    case M2M_REPLAY_DUP:
+        M2M_RAISE(M2M_R_REPLAYED_RECORD, "replayed record: sequence %llu of epoch %llu was "
+                  "already accepted", (unsigned long long)seq, (unsigned long long)c->epoch);
+        return 0;
+    case M2M_REPLAY_TOO_OLD:
+        M2M_RAISE(M2M_R_OUTSIDE_WINDOW, "record outside replay window: sequence %llu is %llu "
+                  "or more below the highest accepted (%llu)", (unsigned long long)seq,
+                  (unsigned long long)c->win.window, (unsigned long long)c->win.last);
+        return 0;
+    case M2M_REPLAY_OK:
+        break;
+    }
+    c->seq = seq;
+    c->have_seq = 1;
+    c->state = ST_SEQ_SET;
+    return 1;
+}
+
+static int rec_set_ctx_params(void *vctx, const OSSL_PARAM params[])
+{
+    REC_CTX *c = vctx;
+    const OSSL_PARAM *p;
+    uint64_t v;
+
+    if (params == NULL)
+        return 1;
+    if ((p = OSSL_PARAM_locate_const(params, M2MSEC_REC_PARAM_EPOCH)) != NULL) {
+        if (!locked_param(c, p->key) || !get_u64(p, &c->epoch))
+            return 0;
+    }
+    if ((p = OSSL_PARAM_locate_const(params, M2MSEC_REC_PARAM_MAX_RECORDS)) != NULL &&
+        (!locked_param(c, p->key) || !get_u64(p, &c->req_records)))
+        return 0;
+    if ((p = OSSL_PARAM_locate_const(params, M2MSEC_REC_PARAM_MAX_BYTES)) != NULL &&
+        (!locked_param(c, p->key) || !get_u64(p, &c->req_bytes)))
+        return 0;
+    if ((p = OSSL_PARAM_locate_const(params, M2MSEC_REC_PARAM_MAX_FAILURES)) != NULL &&
+        (!locked_param(c, p->key) || !get_u64(p, &c->req_failures)))
+        return 0;
+    if ((p = OSSL_PARAM_locate_const(params, M2MSEC_REC_PARAM_NOT_AFTER)) != NULL &&
+        (!locked_param(c, p->key) || !get_u64(p, &c->req_not_after)))
+        return 0;
+    if ((p = OSSL_PARAM_locate_const(params, M2MSEC_REC_PARAM_REPLAY_WINDOW)) != NULL) {
+        if (!locked_param(c, p->key) || !get_u64(p, &v))
+            return 0;
+        if (v < M2M_REPLAY_MIN || v > M2M_REPLAY_MAX) {
+            M2M_RAISE(M2M_R_INVALID_PARAMETER, "replay window %llu is outside %u..%u records",
+                      (unsigned long long)v, M2M_REPLAY_MIN, M2M_REPLAY_MAX);
+            return 0;
+        }
+        c->req_window = v;
+    }
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_AEAD_TAGLEN)) != NULL) {
+        size_t t;
+
+        if (!locked_param(c, p->key) || !OSSL_PARAM_get_size_t(p, &t))
+            return 0;
+        if (t != 16 && !(c->alg->ccm && t == 8)) {
+            M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: tag length %zu is not supported (%s)",
+                      c->alg->name, t, c->alg->ccm ? "8 or 16" : "16");
+            return 0;
+        }
+        if (c->keyed && t != c->taglen) {
+            M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag length before the key", c->alg->name);
+            return 0;
+        }
+        c->taglen = t;
+    }
+    if ((p = OSSL_PARAM_locate_const(params, M2MSEC_REC_PARAM_SEQ)) != NULL) {
+        if (!get_u64(p, &v) || !rec_set_seq(c, v))
+            return 0;
+    }
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_AEAD_TAG)) != NULL) {
+        if (c->enc) {
+            M2M_RAISE(M2M_R_BAD_STATE, "%s: the tag is set only when decrypting", c->alg->name);
+            return 0;
+        }
+        if (p->data_type != OSSL_PARAM_OCTET_STRING || p->data_size != c->taglen ||
+            p->data == NULL) {
+            M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: the tag must be %zu bytes", c->alg->name,
+                      c->taglen);
+            return 0;
+        }
+        if (c->state == ST_DATA && c->alg->ccm) {
+            M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag before the record data", c->alg->name);
+            return 0;
+        }
+        memcpy(c->tag, p->data, c->taglen);
+        c->tag_ready = 1;
+    }
+    return 1;
+}
+
+static const OSSL_PARAM rec_settable[] = {
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_SEQ, NULL),
+    OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, NULL, 0),
+    OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_AEAD_TAGLEN, NULL),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_EPOCH, NULL),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_REPLAY_WINDOW, NULL),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_MAX_RECORDS, NULL),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_MAX_BYTES, NULL),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_MAX_FAILURES, NULL),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_NOT_AFTER, NULL),
+    OSSL_PARAM_END,
+};
+
+static const OSSL_PARAM *rec_settable_ctx_params(void *vctx, void *provctx)
+{
+    (void)vctx;
+    (void)provctx;
+    return rec_settable;
+}
+
+static int set_u64(OSSL_PARAM *params, const char *name, uint64_t v)
+{
+    OSSL_PARAM *p = OSSL_PARAM_locate(params, name);
+
+    return p == NULL || OSSL_PARAM_set_uint64(p, v);
+}
+
+static int rec_get_ctx_params(void *vctx, OSSL_PARAM params[])
+{
+    REC_CTX *c = vctx;
+    OSSL_PARAM *p;
+
+    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_KEYLEN)) != NULL &&
+        !OSSL_PARAM_set_size_t(p, c->alg->keylen))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_IVLEN)) != NULL &&
+        !OSSL_PARAM_set_size_t(p, REC_IVLEN))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_AEAD_TAGLEN)) != NULL &&
+        !OSSL_PARAM_set_size_t(p, c->taglen))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_AEAD_TAG)) != NULL) {
+        if (!c->enc || !c->tag_ready || p->data_size < c->taglen) {
+            M2M_RAISE(M2M_R_BAD_STATE, "%s: the tag is readable after an encrypting final, "
+                      "into a buffer of %zu bytes", c->alg->name, c->taglen);
+            return 0;
+        }
+        if (!OSSL_PARAM_set_octet_string(p, c->tag, c->taglen))
+            return 0;
+    }
+    if ((p = OSSL_PARAM_locate(params, M2MSEC_REC_PARAM_SEQ)) != NULL) {
+        if (!c->have_seq) {
+            M2M_RAISE(M2M_R_BAD_STATE, "%s: no record yet, so no 'seq'", c->alg->name);
+            return 0;
+        }
+        if (!OSSL_PARAM_set_uint64(p, c->seq))
+            return 0;
+    }
+    if ((p = OSSL_PARAM_locate(params, M2MSEC_REC_PARAM_REKEY_NEEDED)) != NULL &&
+        !OSSL_PARAM_set_int(p, c->started && m2m_limits_soft(&c->lim, m2m_now())))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, M2MSEC_REC_PARAM_EXPIRED)) != NULL &&
+        !OSSL_PARAM_set_int(p, c->started && m2m_limits_refuse(&c->lim, m2m_now(), 0) != NULL))
+        return 0;
+    if (!set_u64(params, M2MSEC_REC_PARAM_NEXT_SEQ, c->next_seq) ||
+        !set_u64(params, M2MSEC_REC_PARAM_EPOCH, c->epoch) ||
+        !set_u64(params, M2MSEC_REC_PARAM_RECORDS, c->lim.records) ||
+        !set_u64(params, M2MSEC_REC_PARAM_BYTES, c->lim.bytes) ||
+        !set_u64(params, M2MSEC_REC_PARAM_FAILURES, c->lim.failures) ||
+        !set_u64(params, M2MSEC_REC_PARAM_MAX_RECORDS, c->started ? c->lim.max_records : 0) ||
+        !set_u64(params, M2MSEC_REC_PARAM_MAX_BYTES, c->started ? c->lim.max_bytes : 0) ||
+        !set_u64(params, M2MSEC_REC_PARAM_MAX_FAILURES, c->started ? c->lim.max_failures : 0) ||
+        !set_u64(params, M2MSEC_REC_PARAM_NOT_AFTER, c->started ? c->lim.not_after : 0) ||
+        !set_u64(params, M2MSEC_REC_PARAM_REPLAY_WINDOW, c->win.window) ||
+        !set_u64(params, M2MSEC_REC_PARAM_MEMORY,
+                 sizeof(*c) + m2m_replay_heap_size(&c->win) + c->aadcap))
+        return 0;
+    return 1;
+}
+
+static const OSSL_PARAM rec_gettable[] = {
+    OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_KEYLEN, NULL),
+    OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_IVLEN, NULL),
+    OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_AEAD_TAGLEN, NULL),
+    OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, NULL, 0),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_SEQ, NULL),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_NEXT_SEQ, NULL),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_EPOCH, NULL),
+    OSSL_PARAM_int(M2MSEC_REC_PARAM_REKEY_NEEDED, NULL),
+    OSSL_PARAM_int(M2MSEC_REC_PARAM_EXPIRED, NULL),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_RECORDS, NULL),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_BYTES, NULL),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_FAILURES, NULL),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_MAX_RECORDS, NULL),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_MAX_BYTES, NULL),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_MAX_FAILURES, NULL),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_NOT_AFTER, NULL),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_REPLAY_WINDOW, NULL),
+    OSSL_PARAM_uint64(M2MSEC_REC_PARAM_MEMORY, NULL),
+    OSSL_PARAM_END,
+};
+
+static const OSSL_PARAM *rec_gettable_ctx_params(void *vctx, void *provctx)
+{
+    (void)vctx;
+    (void)provctx;
+    return rec_gettable;
+}
+
+static int rec_get_params(const M2M_REC_ALG *alg, OSSL_PARAM params[])
+{
+    OSSL_PARAM *p;
+
+    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_MODE)) != NULL &&
+        !OSSL_PARAM_set_uint(p, alg->ccm ? EVP_CIPH_CCM_MODE : EVP_CIPH_GCM_MODE))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_AEAD)) != NULL &&
+        !OSSL_PARAM_set_int(p, 1))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_CUSTOM_IV)) != NULL &&
+        !OSSL_PARAM_set_int(p, 1))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_KEYLEN)) != NULL &&
+        !OSSL_PARAM_set_size_t(p, alg->keylen))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_IVLEN)) != NULL &&
+        !OSSL_PARAM_set_size_t(p, REC_IVLEN))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_BLOCK_SIZE)) != NULL &&
+        !OSSL_PARAM_set_size_t(p, 1))
+        return 0;
+    return 1;
+}
+
+static const OSSL_PARAM *rec_gettable_params(void *provctx)
+{
+    static const OSSL_PARAM table[] = {
+        OSSL_PARAM_uint(OSSL_CIPHER_PARAM_MODE, NULL),
+        OSSL_PARAM_int(OSSL_CIPHER_PARAM_AEAD, NULL),
+        OSSL_PARAM_int(OSSL_CIPHER_PARAM_CUSTOM_IV, NULL),
+        OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_KEYLEN, NULL),
+        OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_IVLEN, NULL),
+        OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_BLOCK_SIZE, NULL),
+        OSSL_PARAM_END,
+    };
+    (void)provctx;
+    return table;
+}
+
+#define REC_DISPATCH(sym, idx)                                                                     \
+    static void *sym##_newctx(void *provctx)                                                       \
+    {                                                                                              \
+        return rec_newctx(provctx, &m2m_rec_algs[idx]);                                           \
+    }                                                                                              \
+    static int sym##_get_params(OSSL_PARAM params[])                                               \
+    {                                                                                              \
+        return rec_get_params(&m2m_rec_algs[idx], params);                                         \
+    }                                                                                              \
+    const OSSL_DISPATCH m2m_##sym##_functions[] = {                                                \
+        {OSSL_FUNC_CIPHER_NEWCTX, (void (*)(void))sym##_newctx},                                   \
+        {OSSL_FUNC_CIPHER_FREECTX, (void (*)(void))rec_freectx},                                   \
+        {OSSL_FUNC_CIPHER_DUPCTX, (void (*)(void))rec_dupctx},                                     \
+        {OSSL_FUNC_CIPHER_ENCRYPT_INIT, (void (*)(void))rec_einit},                                \
+        {OSSL_FUNC_CIPHER_DECRYPT_INIT, (void (*)(void))rec_dinit},                                \
+        {OSSL_FUNC_CIPHER_UPDATE, (void (*)(void))rec_update},                                     \
+        {OSSL_FUNC_CIPHER_FINAL, (void (*)(void))rec_final},                                       \
+        {OSSL_FUNC_CIPHER_GET_PARAMS, (void (*)(void))sym##_get_params},                           \
+        {OSSL_FUNC_CIPHER_GETTABLE_PARAMS, (void (*)(void))rec_gettable_params},                   \
+        {OSSL_FUNC_CIPHER_GET_CTX_PARAMS, (void (*)(void))rec_get_ctx_params},                     \
+        {OSSL_FUNC_CIPHER_GETTABLE_CTX_PARAMS, (void (*)(void))rec_gettable_ctx_params},           \
+        {OSSL_FUNC_CIPHER_SET_CTX_PARAMS, (void (*)(void))rec_set_ctx_params},                     \
+        {OSSL_FUNC_CIPHER_SETTABLE_CTX_PARAMS, (void (*)(void))rec_settable_ctx_params},           \
+        {0, NULL},                                                                                 \
+    };
+
+REC_DISPATCH(rec_aes128gcm, 0)
+REC_DISPATCH(rec_aes256gcm, 1)
+REC_DISPATCH(rec_chacha20poly1305, 2)
+REC_DISPATCH(rec_aes128ccm, 3)
