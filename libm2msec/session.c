@@ -1,0 +1,483 @@
+/*
+ * libm2msec: record sessions (include/m2msec/session.h).
+ *
+ * Keys come from M2M-SESSION-KDF and records are protected by the M2M-REC
+ * ciphers, both fetched by name through EVP: replay checks and key limits
+ * live in the provider, this file only frames records, chooses epochs and
+ * persists state.
+ */
+#include <string.h>
+#include <time.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "m2msec/errors.h"
+#include "m2msec/m2msec.h"
+#include "m2msec/record.h"
+#include "m2msec/session.h"
+#include "record_header.h"
+
+#define DEFAULT_AEAD M2MSEC_REC_AES_128_GCM
+#define DEFAULT_PURPOSE "m2msec record"
+#define DEFAULT_LIFETIME 3600
+#define DEFAULT_GRACE 30
+#define DEFAULT_JITTER 10
+#define DEFAULT_FLOOR_STEP 1024
+#define SOFT_PERMILLE 800
+#define IV_LEN 12
+#define MAX_KEY 32
+
+typedef struct {
+    EVP_CIPHER_CTX *ctx; /* NULL when unused */
+    uint64_t epoch;
+    uint64_t until; /* prev: end of grace period */
+} epoch_key;
+
+struct m2msec_session {
+    m2msec_role role;
+    OSSL_LIB_CTX *libctx;
+    unsigned char *key;
+    size_t key_len;
+    char *originator, *receiver, *purpose, *aead;
+    m2msec_session_policy pol;
+    m2msec_store store;
+    EVP_CIPHER *cipher;
+    size_t keylen, taglen;
+    epoch_key cur, prev, cand; /* sender uses cur only */
+    /* sender */
+    uint64_t seq_next, rekey_records, rekey_bytes, rekey_time, bytes;
+    /*
+     * receiver: no epoch below min_epoch is accepted; after a restart, no
+     * record of restart_epoch below restart_floor (it may have been accepted
+     * before). floor_saved is the floor persisted for the current epoch.
+     */
+    uint64_t min_epoch, restart_epoch, restart_floor, floor_saved;
+    int have_min, have_restart;
+    m2msec_session_stats stats;
+};
+
+static const char *const status_text[M2MSEC_STATUS_COUNT] = {
+    [M2MSEC_OK] = "ok",
+    [M2MSEC_ERR_REPLAY] = "replayed record",
+    [M2MSEC_ERR_TOO_OLD] = "record outside replay window",
+    [M2MSEC_ERR_AUTH] = "authentication failed",
+    [M2MSEC_ERR_EXPIRED] = "session key expired",
+    [M2MSEC_ERR_OLD_EPOCH] = "stale epoch",
+    [M2MSEC_ERR_MALFORMED] = "malformed record",
+    [M2MSEC_ERR_BUFFER] = "buffer too small",
+    [M2MSEC_ERR_STORAGE] = "state storage failed",
+    [M2MSEC_ERR_INTERNAL] = "internal error",
+};
+
+const char *m2msec_status_text(m2msec_status st)
+{
+    return (unsigned)st < M2MSEC_STATUS_COUNT ? status_text[st] : "unknown status";
+}
+
+static uint64_t now_seconds(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_REALTIME_COARSE, &ts) != 0)
+        return UINT64_MAX;
+    return (uint64_t)ts.tv_sec;
+}
+
+static void epoch_key_clear(epoch_key *k)
+{
+    EVP_CIPHER_CTX_free(k->ctx);
+    k->ctx = NULL;
+    k->epoch = 0;
+    k->until = 0;
+}
+
+static char *dup_or(const char *s, const char *dflt)
+{
+    return OPENSSL_strdup(s != NULL ? s : dflt);
+}
+
+void m2msec_session_free(m2msec_session *s)
+{
+    if (s == NULL)
+        return;
+    epoch_key_clear(&s->cur);
+    epoch_key_clear(&s->prev);
+    epoch_key_clear(&s->cand);
+    EVP_CIPHER_free(s->cipher);
+    OPENSSL_clear_free(s->key, s->key_len);
+    OPENSSL_free(s->originator);
+    OPENSSL_free(s->receiver);
+    OPENSSL_free(s->purpose);
+    OPENSSL_free(s->aead);
+    OPENSSL_clear_free(s, sizeof(*s));
+}
+
+/* Derive the key of `epoch` and set up a cipher context for it. */
+static int epoch_key_make(m2msec_session *s, epoch_key *k, uint64_t epoch)
+{
+    unsigned char km[MAX_KEY + IV_LEN];
+    m2msec_session_key_spec spec = {0};
+    uint64_t not_after = now_seconds() + s->pol.key_lifetime;
+    OSSL_PARAM p[5], *pp = p;
+    int enc = s->role == M2MSEC_SENDER, ok = 0;
+
+    epoch_key_clear(k);
+    if (epoch > M2MSEC_MAX_EPOCH) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
+                       "m2msec: epoch counter exhausted; provision a new service-layer key");
+        return 0;
+    }
+    spec.key = s->key;
+    spec.key_len = s->key_len;
+    spec.purpose = s->purpose;
+    spec.originator = s->originator;
+    spec.receiver = s->receiver;
+    spec.epoch = epoch;
+    spec.lifetime = s->pol.key_lifetime;
+    spec.aead = s->aead;
+    if (!m2msec_derive_session_key(s->libctx, &spec, km, s->keylen + IV_LEN))
+        goto end;
+    if (!enc)
+        not_after += s->pol.grace_seconds;
+    *pp++ = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_EPOCH, &epoch);
+    *pp++ = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_NOT_AFTER, &not_after);
+    if (s->pol.max_records != 0)
+        *pp++ = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_MAX_RECORDS, &s->pol.max_records);
+    if (!enc && s->pol.replay_window != 0)
+        *pp++ = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_REPLAY_WINDOW,
+                                            &s->pol.replay_window);
+    *pp = OSSL_PARAM_construct_end();
+    k->ctx = EVP_CIPHER_CTX_new();
+    if (k->ctx == NULL || !EVP_CipherInit_ex2(k->ctx, s->cipher, km, km + s->keylen, enc, p))
+        goto end;
+    k->epoch = epoch;
+    ok = 1;
+end:
+    OPENSSL_cleanse(km, sizeof(km));
+    if (!ok)
+        epoch_key_clear(k);
+    return ok;
+}
+
+/* Sender: plan the next re-key at 80 % of each budget minus a random jitter. */
+static int sender_plan(m2msec_session *s)
+{
+    uint64_t max_records = 0, max_bytes = 0, not_after = 0, start = now_seconds();
+    unsigned char r[2];
+    unsigned permille;
+    OSSL_PARAM p[4];
+
+    p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_MAX_RECORDS, &max_records);
+    p[1] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_MAX_BYTES, &max_bytes);
+    p[2] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_NOT_AFTER, &not_after);
+    p[3] = OSSL_PARAM_construct_end();
+    if (!EVP_CIPHER_CTX_get_params(s->cur.ctx, p) ||
+        RAND_bytes_ex(s->libctx, r, sizeof(r), 0) <= 0)
+        return 0;
+    permille = SOFT_PERMILLE - ((unsigned)r[0] << 8 | r[1]) % (s->pol.rekey_jitter_pct * 10 + 1);
+    s->rekey_records = max_records / 1000 * permille + max_records % 1000 * permille / 1000;
+    if (s->rekey_records == 0)
+        s->rekey_records = 1;
+    s->rekey_bytes = max_bytes / 1000 * permille + max_bytes % 1000 * permille / 1000;
+    s->rekey_time = start + (not_after > start ? (not_after - start) * permille / 1000 : 0);
+    s->seq_next = 0;
+    s->bytes = 0;
+    return 1;
+}
+
+/* Sender: persist epoch e, then switch to it. Nothing changes if either fails. */
+static m2msec_status sender_enter(m2msec_session *s, uint64_t e)
+{
+    m2msec_state st = {e, 0};
+    epoch_key k = {0};
+
+    if (!epoch_key_make(s, &k, e))
+        return M2MSEC_ERR_INTERNAL;
+    if (s->store.save(s->store.arg, &st) != 1) {
+        epoch_key_clear(&k);
+        return M2MSEC_ERR_STORAGE;
+    }
+    epoch_key_clear(&s->cur);
+    s->cur = k;
+    s->stats.epoch = e;
+    if (!sender_plan(s))
+        return M2MSEC_ERR_INTERNAL;
+    return M2MSEC_OK;
+}
+
+m2msec_session *m2msec_session_new(const m2msec_session_config *cfg)
+{
+    m2msec_session *s;
+    m2msec_state st = {0, 0};
+    int loaded;
+
+    if (cfg == NULL || cfg->key == NULL || cfg->originator == NULL || cfg->receiver == NULL ||
+        cfg->store == NULL || cfg->store->load == NULL || cfg->store->save == NULL ||
+        (cfg->role != M2MSEC_SENDER && cfg->role != M2MSEC_RECEIVER)) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_NULL_PARAMETER,
+                       "m2msec: a session needs a role, key, originator, receiver and store");
+        return NULL;
+    }
+    if ((s = OPENSSL_zalloc(sizeof(*s))) == NULL)
+        return NULL;
+    s->role = cfg->role;
+    s->libctx = cfg->libctx;
+    s->store = *cfg->store;
+    if (cfg->policy != NULL)
+        s->pol = *cfg->policy;
+    if (s->pol.key_lifetime == 0)
+        s->pol.key_lifetime = DEFAULT_LIFETIME;
+    if (s->pol.grace_seconds == 0)
+        s->pol.grace_seconds = DEFAULT_GRACE;
+    if (s->pol.rekey_jitter_pct == 0)
+        s->pol.rekey_jitter_pct = DEFAULT_JITTER;
+    if (s->pol.rekey_jitter_pct > 50)
+        s->pol.rekey_jitter_pct = 50;
+    if (s->pol.seq_floor_step == 0)
+        s->pol.seq_floor_step = DEFAULT_FLOOR_STEP;
+    s->key = OPENSSL_memdup(cfg->key, cfg->key_len);
+    s->key_len = cfg->key_len;
+    s->originator = OPENSSL_strdup(cfg->originator);
+    s->receiver = OPENSSL_strdup(cfg->receiver);
+    s->purpose = dup_or(cfg->purpose, DEFAULT_PURPOSE);
+    s->aead = dup_or(s->pol.aead, DEFAULT_AEAD);
+    s->pol.aead = NULL; /* use s->aead */
+    if (s->key == NULL || s->originator == NULL || s->receiver == NULL || s->purpose == NULL ||
+        s->aead == NULL)
+        goto err;
+    s->cipher = EVP_CIPHER_fetch(s->libctx, s->aead, NULL);
+    if (s->cipher == NULL)
+        goto err;
+    s->keylen = (size_t)EVP_CIPHER_get_key_length(s->cipher);
+    s->taglen = 16;
+    if (s->keylen == 0 || s->keylen > MAX_KEY)
+        goto err;
+
+    loaded = s->store.load(s->store.arg, &st);
+    if (loaded < 0)
+        goto err;
+    if (s->role == M2MSEC_SENDER) {
+        /* After a restart, never touch the stored epoch again: start the next one. */
+        uint64_t e = loaded ? st.epoch + 1 : 0;
+
+        if (sender_enter(s, e) != M2MSEC_OK)
+            goto err;
+    } else if (loaded) {
+        s->min_epoch = st.epoch;
+        s->restart_epoch = st.epoch;
+        s->restart_floor = st.seq_floor;
+        s->floor_saved = st.seq_floor;
+        s->have_min = 1;
+        s->have_restart = 1;
+        s->stats.epoch = st.epoch;
+    }
+    return s;
+err:
+    m2msec_session_free(s);
+    return NULL;
+}
+
+size_t m2msec_session_overhead(const m2msec_session *s)
+{
+    return M2MSEC_HEADER_LEN + s->taglen;
+}
+
+static m2msec_status status_from_error(void)
+{
+    switch (ERR_GET_REASON(ERR_peek_last_error())) {
+    case M2MSEC_R_REPLAYED_RECORD:
+        return M2MSEC_ERR_REPLAY;
+    case M2MSEC_R_OUTSIDE_WINDOW:
+        return M2MSEC_ERR_TOO_OLD;
+    case M2MSEC_R_AUTH_FAILED:
+        return M2MSEC_ERR_AUTH;
+    case M2MSEC_R_KEY_EXPIRED:
+        return M2MSEC_ERR_EXPIRED;
+    default:
+        return M2MSEC_ERR_INTERNAL;
+    }
+}
+
+static int seal_one(m2msec_session *s, const unsigned char *in, size_t inlen, unsigned char *out)
+{
+    int n = 0, m = 0;
+    OSSL_PARAM p[2];
+
+    m2msec_header_write(out, s->cur.epoch, s->seq_next);
+    p[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
+                                             out + M2MSEC_HEADER_LEN + inlen, s->taglen);
+    p[1] = OSSL_PARAM_construct_end();
+    return EVP_EncryptUpdate(s->cur.ctx, NULL, &n, out, M2MSEC_HEADER_LEN) &&
+           EVP_EncryptUpdate(s->cur.ctx, out + M2MSEC_HEADER_LEN, &n, in, (int)inlen) &&
+           EVP_EncryptFinal_ex(s->cur.ctx, out + M2MSEC_HEADER_LEN + n, &m) &&
+           EVP_CIPHER_CTX_get_params(s->cur.ctx, p);
+}
+
+m2msec_status m2msec_seal(m2msec_session *s, const unsigned char *in, size_t inlen,
+                          unsigned char *out, size_t outcap, size_t *outlen)
+{
+    size_t total = inlen + M2MSEC_HEADER_LEN + s->taglen;
+    m2msec_status st;
+
+    *outlen = 0;
+    if (s->role != M2MSEC_SENDER)
+        return M2MSEC_ERR_INTERNAL;
+    if (inlen > M2MSEC_MAX_RECORD || outcap < total)
+        return M2MSEC_ERR_BUFFER;
+    if (s->seq_next >= s->rekey_records || s->bytes + inlen > s->rekey_bytes ||
+        s->seq_next > M2MSEC_MAX_SEQ || now_seconds() >= s->rekey_time) {
+        if ((st = sender_enter(s, s->cur.epoch + 1)) != M2MSEC_OK)
+            return st;
+        s->stats.rekeys++;
+    }
+    if (!seal_one(s, in, inlen, out)) {
+        st = status_from_error();
+        OPENSSL_cleanse(out, total);
+        /* The cipher may have consumed the number: resynchronise with it. */
+        {
+            OSSL_PARAM p[2];
+
+            p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_NEXT_SEQ, &s->seq_next);
+            p[1] = OSSL_PARAM_construct_end();
+            EVP_CIPHER_CTX_get_params(s->cur.ctx, p);
+        }
+        return st;
+    }
+    s->seq_next++;
+    s->bytes += inlen;
+    s->stats.records++;
+    *outlen = total;
+    return M2MSEC_OK;
+}
+
+/* Receiver: decrypt with k; 1 on success. */
+static int open_with(m2msec_session *s, epoch_key *k, uint64_t seq, const unsigned char *in,
+                     size_t ctlen, unsigned char *out)
+{
+    int n = 0, m = 0;
+    OSSL_PARAM p[3];
+
+    p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_SEQ, &seq);
+    p[1] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
+                                             (void *)(in + M2MSEC_HEADER_LEN + ctlen), s->taglen);
+    p[2] = OSSL_PARAM_construct_end();
+    return EVP_CIPHER_CTX_set_params(k->ctx, p) &&
+           EVP_DecryptUpdate(k->ctx, NULL, &n, in, M2MSEC_HEADER_LEN) &&
+           EVP_DecryptUpdate(k->ctx, out, &n, in + M2MSEC_HEADER_LEN, (int)ctlen) &&
+           EVP_DecryptFinal_ex(k->ctx, out + n, &m);
+}
+
+static int save_floor(m2msec_session *s, uint64_t epoch, uint64_t seq)
+{
+    m2msec_state st;
+
+    st.epoch = epoch;
+    st.seq_floor = seq + s->pol.seq_floor_step;
+    if (st.seq_floor < seq)
+        st.seq_floor = UINT64_MAX;
+    if (s->store.save(s->store.arg, &st) != 1)
+        return 0;
+    s->floor_saved = st.seq_floor;
+    return 1;
+}
+
+static m2msec_status reject(m2msec_session *s, m2msec_status st, unsigned char *out, size_t n)
+{
+    if (out != NULL && n > 0)
+        OPENSSL_cleanse(out, n);
+    s->stats.rejected[st]++;
+    /* Expected rejections are reported by status; keep the error queue small. */
+    if (st != M2MSEC_ERR_INTERNAL && st != M2MSEC_ERR_STORAGE)
+        ERR_pop_to_mark();
+    else
+        ERR_clear_last_mark();
+    return st;
+}
+
+m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inlen,
+                          unsigned char *out, size_t outcap, size_t *outlen)
+{
+    uint64_t epoch, seq, now;
+    size_t ctlen;
+    epoch_key *k;
+
+    *outlen = 0;
+    if (s->role != M2MSEC_RECEIVER)
+        return M2MSEC_ERR_INTERNAL;
+    ERR_set_mark();
+    if (inlen < M2MSEC_HEADER_LEN + s->taglen || !m2msec_header_read(in, &epoch, &seq))
+        return reject(s, M2MSEC_ERR_MALFORMED, NULL, 0);
+    ctlen = inlen - M2MSEC_HEADER_LEN - s->taglen;
+    if (ctlen > M2MSEC_MAX_RECORD || outcap < ctlen)
+        return reject(s, M2MSEC_ERR_BUFFER, NULL, 0);
+    if (s->have_min && (epoch < s->min_epoch))
+        return reject(s, M2MSEC_ERR_OLD_EPOCH, NULL, 0);
+    if (s->have_restart && epoch == s->restart_epoch && seq < s->restart_floor)
+        return reject(s, M2MSEC_ERR_TOO_OLD, NULL, 0);
+
+    now = now_seconds();
+    if (s->prev.ctx != NULL && now >= s->prev.until)
+        epoch_key_clear(&s->prev);
+    if (s->cur.ctx != NULL && epoch == s->cur.epoch) {
+        k = &s->cur;
+    } else if (s->prev.ctx != NULL && epoch == s->prev.epoch) {
+        k = &s->prev;
+    } else if (s->cur.ctx == NULL || epoch > s->cur.epoch) {
+        /* A newer epoch: derive its key (cached while unauthenticated). */
+        if ((s->cand.ctx == NULL || s->cand.epoch != epoch) && !epoch_key_make(s, &s->cand, epoch))
+            return reject(s, M2MSEC_ERR_INTERNAL, NULL, 0);
+        k = &s->cand;
+    } else {
+        return reject(s, M2MSEC_ERR_OLD_EPOCH, NULL, 0);
+    }
+    if (!open_with(s, k, seq, in, ctlen, out))
+        return reject(s, status_from_error(), out, ctlen);
+
+    if (k == &s->cand) {
+        /* Authenticated: persist before accepting, then move forward for good. */
+        if (!save_floor(s, epoch, seq))
+            return reject(s, M2MSEC_ERR_STORAGE, out, ctlen);
+        epoch_key_clear(&s->prev);
+        if (s->cur.ctx != NULL) {
+            s->prev = s->cur;
+            s->prev.until = now + s->pol.grace_seconds;
+            s->stats.rekeys++;
+        }
+        s->cur = s->cand;
+        s->cand.ctx = NULL;
+        s->min_epoch = s->prev.ctx != NULL ? s->prev.epoch : epoch;
+        s->have_min = 1;
+        s->stats.epoch = epoch;
+    } else if (k == &s->cur && seq >= s->floor_saved) {
+        if (!save_floor(s, epoch, seq))
+            return reject(s, M2MSEC_ERR_STORAGE, out, ctlen);
+    }
+    ERR_pop_to_mark();
+    s->stats.records++;
+    *outlen = ctlen;
+    return M2MSEC_OK;
+}
+
+void m2msec_session_get_stats(const m2msec_session *s, m2msec_session_stats *st)
+{
+    const epoch_key *keys[3] = {&s->cur, &s->prev, &s->cand};
+
+    *st = s->stats;
+    st->memory = sizeof(*s) + s->key_len;
+    for (int i = 0; i < 3; i++) {
+        uint64_t mem = 0;
+        OSSL_PARAM p[2];
+
+        if (keys[i]->ctx == NULL)
+            continue;
+        p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_MEMORY, &mem);
+        p[1] = OSSL_PARAM_construct_end();
+        if (EVP_CIPHER_CTX_get_params(keys[i]->ctx, p))
+            st->memory += (size_t)mem;
+    }
+}

@@ -1,0 +1,109 @@
+/*
+ * libm2msec: the default session state store, a small text file replaced
+ * atomically (temp file in the same directory, fsync, rename, fsync of
+ * the directory), so a crash leaves either the old or the new state.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/err.h>
+
+#include "m2msec/session.h"
+
+#define STATE_MAGIC "m2msec-state 1"
+
+static int file_load(void *arg, m2msec_state *st)
+{
+    const char *path = arg;
+    char buf[256], extra;
+    unsigned long long e, f;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot open state file %s", path);
+        return -1;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0) {
+        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot read state file %s", path);
+        return -1;
+    }
+    buf[n] = '\0';
+    if (sscanf(buf, STATE_MAGIC "\nepoch %llu\nseq-floor %llu\n%c", &e, &f, &extra) != 2 ||
+        buf[n - 1] != '\n') {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
+                       "m2msec: state file %s is malformed; refusing to guess", path);
+        return -1;
+    }
+    st->epoch = e;
+    st->seq_floor = f;
+    return 1;
+}
+
+static int file_save(void *arg, const m2msec_state *st)
+{
+    const char *path = arg;
+    char tmp[4096], dirbuf[4096], text[128];
+    int fd = -1, dfd, len, ok = 0;
+
+    len = snprintf(text, sizeof(text), STATE_MAGIC "\nepoch %" PRIu64 "\nseq-floor %" PRIu64 "\n",
+                   st->epoch, st->seq_floor);
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp) ||
+        snprintf(dirbuf, sizeof(dirbuf), "%s", path) >= (int)sizeof(dirbuf)) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
+                       "m2msec: state file path too long");
+        return 0;
+    }
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot create %s", tmp);
+        return 0;
+    }
+    if (write(fd, text, (size_t)len) != len || fsync(fd) != 0) {
+        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot write %s", tmp);
+        goto end;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot write %s", tmp);
+        goto end;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot replace %s", path);
+        goto end;
+    }
+    tmp[0] = '\0'; /* renamed: nothing to clean up */
+    dfd = open(dirname(dirbuf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) != 0) {
+        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot sync the directory of %s", path);
+        if (dfd >= 0)
+            close(dfd);
+        goto end;
+    }
+    close(dfd);
+    ok = 1;
+end:
+    if (fd >= 0)
+        close(fd);
+    if (tmp[0] != '\0')
+        unlink(tmp);
+    return ok;
+}
+
+void m2msec_store_file(m2msec_store *store, const char *path)
+{
+    store->load = file_load;
+    store->save = file_save;
+    store->arg = (void *)path;
+}
