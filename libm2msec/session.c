@@ -27,7 +27,7 @@
 #define DEFAULT_LIFETIME 3600
 #define DEFAULT_GRACE 30
 #define DEFAULT_JITTER 10
-#define DEFAULT_FLOOR_STEP 1024
+#define DEFAULT_FLOOR_STEP 4096
 #define SOFT_PERMILLE 800
 #define IV_LEN 12
 #define MAX_KEY 32
@@ -57,6 +57,8 @@ struct m2msec_session {
      * before). floor_saved is the floor persisted for the current epoch.
      */
     uint64_t min_epoch, restart_epoch, restart_floor, floor_saved;
+    uint64_t floor_step, last_save_ms;
+    uint64_t cur_high; /* highest seq accepted in cur */
     int have_min, have_restart;
     m2msec_session_stats stats;
 };
@@ -88,6 +90,15 @@ static uint64_t now_seconds(void)
     return (uint64_t)ts.tv_sec;
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void epoch_key_clear(epoch_key *k)
 {
     EVP_CIPHER_CTX_free(k->ctx);
@@ -105,6 +116,13 @@ void m2msec_session_free(m2msec_session *s)
 {
     if (s == NULL)
         return;
+    if (s->role == M2MSEC_RECEIVER && s->cur.ctx != NULL && s->cur_high + 1 < s->floor_saved) {
+        /* Clean shutdown: persist the exact floor so that a restart loses nothing. */
+        m2msec_state st = {s->cur.epoch, s->cur_high + 1};
+
+        if (s->store.save(s->store.arg, &st) != 1)
+            ERR_clear_error(); /* the saved, higher floor stays in force: still safe */
+    }
     epoch_key_clear(&s->cur);
     epoch_key_clear(&s->prev);
     epoch_key_clear(&s->cand);
@@ -372,12 +390,27 @@ static int open_with(m2msec_session *s, epoch_key *k, uint64_t seq, const unsign
            EVP_DecryptFinal_ex(k->ctx, out + n, &m);
 }
 
+/*
+ * Persist the floor ahead of use: every record of this epoch accepted
+ * from now on has seq < floor until the next save. The step adapts so that
+ * a slow sender loses nothing after a receiver restart (step 1: the floor
+ * is exactly the next record) while a fast one costs about one sync per
+ * second (the step doubles while saves come faster than that).
+ */
 static int save_floor(m2msec_session *s, uint64_t epoch, uint64_t seq)
 {
+    uint64_t t = now_ms();
     m2msec_state st;
 
+    if (s->floor_step == 0)
+        s->floor_step = 1;
+    else if (t - s->last_save_ms < 1000 && s->floor_step < s->pol.seq_floor_step)
+        s->floor_step *= 2;
+    else if (t - s->last_save_ms > 10000 && s->floor_step > 1)
+        s->floor_step /= 2;
+    s->last_save_ms = t;
     st.epoch = epoch;
-    st.seq_floor = seq + s->pol.seq_floor_step;
+    st.seq_floor = seq + s->floor_step;
     if (st.seq_floor < seq)
         st.seq_floor = UINT64_MAX;
     if (s->store.save(s->store.arg, &st) != 1)
@@ -450,6 +483,7 @@ m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inl
         }
         s->cur = s->cand;
         s->cand.ctx = NULL;
+        s->cur_high = seq;
         s->min_epoch = s->prev.ctx != NULL ? s->prev.epoch : epoch;
         s->have_min = 1;
         s->stats.epoch = epoch;
@@ -457,6 +491,8 @@ m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inl
         if (!save_floor(s, epoch, seq))
             return reject(s, M2MSEC_ERR_STORAGE, out, ctlen);
     }
+    if (k == &s->cur && seq > s->cur_high)
+        s->cur_high = seq;
     ERR_pop_to_mark();
     s->stats.records++;
     *outlen = ctlen;

@@ -95,7 +95,13 @@ typedef struct m2msec_session_policy {
     uint64_t replay_window;     /**< receiver window in records; default: provider policy */
     uint64_t grace_seconds;     /**< receiver keeps the previous epoch this long; default 30 */
     unsigned rekey_jitter_pct;  /**< sender re-keys at 80 % minus up to this %; default 10 */
-    uint64_t seq_floor_step;    /**< receiver persists its floor every N records; default 1024 */
+    /**
+     * Receiver: largest step of the persisted sequence floor; default 4096.
+     * The step adapts from 1 (low rates: nothing is lost when the receiver
+     * restarts) up to this, so that the state is synced about once per
+     * second; a restart loses at most one step of the current epoch.
+     */
+    uint64_t seq_floor_step;
 } m2msec_session_policy;
 
 typedef enum m2msec_role { M2MSEC_SENDER = 1, M2MSEC_RECEIVER = 2 } m2msec_role;
