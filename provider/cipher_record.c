@@ -117,21 +117,25 @@ static uint64_t cap(uint64_t requested, uint64_t limit)
     return requested != 0 && requested < limit ? requested : limit;
 }
 
-/* Fix the effective limits and allocate the window: done once, at the first record. */
-static int rec_start_session(REC_CTX *c)
+/* Effective limits: the request, capped by the algorithm's limit and the policy. */
+static void rec_limits(REC_CTX *c)
 {
-    const M2M_POLICY *pol = &c->pc->policy;
-    uint64_t failures = c->alg->max_failures, deadline;
+    uint64_t failures = c->alg->max_failures;
 
     if (c->alg->ccm && c->taglen == 8)
         failures = LIM_2_13;
     c->lim.max_records = cap(c->req_records, c->alg->max_records);
     c->lim.max_bytes = cap(c->req_bytes, c->alg->max_bytes);
     c->lim.max_failures = cap(c->req_failures, failures);
-    deadline = c->lim.start + pol->max_lifetime;
-    c->lim.not_after = cap(c->req_not_after, deadline);
+    c->lim.not_after = cap(c->req_not_after, c->lim.start + c->pc->policy.max_lifetime);
+}
+
+/* At the first record: freeze the limits and allocate the window. */
+static int rec_start_session(REC_CTX *c)
+{
+    rec_limits(c);
     if (!c->enc) {
-        uint64_t w = c->req_window != 0 ? c->req_window : pol->replay_window;
+        uint64_t w = c->req_window != 0 ? c->req_window : c->pc->policy.replay_window;
 
         if (!m2m_replay_init(&c->win, w)) {
             M2M_RAISE(M2M_R_MALLOC_FAILURE, "cannot allocate a replay window of %llu records",
@@ -222,6 +226,8 @@ static int rec_init(REC_CTX *c, const unsigned char *key, size_t keylen, const u
         c->keyed = 1;
         c->lim.start = m2m_now();
     }
+    if (c->keyed)
+        rec_limits(c); /* readable from now on; frozen at the first record */
     if (iv != NULL) {
         if (ivlen != REC_IVLEN) {
             M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s needs a %d-byte static IV, got %zu bytes",
@@ -610,6 +616,8 @@ static int rec_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         }
         c->taglen = t;
     }
+    if (c->keyed && !c->started)
+        rec_limits(c);
     if ((p = OSSL_PARAM_locate_const(params, M2MSEC_REC_PARAM_SEQ)) != NULL) {
         if (!get_u64(p, &v) || !rec_set_seq(c, v))
             return 0;
@@ -694,20 +702,20 @@ static int rec_get_ctx_params(void *vctx, OSSL_PARAM params[])
             return 0;
     }
     if ((p = OSSL_PARAM_locate(params, M2MSEC_REC_PARAM_REKEY_NEEDED)) != NULL &&
-        !OSSL_PARAM_set_int(p, c->started && m2m_limits_soft(&c->lim, m2m_now())))
+        !OSSL_PARAM_set_int(p, c->keyed && m2m_limits_soft(&c->lim, m2m_now())))
         return 0;
     if ((p = OSSL_PARAM_locate(params, M2MSEC_REC_PARAM_EXPIRED)) != NULL &&
-        !OSSL_PARAM_set_int(p, c->started && m2m_limits_refuse(&c->lim, m2m_now(), 0) != NULL))
+        !OSSL_PARAM_set_int(p, c->keyed && m2m_limits_refuse(&c->lim, m2m_now(), 0) != NULL))
         return 0;
     if (!set_u64(params, M2MSEC_REC_PARAM_NEXT_SEQ, c->next_seq) ||
         !set_u64(params, M2MSEC_REC_PARAM_EPOCH, c->epoch) ||
         !set_u64(params, M2MSEC_REC_PARAM_RECORDS, c->lim.records) ||
         !set_u64(params, M2MSEC_REC_PARAM_BYTES, c->lim.bytes) ||
         !set_u64(params, M2MSEC_REC_PARAM_FAILURES, c->lim.failures) ||
-        !set_u64(params, M2MSEC_REC_PARAM_MAX_RECORDS, c->started ? c->lim.max_records : 0) ||
-        !set_u64(params, M2MSEC_REC_PARAM_MAX_BYTES, c->started ? c->lim.max_bytes : 0) ||
-        !set_u64(params, M2MSEC_REC_PARAM_MAX_FAILURES, c->started ? c->lim.max_failures : 0) ||
-        !set_u64(params, M2MSEC_REC_PARAM_NOT_AFTER, c->started ? c->lim.not_after : 0) ||
+        !set_u64(params, M2MSEC_REC_PARAM_MAX_RECORDS, c->keyed ? c->lim.max_records : 0) ||
+        !set_u64(params, M2MSEC_REC_PARAM_MAX_BYTES, c->keyed ? c->lim.max_bytes : 0) ||
+        !set_u64(params, M2MSEC_REC_PARAM_MAX_FAILURES, c->keyed ? c->lim.max_failures : 0) ||
+        !set_u64(params, M2MSEC_REC_PARAM_NOT_AFTER, c->keyed ? c->lim.not_after : 0) ||
         !set_u64(params, M2MSEC_REC_PARAM_REPLAY_WINDOW, c->win.window) ||
         !set_u64(params, M2MSEC_REC_PARAM_MEMORY,
                  sizeof(*c) + m2m_replay_heap_size(&c->win) + c->aadcap))
