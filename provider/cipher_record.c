@@ -75,8 +75,17 @@ typedef struct {
 
 static void *rec_newctx(void *provctx, const M2M_REC_ALG *alg)
 {
-    REC_CTX *c = OPENSSL_zalloc(sizeof(*c));
+    M2M_PROVCTX *pc = provctx;
+    REC_CTX *c;
 
+    if (!m2m_prov_usable(pc))
+        return NULL;
+    if (!m2m_policy_aead_allowed(&pc->policy, alg->name, strlen(alg->name))) {
+        M2M_RAISE(M2M_R_NOT_ALLOWED, "%s is not allowed by the security policy (allowed_aeads)",
+                  alg->name);
+        return NULL;
+    }
+    c = OPENSSL_zalloc(sizeof(*c));
     if (c == NULL || (c->inner = EVP_CIPHER_CTX_new()) == NULL) {
         OPENSSL_free(c);
         M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory creating %s context", alg->name);

@@ -31,6 +31,9 @@ static const OSSL_ITEM reason_strings[] = {
     {M2M_R_KEY_REUSED, "key already used for encryption"},
     {M2M_R_BAD_STATE, "operation out of order"},
     {M2M_R_COPY_REFUSED, "record context cannot be copied"},
+    {M2M_R_NOT_ALLOWED, "not allowed by policy"},
+    {M2M_R_INTEGRITY_FAILED, "device integrity not verified"},
+    {M2M_R_MODULE_INTEGRITY, "module integrity check failed"},
     {0, NULL},
 };
 

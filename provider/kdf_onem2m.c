@@ -88,8 +88,11 @@ static void onem2m_clear(ONEM2M_KDF *c)
 
 static void *onem2m_new(void *provctx)
 {
-    ONEM2M_KDF *c = OPENSSL_zalloc(sizeof(*c));
+    ONEM2M_KDF *c;
 
+    if (!m2m_prov_usable(provctx))
+        return NULL;
+    c = OPENSSL_zalloc(sizeof(*c));
     if (c == NULL) {
         M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory creating ONEM2M-KDF context");
         return NULL;

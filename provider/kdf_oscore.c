@@ -42,8 +42,11 @@ static void oscore_clear(OSCORE_KDF *c)
 
 static void *oscore_new(void *provctx)
 {
-    OSCORE_KDF *c = OPENSSL_zalloc(sizeof(*c));
+    OSCORE_KDF *c;
 
+    if (!m2m_prov_usable(provctx))
+        return NULL;
+    c = OPENSSL_zalloc(sizeof(*c));
     if (c == NULL) {
         M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory creating OSCORE-KDF context");
         return NULL;

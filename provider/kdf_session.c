@@ -11,6 +11,7 @@
 
 #include "errors.h"
 #include "hkdf.h"
+#include "integrity_gate.h"
 #include "params.h"
 #include "prov.h"
 
@@ -42,8 +43,11 @@ static void session_reset(void *vctx);
 
 static void *session_new(void *provctx)
 {
-    SESSION_KDF *c = OPENSSL_zalloc(sizeof(*c));
+    SESSION_KDF *c;
 
+    if (!m2m_prov_usable(provctx))
+        return NULL;
+    c = OPENSSL_zalloc(sizeof(*c));
     if (c == NULL) {
         M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory creating M2M-SESSION-KDF context");
         return NULL;
@@ -295,6 +299,13 @@ static int session_derive(void *vctx, unsigned char *out, size_t outlen, const O
         goto fail;
     }
     aead = c->aead.data != NULL ? &c->aead : &default_aead;
+    if (!m2m_policy_aead_allowed(pol, (const char *)aead->data, aead->len)) {
+        M2M_RAISE(M2M_R_NOT_ALLOWED, "aead '%.*s' is not allowed by the security policy",
+                  (int)aead->len, (const char *)aead->data);
+        goto fail;
+    }
+    if (!m2m_integrity_gate(c->pc))
+        goto fail;
 
     infolen = 2 + sizeof(SESSION_LABEL) - 1 + 2 + c->purpose.len + 2 + c->originator.len + 2 +
               c->receiver.len + 8 + 8 + 8 + 2 + aead->len + 4 + 2 + c->ononce.len + 2 +

@@ -1,10 +1,13 @@
 /*
- * m2msec provider: the security policy, read once from the provider's
- * openssl.cnf section at load time. Documented in docs/POLICY.md.
+ * m2msec provider: the security policy, read once at load time from the
+ * provider's openssl.cnf section and, when that section names one, from
+ * the [session] section of the device policy file (the same file that
+ * carries the integrity rules). Documented in docs/POLICY.md.
  */
 #ifndef M2M_POLICY_H
 #define M2M_POLICY_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <openssl/core.h>
 #include <openssl/core_dispatch.h>
@@ -13,22 +16,36 @@
 #define M2M_POLICY_DEFAULT_MIN_KEY_BITS 128u
 #define M2M_POLICY_FLOOR_MIN_KEY_BITS 128u /* policy may raise, never lower */
 #define M2M_POLICY_CEIL_MAX_LIFETIME (10ull * 366 * 86400) /* ten years */
+#define M2M_POLICY_MAX_DEVICE_KEY 64
 
 typedef struct m2m_policy_st {
-    uint64_t max_lifetime; /* longest session-key lifetime, seconds */
-    uint64_t min_key_bits; /* shortest accepted input (service-layer) key */
+    uint64_t max_lifetime;  /* longest session-key lifetime, seconds */
+    uint64_t min_key_bits;  /* shortest accepted input (service-layer) key */
     uint64_t replay_window; /* default replay window of M2M-REC decrypting contexts */
+    unsigned allowed_aeads; /* bit i set: m2m_rec_algs[i] allowed */
+    int aeads_restricted;   /* allowed_aeads was set by the policy */
+    int require_integrity;  /* M2M-SESSION-KDF needs a passed integrity status */
+    char *status_path;      /* integrity status record (require_integrity) */
+    unsigned char device_key[M2M_POLICY_MAX_DEVICE_KEY]; /* authenticates the status */
+    size_t device_key_len;
+    char *policy_path; /* the policy file, if any */
 } M2M_POLICY;
 
 void m2m_policy_defaults(M2M_POLICY *pol);
+/* Wipe the device key, free strings. */
+void m2m_policy_cleanup(M2M_POLICY *pol);
 
 /*
- * Read the policy keys from the provider's config section through the
- * core's get_params. Unset keys keep their defaults; a malformed or
- * out-of-range value raises M2M_R_BAD_POLICY and returns 0 (the provider
- * then refuses to load: a policy typo must never weaken security).
+ * Read the policy through the core's get_params (the provider's config
+ * section) and the policy file it names. Unset keys keep their defaults;
+ * a malformed or out-of-range value raises M2M_R_BAD_POLICY and returns 0
+ * (the provider then refuses to load: a policy typo must never weaken
+ * security).
  */
 int m2m_policy_load(M2M_POLICY *pol, const OSSL_CORE_HANDLE *handle,
                     OSSL_FUNC_core_get_params_fn *get_params);
+
+/* Is the AEAD with this name allowed (an M2M-REC-* name or any label)? */
+int m2m_policy_aead_allowed(const M2M_POLICY *pol, const char *name, size_t len);
 
 #endif

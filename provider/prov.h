@@ -26,7 +26,14 @@ typedef struct m2m_provctx_st {
     EVP_CIPHER *rec_inner[4]; /* AEADs behind the M2M-REC ciphers (cipher_record.c) */
     struct m2m_key_registry_st *keys; /* encryption keys already used (key_registry.c) */
     M2M_POLICY policy;
+    int module_failed; /* the module self-check failed: every operation refuses */
 } M2M_PROVCTX;
+
+/*
+ * May an algorithm context be created? 0 (with "module integrity check
+ * failed" raised) once the module self-check has failed.
+ */
+int m2m_prov_usable(const M2M_PROVCTX *pc);
 
 extern const OSSL_DISPATCH m2m_session_kdf_functions[];
 extern const OSSL_DISPATCH m2m_onem2m_kdf_functions[];

@@ -10,6 +10,7 @@
 #include "cipher_record.h"
 #include "errors.h"
 #include "key_registry.h"
+#include "module_mac.h"
 #include "prov.h"
 
 #ifndef M2M_VERSION
@@ -53,9 +54,9 @@ static const OSSL_PARAM *m2m_gettable_params(void *provctx)
 
 static int m2m_get_params(void *provctx, OSSL_PARAM params[])
 {
+    const M2M_PROVCTX *pc = provctx;
     OSSL_PARAM *p;
 
-    (void)provctx;
     p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_NAME);
     if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, "m2msec: M2M security countermeasures"))
         return 0;
@@ -66,7 +67,7 @@ static int m2m_get_params(void *provctx, OSSL_PARAM params[])
     if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, "m2msec " M2M_VERSION " for " OPENSSL_VERSION_TEXT))
         return 0;
     p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS);
-    if (p != NULL && !OSSL_PARAM_set_int(p, 1))
+    if (p != NULL && !OSSL_PARAM_set_int(p, pc == NULL || !pc->module_failed))
         return 0;
     return 1;
 }
@@ -91,10 +92,47 @@ static const OSSL_ITEM *m2m_get_reason_strings(void *provctx)
     return m2m_reason_strings();
 }
 
+int m2m_prov_usable(const M2M_PROVCTX *pc)
+{
+    if (!pc->module_failed)
+        return 1;
+    M2M_RAISE(M2M_R_MODULE_INTEGRITY,
+              "module integrity check failed: m2msec.so does not match the module-mac recorded "
+              "by m2msec provider-install; every operation is refused");
+    return 0;
+}
+
+/*
+ * The FIPS-style self-check: when the config section carries module-mac
+ * (written by m2msec provider-install), re-hash our own module file.
+ */
+static void m2m_self_check(M2M_PROVCTX *pc, OSSL_FUNC_core_get_params_fn *get_params)
+{
+    char *filename = NULL, *expected = NULL;
+    unsigned char mac[M2M_MODULE_MAC_LEN], *want = NULL;
+    long wantlen = 0;
+    OSSL_PARAM p[3];
+
+    if (get_params == NULL)
+        return;
+    p[0] = OSSL_PARAM_construct_utf8_ptr(OSSL_PROV_PARAM_CORE_MODULE_FILENAME, &filename, 0);
+    p[1] = OSSL_PARAM_construct_utf8_ptr("module-mac", &expected, 0);
+    p[2] = OSSL_PARAM_construct_end();
+    if (!get_params(pc->handle, p) || expected == NULL)
+        return; /* not installed with a MAC: no check */
+    want = OPENSSL_hexstr2buf(expected, &wantlen);
+    if (filename == NULL || want == NULL || wantlen != M2M_MODULE_MAC_LEN ||
+        !m2m_module_mac(pc->hmac, filename, mac) ||
+        CRYPTO_memcmp(mac, want, M2M_MODULE_MAC_LEN) != 0)
+        pc->module_failed = 1;
+    OPENSSL_free(want);
+}
+
 static void m2m_provctx_free(M2M_PROVCTX *pc)
 {
     if (pc == NULL)
         return;
+    m2m_policy_cleanup(&pc->policy);
     m2m_key_registry_free(pc->keys);
     for (size_t i = 0; i < M2M_REC_NALGS; i++)
         EVP_CIPHER_free(pc->rec_inner[i]);
@@ -165,6 +203,7 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
             goto err;
         }
     }
+    m2m_self_check(pc, c_get_params);
     pc->keys = m2m_key_registry_new(pc->libctx, pc->hmac);
     if (pc->keys == NULL) {
         M2M_RAISE(M2M_R_MALLOC_FAILURE, "m2msec: cannot create the key registry");

@@ -37,6 +37,9 @@ enum m2msec_reason {
     M2MSEC_R_KEY_REUSED = 19,          /**< "key already used for encryption" */
     M2MSEC_R_BAD_STATE = 20,           /**< "operation out of order" */
     M2MSEC_R_COPY_REFUSED = 21,        /**< "record context cannot be copied" */
+    M2MSEC_R_NOT_ALLOWED = 22,         /**< "not allowed by policy" */
+    M2MSEC_R_INTEGRITY_FAILED = 23,    /**< "device integrity not verified" */
+    M2MSEC_R_MODULE_INTEGRITY = 24,    /**< "module integrity check failed" */
 };
 
 #ifdef __cplusplus
