@@ -269,8 +269,16 @@ static void put_u64(unsigned char *p, uint64_t v)
 
 static int refuse_expired(REC_CTX *c, size_t len)
 {
-    const char *why = m2m_limits_refuse(&c->lim, m2m_now(), len);
+    M2M_LIMITS l = c->lim;
+    const char *why;
 
+    /*
+     * Encrypting, the record in progress was counted (and checked against
+     * max-records) when it began: do not count it again for its data.
+     */
+    if (c->enc && c->state != ST_IDLE && l.records > 0)
+        l.records--;
+    why = m2m_limits_refuse(&l, m2m_now(), len);
     if (why == NULL)
         return 0;
     M2M_RAISE(M2M_R_KEY_EXPIRED, "session key expired: %s (epoch %llu)", why,
