@@ -288,6 +288,12 @@ static int session_derive(void *vctx, unsigned char *out, size_t outlen, const O
         M2M_RAISE(M2M_R_INVALID_PARAMETER, "lifetime must be at least 1 s");
         goto fail;
     }
+    if (c->not_before > UINT64_MAX - c->lifetime) {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER,
+                  "not-before %llu + lifetime %llu s does not fit in 64 bits",
+                  (unsigned long long)c->not_before, (unsigned long long)c->lifetime);
+        goto fail;
+    }
     if (c->lifetime > pol->max_lifetime) {
         M2M_RAISE(M2M_R_LIFETIME_EXCEEDS_POLICY, "lifetime %llu s exceeds policy maximum %llu s",
                   (unsigned long long)c->lifetime, (unsigned long long)pol->max_lifetime);

@@ -265,7 +265,7 @@ int m2m_policy_aead_allowed(const M2M_POLICY *pol, const char *name, size_t len)
         return 1;
     for (size_t i = 0; i < M2M_REC_NALGS; i++)
         if ((pol->allowed_aeads & (1u << i)) && strlen(m2m_rec_algs[i].name) == len &&
-            strncasecmp(name, m2m_rec_algs[i].name, len) == 0)
+            memcmp(name, m2m_rec_algs[i].name, len) == 0)
             return 1;
     return 0;
 }

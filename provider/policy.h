@@ -45,7 +45,11 @@ void m2m_policy_cleanup(M2M_POLICY *pol);
 int m2m_policy_load(M2M_POLICY *pol, const OSSL_CORE_HANDLE *handle,
                     OSSL_FUNC_core_get_params_fn *get_params);
 
-/* Is the AEAD with this name allowed (an M2M-REC-* name or any label)? */
+/*
+ * Is the AEAD with this exact name allowed? Exact bytes, because the name
+ * is bound into the session key: "m2m-rec-aes-128-gcm" is another label.
+ * Without allowed_aeads in the policy, every label is allowed.
+ */
 int m2m_policy_aead_allowed(const M2M_POLICY *pol, const char *name, size_t len);
 
 #endif
