@@ -33,7 +33,7 @@ write_conf() {
     } >"$file"
 }
 
-# run CONF OPENSSL-ARGS...: run openssl with OPENSSL_CONF=CONF; sets RC, output in $TMP/out, $TMP/err.
+# run CONF OPENSSL-ARGS...: openssl with OPENSSL_CONF=CONF; sets RC, output in $TMP/out, $TMP/err.
 run() {
     local conf=$1
     shift
