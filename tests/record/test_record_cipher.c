@@ -1198,6 +1198,126 @@ static void state_errors(size_t ai)
     EVP_CIPHER_CTX_free(d);
 }
 
+/*
+ * How records may be fed: GCM/ChaCha take AAD and data in pieces, CCM takes
+ * its data in one call; AAD never follows data; limits can also be set with
+ * set_params before the first record; a CCM record that fails leaves no
+ * plaintext behind.
+ */
+static void update_rules(size_t ai)
+{
+    KEYSET k;
+    EVP_CIPHER_CTX *e, *d;
+    unsigned char tag[MAXTAG], out[1024];
+    uint64_t seq = 0;
+    int n = 0, m = 0, total = 0;
+
+    keyset_new(&k, ai, 0, MAXTAG);
+    e = rec_ctx(&k, 1, NULL);
+    d = rec_ctx(&k, 0, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    EXPECT_OK(set_u64(d, M2MSEC_REC_PARAM_MAX_RECORDS, 3));
+    EXPECT_OK(set_u64(d, M2MSEC_REC_PARAM_REPLAY_WINDOW, 100));
+    fill(pt_buf, 1000);
+    if (!algs[ai].ccm) {
+        OSSL_PARAM p[3];
+
+        /* AAD in two pieces, data in three. */
+        EXPECT_OK(EVP_EncryptUpdate(e, NULL, &n, app_aad, 5));
+        EXPECT_OK(EVP_EncryptUpdate(e, NULL, &n, app_aad + 5, 8));
+        for (size_t off = 0; off < 1000; off += 400) {
+            int len = off + 400 > 1000 ? (int)(1000 - off) : 400;
+
+            EXPECT_OK(EVP_EncryptUpdate(e, ct_buf + off, &n, pt_buf + off, len));
+            total += n;
+        }
+        /* AAD after data: out of order. */
+        EXPECT_FAIL(EVP_EncryptUpdate(e, NULL, &n, app_aad, 1), M2MSEC_R_BAD_STATE);
+        /* The record is still in progress; a plain re-init abandons it. */
+        EXPECT_OK(EVP_EncryptInit_ex2(e, NULL, NULL, NULL, NULL));
+        total = 0;
+        EXPECT_OK(EVP_EncryptUpdate(e, NULL, &n, app_aad, 5));
+        EXPECT_OK(EVP_EncryptUpdate(e, NULL, &n, app_aad + 5, 8));
+        for (size_t off = 0; off < 1000; off += 400) {
+            int len = off + 400 > 1000 ? (int)(1000 - off) : 400;
+
+            EXPECT_OK(EVP_EncryptUpdate(e, ct_buf + off, &n, pt_buf + off, len));
+            total += n;
+        }
+        EXPECT_OK(EVP_EncryptFinal_ex(e, ct_buf + total, &m));
+        CU_ASSERT_EQUAL(total, 1000);
+        CU_ASSERT_EQUAL(m, 0);
+        p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_SEQ, &seq);
+        p[1] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, MAXTAG);
+        p[2] = OSSL_PARAM_construct_end();
+        EXPECT_OK(EVP_CIPHER_CTX_get_params(e, p));
+        CU_ASSERT_EQUAL(seq, 1); /* the abandoned record used up seq 0 */
+        CU_ASSERT(ref_open(&k, seq, app_aad, sizeof(app_aad), ct_buf, 1000, tag, out));
+        CU_ASSERT(memcmp(out, pt_buf, 1000) == 0);
+        /* Decrypt in pieces too; AAD after data refused here as well. */
+        EXPECT_OK(EVP_CIPHER_CTX_set_params(d, p));
+        EXPECT_OK(EVP_DecryptUpdate(d, NULL, &n, app_aad, 13));
+        EXPECT_OK(EVP_DecryptUpdate(d, out, &n, ct_buf, 999));
+        EXPECT_FAIL(EVP_DecryptUpdate(d, NULL, &n, app_aad, 1), M2MSEC_R_BAD_STATE);
+        EXPECT_OK(EVP_CIPHER_CTX_set_params(d, p));
+        EXPECT_OK(EVP_DecryptUpdate(d, NULL, &n, app_aad, 13));
+        EXPECT_OK(EVP_DecryptUpdate(d, out, &n, ct_buf, 999));
+        EXPECT_OK(EVP_DecryptUpdate(d, out + 999, &n, ct_buf + 999, 1));
+        EXPECT_OK(EVP_DecryptFinal_ex(d, out + 1000, &n));
+        CU_ASSERT(memcmp(out, pt_buf, 1000) == 0);
+    } else {
+        uint64_t fseq;
+        unsigned char ftag[MAXTAG];
+        OSSL_PARAM p[3];
+
+        /* Data in two calls is refused. */
+        EXPECT_OK(EVP_EncryptUpdate(e, NULL, &n, app_aad, 13));
+        EXPECT_OK(EVP_EncryptUpdate(e, ct_buf, &n, pt_buf, 500));
+        EXPECT_FAIL(EVP_EncryptUpdate(e, ct_buf + 500, &n, pt_buf + 500, 500), M2MSEC_R_BAD_STATE);
+        EXPECT_OK(EVP_EncryptInit_ex2(e, NULL, NULL, NULL, NULL)); /* abandon seq 0 */
+        /* A record whose tag fails leaves a zeroed output buffer. */
+        CU_ASSERT(seal(e, app_aad, 13, pt_buf, 1000, ct_buf, tag, MAXTAG, &seq));
+        CU_ASSERT_EQUAL(seq, 1);
+        memcpy(ftag, tag, MAXTAG);
+        ftag[5] ^= 4;
+        fseq = seq;
+        memset(out, 0x5a, sizeof(out));
+        ERR_clear_error();
+        CU_ASSERT_EQUAL(open_rec(d, fseq, app_aad, 13, ct_buf, 1000, ftag, MAXTAG, out, 0),
+                        OPEN_DATA);
+        EXPECT_ERR(M2MSEC_R_AUTH_FAILED);
+        {
+            size_t nonzero = 0;
+
+            for (size_t i = 0; i < 1000; i++)
+                nonzero += out[i] != 0;
+            CU_ASSERT_EQUAL(nonzero, 0);
+        }
+        p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_SEQ, &seq);
+        p[1] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, MAXTAG);
+        p[2] = OSSL_PARAM_construct_end();
+        /* Decrypting, data in two calls is refused as well. */
+        EXPECT_OK(EVP_CIPHER_CTX_set_params(d, p));
+        EXPECT_OK(EVP_DecryptUpdate(d, NULL, &n, app_aad, 13));
+        CU_ASSERT_FALSE(EVP_DecryptUpdate(d, out, &n, ct_buf, 500)); /* a partial CCM record */
+        ERR_clear_error();
+        EXPECT_FAIL(EVP_DecryptUpdate(d, out + 500, &n, ct_buf + 500, 500), M2MSEC_R_BAD_STATE);
+        CU_ASSERT_EQUAL(open_rec(d, seq, app_aad, 13, ct_buf, 1000, tag, MAXTAG, out, 0), OPEN_OK);
+        CU_ASSERT(memcmp(out, pt_buf, 1000) == 0);
+    }
+    CU_ASSERT_EQUAL(read_u64(d, M2MSEC_REC_PARAM_MAX_RECORDS), 3);
+    CU_ASSERT_EQUAL(read_u64(d, M2MSEC_REC_PARAM_REPLAY_WINDOW), 100);
+    EVP_CIPHER_CTX_free(e);
+    EVP_CIPHER_CTX_free(d);
+}
+
+static void test_update_rules(void)
+{
+    for (size_t ai = 0; ai < NALGS; ai++)
+        update_rules(ai);
+}
+
 static void test_state_errors(void)
 {
     for (size_t ai = 0; ai < NALGS; ai++)
@@ -1591,6 +1711,7 @@ int main(void)
         {"max-failures", test_max_failures},
         {"default limits and caps", test_defaults},
         {"state, re-init, copy, key registry", test_state_errors},
+        {"AAD and data in pieces, CCM in one call", test_update_rules},
         {"replay-window parameter", test_window_param},
         {"CCM with 8-byte tag, tag lengths", test_ccm8},
         {"10^6 records: unique nonces, shuffled opening", test_million_records},
