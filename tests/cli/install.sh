@@ -96,7 +96,7 @@ if [[ -f $module ]]; then
     if [[ $syms == OSSL_provider_init ]]; then
         pass "module exports only OSSL_provider_init"
     else
-        fail "module exports: $(echo $syms)"
+        fail "module exports: ${syms//$'\n'/ }"
     fi
     # The installed copy loads and offers its KDFs.
     if out=$("$OPENSSL" list -provider-path "$tmp$modulesdir" -provider m2msec -provider default \
@@ -106,10 +106,10 @@ if [[ -f $module ]]; then
         fail "installed module does not load: $out"
     fi
 fi
-lib=$(ls "$tmp$libdir"/libm2msec.so.*.*.* 2>/dev/null | head -n 1)
+lib=$(find "$tmp$libdir" -maxdepth 1 -type f -name 'libm2msec.so.*.*.*' | head -n 1)
 if [[ -n $lib ]]; then
     other=$(nm -D --defined-only "$lib" | awk '{print $NF}' | grep -v '^m2msec_' | grep -v '^LIBM2MSEC' || true)
-    if [[ -z $other ]]; then pass "libm2msec exports only m2msec_*"; else fail "libm2msec also exports: $(echo $other)"; fi
+    if [[ -z $other ]]; then pass "libm2msec exports only m2msec_*"; else fail "libm2msec also exports: ${other//$'\n'/ }"; fi
 fi
 
 if [[ $fails -ne 0 ]]; then
