@@ -1,0 +1,199 @@
+/*
+ * Checks the worked record example of docs/PROTOCOL.md section 6.6 (values
+ * computed there by an independent implementation): a libm2msec sender
+ * must produce exactly the documented record bytes, and a receiver must
+ * open them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <CUnit/Basic.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "m2msec/m2msec.h"
+#include "m2msec/session.h"
+
+#define MAX_RECORDS 8
+
+typedef struct {
+    unsigned char key[64];
+    long keylen;
+    char originator[64], receiver[64];
+    unsigned long long stored_epoch;
+    int n;
+    unsigned char *pt[MAX_RECORDS], *rec[MAX_RECORDS];
+    long ptlen[MAX_RECORDS], reclen[MAX_RECORDS];
+} example;
+
+static example ex;
+static OSSL_LIB_CTX *libctx;
+
+typedef struct {
+    m2msec_state st;
+    int have;
+} mem_store;
+
+static int mem_load(void *arg, m2msec_state *st)
+{
+    mem_store *m = arg;
+
+    if (!m->have)
+        return 0;
+    *st = m->st;
+    return 1;
+}
+
+static int mem_save(void *arg, const m2msec_state *st)
+{
+    mem_store *m = arg;
+
+    m->st = *st;
+    m->have = 1;
+    return 1;
+}
+
+static unsigned char *hex(const char *s, long *len)
+{
+    if (strcmp(s, "(empty)") == 0) {
+        *len = 0;
+        return OPENSSL_zalloc(1);
+    }
+    return OPENSSL_hexstr2buf(s, len);
+}
+
+/* Parse the ```record-example block; 1 on success. */
+static int load_example(const char *path)
+{
+    char line[1024];
+    int in = 0, ok = 0;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char a[64], b[512], c[512];
+        unsigned long long seq;
+
+        line[strcspn(line, "\n")] = '\0';
+        if (!in) {
+            in = strcmp(line, "```record-example") == 0;
+            continue;
+        }
+        if (strcmp(line, "```") == 0) {
+            ok = ex.n > 0 && ex.keylen > 0;
+            break;
+        }
+        if (sscanf(line, "key = %511s", b) == 1) {
+            unsigned char *k = hex(b, &ex.keylen);
+
+            if (k == NULL || ex.keylen > (long)sizeof(ex.key))
+                break;
+            memcpy(ex.key, k, (size_t)ex.keylen);
+            OPENSSL_free(k);
+        } else if (sscanf(line, "originator = %63s", ex.originator) == 1 ||
+                   sscanf(line, "receiver = %63s", ex.receiver) == 1 ||
+                   sscanf(line, "stored-epoch = %llu", &ex.stored_epoch) == 1) {
+            continue;
+        } else if (sscanf(line, "record = %llu %511s %511s", &seq, c, b) == 3 &&
+                   ex.n < MAX_RECORDS && seq == (unsigned long long)ex.n) {
+            (void)a;
+            ex.pt[ex.n] = hex(c, &ex.ptlen[ex.n]);
+            ex.rec[ex.n] = hex(b, &ex.reclen[ex.n]);
+            if (ex.pt[ex.n] == NULL || ex.rec[ex.n] == NULL)
+                break;
+            ex.n++;
+        } else {
+            break;
+        }
+    }
+    fclose(f);
+    return ok;
+}
+
+static m2msec_session *make(m2msec_role role, mem_store *ms)
+{
+    m2msec_store store = {mem_load, mem_save, ms};
+    m2msec_session_config cfg = {0};
+
+    cfg.role = role;
+    cfg.libctx = libctx;
+    cfg.key = ex.key;
+    cfg.key_len = (size_t)ex.keylen;
+    cfg.originator = ex.originator;
+    cfg.receiver = ex.receiver;
+    cfg.store = &store;
+    return m2msec_session_new(&cfg);
+}
+
+static void test_sender_matches_document(void)
+{
+    mem_store ms = {{ex.stored_epoch, 0}, 1};
+    m2msec_session *tx = make(M2MSEC_SENDER, &ms);
+    unsigned char out[256];
+    size_t outlen;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
+    CU_ASSERT_EQUAL(ms.st.epoch, ex.stored_epoch + 1); /* persisted before use */
+    for (int i = 0; i < ex.n; i++) {
+        CU_ASSERT_EQUAL(m2msec_seal(tx, ex.pt[i], (size_t)ex.ptlen[i], out, sizeof(out), &outlen),
+                        M2MSEC_OK);
+        CU_ASSERT_EQUAL(outlen, (size_t)ex.reclen[i]);
+        CU_ASSERT(outlen == (size_t)ex.reclen[i] && memcmp(out, ex.rec[i], outlen) == 0);
+    }
+    m2msec_session_free(tx);
+}
+
+static void test_receiver_opens_document(void)
+{
+    mem_store ms = {{0, 0}, 0};
+    m2msec_session *rx = make(M2MSEC_RECEIVER, &ms);
+    unsigned char out[256];
+    size_t outlen;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rx);
+    for (int i = 0; i < ex.n; i++) {
+        CU_ASSERT_EQUAL(m2msec_open(rx, ex.rec[i], (size_t)ex.reclen[i], out, sizeof(out), &outlen),
+                        M2MSEC_OK);
+        CU_ASSERT(outlen == (size_t)ex.ptlen[i] && memcmp(out, ex.pt[i], outlen) == 0);
+        /* and the same record again is a replay */
+        CU_ASSERT_EQUAL(m2msec_open(rx, ex.rec[i], (size_t)ex.reclen[i], out, sizeof(out), &outlen),
+                        M2MSEC_ERR_REPLAY);
+    }
+    CU_ASSERT_EQUAL(ms.st.epoch, ex.stored_epoch + 1);
+    m2msec_session_free(rx);
+}
+
+int main(void)
+{
+    char path[4096];
+    const char *src = getenv("M2M_SOURCE_DIR");
+    CU_pSuite suite;
+    unsigned failures;
+
+    snprintf(path, sizeof(path), "%s/docs/PROTOCOL.md", src != NULL ? src : ".");
+    if (!load_example(path)) {
+        fprintf(stderr, "cannot read the record-example block of %s\n", path);
+        return 1;
+    }
+    libctx = OSSL_LIB_CTX_new();
+    if (libctx == NULL || m2msec_provider_load(libctx, getenv("M2M_MODULES")) == NULL) {
+        ERR_print_errors_fp(stderr);
+        return 1;
+    }
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    suite = CU_add_suite("protocol record example", NULL, NULL);
+    CU_add_test(suite, "sender reproduces PROTOCOL.md 6.6", test_sender_matches_document);
+    CU_add_test(suite, "receiver opens PROTOCOL.md 6.6", test_receiver_opens_document);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    for (int i = 0; i < ex.n; i++) {
+        OPENSSL_free(ex.pt[i]);
+        OPENSSL_free(ex.rec[i]);
+    }
+    OSSL_LIB_CTX_free(libctx);
+    return failures == 0 ? 0 : 1;
+}
