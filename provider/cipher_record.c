@@ -339,8 +339,8 @@ static int rec_begin(REC_CTX *c)
     put_u64(prefix + 8, c->seq);
     c->tag_ready = c->enc ? 0 : c->tag_ready;
     if (c->alg->ccm && !c->enc && !c->tag_ready) {
-        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag before the record data (CCM verifies as it "
-                  "decrypts)", c->alg->name);
+        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag before the record's first update (CCM "
+                  "verifies as it decrypts)", c->alg->name);
         goto fail;
     }
     if (c->alg->ccm && !c->enc) {

@@ -14,7 +14,9 @@
  *
  * Decrypting, per record: set M2MSEC_REC_PARAM_SEQ (the received sequence
  * number: replays and too-old records are refused here, before any
- * decryption) and OSSL_CIPHER_PARAM_AEAD_TAG, then the same updates and
+ * decryption) and OSSL_CIPHER_PARAM_AEAD_TAG (AES-CCM: before the record's
+ * first update, AAD included; the others: any time before final), then the
+ * same updates and
  * EVP_DecryptFinal_ex(), which fails with "authentication failed" for a
  * forged record. Do not use the plaintext before final succeeds.
  *
