@@ -2,10 +2,17 @@
 # m2msec demo: derives keys with every m2msec KDF through the stock
 # `openssl kdf` command and the BUILT provider, and checks each result
 # against an independent computation (stock OpenSSL HMAC/HKDF or the RFC's
-# published value).
+# published value). Then (step "records") a device and a gateway process
+# exchange protected records over UDP on 127.0.0.1 through an attacker
+# relay that replays, reorders, truncates and bit-flips datagrams, and the
+# gateway's counts are checked against what the attacker injected.
 #
 #   ./examples/demo.sh                 provider from build/provider
 #   M2M_MODULES=DIR ./examples/demo.sh provider from DIR
+#   M2M_EXAMPLES=DIR                   device, gateway, attacker from DIR
+#                                      (default: DIR/../examples of the provider)
+#   DEMO_RECORDS=N DEMO_SEED=S         records the device sends (default 150),
+#                                      attacker seed (default 2024)
 #
 # Exit status: 0 only if every step did what it should (including the step
 # that must be refused). Each step is one function; to add a step, write a
@@ -31,6 +38,22 @@ MAF_ID=MAF-01.example.net
 DEVICE=CAE-sensor01 # AE-ID of the device (originator)
 GATEWAY=CSE-gw01    # CSE-ID of the gateway (receiver)
 KPSA=""             # set by step_kpsa, used by the session-key steps
+
+# The record step's programs, temp dir and background processes.
+EXAMPLES=${M2M_EXAMPLES:-$(dirname "$MODULES")/examples}
+RECORDS=${DEMO_RECORDS:-150}
+SEED=${DEMO_SEED:-2024}
+TMP=""
+PIDS=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do
+        kill "$p" 2>/dev/null
+    done
+    [[ -z $TMP ]] || rm -rf -- "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 say() { printf '  %s\n' "$*"; }
 # colon-hex (openssl kdf output) or upper-case hex -> lower-case plain hex
@@ -131,7 +154,127 @@ step_oscore() {
         f0910ed7295e6ad4b54fc793154302ff
 }
 
-STEPS=(km kpsa session session_refused oscore)
+# --- records: device -> attacker relay -> gateway over UDP on 127.0.0.1 ---
+
+# wait_port FILE PID: wait (at most 5 s) for FILE, written once PID listens.
+wait_port() {
+    local i
+    for ((i = 0; i < 50; i++)); do
+        [[ -s $1 ]] && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+# counts ARRAY FILE: the "PROG: counts k=v ..." line of FILE into ARRAY[k]=v.
+# shellcheck disable=SC2034 # arr is a nameref: it fills the caller's array
+counts() {
+    local -n arr=$1
+    local kv words=()
+    read -ra words < <(sed -n 's/^[a-z]*: counts //p' "$2" | head -n 1)
+    for kv in "${words[@]}"; do
+        arr[${kv%%=*}]=${kv#*=}
+    done
+}
+
+# expect_ge WHAT A B: A >= B, both numbers.
+expect_ge() {
+    if [[ ! $2 =~ ^[0-9]+$ || ! $3 =~ ^[0-9]+$ || $2 -lt $3 ]]; then
+        say "MISMATCH in $1: got $2, expected at least $3"
+        return 1
+    fi
+    say "checked: $1"
+}
+
+step_records() {
+    say "device $DEVICE sends $RECORDS readings over UDP to gateway $GATEWAY through an attacker"
+    say "relay on 127.0.0.1; at most 40 records per epoch key, so the device re-keys several times"
+    local p prog common gw_pid at_pid dev_rc gw_rc at_rc fails=0
+    local -A D=() A=() G=()
+    for prog in device gateway attacker; do
+        if [[ ! -x $EXAMPLES/$prog ]]; then
+            say "$EXAMPLES/$prog not found; build first or set M2M_EXAMPLES"
+            return 1
+        fi
+    done
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/m2msec-demo.XXXXXX") || return 1
+    # The long-term service-layer key both ends hold; nothing else is shared.
+    "$OPENSSL" rand -hex 32 >"$TMP/service.key" || return 1
+    common=(--provider-dir "$MODULES" --key-file "$TMP/service.key" --device-id "$DEVICE"
+        --gateway-id "$GATEWAY" --max-records 40)
+
+    # Free ports: each listener binds port 0 and writes the port it got.
+    timeout 20 "$EXAMPLES/gateway" "${common[@]}" --state "$TMP/gateway.state" --port 0 \
+        --port-file "$TMP/gateway.port" --idle-ms 2500 --max-ms 15000 >"$TMP/gateway.out" 2>&1 &
+    gw_pid=$!
+    PIDS+=("$gw_pid")
+    if ! wait_port "$TMP/gateway.port" "$gw_pid"; then
+        say "gateway did not start:"
+        sed 's/^/    /' "$TMP/gateway.out"
+        return 1
+    fi
+    timeout 20 "$EXAMPLES/attacker" --listen 0 --forward "$(<"$TMP/gateway.port")" \
+        --port-file "$TMP/attacker.port" --seed "$SEED" --replay-pct 10 --reorder-pct 10 \
+        --truncate-pct 5 --flip-pct 10 --idle-ms 1000 --max-ms 15000 >"$TMP/attacker.out" 2>&1 &
+    at_pid=$!
+    PIDS+=("$at_pid")
+    if ! wait_port "$TMP/attacker.port" "$at_pid"; then
+        say "attacker relay did not start:"
+        sed 's/^/    /' "$TMP/attacker.out"
+        return 1
+    fi
+    timeout 20 "$EXAMPLES/device" "${common[@]}" --state "$TMP/device.state" \
+        --port "$(<"$TMP/attacker.port")" --count "$RECORDS" --interval-ms 10 \
+        >"$TMP/device.out" 2>&1
+    dev_rc=$?
+    wait "$at_pid"
+    at_rc=$?
+    wait "$gw_pid"
+    gw_rc=$?
+    PIDS=()
+    for p in device attacker gateway; do
+        sed 's/^/    /' "$TMP/$p.out"
+    done
+
+    expect_eq "device, attacker and gateway exit statuses" "$dev_rc $at_rc $gw_rc" "0 0 0" ||
+        return 1
+    counts D "$TMP/device.out"
+    counts A "$TMP/attacker.out"
+    counts G "$TMP/gateway.out"
+    local sure_auth=$((A[truncated] + A[flipped_version] + A[flipped_ciphertext] + A[flipped_tag]))
+    local replay_class=$((G[replayed] + G[outside_window] + G[stale_epoch]))
+    local auth_class=$((G[auth] + G[malformed]))
+
+    expect_eq "the device sent all $RECORDS readings" "${D[sent]}" "$RECORDS" ||
+        fails=$((fails + 1))
+    expect_eq "the attacker forwarded every original datagram exactly once" \
+        "${A[received]} ${A[forwarded]}" "${D[sent]} ${D[sent]}" || fails=$((fails + 1))
+    expect_eq "the gateway accepted every original record, none twice (accepted, duplicates)" \
+        "${G[accepted]} ${G[duplicates]}" "${D[sent]} 0" || fails=$((fails + 1))
+    expect_eq "the gateway rejected every injected datagram (rejected = injected)" \
+        "${G[rejected]}" "${A[injected]}" || fails=$((fails + 1))
+    expect_eq "the gateway saw every datagram (originals + injected)" "${G[datagrams]}" \
+        "$((A[forwarded] + A[injected]))" || fails=$((fails + 1))
+    expect_ge "the attacker replayed, reordered, truncated and bit-flipped at least once each" \
+        "$(printf '%s\n' "${A[replayed]}" "${A[reordered]}" "${A[truncated]}" "${A[flipped]}" |
+            sort -n | head -n 1)" 1 || fails=$((fails + 1))
+    expect_ge "replays refused as replayed / outside window / stale epoch (${replay_class} >= ${A[replayed]})" \
+        "$replay_class" "${A[replayed]}" || fails=$((fails + 1))
+    expect_ge "truncated and body/version-flipped copies refused as authentication failed or malformed (${auth_class} >= ${sure_auth})" \
+        "$auth_class" "$sure_auth" || fails=$((fails + 1))
+    expect_ge "those refusals come only from replays and epoch/sequence flips ($((A[replayed] + A[flipped_epoch] + A[flipped_seq])) >= ${replay_class})" \
+        "$((A[replayed] + A[flipped_epoch] + A[flipped_seq]))" "$replay_class" ||
+        fails=$((fails + 1))
+    expect_eq "no key expired, no other error (expired, other)" "${G[expired]} ${G[other]}" "0 0" ||
+        fails=$((fails + 1))
+    expect_eq "the gateway followed every re-key of the device (re-keys, epochs)" \
+        "${G[rekeys]} ${G[epochs]}" "${D[rekeys]} ${D[epochs]}" || fails=$((fails + 1))
+    expect_ge "re-keyed at least 3 times during the run" "${G[rekeys]}" 3 || fails=$((fails + 1))
+    [[ $fails -eq 0 ]]
+}
+
+STEPS=(km kpsa session session_refused oscore records)
 
 echo "m2msec demo: provider $MODULES/m2msec.so, $("$OPENSSL" version)"
 failed=0
