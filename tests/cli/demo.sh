@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The README demo (examples/demo.sh) runs end to end against the built
 # provider: exit status 0, every step reported ok, the over-policy lifetime
-# refused with its readable reason, no step failed.
+# refused with its readable reason, the UDP record exchange through the
+# attacker relay checked (every original accepted, every injection
+# rejected, several re-keys), no step failed.
 # Env: M2M_MODULES, M2M_SOURCE_DIR (set by tests/meson.build).
 set -uo pipefail
 
@@ -23,6 +25,10 @@ for marker in '[km] ok' '[kpsa] ok' '[session] ok' '[session_refused] ok' '[osco
     'checked: Sender Key equals RFC 8613 C.1' \
     'Sender Key = f0910ed7295e6ad4b54fc793154302ff' \
     'refused as expected, no key printed: lifetime exceeds policy maximum' \
+    '[records] ok' \
+    'checked: the gateway accepted every original record, none twice' \
+    'checked: the gateway rejected every injected datagram (rejected = injected)' \
+    'checked: re-keyed at least 3 times during the run' \
     'demo: all '; do
     grep -qF -- "$marker" <<<"$out" || fail "marker missing: $marker"
 done
@@ -33,6 +39,12 @@ fi
 # The demo must fail honestly when the provider is not there.
 if M2M_MODULES=/nonexistent bash "$M2M_SOURCE_DIR/examples/demo.sh" </dev/null >/dev/null 2>&1; then
     fail "demo exits 0 without a provider"
+fi
+
+# ... and when the record programs are not there.
+if M2M_MODULES=$M2M_MODULES M2M_EXAMPLES=/nonexistent bash "$M2M_SOURCE_DIR/examples/demo.sh" \
+    </dev/null >/dev/null 2>&1; then
+    fail "demo exits 0 without the device, gateway and attacker programs"
 fi
 
 if [[ $fails -ne 0 ]]; then
