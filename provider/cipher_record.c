@@ -650,8 +650,10 @@ static int rec_set_ctx_params(void *vctx, const OSSL_PARAM params[])
                       c->taglen);
             return 0;
         }
-        if (c->state == ST_DATA && c->alg->ccm) {
-            M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag before the record data", c->alg->name);
+        if (c->alg->ccm && (c->state == ST_AAD || c->state == ST_DATA)) {
+            /* CCM took its tag when the record began; a later one would be ignored. */
+            M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag before the record's first update",
+                      c->alg->name);
             return 0;
         }
         memcpy(c->tag, p->data, c->taglen);
