@@ -926,7 +926,7 @@ static void test_session_reference(void)
              .has_epoch = 1,
              .epoch = UINT64_MAX,
              .has_nb = 1,
-             .nb = UINT64_MAX - 1,
+             .nb = UINT64_MAX - 86400, /* not-before + lifetime == 2^64 - 1 */
              .has_lifetime = 1,
              .lifetime = 86400},
             /* info above 512 bytes (the provider's heap path). */
@@ -1315,6 +1315,24 @@ static void test_session_errors(void)
     sess_pb(&s, &b);
     EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "invalid parameter", "lifetime must be at least 1 s",
                 "lifetime 0");
+    /* not-before + lifetime must fit in 64 bits (the boundary itself is case 4 above). */
+    s = good;
+    s.has_nb = 1;
+    s.nb = UINT64_MAX - 86399;
+    s.has_lifetime = 1;
+    s.lifetime = 86400;
+    sess_pb(&s, &b);
+    EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "invalid parameter",
+                "not-before 18446744073709465216 + lifetime 86400 s does not fit in 64 bits",
+                "not-before + lifetime overflow");
+    s.has_lifetime = 0;
+    s.nb = UINT64_MAX - 3600;
+    CHECK_SESS(app_ctx, &s, 32, "not-before 2^64-1-3600 with the default lifetime");
+    s.nb = UINT64_MAX - 3599;
+    sess_pb(&s, &b);
+    EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "invalid parameter",
+                "+ lifetime 3600 s does not fit in 64 bits",
+                "not-before overflow, default lifetime");
     s = good;
     s.digest = "MD5";
     sess_pb(&s, &b);
