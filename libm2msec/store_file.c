@@ -18,13 +18,44 @@
 
 #define STATE_MAGIC "m2msec-state 1"
 
+/*
+ * Expect `label` then a decimal uint64 then '\n' at *p. Digits only: no
+ * sign, no white space, no overflow (sscanf's %llu takes "-1" as 2^64 - 1
+ * and saturates on overflow, which would make a sender wrap to epoch 0).
+ */
+static int parse_field(const char **p, const char *label, uint64_t *v)
+{
+    const char *c = *p;
+    size_t ll = strlen(label);
+    uint64_t x = 0;
+
+    if (strncmp(c, label, ll) != 0)
+        return 0;
+    c += ll;
+    if (*c < '0' || *c > '9')
+        return 0;
+    for (; *c >= '0' && *c <= '9'; c++) {
+        unsigned d = (unsigned)(*c - '0');
+
+        if (x > (UINT64_MAX - d) / 10)
+            return 0;
+        x = x * 10 + d;
+    }
+    if (*c++ != '\n')
+        return 0;
+    *v = x;
+    *p = c;
+    return 1;
+}
+
 static int file_load(void *arg, m2msec_state *st)
 {
     const char *path = arg;
-    char buf[256], extra;
-    unsigned long long e, f;
+    char buf[256];
+    const char *p;
+    uint64_t e, f;
     ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int ok, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
     if (fd < 0) {
         if (errno == ENOENT)
@@ -39,8 +70,10 @@ static int file_load(void *arg, m2msec_state *st)
         return -1;
     }
     buf[n] = '\0';
-    if (sscanf(buf, STATE_MAGIC "\nepoch %llu\nseq-floor %llu\n%c", &e, &f, &extra) != 2 ||
-        buf[n - 1] != '\n') {
+    /* Exactly the three lines, nothing before, between or after them (no NUL bytes). */
+    ok = strlen(buf) == (size_t)n && strncmp(buf, STATE_MAGIC "\n", sizeof(STATE_MAGIC)) == 0;
+    p = buf + sizeof(STATE_MAGIC);
+    if (!ok || !parse_field(&p, "epoch ", &e) || !parse_field(&p, "seq-floor ", &f) || *p != '\0') {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
                        "m2msec: state file %s is malformed; refusing to guess", path);
         return -1;
