@@ -135,16 +135,11 @@ void m2msec_session_free(m2msec_session *s)
     OPENSSL_clear_free(s, sizeof(*s));
 }
 
-/* Derive the key of `epoch` and set up a cipher context for it. */
-static int epoch_key_make(m2msec_session *s, epoch_key *k, uint64_t epoch)
+/* Derive the key material (key || static IV) of `epoch` into km. */
+static int epoch_km(m2msec_session *s, uint64_t epoch, unsigned char km[MAX_KEY + IV_LEN])
 {
-    unsigned char km[MAX_KEY + IV_LEN];
     m2msec_session_key_spec spec = {0};
-    uint64_t not_after = now_seconds() + s->pol.key_lifetime;
-    OSSL_PARAM p[5], *pp = p;
-    int enc = s->role == M2MSEC_SENDER, ok = 0;
 
-    epoch_key_clear(k);
     if (epoch > M2MSEC_MAX_EPOCH) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
                        "m2msec: epoch counter exhausted; provision a new service-layer key");
@@ -158,8 +153,25 @@ static int epoch_key_make(m2msec_session *s, epoch_key *k, uint64_t epoch)
     spec.epoch = epoch;
     spec.lifetime = s->pol.key_lifetime;
     spec.aead = s->aead;
-    if (!m2msec_derive_session_key(s->libctx, &spec, km, s->keylen + IV_LEN))
-        goto end;
+    return m2msec_derive_session_key(s->libctx, &spec, km, s->keylen + IV_LEN);
+}
+
+/* Set up a cipher context for `epoch` from its key material (NULL: derive it). */
+static int epoch_key_make(m2msec_session *s, epoch_key *k, uint64_t epoch,
+                          const unsigned char *given_km)
+{
+    unsigned char derived[MAX_KEY + IV_LEN];
+    const unsigned char *km = given_km;
+    uint64_t not_after = now_seconds() + s->pol.key_lifetime;
+    OSSL_PARAM p[5], *pp = p;
+    int enc = s->role == M2MSEC_SENDER, ok = 0;
+
+    epoch_key_clear(k);
+    if (km == NULL) {
+        if (!epoch_km(s, epoch, derived))
+            goto end;
+        km = derived;
+    }
     if (!enc)
         not_after += s->pol.grace_seconds;
     *pp++ = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_EPOCH, &epoch);
@@ -176,7 +188,7 @@ static int epoch_key_make(m2msec_session *s, epoch_key *k, uint64_t epoch)
     k->epoch = epoch;
     ok = 1;
 end:
-    OPENSSL_cleanse(km, sizeof(km));
+    OPENSSL_cleanse(derived, sizeof(derived));
     if (!ok)
         epoch_key_clear(k);
     return ok;
@@ -208,18 +220,36 @@ static int sender_plan(m2msec_session *s)
     return 1;
 }
 
-/* Sender: persist epoch e, then switch to it. Nothing changes if either fails. */
+/*
+ * Sender: persist epoch e, then switch to it. The current epoch stays in
+ * use if anything fails. The key is derived first (a bad key or policy
+ * saves nothing) but set up only after the save: an encrypting context
+ * claims its key for the life of the process (key registry), so a key set
+ * up for an epoch that then could not be saved could never be used, and
+ * every retry would fail. An epoch saved but not used costs nothing.
+ */
 static m2msec_status sender_enter(m2msec_session *s, uint64_t e)
 {
     m2msec_state st = {e, 0};
     epoch_key k = {0};
+    unsigned char km[MAX_KEY + IV_LEN];
+    m2msec_status ret = M2MSEC_ERR_INTERNAL;
 
-    if (!epoch_key_make(s, &k, e))
-        return M2MSEC_ERR_INTERNAL;
+    if (!epoch_km(s, e, km))
+        goto end;
     if (s->store.save(s->store.arg, &st) != 1) {
-        epoch_key_clear(&k);
-        return M2MSEC_ERR_STORAGE;
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                       "m2msec: the state store could not save epoch %llu", (unsigned long long)e);
+        ret = M2MSEC_ERR_STORAGE;
+        goto end;
     }
+    if (!epoch_key_make(s, &k, e, km))
+        goto end;
+    ret = M2MSEC_OK;
+end:
+    OPENSSL_cleanse(km, sizeof(km));
+    if (ret != M2MSEC_OK)
+        return ret;
     epoch_key_clear(&s->cur);
     s->cur = k;
     s->stats.epoch = e;
@@ -271,28 +301,53 @@ m2msec_session *m2msec_session_new(const m2msec_session_config *cfg)
     s->cipher = EVP_CIPHER_fetch(s->libctx, s->aead, NULL);
     if (s->cipher == NULL)
         goto err;
+    /* Only a record cipher numbers and replay-checks records (a plain AEAD would not). */
+    if (OSSL_PARAM_locate_const(EVP_CIPHER_settable_ctx_params(s->cipher), M2MSEC_REC_PARAM_SEQ) ==
+        NULL) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
+                       "m2msec: %s is not an M2M-REC record cipher", s->aead);
+        goto err;
+    }
     s->keylen = (size_t)EVP_CIPHER_get_key_length(s->cipher);
     s->taglen = 16;
     if (s->keylen == 0 || s->keylen > MAX_KEY)
         goto err;
 
     loaded = s->store.load(s->store.arg, &st);
-    if (loaded < 0)
+    if (loaded < 0) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                       "m2msec: the state store could not be read; refusing to start");
         goto err;
+    }
+    if (loaded && st.epoch > M2MSEC_MAX_EPOCH) {
+        /* Never stored by a session (epochs are 32 bits); st.epoch + 1 could wrap to 0. */
+        ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
+                       "m2msec: stored epoch %llu is out of range; refusing to guess",
+                       (unsigned long long)st.epoch);
+        goto err;
+    }
     if (s->role == M2MSEC_SENDER) {
         /* After a restart, never touch the stored epoch again: start the next one. */
         uint64_t e = loaded ? st.epoch + 1 : 0;
 
         if (sender_enter(s, e) != M2MSEC_OK)
             goto err;
-    } else if (loaded) {
-        s->min_epoch = st.epoch;
-        s->restart_epoch = st.epoch;
-        s->restart_floor = st.seq_floor;
-        s->floor_saved = st.seq_floor;
-        s->have_min = 1;
-        s->have_restart = 1;
-        s->stats.epoch = st.epoch;
+    } else {
+        /* Check key, identities, cipher and policy now, not at the first record. */
+        epoch_key k = {0};
+
+        if (!epoch_key_make(s, &k, st.epoch, NULL))
+            goto err;
+        epoch_key_clear(&k);
+        if (loaded) {
+            s->min_epoch = st.epoch;
+            s->restart_epoch = st.epoch;
+            s->restart_floor = st.seq_floor;
+            s->floor_saved = st.seq_floor;
+            s->have_min = 1;
+            s->have_restart = 1;
+            s->stats.epoch = st.epoch;
+        }
     }
     return s;
 err:
@@ -461,9 +516,17 @@ m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inl
     } else if (s->prev.ctx != NULL && epoch == s->prev.epoch) {
         k = &s->prev;
     } else if (s->cur.ctx == NULL || epoch > s->cur.epoch) {
-        /* A newer epoch: derive its key (cached while unauthenticated). */
-        if ((s->cand.ctx == NULL || s->cand.epoch != epoch) && !epoch_key_make(s, &s->cand, epoch))
-            return reject(s, M2MSEC_ERR_INTERNAL, NULL, 0);
+        /*
+         * A newer epoch: derive its key, cached while unauthenticated but
+         * for grace_seconds at most. The key's lifetime runs from its
+         * derivation, so a candidate derived long before the epoch's first
+         * genuine record (say, for a forged record) would expire early.
+         */
+        if (s->cand.ctx == NULL || s->cand.epoch != epoch || now >= s->cand.until) {
+            if (!epoch_key_make(s, &s->cand, epoch, NULL))
+                return reject(s, M2MSEC_ERR_INTERNAL, NULL, 0);
+            s->cand.until = now + s->pol.grace_seconds;
+        }
         k = &s->cand;
     } else {
         return reject(s, M2MSEC_ERR_OLD_EPOCH, NULL, 0);
