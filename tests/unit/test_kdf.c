@@ -355,7 +355,7 @@ static void expect_fail_ctx_at(unsigned int line, const char *func, EVP_KDF_CTX 
     check_at(rs != NULL && strcmp(rs, reason) == 0, line, func, "%s: reason '%s', want '%s'", label,
              rs != NULL ? rs : "(none)", reason);
     check_at(strstr(text, detail) != NULL, line, func, "%s: error text lacks '%s': %s", label,
-             detail, text);
+             detail != NULL ? detail : "", text);
     check_at(strstr(text, "reason(") == NULL, line, func, "%s: error without text: %s", label,
              text);
     check_at(dirty == 0, line, func, "%s: %zu of %zu output bytes not wiped", label, dirty, outlen);
