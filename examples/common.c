@@ -340,6 +340,13 @@ int ex_session_open(const char *prog, const ex_session_opts *o, m2msec_role role
     es->libctx = OSSL_LIB_CTX_new();
     if (es->libctx == NULL)
         goto fail;
+    /*
+     * m2msec_provider_load() also loads "default" when it is missing, but
+     * keeps no handle to it: load it here first so that it can be unloaded.
+     */
+    es->dflt = OSSL_PROVIDER_load(es->libctx, "default");
+    if (es->dflt == NULL)
+        goto fail;
     es->prov = m2msec_provider_load(es->libctx, o->provider_dir);
     if (es->prov == NULL) {
         fprintf(stderr, "%s: cannot load the m2msec provider from %s\n", prog,
@@ -382,6 +389,9 @@ void ex_session_close(ex_session *es)
     if (es->prov != NULL)
         OSSL_PROVIDER_unload(es->prov);
     es->prov = NULL;
+    if (es->dflt != NULL)
+        OSSL_PROVIDER_unload(es->dflt);
+    es->dflt = NULL;
     OSSL_LIB_CTX_free(es->libctx);
     es->libctx = NULL;
 }

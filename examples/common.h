@@ -87,7 +87,7 @@ void ex_session_opts_check(const char *prog, const ex_session_opts *o);
 /* What ex_session_open() sets up; free with ex_session_close(). */
 typedef struct ex_session {
     OSSL_LIB_CTX *libctx;
-    OSSL_PROVIDER *prov;
+    OSSL_PROVIDER *prov, *dflt;
     m2msec_session *s;
     m2msec_store store;
     m2msec_session_policy pol;
