@@ -1,0 +1,1451 @@
+/*
+ * record_bench: what m2msec record protection costs, against the raw AEAD
+ * it is built on and against the alternatives an M2M application would
+ * otherwise use, all measured in the same run.
+ *
+ *  1. seal+open throughput at 64 B, 1 KiB and 16 KiB records: one record
+ *     sealed and opened per iteration, in-process, for
+ *       raw EVP AES-128-GCM   the limit: per record EVP_EncryptInit_ex with
+ *                             a new 12-byte nonce, 11 bytes of AAD, update,
+ *                             final, get tag; then the same to decrypt with
+ *                             set tag and a verifying final
+ *       M2M-REC-AES-128-GCM   the provider cipher alone through EVP (the
+ *                             same 11 bytes of AAD, seq and tag as params)
+ *       m2msec session        m2msec_seal + m2msec_open, memory stores
+ *       DTLS 1.2              OpenSSL's record layer, PSK-AES128-GCM-SHA256
+ *                             over memory BIOs, SSL_write + SSL_read
+ *       secretstream          libsodium crypto_secretstream_xchacha20poly1305
+ *                             push + pull (no additional data)
+ *  2. replay window: m2m_replay_check + m2m_replay_update per record over an
+ *     in-order stream with some reordering and duplicates, windows 64, 1024
+ *     and 8192; then m2msec_open with receivers using those windows.
+ *  3. re-keying one epoch: sender (a seal that enters a new epoch minus a
+ *     normal seal) and receiver (first record of a new epoch minus a normal
+ *     open), with a memory store and with the file store (fsync).
+ *  4. memory: live bytes allocated through OpenSSL per sender and receiver
+ *     session (counting allocator installed before any OpenSSL call),
+ *     against m2msec_session_get_stats().memory and a DTLS 1.2 SSL object.
+ *
+ * Runs are interleaved (A, B, C, A, B, C, ...) and the best of the rounds is
+ * kept, which filters out noise from other processes. Ratios are computed
+ * against baselines measured in the same run. Nothing here asserts a
+ * timing; targets that are missed are printed as "MISSED: ...".
+ *
+ * Usage: record_bench [-p MODULES_DIR] [-t SECONDS] [-r ROUNDS] [-s SECTIONS]
+ *                     [-o CONTENDER] [-z SIZE] [-d STATE_DIR]
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/provider.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <sodium.h>
+
+#include "m2msec/m2msec.h"
+#include "m2msec/record.h"
+#include "m2msec/session.h"
+#include "replay_window.h"
+
+#define MAX_ROUNDS 20
+#define MAX_SIZE 16384
+#define WIRE_EXTRA 128 /* room for any record overhead */
+#define AAD_LEN M2MSEC_HEADER_LEN
+#define TAG_LEN 16
+#define IV_LEN 12
+#define NSIZES 3
+#define NWIN 3
+#define OPEN_BATCH 256    /* records sealed untimed, then opened timed */
+#define REKEY_BATCH 64    /* the same for records that each start an epoch */
+#define STREAM_LEN 65536  /* replay micro-benchmark stream */
+#define REPLAY_BATCH 2048 /* replay end to end: records per batch */
+
+static const size_t sizes[NSIZES] = {64, 1024, 16384};
+static const uint64_t windows[NWIN] = {64, 1024, 8192};
+
+static unsigned char msg[MAX_SIZE];
+static unsigned char wire[MAX_SIZE + WIRE_EXTRA];
+static unsigned char plain[MAX_SIZE + WIRE_EXTRA];
+
+static double seconds = 0.5;
+static int rounds = 3;
+static const char *only; /* section 1: run just this contender (profiling) */
+static size_t only_size; /* section 1: run just this record size (profiling) */
+static const char *state_dir;
+static const char *modules_dir;      /* -p */
+static OSSL_LIB_CTX *session_libctx; /* NULL: the default library context */
+
+/* ---- counting allocator: every OpenSSL allocation goes through here ---- */
+
+/* A header in front of each block holds its size; 16 bytes keeps the alignment. */
+#define MEM_HDR 16
+
+static size_t live_bytes;
+static unsigned long long alloc_calls;
+
+static void *count_malloc(size_t n, const char *file, int line)
+{
+    unsigned char *p;
+
+    (void)file;
+    (void)line;
+    if (n > (size_t)-1 - MEM_HDR || (p = malloc(n + MEM_HDR)) == NULL)
+        return NULL;
+    memcpy(p, &n, sizeof(n));
+    live_bytes += n;
+    alloc_calls++;
+    return p + MEM_HDR;
+}
+
+static void count_free(void *ptr, const char *file, int line)
+{
+    unsigned char *p = ptr;
+    size_t n;
+
+    (void)file;
+    (void)line;
+    if (p == NULL)
+        return;
+    p -= MEM_HDR;
+    memcpy(&n, p, sizeof(n));
+    live_bytes -= n;
+    free(p);
+}
+
+static void *count_realloc(void *ptr, size_t n, const char *file, int line)
+{
+    unsigned char *p = ptr, *q;
+    size_t old;
+
+    if (p == NULL)
+        return count_malloc(n, file, line);
+    if (n == 0) {
+        count_free(ptr, file, line);
+        return NULL;
+    }
+    if (n > (size_t)-1 - MEM_HDR)
+        return NULL;
+    p -= MEM_HDR;
+    memcpy(&old, p, sizeof(old));
+    if ((q = realloc(p, n + MEM_HDR)) == NULL)
+        return NULL;
+    memcpy(q, &n, sizeof(n));
+    live_bytes = live_bytes - old + n;
+    alloc_calls++;
+    return q + MEM_HDR;
+}
+
+/* ---- helpers ---- */
+
+static double now(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
+        perror("clock_gettime");
+        exit(2);
+    }
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "record_bench: %s\n", what);
+    ERR_print_errors_fp(stderr);
+    exit(2);
+}
+
+static void die_status(const char *what, m2msec_status st)
+{
+    fprintf(stderr, "record_bench: %s: %s\n", what, m2msec_status_text(st));
+    ERR_print_errors_fp(stderr);
+    exit(2);
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: record_bench [-p MODULES_DIR] [-t SECONDS] [-r ROUNDS] [-s SECTIONS]\n"
+            "                    [-o CONTENDER] [-z SIZE] [-d STATE_DIR]\n"
+            "  -p DIR      directory holding m2msec.so (default $M2M_MODULES)\n"
+            "  -t SECONDS  time per run (default 0.5)\n"
+            "  -r ROUNDS   interleaved rounds, best kept (default 3)\n"
+            "  -s SECTIONS sections to run, e.g. 13 (default 1234: throughput, replay,\n"
+            "              re-key, memory)\n"
+            "  -o NAME     section 1 only runs NAME: raw, rec, session, dtls or sodium\n"
+            "              (for profiling; ratios against missing baselines are n/a)\n"
+            "  -z SIZE     section 1 only runs records of SIZE bytes (64, 1024 or 16384)\n"
+            "  -d DIR      where the file-store state files go (default $TMPDIR or /tmp)\n");
+    exit(2);
+}
+
+static double parse_positive(const char *s, double max)
+{
+    char *end = NULL;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !(v > 0) || v > max)
+        usage();
+    return v;
+}
+
+static void random_bytes(unsigned char *p, size_t n)
+{
+    if (RAND_bytes(p, (int)n) <= 0)
+        die("RAND_bytes failed");
+}
+
+/* The 11-byte m2msec header, used as AAD by the raw and provider contenders too. */
+static void put_header(unsigned char h[AAD_LEN], uint64_t epoch, uint64_t seq)
+{
+    h[0] = 1;
+    for (int i = 0; i < 4; i++)
+        h[1 + i] = (unsigned char)(epoch >> (8 * (3 - i)));
+    for (int i = 0; i < 6; i++)
+        h[5 + i] = (unsigned char)(seq >> (8 * (5 - i)));
+}
+
+static void check_plain(const char *who, size_t size)
+{
+    if (memcmp(plain, msg, size) != 0) {
+        fprintf(stderr, "record_bench: %s: opened record differs from the sealed one\n", who);
+        exit(2);
+    }
+}
+
+/* Time `one` for about `secs`: records per second; OpenSSL allocations per record. */
+static double run_records(int (*one)(void *), void *st, double secs, int batch, double *allocs)
+{
+    unsigned long long n = 0, a0 = alloc_calls;
+    double start = now(), t;
+
+    do {
+        for (int i = 0; i < batch; i++)
+            if (!one(st))
+                die("record failed during timing");
+        n += (unsigned long long)batch;
+    } while ((t = now()) - start < secs);
+    if (allocs != NULL)
+        *allocs = (double)(alloc_calls - a0) / (double)n;
+    return (double)n / (t - start);
+}
+
+/* The machine may be shared: show how busy it was. */
+static void print_load(const char *when)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    double l1 = 0, l5 = 0;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (f == NULL)
+        return;
+    if (fscanf(f, "%lf %lf", &l1, &l5) == 2)
+        printf("load average %s: %.2f (1 min), %.2f (5 min) on %ld CPUs\n", when, l1, l5, cpus);
+    fclose(f);
+}
+
+/* ---- memory store: save keeps the state in memory, nothing else ---- */
+
+typedef struct {
+    m2msec_state st;
+    int have;
+    unsigned long saves;
+} MEM_STORE;
+
+static int mem_load(void *arg, m2msec_state *st)
+{
+    MEM_STORE *m = arg;
+
+    if (!m->have)
+        return 0;
+    *st = m->st;
+    return 1;
+}
+
+static int mem_save(void *arg, const m2msec_state *st)
+{
+    MEM_STORE *m = arg;
+
+    m->st = *st;
+    m->have = 1;
+    m->saves++;
+    return 1;
+}
+
+static void mem_store_init(m2msec_store *store, MEM_STORE *m)
+{
+    memset(m, 0, sizeof(*m));
+    store->load = mem_load;
+    store->save = mem_save;
+    store->arg = m;
+}
+
+/* Every session gets its own random service key, so epoch keys never collide. */
+static m2msec_session *session_make(m2msec_role role, const unsigned char key[32],
+                                    const m2msec_session_policy *pol, const m2msec_store *store)
+{
+    m2msec_session_config cfg;
+    m2msec_session *s;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.role = role;
+    cfg.libctx = session_libctx;
+    cfg.key = key;
+    cfg.key_len = 32;
+    cfg.originator = "CAE-sensor01";
+    cfg.receiver = "CSE-gateway01";
+    cfg.policy = pol;
+    cfg.store = store;
+    if ((s = m2msec_session_new(&cfg)) == NULL)
+        die("m2msec_session_new failed");
+    return s;
+}
+
+static size_t seal_or_die(m2msec_session *s, const unsigned char *in, size_t n, unsigned char *out,
+                          size_t cap)
+{
+    size_t len = 0;
+    m2msec_status st = m2msec_seal(s, in, n, out, cap, &len);
+
+    if (st != M2MSEC_OK)
+        die_status("m2msec_seal", st);
+    return len;
+}
+
+static void open_or_die(m2msec_session *s, const unsigned char *in, size_t n)
+{
+    size_t len = 0;
+    m2msec_status st = m2msec_open(s, in, n, plain, sizeof(plain), &len);
+
+    if (st != M2MSEC_OK)
+        die_status("m2msec_open", st);
+}
+
+/* ======================= section 1: throughput ======================= */
+
+/* raw EVP AES-128-GCM: "the limit" */
+typedef struct {
+    size_t size;
+    EVP_CIPHER_CTX *enc, *dec;
+    unsigned char iv[IV_LEN];
+    uint64_t seq;
+} RAW;
+
+static int raw_one(void *v)
+{
+    RAW *r = v;
+    unsigned char nonce[IV_LEN], aad[AAD_LEN], tag[TAG_LEN];
+    uint64_t seq = r->seq++;
+    int n = 0, m = 0;
+
+    memcpy(nonce, r->iv, IV_LEN);
+    for (int i = 0; i < 8; i++)
+        nonce[IV_LEN - 1 - i] ^= (unsigned char)(seq >> (8 * i));
+    put_header(aad, 0, seq);
+    if (!EVP_EncryptInit_ex(r->enc, NULL, NULL, NULL, nonce) ||
+        !EVP_EncryptUpdate(r->enc, NULL, &n, aad, AAD_LEN) ||
+        !EVP_EncryptUpdate(r->enc, wire, &n, msg, (int)r->size) ||
+        !EVP_EncryptFinal_ex(r->enc, wire + n, &m) ||
+        !EVP_CIPHER_CTX_ctrl(r->enc, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, tag))
+        return 0;
+    return EVP_DecryptInit_ex(r->dec, NULL, NULL, NULL, nonce) &&
+           EVP_DecryptUpdate(r->dec, NULL, &n, aad, AAD_LEN) &&
+           EVP_DecryptUpdate(r->dec, plain, &n, wire, (int)r->size) &&
+           EVP_CIPHER_CTX_ctrl(r->dec, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, tag) &&
+           EVP_DecryptFinal_ex(r->dec, plain + n, &m) > 0;
+}
+
+static void *raw_new(size_t size)
+{
+    RAW *r = calloc(1, sizeof(*r));
+    unsigned char key[16];
+    EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, "AES-128-GCM", "provider=default");
+
+    if (r == NULL || c == NULL)
+        die("raw AES-128-GCM setup failed");
+    random_bytes(key, sizeof(key));
+    random_bytes(r->iv, sizeof(r->iv));
+    r->size = size;
+    r->enc = EVP_CIPHER_CTX_new();
+    r->dec = EVP_CIPHER_CTX_new();
+    if (r->enc == NULL || r->dec == NULL || !EVP_EncryptInit_ex(r->enc, c, NULL, key, NULL) ||
+        !EVP_DecryptInit_ex(r->dec, c, NULL, key, NULL))
+        die("raw AES-128-GCM init failed");
+    EVP_CIPHER_free(c);
+    return r;
+}
+
+static void raw_free(void *v)
+{
+    RAW *r = v;
+
+    EVP_CIPHER_CTX_free(r->enc);
+    EVP_CIPHER_CTX_free(r->dec);
+    free(r);
+}
+
+/* M2M-REC-AES-128-GCM through EVP, without the session framing */
+typedef struct {
+    size_t size;
+    EVP_CIPHER_CTX *enc, *dec;
+    uint64_t seq;
+} REC;
+
+static int rec_one(void *v)
+{
+    REC *r = v;
+    unsigned char aad[AAD_LEN], tag[TAG_LEN];
+    uint64_t seq = r->seq++;
+    OSSL_PARAM gp[2], sp[3];
+    int n = 0, m = 0;
+
+    put_header(aad, 0, seq);
+    gp[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, TAG_LEN);
+    gp[1] = OSSL_PARAM_construct_end();
+    if (!EVP_EncryptUpdate(r->enc, NULL, &n, aad, AAD_LEN) ||
+        !EVP_EncryptUpdate(r->enc, wire, &n, msg, (int)r->size) ||
+        !EVP_EncryptFinal_ex(r->enc, wire + n, &m) || !EVP_CIPHER_CTX_get_params(r->enc, gp))
+        return 0;
+    sp[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_SEQ, &seq);
+    sp[1] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, TAG_LEN);
+    sp[2] = OSSL_PARAM_construct_end();
+    return EVP_CIPHER_CTX_set_params(r->dec, sp) &&
+           EVP_DecryptUpdate(r->dec, NULL, &n, aad, AAD_LEN) &&
+           EVP_DecryptUpdate(r->dec, plain, &n, wire, (int)r->size) &&
+           EVP_DecryptFinal_ex(r->dec, plain + n, &m) > 0;
+}
+
+static void *rec_new(size_t size)
+{
+    REC *r = calloc(1, sizeof(*r));
+    unsigned char key[16], iv[IV_LEN];
+    EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, M2MSEC_REC_AES_128_GCM, "provider=m2msec");
+
+    if (r == NULL || c == NULL)
+        die("cannot fetch M2M-REC-AES-128-GCM");
+    random_bytes(key, sizeof(key));
+    random_bytes(iv, sizeof(iv));
+    r->size = size;
+    r->enc = EVP_CIPHER_CTX_new();
+    r->dec = EVP_CIPHER_CTX_new();
+    if (r->enc == NULL || r->dec == NULL || !EVP_EncryptInit_ex2(r->enc, c, key, iv, NULL) ||
+        !EVP_DecryptInit_ex2(r->dec, c, key, iv, NULL))
+        die("M2M-REC-AES-128-GCM init failed");
+    EVP_CIPHER_free(c);
+    return r;
+}
+
+static void rec_free(void *v)
+{
+    REC *r = v;
+
+    EVP_CIPHER_CTX_free(r->enc);
+    EVP_CIPHER_CTX_free(r->dec);
+    free(r);
+}
+
+/* m2msec session: sender and receiver in-process, memory stores */
+typedef struct {
+    size_t size;
+    unsigned char key[32];
+    MEM_STORE sm, rm;
+    m2msec_store ss, rs;
+    m2msec_session *snd, *rcv;
+} SESS;
+
+static int sess_one(void *v)
+{
+    SESS *s = v;
+    size_t wl = 0, pl = 0;
+
+    return m2msec_seal(s->snd, msg, s->size, wire, sizeof(wire), &wl) == M2MSEC_OK &&
+           m2msec_open(s->rcv, wire, wl, plain, sizeof(plain), &pl) == M2MSEC_OK && pl == s->size;
+}
+
+static SESS *sess_pair(size_t size, const m2msec_session_policy *spol,
+                       const m2msec_session_policy *rpol)
+{
+    SESS *s = calloc(1, sizeof(*s));
+
+    if (s == NULL)
+        die("out of memory");
+    s->size = size;
+    random_bytes(s->key, sizeof(s->key));
+    mem_store_init(&s->ss, &s->sm);
+    mem_store_init(&s->rs, &s->rm);
+    s->snd = session_make(M2MSEC_SENDER, s->key, spol, &s->ss);
+    s->rcv = session_make(M2MSEC_RECEIVER, s->key, rpol, &s->rs);
+    return s;
+}
+
+static void *sess_new(size_t size)
+{
+    return sess_pair(size, NULL, NULL);
+}
+
+static void sess_free(void *v)
+{
+    SESS *s = v;
+
+    m2msec_session_free(s->snd);
+    m2msec_session_free(s->rcv);
+    free(s);
+}
+
+/* DTLS 1.2, PSK-AES128-GCM-SHA256, client -> server over memory BIOs */
+#define DTLS_CIPHER "PSK-AES128-GCM-SHA256"
+
+static const unsigned char dtls_psk[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+static unsigned int psk_client_cb(SSL *ssl, const char *hint, char *identity,
+                                  unsigned int max_identity_len, unsigned char *psk,
+                                  unsigned int max_psk_len)
+{
+    (void)ssl;
+    (void)hint;
+    if (max_identity_len < 6 || max_psk_len < sizeof(dtls_psk))
+        return 0;
+    memcpy(identity, "bench", 6);
+    memcpy(psk, dtls_psk, sizeof(dtls_psk));
+    return (unsigned int)sizeof(dtls_psk);
+}
+
+static unsigned int psk_server_cb(SSL *ssl, const char *identity, unsigned char *psk,
+                                  unsigned int max_psk_len)
+{
+    (void)ssl;
+    if (identity == NULL || strcmp(identity, "bench") != 0 || max_psk_len < sizeof(dtls_psk))
+        return 0;
+    memcpy(psk, dtls_psk, sizeof(dtls_psk));
+    return (unsigned int)sizeof(dtls_psk);
+}
+
+typedef struct {
+    size_t size;
+    SSL_CTX *cctx, *sctx;
+    SSL *cli, *srv;
+} DTLS;
+
+static SSL_CTX *dtls_ctx(int server)
+{
+    SSL_CTX *ctx = SSL_CTX_new(DTLS_method());
+
+    if (ctx == NULL || !SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION) ||
+        !SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION) ||
+        !SSL_CTX_set_cipher_list(ctx, DTLS_CIPHER))
+        die("DTLS context setup failed");
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    if (server)
+        SSL_CTX_set_psk_server_callback(ctx, psk_server_cb);
+    else
+        SSL_CTX_set_psk_client_callback(ctx, psk_client_cb);
+    return ctx;
+}
+
+static BIO *dtls_bio(void)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+
+    if (b == NULL)
+        die("BIO_new failed");
+    BIO_set_mem_eof_return(b, -1); /* empty: "retry", not end of file */
+    return b;
+}
+
+/* Client and server with a memory BIO each way; handshake done. */
+static void dtls_connect(DTLS *d)
+{
+    BIO *c2s = dtls_bio(), *s2c = dtls_bio();
+    int done_c = 0, done_s = 0, rs;
+
+    d->cli = SSL_new(d->cctx);
+    d->srv = SSL_new(d->sctx);
+    if (d->cli == NULL || d->srv == NULL || !BIO_up_ref(c2s) || !BIO_up_ref(s2c))
+        die("SSL_new failed");
+    SSL_set_bio(d->cli, s2c, c2s);
+    SSL_set_bio(d->srv, c2s, s2c);
+    SSL_set_connect_state(d->cli);
+    SSL_set_accept_state(d->srv);
+    for (int i = 0; i < 64 && !(done_c && done_s); i++) {
+        /* Ask for the error at once: the peer's next write resets the BIO's retry flag. */
+        int rc = SSL_do_handshake(d->cli);
+
+        if (rc <= 0 && SSL_get_error(d->cli, rc) != SSL_ERROR_WANT_READ)
+            die("DTLS handshake failed (client)");
+        rs = SSL_do_handshake(d->srv);
+        if (rs <= 0 && SSL_get_error(d->srv, rs) != SSL_ERROR_WANT_READ)
+            die("DTLS handshake failed (server)");
+        done_c = rc == 1;
+        done_s = rs == 1;
+    }
+    if (!done_c || !done_s)
+        die("DTLS handshake did not finish");
+    if (SSL_version(d->cli) != DTLS1_2_VERSION || strcmp(SSL_get_cipher(d->cli), DTLS_CIPHER) != 0)
+        die("DTLS handshake negotiated something else");
+}
+
+static int dtls_one(void *v)
+{
+    DTLS *d = v;
+
+    return SSL_write(d->cli, msg, (int)d->size) == (int)d->size &&
+           SSL_read(d->srv, plain, (int)d->size) == (int)d->size;
+}
+
+static void *dtls_new(size_t size)
+{
+    DTLS *d = calloc(1, sizeof(*d));
+
+    if (d == NULL)
+        die("out of memory");
+    d->size = size;
+    d->cctx = dtls_ctx(0);
+    d->sctx = dtls_ctx(1);
+    dtls_connect(d);
+    return d;
+}
+
+static void dtls_free(void *v)
+{
+    DTLS *d = v;
+
+    SSL_free(d->cli);
+    SSL_free(d->srv);
+    SSL_CTX_free(d->cctx);
+    SSL_CTX_free(d->sctx);
+    free(d);
+}
+
+/* libsodium secretstream: push + pull */
+typedef struct {
+    size_t size;
+    crypto_secretstream_xchacha20poly1305_state push, pull;
+} SODIUM;
+
+static int sstream_one(void *v)
+{
+    SODIUM *s = v;
+    unsigned long long clen = 0, mlen = 0;
+    unsigned char tag = 0;
+
+    return crypto_secretstream_xchacha20poly1305_push(&s->push, wire, &clen, msg, s->size, NULL, 0,
+                                                      0) == 0 &&
+           crypto_secretstream_xchacha20poly1305_pull(&s->pull, plain, &mlen, &tag, wire, clen,
+                                                      NULL, 0) == 0 &&
+           mlen == s->size;
+}
+
+static void *sstream_new(size_t size)
+{
+    SODIUM *s = calloc(1, sizeof(*s));
+    unsigned char key[crypto_secretstream_xchacha20poly1305_KEYBYTES];
+    unsigned char hdr[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
+
+    if (s == NULL)
+        die("out of memory");
+    s->size = size;
+    crypto_secretstream_xchacha20poly1305_keygen(key);
+    if (crypto_secretstream_xchacha20poly1305_init_push(&s->push, hdr, key) != 0 ||
+        crypto_secretstream_xchacha20poly1305_init_pull(&s->pull, hdr, key) != 0)
+        die("secretstream init failed");
+    return s;
+}
+
+static void sstream_free(void *v)
+{
+    free(v);
+}
+
+enum { C_RAW, C_REC, C_SESS, C_DTLS, C_SODIUM, NCONT };
+
+typedef struct {
+    const char *name; /* for -o */
+    const char *label;
+    void *(*make)(size_t size);
+    int (*one)(void *st);
+    void (*release)(void *st);
+} CONTENDER;
+
+static const CONTENDER contenders[NCONT] = {
+    {"raw", "raw EVP AES-128-GCM", raw_new, raw_one, raw_free},
+    {"rec", "M2M-REC-AES-128-GCM (EVP)", rec_new, rec_one, rec_free},
+    {"session", "m2msec session", sess_new, sess_one, sess_free},
+    {"dtls", "DTLS 1.2 " DTLS_CIPHER, dtls_new, dtls_one, dtls_free},
+    {"sodium", "secretstream xchacha20poly1305", sstream_new, sstream_one, sstream_free},
+};
+
+/* Results of section 1: best records/s (0: not run) and allocations per record. */
+static double tput[NSIZES][NCONT];
+static double tput_allocs[NSIZES][NCONT];
+
+static void fmt_ratio(char *buf, size_t n, double a, double b)
+{
+    if (a > 0 && b > 0)
+        snprintf(buf, n, "%.2fx", a / b);
+    else
+        snprintf(buf, n, "n/a");
+}
+
+static void section_throughput(void)
+{
+    printf("\n== 1. seal+open throughput: one record sealed and opened per iteration ==\n");
+    printf("   (rates in records/s of payload; MB/s = 10^6 payload bytes/s; best of %d x %.2f s)\n",
+           rounds, seconds);
+    for (int z = 0; z < NSIZES; z++) {
+        void *st[NCONT] = {0};
+        char ratio[32];
+
+        if (only_size != 0 && sizes[z] != only_size)
+            continue;
+        for (int c = 0; c < NCONT; c++) {
+            if (only != NULL && strcmp(only, contenders[c].name) != 0)
+                continue;
+            st[c] = contenders[c].make(sizes[z]);
+            memset(plain, 0, sizeof(plain));
+            if (!contenders[c].one(st[c]))
+                die("first record failed");
+            check_plain(contenders[c].label, sizes[z]);
+        }
+        for (int r = 0; r < rounds; r++) {
+            for (int c = 0; c < NCONT; c++) {
+                double allocs = 0, rate;
+
+                if (st[c] == NULL)
+                    continue;
+                rate = run_records(contenders[c].one, st[c], seconds, 8, &allocs);
+                if (rate > tput[z][c]) {
+                    tput[z][c] = rate;
+                    tput_allocs[z][c] = allocs;
+                }
+            }
+        }
+        printf("\n  %zu-byte records               rec/s       MB/s   ns/rec  vs raw  allocs/rec\n",
+               sizes[z]);
+        for (int c = 0; c < NCONT; c++) {
+            if (st[c] == NULL)
+                continue;
+            fmt_ratio(ratio, sizeof(ratio), tput[z][c], tput[z][C_RAW]);
+            printf("  %-30s %10.0f %10.1f %8.0f %7s %11.2f\n", contenders[c].label, tput[z][c],
+                   tput[z][c] * (double)sizes[z] / 1e6, 1e9 / tput[z][c], ratio, tput_allocs[z][c]);
+            contenders[c].release(st[c]);
+        }
+    }
+    printf("\n  m2msec session against the others (same run):\n");
+    printf("  %6s %14s %11s %11s %14s\n", "size", "session rec/s", "vs raw EVP", "vs DTLS 1.2",
+           "vs secretstr.");
+    for (int z = 0; z < NSIZES; z++) {
+        char a[32], b[32], c[32];
+
+        fmt_ratio(a, sizeof(a), tput[z][C_SESS], tput[z][C_RAW]);
+        fmt_ratio(b, sizeof(b), tput[z][C_SESS], tput[z][C_DTLS]);
+        fmt_ratio(c, sizeof(c), tput[z][C_SESS], tput[z][C_SODIUM]);
+        printf("  %6zu %14.0f %11s %11s %14s\n", sizes[z], tput[z][C_SESS], a, b, c);
+    }
+    printf("  Layers at 64 B, ns per record (seal+open): raw EVP %.0f, provider cipher +%.0f, "
+           "session framing +%.0f\n",
+           tput[0][C_RAW] > 0 ? 1e9 / tput[0][C_RAW] : 0,
+           tput[0][C_REC] > 0 && tput[0][C_RAW] > 0 ? 1e9 / tput[0][C_REC] - 1e9 / tput[0][C_RAW]
+                                                    : 0,
+           tput[0][C_SESS] > 0 && tput[0][C_REC] > 0 ? 1e9 / tput[0][C_SESS] - 1e9 / tput[0][C_REC]
+                                                     : 0);
+}
+
+/* ======================= section 2: replay window ======================= */
+
+static uint64_t stream_seq[STREAM_LEN];
+static uint64_t stream_span; /* sequence numbers one pass of the stream covers */
+static unsigned stream_dups, stream_swaps;
+static uint32_t rng_state = 0x9e3779b9u;
+
+static uint32_t rng(void)
+{
+    uint32_t x = rng_state;
+
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return rng_state = x;
+}
+
+/*
+ * A realistic arrival order over `n` slots: in order, about one record in
+ * 256 duplicated (a copy of one of the last 8), then about one in 32
+ * swapped with one up to 16 places later. Returns the number of slots
+ * used; `*span` is the number of distinct sequence numbers.
+ */
+static size_t make_order(uint64_t *out, size_t n, uint64_t *span, unsigned *dups, unsigned *swaps)
+{
+    size_t k = 0;
+    uint64_t seq = 0;
+
+    while (k < n) {
+        out[k++] = seq++;
+        if (k < n && rng() % 256 == 0) {
+            uint64_t back = rng() % 8;
+
+            out[k++] = seq - 1 - (back < seq ? back : seq - 1);
+            (*dups)++;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rng() % 32 == 0) {
+            size_t j = i + 1 + rng() % 16;
+            uint64_t t;
+
+            if (j >= n)
+                continue;
+            t = out[i];
+            out[i] = out[j];
+            out[j] = t;
+            (*swaps)++;
+        }
+    }
+    *span = seq;
+    return k;
+}
+
+/* ns per record of check (+ update when fresh) over whole passes of the stream. */
+static double replay_run(M2M_REPLAY *w, uint64_t *base, double *refused_per_pass)
+{
+    unsigned long long n = 0, bad = 0, passes = 0;
+    double start = now(), t;
+
+    do {
+        uint64_t off = *base;
+
+        for (size_t i = 0; i < STREAM_LEN; i++) {
+            uint64_t s = stream_seq[i] + off;
+
+            if (m2m_replay_check(w, s) == M2M_REPLAY_OK)
+                m2m_replay_update(w, s);
+            else
+                bad++;
+        }
+        *base += stream_span;
+        n += STREAM_LEN;
+        passes++;
+    } while ((t = now()) - start < seconds);
+    *refused_per_pass = (double)bad / (double)passes;
+    return (t - start) * 1e9 / (double)n;
+}
+
+static double replay_ns[NWIN], replay_open_ns[NWIN];
+
+static void section_replay(void)
+{
+    M2M_REPLAY win[NWIN];
+    uint64_t base[NWIN] = {0};
+    double rej[NWIN] = {0};
+    static uint64_t order[REPLAY_BATCH];
+    uint64_t span = 0;
+    unsigned pdups = 0, pswaps = 0;
+    size_t plen;
+    unsigned char key[32];
+    MEM_STORE sm, rm[NWIN];
+    m2msec_store ss, rs[NWIN];
+    m2msec_session_policy rpol[NWIN];
+    m2msec_session *snd, *rcv[NWIN];
+    static unsigned char recs[REPLAY_BATCH][64 + WIRE_EXTRA];
+    static size_t lens[REPLAY_BATCH];
+
+    printf("\n== 2. replay window (RFC 6479 ring) ==\n");
+    make_order(stream_seq, STREAM_LEN, &stream_span, &stream_dups, &stream_swaps);
+    printf("  stream: %d arrivals over %llu sequence numbers: %u duplicates, %u swaps "
+           "(reordering up to 16 places)\n",
+           STREAM_LEN, (unsigned long long)stream_span, stream_dups, stream_swaps);
+    for (int w = 0; w < NWIN; w++) {
+        if (!m2m_replay_init(&win[w], windows[w]))
+            die("m2m_replay_init failed");
+        replay_ns[w] = 1e30;
+    }
+    for (int r = 0; r < rounds; r++) {
+        for (int w = 0; w < NWIN; w++) {
+            double ns = replay_run(&win[w], &base[w], &rej[w]);
+
+            if (ns < replay_ns[w])
+                replay_ns[w] = ns;
+        }
+    }
+    printf("  m2m_replay_check + m2m_replay_update, per record:\n");
+    for (int w = 0; w < NWIN; w++) {
+        printf("    window %5llu (%3zu words, %5zu B): %6.2f ns/record (%.0f refused per pass)\n",
+               (unsigned long long)windows[w], m2m_replay_heap_size(&win[w]) / 8,
+               m2m_replay_heap_size(&win[w]), replay_ns[w], rej[w]);
+        m2m_replay_free(&win[w]);
+    }
+
+    /*
+     * End to end: the same sealed 64-byte records opened by three receivers,
+     * in an order of the same kind (REPLAY_BATCH arrivals cover at most
+     * REPLAY_BATCH records; every duplicate is refused once).
+     */
+    plen = make_order(order, REPLAY_BATCH, &span, &pdups, &pswaps);
+    random_bytes(key, sizeof(key));
+    mem_store_init(&ss, &sm);
+    snd = session_make(M2MSEC_SENDER, key, NULL, &ss);
+    for (int w = 0; w < NWIN; w++) {
+        memset(&rpol[w], 0, sizeof(rpol[w]));
+        rpol[w].replay_window = windows[w];
+        mem_store_init(&rs[w], &rm[w]);
+        rcv[w] = session_make(M2MSEC_RECEIVER, key, &rpol[w], &rs[w]);
+        replay_open_ns[w] = 1e30;
+    }
+    for (int r = 0; r < rounds; r++) {
+        double spent[NWIN] = {0};
+        unsigned long long opened = 0, refused = 0;
+
+        for (int batch = 0;; batch++) {
+            double least = spent[0];
+
+            for (int w = 1; w < NWIN; w++)
+                least = spent[w] < least ? spent[w] : least;
+            if (least >= seconds)
+                break;
+            for (uint64_t i = 0; i < span; i++)
+                lens[i] = seal_or_die(snd, msg, 64, recs[i], sizeof(recs[i]));
+            for (int k = 0; k < NWIN; k++) {
+                int w = (k + batch) % NWIN; /* rotate who goes first */
+                m2msec_session *s = rcv[w];
+                double t0 = now();
+
+                for (size_t i = 0; i < plen; i++) {
+                    size_t len = 0;
+                    m2msec_status st =
+                        m2msec_open(s, recs[order[i]], lens[order[i]], plain, sizeof(plain), &len);
+
+                    if (st == M2MSEC_ERR_REPLAY)
+                        refused++;
+                    else if (st != M2MSEC_OK)
+                        die_status("m2msec_open (replay stream)", st);
+                }
+                spent[w] += now() - t0;
+            }
+            opened += plen;
+        }
+        for (int w = 0; w < NWIN; w++) {
+            double ns = spent[w] * 1e9 / (double)opened;
+
+            if (ns < replay_open_ns[w])
+                replay_open_ns[w] = ns;
+        }
+        if (refused != (unsigned long long)pdups * NWIN * (opened / plen))
+            die("unexpected number of refused duplicates");
+    }
+    printf("  m2msec_open of 64-byte records arriving in the same kind of order (%zu arrivals per "
+           "%llu records: %u duplicates refused, %u swaps):\n",
+           plen, (unsigned long long)span, pdups, pswaps);
+    for (int w = 0; w < NWIN; w++) {
+        printf("    receiver replay_window %5llu: %7.1f ns/record  %5.2fx window 64\n",
+               (unsigned long long)windows[w], replay_open_ns[w],
+               replay_open_ns[w] / replay_open_ns[0]);
+        m2msec_session_free(rcv[w]);
+    }
+    m2msec_session_free(snd);
+}
+
+/* ======================= section 3: re-keying ======================= */
+
+typedef struct {
+    m2msec_session *s;
+    size_t size;
+} SEALER;
+
+static int seal_one_rec(void *v)
+{
+    SEALER *x = v;
+    size_t len = 0;
+
+    return m2msec_seal(x->s, msg, x->size, wire, sizeof(wire), &len) == M2MSEC_OK;
+}
+
+/* Open batches sealed (untimed) by `gen` with `rcv`: records per second of the opens. */
+static double open_rate(m2msec_session *gen, m2msec_session *rcv, int batch, double secs)
+{
+    static unsigned char recs[OPEN_BATCH][64 + WIRE_EXTRA];
+    size_t lens[OPEN_BATCH];
+    unsigned long long n = 0;
+    double spent = 0;
+
+    while (spent < secs) {
+        double t0;
+
+        for (int i = 0; i < batch; i++)
+            lens[i] = seal_or_die(gen, msg, 64, recs[i], sizeof(recs[i]));
+        t0 = now();
+        for (int i = 0; i < batch; i++)
+            open_or_die(rcv, recs[i], lens[i]);
+        spent += now() - t0;
+        n += (unsigned long long)batch;
+    }
+    return (double)n / spent;
+}
+
+static char file_dir[4096];
+static char path_snd[4200], path_rcv[4200], path_rcv2[4200];
+
+static void make_state_dir(void)
+{
+    const char *base = state_dir;
+
+    if (base == NULL)
+        base = getenv("TMPDIR");
+    if (base == NULL || *base == '\0')
+        base = "/tmp";
+    if (snprintf(file_dir, sizeof(file_dir), "%s/record_bench.XXXXXX", base) >=
+            (int)sizeof(file_dir) ||
+        mkdtemp(file_dir) == NULL) {
+        perror("record_bench: mkdtemp");
+        exit(2);
+    }
+    snprintf(path_snd, sizeof(path_snd), "%s/sender.state", file_dir);
+    snprintf(path_rcv, sizeof(path_rcv), "%s/receiver.state", file_dir);
+    snprintf(path_rcv2, sizeof(path_rcv2), "%s/receiver2.state", file_dir);
+}
+
+static void remove_state_dir(void)
+{
+    unlink(path_snd);
+    unlink(path_rcv);
+    unlink(path_rcv2);
+    rmdir(file_dir);
+}
+
+static double rekey_snd_mem, rekey_snd_file, rekey_rcv_mem, rekey_rcv_file;
+static double file_open_ratio;
+
+static void section_rekey(void)
+{
+    unsigned char key_n[32], key_m[32], key_f[32], key_r[32], key_g[32];
+    MEM_STORE m_n, m_m, m_g, m_rn, m_rm, m_r3, m_g3;
+    m2msec_store s_n, s_m, s_f, s_g, s_rn, s_rm, s_rf, s_r3, s_g3;
+    m2msec_session_policy every = {0};
+    m2msec_session_stats stm, stf;
+    SEALER normal, memk, filek;
+    double best[3] = {0}, rbest[3] = {0}, sbest[2] = {0};
+    m2msec_session *gn, *gr, *rn, *rm, *rf, *g3, *r3, *r4;
+
+    printf("\n== 3. re-keying one epoch (64-byte records) ==\n");
+    make_state_dir();
+    printf("  file store directory: %s\n", file_dir);
+    every.max_records = 1; /* the sender enters a new epoch before every record */
+
+    /* Sender: normal seal, seal entering a new epoch (memory store, file store). */
+    random_bytes(key_n, sizeof(key_n));
+    random_bytes(key_m, sizeof(key_m));
+    random_bytes(key_f, sizeof(key_f));
+    mem_store_init(&s_n, &m_n);
+    mem_store_init(&s_m, &m_m);
+    m2msec_store_file(&s_f, path_snd);
+    normal.s = session_make(M2MSEC_SENDER, key_n, NULL, &s_n);
+    memk.s = session_make(M2MSEC_SENDER, key_m, &every, &s_m);
+    filek.s = session_make(M2MSEC_SENDER, key_f, &every, &s_f);
+    normal.size = memk.size = filek.size = 64;
+    for (int r = 0; r < rounds; r++) {
+        double a = run_records(seal_one_rec, &normal, seconds, 8, NULL);
+        double b = run_records(seal_one_rec, &memk, seconds, 8, NULL);
+        double c = run_records(seal_one_rec, &filek, seconds, 1, NULL);
+
+        best[0] = a > best[0] ? a : best[0];
+        best[1] = b > best[1] ? b : best[1];
+        best[2] = c > best[2] ? c : best[2];
+    }
+    m2msec_session_get_stats(memk.s, &stm);
+    m2msec_session_get_stats(filek.s, &stf);
+    if (stm.rekeys + 1 < stm.records || stf.rekeys + 1 < stf.records)
+        die("the re-keying sender did not re-key at every record");
+    rekey_snd_mem = (1 / best[1] - 1 / best[0]) * 1e6;
+    rekey_snd_file = (1 / best[2] - 1 / best[0]) * 1e6;
+    printf("  sender:   normal seal %.2f us; seal entering a new epoch: %.2f us (memory store), "
+           "%.2f us (file store)\n",
+           1e6 / best[0], 1e6 / best[1], 1e6 / best[2]);
+    printf("            => re-key %.2f us with a memory store, %.2f us with the file store "
+           "(derive + cipher init + save)\n",
+           rekey_snd_mem, rekey_snd_file);
+    m2msec_session_free(normal.s);
+    m2msec_session_free(memk.s);
+    m2msec_session_free(filek.s);
+
+    /* Receiver: normal open; first record of a new epoch (memory store, file store). */
+    random_bytes(key_r, sizeof(key_r));
+    random_bytes(key_g, sizeof(key_g));
+    mem_store_init(&s_g, &m_g);
+    mem_store_init(&s_rn, &m_rn);
+    mem_store_init(&s_rm, &m_rm);
+    mem_store_init(&s_g3, &m_g3);
+    m2msec_store_file(&s_rf, path_rcv);
+    gn = session_make(M2MSEC_SENDER, key_r, NULL, &s_g);
+    gr = session_make(M2MSEC_SENDER, key_g, &every, &s_g3);
+    rn = session_make(M2MSEC_RECEIVER, key_r, NULL, &s_rn);
+    rm = session_make(M2MSEC_RECEIVER, key_g, NULL, &s_rm);
+    rf = session_make(M2MSEC_RECEIVER, key_g, NULL, &s_rf);
+    for (int r = 0; r < rounds; r++) {
+        double a = open_rate(gn, rn, OPEN_BATCH, seconds);
+        double b = open_rate(gr, rm, REKEY_BATCH, seconds);
+        double c = open_rate(gr, rf, 8, seconds);
+
+        rbest[0] = a > rbest[0] ? a : rbest[0];
+        rbest[1] = b > rbest[1] ? b : rbest[1];
+        rbest[2] = c > rbest[2] ? c : rbest[2];
+    }
+    rekey_rcv_mem = (1 / rbest[1] - 1 / rbest[0]) * 1e6;
+    rekey_rcv_file = (1 / rbest[2] - 1 / rbest[0]) * 1e6;
+    printf("  receiver: normal open %.2f us; first record of a new epoch: %.2f us (memory store), "
+           "%.2f us (file store)\n",
+           1e6 / rbest[0], 1e6 / rbest[1], 1e6 / rbest[2]);
+    printf("            => re-key %.2f us with a memory store, %.2f us with the file store "
+           "(derive + cipher init + window + save)\n",
+           rekey_rcv_mem, rekey_rcv_file);
+    m2msec_session_free(gn);
+    m2msec_session_free(gr);
+    m2msec_session_free(rn);
+    m2msec_session_free(rm);
+    m2msec_session_free(rf);
+
+    /*
+     * Steady state with the file store: the receiver persists its sequence
+     * floor ahead of use (policy.seq_floor_step, default 4096 records), so a
+     * fast stream pays an fsync every few thousand records.
+     */
+    random_bytes(key_r, sizeof(key_r));
+    mem_store_init(&s_g, &m_g);
+    mem_store_init(&s_r3, &m_r3);
+    m2msec_store_file(&s_rf, path_rcv2);
+    g3 = session_make(M2MSEC_SENDER, key_r, NULL, &s_g);
+    r3 = session_make(M2MSEC_RECEIVER, key_r, NULL, &s_r3);
+    r4 = session_make(M2MSEC_RECEIVER, key_r, NULL, &s_rf);
+    for (int r = 0; r < rounds; r++) {
+        /* Both receivers open the same records: seal once, open twice. */
+        static unsigned char recs[OPEN_BATCH][64 + WIRE_EXTRA];
+        size_t lens[OPEN_BATCH];
+        double spent[2] = {0};
+        unsigned long long n = 0;
+
+        while (spent[0] < seconds || spent[1] < seconds) {
+            for (int i = 0; i < OPEN_BATCH; i++)
+                lens[i] = seal_or_die(g3, msg, 64, recs[i], sizeof(recs[i]));
+            for (int k = 0; k < 2; k++) {
+                m2msec_session *s = k == 0 ? r3 : r4;
+                double t0 = now();
+
+                for (int i = 0; i < OPEN_BATCH; i++)
+                    open_or_die(s, recs[i], lens[i]);
+                spent[k] += now() - t0;
+            }
+            n += OPEN_BATCH;
+        }
+        for (int k = 0; k < 2; k++) {
+            double rate = (double)n / spent[k];
+
+            sbest[k] = rate > sbest[k] ? rate : sbest[k];
+        }
+    }
+    file_open_ratio = sbest[1] / sbest[0];
+    printf("  steady state, 64-byte opens: memory store %.0f rec/s, file store %.0f rec/s "
+           "(%.2fx; %lu floor saves to the memory store in the same stream)\n",
+           sbest[0], sbest[1], file_open_ratio, m_r3.saves);
+    m2msec_session_free(g3);
+    m2msec_session_free(r3);
+    m2msec_session_free(r4);
+    remove_state_dir();
+}
+
+/* ======================= section 4: memory ======================= */
+
+static long mem_snd, mem_rcv256, mem_rcv8192, mem_rcv_grace, mem_dtls_cli, mem_dtls_srv;
+static size_t stat_snd, stat_rcv256, stat_rcv8192, stat_rcv_grace;
+static double mem_registry_per_key;
+
+static long live_since(size_t base)
+{
+    return (long)live_bytes - (long)base;
+}
+
+static void section_memory(void)
+{
+    unsigned char key[32], key2[32];
+    MEM_STORE sm, rm1, rm2, rm3, sm2;
+    m2msec_store ss, rs1, rs2, rs3, ss2;
+    m2msec_session_policy p256 = {0}, p8192 = {0}, every = {0};
+    m2msec_session *snd, *r256, *r8192, *rg, *s2;
+    m2msec_session_stats st;
+    unsigned char rec1[64 + WIRE_EXTRA], rec2[64 + WIRE_EXTRA];
+    size_t l1, l2, base, base_all;
+    const int nkeys = 5000;
+    DTLS d;
+
+    printf("\n== 4. memory (live bytes allocated through OpenSSL; first record done) ==\n");
+    p256.replay_window = 256;
+    p8192.replay_window = 8192;
+    every.max_records = 1;
+
+    /* Warm-up: fetch caches and the error state are allocated once per process. */
+    {
+        SESS *w = sess_pair(64, NULL, &p8192);
+
+        if (!sess_one(w))
+            die("warm-up record failed");
+        sess_free(w);
+    }
+    random_bytes(key, sizeof(key));
+    mem_store_init(&ss, &sm);
+    mem_store_init(&rs1, &rm1);
+    mem_store_init(&rs2, &rm2);
+    base_all = base = live_bytes;
+    snd = session_make(M2MSEC_SENDER, key, NULL, &ss);
+    l1 = seal_or_die(snd, msg, 64, rec1, sizeof(rec1));
+    mem_snd = live_since(base);
+    m2msec_session_get_stats(snd, &st);
+    stat_snd = st.memory;
+
+    base = live_bytes;
+    r256 = session_make(M2MSEC_RECEIVER, key, &p256, &rs1);
+    open_or_die(r256, rec1, l1);
+    mem_rcv256 = live_since(base);
+    m2msec_session_get_stats(r256, &st);
+    stat_rcv256 = st.memory;
+
+    base = live_bytes;
+    r8192 = session_make(M2MSEC_RECEIVER, key, &p8192, &rs2);
+    open_or_die(r8192, rec1, l1);
+    mem_rcv8192 = live_since(base);
+    m2msec_session_get_stats(r8192, &st);
+    stat_rcv8192 = st.memory;
+
+    /* A receiver just after an epoch change holds two epoch keys for the grace period. */
+    random_bytes(key2, sizeof(key2));
+    mem_store_init(&ss2, &sm2);
+    mem_store_init(&rs3, &rm3);
+    s2 = session_make(M2MSEC_SENDER, key2, &every, &ss2);
+    l1 = seal_or_die(s2, msg, 64, rec1, sizeof(rec1));
+    l2 = seal_or_die(s2, msg, 64, rec2, sizeof(rec2));
+    base = live_bytes;
+    rg = session_make(M2MSEC_RECEIVER, key2, &p256, &rs3);
+    open_or_die(rg, rec1, l1);
+    open_or_die(rg, rec2, l2);
+    mem_rcv_grace = live_since(base);
+    m2msec_session_get_stats(rg, &st);
+    stat_rcv_grace = st.memory;
+    m2msec_session_free(rg);
+    m2msec_session_free(s2);
+
+    m2msec_session_free(snd);
+    m2msec_session_free(r256);
+    m2msec_session_free(r8192);
+
+    printf("  %-44s %9s %16s\n", "", "live B", "stats.memory B");
+    printf("  %-44s %9ld %16zu\n", "sender session", mem_snd, stat_snd);
+    printf("  %-44s %9ld %16zu\n", "receiver session, replay_window 256", mem_rcv256, stat_rcv256);
+    printf("  %-44s %9ld %16zu\n", "receiver session, replay_window 8192", mem_rcv8192,
+           stat_rcv8192);
+    printf("  %-44s %9ld %16zu\n", "receiver, 256, two epochs (grace period)", mem_rcv_grace,
+           stat_rcv_grace);
+    printf("  left allocated after freeing all of them: %ld B (key registry growth, if any)\n",
+           live_since(base_all));
+
+    /*
+     * Growth of the provider's key registry per epoch key, in a fresh
+     * library context (a fresh provider instance, so an empty registry
+     * whatever ran before): a sender that re-keys before every record.
+     */
+    {
+        OSSL_LIB_CTX *lc = OSSL_LIB_CTX_new();
+        OSSL_PROVIDER *prov;
+
+        if (lc == NULL || (prov = m2msec_provider_load(lc, modules_dir)) == NULL)
+            die("cannot load m2msec into a new library context");
+        session_libctx = lc;
+        mem_store_init(&ss2, &sm2);
+        random_bytes(key2, sizeof(key2));
+        s2 = session_make(M2MSEC_SENDER, key2, &every, &ss2);
+        seal_or_die(s2, msg, 64, rec1, sizeof(rec1));
+        base = live_bytes;
+        for (int i = 0; i < nkeys; i++)
+            seal_or_die(s2, msg, 64, rec1, sizeof(rec1));
+        mem_registry_per_key = (double)live_since(base) / nkeys;
+        base = live_bytes;
+        m2msec_session_free(s2);
+        session_libctx = NULL;
+        printf("  provider key registry: +%.1f B per epoch key used to encrypt (%d re-keys from "
+               "empty; a 16-byte fingerprint per key in a table that doubles at 75 %% load, so "
+               "21-43 B per key; kept for the life of the provider, freeing the session returns "
+               "%ld B)\n",
+               mem_registry_per_key, nkeys, -live_since(base));
+        OSSL_PROVIDER_unload(prov);
+        OSSL_LIB_CTX_free(lc);
+    }
+
+    /* DTLS 1.2: both SSL objects after the handshake and one record. */
+    memset(&d, 0, sizeof(d));
+    d.size = 64;
+    d.cctx = dtls_ctx(0);
+    d.sctx = dtls_ctx(1);
+    base = live_bytes;
+    dtls_connect(&d);
+    if (!dtls_one(&d))
+        die("DTLS record failed");
+    {
+        long pair = live_since(base);
+
+        SSL_free(d.srv);
+        mem_dtls_cli = live_since(base);
+        mem_dtls_srv = pair - mem_dtls_cli;
+        SSL_free(d.cli);
+    }
+    SSL_CTX_free(d.cctx);
+    SSL_CTX_free(d.sctx);
+    printf("  %-44s %9ld\n", "DTLS 1.2 client SSL (+ the two memory BIOs)", mem_dtls_cli);
+    printf("  %-44s %9ld\n", "DTLS 1.2 server SSL", mem_dtls_srv);
+}
+
+/* ======================= summary ======================= */
+
+static int run_sections[5];
+
+static void summary(void)
+{
+    int missed = 0;
+
+    printf("\n== summary ==\n");
+    if (run_sections[1] && only == NULL && only_size == 0) {
+        printf("  session seal+open vs raw EVP AES-128-GCM: 64 B %.2fx (target >= 0.75), "
+               "1 KiB %.2fx, 16 KiB %.2fx (target >= 0.95)\n",
+               tput[0][C_SESS] / tput[0][C_RAW], tput[1][C_SESS] / tput[1][C_RAW],
+               tput[2][C_SESS] / tput[2][C_RAW]);
+        printf("  provider cipher alone vs raw EVP:         64 B %.2fx, 1 KiB %.2fx, "
+               "16 KiB %.2fx\n",
+               tput[0][C_REC] / tput[0][C_RAW], tput[1][C_REC] / tput[1][C_RAW],
+               tput[2][C_REC] / tput[2][C_RAW]);
+        printf("  session vs DTLS 1.2 (target > 1):          64 B %.2fx, 1 KiB %.2fx, 16 KiB "
+               "%.2fx\n",
+               tput[0][C_SESS] / tput[0][C_DTLS], tput[1][C_SESS] / tput[1][C_DTLS],
+               tput[2][C_SESS] / tput[2][C_DTLS]);
+        printf("  session vs secretstream:                  64 B %.2fx, 1 KiB %.2fx, 16 KiB "
+               "%.2fx\n",
+               tput[0][C_SESS] / tput[0][C_SODIUM], tput[1][C_SESS] / tput[1][C_SODIUM],
+               tput[2][C_SESS] / tput[2][C_SODIUM]);
+    }
+    if (run_sections[2])
+        printf("  replay check+update: %.2f / %.2f / %.2f ns per record (window 64 / 1024 / "
+               "8192); open at 8192 vs 64: %.2fx\n",
+               replay_ns[0], replay_ns[1], replay_ns[2], replay_open_ns[2] / replay_open_ns[0]);
+    if (run_sections[3])
+        printf("  re-key: sender %.1f us (memory store) / %.0f us (file store); receiver %.1f us "
+               "/ %.0f us; file-store receiver steady state %.2fx memory store\n",
+               rekey_snd_mem, rekey_snd_file, rekey_rcv_mem, rekey_rcv_file, file_open_ratio);
+    if (run_sections[4])
+        printf("  memory: sender %ld B, receiver %ld B (window 256) / %ld B (window 8192); DTLS "
+               "1.2 SSL %ld B (client) / %ld B (server)\n",
+               mem_snd, mem_rcv256, mem_rcv8192, mem_dtls_cli, mem_dtls_srv);
+    if (run_sections[1] && only == NULL && only_size == 0) {
+        if (tput[0][C_SESS] < 0.75 * tput[0][C_RAW]) {
+            printf("  MISSED: session at 64 B is %.2fx raw AEAD (target >= 0.75x)\n",
+                   tput[0][C_SESS] / tput[0][C_RAW]);
+            missed++;
+        }
+        if (tput[2][C_SESS] < 0.95 * tput[2][C_RAW]) {
+            printf("  MISSED: session at 16 KiB is %.2fx raw AEAD (target >= 0.95x)\n",
+                   tput[2][C_SESS] / tput[2][C_RAW]);
+            missed++;
+        }
+        for (int z = 0; z < NSIZES; z++) {
+            if (tput[z][C_SESS] <= tput[z][C_DTLS]) {
+                printf("  MISSED: session at %zu B is not faster than DTLS 1.2 (%.2fx)\n", sizes[z],
+                       tput[z][C_SESS] / tput[z][C_DTLS]);
+                missed++;
+            }
+        }
+        if (missed == 0)
+            printf("  all throughput targets met in this run\n");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = getenv("M2M_MODULES");
+    const char *sections = "1234";
+    OSSL_PROVIDER *m2m;
+    int opt;
+
+    /* Before any other OpenSSL call: count every allocation. */
+    if (!CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free))
+        die("CRYPTO_set_mem_functions failed (OpenSSL allocated before main?)");
+
+    while ((opt = getopt(argc, argv, "p:t:r:s:o:z:d:h")) != -1) {
+        switch (opt) {
+        case 'p':
+            dir = optarg;
+            break;
+        case 't':
+            seconds = parse_positive(optarg, 3600);
+            break;
+        case 'r':
+            rounds = (int)parse_positive(optarg, MAX_ROUNDS);
+            break;
+        case 's':
+            sections = optarg;
+            break;
+        case 'o':
+            only = optarg;
+            break;
+        case 'z':
+            only_size = (size_t)parse_positive(optarg, MAX_SIZE);
+            break;
+        case 'd':
+            state_dir = optarg;
+            break;
+        default:
+            usage();
+        }
+    }
+    if (optind != argc || strspn(sections, "1234") != strlen(sections) || *sections == '\0')
+        usage();
+    if (only_size != 0 && only_size != sizes[0] && only_size != sizes[1] && only_size != sizes[2])
+        usage();
+    if (only != NULL) {
+        int found = 0;
+
+        for (int c = 0; c < NCONT; c++)
+            found |= strcmp(only, contenders[c].name) == 0;
+        if (!found)
+            usage();
+    }
+    for (const char *p = sections; *p != '\0'; p++)
+        run_sections[*p - '0'] = 1;
+
+    if (sodium_init() < 0)
+        die("sodium_init failed");
+    if (!OPENSSL_init_ssl(0, NULL))
+        die("OPENSSL_init_ssl failed");
+    modules_dir = dir != NULL && *dir != '\0' ? dir : NULL;
+    if ((m2m = m2msec_provider_load(NULL, modules_dir)) == NULL)
+        die("cannot load the m2msec provider (-p DIR or M2M_MODULES)");
+    for (size_t i = 0; i < sizeof(msg); i++)
+        msg[i] = (unsigned char)(i * 7 + 3);
+
+    printf("record_bench: %s, libsodium %s, libm2msec %s; %d round(s) of %.2f s, best kept\n",
+           OpenSSL_version(OPENSSL_VERSION), sodium_version_string(), m2msec_version(), rounds,
+           seconds);
+    print_load("at the start");
+    if (run_sections[1])
+        section_throughput();
+    if (run_sections[2])
+        section_replay();
+    if (run_sections[3])
+        section_rekey();
+    if (run_sections[4])
+        section_memory();
+    summary();
+    print_load("at the end");
+    OSSL_PROVIDER_unload(m2m);
+    return 0;
+}
