@@ -1,0 +1,402 @@
+/*
+ * libm2msec: opening files below a root without following symlinks, and
+ * atomic whole-file reads and writes (see safe_open.h).
+ *
+ * openat2() with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+ * RESOLVE_NO_MAGICLINKS does the whole lookup in the kernel. Where it does
+ * not exist (Linux < 5.6: ENOSYS; some seccomp filters: EPERM, found once
+ * with a probe) the path is walked one component at a time with openat()
+ * and O_NOFOLLOW, each directory opened O_PATH | O_DIRECTORY. Paths are
+ * checked first (relative, no empty, '.' or '..' component), so both ways
+ * stay below the root.
+ */
+#define _GNU_SOURCE /* syscall(), O_PATH, mkostemp() */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "m2msec/integrity.h"
+#include "safe_open.h"
+
+/* 0: not probed yet, 1: openat2 works, 2: fall back to the openat() walk */
+static atomic_int openat2_state;
+static atomic_int force_fallback;
+
+static int path_shape_ok(const char *path)
+{
+    const char *p = path;
+    size_t total = strlen(path);
+
+    if (total == 0 || total >= PATH_MAX || path[0] == '/')
+        return 0;
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash != NULL ? (size_t)(slash - p) : strlen(p);
+
+        if (n == 0 || n > NAME_MAX || (n == 1 && p[0] == '.') ||
+            (n == 2 && p[0] == '.' && p[1] == '.'))
+            return 0;
+        if (slash == NULL)
+            return 1;
+        p = slash + 1;
+    }
+}
+
+static long sys_openat2(int dirfd, const char *path, int flags)
+{
+#ifdef SYS_openat2
+    struct open_how how;
+
+    memset(&how, 0, sizeof(how));
+    how.flags = (unsigned long long)(unsigned)flags;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    return syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+#else
+    (void)dirfd;
+    (void)path;
+    (void)flags;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+static int use_openat2(void)
+{
+    int st = atomic_load(&openat2_state);
+
+    if (atomic_load(&force_fallback))
+        return 0;
+    if (st == 0) {
+        long fd = sys_openat2(AT_FDCWD, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd >= 0) {
+            close((int)fd);
+            st = 1;
+        } else {
+            st = (errno == ENOSYS || errno == EPERM) ? 2 : 1;
+        }
+        atomic_store(&openat2_state, st);
+    }
+    return st == 1;
+}
+
+int m2msec_safe_open_force_fallback(int on)
+{
+    atomic_store(&force_fallback, on != 0);
+    return use_openat2();
+}
+
+/* Copy the next component of *p into comp; advance *p past it. 1 if last. */
+static int next_component(const char **p, char comp[NAME_MAX + 1])
+{
+    const char *slash = strchr(*p, '/');
+    size_t n = slash != NULL ? (size_t)(slash - *p) : strlen(*p);
+
+    memcpy(comp, *p, n);
+    comp[n] = '\0';
+    *p += n + (slash != NULL);
+    return slash == NULL;
+}
+
+static int walk_open(int rootfd, const char *path, int flags)
+{
+    char comp[NAME_MAX + 1];
+    const char *p = path;
+    int dfd = rootfd, fd, err;
+
+    for (;;) {
+        int last = next_component(&p, comp);
+
+        if (last)
+            fd = openat(dfd, comp, flags | O_NOFOLLOW | O_CLOEXEC);
+        else
+            fd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        err = errno;
+        if (dfd != rootfd)
+            close(dfd);
+        if (fd < 0 || last) {
+            errno = err;
+            return fd;
+        }
+        dfd = fd;
+    }
+}
+
+int m2m_open_beneath_flags(int rootfd, const char *path, int flags)
+{
+    if (path == NULL || !path_shape_ok(path)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (use_openat2()) {
+        long fd = sys_openat2(rootfd, path, flags | O_NOFOLLOW | O_CLOEXEC);
+
+        if (fd >= 0 || errno != ENOSYS)
+            return (int)fd;
+        atomic_store(&openat2_state, 2);
+    }
+    return walk_open(rootfd, path, flags);
+}
+
+int m2m_stat_beneath(int rootfd, const char *path, struct stat *st)
+{
+    int fd = m2m_open_beneath_flags(rootfd, path, O_PATH), r;
+
+    if (fd < 0)
+        return -1;
+    r = fstat(fd, st);
+    close(fd);
+    return r;
+}
+
+int m2msec_open_beneath(int rootfd, const char *path)
+{
+    return m2m_open_beneath_flags(rootfd, path, O_RDONLY | O_NONBLOCK);
+}
+
+const char *m2m_type_text(unsigned mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFREG:
+        return "regular file";
+    case S_IFDIR:
+        return "directory";
+    case S_IFLNK:
+        return "symlink";
+    case S_IFIFO:
+        return "fifo";
+    case S_IFSOCK:
+        return "socket";
+    case S_IFCHR:
+        return "character device";
+    case S_IFBLK:
+        return "block device";
+    default:
+        return "unknown file type";
+    }
+}
+
+void m2m_describe_component(int rootfd, const char *path, char *buf, size_t len)
+{
+    char comp[NAME_MAX + 1];
+    const char *p = path;
+    int dfd = rootfd;
+
+    snprintf(buf, len, "a component of the path is a symlink or not a directory");
+    if (path == NULL || !path_shape_ok(path))
+        return;
+    for (;;) {
+        struct stat st;
+        int last = next_component(&p, comp), fd;
+
+        if (fstatat(dfd, comp, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            break;
+        if (!S_ISDIR(st.st_mode)) {
+            int plen = (int)(p - path) - (last ? 0 : 1);
+
+            if (last)
+                snprintf(buf, len, "is a %s", m2m_type_text((unsigned)st.st_mode));
+            else
+                snprintf(buf, len, "'%.*s' is a %s, not a directory", plen, path,
+                         m2m_type_text((unsigned)st.st_mode));
+            break;
+        }
+        if (last)
+            break;
+        fd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd != rootfd)
+            close(dfd);
+        dfd = fd;
+        if (fd < 0)
+            return;
+    }
+    if (dfd != rootfd)
+        close(dfd);
+}
+
+int m2m_read_file(const char *path, size_t max, const char *what, unsigned char **buf, size_t *len)
+{
+    struct stat st;
+    unsigned char *b = NULL;
+    size_t n = 0, cap;
+    int fd, err;
+
+    *buf = NULL;
+    *len = 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        err = errno;
+        ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot open %s %s", what, path);
+        errno = err;
+        return -1;
+    }
+    if (fstat(fd, &st) != 0) {
+        err = errno;
+        ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot stat %s %s", what, path);
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err = EINVAL;
+        ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
+                       "m2msec: %s %s is a %s, not a regular file", what, path,
+                       m2m_type_text((unsigned)st.st_mode));
+        goto fail;
+    }
+    if (st.st_size < 0 || (unsigned long long)st.st_size > max) {
+        err = EFBIG;
+        ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
+                       "m2msec: %s %s is larger than %zu bytes", what, path, max);
+        goto fail;
+    }
+    cap = (size_t)st.st_size + 1; /* +1: notices growth, and never 0 */
+    b = OPENSSL_malloc(cap);
+    if (b == NULL) {
+        err = ENOMEM;
+        ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory reading %s %s",
+                       what, path);
+        goto fail;
+    }
+    for (;;) {
+        ssize_t r;
+
+        if (n == cap) {
+            unsigned char *nb;
+
+            if (cap > max) {
+                err = EFBIG;
+                ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
+                               "m2msec: %s %s is larger than %zu bytes", what, path, max);
+                goto fail;
+            }
+            nb = OPENSSL_realloc(b, cap * 2);
+            if (nb == NULL) {
+                err = ENOMEM;
+                ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE,
+                               "m2msec: out of memory reading %s %s", what, path);
+                goto fail;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        r = read(fd, b + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            err = errno;
+            ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot read %s %s", what, path);
+            goto fail;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    if (n > max) {
+        err = EFBIG;
+        ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
+                       "m2msec: %s %s is larger than %zu bytes", what, path, max);
+        goto fail;
+    }
+    close(fd);
+    *buf = b;
+    *len = n;
+    return 0;
+fail:
+    OPENSSL_free(b);
+    close(fd);
+    errno = err;
+    return -1;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return 0;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 1;
+}
+
+int m2m_write_atomic(const char *path, const void *buf, size_t len, unsigned mode, const char *what)
+{
+    char *tmp = NULL, *dir = NULL, *slash;
+    size_t plen = strlen(path);
+    int fd = -1, dfd, ok = 0;
+
+    tmp = OPENSSL_malloc(plen + sizeof(".tmp.XXXXXX"));
+    dir = OPENSSL_malloc(plen + 2);
+    if (tmp == NULL || dir == NULL) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory writing %s %s",
+                       what, path);
+        goto end;
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp.XXXXXX", sizeof(".tmp.XXXXXX"));
+    memcpy(dir, path, plen + 1);
+    slash = strrchr(dir, '/');
+    if (slash == NULL)
+        strcpy(dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot create a temporary file for %s %s", what,
+                       path);
+        tmp[0] = '\0';
+        goto end;
+    }
+    if (!write_all(fd, buf, len) || fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0) {
+        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot write %s %s (temporary file %s)", what,
+                       path, tmp);
+        goto end;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot write %s %s (temporary file %s)", what,
+                       path, tmp);
+        goto end;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot replace %s %s", what, path);
+        goto end;
+    }
+    tmp[0] = '\0'; /* renamed: nothing to clean up */
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) != 0) {
+        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot sync the directory of %s %s", what,
+                       path);
+        if (dfd >= 0)
+            close(dfd);
+        goto end;
+    }
+    close(dfd);
+    ok = 1;
+end:
+    if (fd >= 0)
+        close(fd);
+    if (tmp != NULL && tmp[0] != '\0')
+        unlink(tmp);
+    OPENSSL_free(tmp);
+    OPENSSL_free(dir);
+    return ok;
+}
