@@ -1,0 +1,56 @@
+/*
+ * libm2msec internal: building and annotating verification reports.
+ *
+ * For libm2msec's own files (verify.c builds reports; actions.c records
+ * the actions it carried out) and the tests. Not an installed header. The
+ * functions carry the m2msec_ prefix, so the version script exports them,
+ * but they are not part of the API and may change.
+ */
+#ifndef M2MSEC_LIBM2MSEC_REPORT_INTERNAL_H
+#define M2MSEC_LIBM2MSEC_REPORT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "m2msec/integrity.h"
+
+/* An empty report; @p root is copied (may be NULL). */
+m2msec_report *m2msec_report_new(const char *root, uint64_t manifest_version);
+
+/*
+ * Append a result: @p path and @p detail (may be NULL) are copied, action
+ * NONE, action_ok 0, action_detail NULL. Returns 1, or 0 out of memory.
+ */
+int m2msec_report_add(m2msec_report *r, const char *path, m2msec_file_status status,
+                      const char *detail);
+
+/* Sort the results by path (bytewise), so that a report is reproducible. */
+void m2msec_report_sort(m2msec_report *r);
+
+/*
+ * Writable access to result @p i (NULL if out of range), for the code that
+ * carries out the policy: it sets `action` and `action_ok` directly. The
+ * strings (path, detail, action_detail) belong to the report: change
+ * action_detail only with m2msec_report_set_action_detail().
+ */
+m2msec_file_result *m2msec_report_at_mut(m2msec_report *r, size_t i);
+
+/* Replace the action_detail of result @p i by a copy of @p detail (NULL clears). 1 or 0. */
+int m2msec_report_set_action_detail(m2msec_report *r, size_t i, const char *detail);
+
+const char *m2msec_report_root(const m2msec_report *r);
+uint64_t m2msec_report_manifest_version(const m2msec_report *r);
+
+/*
+ * Tests only. When set, m2msec_verify_tree() (and m2msec_manifest_from_tree)
+ * call @p hook for every listed regular file after the first fstat() of the
+ * opened descriptor @p fd and before hashing it. The hook may change the
+ * file (to test CHANGED) or return an errno value, which is then treated
+ * as if reading the file had failed with it (to test UNREADABLE, e.g. EIO);
+ * 0 goes on normally. It runs in the worker threads. NULL removes it. Not
+ * thread-safe with respect to a verification in progress.
+ */
+typedef int (*m2msec_verify_test_hook)(void *arg, const char *path, int fd);
+void m2msec_verify_set_test_hook(m2msec_verify_test_hook hook, void *arg);
+
+#endif
