@@ -7,13 +7,13 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
+#include "kdf_internal.h"
 #include "m2msec/m2msec.h"
 
-int m2msec_derive_session_key(OSSL_LIB_CTX *libctx, const m2msec_session_key_spec *s,
-                              unsigned char *out, size_t out_len)
+int m2msec_derive_session_key_with(EVP_KDF *kdf, const m2msec_session_key_spec *s,
+                                   unsigned char *out, size_t out_len)
 {
     OSSL_PARAM params[16], *p = params;
-    EVP_KDF *kdf = NULL;
     EVP_KDF_CTX *kctx = NULL;
     int ok = 0;
 
@@ -48,14 +48,22 @@ int m2msec_derive_session_key(OSSL_LIB_CTX *libctx, const m2msec_session_key_spe
                                                  s->receiver_nonce_len);
     *p = OSSL_PARAM_construct_end();
 
-    kdf = EVP_KDF_fetch(libctx, "M2M-SESSION-KDF", NULL);
-    if (kdf == NULL || (kctx = EVP_KDF_CTX_new(kdf)) == NULL)
-        goto end;
-    ok = EVP_KDF_derive(kctx, out, out_len, params) > 0;
-end:
+    if ((kctx = EVP_KDF_CTX_new(kdf)) != NULL)
+        ok = EVP_KDF_derive(kctx, out, out_len, params) > 0;
     if (!ok)
         OPENSSL_cleanse(out, out_len);
     EVP_KDF_CTX_free(kctx);
+    return ok;
+}
+
+int m2msec_derive_session_key(OSSL_LIB_CTX *libctx, const m2msec_session_key_spec *s,
+                              unsigned char *out, size_t out_len)
+{
+    EVP_KDF *kdf = EVP_KDF_fetch(libctx, "M2M-SESSION-KDF", NULL);
+    int ok = kdf != NULL && m2msec_derive_session_key_with(kdf, s, out, out_len);
+
+    if (!ok && out != NULL)
+        OPENSSL_cleanse(out, out_len);
     EVP_KDF_free(kdf);
     return ok;
 }

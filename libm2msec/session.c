@@ -20,6 +20,7 @@
 #include "m2msec/m2msec.h"
 #include "m2msec/record.h"
 #include "m2msec/session.h"
+#include "kdf_internal.h"
 #include "record_header.h"
 
 #define DEFAULT_AEAD M2MSEC_REC_AES_128_GCM
@@ -27,7 +28,7 @@
 #define DEFAULT_LIFETIME 3600
 #define DEFAULT_GRACE 30
 #define DEFAULT_JITTER 10
-#define DEFAULT_FLOOR_STEP 4096
+#define DEFAULT_FLOOR_STEP (1u << 24)
 #define SOFT_PERMILLE 800
 #define IV_LEN 12
 #define MAX_KEY 32
@@ -47,6 +48,7 @@ struct m2msec_session {
     m2msec_session_policy pol;
     m2msec_store store;
     EVP_CIPHER *cipher;
+    EVP_KDF *kdf; /* M2M-SESSION-KDF, fetched once */
     size_t keylen, taglen;
     epoch_key cur, prev, cand; /* sender uses cur only */
     /* sender */
@@ -127,6 +129,7 @@ void m2msec_session_free(m2msec_session *s)
     epoch_key_clear(&s->prev);
     epoch_key_clear(&s->cand);
     EVP_CIPHER_free(s->cipher);
+    EVP_KDF_free(s->kdf);
     OPENSSL_clear_free(s->key, s->key_len);
     OPENSSL_free(s->originator);
     OPENSSL_free(s->receiver);
@@ -153,7 +156,7 @@ static int epoch_km(m2msec_session *s, uint64_t epoch, unsigned char km[MAX_KEY 
     spec.epoch = epoch;
     spec.lifetime = s->pol.key_lifetime;
     spec.aead = s->aead;
-    return m2msec_derive_session_key(s->libctx, &spec, km, s->keylen + IV_LEN);
+    return m2msec_derive_session_key_with(s->kdf, &spec, km, s->keylen + IV_LEN);
 }
 
 /* Set up a cipher context for `epoch` from its key material (NULL: derive it). */
@@ -297,6 +300,9 @@ m2msec_session *m2msec_session_new(const m2msec_session_config *cfg)
     s->pol.aead = NULL; /* use s->aead */
     if (s->key == NULL || s->originator == NULL || s->receiver == NULL || s->purpose == NULL ||
         s->aead == NULL)
+        goto err;
+    s->kdf = EVP_KDF_fetch(s->libctx, "M2M-SESSION-KDF", NULL);
+    if (s->kdf == NULL)
         goto err;
     s->cipher = EVP_CIPHER_fetch(s->libctx, s->aead, NULL);
     if (s->cipher == NULL)
@@ -474,15 +480,37 @@ static int save_floor(m2msec_session *s, uint64_t epoch, uint64_t seq)
     return 1;
 }
 
-static m2msec_status reject(m2msec_session *s, m2msec_status st, unsigned char *out, size_t n)
+/*
+ * Error-queue hygiene without a mark per record (a mark costs as much as a
+ * small record's MAC): if the queue was empty when m2msec_open began, an
+ * expected rejection just clears it; only a non-empty queue gets a mark.
+ */
+static int queue_begin(void)
+{
+    if (ERR_peek_error() == 0)
+        return 0;
+    ERR_set_mark();
+    return 1;
+}
+
+static void queue_drop(int marked)
+{
+    if (marked)
+        ERR_pop_to_mark();
+    else
+        ERR_clear_error();
+}
+
+static m2msec_status reject(m2msec_session *s, int marked, m2msec_status st, unsigned char *out,
+                            size_t n)
 {
     if (out != NULL && n > 0)
         OPENSSL_cleanse(out, n);
     s->stats.rejected[st]++;
     /* Expected rejections are reported by status; keep the error queue small. */
     if (st != M2MSEC_ERR_INTERNAL && st != M2MSEC_ERR_STORAGE)
-        ERR_pop_to_mark();
-    else
+        queue_drop(marked);
+    else if (marked)
         ERR_clear_last_mark();
     return st;
 }
@@ -493,20 +521,21 @@ m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inl
     uint64_t epoch, seq, now;
     size_t ctlen;
     epoch_key *k;
+    int marked;
 
     *outlen = 0;
     if (s->role != M2MSEC_RECEIVER)
         return M2MSEC_ERR_INTERNAL;
-    ERR_set_mark();
+    marked = queue_begin();
     if (inlen < M2MSEC_HEADER_LEN + s->taglen || !m2msec_header_read(in, &epoch, &seq))
-        return reject(s, M2MSEC_ERR_MALFORMED, NULL, 0);
+        return reject(s, marked, M2MSEC_ERR_MALFORMED, NULL, 0);
     ctlen = inlen - M2MSEC_HEADER_LEN - s->taglen;
     if (ctlen > M2MSEC_MAX_RECORD || outcap < ctlen)
-        return reject(s, M2MSEC_ERR_BUFFER, NULL, 0);
+        return reject(s, marked, M2MSEC_ERR_BUFFER, NULL, 0);
     if (s->have_min && (epoch < s->min_epoch))
-        return reject(s, M2MSEC_ERR_OLD_EPOCH, NULL, 0);
+        return reject(s, marked, M2MSEC_ERR_OLD_EPOCH, NULL, 0);
     if (s->have_restart && epoch == s->restart_epoch && seq < s->restart_floor)
-        return reject(s, M2MSEC_ERR_TOO_OLD, NULL, 0);
+        return reject(s, marked, M2MSEC_ERR_TOO_OLD, NULL, 0);
 
     now = now_seconds();
     if (s->prev.ctx != NULL && now >= s->prev.until)
@@ -524,20 +553,20 @@ m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inl
          */
         if (s->cand.ctx == NULL || s->cand.epoch != epoch || now >= s->cand.until) {
             if (!epoch_key_make(s, &s->cand, epoch, NULL))
-                return reject(s, M2MSEC_ERR_INTERNAL, NULL, 0);
+                return reject(s, marked, M2MSEC_ERR_INTERNAL, NULL, 0);
             s->cand.until = now + s->pol.grace_seconds;
         }
         k = &s->cand;
     } else {
-        return reject(s, M2MSEC_ERR_OLD_EPOCH, NULL, 0);
+        return reject(s, marked, M2MSEC_ERR_OLD_EPOCH, NULL, 0);
     }
     if (!open_with(s, k, seq, in, ctlen, out))
-        return reject(s, status_from_error(), out, ctlen);
+        return reject(s, marked, status_from_error(), out, ctlen);
 
     if (k == &s->cand) {
         /* Authenticated: persist before accepting, then move forward for good. */
         if (!save_floor(s, epoch, seq))
-            return reject(s, M2MSEC_ERR_STORAGE, out, ctlen);
+            return reject(s, marked, M2MSEC_ERR_STORAGE, out, ctlen);
         epoch_key_clear(&s->prev);
         if (s->cur.ctx != NULL) {
             s->prev = s->cur;
@@ -552,11 +581,12 @@ m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inl
         s->stats.epoch = epoch;
     } else if (k == &s->cur && seq >= s->floor_saved) {
         if (!save_floor(s, epoch, seq))
-            return reject(s, M2MSEC_ERR_STORAGE, out, ctlen);
+            return reject(s, marked, M2MSEC_ERR_STORAGE, out, ctlen);
     }
     if (k == &s->cur && seq > s->cur_high)
         s->cur_high = seq;
-    ERR_pop_to_mark();
+    if (marked)
+        ERR_pop_to_mark();
     s->stats.records++;
     *outlen = ctlen;
     return M2MSEC_OK;

@@ -69,6 +69,9 @@ typedef struct {
     uint64_t req_records, req_bytes, req_failures, req_not_after, req_window;
     M2M_LIMITS lim;
     M2M_REPLAY win;
+    uint64_t now;                     /* clock read once per record, at its start */
+    unsigned char prefix[REC_PREFIX]; /* GCM/ChaCha: epoch || seq, sent with the first AAD */
+    int prefix_pending;
     unsigned char *aad; /* CCM: AAD is buffered until the data arrives */
     size_t aadlen, aadcap;
 } REC_CTX;
@@ -211,8 +214,8 @@ static int rec_init(REC_CTX *c, const unsigned char *key, size_t keylen, const u
         }
         if (enc && !m2m_key_registry_claim(c->pc->keys, c->alg->name, key, keylen))
             return 0;
-        if (!EVP_CipherInit_ex2(c->inner, c->pc->rec_inner[c->alg - m2m_rec_algs], NULL, NULL,
-                                enc, NULL)) {
+        if (!EVP_CipherInit_ex2(c->inner, c->pc->rec_inner[c->alg - m2m_rec_algs], NULL, NULL, enc,
+                                NULL)) {
             M2M_RAISE(M2M_R_CRYPTO_FAILED, "cannot initialise %s", c->alg->inner);
             return 0;
         }
@@ -267,6 +270,9 @@ static void put_u64(unsigned char *p, uint64_t v)
         p[i] = (unsigned char)v;
 }
 
+/* At a record's start: read the clock for this record. */
+static int refuse_expired_now(REC_CTX *c, size_t len);
+
 static int refuse_expired(REC_CTX *c, size_t len)
 {
     M2M_LIMITS l = c->lim;
@@ -278,12 +284,18 @@ static int refuse_expired(REC_CTX *c, size_t len)
      */
     if (c->enc && c->state != ST_IDLE && l.records > 0)
         l.records--;
-    why = m2m_limits_refuse(&l, m2m_now(), len);
+    why = m2m_limits_refuse(&l, c->now, len);
     if (why == NULL)
         return 0;
     M2M_RAISE(M2M_R_KEY_EXPIRED, "session key expired: %s (epoch %llu)", why,
               (unsigned long long)c->epoch);
     return 1;
+}
+
+static int refuse_expired_now(REC_CTX *c, size_t len)
+{
+    c->now = m2m_now();
+    return refuse_expired(c, len);
 }
 
 static int aad_reserve(REC_CTX *c, size_t more)
@@ -312,17 +324,15 @@ static int aad_reserve(REC_CTX *c, size_t more)
 static int rec_begin(REC_CTX *c)
 {
     unsigned char nonce[REC_IVLEN], prefix[REC_PREFIX];
-    int outl;
 
     if (!c->keyed || !c->have_iv) {
-        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the key and the 12-byte static IV first",
-                  c->alg->name);
+        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the key and the 12-byte static IV first", c->alg->name);
         return 0;
     }
     if (!c->started && !rec_start_session(c))
         return 0;
     if (c->enc) {
-        if (refuse_expired(c, 0))
+        if (refuse_expired_now(c, 0))
             return 0;
         c->seq = c->next_seq++;
         c->have_seq = 1;
@@ -339,8 +349,10 @@ static int rec_begin(REC_CTX *c)
     put_u64(prefix + 8, c->seq);
     c->tag_ready = c->enc ? 0 : c->tag_ready;
     if (c->alg->ccm && !c->enc && !c->tag_ready) {
-        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag before the record's first update (CCM "
-                  "verifies as it decrypts)", c->alg->name);
+        M2M_RAISE(M2M_R_BAD_STATE,
+                  "%s: set the tag before the record's first update (CCM "
+                  "verifies as it decrypts)",
+                  c->alg->name);
         goto fail;
     }
     if (c->alg->ccm && !c->enc) {
@@ -359,8 +371,10 @@ static int rec_begin(REC_CTX *c)
             goto fail;
         memcpy(c->aad, prefix, REC_PREFIX);
         c->aadlen = REC_PREFIX;
-    } else if (!EVP_CipherUpdate(c->inner, NULL, &outl, prefix, REC_PREFIX)) {
-        goto crypto;
+    } else {
+        /* Sent with the first AAD in one update (one GHASH/Poly1305 call fewer). */
+        memcpy(c->prefix, prefix, REC_PREFIX);
+        c->prefix_pending = 1;
     }
     c->state = ST_AAD;
     OPENSSL_cleanse(nonce, sizeof(nonce));
@@ -380,8 +394,10 @@ static void rec_auth_failed(REC_CTX *c)
     c->lim.failures++;
     c->state = ST_IDLE;
     c->tag_ready = 0;
-    M2M_RAISE(M2M_R_AUTH_FAILED, "authentication failed: record %llu of epoch %llu is forged or "
-              "corrupted", (unsigned long long)c->seq, (unsigned long long)c->epoch);
+    M2M_RAISE(M2M_R_AUTH_FAILED,
+              "authentication failed: record %llu of epoch %llu is forged or "
+              "corrupted",
+              (unsigned long long)c->seq, (unsigned long long)c->epoch);
 }
 
 /* CCM takes the length, then all AAD, then all data, in that order. */
@@ -396,10 +412,28 @@ static int ccm_data(REC_CTX *c, unsigned char *out, int *outl, const unsigned ch
         !EVP_CipherUpdate(c->inner, NULL, &n, c->aad, (int)c->aadlen))
         return -1;
     /* EVP lets CCM take a zero-length update; in and out must not be NULL. */
-    return EVP_CipherUpdate(c->inner, inl == 0 ? sink : out, outl, inl == 0 ? none : in,
-                            (int)inl)
+    return EVP_CipherUpdate(c->inner, inl == 0 ? sink : out, outl, inl == 0 ? none : in, (int)inl)
                ? 1
                : 0;
+}
+
+#define PREFIX_MERGE_MAX 64 /* AAD up to this size travels with the prefix */
+
+/* GCM/ChaCha: feed the pending epoch || seq prefix, with aad if it is short. */
+static int flush_prefix(REC_CTX *c, const unsigned char *aad, size_t aadlen)
+{
+    unsigned char buf[REC_PREFIX + PREFIX_MERGE_MAX];
+    int n;
+
+    c->prefix_pending = 0;
+    memcpy(buf, c->prefix, REC_PREFIX);
+    if (aadlen > 0)
+        memcpy(buf + REC_PREFIX, aad, aadlen);
+    if (!EVP_CipherUpdate(c->inner, NULL, &n, buf, (int)(REC_PREFIX + aadlen))) {
+        M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: AAD update failed", c->alg->name);
+        return 0;
+    }
+    return 1;
 }
 
 static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsize,
@@ -419,8 +453,7 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
     }
     if (out == NULL) { /* AAD */
         if (c->state != ST_AAD) {
-            M2M_RAISE(M2M_R_BAD_STATE, "%s: AAD must come before the record data",
-                      c->alg->name);
+            M2M_RAISE(M2M_R_BAD_STATE, "%s: AAD must come before the record data", c->alg->name);
             return 0;
         }
         if (c->alg->ccm) {
@@ -431,11 +464,19 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
             c->aadlen += inl;
             return 1;
         }
+        if (c->prefix_pending && inl <= PREFIX_MERGE_MAX)
+            return flush_prefix(c, in, inl);
+        if (c->prefix_pending && !flush_prefix(c, NULL, 0))
+            return 0;
         if (inl > 0 && !EVP_CipherUpdate(c->inner, NULL, &n, in, (int)inl)) {
             M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: AAD update failed", c->alg->name);
             return 0;
         }
         return 1;
+    }
+    if (c->prefix_pending && !flush_prefix(c, NULL, 0)) {
+        c->state = ST_IDLE;
+        return 0;
     }
     if (outsize < inl) {
         M2M_RAISE(M2M_R_INVALID_PARAMETER, "output buffer too small");
@@ -484,6 +525,10 @@ static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsiz
         /* An empty record: begin it now. */
         if (!rec_begin(c))
             return 0;
+    }
+    if (c->prefix_pending && !flush_prefix(c, NULL, 0)) {
+        c->state = ST_IDLE;
+        return 0;
     }
     if (c->alg->ccm && c->state == ST_AAD) {
         unsigned char sink[1];
@@ -554,25 +599,28 @@ static int rec_set_seq(REC_CTX *c, uint64_t seq)
         return 0;
     }
     if (!c->keyed || !c->have_iv) {
-        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the key and the 12-byte static IV first",
-                  c->alg->name);
+        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the key and the 12-byte static IV first", c->alg->name);
         return 0;
     }
     if (!c->started && !rec_start_session(c))
         return 0;
     c->state = ST_IDLE; /* a new seq abandons any record in progress */
     c->tag_ready = 0;
-    if (refuse_expired(c, 0))
+    if (refuse_expired_now(c, 0))
         return 0;
     switch (m2m_replay_check(&c->win, seq)) {
     case M2M_REPLAY_DUP:
-        M2M_RAISE(M2M_R_REPLAYED_RECORD, "replayed record: sequence %llu of epoch %llu was "
-                  "already accepted", (unsigned long long)seq, (unsigned long long)c->epoch);
+        M2M_RAISE(M2M_R_REPLAYED_RECORD,
+                  "replayed record: sequence %llu of epoch %llu was "
+                  "already accepted",
+                  (unsigned long long)seq, (unsigned long long)c->epoch);
         return 0;
     case M2M_REPLAY_TOO_OLD:
-        M2M_RAISE(M2M_R_OUTSIDE_WINDOW, "record outside replay window: sequence %llu is %llu "
-                  "or more below the highest accepted (%llu)", (unsigned long long)seq,
-                  (unsigned long long)c->win.window, (unsigned long long)c->win.last);
+        M2M_RAISE(M2M_R_OUTSIDE_WINDOW,
+                  "record outside replay window: sequence %llu is %llu "
+                  "or more below the highest accepted (%llu)",
+                  (unsigned long long)seq, (unsigned long long)c->win.window,
+                  (unsigned long long)c->win.last);
         return 0;
     case M2M_REPLAY_OK:
         break;
@@ -583,83 +631,131 @@ static int rec_set_seq(REC_CTX *c, uint64_t seq)
     return 1;
 }
 
+/* The settable parameters, in the order they are applied. */
+enum {
+    S_EPOCH,
+    S_MAX_RECORDS,
+    S_MAX_BYTES,
+    S_MAX_FAILURES,
+    S_NOT_AFTER,
+    S_WINDOW,
+    S_TAGLEN,
+    S_SEQ,
+    S_TAG,
+    S_COUNT
+};
+
+static int set_limit(REC_CTX *c, const OSSL_PARAM *p, uint64_t *field)
+{
+    return p == NULL || (locked_param(c, p->key) && get_u64(p, field));
+}
+
+static int set_tag(REC_CTX *c, const OSSL_PARAM *p)
+{
+    if (c->enc) {
+        M2M_RAISE(M2M_R_BAD_STATE, "%s: the tag is set only when decrypting", c->alg->name);
+        return 0;
+    }
+    if (p->data_type != OSSL_PARAM_OCTET_STRING || p->data_size != c->taglen || p->data == NULL) {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: the tag must be %zu bytes", c->alg->name,
+                  c->taglen);
+        return 0;
+    }
+    if (c->alg->ccm && (c->state == ST_AAD || c->state == ST_DATA)) {
+        /* CCM took its tag when the record began; a later one would be ignored. */
+        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag before the record's first update",
+                  c->alg->name);
+        return 0;
+    }
+    memcpy(c->tag, p->data, c->taglen);
+    c->tag_ready = 1;
+    return 1;
+}
+
+static int set_taglen(REC_CTX *c, const OSSL_PARAM *p)
+{
+    size_t t;
+
+    if (!locked_param(c, p->key) || !OSSL_PARAM_get_size_t(p, &t))
+        return 0;
+    if (t != 16 && !(c->alg->ccm && t == 8)) {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: tag length %zu is not supported (%s)", c->alg->name,
+                  t, c->alg->ccm ? "8 or 16" : "16");
+        return 0;
+    }
+    if (c->keyed && t != c->taglen) {
+        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag length before the key", c->alg->name);
+        return 0;
+    }
+    c->taglen = t;
+    return 1;
+}
+
+static int set_window(REC_CTX *c, const OSSL_PARAM *p)
+{
+    uint64_t v;
+
+    if (!locked_param(c, p->key) || !get_u64(p, &v))
+        return 0;
+    if (v < M2M_REPLAY_MIN || v > M2M_REPLAY_MAX) {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER, "replay window %llu is outside %u..%u records",
+                  (unsigned long long)v, M2M_REPLAY_MIN, M2M_REPLAY_MAX);
+        return 0;
+    }
+    c->req_window = v;
+    return 1;
+}
+
+/*
+ * One pass over the caller's parameters (this runs for every record:
+ * 'seq' and the tag first), then apply them in a fixed order so that the
+ * tag may come before or after 'seq'.
+ */
 static int rec_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 {
+    static const char *const names[S_COUNT] = {
+        [S_EPOCH] = M2MSEC_REC_PARAM_EPOCH,
+        [S_MAX_RECORDS] = M2MSEC_REC_PARAM_MAX_RECORDS,
+        [S_MAX_BYTES] = M2MSEC_REC_PARAM_MAX_BYTES,
+        [S_MAX_FAILURES] = M2MSEC_REC_PARAM_MAX_FAILURES,
+        [S_NOT_AFTER] = M2MSEC_REC_PARAM_NOT_AFTER,
+        [S_WINDOW] = M2MSEC_REC_PARAM_REPLAY_WINDOW,
+        [S_TAGLEN] = OSSL_CIPHER_PARAM_AEAD_TAGLEN,
+        [S_SEQ] = M2MSEC_REC_PARAM_SEQ,
+        [S_TAG] = OSSL_CIPHER_PARAM_AEAD_TAG,
+    };
+    static const int scan_order[S_COUNT] = {S_SEQ,          S_TAG,         S_EPOCH,
+                                            S_WINDOW,       S_MAX_RECORDS, S_MAX_BYTES,
+                                            S_MAX_FAILURES, S_NOT_AFTER,   S_TAGLEN};
+    const OSSL_PARAM *got[S_COUNT] = {NULL};
     REC_CTX *c = vctx;
-    const OSSL_PARAM *p;
+    int limits = 0;
     uint64_t v;
 
     if (params == NULL)
         return 1;
-    if ((p = OSSL_PARAM_locate_const(params, M2MSEC_REC_PARAM_EPOCH)) != NULL) {
-        if (!locked_param(c, p->key) || !get_u64(p, &c->epoch))
+    for (const OSSL_PARAM *p = params; p->key != NULL; p++)
+        for (int i = 0; i < S_COUNT; i++)
+            if (strcmp(p->key, names[scan_order[i]]) == 0) {
+                got[scan_order[i]] = p;
+                limits |= scan_order[i] < S_SEQ;
+                break;
+            }
+    if (limits) {
+        if (!set_limit(c, got[S_EPOCH], &c->epoch) ||
+            !set_limit(c, got[S_MAX_RECORDS], &c->req_records) ||
+            !set_limit(c, got[S_MAX_BYTES], &c->req_bytes) ||
+            !set_limit(c, got[S_MAX_FAILURES], &c->req_failures) ||
+            !set_limit(c, got[S_NOT_AFTER], &c->req_not_after) ||
+            (got[S_WINDOW] != NULL && !set_window(c, got[S_WINDOW])) ||
+            (got[S_TAGLEN] != NULL && !set_taglen(c, got[S_TAGLEN])))
             return 0;
+        if (c->keyed && !c->started)
+            rec_limits(c);
     }
-    if ((p = OSSL_PARAM_locate_const(params, M2MSEC_REC_PARAM_MAX_RECORDS)) != NULL &&
-        (!locked_param(c, p->key) || !get_u64(p, &c->req_records)))
+    if (got[S_SEQ] != NULL && (!get_u64(got[S_SEQ], &v) || !rec_set_seq(c, v)))
         return 0;
-    if ((p = OSSL_PARAM_locate_const(params, M2MSEC_REC_PARAM_MAX_BYTES)) != NULL &&
-        (!locked_param(c, p->key) || !get_u64(p, &c->req_bytes)))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, M2MSEC_REC_PARAM_MAX_FAILURES)) != NULL &&
-        (!locked_param(c, p->key) || !get_u64(p, &c->req_failures)))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, M2MSEC_REC_PARAM_NOT_AFTER)) != NULL &&
-        (!locked_param(c, p->key) || !get_u64(p, &c->req_not_after)))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, M2MSEC_REC_PARAM_REPLAY_WINDOW)) != NULL) {
-        if (!locked_param(c, p->key) || !get_u64(p, &v))
-            return 0;
-        if (v < M2M_REPLAY_MIN || v > M2M_REPLAY_MAX) {
-            M2M_RAISE(M2M_R_INVALID_PARAMETER, "replay window %llu is outside %u..%u records",
-                      (unsigned long long)v, M2M_REPLAY_MIN, M2M_REPLAY_MAX);
-            return 0;
-        }
-        c->req_window = v;
-    }
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_AEAD_TAGLEN)) != NULL) {
-        size_t t;
-
-        if (!locked_param(c, p->key) || !OSSL_PARAM_get_size_t(p, &t))
-            return 0;
-        if (t != 16 && !(c->alg->ccm && t == 8)) {
-            M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: tag length %zu is not supported (%s)",
-                      c->alg->name, t, c->alg->ccm ? "8 or 16" : "16");
-            return 0;
-        }
-        if (c->keyed && t != c->taglen) {
-            M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag length before the key", c->alg->name);
-            return 0;
-        }
-        c->taglen = t;
-    }
-    if (c->keyed && !c->started)
-        rec_limits(c);
-    if ((p = OSSL_PARAM_locate_const(params, M2MSEC_REC_PARAM_SEQ)) != NULL) {
-        if (!get_u64(p, &v) || !rec_set_seq(c, v))
-            return 0;
-    }
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_AEAD_TAG)) != NULL) {
-        if (c->enc) {
-            M2M_RAISE(M2M_R_BAD_STATE, "%s: the tag is set only when decrypting", c->alg->name);
-            return 0;
-        }
-        if (p->data_type != OSSL_PARAM_OCTET_STRING || p->data_size != c->taglen ||
-            p->data == NULL) {
-            M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: the tag must be %zu bytes", c->alg->name,
-                      c->taglen);
-            return 0;
-        }
-        if (c->alg->ccm && (c->state == ST_AAD || c->state == ST_DATA)) {
-            /* CCM took its tag when the record began; a later one would be ignored. */
-            M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag before the record's first update",
-                      c->alg->name);
-            return 0;
-        }
-        memcpy(c->tag, p->data, c->taglen);
-        c->tag_ready = 1;
-    }
-    return 1;
+    return got[S_TAG] == NULL || set_tag(c, got[S_TAG]);
 }
 
 static const OSSL_PARAM rec_settable[] = {
@@ -682,63 +778,69 @@ static const OSSL_PARAM *rec_settable_ctx_params(void *vctx, void *provctx)
     return rec_settable;
 }
 
-static int set_u64(OSSL_PARAM *params, const char *name, uint64_t v)
+/* Fill one gettable parameter; 1 if handled (or unknown), 0 on error. */
+static int get_one(REC_CTX *c, OSSL_PARAM *p)
 {
-    OSSL_PARAM *p = OSSL_PARAM_locate(params, name);
+    const char *k = p->key;
 
-    return p == NULL || OSSL_PARAM_set_uint64(p, v);
-}
-
-static int rec_get_ctx_params(void *vctx, OSSL_PARAM params[])
-{
-    REC_CTX *c = vctx;
-    OSSL_PARAM *p;
-
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_KEYLEN)) != NULL &&
-        !OSSL_PARAM_set_size_t(p, c->alg->keylen))
-        return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_IVLEN)) != NULL &&
-        !OSSL_PARAM_set_size_t(p, REC_IVLEN))
-        return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_AEAD_TAGLEN)) != NULL &&
-        !OSSL_PARAM_set_size_t(p, c->taglen))
-        return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_AEAD_TAG)) != NULL) {
+    /* Per record: the tag and 'seq' first. */
+    if (strcmp(k, OSSL_CIPHER_PARAM_AEAD_TAG) == 0) {
         if (!c->enc || !c->tag_ready || p->data_size < c->taglen) {
-            M2M_RAISE(M2M_R_BAD_STATE, "%s: the tag is readable after an encrypting final, "
-                      "into a buffer of %zu bytes", c->alg->name, c->taglen);
+            M2M_RAISE(M2M_R_BAD_STATE,
+                      "%s: the tag is readable after an encrypting final, "
+                      "into a buffer of %zu bytes",
+                      c->alg->name, c->taglen);
             return 0;
         }
-        if (!OSSL_PARAM_set_octet_string(p, c->tag, c->taglen))
-            return 0;
+        return OSSL_PARAM_set_octet_string(p, c->tag, c->taglen);
     }
-    if ((p = OSSL_PARAM_locate(params, M2MSEC_REC_PARAM_SEQ)) != NULL) {
+    if (strcmp(k, M2MSEC_REC_PARAM_SEQ) == 0) {
         if (!c->have_seq) {
             M2M_RAISE(M2M_R_BAD_STATE, "%s: no record yet, so no 'seq'", c->alg->name);
             return 0;
         }
-        if (!OSSL_PARAM_set_uint64(p, c->seq))
-            return 0;
+        return OSSL_PARAM_set_uint64(p, c->seq);
     }
-    if ((p = OSSL_PARAM_locate(params, M2MSEC_REC_PARAM_REKEY_NEEDED)) != NULL &&
-        !OSSL_PARAM_set_int(p, c->keyed && m2m_limits_soft(&c->lim, m2m_now())))
-        return 0;
-    if ((p = OSSL_PARAM_locate(params, M2MSEC_REC_PARAM_EXPIRED)) != NULL &&
-        !OSSL_PARAM_set_int(p, c->keyed && m2m_limits_refuse(&c->lim, m2m_now(), 0) != NULL))
-        return 0;
-    if (!set_u64(params, M2MSEC_REC_PARAM_NEXT_SEQ, c->next_seq) ||
-        !set_u64(params, M2MSEC_REC_PARAM_EPOCH, c->epoch) ||
-        !set_u64(params, M2MSEC_REC_PARAM_RECORDS, c->lim.records) ||
-        !set_u64(params, M2MSEC_REC_PARAM_BYTES, c->lim.bytes) ||
-        !set_u64(params, M2MSEC_REC_PARAM_FAILURES, c->lim.failures) ||
-        !set_u64(params, M2MSEC_REC_PARAM_MAX_RECORDS, c->keyed ? c->lim.max_records : 0) ||
-        !set_u64(params, M2MSEC_REC_PARAM_MAX_BYTES, c->keyed ? c->lim.max_bytes : 0) ||
-        !set_u64(params, M2MSEC_REC_PARAM_MAX_FAILURES, c->keyed ? c->lim.max_failures : 0) ||
-        !set_u64(params, M2MSEC_REC_PARAM_NOT_AFTER, c->keyed ? c->lim.not_after : 0) ||
-        !set_u64(params, M2MSEC_REC_PARAM_REPLAY_WINDOW, c->win.window) ||
-        !set_u64(params, M2MSEC_REC_PARAM_MEMORY,
-                 sizeof(*c) + m2m_replay_heap_size(&c->win) + c->aadcap))
-        return 0;
+    if (strcmp(k, M2MSEC_REC_PARAM_NEXT_SEQ) == 0)
+        return OSSL_PARAM_set_uint64(p, c->next_seq);
+    if (strcmp(k, OSSL_CIPHER_PARAM_KEYLEN) == 0)
+        return OSSL_PARAM_set_size_t(p, c->alg->keylen);
+    if (strcmp(k, OSSL_CIPHER_PARAM_IVLEN) == 0)
+        return OSSL_PARAM_set_size_t(p, REC_IVLEN);
+    if (strcmp(k, OSSL_CIPHER_PARAM_AEAD_TAGLEN) == 0)
+        return OSSL_PARAM_set_size_t(p, c->taglen);
+    if (strcmp(k, M2MSEC_REC_PARAM_REKEY_NEEDED) == 0)
+        return OSSL_PARAM_set_int(p, c->keyed && m2m_limits_soft(&c->lim, m2m_now()));
+    if (strcmp(k, M2MSEC_REC_PARAM_EXPIRED) == 0)
+        return OSSL_PARAM_set_int(p, c->keyed && m2m_limits_refuse(&c->lim, m2m_now(), 0) != NULL);
+    if (strcmp(k, M2MSEC_REC_PARAM_EPOCH) == 0)
+        return OSSL_PARAM_set_uint64(p, c->epoch);
+    if (strcmp(k, M2MSEC_REC_PARAM_RECORDS) == 0)
+        return OSSL_PARAM_set_uint64(p, c->lim.records);
+    if (strcmp(k, M2MSEC_REC_PARAM_BYTES) == 0)
+        return OSSL_PARAM_set_uint64(p, c->lim.bytes);
+    if (strcmp(k, M2MSEC_REC_PARAM_FAILURES) == 0)
+        return OSSL_PARAM_set_uint64(p, c->lim.failures);
+    if (strcmp(k, M2MSEC_REC_PARAM_MAX_RECORDS) == 0)
+        return OSSL_PARAM_set_uint64(p, c->keyed ? c->lim.max_records : 0);
+    if (strcmp(k, M2MSEC_REC_PARAM_MAX_BYTES) == 0)
+        return OSSL_PARAM_set_uint64(p, c->keyed ? c->lim.max_bytes : 0);
+    if (strcmp(k, M2MSEC_REC_PARAM_MAX_FAILURES) == 0)
+        return OSSL_PARAM_set_uint64(p, c->keyed ? c->lim.max_failures : 0);
+    if (strcmp(k, M2MSEC_REC_PARAM_NOT_AFTER) == 0)
+        return OSSL_PARAM_set_uint64(p, c->keyed ? c->lim.not_after : 0);
+    if (strcmp(k, M2MSEC_REC_PARAM_REPLAY_WINDOW) == 0)
+        return OSSL_PARAM_set_uint64(p, c->win.window);
+    if (strcmp(k, M2MSEC_REC_PARAM_MEMORY) == 0)
+        return OSSL_PARAM_set_uint64(p, sizeof(*c) + m2m_replay_heap_size(&c->win) + c->aadcap);
+    return 1; /* not ours: leave it alone, as OSSL_PARAM_locate-based code would */
+}
+
+static int rec_get_ctx_params(void *vctx, OSSL_PARAM params[])
+{
+    for (OSSL_PARAM *p = params; p->key != NULL; p++)
+        if (!get_one(vctx, p))
+            return 0;
     return 1;
 }
 
@@ -814,7 +916,7 @@ static const OSSL_PARAM *rec_gettable_params(void *provctx)
 #define REC_DISPATCH(sym, idx)                                                                     \
     static void *sym##_newctx(void *provctx)                                                       \
     {                                                                                              \
-        return rec_newctx(provctx, &m2m_rec_algs[idx]);                                           \
+        return rec_newctx(provctx, &m2m_rec_algs[idx]);                                            \
     }                                                                                              \
     static int sym##_get_params(OSSL_PARAM params[])                                               \
     {                                                                                              \
