@@ -1275,7 +1275,7 @@ static void section_memory(void)
         OSSL_LIB_CTX *lc = OSSL_LIB_CTX_new();
         OSSL_PROVIDER *prov;
 
-        if (lc == NULL || (prov = m2msec_provider_load(lc, modules_dir)) == NULL)
+        if (lc == NULL || (prov = m2msec_provider_load(lc, modules_dir, NULL)) == NULL)
             die("cannot load m2msec into a new library context");
         session_libctx = lc;
         mem_store_init(&ss2, &sm2);
@@ -1387,7 +1387,7 @@ int main(int argc, char **argv)
 {
     const char *dir = getenv("M2M_MODULES");
     const char *sections = "1234";
-    OSSL_PROVIDER *m2m;
+    OSSL_PROVIDER *m2m, *dflt = NULL;
     int opt;
 
     /* Before any other OpenSSL call: count every allocation. */
@@ -1441,7 +1441,7 @@ int main(int argc, char **argv)
     if (!OPENSSL_init_ssl(0, NULL))
         die("OPENSSL_init_ssl failed");
     modules_dir = dir != NULL && *dir != '\0' ? dir : NULL;
-    if ((m2m = m2msec_provider_load(NULL, modules_dir)) == NULL)
+    if ((m2m = m2msec_provider_load(NULL, modules_dir, &dflt)) == NULL)
         die("cannot load the m2msec provider (-p DIR or M2M_MODULES)");
     for (size_t i = 0; i < sizeof(msg); i++)
         msg[i] = (unsigned char)(i * 7 + 3);
@@ -1461,5 +1461,7 @@ int main(int argc, char **argv)
     summary();
     print_load("at the end");
     OSSL_PROVIDER_unload(m2m);
+    if (dflt != NULL)
+        OSSL_PROVIDER_unload(dflt);
     return 0;
 }

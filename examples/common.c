@@ -340,14 +340,7 @@ int ex_session_open(const char *prog, const ex_session_opts *o, m2msec_role role
     es->libctx = OSSL_LIB_CTX_new();
     if (es->libctx == NULL)
         goto fail;
-    /*
-     * m2msec_provider_load() also loads "default" when it is missing, but
-     * keeps no handle to it: load it here first so that it can be unloaded.
-     */
-    es->dflt = OSSL_PROVIDER_load(es->libctx, "default");
-    if (es->dflt == NULL)
-        goto fail;
-    es->prov = m2msec_provider_load(es->libctx, o->provider_dir);
+    es->prov = m2msec_provider_load(es->libctx, o->provider_dir, &es->dflt);
     if (es->prov == NULL) {
         fprintf(stderr, "%s: cannot load the m2msec provider from %s\n", prog,
                 o->provider_dir != NULL ? o->provider_dir : "OpenSSL's modules directory");

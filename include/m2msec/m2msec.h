@@ -25,15 +25,23 @@ extern "C" {
 const char *m2msec_version(void);
 
 /**
- * Load the m2msec provider into @p libctx (NULL: the default context) and
- * make sure the "default" provider is available there too.
+ * Load the m2msec provider into @p libctx (NULL: the default context).
+ *
+ * m2msec itself needs nothing else in @p libctx (it fetches what it uses
+ * through its own child context). But loading any provider explicitly
+ * switches off OpenSSL's implicit "default" provider, so an application
+ * that also uses OpenSSL's own algorithms in @p libctx passes @p deflt:
+ * "default" is then made available too, and *deflt receives the handle
+ * this call loaded (NULL if it was already available).
  *
  * @param libctx  library context, or NULL
  * @param dir     directory holding m2msec.so, or NULL for OpenSSL's
  *                modules directory (or $OPENSSL_MODULES)
- * @return the loaded provider (unload with OSSL_PROVIDER_unload), or NULL
+ * @param deflt   NULL, or where to return the "default" handle to unload
+ * @return the m2msec provider, or NULL (error queued, nothing left loaded).
+ *         Unload both handles with OSSL_PROVIDER_unload when done.
  */
-OSSL_PROVIDER *m2msec_provider_load(OSSL_LIB_CTX *libctx, const char *dir);
+OSSL_PROVIDER *m2msec_provider_load(OSSL_LIB_CTX *libctx, const char *dir, OSSL_PROVIDER **deflt);
 
 /** Inputs of M2M-SESSION-KDF; see docs/PROTOCOL.md section 2. */
 typedef struct m2msec_session_key_spec {

@@ -177,7 +177,7 @@ int main(void)
         return 1;
     }
     libctx = OSSL_LIB_CTX_new();
-    if (libctx == NULL || m2msec_provider_load(libctx, getenv("M2M_MODULES")) == NULL) {
+    if (libctx == NULL || m2msec_provider_load(libctx, getenv("M2M_MODULES"), NULL) == NULL) {
         ERR_print_errors_fp(stderr);
         return 1;
     }
