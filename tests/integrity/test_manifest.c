@@ -560,6 +560,20 @@ static void test_ed25519_against_stock(void)
                             keydir, s.manifest, s.sig),
                         0);
     CU_ASSERT_EQUAL(open_with(&s, "ed.pub", NULL, 1000), M2MSEC_MANIFEST_OK);
+    /* a signature file given by name */
+    {
+        char other[PATH_MAX], pub[PATH_MAX];
+        m2msec_manifest *m = NULL;
+
+        pathf(other, sizeof(other), "%s/elsewhere.sig", s.dir);
+        pathf(pub, sizeof(pub), "%s/ed.pub", keydir);
+        CU_ASSERT(rename(s.sig, other) == 0);
+        CU_ASSERT_EQUAL(m2msec_manifest_open(libctx, s.manifest, other, pub, NULL, 1000, &m),
+                        M2MSEC_MANIFEST_OK);
+        CU_ASSERT(m != NULL && m2msec_manifest_count(m) == 1 && m2msec_manifest_version(m) == 1);
+        m2msec_manifest_free(m);
+        CU_ASSERT(rename(other, s.sig) == 0);
+    }
 
     /* signed by the stock openssl, accepted by m2msec */
     unlink(s.sig);

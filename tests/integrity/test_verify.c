@@ -484,6 +484,18 @@ static void test_extra(void)
     expect_rest_ok(r, 12, ex); /* directories themselves are not reported */
     CU_ASSERT_EQUAL(m2msec_report_failures(r), 5);
     m2msec_report_free(r);
+    /* an empty manifest: everything is extra, nothing is hashed */
+    {
+        m2msec_manifest *empty = m2msec_manifest_new(NULL, 1, FAR_FUTURE);
+
+        r = verify(empty, root, 0, 1);
+        CU_ASSERT_FATAL(r != NULL);
+        CU_ASSERT_EQUAL(m2msec_report_count(r), 12);
+        CU_ASSERT_EQUAL(m2msec_report_failures(r), 12);
+        EXPECT(r, "lib/big.so", M2MSEC_FILE_EXTRA, "regular file, not listed");
+        m2msec_report_free(r);
+        m2msec_manifest_free(empty);
+    }
     /* not asked for */
     r = verify(m, root, 2, 0);
     CU_ASSERT_FATAL(r != NULL);
