@@ -1,6 +1,6 @@
 /*
  * libm2msec: integrity manifests (include/m2msec/integrity.h,
- * docs/MANIFEST-FORMAT.md).
+ * docs/PROTOCOL.md section 7).
  *
  * A manifest is text in the line format of sha256sum with '#' header
  * lines. The parser accepts only the canonical form that the serialiser

@@ -19,7 +19,7 @@ const char *m2m_digest_canonical(const char *name, size_t *len);
 
 /*
  * NULL if @p path (@p len bytes) is a valid manifest path, else the reason
- * (e.g. "'..' component"). See docs/MANIFEST-FORMAT.md.
+ * (e.g. "'..' component"). See docs/PROTOCOL.md section 7.
  */
 const char *m2m_path_problem(const char *path, size_t len);
 

@@ -1,6 +1,6 @@
 /*
  * libm2msec: detached manifest signatures and the rollback state
- * (m2msec_manifest_sign, m2msec_manifest_open; docs/MANIFEST-FORMAT.md).
+ * (m2msec_manifest_sign, m2msec_manifest_open; docs/PROTOCOL.md section 7).
  *
  * The signature covers the exact bytes of the manifest file: Ed25519 (raw,
  * 64 bytes; "pure" EdDSA, as `openssl pkeyutl -sign -rawin` makes it) or

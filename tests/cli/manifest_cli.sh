@@ -1,6 +1,5 @@
 #!/bin/bash
-# The manifest format examples of docs/MANIFEST-FORMAT.md (merged as
-# docs/PROTOCOL.md section 7) against the stock tools: the example manifest
+# The manifest format examples of docs/PROTOCOL.md section 7 against the stock tools: the example manifest
 # passes `sha256sum -c --strict` on the tree it describes, its '# meta' lines
 # match stat(1), the SHA-384 digests it quotes pass `sha384sum -c`, and the
 # signing commands it gives (Ed25519 and ECDSA P-256, pkeyutl -rawin and
@@ -10,8 +9,7 @@ set -uo pipefail
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-DOC="$M2M_SOURCE_DIR/docs/MANIFEST-FORMAT.md"
-[[ -f "$DOC" ]] || DOC="$M2M_SOURCE_DIR/docs/PROTOCOL.md"
+DOC="$M2M_SOURCE_DIR/docs/PROTOCOL.md"
 
 # The first fenced block after the line that introduces the example.
 awk '/^Example, for a root holding/ {f = 1; next}

@@ -8,7 +8,7 @@
  * for ECDSA) verifies signatures made by m2msec_manifest_sign, and
  * signatures made by the stock `openssl pkeyutl -sign -rawin` / `openssl
  * dgst -sign` are accepted by m2msec_manifest_open. The canonical texts
- * below are written out by hand from docs/MANIFEST-FORMAT.md.
+ * below are written out by hand from docs/PROTOCOL.md section 7.
  */
 #include <inttypes.h>
 #include <stdint.h>
