@@ -1,0 +1,19 @@
+/*
+ * libm2msec internal: what actions.c needs from a loaded policy
+ * (libm2msec/policy.c). Not exported (m2m_ prefix), not installed.
+ */
+#ifndef M2MSEC_LIBM2MSEC_POLICY_INTERNAL_H
+#define M2MSEC_LIBM2MSEC_POLICY_INTERNAL_H
+
+#include "m2msec/integrity.h"
+
+/* [integrity] quarantine_dir, or NULL when not set. */
+const char *m2m_policy_quarantine_dir(const m2msec_policy *p);
+/* [integrity] log, or NULL: actions are logged to stderr. */
+const char *m2m_policy_log(const m2msec_policy *p);
+/* [integrity] repository (absolute directory or http(s) base URL), or NULL. */
+const char *m2m_policy_repository(const m2msec_policy *p);
+/* The policy file's path, for messages. */
+const char *m2m_policy_path(const m2msec_policy *p);
+
+#endif
