@@ -1,0 +1,48 @@
+/*
+ * libm2msec internal: fetching a file's expected copy from the remediation
+ * repository (libm2msec/remediate.c), and the test hook of the actions
+ * (libm2msec/actions.c). The m2m_ functions are not exported; the
+ * m2msec_ ones are exported for the tests only and are not part of the API.
+ */
+#ifndef M2MSEC_LIBM2MSEC_REMEDIATE_H
+#define M2MSEC_LIBM2MSEC_REMEDIATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/types.h>
+
+/* Largest file fetched when the manifest does not record its size (bytes). */
+#define M2M_FETCH_MAX (256u * 1024u * 1024u)
+
+/*
+ * Fetch the repository's copy of @p path (relative to the root, already
+ * validated) and write it to @p outfd, hashing it with @p digest on the
+ * way. @p repository is an absolute directory (the file is opened below it
+ * without following symlinks, and must be a regular file) or an http:// or
+ * https:// base URL (<base>/<path>, each path component percent-encoded;
+ * only http and https, also for redirects; HTTP status 200 required;
+ * connect and low-speed timeouts). More than @p limit bytes is a failure.
+ * On success *mdlen and *nbytes are set and 1 is returned; on failure 0
+ * with a reason in @p why (never a password of the URL). The caller owns
+ * @p outfd and removes what was written on failure.
+ */
+int m2m_fetch(OSSL_LIB_CTX *libctx, const char *repository, const char *path, int outfd,
+              const char *digest, uint64_t limit, unsigned char *md, size_t *mdlen,
+              uint64_t *nbytes, char *why, size_t whylen);
+
+/* @p repository for logs and messages: a URL's user:password@ part is replaced by "***@". */
+void m2m_repository_display(const char *repository, char *out, size_t len);
+
+/*
+ * Tests only. When set, the remediation calls @p hook after each step with
+ * the file's path and the step's name: "downloaded" (the verified copy is
+ * in its temporary file), "swapped" (the verified copy is in place, the
+ * old file under the temporary name), "quarantined" (the old file is in
+ * the quarantine directory). A non-zero return is treated as an errno
+ * value of a failure at that point, so the undo of every later state can
+ * be tested. NULL removes it. Not thread-safe.
+ */
+typedef int (*m2msec_actions_test_hook)(void *arg, const char *step, const char *path);
+void m2msec_actions_set_test_hook(m2msec_actions_test_hook hook, void *arg);
+
+#endif
