@@ -1,0 +1,1085 @@
+/*
+ * Integrity policy and its actions (suite 'actions'): the policy file
+ * (syntax, errors naming the line, rule order, default action), deny,
+ * alert, quarantine (symlinks moved, never followed; hard links; another
+ * filesystem), remediation from a local directory and from an HTTP server
+ * on 127.0.0.1 that this program forks, remediations that fail at every
+ * step (corrupted or truncated download, 404, no server, unusable
+ * quarantine directory, injected failures after each step) leaving the
+ * tree exactly as it was, the action log, and the integrity status record
+ * (checked with the shared parser and with `openssl mac`).
+ */
+#define _GNU_SOURCE /* setenv/unsetenv with c11; mkdtemp; mkfifo */
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/provider.h>
+
+#include "actions_test.h"
+#include "integrity_status.h"
+#include "m2msec/integrity.h"
+#include "remediate.h"
+
+static OSSL_LIB_CTX *libctx;
+static OSSL_PROVIDER *prov_default;
+
+/* ---------------------------------------------------------------- */
+/* Fixture: a device tree, its manifest, a repository copy           */
+/* ---------------------------------------------------------------- */
+
+typedef struct fx {
+    char base[PATH_MAX], root[PATH_MAX], repo[PATH_MAX], qdir[PATH_MAX], log[PATH_MAX];
+    char policy[PATH_MAX];
+    m2msec_manifest *m;
+    m2msec_policy *p;
+    m2msec_report *r;
+    char *before; /* snapshot of the root */
+} fx;
+
+static void put(const fx *f, const char *rel, const char *text, mode_t mode)
+{
+    char path[PATH_MAX];
+
+    pathf(path, sizeof(path), "%s/%s", f->root, rel);
+    write_text(path, text, mode);
+}
+
+static void fx_new(fx *f)
+{
+    memset(f, 0, sizeof(*f));
+    pathf(f->base, sizeof(f->base), "%s", "/tmp/m2m-act-XXXXXX");
+    if (mkdtemp(f->base) == NULL) {
+        perror("mkdtemp");
+        abort();
+    }
+    pathf(f->root, sizeof(f->root), "%s/root", f->base);
+    pathf(f->repo, sizeof(f->repo), "%s/repo", f->base);
+    pathf(f->qdir, sizeof(f->qdir), "%s/quarantine", f->base);
+    pathf(f->log, sizeof(f->log), "%s/actions.log", f->base);
+    pathf(f->policy, sizeof(f->policy), "%s/policy.cnf", f->base);
+    if (run("mkdir -p '%s/bin' '%s/etc' '%s/var/log' '%s/lib'", f->root, f->root, f->root,
+            f->root) != 0)
+        abort();
+    put(f, "bin/app", "app version 1\n", 0755);
+    put(f, "bin/tool", "tool version 1\n", 0750);
+    put(f, "etc/main.conf", "key = 1\n", 0644);
+    put(f, "etc/a b+c%.conf", "name with blanks and signs\n", 0640);
+    put(f, "var/log/messages", "boot\n", 0640);
+    put(f, "lib/libx.so", "\177ELF pretend library\n", 0644);
+    f->m = m2msec_manifest_from_tree(libctx, f->root, "SHA256", 1, 4102444800u, 1, 1);
+    if (f->m == NULL || run("cp -a '%s' '%s'", f->root, f->repo) != 0) {
+        ERR_print_errors_fp(stderr);
+        abort();
+    }
+}
+
+static void fx_free(fx *f)
+{
+    m2msec_report_free(f->r);
+    m2msec_policy_free(f->p);
+    m2msec_manifest_free(f->m);
+    free(f->before);
+    if (strncmp(f->base, "/tmp/m2m-act-", 13) == 0)
+        run("chmod -R u+rwx '%s' 2>/dev/null; rm -rf '%s'", f->base, f->base);
+    m2msec_actions_set_test_hook(NULL, NULL);
+    ERR_clear_error();
+}
+
+/* Write the policy file (integrity keys, then [rules]) and load it. */
+__attribute__((format(printf, 2, 3))) static int fx_policy(fx *f, const char *fmt, ...)
+{
+    char text[8192];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    write_text(f->policy, text, 0644);
+    m2msec_policy_free(f->p);
+    f->p = m2msec_policy_load(f->policy);
+    if (f->p == NULL)
+        ERR_print_errors_fp(stderr);
+    return f->p != NULL;
+}
+
+static m2msec_report *verify(const fx *f)
+{
+    m2msec_verify_options opt;
+
+    memset(&opt, 0, sizeof(opt));
+    opt.jobs = 1;
+    opt.report_extra = 1;
+    return m2msec_verify_tree(libctx, f->m, f->root, &opt);
+}
+
+/* Verify into f->r and remember the tree. */
+static void fx_verify(fx *f)
+{
+    m2msec_report_free(f->r);
+    f->r = verify(f);
+    CU_ASSERT_FATAL(f->r != NULL);
+    free(f->before);
+    f->before = snapshot(f->root);
+}
+
+static const m2msec_file_result *result_for(const m2msec_report *r, const char *path)
+{
+    for (size_t i = 0; i < m2msec_report_count(r); i++)
+        if (strcmp(m2msec_report_at(r, i)->path, path) == 0)
+            return m2msec_report_at(r, i);
+    return NULL;
+}
+
+static int detail_has(const m2msec_file_result *x, const char *needle)
+{
+    int ok = x != NULL && x->action_detail != NULL && strstr(x->action_detail, needle) != NULL;
+
+    if (!ok)
+        fprintf(stderr, "\naction detail of %s: \"%s\" lacks \"%s\"\n", x ? x->path : "(none)",
+                x && x->action_detail ? x->action_detail : "(null)", needle);
+    return ok;
+}
+
+static int log_has(const fx *f, const char *needle)
+{
+    char *log = read_all(f->log);
+    int ok = log != NULL && strstr(log, needle) != NULL;
+
+    if (!ok)
+        fprintf(stderr, "\nlog lacks \"%s\":\n%s\n", needle, log ? log : "(no log)");
+    free(log);
+    return ok;
+}
+
+static int unchanged(const fx *f)
+{
+    char *now = snapshot(f->root);
+    int same = strcmp(now, f->before) == 0;
+
+    if (!same)
+        fprintf(stderr, "\ntree changed.\nbefore:\n%s\nafter:\n%s\n", f->before, now);
+    free(now);
+    return same;
+}
+
+static size_t failures_now(const fx *f)
+{
+    m2msec_report *r = verify(f);
+    size_t n = r != NULL ? m2msec_report_failures(r) : (size_t)-1;
+
+    if (n != 0 && r != NULL)
+        m2msec_report_print(r, stderr, M2MSEC_REPORT_FAILURES_ONLY);
+    m2msec_report_free(r);
+    return n;
+}
+
+static int mode_of(const char *dir, const char *rel)
+{
+    char path[PATH_MAX];
+    struct stat st;
+
+    pathf(path, sizeof(path), "%s/%s", dir, rel);
+    return lstat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
+/* Every entry of the quarantine directory has mode 0 (symlinks aside). */
+static int quarantine_all_mode0(const fx *f)
+{
+    char *out = run_out("find '%s' -mindepth 1 -maxdepth 1 ! -type l ! -perm 0000", f->qdir);
+    int ok = out != NULL && out[0] == '\0';
+
+    free(out);
+    return ok;
+}
+
+/* Content of the single quarantined entry whose name ends with @p suffix. */
+static char *quarantined(const fx *f, const char *suffix)
+{
+    char *name = run_out("ls -A '%s' | grep -F -e '%s' | head -n 1 | tr -d '\\n'", f->qdir, suffix);
+    char path[PATH_MAX];
+    char *text;
+
+    if (name == NULL || name[0] == '\0') {
+        free(name);
+        return NULL;
+    }
+    pathf(path, sizeof(path), "%s/%s", f->qdir, name);
+    free(name);
+    text = read_all(path);
+    return text;
+}
+
+/* ---------------------------------------------------------------- */
+/* Policy file                                                       */
+/* ---------------------------------------------------------------- */
+
+static void test_policy_rules(void)
+{
+    fx f;
+
+    fx_new(&f);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "# device policy\n"
+                              "[session]\nmax_lifetime = 600\n"
+                              "[integrity]\n"
+                              "default_action = alert\n"
+                              "quarantine_dir = %s\nlog = %s\nrepository = %s\n"
+                              "[rules]\n"
+                              "bin/tools/* = quarantine\n"
+                              "bin/* = deny\n"
+                              "etc/*.conf = remediate\n"
+                              "var/log/* = alert\n"
+                              "*.so = Quarantine\n"
+                              "lib/lib?.a = deny\n",
+                              f.qdir, f.log, f.repo));
+    /* first match wins, in file order */
+    CU_ASSERT_EQUAL(m2msec_policy_action(f.p, "bin/tools/x"), M2MSEC_ACTION_QUARANTINE);
+    CU_ASSERT_EQUAL(m2msec_policy_action(f.p, "bin/app"), M2MSEC_ACTION_DENY);
+    /* '*' spans '/' (FNM_PATHNAME off) */
+    CU_ASSERT_EQUAL(m2msec_policy_action(f.p, "bin/sub/dir/app"), M2MSEC_ACTION_DENY);
+    CU_ASSERT_EQUAL(m2msec_policy_action(f.p, "etc/main.conf"), M2MSEC_ACTION_REMEDIATE);
+    CU_ASSERT_EQUAL(m2msec_policy_action(f.p, "etc/ssl/x.conf"), M2MSEC_ACTION_REMEDIATE);
+    CU_ASSERT_EQUAL(m2msec_policy_action(f.p, "etc/main.cnf"), M2MSEC_ACTION_ALERT);
+    CU_ASSERT_EQUAL(m2msec_policy_action(f.p, "var/log/messages"), M2MSEC_ACTION_ALERT);
+    CU_ASSERT_EQUAL(m2msec_policy_action(f.p, "lib/libx.so"), M2MSEC_ACTION_QUARANTINE);
+    CU_ASSERT_EQUAL(m2msec_policy_action(f.p, "bin/libx.so"), M2MSEC_ACTION_DENY);
+    CU_ASSERT_EQUAL(m2msec_policy_action(f.p, "lib/liby.a"), M2MSEC_ACTION_DENY);
+    CU_ASSERT_EQUAL(m2msec_policy_action(f.p, "lib/libyy.a"), M2MSEC_ACTION_ALERT);
+    /* no rule: the default action */
+    CU_ASSERT_EQUAL(m2msec_policy_action(f.p, "README"), M2MSEC_ACTION_ALERT);
+    /* a leading dot is matched by '*' (FNM_PERIOD off) */
+    CU_ASSERT_EQUAL(m2msec_policy_action(f.p, "bin/.hidden"), M2MSEC_ACTION_DENY);
+
+    /* no [integrity] and no [rules]: deny */
+    CU_ASSERT_FATAL(fx_policy(&f, "[session]\nmax_lifetime = 600\n"));
+    CU_ASSERT_EQUAL(m2msec_policy_action(f.p, "bin/app"), M2MSEC_ACTION_DENY);
+    /* an empty file too */
+    CU_ASSERT_FATAL(fx_policy(&f, "%s", ""));
+    CU_ASSERT_EQUAL(m2msec_policy_action(f.p, "x"), M2MSEC_ACTION_DENY);
+    CU_ASSERT_EQUAL(m2msec_policy_action(NULL, "x"), M2MSEC_ACTION_DENY);
+    fx_free(&f);
+}
+
+static void test_policy_errors(void)
+{
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"[integrity]\nfoo = 1\n", "line 2: unknown key 'foo' in [integrity]"},
+        {"# comment\n\n[integrity]\n  # another\nlog = /x\nbogus=1\n",
+         "line 6: unknown key 'bogus'"},
+        {"[integrity]\ndefault_action = explode\n",
+         "line 2: default_action = 'explode' is not deny, quarantine, alert or remediate"},
+        {"[rules]\nbin/* = burn\n", "line 2: rule 'bin/* = burn'"},
+        {"[rules]\nbin/* = deny\netc/* = alert\nbin/* = alert\n",
+         "line 4: pattern 'bin/*' appears twice in [rules] (first at line 2)"},
+        {"[integrity]\ndefault_action = quarantine\n",
+         "line 2: quarantine and remediate need quarantine_dir"},
+        {"[integrity]\nquarantine_dir = /q\n[rules]\nx = alert\netc/* = remediate\n",
+         "line 5: remediate needs repository"},
+        {"[integrity]\nquarantine_dir = q\n", "line 2: quarantine_dir = 'q' is not an absolute"},
+        {"[integrity]\nlog = log.txt\n", "line 2: log = 'log.txt' is not an absolute path"},
+        {"[integrity]\nrepository = ftp://host/x\n", "line 2: repository = 'ftp://host/x'"},
+        {"[integrity]\nrepository = https://\n", "line 2: repository URL must be"},
+        {"[integrity]\nrepository = http://h/x?y=1\n", "line 2: repository URL must be"},
+        {"[rules]\n/bin/* = deny\n", "line 2: rule pattern '/bin/*' starts with '/'"},
+        {"[rules]\nbin/[ab] = deny\n", "line 2: syntax error"},
+        {"[integrity]\nlog = /x\n[rules\n", "line 3: syntax error"},
+    };
+    fx f;
+
+    fx_new(&f);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        write_text(f.policy, cases[i].text, 0644);
+        ERR_clear_error();
+        f.p = m2msec_policy_load(f.policy);
+        CU_ASSERT_PTR_NULL(f.p);
+        if (f.p != NULL) {
+            fprintf(stderr, "\naccepted: %s\n", cases[i].text);
+            m2msec_policy_free(f.p);
+            f.p = NULL;
+            continue;
+        }
+        CU_ASSERT(errors_contain(f.policy));
+        write_text(f.policy, cases[i].text, 0644);
+        CU_ASSERT_PTR_NULL(m2msec_policy_load(f.policy));
+        CU_ASSERT(errors_contain(cases[i].want));
+    }
+    CU_ASSERT_PTR_NULL(m2msec_policy_load("/nonexistent/m2msec-policy.cnf"));
+    CU_ASSERT(errors_contain("/nonexistent/m2msec-policy.cnf"));
+    CU_ASSERT_PTR_NULL(m2msec_policy_load(NULL));
+    ERR_clear_error();
+    fx_free(&f);
+}
+
+/* ---------------------------------------------------------------- */
+/* Deny, alert, quarantine                                           */
+/* ---------------------------------------------------------------- */
+
+static void test_deny(void)
+{
+    const m2msec_file_result *x;
+    fx f;
+
+    fx_new(&f);
+    put(&f, "bin/app", "app, trojaned\n", 0755);
+    CU_ASSERT_FATAL(fx_policy(&f, "[integrity]\nlog = %s\n", f.log));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT(errors_contain("1 file(s) denied"));
+    x = result_for(f.r, "bin/app");
+    CU_ASSERT_FATAL(x != NULL);
+    CU_ASSERT_EQUAL(x->status, M2MSEC_FILE_MODIFIED);
+    CU_ASSERT_EQUAL(x->action, M2MSEC_ACTION_DENY);
+    CU_ASSERT_EQUAL(x->action_ok, 1);
+    CU_ASSERT(unchanged(&f));
+    CU_ASSERT(log_has(&f, " deny bin/app modified\n"));
+    CU_ASSERT(!file_exists(f.qdir));
+    /* files that are fine get no action */
+    x = result_for(f.r, "bin/tool");
+    CU_ASSERT(x != NULL && x->action == M2MSEC_ACTION_NONE);
+    fx_free(&f);
+}
+
+static void test_alert_and_default(void)
+{
+    const m2msec_file_result *x;
+    fx f;
+
+    fx_new(&f);
+    put(&f, "var/log/messages", "boot\nmore\n", 0640);
+    CU_ASSERT_FATAL(fx_policy(&f, "[integrity]\nlog = %s\n[rules]\nvar/log/* = alert\n", f.log));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    x = result_for(f.r, "var/log/messages");
+    CU_ASSERT_FATAL(x != NULL);
+    CU_ASSERT_EQUAL(x->action, M2MSEC_ACTION_ALERT);
+    CU_ASSERT_EQUAL(x->action_ok, 1);
+    CU_ASSERT(unchanged(&f));
+    CU_ASSERT(log_has(&f, " alert var/log/messages modified (expected 5 bytes, found 10)\n"));
+
+    /* the same file outside the rule: default action deny */
+    put(&f, "bin/app", "changed\n", 0755);
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    ERR_clear_error();
+    CU_ASSERT_EQUAL(result_for(f.r, "bin/app")->action, M2MSEC_ACTION_DENY);
+    CU_ASSERT_EQUAL(result_for(f.r, "var/log/messages")->action, M2MSEC_ACTION_ALERT);
+
+    /* default_action = alert: both are only logged */
+    CU_ASSERT_FATAL(fx_policy(&f, "[integrity]\nlog = %s\ndefault_action = alert\n", f.log));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    CU_ASSERT_EQUAL(result_for(f.r, "bin/app")->action, M2MSEC_ACTION_ALERT);
+    CU_ASSERT(unchanged(&f));
+    fx_free(&f);
+}
+
+static void test_quarantine(void)
+{
+    const m2msec_file_result *x;
+    char *text, *log, pattern[PATH_MAX + 200];
+    fx f;
+
+    fx_new(&f);
+    put(&f, "bin/app", "app, trojaned\n", 0755);
+    put(&f, "bin/evil", "unexpected binary\n", 04755);
+    CU_ASSERT(run("rm '%s/bin/tool'", f.root) == 0);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\nquarantine_dir = %s\nlog = %s\n[rules]\nbin/* = "
+                              "quarantine\n",
+                              f.qdir, f.log));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    x = result_for(f.r, "bin/app");
+    CU_ASSERT(x != NULL && x->action == M2MSEC_ACTION_QUARANTINE && x->action_ok == 1);
+    CU_ASSERT(detail_has(x, "moved to "));
+    x = result_for(f.r, "bin/evil");
+    CU_ASSERT(x != NULL && x->status == M2MSEC_FILE_EXTRA && x->action_ok == 1);
+    x = result_for(f.r, "bin/tool");
+    CU_ASSERT(x != NULL && x->status == M2MSEC_FILE_MISSING && x->action_ok == 1);
+    CU_ASSERT(detail_has(x, "nothing to move"));
+    CU_ASSERT_EQUAL(mode_of(f.root, "bin/app"), -1);
+    CU_ASSERT_EQUAL(mode_of(f.root, "bin/evil"), -1);
+    CU_ASSERT_EQUAL(count_entries(f.qdir), 2);
+    CU_ASSERT(quarantine_all_mode0(&f));
+    text = quarantined(&f, "bin_app");
+    CU_ASSERT(text != NULL && strcmp(text, "app, trojaned\n") == 0);
+    free(text);
+    text = quarantined(&f, "bin_evil");
+    CU_ASSERT(text != NULL && strcmp(text, "unexpected binary\n") == 0);
+    free(text);
+    /* the log line: "<ISO time> quarantine <path> <status> -> <quarantine file>" */
+    pathf(pattern, sizeof(pattern),
+          "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z quarantine bin/app modified -> "
+          "%s/[0-9]{8}T[0-9]{6}Z-0-bin_app$",
+          f.qdir);
+    CU_ASSERT(run("grep -Eq '%s' '%s'", pattern, f.log) == 0);
+    CU_ASSERT(log_has(&f, " quarantine bin/evil extra -> "));
+    CU_ASSERT(log_has(&f, " quarantine bin/tool missing (not present: nothing to move)\n"));
+    log = read_all(f.log);
+    CU_ASSERT(log != NULL && strstr(log, "app version") == NULL);
+    free(log);
+    /* other files untouched; bin/app is now missing */
+    {
+        m2msec_report *r = verify(&f);
+
+        CU_ASSERT_EQUAL(result_for(r, "bin/app")->status, M2MSEC_FILE_MISSING);
+        CU_ASSERT_EQUAL(result_for(r, "etc/main.conf")->status, M2MSEC_FILE_OK);
+        m2msec_report_free(r);
+    }
+    fx_free(&f);
+}
+
+/* A symlink in place of a file is moved itself; its target is not touched. */
+static void test_quarantine_symlink(void)
+{
+    char target[PATH_MAX], outdir[PATH_MAX];
+    char *out_before, *now, *name;
+    const m2msec_file_result *x;
+    fx f;
+
+    fx_new(&f);
+    pathf(target, sizeof(target), "%s/precious", f.base);
+    write_text(target, "precious, outside the root\n", 0644);
+    pathf(outdir, sizeof(outdir), "%s/outside-lib", f.base);
+    CU_ASSERT(run("mkdir '%s' && echo lib > '%s/libx.so' && chmod 0755 '%s/libx.so'", outdir,
+                  outdir, outdir) == 0);
+    CU_ASSERT(run("ln -sfn '%s' '%s/bin/app'", target, f.root) == 0);
+    /* a directory on the way replaced by a symlink */
+    CU_ASSERT(run("rm -rf '%s/lib' && ln -s '%s' '%s/lib'", f.root, outdir, f.root) == 0);
+    out_before = snapshot(outdir);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = quarantine\nquarantine_dir = "
+                              "%s\nlog = %s\n",
+                              f.qdir, f.log));
+    fx_verify(&f);
+    x = result_for(f.r, "bin/app");
+    CU_ASSERT_FATAL(x != NULL);
+    CU_ASSERT_EQUAL(x->status, M2MSEC_FILE_WRONG_TYPE);
+    /* lib (an unlisted symlink) comes before lib/libx.so: the link is moved, then
+       lib/libx.so cannot be reached any more: that action fails */
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    ERR_clear_error();
+    CU_ASSERT_EQUAL(x->action_ok, 1);
+    CU_ASSERT_EQUAL(result_for(f.r, "lib")->action_ok, 1);
+    CU_ASSERT_EQUAL(result_for(f.r, "lib/libx.so")->action_ok, 0);
+    CU_ASSERT_EQUAL(mode_of(f.root, "bin/app"), -1);
+    CU_ASSERT_EQUAL(mode_of(f.root, "lib"), -1);
+    /* the quarantined entries are the symlinks themselves */
+    name = run_out("cd '%s' && find . -maxdepth 1 -type l -name '*-bin_app' -lname '%s' | wc -l",
+                   f.qdir, target);
+    CU_ASSERT(name != NULL && atoi(name) == 1);
+    free(name);
+    name = run_out("cd '%s' && find . -maxdepth 1 -type l -name '*-lib' -lname '%s' | wc -l",
+                   f.qdir, outdir);
+    CU_ASSERT(name != NULL && atoi(name) == 1);
+    free(name);
+    /* targets: same content, same mode */
+    now = read_all(target);
+    CU_ASSERT(now != NULL && strcmp(now, "precious, outside the root\n") == 0);
+    free(now);
+    CU_ASSERT_EQUAL(mode_of(f.base, "precious"), 0644);
+    now = snapshot(outdir);
+    CU_ASSERT_STRING_EQUAL(now, out_before);
+    free(now);
+    CU_ASSERT_EQUAL(mode_of(outdir, "libx.so"), 0755);
+    free(out_before);
+    fx_free(&f);
+}
+
+/* A file with another hard link is copied out, so the other name keeps its mode. */
+static void test_quarantine_hardlink(void)
+{
+    char other[PATH_MAX];
+    char *text;
+    fx f;
+
+    fx_new(&f);
+    put(&f, "bin/app", "app, trojaned\n", 0755);
+    pathf(other, sizeof(other), "%s/other-name", f.base);
+    CU_ASSERT(run("ln '%s/bin/app' '%s'", f.root, other) == 0);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = quarantine\nquarantine_dir = "
+                              "%s\nlog = %s\n",
+                              f.qdir, f.log));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    CU_ASSERT_EQUAL(mode_of(f.root, "bin/app"), -1);
+    CU_ASSERT_EQUAL(mode_of(f.base, "other-name"), 0755);
+    text = read_all(other);
+    CU_ASSERT(text != NULL && strcmp(text, "app, trojaned\n") == 0);
+    free(text);
+    CU_ASSERT(quarantine_all_mode0(&f));
+    text = quarantined(&f, "bin_app");
+    CU_ASSERT(text != NULL && strcmp(text, "app, trojaned\n") == 0);
+    free(text);
+    fx_free(&f);
+}
+
+/* Quarantine on another filesystem (/dev/shm when it is one): copy + fsync + unlink. */
+static void test_quarantine_other_fs(void)
+{
+    char shm[PATH_MAX], target[PATH_MAX], fifo[PATH_MAX];
+    struct stat a, b;
+    char *text, *cnt;
+    fx f;
+
+    fx_new(&f);
+    pathf(shm, sizeof(shm), "%s", "/dev/shm/m2m-act-XXXXXX");
+    if (stat("/dev/shm", &a) != 0 || stat(f.base, &b) != 0 || a.st_dev == b.st_dev ||
+        mkdtemp(shm) == NULL) {
+        fprintf(stderr, "\n(no second filesystem at /dev/shm: test skipped) ");
+        fx_free(&f);
+        return;
+    }
+    pathf(f.qdir, sizeof(f.qdir), "%s/q", shm);
+    put(&f, "bin/app", "app, trojaned\n", 0755);
+    pathf(target, sizeof(target), "%s/precious", f.base);
+    write_text(target, "precious\n", 0600);
+    CU_ASSERT(run("ln -s '%s' '%s/bin/link'", target, f.root) == 0);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = quarantine\nquarantine_dir = "
+                              "%s\nlog = %s\n",
+                              f.qdir, f.log));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    CU_ASSERT_EQUAL(mode_of(f.root, "bin/app"), -1);
+    CU_ASSERT_EQUAL(mode_of(f.root, "bin/link"), -1);
+    CU_ASSERT(quarantine_all_mode0(&f));
+    text = quarantined(&f, "bin_app");
+    CU_ASSERT(text != NULL && strcmp(text, "app, trojaned\n") == 0);
+    free(text);
+    cnt = run_out("find '%s' -type l -name '*-bin_link' -lname '%s' | wc -l", f.qdir, target);
+    CU_ASSERT(cnt != NULL && atoi(cnt) == 1);
+    free(cnt);
+    CU_ASSERT_EQUAL(mode_of(f.base, "precious"), 0600);
+
+    /* a FIFO cannot be copied to another filesystem: the action fails, nothing moves */
+    pathf(fifo, sizeof(fifo), "%s/bin/pipe", f.root);
+    CU_ASSERT_FATAL(mkfifo(fifo, 0600) == 0);
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    ERR_clear_error();
+    CU_ASSERT(detail_has(result_for(f.r, "bin/pipe"), "on another filesystem"));
+    CU_ASSERT(unchanged(&f));
+    run("rm -rf '%s'", shm);
+    fx_free(&f);
+}
+
+/* ---------------------------------------------------------------- */
+/* Remediation                                                       */
+/* ---------------------------------------------------------------- */
+
+static int no_temp_files(const fx *f)
+{
+    char *out = run_out("find '%s' -name '.m2msec-*'", f->root);
+    int ok = out != NULL && out[0] == '\0';
+
+    if (!ok)
+        fprintf(stderr, "\ntemporary files left: %s\n", out ? out : "?");
+    free(out);
+    return ok;
+}
+
+/* The usual damage: content, mode, a missing file in a missing directory, an extra file. */
+static void damage(fx *f)
+{
+    put(f, "bin/app", "app, trojaned\n", 0755);
+    CU_ASSERT(run("chmod 0666 '%s/etc/main.conf'", f->root) == 0);
+    CU_ASSERT(run("rm -rf '%s/var/log' '%s/lib/libx.so'", f->root, f->root) == 0);
+    put(f, "bin/evil", "unexpected binary\n", 0755);
+    put(f, "etc/a b+c%.conf", "changed too\n", 0640);
+}
+
+static void check_remediated(fx *f, const char *repo_shown)
+{
+    const m2msec_file_result *x;
+    char *text;
+
+    CU_ASSERT_EQUAL(failures_now(f), 0);
+    CU_ASSERT(no_temp_files(f));
+    x = result_for(f->r, "bin/app");
+    CU_ASSERT(x != NULL && x->action == M2MSEC_ACTION_REMEDIATE && x->action_ok == 1);
+    CU_ASSERT(detail_has(x, "replaced by the verified copy from "));
+    CU_ASSERT(detail_has(x, repo_shown));
+    CU_ASSERT(detail_has(result_for(f->r, "var/log/messages"), "restored from"));
+    CU_ASSERT(detail_has(result_for(f->r, "bin/evil"), "not in the manifest: moved to"));
+    CU_ASSERT_EQUAL(mode_of(f->root, "bin/app"), 0755);
+    CU_ASSERT_EQUAL(mode_of(f->root, "etc/main.conf"), 0644);
+    CU_ASSERT_EQUAL(mode_of(f->root, "var/log/messages"), 0640);
+    /* old copies kept in quarantine: bin/app, etc/main.conf, etc/a b+c%.conf, bin/evil */
+    CU_ASSERT_EQUAL(count_entries(f->qdir), 4);
+    CU_ASSERT(quarantine_all_mode0(f));
+    text = quarantined(f, "bin_app");
+    CU_ASSERT(text != NULL && strcmp(text, "app, trojaned\n") == 0);
+    free(text);
+    text = quarantined(f, "etc_a_b+c_.conf");
+    CU_ASSERT(text != NULL && strcmp(text, "changed too\n") == 0);
+    free(text);
+    CU_ASSERT(log_has(f, " remediate bin/app modified replaced by the verified copy from "));
+    CU_ASSERT(log_has(f, " remediate lib/libx.so missing restored from "));
+    CU_ASSERT(log_has(f, " remediate etc/a\\x20b+c%.conf modified "));
+}
+
+static void test_remediate_dir(void)
+{
+    fx f;
+
+    fx_new(&f);
+    damage(&f);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\n"
+                              "log = %s\nrepository = %s\n",
+                              f.qdir, f.log, f.repo));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    check_remediated(&f, f.repo);
+    fx_free(&f);
+}
+
+static void test_remediate_http(void)
+{
+    char url[128];
+    server s;
+    fx f;
+
+    fx_new(&f);
+    damage(&f);
+    /* base URL with a path: serve the parent of the repository */
+    s = server_start(f.base, SRV_OK, 16);
+    pathf(url, sizeof(url), "http://127.0.0.1:%d/repo/", s.port);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\n"
+                              "log = %s\nrepository = %s\n",
+                              f.qdir, f.log, url));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    server_stop(&s);
+    check_remediated(&f, url);
+    fx_free(&f);
+}
+
+/* A user:password in the URL never reaches a detail or the log. */
+static void test_remediate_url_password(void)
+{
+    char url[128];
+    server s;
+    fx f;
+
+    fx_new(&f);
+    put(&f, "bin/app", "app, trojaned\n", 0755);
+    s = server_start(f.repo, SRV_OK, 4);
+    pathf(url, sizeof(url), "http://device:s3cr3t-pw@127.0.0.1:%d", s.port);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\n"
+                              "log = %s\nrepository = %s\n",
+                              f.qdir, f.log, url));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    server_stop(&s);
+    CU_ASSERT(detail_has(result_for(f.r, "bin/app"), "http://***@127.0.0.1:"));
+    CU_ASSERT(run("grep -q 's3cr3t' '%s'", f.log) == 1);
+    CU_ASSERT(log_has(&f, "http://***@127.0.0.1:"));
+    fx_free(&f);
+}
+
+/* A remediation that cannot finish: the tree is exactly as before. */
+static void expect_nothing_changed(fx *f, const char *path, const char *why)
+{
+    const m2msec_file_result *x = result_for(f->r, path);
+
+    CU_ASSERT_FATAL(x != NULL);
+    CU_ASSERT_EQUAL(x->action, M2MSEC_ACTION_REMEDIATE);
+    CU_ASSERT_EQUAL(x->action_ok, 0);
+    CU_ASSERT(detail_has(x, why));
+    CU_ASSERT(unchanged(f));
+    CU_ASSERT(no_temp_files(f));
+    CU_ASSERT(!file_exists(f->qdir) || count_entries(f->qdir) == 0);
+}
+
+static void http_failure(srv_mode mode, const char *why)
+{
+    char url[128];
+    server s;
+    fx f;
+
+    fx_new(&f);
+    put(&f, "bin/app", "app, trojaned\n", 0700);
+    CU_ASSERT(run("rm -rf '%s/var/log'", f.root) == 0);
+    s = server_start(f.repo, mode, 16);
+    pathf(url, sizeof(url), "http://127.0.0.1:%d", s.port);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\n"
+                              "log = %s\nrepository = %s\n",
+                              f.qdir, f.log, url));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT(errors_contain("action(s) failed"));
+    server_stop(&s);
+    expect_nothing_changed(&f, "bin/app", why);
+    /* the missing file in a missing directory: the directory is not left behind */
+    expect_nothing_changed(&f, "var/log/messages", why);
+    CU_ASSERT(log_has(&f, " remediate-failed bin/app modified nothing changed: "));
+    fx_free(&f);
+}
+
+static void test_remediate_corrupted(void)
+{
+    http_failure(SRV_CORRUPT, "does not match the manifest digest");
+}
+
+static void test_remediate_truncated(void)
+{
+    http_failure(SRV_TRUNCATE, "download of ");
+}
+
+static void test_remediate_404(void)
+{
+    http_failure(SRV_404, "404");
+}
+
+static void test_remediate_no_server(void)
+{
+    char url[128];
+    server s;
+    fx f;
+
+    fx_new(&f);
+    put(&f, "bin/app", "app, trojaned\n", 0755);
+    s = server_start(f.repo, SRV_OK, 0); /* answers nothing, exits: port closed */
+    server_stop(&s);
+    pathf(url, sizeof(url), "http://127.0.0.1:%d", s.port);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\n"
+                              "log = %s\nrepository = %s\n",
+                              f.qdir, f.log, url));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    ERR_clear_error();
+    expect_nothing_changed(&f, "bin/app", "download of bin/app");
+    fx_free(&f);
+}
+
+/* The repository copy is bigger than the manifest says: refused while downloading. */
+static void test_remediate_size_limit(void)
+{
+    char path[PATH_MAX];
+    fx f;
+
+    fx_new(&f);
+    put(&f, "bin/app", "app, trojaned\n", 0755);
+    pathf(path, sizeof(path), "%s/bin/app", f.repo);
+    write_text(path, "app version 1\nand a payload appended to the repository copy\n", 0755);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\n"
+                              "log = %s\nrepository = %s\n",
+                              f.qdir, f.log, f.repo));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    ERR_clear_error();
+    expect_nothing_changed(&f, "bin/app", "larger than 14 bytes");
+    /* a symlink in the repository is not followed */
+    CU_ASSERT(run("ln -sf '%s/bin/tool' '%s'", f.root, path) == 0);
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    ERR_clear_error();
+    expect_nothing_changed(&f, "bin/app", "not followed");
+    fx_free(&f);
+}
+
+/*
+ * The quarantine directory is a regular file: the verified copy is already
+ * exchanged with the old file when moving the old file fails - undone.
+ * (Root can write anywhere, so a permission problem would not do.)
+ */
+static void test_remediate_quarantine_unusable(void)
+{
+    char qfile[PATH_MAX], *qbefore, *qafter;
+    fx f;
+
+    fx_new(&f);
+    put(&f, "bin/app", "app, trojaned\n", 0700);
+    CU_ASSERT(run("chmod 0600 '%s/etc/main.conf'", f.root) == 0);
+    pathf(qfile, sizeof(qfile), "%s/not-a-directory", f.base);
+    write_text(qfile, "just a file\n", 0644);
+    qbefore = read_all(qfile);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\n"
+                              "log = %s\nrepository = %s\n",
+                              qfile, f.log, f.repo));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    ERR_clear_error();
+    expect_nothing_changed(&f, "bin/app", "quarantine directory");
+    expect_nothing_changed(&f, "etc/main.conf", "Not a directory");
+    qafter = read_all(qfile);
+    CU_ASSERT(qbefore != NULL && qafter != NULL && strcmp(qbefore, qafter) == 0);
+    free(qbefore);
+    free(qafter);
+    fx_free(&f);
+}
+
+/* The old file is a FIFO and the quarantine is on another filesystem: cannot move, undone. */
+static void test_remediate_other_fs_fifo(void)
+{
+    char shm[PATH_MAX], fifo[PATH_MAX];
+    struct stat a, b;
+    fx f;
+
+    fx_new(&f);
+    pathf(shm, sizeof(shm), "%s", "/dev/shm/m2m-act-XXXXXX");
+    if (stat("/dev/shm", &a) != 0 || stat(f.base, &b) != 0 || a.st_dev == b.st_dev ||
+        mkdtemp(shm) == NULL) {
+        fprintf(stderr, "\n(no second filesystem at /dev/shm: test skipped) ");
+        fx_free(&f);
+        return;
+    }
+    pathf(f.qdir, sizeof(f.qdir), "%s/q", shm);
+    pathf(fifo, sizeof(fifo), "%s/bin/app", f.root);
+    CU_ASSERT(unlink(fifo) == 0 && mkfifo(fifo, 0644) == 0);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\n"
+                              "log = %s\nrepository = %s\n",
+                              f.qdir, f.log, f.repo));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(result_for(f.r, "bin/app")->status, M2MSEC_FILE_WRONG_TYPE);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    ERR_clear_error();
+    expect_nothing_changed(&f, "bin/app", "on another filesystem");
+    run("rm -rf '%s'", shm);
+    fx_free(&f);
+}
+
+static const char *fail_step;
+static int fail_calls;
+
+static int fail_hook(void *arg, const char *step, const char *path)
+{
+    (void)arg;
+    (void)path;
+    if (strcmp(step, fail_step) != 0)
+        return 0;
+    fail_calls++;
+    return EIO;
+}
+
+/* A failure injected after each step: every later state is undone. */
+static void test_remediate_undo_each_step(void)
+{
+    static const char *const steps[] = {"downloaded", "swapped", "quarantined"};
+    char shm[PATH_MAX];
+    struct stat a, b;
+    int other_fs = 0;
+
+    pathf(shm, sizeof(shm), "%s", "/dev/shm/m2m-act-XXXXXX");
+    if (stat("/dev/shm", &a) == 0 && stat("/tmp", &b) == 0 && a.st_dev != b.st_dev &&
+        mkdtemp(shm) != NULL)
+        other_fs = 1;
+    /* pass 0: quarantine on the same filesystem (renames); pass 1: on another one (copies) */
+    for (int pass = 0; pass < 1 + other_fs; pass++) {
+        for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+            const m2msec_file_result *x;
+            fx f;
+
+            fx_new(&f);
+            if (pass == 1)
+                pathf(f.qdir, sizeof(f.qdir), "%s/q%zu", shm, i);
+            put(&f, "bin/app", "app, trojaned\n", 0700);
+            CU_ASSERT(run("chmod 0600 '%s/etc/main.conf'", f.root) == 0);
+            if (i == 0) /* a missing file only fails at "downloaded" */
+                CU_ASSERT(run("rm -rf '%s/var/log'", f.root) == 0);
+            CU_ASSERT_FATAL(fx_policy(&f,
+                                      "[integrity]\ndefault_action = remediate\nquarantine_dir = "
+                                      "%s\nlog = %s\nrepository = %s\n",
+                                      f.qdir, f.log, f.repo));
+            fx_verify(&f);
+            fail_step = steps[i];
+            fail_calls = 0;
+            m2msec_actions_set_test_hook(fail_hook, NULL);
+            CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+            ERR_clear_error();
+            m2msec_actions_set_test_hook(NULL, NULL);
+            /* bin/app and etc/main.conf reach every step; var/log/messages only "downloaded" */
+            CU_ASSERT_EQUAL(fail_calls, i == 0 ? 3 : 2);
+            x = result_for(f.r, "bin/app");
+            CU_ASSERT(x != NULL && x->action_ok == 0);
+            CU_ASSERT(detail_has(x, "failure after step"));
+            CU_ASSERT(unchanged(&f));
+            CU_ASSERT(no_temp_files(&f));
+            CU_ASSERT(!file_exists(f.qdir) || count_entries(f.qdir) == 0);
+            fx_free(&f);
+        }
+    }
+    if (other_fs)
+        run("rm -rf '%s'", shm);
+}
+
+/* ---------------------------------------------------------------- */
+/* Log                                                               */
+/* ---------------------------------------------------------------- */
+
+static void test_log(void)
+{
+    char bad[PATH_MAX], *log, *nl;
+    const m2msec_file_result *x;
+    int lines = 0;
+    fx f;
+
+    fx_new(&f);
+    /* a file name that tries to forge a log line */
+    put(&f, "bin/evil\n2030-01-01T00:00:00Z alert forged ok", "x\n", 0644);
+    CU_ASSERT_FATAL(fx_policy(&f, "[integrity]\ndefault_action = alert\nlog = %s\n", f.log));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    log = read_all(f.log);
+    CU_ASSERT_FATAL(log != NULL);
+    for (nl = log; (nl = strchr(nl, '\n')) != NULL; nl++)
+        lines++;
+    CU_ASSERT_EQUAL(lines, 1);
+    CU_ASSERT(strstr(log, " alert bin/evil\\x0a2030-01-01T00:00:00Z\\x20alert\\x20forged\\x20ok "
+                          "extra (regular file, not listed)\n") != NULL);
+    free(log);
+
+    /* a log that cannot be written: alert fails, the device may not run */
+    pathf(bad, sizeof(bad), "%s/no/such/dir/log", f.base);
+    CU_ASSERT_FATAL(fx_policy(&f, "[integrity]\ndefault_action = alert\nlog = %s\n", bad));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    ERR_clear_error();
+    x = result_for(f.r, "bin/evil\n2030-01-01T00:00:00Z alert forged ok");
+    CU_ASSERT_FATAL(x != NULL);
+    CU_ASSERT(x->action == M2MSEC_ACTION_ALERT && x->action_ok == 0);
+    CU_ASSERT(detail_has(x, "the log could not be written"));
+
+    /* no log key: stderr (not checked), still fine */
+    CU_ASSERT_FATAL(fx_policy(&f, "[integrity]\ndefault_action = alert\n"));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    fx_free(&f);
+}
+
+/* ---------------------------------------------------------------- */
+/* Status record                                                     */
+/* ---------------------------------------------------------------- */
+
+static void test_status(void)
+{
+    static const unsigned char key[32] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+                                          0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+                                          0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
+                                          0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f};
+    char path[PATH_MAX], *text, *mac, *cnt;
+    M2M_INTEGRITY_STATUS st;
+    EVP_MAC *hmac = EVP_MAC_fetch(libctx, "HMAC", NULL);
+    fx f;
+
+    fx_new(&f);
+    CU_ASSERT_FATAL(hmac != NULL);
+    pathf(path, sizeof(path), "%s/status", f.base);
+    CU_ASSERT_EQUAL(m2msec_status_write(libctx, path, key, sizeof(key), 1, 7, 1700000000u), 1);
+    CU_ASSERT_EQUAL(mode_of(f.base, "status"), 0644);
+    text = read_all(path);
+    CU_ASSERT_FATAL(text != NULL);
+    {
+        static const char head[] = "m2msec-integrity-status 1\nresult passed\n"
+                                   "manifest-version 7\ntime 1700000000\nmac ";
+
+        CU_ASSERT(strncmp(text, head, sizeof(head) - 1) == 0);
+        CU_ASSERT_EQUAL(strlen(text), sizeof(head) - 1 + 65);
+    }
+    memset(&st, 0, sizeof(st));
+    CU_ASSERT_PTR_NULL(m2m_status_verify(hmac, key, sizeof(key), text, strlen(text), &st));
+    CU_ASSERT(st.passed == 1 && st.manifest_version == 7 && st.time == 1700000000u);
+    /* independently: the stock openssl over the first four lines */
+    mac = run_out("head -n 4 '%s' | openssl mac -digest SHA256 -macopt "
+                  "hexkey:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f HMAC "
+                  "| tr 'A-F' 'a-f' | tr -d '\\n'",
+                  path);
+    CU_ASSERT(mac != NULL && strlen(mac) == 64 && strstr(text, mac) != NULL);
+    free(mac);
+    /* edited: the MAC no longer verifies */
+    memcpy(strstr(text, "passed"), "failed", 6);
+    CU_ASSERT_PTR_NOT_NULL(m2m_status_verify(hmac, key, sizeof(key), text, strlen(text), &st));
+    free(text);
+    /* another key */
+    {
+        unsigned char other[32];
+
+        memcpy(other, key, sizeof(other));
+        other[0] ^= 1;
+        text = read_all(path);
+        CU_ASSERT_PTR_NOT_NULL(
+            m2m_status_verify(hmac, other, sizeof(other), text, strlen(text), &st));
+        free(text);
+    }
+    /* failed, replaced atomically: no temporary file left */
+    CU_ASSERT_EQUAL(m2msec_status_write(libctx, path, key, 16, 0, 8, 1700000001u), 1);
+    text = read_all(path);
+    CU_ASSERT_PTR_NULL(m2m_status_verify(hmac, key, 16, text, strlen(text), &st));
+    CU_ASSERT(st.passed == 0 && st.manifest_version == 8);
+    free(text);
+    cnt = run_out("ls -A '%s' | grep -c '^status' || true", f.base);
+    CU_ASSERT(cnt != NULL && atoi(cnt) == 1);
+    free(cnt);
+    /* bad arguments */
+    CU_ASSERT_EQUAL(m2msec_status_write(libctx, path, key, 8, 1, 1, 1), 0);
+    CU_ASSERT(errors_contain("device key of 8 bytes"));
+    CU_ASSERT_EQUAL(m2msec_status_write(libctx, path, NULL, 32, 1, 1, 1), 0);
+    ERR_clear_error();
+    pathf(path, sizeof(path), "%s/no/such/dir/status", f.base);
+    CU_ASSERT_EQUAL(m2msec_status_write(libctx, path, key, 32, 1, 1, 1), 0);
+    CU_ASSERT(errors_contain("integrity status"));
+    EVP_MAC_free(hmac);
+    fx_free(&f);
+}
+
+int main(void)
+{
+    CU_pSuite s;
+    unsigned failed;
+
+    /* the HTTP tests talk to 127.0.0.1 directly */
+    unsetenv("http_proxy");
+    unsetenv("HTTP_PROXY");
+    unsetenv("https_proxy");
+    unsetenv("HTTPS_PROXY");
+    unsetenv("all_proxy");
+    unsetenv("ALL_PROXY");
+    libctx = OSSL_LIB_CTX_new();
+    prov_default = OSSL_PROVIDER_load(libctx, "default");
+    if (libctx == NULL || prov_default == NULL)
+        return 1;
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    s = CU_add_suite("actions", NULL, NULL);
+    if (s == NULL || !CU_add_test(s, "policy file: rules, order, default", test_policy_rules) ||
+        !CU_add_test(s, "policy file: errors name the line", test_policy_errors) ||
+        !CU_add_test(s, "deny", test_deny) ||
+        !CU_add_test(s, "alert and the default action", test_alert_and_default) ||
+        !CU_add_test(s, "quarantine", test_quarantine) ||
+        !CU_add_test(s, "quarantine: symlinks moved, targets untouched", test_quarantine_symlink) ||
+        !CU_add_test(s, "quarantine: hard-linked file", test_quarantine_hardlink) ||
+        !CU_add_test(s, "quarantine: another filesystem", test_quarantine_other_fs) ||
+        !CU_add_test(s, "remediate from a directory", test_remediate_dir) ||
+        !CU_add_test(s, "remediate over HTTP", test_remediate_http) ||
+        !CU_add_test(s, "remediate: URL password not shown", test_remediate_url_password) ||
+        !CU_add_test(s, "remediate: corrupted download", test_remediate_corrupted) ||
+        !CU_add_test(s, "remediate: connection closed halfway", test_remediate_truncated) ||
+        !CU_add_test(s, "remediate: 404", test_remediate_404) ||
+        !CU_add_test(s, "remediate: no server", test_remediate_no_server) ||
+        !CU_add_test(s, "remediate: size limit, repository symlink", test_remediate_size_limit) ||
+        !CU_add_test(s, "remediate: quarantine unusable", test_remediate_quarantine_unusable) ||
+        !CU_add_test(s, "remediate: FIFO to another filesystem", test_remediate_other_fs_fifo) ||
+        !CU_add_test(s, "remediate: failure after each step", test_remediate_undo_each_step) ||
+        !CU_add_test(s, "action log", test_log) ||
+        !CU_add_test(s, "integrity status record", test_status))
+        return 1;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    OSSL_PROVIDER_unload(prov_default);
+    OSSL_LIB_CTX_free(libctx);
+    return failed == 0 ? 0 : 1;
+}
