@@ -3,8 +3,10 @@
  * status record with m2msec_status_write().
  *
  *   status_helper FILE KEYHEX passed|failed MANIFEST-VERSION [TIME]
+ *   status_helper --policy FILE     load the policy file with m2msec_policy_load()
+ *                                   and print the action for each further argument
  *
- * Exit 0 when written, 1 on failure (OpenSSL errors on stderr), 2 on usage.
+ * Exit 0 when done, 1 on failure (OpenSSL errors on stderr), 2 on usage.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,18 @@ int main(int argc, char **argv)
     int passed, ok;
     unsigned long long version, when;
 
+    if (argc >= 3 && strcmp(argv[1], "--policy") == 0) {
+        m2msec_policy *p = m2msec_policy_load(argv[2]);
+
+        if (p == NULL) {
+            ERR_print_errors_fp(stderr);
+            return 1;
+        }
+        for (int i = 3; i < argc; i++)
+            printf("%s %s\n", argv[i], m2msec_action_text(m2msec_policy_action(p, argv[i])));
+        m2msec_policy_free(p);
+        return 0;
+    }
     if (argc < 5 || argc > 6 ||
         (strcmp(argv[3], "passed") != 0 && strcmp(argv[3], "failed") != 0)) {
         fprintf(stderr, "usage: %s FILE KEYHEX passed|failed MANIFEST-VERSION [TIME]\n", argv[0]);
