@@ -1,0 +1,342 @@
+/* m2msec manifest create | sign | verify */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "m2msec/integrity.h"
+#include "tool.h"
+
+/* Default lifetime of a manifest made without --expires or --expires-at. */
+#define DEFAULT_EXPIRES (365ull * 86400)
+
+static void usage_manifest(FILE *out)
+{
+    fputs("usage: m2msec manifest create --root DIR --version N [OPTIONS] -o MANIFEST\n"
+          "       m2msec manifest sign --key PRIV.pem [-o MANIFEST.sig] MANIFEST\n"
+          "       m2msec manifest verify --pubkey PUB.pem [--sig FILE] [--state FILE] MANIFEST\n"
+          "\n"
+          "'m2msec manifest SUBCOMMAND --help' describes a subcommand.\n"
+          "\n"
+          "Exit codes: 0 ok, 1 manifest refused (bad signature, expired, rollback,\n"
+          "malformed, unsigned), 2 usage or input error.\n",
+          out);
+}
+
+static void usage_create(FILE *out)
+{
+    fputs("usage: m2msec manifest create --root DIR --version N [OPTIONS] -o MANIFEST\n"
+          "\n"
+          "Hash every regular file under DIR into a manifest (sha256sum line format plus\n"
+          "'#' header lines). Symlinks are not followed; any other file type is refused.\n"
+          "\n"
+          "Options:\n"
+          "  --root DIR             tree to hash (required)\n"
+          "  --version N            manifest version, for rollback protection (required)\n"
+          "  --digest ALG           sha256 (default), sha384 or sha512\n"
+          "  --expires SECONDS      expire SECONDS from now (default: 365 days)\n"
+          "  --expires-at EPOCH     expire at EPOCH (seconds since 1970)\n"
+          "  --meta                 also record each file's size and permission bits\n"
+          "  --jobs N               hashing threads; 0 (default) = one per core\n"
+          "  -o, --output MANIFEST  where to write it (atomically); '-' = standard output;\n"
+          "                         it must not lie below DIR\n"
+          "  -h, --help             show this help\n"
+          "\n"
+          "Exit codes: 0 written, 2 usage or input error (unreadable tree, a special file).\n",
+          out);
+}
+
+static void usage_sign(FILE *out)
+{
+    fputs("usage: m2msec manifest sign --key PRIV.pem [-o SIG] MANIFEST\n"
+          "\n"
+          "Sign the exact bytes of MANIFEST with a detached signature that the stock\n"
+          "openssl command verifies:\n"
+          "  openssl pkeyutl -verify -pubin -inkey PUB.pem -rawin -in MANIFEST -sigfile SIG\n"
+          "(Ed25519), or 'openssl dgst -sha256 -verify PUB.pem -signature SIG MANIFEST'\n"
+          "(ECDSA P-256). Other key types and encrypted keys are refused.\n"
+          "\n"
+          "Options:\n"
+          "  --key PRIV.pem         PEM private key, Ed25519 or ECDSA P-256 (required)\n"
+          "  -o, --output SIG       signature file (default: MANIFEST.sig), written atomically\n"
+          "  -h, --help             show this help\n"
+          "\n"
+          "Exit codes: 0 signed, 2 usage or input error (bad key, not a manifest).\n",
+          out);
+}
+
+static void usage_mverify(FILE *out)
+{
+    fputs("usage: m2msec manifest verify --pubkey PUB.pem [--sig SIG] [--state FILE] MANIFEST\n"
+          "\n"
+          "Check a manifest's signature, then its syntax, expiry and version, and print the\n"
+          "verdict. With --state, a manifest older than the last accepted version is\n"
+          "refused, and an accepted one records its version in FILE.\n"
+          "\n"
+          "Options:\n"
+          "  --pubkey PUB.pem       PEM public key (required)\n"
+          "  --sig SIG              signature file (default: MANIFEST.sig)\n"
+          "  --state FILE           rollback state file (created when missing)\n"
+          "  -h, --help             show this help\n"
+          "\n"
+          "Exit codes: 0 accepted, 1 refused (unsigned, bad signature, malformed, expired,\n"
+          "rollback), 2 usage or input error (unreadable manifest or key).\n",
+          out);
+}
+
+static const char *digest_name(const char *arg)
+{
+    if (strcasecmp(arg, "sha256") == 0 || strcasecmp(arg, "sha-256") == 0)
+        return "SHA256";
+    if (strcasecmp(arg, "sha384") == 0 || strcasecmp(arg, "sha-384") == 0)
+        return "SHA384";
+    if (strcasecmp(arg, "sha512") == 0 || strcasecmp(arg, "sha-512") == 0)
+        return "SHA512";
+    return NULL;
+}
+
+static int write_stdout(const m2msec_manifest *m)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int ok;
+
+    if (!m2msec_manifest_serialize(m, &buf, &len))
+        return 0;
+    ok = fwrite(buf, 1, len, stdout) == len && fflush(stdout) == 0;
+    OPENSSL_free(buf);
+    if (!ok)
+        tool_err("cannot write the manifest to standard output");
+    return ok;
+}
+
+static int manifest_create(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"root", required_argument, NULL, 'r'},
+        {"version", required_argument, NULL, 'V'},
+        {"digest", required_argument, NULL, 'd'},
+        {"expires", required_argument, NULL, 'e'},
+        {"expires-at", required_argument, NULL, 'E'},
+        {"meta", no_argument, NULL, 'm'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *root = NULL, *out = NULL, *digest = "SHA256", *cmd = "manifest create";
+    uint64_t version = 0, expires = 0, now = tool_now();
+    int have_version = 0, have_expires = 0, meta = 0, c;
+    unsigned jobs = 0;
+    m2msec_manifest *m;
+    char root_real[PATH_MAX], *below;
+
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            root = optarg;
+            break;
+        case 'V':
+            if (!tool_parse_u64(optarg, 0, UINT64_MAX, &version))
+                return tool_usage_error(cmd, "--version '%s' is not a decimal number", optarg);
+            have_version = 1;
+            break;
+        case 'd':
+            if ((digest = digest_name(optarg)) == NULL)
+                return tool_usage_error(cmd, "--digest '%s': expected sha256, sha384 or sha512",
+                                        optarg);
+            break;
+        case 'e':
+        case 'E': {
+            uint64_t v;
+
+            if (have_expires)
+                return tool_usage_error(cmd, "give --expires or --expires-at once");
+            if (!tool_parse_u64(optarg, c == 'e' ? 1 : 0, UINT64_MAX, &v) ||
+                (c == 'e' && v > UINT64_MAX - now))
+                return tool_usage_error(cmd, "--%s '%s' is not a valid number of seconds",
+                                        c == 'e' ? "expires" : "expires-at", optarg);
+            expires = c == 'e' ? now + v : v;
+            have_expires = 1;
+            break;
+        }
+        case 'm':
+            meta = 1;
+            break;
+        case 'j':
+            if (!tool_parse_jobs(cmd, optarg, &jobs))
+                return EXIT_USAGE;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'h':
+            usage_create(stdout);
+            return EXIT_OK;
+        default:
+            return tool_bad_option(cmd, argv);
+        }
+    }
+    if (optind != argc)
+        return tool_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (root == NULL || out == NULL || !have_version)
+        return tool_usage_error(cmd, "--root, --version and -o are required");
+    if (!have_expires)
+        expires = now + DEFAULT_EXPIRES;
+    if (expires <= now)
+        tool_err("warning: the manifest expires at %llu, which is not in the future",
+                 (unsigned long long)expires);
+    if (tool_realpath(root, root_real) == NULL) {
+        tool_err("root %s: cannot resolve it", root);
+        return EXIT_USAGE;
+    }
+    if (strcmp(out, "-") != 0 && (below = tool_path_below(root_real, out)) != NULL) {
+        tool_err("the manifest %s lies below the root %s and would list itself; write it "
+                 "outside the root",
+                 out, root);
+        free(below);
+        return EXIT_USAGE;
+    }
+    m = m2msec_manifest_from_tree(NULL, root, digest, version, expires, meta, jobs);
+    if (m == NULL) {
+        tool_print_errors();
+        tool_err("cannot build a manifest of %s", root);
+        return EXIT_USAGE;
+    }
+    if (strcmp(out, "-") == 0 ? !write_stdout(m) : !m2msec_manifest_write(m, out)) {
+        tool_print_errors();
+        m2msec_manifest_free(m);
+        return EXIT_USAGE;
+    }
+    if (strcmp(out, "-") != 0)
+        fprintf(stderr, "m2msec: wrote %s: %zu files, %s, version %llu, expires %llu\n", out,
+                m2msec_manifest_count(m), m2msec_manifest_digest(m), (unsigned long long)version,
+                (unsigned long long)expires);
+    m2msec_manifest_free(m);
+    return EXIT_OK;
+}
+
+static int manifest_sign(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"key", required_argument, NULL, 'k'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *key = NULL, *out = NULL, *cmd = "manifest sign";
+    int c;
+
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            key = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'h':
+            usage_sign(stdout);
+            return EXIT_OK;
+        default:
+            return tool_bad_option(cmd, argv);
+        }
+    }
+    if (key == NULL)
+        return tool_usage_error(cmd, "--key is required");
+    if (argc - optind != 1)
+        return tool_usage_error(cmd, "expected exactly one MANIFEST");
+    if (!m2msec_manifest_sign(NULL, argv[optind], key, out)) {
+        tool_print_errors();
+        tool_err("manifest %s not signed", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (out == NULL)
+        fprintf(stderr, "m2msec: wrote %s.sig\n", argv[optind]);
+    else
+        fprintf(stderr, "m2msec: wrote %s\n", out);
+    return EXIT_OK;
+}
+
+static int manifest_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"pubkey", required_argument, NULL, 'p'},
+        {"sig", required_argument, NULL, 's'},
+        {"state", required_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *pub = NULL, *sig = NULL, *state = NULL, *cmd = "manifest verify", *path;
+    m2msec_manifest *m = NULL;
+    m2msec_manifest_verdict v;
+    int c;
+
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            pub = optarg;
+            break;
+        case 's':
+            sig = optarg;
+            break;
+        case 'S':
+            state = optarg;
+            break;
+        case 'h':
+            usage_mverify(stdout);
+            return EXIT_OK;
+        default:
+            return tool_bad_option(cmd, argv);
+        }
+    }
+    if (pub == NULL)
+        return tool_usage_error(cmd, "--pubkey is required");
+    if (argc - optind != 1)
+        return tool_usage_error(cmd, "expected exactly one MANIFEST");
+    path = argv[optind];
+    v = m2msec_manifest_open(NULL, path, sig, pub, state, tool_now(), &m);
+    if (v != M2MSEC_MANIFEST_OK) {
+        tool_print_errors();
+        printf("%s: %s\n", path, m2msec_manifest_verdict_text(v));
+        return v == M2MSEC_MANIFEST_ERROR ? EXIT_USAGE : EXIT_INTEGRITY;
+    }
+    printf("%s: ok (version %llu, expires %llu, %s, %zu files)\n", path,
+           (unsigned long long)m2msec_manifest_version(m),
+           (unsigned long long)m2msec_manifest_expires(m), m2msec_manifest_digest(m),
+           m2msec_manifest_count(m));
+    m2msec_manifest_free(m);
+    return EXIT_OK;
+}
+
+int cmd_manifest(int argc, char **argv)
+{
+    const char *sub;
+
+    if (argc < 2) {
+        usage_manifest(stderr);
+        return EXIT_USAGE;
+    }
+    sub = argv[1];
+    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
+        usage_manifest(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(sub, "create") == 0)
+        return manifest_create(argc - 1, argv + 1);
+    if (strcmp(sub, "sign") == 0)
+        return manifest_sign(argc - 1, argv + 1);
+    if (strcmp(sub, "verify") == 0)
+        return manifest_verify(argc - 1, argv + 1);
+    return tool_usage_error("manifest", "unknown manifest subcommand '%s'", sub);
+}

@@ -1,0 +1,203 @@
+/* m2msec tool: helpers shared by the subcommands. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "tool.h"
+
+void tool_err(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("m2msec: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void tool_print_errors(void)
+{
+    const char *file, *func, *data;
+    int line, flags;
+    unsigned long e;
+
+    while ((e = ERR_get_error_all(&file, &line, &func, &data, &flags)) != 0) {
+        const char *reason = ERR_reason_error_string(e);
+        const char *lib = ERR_lib_error_string(e);
+        int has_data = data != NULL && *data != '\0' && (flags & ERR_TXT_STRING);
+
+        if (has_data && strncmp(data, "m2msec: ", 8) == 0) {
+            /* libm2msec's own messages say everything */
+            fprintf(stderr, "%s\n", data);
+            continue;
+        }
+        fprintf(stderr, "m2msec: %s%s%s%s%s\n", lib != NULL ? lib : "", lib != NULL ? ": " : "",
+                reason != NULL ? reason : "error", has_data ? ": " : "", has_data ? data : "");
+    }
+}
+
+int tool_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("m2msec: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'm2msec %s --help'.\n", cmd);
+    return EXIT_USAGE;
+}
+
+int tool_bad_option(const char *cmd, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+
+    if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 128)
+        return tool_usage_error(cmd, "unknown option or missing value: -%c", optopt);
+    return tool_usage_error(cmd, "unknown option or missing value: %s", arg);
+}
+
+int tool_parse_u64(const char *text, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (text == NULL || *text == '\0')
+        return 0;
+    for (const char *p = text; *p != '\0'; p++) {
+        unsigned d;
+
+        if (*p < '0' || *p > '9')
+            return 0;
+        d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return 0;
+        v = v * 10 + d;
+    }
+    if (v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+int tool_parse_jobs(const char *cmd, const char *text, unsigned *jobs)
+{
+    uint64_t v;
+
+    if (!tool_parse_u64(text, 0, 256, &v)) {
+        tool_usage_error(cmd, "--jobs '%s': expected a number from 0 (one per core) to 256", text);
+        return 0;
+    }
+    *jobs = (unsigned)v;
+    return 1;
+}
+
+int tool_read_device_key(const char *path, unsigned char key[TOOL_DEVICE_KEY_MAX], size_t *keylen)
+{
+    char buf[2 * TOOL_DEVICE_KEY_MAX + 64];
+    ssize_t n;
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), hi = -1, ok = 0;
+
+    if (fd < 0) {
+        tool_err("device key file %s: %s", path, strerror(errno));
+        return 0;
+    }
+    do {
+        n = read(fd, buf, sizeof(buf));
+    } while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n < 0 || (size_t)n == sizeof(buf)) {
+        tool_err("device key file %s: unreadable or too long", path);
+        goto end;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        int v;
+        char ch = buf[i];
+
+        if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t')
+            continue;
+        v = OPENSSL_hexchar2int((unsigned char)ch);
+        if (v < 0 || len >= TOOL_DEVICE_KEY_MAX) {
+            tool_err("device key file %s: not 16..64 bytes of hex", path);
+            goto end;
+        }
+        if (hi < 0) {
+            hi = v;
+        } else {
+            key[len++] = (unsigned char)(hi << 4 | v);
+            hi = -1;
+        }
+    }
+    if (hi >= 0 || len < 16) {
+        tool_err("device key file %s: not 16..64 bytes of hex", path);
+        goto end;
+    }
+    *keylen = len;
+    ok = 1;
+end:
+    OPENSSL_cleanse(buf, sizeof(buf));
+    if (!ok)
+        OPENSSL_cleanse(key, TOOL_DEVICE_KEY_MAX);
+    return ok;
+}
+
+char *tool_path_below(const char *root_real, const char *path)
+{
+    char dir[PATH_MAX], real[PATH_MAX], *copy, *slash, *res = NULL;
+    const char *base;
+    size_t rl = strlen(root_real);
+
+    if (realpath(path, real) == NULL) {
+        /* not there (yet): resolve its directory */
+        copy = strdup(path);
+        if (copy == NULL)
+            return NULL;
+        slash = strrchr(copy, '/');
+        if (slash == NULL) {
+            base = path;
+            if (getcwd(dir, sizeof(dir)) == NULL) {
+                free(copy);
+                return NULL;
+            }
+        } else {
+            *slash = '\0';
+            base = path + (slash - copy) + 1;
+            if (realpath(*copy != '\0' ? copy : "/", dir) == NULL) {
+                free(copy);
+                return NULL;
+            }
+        }
+        free(copy);
+        if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
+            (size_t)snprintf(real, sizeof(real), "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, base) >=
+                sizeof(real))
+            return NULL;
+    }
+    if (strcmp(root_real, "/") == 0)
+        return real[1] != '\0' ? strdup(real + 1) : NULL;
+    if (strncmp(real, root_real, rl) == 0 && real[rl] == '/' && real[rl + 1] != '\0')
+        res = strdup(real + rl + 1);
+    return res;
+}
+
+char *tool_realpath(const char *path, char *out)
+{
+    return realpath(path, out);
+}
+
+uint64_t tool_now(void)
+{
+    time_t t = time(NULL);
+
+    return t < 0 ? 0 : (uint64_t)t;
+}
