@@ -260,6 +260,28 @@ static void test_policy_rules(void)
     fx_free(&f);
 }
 
+/* examples/policy.cnf loads and says what its comments say. */
+static void test_policy_example(void)
+{
+    const char *src = getenv("M2M_SOURCE_DIR");
+    char path[PATH_MAX];
+    m2msec_policy *p;
+
+    CU_ASSERT_FATAL(src != NULL);
+    pathf(path, sizeof(path), "%s/examples/policy.cnf", src);
+    p = m2msec_policy_load(path);
+    if (p == NULL)
+        ERR_print_errors_fp(stderr);
+    CU_ASSERT_FATAL(p != NULL);
+    CU_ASSERT_EQUAL(m2msec_policy_action(p, "var/log/messages"), M2MSEC_ACTION_ALERT);
+    CU_ASSERT_EQUAL(m2msec_policy_action(p, "etc/net/eth0.conf"), M2MSEC_ACTION_REMEDIATE);
+    CU_ASSERT_EQUAL(m2msec_policy_action(p, "lib/plugins/modbus.so"), M2MSEC_ACTION_QUARANTINE);
+    CU_ASSERT_EQUAL(m2msec_policy_action(p, "lib/libm2msec.so.0"), M2MSEC_ACTION_DENY);
+    CU_ASSERT_EQUAL(m2msec_policy_action(p, "bin/agent"), M2MSEC_ACTION_DENY);
+    CU_ASSERT_EQUAL(m2msec_policy_action(p, "share/readme.txt"), M2MSEC_ACTION_DENY);
+    m2msec_policy_free(p);
+}
+
 static void test_policy_errors(void)
 {
     static const struct {
@@ -1055,6 +1077,7 @@ int main(void)
     s = CU_add_suite("actions", NULL, NULL);
     if (s == NULL || !CU_add_test(s, "policy file: rules, order, default", test_policy_rules) ||
         !CU_add_test(s, "policy file: errors name the line", test_policy_errors) ||
+        !CU_add_test(s, "policy file: examples/policy.cnf", test_policy_example) ||
         !CU_add_test(s, "deny", test_deny) ||
         !CU_add_test(s, "alert and the default action", test_alert_and_default) ||
         !CU_add_test(s, "quarantine", test_quarantine) ||

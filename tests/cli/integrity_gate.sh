@@ -124,6 +124,28 @@ got=$("$HELPER" --policy "$TMP/policy.cnf" var/log/messages etc/app.conf bin/app
 expect_eq "m2msec_policy_load reads [integrity] and [rules] of the same file" "$got" \
     "var/log/messages alert etc/app.conf remediate bin/app deny lib/x.so deny "
 
+echo "# examples/policy.cnf: valid for both readers (its two paths moved here)"
+sed -e "s|^integrity_status = .*|integrity_status = $STATUS|" \
+    -e "s|^device_key_file = .*|device_key_file = $TMP/device.key|" \
+    "$M2M_SOURCE_DIR/examples/policy.cnf" >"$TMP/example-policy.cnf"
+write_conf "$TMP/example.cnf" "policy = $TMP/example-policy.cnf"
+RC=0
+OPENSSL_CONF=$TMP/example.cnf "$OPENSSL" list -providers >"$TMP/out" 2>&1 || RC=$?
+if [[ $RC -eq 0 ]] && grep -A3 '^  m2msec' "$TMP/out" | grep -q 'status: active'; then
+    ok "provider active with examples/policy.cnf"
+else
+    not_ok "provider active with examples/policy.cnf"
+    diag "$(cat "$TMP/out")"
+fi
+RC=0
+OPENSSL_CONF=$TMP/example.cnf "$OPENSSL" kdf -keylen 32 -kdfopt "hexkey:$K16" "${IDS[@]}" \
+    -kdfopt aead:M2M-REC-AES-256-GCM M2M-SESSION-KDF >"$TMP/out" 2>"$TMP/err" || RC=$?
+expect_refused "examples/policy.cnf, no status record"
+got=$("$HELPER" --policy "$M2M_SOURCE_DIR/examples/policy.cnf" lib/plugins/x.so lib/y.so |
+    tr '\n' ' ')
+expect_eq "m2msec_policy_load reads examples/policy.cnf" "$got" \
+    "lib/plugins/x.so quarantine lib/y.so deny "
+
 echo "# the reference: the same derivation without the gate"
 derive "$PLAIN"
 expect_key "no policy file: M2M-SESSION-KDF derives"
