@@ -909,8 +909,10 @@ static void act_on(actx *c, m2msec_report *r, size_t i)
             if (ok)
                 logged = log_event(c, word, res->path, res->status, "%s", done);
             else
-                logged = log_event(c, "remediate-failed", res->path, res->status,
-                                   "nothing changed: %s", why);
+                logged = log_event(c, "remediate-failed", res->path, res->status, "%s: %s",
+                                   strstr(why, "undo failed") != NULL ? "NOT fully undone"
+                                                                      : "nothing changed",
+                                   why);
         }
         break;
     default:
