@@ -619,22 +619,34 @@ static int open_or_create_dir(actx *c, const char *dir, size_t *created, char *w
 /* Actions                                                           */
 /* ---------------------------------------------------------------- */
 
-/* Quarantine the file of @p res; @p qpath gets where it went. */
+/*
+ * Quarantine the file of @p res; @p qpath gets where it went, or "" when
+ * there is nothing at the path any more (its directory was already moved
+ * by the action on a shallower result, or it is gone since verification).
+ */
 static int do_quarantine(actx *c, const m2msec_file_result *res, char *qpath, size_t qlen,
                          char *why, size_t whylen)
 {
     char dir[PATH_MAX], base[NAME_MAX + 1];
+    struct stat st;
     qmove q;
     int pdfd, ok;
 
+    qpath[0] = '\0';
     if (!split_path(res->path, dir, sizeof(dir), base, sizeof(base))) {
         fmt(why, whylen, "path too long");
         return 0;
     }
     pdfd = open_dir_beneath(c, dir);
     if (pdfd < 0) {
+        if (errno == ENOENT)
+            return 1;
         why_open_dir(c, dir, errno, why, whylen);
         return 0;
+    }
+    if (fstatat(pdfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+        close(pdfd);
+        return 1;
     }
     ok = quarantine_entry(c, pdfd, base, res->path, &q, why, whylen);
     close(pdfd);
@@ -885,7 +897,10 @@ static void act_on(actx *c, m2msec_report *r, size_t i)
             break;
         }
         ok = do_quarantine(c, res, qpath, sizeof(qpath), why, sizeof(why));
-        if (ok) {
+        if (ok && qpath[0] == '\0') {
+            fmt(done, sizeof(done), "no longer present: nothing to move");
+            logged = log_event(c, word, res->path, res->status, "(%s)", done);
+        } else if (ok) {
             fmt(done, sizeof(done), "moved to %s", qpath);
             logged = log_event(c, word, res->path, res->status, "-> %s", qpath);
         } else {
@@ -897,7 +912,10 @@ static void act_on(actx *c, m2msec_report *r, size_t i)
         if (e == NULL) {
             /* not in the manifest: the expected state is "absent" */
             ok = do_quarantine(c, res, qpath, sizeof(qpath), why, sizeof(why));
-            if (ok) {
+            if (ok && qpath[0] == '\0') {
+                fmt(done, sizeof(done), "not in the manifest; no longer present");
+                logged = log_event(c, word, res->path, res->status, "(%s)", done);
+            } else if (ok) {
                 fmt(done, sizeof(done), "not in the manifest: moved to %s", qpath);
                 logged = log_event(c, word, res->path, res->status, "-> %s (not in the manifest)",
                                    qpath);
@@ -933,6 +951,29 @@ static void act_on(actx *c, m2msec_report *r, size_t i)
     m2msec_report_set_action_detail(r, i, detail);
 }
 
+typedef struct depth_index {
+    size_t depth, index;
+} depth_index;
+
+static size_t depth(const char *path)
+{
+    size_t d = 0;
+
+    for (; *path != '\0'; path++)
+        d += *path == '/';
+    return d;
+}
+
+/* Deeper first; the report's order (by path) among equal depths. */
+static int cmp_depth(const void *a, const void *b)
+{
+    const depth_index *x = a, *y = b;
+
+    if (x->depth != y->depth)
+        return x->depth > y->depth ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
 int m2msec_apply_policy(OSSL_LIB_CTX *libctx, const m2msec_policy *p, const m2msec_manifest *m,
                         const char *root, m2msec_report *r)
 {
@@ -940,6 +981,7 @@ int m2msec_apply_policy(OSSL_LIB_CTX *libctx, const m2msec_policy *p, const m2ms
     size_t denied = 0, failed = 0, n;
     const char *log;
     const m2msec_file_result *first = NULL;
+    depth_index *order;
 
     if (p == NULL || m == NULL || root == NULL || r == NULL) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_NULL_PARAMETER,
@@ -963,7 +1005,15 @@ int m2msec_apply_policy(OSSL_LIB_CTX *libctx, const m2msec_policy *p, const m2ms
             c.logerr = errno;
     }
     n = m2msec_report_count(r);
-    for (size_t i = 0; i < n; i++) {
+    order = n > 0 ? OPENSSL_malloc(n * sizeof(*order)) : NULL;
+    if (order != NULL) {
+        /* deeper paths first: "d/x" is handled before "d" moves the whole directory away */
+        for (size_t i = 0; i < n; i++)
+            order[i] = (depth_index){depth(m2msec_report_at(r, i)->path), i};
+        qsort(order, n, sizeof(*order), cmp_depth);
+    }
+    for (size_t k = 0; k < n; k++) {
+        size_t i = order != NULL ? order[k].index : k;
         const m2msec_file_result *res = m2msec_report_at(r, i);
 
         if (res->status == M2MSEC_FILE_OK)
@@ -976,6 +1026,7 @@ int m2msec_apply_policy(OSSL_LIB_CTX *libctx, const m2msec_policy *p, const m2ms
         if ((res->action == M2MSEC_ACTION_DENY || !res->action_ok) && first == NULL)
             first = res;
     }
+    OPENSSL_free(order);
     if (c.logfd >= 0) {
         int bad = fsync(c.logfd) != 0;
 

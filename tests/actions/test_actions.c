@@ -682,6 +682,35 @@ static void test_remediate_http(void)
     fx_free(&f);
 }
 
+/* A directory (with files) in place of a listed file: inner files first, then the directory. */
+static void test_remediate_directory_in_place(void)
+{
+    char *cnt;
+    fx f;
+
+    fx_new(&f);
+    CU_ASSERT(run("rm '%s/bin/app' && mkdir -p '%s/bin/app/sub' && echo x > '%s/bin/app/sub/x' && "
+                  "echo y > '%s/bin/app/y'",
+                  f.root, f.root, f.root, f.root) == 0);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\n"
+                              "log = %s\nrepository = %s\n",
+                              f.qdir, f.log, f.repo));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(result_for(f.r, "bin/app")->status, M2MSEC_FILE_WRONG_TYPE);
+    CU_ASSERT_EQUAL(result_for(f.r, "bin/app/sub/x")->status, M2MSEC_FILE_EXTRA);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    CU_ASSERT_EQUAL(failures_now(&f), 0);
+    CU_ASSERT(no_temp_files(&f));
+    /* bin/app/sub/x, bin/app/y, then the (now empty) directory bin/app */
+    CU_ASSERT_EQUAL(count_entries(f.qdir), 3);
+    cnt = run_out("find '%s' -mindepth 1 -maxdepth 1 -type d -name '*-bin_app' -perm 0000 | wc -l",
+                  f.qdir);
+    CU_ASSERT(cnt != NULL && atoi(cnt) == 1);
+    free(cnt);
+    fx_free(&f);
+}
+
 /* A user:password in the URL never reaches a detail or the log. */
 static void test_remediate_url_password(void)
 {
@@ -1086,6 +1115,8 @@ int main(void)
         !CU_add_test(s, "quarantine: another filesystem", test_quarantine_other_fs) ||
         !CU_add_test(s, "remediate from a directory", test_remediate_dir) ||
         !CU_add_test(s, "remediate over HTTP", test_remediate_http) ||
+        !CU_add_test(s, "remediate: a directory in place of a file",
+                     test_remediate_directory_in_place) ||
         !CU_add_test(s, "remediate: URL password not shown", test_remediate_url_password) ||
         !CU_add_test(s, "remediate: corrupted download", test_remediate_corrupted) ||
         !CU_add_test(s, "remediate: connection closed halfway", test_remediate_truncated) ||
