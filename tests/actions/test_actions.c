@@ -19,6 +19,7 @@
 #include "integrity_status.h"
 #include "m2msec/integrity.h"
 #include "remediate.h"
+#include "safe_open.h"
 
 static OSSL_LIB_CTX *libctx;
 static OSSL_PROVIDER *prov_default;
@@ -1085,6 +1086,48 @@ static void test_status(void)
     fx_free(&f);
 }
 
+static const struct {
+    const char *name;
+    CU_TestFunc fn;
+} tests[] = {
+    {"policy file: rules, order, default", test_policy_rules},
+    {"policy file: errors name the line", test_policy_errors},
+    {"policy file: examples/policy.cnf", test_policy_example},
+    {"deny", test_deny},
+    {"alert and the default action", test_alert_and_default},
+    {"quarantine", test_quarantine},
+    {"quarantine: symlinks moved, targets untouched", test_quarantine_symlink},
+    {"quarantine: hard-linked file", test_quarantine_hardlink},
+    {"quarantine: another filesystem", test_quarantine_other_fs},
+    {"remediate from a directory", test_remediate_dir},
+    {"remediate over HTTP", test_remediate_http},
+    {"remediate: a directory in place of a file", test_remediate_directory_in_place},
+    {"remediate: URL password not shown", test_remediate_url_password},
+    {"remediate: corrupted download", test_remediate_corrupted},
+    {"remediate: connection closed halfway", test_remediate_truncated},
+    {"remediate: 404", test_remediate_404},
+    {"remediate: no server", test_remediate_no_server},
+    {"remediate: size limit, repository symlink", test_remediate_size_limit},
+    {"remediate: quarantine unusable", test_remediate_quarantine_unusable},
+    {"remediate: FIFO to another filesystem", test_remediate_other_fs_fifo},
+    {"remediate: failure after each step", test_remediate_undo_each_step},
+    {"action log", test_log},
+    {"integrity status record", test_status},
+};
+
+/* The second suite runs everything again with the openat() walk instead of openat2. */
+static int walk_init(void)
+{
+    m2msec_safe_open_force_fallback(1);
+    return 0;
+}
+
+static int walk_cleanup(void)
+{
+    m2msec_safe_open_force_fallback(0);
+    return 0;
+}
+
 int main(void)
 {
     CU_pSuite s;
@@ -1103,32 +1146,15 @@ int main(void)
         return 1;
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
-    s = CU_add_suite("actions", NULL, NULL);
-    if (s == NULL || !CU_add_test(s, "policy file: rules, order, default", test_policy_rules) ||
-        !CU_add_test(s, "policy file: errors name the line", test_policy_errors) ||
-        !CU_add_test(s, "policy file: examples/policy.cnf", test_policy_example) ||
-        !CU_add_test(s, "deny", test_deny) ||
-        !CU_add_test(s, "alert and the default action", test_alert_and_default) ||
-        !CU_add_test(s, "quarantine", test_quarantine) ||
-        !CU_add_test(s, "quarantine: symlinks moved, targets untouched", test_quarantine_symlink) ||
-        !CU_add_test(s, "quarantine: hard-linked file", test_quarantine_hardlink) ||
-        !CU_add_test(s, "quarantine: another filesystem", test_quarantine_other_fs) ||
-        !CU_add_test(s, "remediate from a directory", test_remediate_dir) ||
-        !CU_add_test(s, "remediate over HTTP", test_remediate_http) ||
-        !CU_add_test(s, "remediate: a directory in place of a file",
-                     test_remediate_directory_in_place) ||
-        !CU_add_test(s, "remediate: URL password not shown", test_remediate_url_password) ||
-        !CU_add_test(s, "remediate: corrupted download", test_remediate_corrupted) ||
-        !CU_add_test(s, "remediate: connection closed halfway", test_remediate_truncated) ||
-        !CU_add_test(s, "remediate: 404", test_remediate_404) ||
-        !CU_add_test(s, "remediate: no server", test_remediate_no_server) ||
-        !CU_add_test(s, "remediate: size limit, repository symlink", test_remediate_size_limit) ||
-        !CU_add_test(s, "remediate: quarantine unusable", test_remediate_quarantine_unusable) ||
-        !CU_add_test(s, "remediate: FIFO to another filesystem", test_remediate_other_fs_fifo) ||
-        !CU_add_test(s, "remediate: failure after each step", test_remediate_undo_each_step) ||
-        !CU_add_test(s, "action log", test_log) ||
-        !CU_add_test(s, "integrity status record", test_status))
-        return 1;
+    for (int pass = 0; pass < 2; pass++) {
+        s = pass == 0 ? CU_add_suite("actions", NULL, NULL)
+                      : CU_add_suite("actions (openat walk)", walk_init, walk_cleanup);
+        if (s == NULL)
+            return 1;
+        for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+            if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
+                return 1;
+    }
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     failed = CU_get_number_of_failures();
