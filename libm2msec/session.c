@@ -7,6 +7,7 @@
  * persists state.
  */
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -14,7 +15,6 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
-#include <openssl/rand.h>
 
 #include "m2msec/errors.h"
 #include "m2msec/m2msec.h"
@@ -209,9 +209,19 @@ static int sender_plan(m2msec_session *s)
     p[1] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_MAX_BYTES, &max_bytes);
     p[2] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_NOT_AFTER, &not_after);
     p[3] = OSSL_PARAM_construct_end();
-    if (!EVP_CIPHER_CTX_get_params(s->cur.ctx, p) ||
-        RAND_bytes_ex(s->libctx, r, sizeof(r), 0) <= 0)
+    if (!EVP_CIPHER_CTX_get_params(s->cur.ctx, p))
         return 0;
+    /*
+     * The jitter only has to differ between devices, so it comes from the
+     * kernel: no DRBG (no "default" provider) is needed in the caller's
+     * library context.
+     */
+    if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+        uint64_t t = now_ms();
+
+        r[0] = (unsigned char)(t ^ (uintptr_t)s);
+        r[1] = (unsigned char)(t >> 8);
+    }
     permille = SOFT_PERMILLE - ((unsigned)r[0] << 8 | r[1]) % (s->pol.rekey_jitter_pct * 10 + 1);
     s->rekey_records = max_records / 1000 * permille + max_records % 1000 * permille / 1000;
     if (s->rekey_records == 0)
