@@ -1,0 +1,551 @@
+/*
+ * verify_bench: m2msec_verify_tree against coreutils `sha256sum -c` and a
+ * single-thread OpenSSL SHA-256 loop, over the same files.
+ *
+ * Two trees are built in a temporary directory: a few large files (4 x 256
+ * MiB of pseudo-random bytes) and many small ones (20,000 files of 1-16
+ * KiB in 100 directories). Each tree gets a manifest (SHA-256) written next
+ * to it. Then, for each tree:
+ *
+ *   m2msec    m2msec_verify_tree with one job per online core, extra-file
+ *             walk on (what `m2msec verify` does by default);
+ *   openssl   one thread: open each listed file, read it in 256 KiB
+ *             blocks into one EVP_MD_CTX (SHA-256), compare the digest;
+ *   sha256sum `sha256sum --quiet --strict -c MANIFEST` in the root.
+ *
+ * Every contender runs as its own process (this program re-executes itself
+ * for the first two, fork + exec for sha256sum), so the peak resident set
+ * reported, ru_maxrss from wait4(), is that contender's own. m2msec and
+ * openssl time themselves from after the manifest is parsed to the last
+ * digest; sha256sum is timed from fork to exit (it reads the manifest
+ * itself: a few milliseconds at most).
+ *
+ * The page cache is warmed by one untimed run of each; then the contenders
+ * run interleaved (A, B, C, A, B, C, ...) and the best of the rounds is
+ * kept. MB/s are 10^6 bytes per second of file data. Missed targets are
+ * printed as lines starting with "MISSED:". The temporary tree is removed
+ * at the end (also after an error).
+ *
+ * Usage: verify_bench [-s] [-x] [-d DIR] [-r ROUNDS] [-j JOBS]
+ */
+#define _GNU_SOURCE /* wait4, nftw */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "m2msec/integrity.h"
+
+#define BUF_SIZE (256 * 1024)
+#define MAX_ROUNDS 20
+#define MANIFEST_MAX (64u << 20)
+
+/* Targets on a 2-core machine (the ratios are what is compared). */
+#define TARGET_LARGE_VS_OPENSSL 1.8
+#define TARGET_LARGE_VS_SHA256SUM 5.0
+#define TARGET_SMALL_VS_SHA256SUM 3.0
+
+enum { C_M2MSEC, C_OPENSSL, C_SHA256SUM, NCONTENDERS };
+static const char *const cname[NCONTENDERS] = {"m2msec", "openssl", "sha256sum"};
+
+typedef struct {
+    double best;     /* seconds */
+    long maxrss_kib; /* largest ru_maxrss over the runs */
+} RESULT;
+
+static char workdir[PATH_MAX];
+static int no_extra; /* -x: m2msec without the extra-file walk */
+static char self_exe[PATH_MAX];
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+static void cleanup(void)
+{
+    if (workdir[0] != '\0') {
+        nftw(workdir, rm_entry, 64, FTW_DEPTH | FTW_PHYS);
+        workdir[0] = '\0';
+    }
+}
+
+static void on_signal(int sig)
+{
+    /* not async-signal-safe, but the alternative is leaving a GiB behind */
+    cleanup();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "verify_bench: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    ERR_print_errors_fp(stderr);
+    cleanup();
+    exit(2);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tree generation                                                     */
+/* ------------------------------------------------------------------ */
+
+static uint64_t rng_state = 0x243f6a8885a308d3ull;
+
+static uint64_t rng(void)
+{
+    /* splitmix64: fast, and random enough for file contents and sizes */
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void fill(unsigned char *buf, size_t n)
+{
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v = rng();
+
+        memcpy(buf + i, &v, 8);
+    }
+    for (; i < n; i++)
+        buf[i] = (unsigned char)rng();
+}
+
+static void write_file(const char *path, uint64_t size, unsigned char *buf)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+    if (fd < 0)
+        die("cannot create %s", path);
+    while (size > 0) {
+        size_t n = size > BUF_SIZE ? BUF_SIZE : (size_t)size;
+        ssize_t w;
+
+        fill(buf, n);
+        w = write(fd, buf, n);
+        if (w < 0 || (size_t)w != n)
+            die("cannot write %s", path);
+        size -= n;
+    }
+    if (close(fd) != 0)
+        die("cannot write %s", path);
+}
+
+static uint64_t make_large(const char *root, int nfiles, uint64_t size, unsigned char *buf)
+{
+    char path[2 * PATH_MAX];
+
+    if (mkdir(root, 0755) != 0)
+        die("cannot create %s", root);
+    for (int i = 0; i < nfiles; i++) {
+        snprintf(path, sizeof(path), "%s/large-%d.bin", root, i);
+        write_file(path, size, buf);
+    }
+    return (uint64_t)nfiles * size;
+}
+
+static uint64_t make_small(const char *root, int nfiles, unsigned char *buf)
+{
+    char path[2 * PATH_MAX];
+    uint64_t total = 0;
+    const int per_dir = 200;
+
+    if (mkdir(root, 0755) != 0)
+        die("cannot create %s", root);
+    for (int i = 0; i < nfiles; i++) {
+        uint64_t size = 1024 + rng() % (15 * 1024 + 1);
+
+        if (i % per_dir == 0) {
+            snprintf(path, sizeof(path), "%s/d%03d", root, i / per_dir);
+            if (mkdir(path, 0755) != 0)
+                die("cannot create %s", path);
+        }
+        snprintf(path, sizeof(path), "%s/d%03d/f%05d", root, i / per_dir, i);
+        write_file(path, size, buf);
+        total += size;
+    }
+    return total;
+}
+
+static void make_manifest(const char *root, const char *manifest)
+{
+    m2msec_manifest *m =
+        m2msec_manifest_from_tree(NULL, root, "SHA256", 1, (uint64_t)time(NULL) + 86400, 0, 0);
+
+    if (m == NULL || !m2msec_manifest_write(m, manifest))
+        die("cannot make the manifest %s", manifest);
+    m2msec_manifest_free(m);
+}
+
+/* ------------------------------------------------------------------ */
+/* Children: "verify_bench --child m2msec|openssl MANIFEST ROOT JOBS"   */
+/* ------------------------------------------------------------------ */
+
+static m2msec_manifest *load_manifest(const char *path)
+{
+    unsigned char *buf = malloc(MANIFEST_MAX);
+    size_t len = 0;
+    ssize_t n;
+    m2msec_manifest *m;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 || buf == NULL)
+        die("cannot read %s", path);
+    while ((n = read(fd, buf + len, MANIFEST_MAX - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    if (n < 0 || len == MANIFEST_MAX)
+        die("cannot read %s", path);
+    m = m2msec_manifest_parse(buf, len);
+    free(buf);
+    if (m == NULL)
+        die("cannot parse %s", path);
+    return m;
+}
+
+static double child_m2msec(const m2msec_manifest *m, const char *root, unsigned jobs)
+{
+    m2msec_verify_options opt = {0};
+    m2msec_report *r;
+    double t0, t1;
+
+    opt.jobs = jobs;
+    opt.report_extra = !no_extra;
+    t0 = now();
+    r = m2msec_verify_tree(NULL, m, root, &opt);
+    t1 = now();
+    if (r == NULL || m2msec_report_failures(r) != 0)
+        die("m2msec_verify_tree failed on %s", root);
+    m2msec_report_free(r);
+    return t1 - t0;
+}
+
+static double child_openssl(const m2msec_manifest *m, const char *root)
+{
+    EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char *buf = malloc(BUF_SIZE), out[EVP_MAX_MD_SIZE];
+    unsigned outlen;
+    int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    double t0, t1;
+
+    if (md == NULL || ctx == NULL || buf == NULL || rootfd < 0)
+        die("cannot set up the OpenSSL loop for %s", root);
+    t0 = now();
+    for (size_t i = 0; i < m2msec_manifest_count(m); i++) {
+        const m2msec_manifest_entry *e = m2msec_manifest_entry_at(m, i);
+        int fd = openat(rootfd, e->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        ssize_t n;
+
+        if (fd < 0 || !EVP_DigestInit_ex2(ctx, md, NULL))
+            die("cannot open %s", e->path);
+        while ((n = read(fd, buf, BUF_SIZE)) > 0)
+            if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
+                die("digest failed on %s", e->path);
+        close(fd);
+        if (n < 0 || !EVP_DigestFinal_ex(ctx, out, &outlen) || outlen != e->digest_len ||
+            memcmp(out, e->digest, outlen) != 0)
+            die("digest mismatch on %s", e->path);
+    }
+    t1 = now();
+    close(rootfd);
+    free(buf);
+    EVP_MD_CTX_free(ctx);
+    EVP_MD_free(md);
+    return t1 - t0;
+}
+
+static int child_main(int argc, char **argv)
+{
+    m2msec_manifest *m;
+    double t;
+
+    if (argc != 7)
+        return 2;
+    no_extra = strcmp(argv[6], "x") == 0;
+    m = load_manifest(argv[3]);
+    if (strcmp(argv[2], "m2msec") == 0)
+        t = child_m2msec(m, argv[4], (unsigned)strtoul(argv[5], NULL, 10));
+    else
+        t = child_openssl(m, argv[4]);
+    m2msec_manifest_free(m);
+    printf("%.9f\n", t);
+    return fflush(stdout) == 0 ? 0 : 2;
+}
+
+/* ------------------------------------------------------------------ */
+/* Parent: run one contender                                           */
+/* ------------------------------------------------------------------ */
+
+/* Run contender c on (manifest, root); returns seconds and the child's peak RSS. */
+static double run_one(int c, const char *manifest, const char *root, unsigned jobs,
+                      long *maxrss_kib)
+{
+    int pfd[2] = {-1, -1}, status = 0;
+    char jobs_s[16], line[64] = {0};
+    struct rusage ru;
+    double t0 = now(), t1;
+    pid_t pid;
+    ssize_t n;
+
+    snprintf(jobs_s, sizeof(jobs_s), "%u", jobs);
+    if (c != C_SHA256SUM && pipe(pfd) != 0)
+        die("%s", "pipe failed");
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0)
+        die("%s", "fork failed");
+    if (pid == 0) {
+        if (c == C_SHA256SUM) {
+            int null = open("/dev/null", O_WRONLY);
+
+            if (chdir(root) != 0 || null < 0 || dup2(null, STDOUT_FILENO) < 0)
+                _exit(127);
+            execlp("sha256sum", "sha256sum", "--quiet", "--strict", "-c", manifest, (char *)NULL);
+            _exit(127);
+        }
+        close(pfd[0]);
+        if (dup2(pfd[1], STDOUT_FILENO) < 0)
+            _exit(127);
+        execl(self_exe, "verify_bench", "--child", cname[c], manifest, root, jobs_s,
+              no_extra ? "x" : "-", (char *)NULL);
+        _exit(127);
+    }
+    if (c != C_SHA256SUM) {
+        size_t got = 0;
+
+        close(pfd[1]);
+        while (got < sizeof(line) - 1 && (n = read(pfd[0], line + got, sizeof(line) - 1 - got)) > 0)
+            got += (size_t)n;
+        close(pfd[0]);
+    }
+    if (wait4(pid, &status, 0, &ru) != pid)
+        die("%s", "wait4 failed");
+    t1 = now();
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        die("%s failed (did every file verify?)", cname[c]);
+    if (ru.ru_maxrss > *maxrss_kib)
+        *maxrss_kib = ru.ru_maxrss;
+    return c == C_SHA256SUM ? t1 - t0 : strtod(line, NULL);
+}
+
+static void bench_tree(const char *label, const char *manifest, const char *root, uint64_t bytes,
+                       size_t files, unsigned jobs, int rounds, RESULT res[NCONTENDERS])
+{
+    for (int c = 0; c < NCONTENDERS; c++) {
+        long rss = 0;
+
+        res[c].best = 1e30;
+        res[c].maxrss_kib = 0;
+        run_one(c, manifest, root, jobs, &rss); /* warm the page cache */
+    }
+    for (int r = 0; r < rounds; r++)
+        for (int c = 0; c < NCONTENDERS; c++) {
+            double t = run_one(c, manifest, root, jobs, &res[c].maxrss_kib);
+
+            if (t < res[c].best)
+                res[c].best = t;
+        }
+    printf("\n%s: %zu files, %.1f MiB\n", label, files, (double)bytes / 1048576.0);
+    printf("  %-34s %10s %10s %12s\n", "contender", "MB/s", "best s", "peak RSS");
+    for (int c = 0; c < NCONTENDERS; c++) {
+        char what[64];
+
+        if (c == C_M2MSEC)
+            snprintf(what, sizeof(what), "m2msec_verify_tree, %u jobs", jobs);
+        else if (c == C_OPENSSL)
+            snprintf(what, sizeof(what), "OpenSSL SHA-256 loop, 1 thread");
+        else
+            snprintf(what, sizeof(what), "sha256sum -c (coreutils)");
+        printf("  %-34s %10.0f %10.3f %8.1f MiB\n", what, (double)bytes / 1e6 / res[c].best,
+               res[c].best, (double)res[c].maxrss_kib / 1024.0);
+    }
+}
+
+/* The 1-minute load average, or -1: the machine is shared, so say how busy it was. */
+static double loadavg(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+
+    if (f != NULL) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
+static int ratio_line(const char *what, double ratio, double target)
+{
+    printf("  %-44s %6.2fx  (target >= %.1fx)\n", what, ratio, target);
+    return ratio >= target;
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: verify_bench [-s] [-x] [-d DIR] [-r ROUNDS] [-j JOBS]\n"
+            "  -s         small run: 4 x 16 MiB and 2,000 small files (default 4 x 256 MiB\n"
+            "             and 20,000 files of 1-16 KiB)\n"
+            "  -d DIR     make the temporary tree in DIR (default $TMPDIR, then /tmp)\n"
+            "  -r ROUNDS  interleaved timed rounds, best kept (default 3)\n"
+            "  -j JOBS    m2msec jobs (default: online cores)\n"
+            "  -x         m2msec without the walk for extra files (as --no-extra)\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    const char *base = getenv("TMPDIR");
+    char large_root[PATH_MAX + 16], small_root[PATH_MAX + 16];
+    char large_man[PATH_MAX + 32], small_man[PATH_MAX + 32];
+    int small_run = 0, rounds = 3, opt, missed = 0;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned jobs = cores > 0 ? (unsigned)cores : 1;
+    int large_n = 4, small_n = 20000;
+    uint64_t large_size = 256ull << 20, large_bytes, small_bytes;
+    RESULT large[NCONTENDERS], small[NCONTENDERS];
+    unsigned char *buf;
+    ssize_t n;
+    double t;
+
+    if (argc >= 2 && strcmp(argv[1], "--child") == 0)
+        return child_main(argc, argv);
+    while ((opt = getopt(argc, argv, "sxd:r:j:")) != -1) {
+        switch (opt) {
+        case 'x':
+            no_extra = 1;
+            break;
+        case 's':
+            small_run = 1;
+            break;
+        case 'd':
+            base = optarg;
+            break;
+        case 'r':
+            rounds = atoi(optarg);
+            if (rounds < 1 || rounds > MAX_ROUNDS)
+                usage();
+            break;
+        case 'j':
+            jobs = (unsigned)atoi(optarg);
+            if (jobs < 1 || jobs > 256)
+                usage();
+            break;
+        default:
+            usage();
+        }
+    }
+    if (optind != argc)
+        usage();
+    if (small_run) {
+        large_size = 16ull << 20;
+        small_n = 2000;
+    }
+    if ((n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1)) <= 0)
+        die("%s", "cannot find my own executable (/proc/self/exe)");
+    self_exe[n] = '\0';
+    if (base == NULL || *base == '\0')
+        base = "/tmp";
+    if ((size_t)snprintf(workdir, sizeof(workdir), "%s/verify_bench.XXXXXX", base) >=
+            sizeof(workdir) ||
+        mkdtemp(workdir) == NULL) {
+        workdir[0] = '\0';
+        die("cannot create a temporary directory in %s", base);
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    snprintf(large_root, sizeof(large_root), "%s/large", workdir);
+    snprintf(small_root, sizeof(small_root), "%s/small", workdir);
+    snprintf(large_man, sizeof(large_man), "%s/large.manifest", workdir);
+    snprintf(small_man, sizeof(small_man), "%s/small.manifest", workdir);
+    if ((buf = malloc(BUF_SIZE)) == NULL)
+        die("%s", "out of memory");
+
+    printf("verify_bench: %ld online cores, m2msec jobs %u%s, %d rounds (best kept), %s\n", cores,
+           jobs, no_extra ? " without the extra-file walk" : "", rounds,
+           OpenSSL_version(OPENSSL_VERSION));
+    printf("tree: %s; load average at the start %.2f\n", workdir, loadavg());
+    fflush(stdout);
+    t = now();
+    large_bytes = make_large(large_root, large_n, large_size, buf);
+    small_bytes = make_small(small_root, small_n, buf);
+    free(buf);
+    make_manifest(large_root, large_man);
+    make_manifest(small_root, small_man);
+    printf("made %d x %" PRIu64 " MiB and %d small files with their manifests in %.1f s\n", large_n,
+           large_size >> 20, small_n, now() - t);
+
+    bench_tree("large files", large_man, large_root, large_bytes, (size_t)large_n, jobs, rounds,
+               large);
+    bench_tree("small files (1-16 KiB)", small_man, small_root, small_bytes, (size_t)small_n, jobs,
+               rounds, small);
+
+    printf("\nratios (time of the other / time of m2msec):\n");
+    if (!ratio_line("large: m2msec vs OpenSSL 1 thread",
+                    large[C_OPENSSL].best / large[C_M2MSEC].best, TARGET_LARGE_VS_OPENSSL))
+        missed |= 1;
+    if (!ratio_line("large: m2msec vs sha256sum", large[C_SHA256SUM].best / large[C_M2MSEC].best,
+                    TARGET_LARGE_VS_SHA256SUM))
+        missed |= 2;
+    if (!ratio_line("small: m2msec vs sha256sum", small[C_SHA256SUM].best / small[C_M2MSEC].best,
+                    TARGET_SMALL_VS_SHA256SUM))
+        missed |= 4;
+    printf("  %-44s %6.2fx  (no target)\n", "small: m2msec vs OpenSSL 1 thread",
+           small[C_OPENSSL].best / small[C_M2MSEC].best);
+    if (missed & 1)
+        printf("MISSED: large files: m2msec %.2fx single-thread OpenSSL, target >= %.1fx\n",
+               large[C_OPENSSL].best / large[C_M2MSEC].best, TARGET_LARGE_VS_OPENSSL);
+    if (missed & 2)
+        printf("MISSED: large files: m2msec %.2fx sha256sum, target >= %.1fx\n",
+               large[C_SHA256SUM].best / large[C_M2MSEC].best, TARGET_LARGE_VS_SHA256SUM);
+    if (missed & 4)
+        printf("MISSED: small files: m2msec %.2fx sha256sum, target >= %.1fx\n",
+               small[C_SHA256SUM].best / small[C_M2MSEC].best, TARGET_SMALL_VS_SHA256SUM);
+    if (jobs < 2)
+        printf("note: one core only; the targets assume two\n");
+    printf("load average at the end %.2f (above ~0.5 per core, other processes share the "
+           "cores and the multi-thread figures suffer most)\n",
+           loadavg());
+    cleanup();
+    return 0;
+}
