@@ -15,10 +15,19 @@
  * test authentication: a copy sent after its original would be refused by
  * the replay check before any decryption. Replays go out after the
  * original they copy. Every injected datagram must therefore be rejected
- * by the gateway, and every original accepted. See --help.
+ * by the gateway, and every original accepted.
+ *
+ * Wire faults (all off by default; tests/faults uses them): an original
+ * may be lost (--loss-pct), duplicated (--dup-pct) or corrupted in place
+ * (--corrupt-pct, one bit flipped, no intact copy sent). --log records the
+ * fate of every original, --capture the intact originals forwarded, and
+ * --replay-file sends captured datagrams again (no relaying). See --help.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,11 +43,14 @@
 typedef struct {
     unsigned char b[EX_MAX_DATAGRAM];
     size_t len;
+    int dup;     /* --dup-pct: forward it twice */
+    int corrupt; /* --corrupt-pct: a bit of the original was flipped */
 } datagram;
 
 typedef struct {
     uint64_t received, forwarded, reordered, flushed, replayed, truncated;
     uint64_t flip_version, flip_epoch, flip_seq, flip_ct, flip_tag, send_errors;
+    uint64_t dropped, duplicated, corrupted;
 } counters;
 
 typedef struct {
@@ -49,6 +61,8 @@ typedef struct {
     counters c;
     datagram hist[HISTORY];
     uint64_t nhist; /* total ever stored; slot = nhist % HISTORY */
+    int log_fd;     /* --log, or -1 */
+    int cap_fd;     /* --capture, or -1 */
 } relay;
 
 static void usage(void)
@@ -67,6 +81,16 @@ static void usage(void)
            "  --reorder-pct P      hold a datagram, forward it after the next one (default 10)\n"
            "  --truncate-pct P     also send a truncated copy first (default 5)\n"
            "  --flip-pct P         also send a copy with one bit flipped first (default 10)\n"
+           "  --loss-pct P         wire fault: drop the original (default 0)\n"
+           "  --dup-pct P          wire fault: forward the original twice (default 0)\n"
+           "  --corrupt-pct P      wire fault: flip one bit of the original itself and\n"
+           "                       forward only that (default 0)\n"
+           "  --log FILE           append one line per datagram received: EPOCH SEQ FATE\n"
+           "                       (header as received; FATE fwd, dup, corrupt or drop)\n"
+           "  --capture FILE       append every intact original forwarded, one hex line each\n"
+           "  --replay-file FILE   no relay: send every datagram of FILE (hex lines, as\n"
+           "                       written by --capture) to --forward, then exit\n"
+           "  --interval-ms MS     pause between datagrams of --replay-file (default 1)\n"
            "  --seed N             random seed (default: from the clock; printed)\n"
            "  --idle-ms MS         end after MS without any datagram; a held datagram is\n"
            "                       forwarded first (default 1000)\n"
@@ -77,10 +101,15 @@ static void usage(void)
            "Summary ends with one line\n"
            "  attacker: counts received=N forwarded=N reordered=N flushed=N replayed=N\n"
            "            truncated=N flipped=N flipped_version=N flipped_epoch=N flipped_seq=N\n"
-           "            flipped_ciphertext=N flipped_tag=N injected=N\n"
+           "            flipped_ciphertext=N flipped_tag=N injected=N dropped=N\n"
+           "            duplicated=N corrupted=N\n"
+           "(injected = replays + truncated + flipped copies + duplicates; dropped and\n"
+           "corrupted originals are not injected). With --replay-file:\n"
+           "  attacker: counts sent=N\n"
            "\n"
            "Exit status: 0 ended normally (silence, --max-ms, signal) and every datagram\n"
-           "was sent; 1 failure (socket or send error); 2 usage error.\n",
+           "was sent or dropped on purpose; 1 failure (socket, send or file error);\n"
+           "2 usage error.\n",
            MAX_MS);
 }
 
@@ -112,13 +141,155 @@ static void send_dg(relay *r, const unsigned char *b, size_t len)
     }
 }
 
+/* Append one line with a single write(2): a kill -9 loses at most that line. */
+static void append_line(relay *r, int fd, const char *line, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, line, len);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            r->c.send_errors++;
+            fprintf(stderr, PROG ": cannot write a log line: %s\n", strerror(errno));
+            return;
+        }
+        line += w;
+        len -= (size_t)w;
+    }
+}
+
+/* --log: the fate of an original, with the header it arrived with. */
+static void log_fate(relay *r, const datagram *d, const char *fate)
+{
+    char line[128];
+    uint64_t epoch = 0, seq = 0;
+    int n;
+
+    if (r->log_fd < 0)
+        return;
+    if (d->len >= HDR_LEN) {
+        for (int i = 1; i < 5; i++)
+            epoch = epoch << 8 | d->b[i];
+        for (int i = 5; i < HDR_LEN; i++)
+            seq = seq << 8 | d->b[i];
+        n = snprintf(line, sizeof(line), "%" PRIu64 " %" PRIu64 " %s\n", epoch, seq, fate);
+    } else {
+        n = snprintf(line, sizeof(line), "- - %s\n", fate);
+    }
+    append_line(r, r->log_fd, line, (size_t)n);
+}
+
+/* --capture: an intact original as one hex line. */
+static void capture(relay *r, const datagram *d)
+{
+    char line[2 * EX_MAX_DATAGRAM + 2];
+    size_t i;
+
+    if (r->cap_fd < 0 || d->corrupt)
+        return;
+    for (i = 0; i < d->len; i++)
+        snprintf(line + 2 * i, 3, "%02x", d->b[i]);
+    line[2 * i] = '\n';
+    append_line(r, r->cap_fd, line, 2 * i + 1);
+}
+
 /* Forward an original datagram and remember it for later replays. */
 static void forward(relay *r, const datagram *d)
 {
     send_dg(r, d->b, d->len);
     r->c.forwarded++;
+    capture(r, d);
+    if (d->dup) {
+        send_dg(r, d->b, d->len);
+        r->c.duplicated++;
+        if (r->verbose)
+            printf(PROG ": duplicate: datagram forwarded twice\n");
+    }
     r->hist[r->nhist % HISTORY] = *d;
     r->nhist++;
+}
+
+/* --corrupt-pct: one random bit of the original itself. */
+static void corrupt_original(relay *r, datagram *d)
+{
+    size_t pos;
+
+    if (d->len == 0)
+        return;
+    pos = (size_t)below(r, d->len);
+    d->b[pos] ^= (unsigned char)(1u << below(r, 8));
+    d->corrupt = 1;
+    r->c.corrupted++;
+    if (r->verbose)
+        printf(PROG ": corrupt: datagram %" PRIu64 " forwarded with a bit of byte %zu flipped\n",
+               r->c.received, pos);
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* --replay-file: send every hex line of path to the gateway; 1 if all were sent. */
+static int replay_file(relay *r, const char *path, uint64_t interval)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    uint64_t sent = 0;
+    ssize_t n;
+    int ok = 1;
+
+    if (f == NULL) {
+        fprintf(stderr, PROG ": cannot open %s: %s\n", path, strerror(errno));
+        return 0;
+    }
+    while (!ex_stop && (n = getline(&line, &cap, f)) >= 0) {
+        datagram d;
+        size_t len;
+
+        lineno++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            n--;
+        len = (size_t)n / 2;
+        if (n == 0 || n % 2 != 0 || len > sizeof(d.b)) {
+            fprintf(stderr, PROG ": %s:%zu: not a hex datagram\n", path, lineno);
+            ok = 0;
+            break;
+        }
+        for (size_t i = 0; i < len; i++) {
+            int hi = hexval(line[2 * i]), lo = hexval(line[2 * i + 1]);
+
+            if (hi < 0 || lo < 0) {
+                fprintf(stderr, PROG ": %s:%zu: not a hex datagram\n", path, lineno);
+                ok = 0;
+                goto end;
+            }
+            d.b[i] = (unsigned char)(hi << 4 | lo);
+        }
+        send_dg(r, d.b, len);
+        sent++;
+        if (interval > 0)
+            ex_sleep_ms(interval);
+    }
+end:
+    free(line);
+    if (ferror(f)) {
+        fprintf(stderr, PROG ": cannot read %s\n", path);
+        ok = 0;
+    }
+    fclose(f);
+    printf(PROG ": sent %" PRIu64 " datagrams from %s to 127.0.0.1:%u\n", sent, path,
+           (unsigned)r->port);
+    printf(PROG ": counts sent=%" PRIu64 "\n", sent);
+    return ok && r->c.send_errors == 0;
 }
 
 static void flip_copy(relay *r, const datagram *d)
@@ -198,7 +369,7 @@ static void summary(const relay *r, uint64_t ms, const char *why)
 {
     const counters *c = &r->c;
     uint64_t flipped = c->flip_version + c->flip_epoch + c->flip_seq + c->flip_ct + c->flip_tag;
-    uint64_t injected = c->replayed + c->truncated + flipped;
+    uint64_t injected = c->replayed + c->truncated + flipped + c->duplicated;
 
     printf(PROG ": ended after %" PRIu64 " ms (%s)\n", ms, why);
     printf(PROG ": forwarded %" PRIu64 " of %" PRIu64 " datagrams, each exactly once (%" PRIu64
@@ -210,12 +381,18 @@ static void summary(const relay *r, uint64_t ms, const char *why)
                 ")\n",
            injected, c->replayed, c->truncated, flipped, c->flip_version, c->flip_epoch,
            c->flip_seq, c->flip_ct, c->flip_tag);
+    if (c->dropped + c->duplicated + c->corrupted != 0)
+        printf(PROG ": wire faults: %" PRIu64 " originals dropped, %" PRIu64
+                    " duplicated (counted as injected), %" PRIu64 " corrupted\n",
+               c->dropped, c->duplicated, c->corrupted);
     printf(PROG ": counts received=%" PRIu64 " forwarded=%" PRIu64 " reordered=%" PRIu64
                 " flushed=%" PRIu64 " replayed=%" PRIu64 " truncated=%" PRIu64 " flipped=%" PRIu64
                 " flipped_version=%" PRIu64 " flipped_epoch=%" PRIu64 " flipped_seq=%" PRIu64
-                " flipped_ciphertext=%" PRIu64 " flipped_tag=%" PRIu64 " injected=%" PRIu64 "\n",
+                " flipped_ciphertext=%" PRIu64 " flipped_tag=%" PRIu64 " injected=%" PRIu64
+                " dropped=%" PRIu64 " duplicated=%" PRIu64 " corrupted=%" PRIu64 "\n",
            c->received, c->forwarded, c->reordered, c->flushed, c->replayed, c->truncated, flipped,
-           c->flip_version, c->flip_epoch, c->flip_seq, c->flip_ct, c->flip_tag, injected);
+           c->flip_version, c->flip_epoch, c->flip_seq, c->flip_ct, c->flip_tag, injected,
+           c->dropped, c->duplicated, c->corrupted);
 }
 
 int main(int argc, char **argv)
@@ -224,8 +401,10 @@ int main(int argc, char **argv)
     static datagram in, held;
     uint64_t listen = 0, fwd = 0, replay = 10, reorder = 10, trunc = 5, flip = 10;
     uint64_t idle = 1000, max_ms = 60000, start, last;
+    uint64_t loss = 0, dup = 0, corrupt = 0, interval = 1;
     const char *port_file = NULL, *v, *why = "silence";
-    int have_listen = 0, have_held = 0, have_seed = 0, fd, rc = EX_FAIL;
+    const char *log_path = NULL, *cap_path = NULL, *replay_path = NULL;
+    int have_listen = 0, have_held = 0, have_seed = 0, fd = -1, rc = EX_FAIL;
     uint16_t bound = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -248,6 +427,17 @@ int main(int argc, char **argv)
             trunc = ex_u64(PROG, "--truncate-pct", v, 0, 100);
         } else if (ex_opt(PROG, argc, argv, &i, "--flip-pct", &v)) {
             flip = ex_u64(PROG, "--flip-pct", v, 0, 100);
+        } else if (ex_opt(PROG, argc, argv, &i, "--loss-pct", &v)) {
+            loss = ex_u64(PROG, "--loss-pct", v, 0, 100);
+        } else if (ex_opt(PROG, argc, argv, &i, "--dup-pct", &v)) {
+            dup = ex_u64(PROG, "--dup-pct", v, 0, 100);
+        } else if (ex_opt(PROG, argc, argv, &i, "--corrupt-pct", &v)) {
+            corrupt = ex_u64(PROG, "--corrupt-pct", v, 0, 100);
+        } else if (ex_opt(PROG, argc, argv, &i, "--log", &log_path)) {
+        } else if (ex_opt(PROG, argc, argv, &i, "--capture", &cap_path)) {
+        } else if (ex_opt(PROG, argc, argv, &i, "--replay-file", &replay_path)) {
+        } else if (ex_opt(PROG, argc, argv, &i, "--interval-ms", &v)) {
+            interval = ex_u64(PROG, "--interval-ms", v, 0, 60000);
         } else if (ex_opt(PROG, argc, argv, &i, "--seed", &v)) {
             r.rng = ex_u64(PROG, "--seed", v, 0, UINT64_MAX);
             have_seed = 1;
@@ -259,15 +449,35 @@ int main(int argc, char **argv)
             ex_usage_error(PROG, "unknown argument '%s'", argv[i]);
         }
     }
-    if (!have_listen || fwd == 0)
+    if (replay_path != NULL && fwd == 0)
+        ex_usage_error(PROG, "--replay-file needs --forward");
+    if (replay_path == NULL && (!have_listen || fwd == 0))
         ex_usage_error(PROG, "--listen and --forward are required");
     if (!have_seed)
         r.rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     r.port = (uint16_t)fwd;
+    r.log_fd = r.cap_fd = -1;
     ex_catch_signals();
 
-    if ((fd = ex_udp_bind(PROG, (uint16_t)listen, &bound)) < 0)
+    if (replay_path != NULL) {
+        if ((r.out = ex_udp_bind(PROG, 0, NULL)) < 0)
+            return EX_FAIL;
+        rc = replay_file(&r, replay_path, interval) ? EX_OK : EX_FAIL;
+        close(r.out);
+        return rc;
+    }
+    if (log_path != NULL &&
+        (r.log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
+        fprintf(stderr, PROG ": cannot open %s: %s\n", log_path, strerror(errno));
         return EX_FAIL;
+    }
+    if (cap_path != NULL &&
+        (r.cap_fd = open(cap_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
+        fprintf(stderr, PROG ": cannot open %s: %s\n", cap_path, strerror(errno));
+        goto end_files;
+    }
+    if ((fd = ex_udp_bind(PROG, (uint16_t)listen, &bound)) < 0)
+        goto end_files;
     if ((r.out = ex_udp_bind(PROG, 0, NULL)) < 0)
         goto end_fd;
     if (port_file != NULL && !ex_write_port_file(PROG, port_file, bound))
@@ -275,6 +485,10 @@ int main(int argc, char **argv)
     printf(PROG ": relaying 127.0.0.1:%u -> 127.0.0.1:%u, seed %" PRIu64 ", replay %" PRIu64
                 " %%, reorder %" PRIu64 " %%, truncate %" PRIu64 " %%, flip %" PRIu64 " %%\n",
            (unsigned)bound, (unsigned)fwd, r.rng, replay, reorder, trunc, flip);
+    if (loss + dup + corrupt != 0)
+        printf(PROG ": wire faults: loss %" PRIu64 " %%, duplication %" PRIu64
+                    " %%, corruption %" PRIu64 " %%\n",
+               loss, dup, corrupt);
     fflush(stdout);
 
     start = last = ex_now_ms();
@@ -306,12 +520,31 @@ int main(int argc, char **argv)
             continue;
         last = ex_now_ms();
         in.len = (size_t)n;
+        in.dup = in.corrupt = 0;
         r.c.received++;
+        /* Wire faults draw random numbers only when enabled (same runs for a seed as before). */
+        if (loss > 0 && chance(&r, loss)) {
+            r.c.dropped++;
+            log_fate(&r, &in, "drop");
+            if (r.verbose)
+                printf(PROG ": loss: datagram %" PRIu64 " dropped\n", r.c.received);
+            fflush(stdout);
+            continue;
+        }
         /* Tampered copies first: they must fail authentication, not the replay check. */
         if (chance(&r, flip))
             flip_copy(&r, &in);
         if (chance(&r, trunc))
             truncate_copy(&r, &in);
+        if (corrupt > 0 && chance(&r, corrupt)) {
+            log_fate(&r, &in, "corrupt");
+            corrupt_original(&r, &in);
+        } else if (dup > 0 && chance(&r, dup)) {
+            in.dup = 1;
+            log_fate(&r, &in, "dup");
+        } else {
+            log_fate(&r, &in, "fwd");
+        }
         if (have_held) {
             forward(&r, &in);
             forward(&r, &held);
@@ -336,10 +569,15 @@ int main(int argc, char **argv)
         r.c.flushed++;
     }
     summary(&r, ex_now_ms() - start, why);
-    rc = r.c.send_errors == 0 && r.c.forwarded == r.c.received ? EX_OK : EX_FAIL;
+    rc = r.c.send_errors == 0 && r.c.forwarded + r.c.dropped == r.c.received ? EX_OK : EX_FAIL;
 end:
     close(r.out);
 end_fd:
     close(fd);
+end_files:
+    if (r.log_fd >= 0)
+        close(r.log_fd);
+    if (r.cap_fd >= 0)
+        close(r.cap_fd);
     return rc;
 }
