@@ -7,11 +7,14 @@
  * silence of --idle-ms, after --expect records, at --max-ms, or on
  * SIGINT/SIGTERM, and prints a summary. See --help.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include "common.h"
 
@@ -34,6 +37,11 @@ static void usage(void)
            "  --expect N           end once N records were accepted\n"
            "  --replay-window N    receiver replay window in records, 64..32768\n"
            "                       (default: provider policy)\n"
+           "  --log FILE           append one line per ACCEPTED record to FILE, written once\n"
+           "                       it is accepted: EPOCH SEQ SHA256-OF-PLAINTEXT (hex)\n"
+           "  --reject-log FILE    append one line per rejected datagram to FILE:\n"
+           "                       EPOCH SEQ REASON (as in the counts line; '- -' when the\n"
+           "                       datagram is shorter than a record header)\n"
            "%s"
            "  -v, --verbose        print every accepted reading and every rejection\n"
            "  -h, --help           this text\n"
@@ -82,6 +90,98 @@ static uint64_t header_epoch(const unsigned char *rec)
     return (uint64_t)rec[1] << 24 | (uint64_t)rec[2] << 16 | (uint64_t)rec[3] << 8 | rec[4];
 }
 
+static uint64_t header_seq(const unsigned char *rec)
+{
+    uint64_t seq = 0;
+
+    for (int i = 5; i < M2MSEC_HEADER_LEN; i++)
+        seq = seq << 8 | rec[i];
+    return seq;
+}
+
+/* Reason words of --reject-log, the keys of the counts line. */
+static const char *reason_word(m2msec_status st)
+{
+    switch (st) {
+    case M2MSEC_ERR_REPLAY:
+        return "replayed";
+    case M2MSEC_ERR_TOO_OLD:
+        return "outside_window";
+    case M2MSEC_ERR_AUTH:
+        return "auth";
+    case M2MSEC_ERR_EXPIRED:
+        return "expired";
+    case M2MSEC_ERR_OLD_EPOCH:
+        return "stale_epoch";
+    case M2MSEC_ERR_MALFORMED:
+        return "malformed";
+    default:
+        return "other";
+    }
+}
+
+/*
+ * --log and --reject-log: one line appended with a single write(2), so a
+ * kill -9 loses at most the line being written.
+ */
+static int log_line(int fd, const char *line, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, line, len);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            fprintf(stderr, PROG ": cannot write a log line: %s\n", strerror(errno));
+            return 0;
+        }
+        line += w;
+        len -= (size_t)w;
+    }
+    return 1;
+}
+
+static int log_accepted(int fd, OSSL_LIB_CTX *libctx, const unsigned char *rec,
+                        const unsigned char *pt, size_t ptlen)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    char line[256], *p;
+    size_t mdlen = 0;
+
+    if (!EVP_Q_digest(libctx, "SHA256", NULL, pt, ptlen, md, &mdlen)) {
+        ERR_print_errors_fp(stderr);
+        return 0;
+    }
+    p = line + snprintf(line, sizeof(line), "%" PRIu64 " %" PRIu64 " ", header_epoch(rec),
+                        header_seq(rec));
+    for (size_t i = 0; i < mdlen; i++, p += 2)
+        snprintf(p, 3, "%02x", md[i]);
+    *p++ = '\n';
+    return log_line(fd, line, (size_t)(p - line));
+}
+
+static int log_rejected(int fd, const unsigned char *rec, size_t len, m2msec_status st)
+{
+    char line[128];
+    int n;
+
+    if (len >= M2MSEC_HEADER_LEN)
+        n = snprintf(line, sizeof(line), "%" PRIu64 " %" PRIu64 " %s\n", header_epoch(rec),
+                     header_seq(rec), reason_word(st));
+    else
+        n = snprintf(line, sizeof(line), "- - %s\n", reason_word(st));
+    return log_line(fd, line, (size_t)n);
+}
+
+static int open_log(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+    if (fd < 0)
+        fprintf(stderr, PROG ": cannot open %s: %s\n", path, strerror(errno));
+    return fd;
+}
+
 int main(int argc, char **argv)
 {
     static uint64_t seen[SEEN_SLOTS];
@@ -95,10 +195,10 @@ int main(int argc, char **argv)
     uint64_t start, last, datagrams = 0, duplicates = 0, epochs = 0, max_epoch = 0;
     uint64_t min_epoch = 0, rekeys_seen = 0, other, rejected = 0;
     unsigned char buf[EX_MAX_DATAGRAM], out[EX_MAX_DATAGRAM];
-    const char *port_file = NULL, *v, *why = "silence";
+    const char *port_file = NULL, *v, *why = "silence", *log_path = NULL, *rej_path = NULL;
     m2msec_session_stats st;
     uint16_t bound = 0;
-    int verbose = 0, have_port = 0, fd, rc = EX_FAIL;
+    int verbose = 0, have_port = 0, fd, log_fd = -1, rej_fd = -1, rc = EX_FAIL;
 
     ex_session_opts_init(&so);
     for (int i = 1; i < argc; i++) {
@@ -119,6 +219,8 @@ int main(int argc, char **argv)
             expect = ex_u64(PROG, "--expect", v, 1, UINT64_MAX);
         } else if (ex_opt(PROG, argc, argv, &i, "--replay-window", &v)) {
             so.replay_window = ex_u64(PROG, "--replay-window", v, 64, 32768);
+        } else if (ex_opt(PROG, argc, argv, &i, "--log", &log_path)) {
+        } else if (ex_opt(PROG, argc, argv, &i, "--reject-log", &rej_path)) {
         } else if (!ex_session_opt(PROG, &so, argc, argv, &i)) {
             ex_usage_error(PROG, "unknown argument '%s'", argv[i]);
         }
@@ -130,6 +232,9 @@ int main(int argc, char **argv)
 
     if (!ex_session_open(PROG, &so, M2MSEC_RECEIVER, &es))
         return EX_FAIL;
+    if ((log_path != NULL && (log_fd = open_log(log_path)) < 0) ||
+        (rej_path != NULL && (rej_fd = open_log(rej_path)) < 0))
+        goto end;
     if ((fd = ex_udp_bind(PROG, (uint16_t)port, &bound)) < 0)
         goto end;
     if (port_file != NULL && !ex_write_port_file(PROG, port_file, bound))
@@ -175,8 +280,12 @@ int main(int argc, char **argv)
                         m2msec_status_text(ms));
                 ERR_print_errors_fp(stderr);
             }
+            if (rej_fd >= 0 && !log_rejected(rej_fd, buf, (size_t)n, ms))
+                goto end_fd;
             continue;
         }
+        if (log_fd >= 0 && !log_accepted(log_fd, es.libctx, buf, out, outlen))
+            goto end_fd;
         {
             uint64_t e = header_epoch(buf);
 
@@ -249,6 +358,10 @@ int main(int argc, char **argv)
 end_fd:
     close(fd);
 end:
+    if (log_fd >= 0)
+        close(log_fd);
+    if (rej_fd >= 0)
+        close(rej_fd);
     ex_session_close(&es);
     return rc;
 }
