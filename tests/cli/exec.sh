@@ -31,6 +31,13 @@ expect_run() {
     fi
 }
 
+# check LABEL CMD...: ok when CMD succeeds.
+check() {
+    local label=$1
+    shift
+    if "$@"; then ok "$label"; else not_ok "$label"; fi
+}
+
 # no_marker LABEL: the program did not run.
 no_marker() {
     if [[ -e "$TMP/marker" ]]; then
@@ -57,6 +64,7 @@ printf 'setting = 1\n' >root/etc/conf
 "$M2M" manifest sign --key key.pem M 2>/dev/null
 cp root/bin/prog prog.orig
 EXEC=("$M2M" exec --manifest M --pubkey key.pub --root root)
+# shellcheck disable=SC2016 # expanded by the program's shell
 PROG_SCRIPT='echo "args: $*"; echo "env: $M2M_TEST_VALUE"; : >"$MARK"; exit 5'
 export MARK="$TMP/marker"
 
@@ -65,7 +73,7 @@ M2M_TEST_VALUE=passed run "${EXEC[@]}" -- bin/prog -c "$PROG_SCRIPT" prog "a b" 
 expect_run "an intact ELF program runs, its exit code (5) passes through" 5
 expect_eq "its arguments pass through" "$(sed -n 1p run.out)" "args: a b c"
 expect_eq "the environment passes through" "$(sed -n 2p run.out)" "env: passed"
-[[ -e marker ]] && ok "the marker shows it ran" || not_ok "the marker shows it ran"
+check "the marker shows it ran" [ -e marker ]
 rm -f marker
 
 run "${EXEC[@]}" -- bin/prog -c 'tr "\0" "|" </proc/$$/cmdline; echo; readlink /proc/$$/exe'

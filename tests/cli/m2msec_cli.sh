@@ -36,6 +36,13 @@ expect_run() {
     fi
 }
 
+# check LABEL CMD...: ok when CMD succeeds.
+check() {
+    local label=$1
+    shift
+    if "$@"; then ok "$label"; else not_ok "$label"; fi
+}
+
 # ---------------------------------------------------------------- help
 for sub in "" "manifest" "manifest create" "manifest sign" "manifest verify" "verify" "exec" \
     "provider-install" "status"; do
@@ -75,8 +82,7 @@ run "$M2M" manifest sign "$TMP/x"
 expect_run "manifest sign without --key: exit 2" 2 "--key is required"
 run "$M2M" status --conf "$TMP/does-not-exist.cnf"
 expect_run "status with an unreadable configuration: exit 2" 2 "cannot be read"
-[[ ! -e "$TMP/x" ]] && ok "nothing was written by the refused commands" ||
-    not_ok "nothing was written by the refused commands"
+check "nothing was written by the refused commands" [ ! -e "$TMP/x" ]
 
 # ---------------------------------------------------------------- round trip
 cd "$TMP"
@@ -244,8 +250,7 @@ expect_run "ECDSA signature, Ed25519 key: exit 1" 1 'refused'
 "$OPENSSL" genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out p384.pem 2>/dev/null
 run "$M2M" manifest sign --key p384.pem M512 -o M512.p384
 expect_run "a P-384 key is refused: exit 2" 2 'neither Ed25519 nor ECDSA P-256'
-[[ ! -e M512.p384 ]] && ok "no signature left behind by the refused key" ||
-    not_ok "no signature left behind by the refused key"
+check "no signature left behind by the refused key" [ ! -e M512.p384 ]
 
 # ---------------------------------------------------------------- status record, policy
 DEVKEY=00112233445566778899aabbccddeeff0123456789abcdef0123456789abcdef
@@ -303,8 +308,7 @@ run "$M2M" verify --manifest M --pubkey ed.pub --root root --policy policy.cnf \
     --status-file status --device-key-file dev.key
 expect_run "policy quarantine: exit 0 (device may run), record failed" 0 \
     'status record status: failed'
-[[ ! -e root/etc/app/conf ]] && ok "the quarantined file is gone from the root" ||
-    not_ok "the quarantined file is gone from the root"
+check "the quarantined file is gone from the root" [ ! -e root/etc/app/conf ]
 cp conf.bak root/etc/app/conf
 printf 'x' >>root/lib/libdata.so
 run "$M2M" verify --manifest M --pubkey ed.pub --root root --policy policy.cnf

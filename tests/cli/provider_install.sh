@@ -35,6 +35,13 @@ expect_run() {
     fi
 }
 
+# check LABEL CMD...: ok when CMD succeeds.
+check() {
+    local label=$1
+    shift
+    if "$@"; then ok "$label"; else not_ok "$label"; fi
+}
+
 KDF_ARGS=(-keylen 32 -kdfopt hexkey:000102030405060708090a0b0c0d0e0f -kdfopt purpose:record
     -kdfopt originator:CAE01 -kdfopt receiver:CSE01 M2M-SESSION-KDF)
 # The reference: the same derivation with the provider loaded on the command line.
@@ -64,8 +71,7 @@ expect_eq "activate = 1" "$(grep -c '^activate = 1$' m2msec.cnf)" "2"
 expect_eq "module-mac is HMAC-SHA-256 of the module under the fixed key (stock openssl mac)" \
     "$(sed -n 's/^module-mac = //p' m2msec.cnf)" \
     "$("$OPENSSL" mac -digest SHA256 -macopt "key:$MAC_KEY" -in "$MODULE" HMAC | norm)"
-[[ -z "$(ls m2msec.cnf.tmp.* 2>/dev/null)" ]] && ok "no temporary file left behind" ||
-    not_ok "no temporary file left behind"
+check "no temporary file left behind" [ -z "$(ls m2msec.cnf.tmp.* 2>/dev/null)" ]
 expect_eq "m2msec is active with OPENSSL_CONF alone" "$(provider_status m2msec.cnf)" "active"
 expect_eq "default is active too (openssl dgst -sha256 works)" \
     "$(printf abc | with_conf m2msec.cnf "$OPENSSL" dgst -sha256 -r | cut -d' ' -f1)" \
@@ -124,8 +130,7 @@ expect_run "m2msec status shows the policy's max_lifetime" 0 \
 printf '[integrity]\nno_such_key = 1\n' >bad-policy.cnf
 run "$M2M" provider-install --module "$M2M_MODULES/m2msec.so" --policy bad-policy.cnf -o bad.cnf
 expect_run "a policy file with an unknown key: exit 2" 2 "no_such_key"
-[[ ! -e bad.cnf ]] && ok "nothing written for the bad policy" ||
-    not_ok "nothing written for the bad policy"
+check "nothing written for the bad policy" [ ! -e bad.cnf ]
 
 # ---------------------------------------------------------------- an awkward directory name
 odd="$TMP/mods dir#1 \$HOME 'q'"
@@ -172,8 +177,7 @@ cp copy.cnf keep.cnf
 run "$M2M" provider-install --module fake.so -o copy.cnf
 expect_run "a file that is not a provider: exit 1" 1 'does not load'
 expect_eq "the existing configuration is left unchanged" "$(cat copy.cnf)" "$(cat keep.cnf)"
-[[ -z "$(ls copy.cnf.tmp.* 2>/dev/null)" ]] && ok "no temporary file left after a refusal" ||
-    not_ok "no temporary file left after a refusal"
+check "no temporary file left after a refusal" [ -z "$(ls copy.cnf.tmp.* 2>/dev/null)" ]
 run "$M2M" provider-install --module "$TMP/no-such.so"
 expect_run "a missing module: exit 2" 2 'no-such.so'
 run "$M2M" provider-install --module "$M2M_MODULES/m2msec.so" -o "$TMP/no-such-dir/x.cnf"
