@@ -574,7 +574,12 @@ m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inl
         return reject(s, marked, status_from_error(), out, ctlen);
 
     if (k == &s->cand) {
-        /* Authenticated: persist before accepting, then move forward for good. */
+        /*
+         * Authenticated: persist before accepting, then move forward for
+         * good. The floor step starts again at 1 in a new epoch, so that it
+         * tracks the record rate rather than growing across short epochs.
+         */
+        s->floor_step = 0;
         if (!save_floor(s, epoch, seq))
             return reject(s, marked, M2MSEC_ERR_STORAGE, out, ctlen);
         epoch_key_clear(&s->prev);

@@ -16,6 +16,9 @@
  * listed (openat + fdopendir, never following symlinks), then waits on a
  * condition variable, calling the progress callback every 100 ms.
  */
+/* d_type and DT_* of readdir() */
+#define _DEFAULT_SOURCE
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -106,13 +109,27 @@ __attribute__((format(printf, 3, 4))) static void set_detail(pool_t *p, task_t *
         atomic_store(&p->fatal, 1);
 }
 
-/* Hash fd to its end; 0 or the errno of a failed read; *total gets the bytes read. */
+/*
+ * Hash fd up to @p expect bytes (its size at the first fstat), or to its end
+ * if expect < 0; 0 or the errno of a failed read; *total gets the bytes
+ * read. Stopping at the known size saves the EOF read per file: a file that
+ * grew meanwhile is caught by the second fstat.
+ */
 static int hash_loop(EVP_MD_CTX *ctx, int fd, unsigned char *buf, size_t bufsize,
-                     _Atomic uint64_t *progress, uint64_t *total)
+                     _Atomic uint64_t *progress, uint64_t *total, int64_t expect)
 {
     *total = 0;
     for (;;) {
-        ssize_t r = read(fd, buf, bufsize);
+        size_t want = bufsize;
+        ssize_t r;
+
+        if (expect >= 0) {
+            if (*total >= (uint64_t)expect)
+                return 0;
+            if ((uint64_t)expect - *total < want)
+                want = (size_t)((uint64_t)expect - *total);
+        }
+        r = read(fd, buf, want);
 
         if (r < 0 && errno == EINTR)
             continue;
@@ -192,14 +209,16 @@ static void check_one(pool_t *p, task_t *t, unsigned char *buf, EVP_MD_CTX *ctx)
         set_detail(p, t, "expected %" PRId64 " bytes, found %" PRId64, x->size, t->size);
         goto end;
     }
-    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (st1.st_size > (off_t)READ_BUF_SIZE) /* one syscall fewer for small files */
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     err = test_hook != NULL ? test_hook(test_hook_arg, t->path, fd) : 0;
     if (err == 0) {
         if (EVP_DigestInit_ex2(ctx, p->md, NULL) != 1) {
             atomic_store(&p->fatal, 1);
             goto end;
         }
-        err = hash_loop(ctx, fd, buf, READ_BUF_SIZE, &p->bytes_done, &total);
+        err = hash_loop(ctx, fd, buf, READ_BUF_SIZE, &p->bytes_done, &total,
+                        (int64_t)st1.st_size);
     }
     if (err < 0) {
         atomic_store(&p->fatal, 1);
@@ -463,7 +482,15 @@ static void walk_dir(walk_t *w, const char *rel)
             OPENSSL_free(child);
             continue;
         }
-        if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        /* d_type saves a stat per entry; only DT_UNKNOWN needs one. */
+        memset(&st, 0, sizeof(st));
+        if (de->d_type == DT_DIR)
+            st.st_mode = S_IFDIR;
+        else if (de->d_type == DT_REG)
+            st.st_mode = S_IFREG;
+        else if (de->d_type == DT_LNK)
+            st.st_mode = S_IFLNK;
+        if (st.st_mode == 0 && fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno != ENOENT) { /* ENOENT: gone since readdir */
                 errtext(errno, ebuf, sizeof(ebuf));
                 walk_report(w, child, M2MSEC_FILE_UNREADABLE, "cannot stat: %s", ebuf);
@@ -530,14 +557,23 @@ static unsigned default_jobs(void)
     return n < 1 ? 1 : n > MAX_JOBS ? MAX_JOBS : (unsigned)n;
 }
 
-/* Estimate of a file's size without reading it, for the order only. */
-static int64_t size_estimate(int rootfd, const task_t *t)
+/*
+ * Estimate of a file's size without reading it, for the order only: the
+ * manifest's size, else (only for small task lists, where largest-first
+ * keeps every core busy to the end) a stat. With many files the dynamic
+ * work queue balances by itself, and a serial stat of each would cost more
+ * than it saves.
+ */
+#define ESTIMATE_STAT_MAX 256
+
+static int64_t size_estimate(int rootfd, const task_t *t, size_t n)
 {
     struct stat st;
 
     if (t->expect != NULL && t->expect->size >= 0)
         return t->expect->size;
-    if (m2m_stat_beneath(rootfd, t->path, &st) != 0 || !S_ISREG(st.st_mode))
+    if (n > ESTIMATE_STAT_MAX || m2m_stat_beneath(rootfd, t->path, &st) != 0 ||
+        !S_ISREG(st.st_mode))
         return 0;
     return (int64_t)st.st_size;
 }
@@ -584,7 +620,7 @@ static int run(OSSL_LIB_CTX *libctx, const char *digest, int rootfd, task_t *tas
         return 0;
     }
     for (i = 0; i < n; i++) {
-        tasks[i].est = size_estimate(rootfd, &tasks[i]);
+        tasks[i].est = size_estimate(rootfd, &tasks[i], n);
         if (tasks[i].est > 0)
             pr.bytes_total += (uint64_t)tasks[i].est;
         p.order[i].est = tasks[i].est;
@@ -836,7 +872,7 @@ int m2msec_hash_fd(OSSL_LIB_CTX *libctx, int fd, const char *digest, unsigned ch
         ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "m2msec: cannot set up %s", name);
         goto end;
     }
-    err = hash_loop(ctx, fd, buf, READ_BUF_SIZE, NULL, &total);
+    err = hash_loop(ctx, fd, buf, READ_BUF_SIZE, NULL, &total, -1);
     if (err > 0) {
         ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot read the file to hash");
         goto end;
