@@ -6,6 +6,11 @@
 # exchange protected records over UDP on 127.0.0.1 through an attacker
 # relay that replays, reorders, truncates and bit-flips datagrams, and the
 # gateway's counts are checked against what the attacker injected.
+# Finally (step "integrity") the m2msec tool signs a manifest of a small
+# device tree, files are tampered with, and the device policy acts:
+# remediation and quarantine keep the device running, a tampered program
+# is denied, and while the integrity status says "failed" the provider
+# refuses to derive session keys.
 #
 #   ./examples/demo.sh                 provider from build/provider
 #   M2M_MODULES=DIR ./examples/demo.sh provider from DIR
@@ -274,7 +279,141 @@ step_records() {
     [[ $fails -eq 0 ]]
 }
 
-STEPS=(km kpsa session session_refused oscore records)
+M2M_TOOL=${M2M_TOOL:-$(dirname "$MODULES")/tools/m2msec}
+
+# Run the m2msec tool; print its output indented; return its exit status.
+tool() {
+    local rc
+    "$M2M_TOOL" "$@" >"$TMP/tool.out" 2>&1
+    rc=$?
+    sed 's/^/    /' "$TMP/tool.out"
+    return $rc
+}
+
+# M2M-SESSION-KDF through an openssl.cnf whose provider section names the policy.
+gated_kdf() {
+    OPENSSL_CONF="$TMP/openssl.cnf" "$OPENSSL" kdf -keylen 32 -kdfopt "hexkey:$KE" \
+        -kdfopt purpose:demo -kdfopt "originator:$DEVICE" -kdfopt "receiver:$GATEWAY" \
+        M2M-SESSION-KDF
+}
+
+step_integrity() {
+    say "a device tree is described by a signed manifest; files are tampered with and the"
+    say "one device policy decides: remediate, quarantine, alert, or deny (and no session keys)"
+    local d r k rc
+    if [[ ! -x $M2M_TOOL ]]; then
+        say "$M2M_TOOL not found; build first or set M2M_TOOL"
+        return 1
+    fi
+    [[ -n $TMP ]] || TMP=$(mktemp -d "${TMPDIR:-/tmp}/m2msec-demo.XXXXXX") || return 1
+    d=$TMP/device r=$TMP/repository k=$TMP/keys
+    mkdir -p "$d/bin" "$d/etc" "$d/var/log" "$r/etc" "$k" "$TMP/quarantine" || return 1
+    cp /bin/echo "$d/bin/sensor-app" || return 1
+    printf 'interval=10\nserver=gw01\n' >"$d/etc/sensor.conf"
+    printf 'started\n' >"$d/var/log/sensor.log"
+    cp "$d/etc/sensor.conf" "$r/etc/sensor.conf" # the vendor's repository copy
+    "$OPENSSL" genpkey -algorithm ed25519 -out "$k/signer.pem" 2>/dev/null &&
+        "$OPENSSL" pkey -in "$k/signer.pem" -pubout -out "$k/signer.pub" || return 1
+    "$OPENSSL" rand -hex 32 >"$k/device.key" || return 1
+    cat >"$TMP/policy.cnf" <<POLICY || return 1
+[session]
+require_integrity = yes
+integrity_status = $TMP/integrity.status
+device_key_file = $k/device.key
+[integrity]
+default_action = deny
+quarantine_dir = $TMP/quarantine
+log = $TMP/actions.log
+repository = $r
+[rules]
+var/log/* = alert
+etc/*.conf = remediate
+tmp/* = quarantine
+bin/* = deny
+POLICY
+    cat >"$TMP/openssl.cnf" <<CNF || return 1
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+m2msec = m2msec_sect
+[default_sect]
+activate = 1
+[m2msec_sect]
+module = $MODULES/m2msec.so
+activate = 1
+policy = $TMP/policy.cnf
+CNF
+    local V=(verify --manifest "$TMP/MANIFEST" --pubkey "$k/signer.pub" --root "$d"
+        --policy "$TMP/policy.cnf" --status-file "$TMP/integrity.status"
+        --device-key-file "$k/device.key")
+
+    say "1. the vendor makes and signs the manifest; the stock openssl verifies the signature"
+    tool manifest create --root "$d" --version 1 --meta -o "$TMP/MANIFEST" || return 1
+    tool manifest sign --key "$k/signer.pem" "$TMP/MANIFEST" || return 1
+    "$OPENSSL" pkeyutl -verify -pubin -inkey "$k/signer.pub" -rawin -in "$TMP/MANIFEST" \
+        -sigfile "$TMP/MANIFEST.sig" | sed 's/^/    /'
+    [[ ${PIPESTATUS[0]} -eq 0 ]] || return 1
+
+    say "2. before the verifier has run, the provider refuses session keys"
+    gated_kdf >/dev/null 2>"$TMP/kdf.err"
+    rc=$?
+    grep -o 'device integrity not verified.*' "$TMP/kdf.err" | head -n 1 | sed 's/^/    /'
+    expect_eq "session keys refused without an integrity status (exit status non-zero)" \
+        "$([[ $rc -ne 0 ]] && grep -q 'device integrity not verified' "$TMP/kdf.err" && echo refused)" \
+        refused || return 1
+
+    say "3. intact device: verification passes and session keys can be derived"
+    tool "${V[@]}" || return 1
+    gated_kdf | sed 's/^/    /'
+    [[ ${PIPESTATUS[0]} -eq 0 ]] || return 1
+
+    say "4. tampering: the config is edited, the log grows, an unknown binary appears"
+    printf 'server=evil.example\n' >>"$d/etc/sensor.conf"
+    printf 'more\n' >>"$d/var/log/sensor.log"
+    mkdir -p "$d/tmp" && printf 'x' >"$d/tmp/implant"
+    tool "${V[@]}"
+    rc=$?
+    expect_eq "the policy repaired the device: verify exits 0" "$rc" 0 || return 1
+    expect_eq "the config is the signed version again" \
+        "$(cmp -s "$d/etc/sensor.conf" "$r/etc/sensor.conf" && echo same)" same || return 1
+    expect_eq "the implant is in quarantine, not on the device" \
+        "$([[ ! -e $d/tmp/implant ]] && ls "$TMP/quarantine" | grep -c implant)" 1 || return 1
+    gated_kdf >/dev/null || return 1
+    say "checked: session keys still derive (the device keeps running)"
+
+    say "5. the program itself is tampered with: denied, and the device goes silent"
+    printf 'X' | dd of="$d/bin/sensor-app" bs=1 seek=200 conv=notrunc status=none
+    tool "${V[@]}"
+    rc=$?
+    expect_eq "verify denies the device (exit 1)" "$rc" 1 || return 1
+    gated_kdf >/dev/null 2>"$TMP/kdf.err"
+    rc=$?
+    grep -o 'device integrity not verified.*' "$TMP/kdf.err" | head -n 1 | sed 's/^/    /'
+    expect_eq "session keys refused while the status says failed" \
+        "$([[ $rc -ne 0 ]] && grep -q 'device integrity not verified' "$TMP/kdf.err" && echo refused)" \
+        refused || return 1
+    tool exec --manifest "$TMP/MANIFEST" --pubkey "$k/signer.pub" --root "$d" \
+        --policy "$TMP/policy.cnf" -- bin/sensor-app "should not run"
+    rc=$?
+    expect_eq "m2msec exec refuses the tampered program (exit 1)" "$rc" 1 || return 1
+
+    say "6. remote remediation of the program: a verified copy replaces it, the device talks again"
+    cp /bin/echo "$r/bin-sensor-app.tmp" && mkdir -p "$r/bin" &&
+        mv "$r/bin-sensor-app.tmp" "$r/bin/sensor-app" || return 1
+    sed -i 's|^bin/\* = deny$|bin/* = remediate|' "$TMP/policy.cnf"
+    tool "${V[@]}" || return 1
+    tool exec --manifest "$TMP/MANIFEST" --pubkey "$k/signer.pub" --root "$d" \
+        --policy "$TMP/policy.cnf" -- bin/sensor-app "sensor-app runs: exactly the verified bytes" ||
+        return 1
+    gated_kdf >/dev/null || return 1
+    say "checked: session keys derive again after remediation"
+    say "action log:"
+    sed 's/^/    /' "$TMP/actions.log"
+}
+
+STEPS=(km kpsa session session_refused oscore records integrity)
 
 echo "m2msec demo: provider $MODULES/m2msec.so, $("$OPENSSL" version)"
 failed=0

@@ -39,7 +39,7 @@ static void usage(FILE *out)
           "  --json                 print a JSON document instead of the table\n"
           "  --no-extra             do not report files that the manifest does not list\n"
           "  --status-file F        write the status record F (needs --device-key-file);\n"
-          "                         'passed' only when no failure remains after the actions\n"
+          "                         'passed' when the policy lets the device run\n"
           "  --device-key-file K    device key (16..64 bytes of hex) that authenticates F\n"
           "  -h, --help             show this help\n"
           "\n"
@@ -92,16 +92,6 @@ static void progress_cb(void *arg, uint64_t bytes_done, uint64_t bytes_total, si
 }
 
 /* A failure that the policy's action has resolved: the file is fine again or gone. */
-static int resolved(const m2msec_file_result *res)
-{
-    if (res->status == M2MSEC_FILE_OK)
-        return 1;
-    if (!res->action_ok)
-        return 0;
-    return res->action == M2MSEC_ACTION_REMEDIATE ||
-           (res->action == M2MSEC_ACTION_QUARANTINE && res->status == M2MSEC_FILE_EXTRA);
-}
-
 static int write_status(const char *path, const unsigned char *key, size_t keylen, int passed,
                         uint64_t version)
 {
@@ -136,7 +126,7 @@ int cmd_verify(int argc, char **argv)
     const char *cmd = "verify", *manifest = NULL, *sig = NULL, *pub = NULL, *root = NULL;
     const char *state = NULL, *policy_path = NULL, *status_file = NULL, *keyfile = NULL;
     unsigned char key[TOOL_DEVICE_KEY_MAX];
-    size_t keylen = 0, nign = 0, failures, remaining = 0;
+    size_t keylen = 0, nign = 0, failures;
     char root_real[PATH_MAX], *sig_default = NULL, *ignore_buf[7] = {NULL};
     const char *ignore[8] = {NULL};
     m2msec_verify_options vo = {0};
@@ -263,10 +253,6 @@ int cmd_verify(int argc, char **argv)
     } else {
         may_run = failures == 0;
     }
-    for (size_t i = 0; i < m2msec_report_count(r); i++)
-        if (!resolved(m2msec_report_at(r, i)))
-            remaining++;
-
     if (!m2msec_report_print(r, stdout, json ? M2MSEC_REPORT_JSON : 0)) {
         tool_print_errors();
         tool_err("cannot print the report");
@@ -276,7 +262,12 @@ int cmd_verify(int argc, char **argv)
         tool_err("cannot write the report");
         goto end;
     }
-    if (!write_status(status_file, key, keylen, remaining == 0 && may_run,
+    /*
+     * The status says what the policy decided: a device the policy lets run
+     * (failures remediated, quarantined or only alerted on) may keep
+     * talking; a denied one may not derive session keys until it passes.
+     */
+    if (!write_status(status_file, key, keylen, may_run,
                       m2msec_manifest_version(m)))
         goto end;
     if (may_run) {

@@ -29,6 +29,13 @@ for marker in '[km] ok' '[kpsa] ok' '[session] ok' '[session_refused] ok' '[osco
     'checked: the gateway accepted every original record, none twice' \
     'checked: the gateway rejected every injected datagram (rejected = injected)' \
     'checked: re-keyed at least 3 times during the run' \
+    '[integrity] ok' \
+    'Signature Verified Successfully' \
+    'checked: the config is the signed version again' \
+    'checked: the implant is in quarantine, not on the device' \
+    'checked: session keys refused while the status says failed' \
+    'checked: m2msec exec refuses the tampered program (exit 1)' \
+    'sensor-app runs: exactly the verified bytes' \
     'demo: all '; do
     grep -qF -- "$marker" <<<"$out" || fail "marker missing: $marker"
 done
