@@ -9,7 +9,7 @@ set -euo pipefail
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-M2M=${M2M_BUILD_DIR:?}/tools/m2msec
+M2M=${M2M_TOOL:-${M2M_BUILD_DIR:?}/tools/m2msec}
 
 run() {
     rc=0

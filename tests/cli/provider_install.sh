@@ -11,7 +11,7 @@ set -euo pipefail
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-M2M=${M2M_BUILD_DIR:?}/tools/m2msec
+M2M=${M2M_TOOL:-${M2M_BUILD_DIR:?}/tools/m2msec}
 MODULE=$(readlink -f "$M2M_MODULES/m2msec.so")
 MAC_KEY="m2msec module integrity v1"
 
