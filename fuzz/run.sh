@@ -33,6 +33,15 @@ harnesses=(${FUZZ_HARNESSES:-fuzz_session_open fuzz_record_decrypt fuzz_manifest
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+# Symbolised stacks need llvm-symbolizer; Debian's llvm-14 has it under a versioned name.
+if [[ -z ${ASAN_SYMBOLIZER_PATH:-} ]] && ! command -v llvm-symbolizer >/dev/null 2>&1; then
+    for s in /usr/bin/llvm-symbolizer-14 /usr/lib/llvm-14/bin/llvm-symbolizer; do
+        if [[ -x $s ]]; then
+            export ASAN_SYMBOLIZER_PATH=$s UBSAN_SYMBOLIZER_PATH=$s
+            break
+        fi
+    done
+fi
 
 if [[ -z ${FUZZ_NO_BUILD:-} ]]; then
     "$here/build.sh" "${harnesses[@]}" || { echo "fuzz: build FAILED"; exit 1; }
