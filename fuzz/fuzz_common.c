@@ -44,6 +44,19 @@ OSSL_LIB_CTX *fz_libctx_new(int with_default)
     return ctx;
 }
 
+OSSL_LIB_CTX *fz_libctx_from_config(const char *name, const char *cnf)
+{
+    OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+    char path[600];
+
+    fz_tmppath(path, sizeof(path), name);
+    fz_write_file(path, cnf, strlen(cnf));
+    if (ctx == NULL || !OSSL_PROVIDER_add_builtin(ctx, "m2msec", OSSL_provider_init) ||
+        !OSSL_LIB_CTX_load_config(ctx, path) || !OSSL_PROVIDER_available(ctx, "m2msec"))
+        fz_fail("cannot configure a library context from %s", path);
+    return ctx;
+}
+
 static char tmpdir[512];
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -31,6 +31,14 @@ void fz_fail(const char *fmt, ...);
  */
 OSSL_LIB_CTX *fz_libctx_new(int with_default);
 
+/*
+ * A new library context configured from the OpenSSL config text cnf (written
+ * to the temporary directory as name), with m2msec registered as a built-in
+ * first, so that a [m2msec_sect] there activates it with its policy keys.
+ * Aborts unless m2msec ends up available.
+ */
+OSSL_LIB_CTX *fz_libctx_from_config(const char *name, const char *cnf);
+
 /* A per-process temporary directory, removed (recursively) at exit. */
 const char *fz_tmpdir(void);
 /* fz_tmpdir() "/" name into buf (static storage per call site is the caller's). */

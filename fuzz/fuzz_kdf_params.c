@@ -2,7 +2,15 @@
  * fuzz_kdf_params: random parameter sets through the three m2msec KDFs.
  *
  * Input:
- *   u8 kdf (mod 3: M2M-SESSION-KDF, ONEM2M-KDF, OSCORE-KDF)
+ *   u8 selector: mod 3 the KDF (M2M-SESSION-KDF, ONEM2M-KDF, OSCORE-KDF),
+ *      (selector / 3) mod 3 the provider's policy: the defaults; a strict
+ *      one (max_lifetime 3600, min_key_bits 256, allowed_aeads
+ *      M2M-REC-AES-256-GCM and M2M-REC-CHACHA20-POLY1305); or
+ *      require_integrity with a status record and a device key
+ *   with require_integrity, the status record: u8 mode, u8 length, bytes:
+ *      mode bit 1: a canonical record (bytes: passed flag, version, time)
+ *      with a valid MAC; else the bytes as they are, with (bit 0) a valid
+ *      "mac" line appended
  *   then up to 16 operations on one EVP_KDF_CTX, each an opcode byte (mod 5):
  *     0 set:    params                  -> EVP_KDF_CTX_set_params
  *     1 derive: u16 L (mod 20000), params -> EVP_KDF_derive
@@ -27,10 +35,17 @@
  *   - a successful derive gives exactly the bytes of the formulas of
  *     docs/PROTOCOL.md sections 2-4, recomputed here with OpenSSL's HMAC
  *     from the default provider (identifiers normalised with utf8proc);
- *   - the size parameter matches the digest.
+ *   - the size parameter matches the digest;
+ *   - the policy holds: key length, lifetime and aead label (exact name)
+ *     under the strict policy; with require_integrity a key is derived
+ *     only from a status record whose MAC verifies and that says passed,
+ *     and a canonical passed record never makes a derivation fail with
+ *     "device integrity not verified" (nor does anything without
+ *     require_integrity).
  * The harness tracks what the context holds after every successful call;
  * after a failed one the state is unknown until the next reset.
  */
+#define _GNU_SOURCE /* memmem() */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,17 +58,37 @@
 #include <utf8proc.h>
 
 #include "fuzz_common.h"
+#include "m2msec/errors.h"
 
 enum { K_SESSION, K_ONEM2M, K_OSCORE, K_COUNT };
 static const char *const kdf_names[K_COUNT] = {"M2M-SESSION-KDF", "ONEM2M-KDF", "OSCORE-KDF"};
 
 #define MAX_NAMES 24
 #define MAX_PARAMS 8
-#define MIN_KEY 16        /* default policy: 128 bits */
-#define MAX_LIFETIME 86400 /* default policy */
+enum { P_DEFAULT, P_STRICT, P_INTEGRITY, P_COUNT };
+static const size_t min_key[P_COUNT] = {16, 32, 16};         /* min_key_bits / 8 */
+static const uint64_t max_lifetime[P_COUNT] = {86400, 3600, 86400};
+static const char strict_cnf[] = "openssl_conf = init\n"
+                                 "[init]\n"
+                                 "providers = providers\n"
+                                 "[providers]\n"
+                                 "default = default_sect\n"
+                                 "m2msec = m2msec_sect\n"
+                                 "[default_sect]\n"
+                                 "activate = 1\n"
+                                 "[m2msec_sect]\n"
+                                 "activate = 1\n"
+                                 "max_lifetime = 3600\n"
+                                 "min_key_bits = 256\n"
+                                 "allowed_aeads = M2M-REC-AES-256-GCM, M2M-REC-CHACHA20-POLY1305\n";
+static const unsigned char device_key[32] = {0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
+                                             0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+                                             0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27,
+                                             0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f};
+static char p_status[600];
 
-static OSSL_LIB_CTX *libctx;
-static EVP_KDF *kdfs[K_COUNT];
+static OSSL_LIB_CTX *libctx[P_COUNT];
+static EVP_KDF *kdfs[P_COUNT][K_COUNT];
 static EVP_MAC *ref_hmac;
 /* Names a parameter can take: the settable ones first, then a few more. */
 static const char *names[K_COUNT][MAX_NAMES];
@@ -364,20 +399,38 @@ static const char *canonical_md(int size)
     return size == 48 ? "SHA2-384" : size == 64 ? "SHA2-512" : "SHA2-256";
 }
 
+/* What the status record of this input is (P_INTEGRITY). */
+static struct {
+    int canonical_passed; /* canonical, valid MAC, passed */
+    int mac_valid;        /* the harness appended a valid mac line */
+    int says_passed;      /* the MAC'ed body contains "passed" */
+} status;
+
+static int aead_allowed_strict(const mval *ae)
+{
+    static const char a[] = "M2M-REC-AES-256-GCM", c[] = "M2M-REC-CHACHA20-POLY1305";
+
+    return ae->set && ((ae->len == sizeof(a) - 1 && memcmp(ae->b, a, ae->len) == 0) ||
+                       (ae->len == sizeof(c) - 1 && memcmp(ae->b, c, ae->len) == 0));
+}
+
 /*
  * Check a successful derivation of L bytes (out) against the documented
  * refusals and, when the state is known, against the formulas.
  */
-static void check_success(const model *m, int k, const unsigned char *out, size_t L)
+static void check_success(const model *m, int k, int pol, const unsigned char *out, size_t L)
 {
     const mval *key = get(m, k, "key"), *salt = get(m, k, "salt");
     unsigned char *want = NULL;
 
+    if (pol == P_INTEGRITY && k == K_SESSION)
+        FZ_CHECK(status.canonical_passed || (status.mac_valid && status.says_passed),
+                 "M2M-SESSION-KDF derived with a status record that is forged or not passed");
     if (!m->known)
         return;
     FZ_CHECK(key->set, "%s derived without a key", kdf_names[k]);
-    FZ_CHECK(key->len >= MIN_KEY, "%s derived with a %zu-byte key (policy minimum 16)",
-             kdf_names[k], key->len);
+    FZ_CHECK(key->len >= min_key[pol], "%s derived with a %zu-byte key (policy minimum %zu)",
+             kdf_names[k], key->len, min_key[pol]);
     want = malloc(L + 1);
 
     if (k == K_SESSION) {
@@ -397,8 +450,10 @@ static void check_success(const model *m, int k, const unsigned char *out, size_
                      (!ae->set || ae->len <= 65535) && (!on->set || on->len <= 65535) &&
                      (!rn->set || rn->len <= 65535),
                  "M2M-SESSION-KDF derived with a field longer than 65535 bytes");
-        FZ_CHECK(lifetime >= 1 && lifetime <= MAX_LIFETIME,
+        FZ_CHECK(lifetime >= 1 && lifetime <= max_lifetime[pol],
                  "M2M-SESSION-KDF derived with lifetime %llu", (unsigned long long)lifetime);
+        FZ_CHECK(pol != P_STRICT || aead_allowed_strict(ae),
+                 "M2M-SESSION-KDF derived with an aead label that the policy does not allow");
         FZ_CHECK(not_before <= UINT64_MAX - lifetime,
                  "M2M-SESSION-KDF derived with not-before + lifetime beyond 64 bits");
         FZ_CHECK(L >= 1 && L <= 255 * (size_t)hlen, "M2M-SESSION-KDF derived L = %zu", L);
@@ -635,21 +690,78 @@ static void decode_params(fz_in *in, int k, plist *pl)
 
 /* ------------------------------------------------------------------ */
 
+/* The status record for P_INTEGRITY, from the input. */
+static void write_status(fz_in *in)
+{
+    static const char magic[] = "m2msec-integrity-status 1\n";
+    uint8_t mode = fz_u8(in);
+    char text[1200];
+    size_t len = 0, got;
+    const uint8_t *body;
+
+    memset(&status, 0, sizeof(status));
+    if (mode & 2) {
+        int passed = fz_u8(in) & 1;
+        uint64_t version = fz_u64(in), when = fz_u64(in);
+
+        len = (size_t)snprintf(text, sizeof(text), "%sresult %s\nmanifest-version %llu\ntime %llu\n",
+                               magic, passed ? "passed" : "failed", (unsigned long long)version,
+                               (unsigned long long)when);
+        status.canonical_passed = passed;
+        mode |= 1;
+    } else {
+        body = fz_bytes(in, fz_u8(in), &got);
+        memcpy(text, body, got);
+        len = got;
+    }
+    if (mode & 1) {
+        unsigned char mac[64];
+        part pp[1] = {{(const unsigned char *)text, len}};
+
+        ref_mac("SHA256", device_key, sizeof(device_key), pp, 1, mac);
+        memcpy(text + len, "mac ", 4);
+        len += 4;
+        for (int i = 0; i < 32; i++)
+            len += (size_t)snprintf(text + len, 3, "%02x", mac[i]);
+        text[len++] = '\n';
+        status.mac_valid = 1;
+        status.says_passed = memmem(text, len, "passed", 6) != NULL;
+    }
+    fz_write_file(p_status, text, len);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    char keypath[600], keyhex[65], cnf[2400];
+
     (void)argc;
     (void)argv;
-    libctx = fz_libctx_new(1);
-    ref_hmac = EVP_MAC_fetch(libctx, "HMAC", "provider=default");
+    libctx[P_DEFAULT] = fz_libctx_new(1);
+    libctx[P_STRICT] = fz_libctx_from_config("strict.cnf", strict_cnf);
+    fz_tmppath(keypath, sizeof(keypath), "device.key");
+    fz_tmppath(p_status, sizeof(p_status), "integrity.status");
+    for (int i = 0; i < 32; i++)
+        snprintf(keyhex + 2 * i, 3, "%02x", device_key[i]);
+    fz_write_file(keypath, keyhex, 64);
+    snprintf(cnf, sizeof(cnf),
+             "openssl_conf = init\n[init]\nproviders = providers\n[providers]\n"
+             "default = default_sect\nm2msec = m2msec_sect\n[default_sect]\nactivate = 1\n"
+             "[m2msec_sect]\nactivate = 1\nrequire_integrity = yes\n"
+             "integrity_status = %s\ndevice_key_file = %s\n",
+             p_status, keypath);
+    libctx[P_INTEGRITY] = fz_libctx_from_config("integrity.cnf", cnf);
+    ref_hmac = EVP_MAC_fetch(libctx[P_DEFAULT], "HMAC", "provider=default");
     if (ref_hmac == NULL)
         fz_fail("cannot fetch the reference HMAC");
+    for (int pol = 0; pol < P_COUNT; pol++)
+        for (int k = 0; k < K_COUNT; k++)
+            if ((kdfs[pol][k] = EVP_KDF_fetch(libctx[pol], kdf_names[k], "provider=m2msec")) ==
+                NULL)
+                fz_fail("cannot fetch %s (policy %d)", kdf_names[k], pol);
     for (int k = 0; k < K_COUNT; k++) {
         const OSSL_PARAM *s;
 
-        kdfs[k] = EVP_KDF_fetch(libctx, kdf_names[k], "provider=m2msec");
-        if (kdfs[k] == NULL)
-            fz_fail("cannot fetch %s", kdf_names[k]);
-        for (s = EVP_KDF_settable_ctx_params(kdfs[k]); s->key != NULL; s++) {
+        for (s = EVP_KDF_settable_ctx_params(kdfs[P_DEFAULT][k]); s->key != NULL; s++) {
             names[k][n_names[k]] = s->key;
             name_type[k][n_names[k]++] = (int)s->data_type;
         }
@@ -665,9 +777,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_in in = {data, size};
-    int k = fz_u8(&in) % K_COUNT;
-    EVP_KDF_CTX *ctx = EVP_KDF_CTX_new(kdfs[k]);
+    uint8_t sel = fz_u8(&in);
+    int k = sel % K_COUNT, pol = (sel / K_COUNT) % P_COUNT;
+    EVP_KDF_CTX *ctx;
     model m = {0};
+
+    if (pol == P_INTEGRITY)
+        write_status(&in);
+    ctx = EVP_KDF_CTX_new(kdfs[pol][k]);
 
     if (ctx == NULL)
         fz_fail("EVP_KDF_CTX_new(%s) failed", kdf_names[k]);
@@ -695,9 +812,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (r > 0) {
                 fz_stat(m.known ? "derive ok, state known" : "derive ok, state unknown");
                 model_apply(&m, k, pl.p);
-                check_success(&m, k, out, L);
+                check_success(&m, k, pol, out, L);
             } else {
+                int reason = ERR_GET_REASON(ERR_peek_last_error());
+
                 fz_stat("derive refused");
+                if (reason == M2MSEC_R_INTEGRITY_FAILED) {
+                    fz_stat("derive refused: integrity");
+                    FZ_CHECK(pol == P_INTEGRITY && k == K_SESSION,
+                             "%s refused for integrity without require_integrity", kdf_names[k]);
+                    FZ_CHECK(!status.canonical_passed,
+                             "a canonical passed status record was refused");
+                }
                 for (size_t i = 0; i < L; i++)
                     FZ_CHECK(out[i] == 0, "%s failed but left output byte %zu = %02x",
                              kdf_names[k], i, out[i]);
