@@ -17,8 +17,12 @@
  *     1 a record made of fuzzer bytes (ciphertext and tag)
  *     2 a valid record with one thing changed (ciphertext, tag, AAD, the
  *       sequence number, the epoch)
- *     3 a control operation (read counters, set a locked parameter,
- *       re-init, misuse, copy)
+ *     3 a control operation, u8 (mod 12): read the counters, set a locked
+ *       parameter, re-init without or with a key, data before 'seq', copy;
+ *       misuse within a record: final (CCM: update) without a tag, a tag
+ *       of the wrong length, AAD after data (CCM: a tag after the AAD),
+ *       encrypt re-init of a decrypting context, 'seq' of the wrong type,
+ *       CCM data split over two updates
  *   a record: u8 sequence-number spec (relative to the highest accepted
  *   number, around the window's lower edge, or raw), u8 AAD length + AAD,
  *   u8 length + plaintext or ciphertext; the opcode's upper bits choose
@@ -304,6 +308,7 @@ static void feed(EVP_CIPHER_CTX *ctx, model *m, const record *r, unsigned style)
                          "CCM: a forged record was not refused at its update (seq %llu)",
                          (unsigned long long)seq);
                 m->failures++;
+                fz_stat("refused: authentication");
                 return;
             }
             FZ_CHECK(ok, "data update failed (reason %d)", last_reason());
@@ -400,9 +405,115 @@ static void check_counters(EVP_CIPHER_CTX *ctx, const model *m)
     }
 }
 
+/* Start a record with a fresh number; 0 if the model says it is refused (then checked). */
+static int start_record(EVP_CIPHER_CTX *ctx, model *m, uint64_t seq)
+{
+    int want = seq_verdict(m, seq), ok = set_u64(ctx, M2MSEC_REC_PARAM_SEQ, seq);
+
+    if (!m->fuzzy)
+        FZ_CHECK(ok == (want == 0) && (ok || last_reason() == want),
+                 "misuse: seq %llu gave %d (reason %d), model %d", (unsigned long long)seq, ok,
+                 last_reason(), want);
+    m->started = 1;
+    return ok;
+}
+
+static void expect_refusal(int ok, int reason, const char *what)
+{
+    FZ_CHECK(!ok, "%s was not refused", what);
+    FZ_CHECK(last_reason() == reason, "%s: reason %d, expected %d", what, last_reason(), reason);
+    fz_stat(what);
+}
+
+/* API misuse inside a record: refused, and the model says what it costs. */
+static void misuse(EVP_CIPHER_CTX *ctx, model *m, int which)
+{
+    static const unsigned char zero[16], data[8] = "payload";
+    unsigned char out[16];
+    uint64_t seq = m->any ? m->highest + 1 : 0;
+    int n = 0;
+
+    if (which == 10) { /* 'seq' of the wrong type: nothing happens */
+        OSSL_PARAM p[2];
+
+        p[0] = OSSL_PARAM_construct_octet_string(M2MSEC_REC_PARAM_SEQ, out, 8);
+        p[1] = OSSL_PARAM_construct_end();
+        expect_refusal(EVP_CIPHER_CTX_set_params(ctx, p), M2MSEC_R_INVALID_PARAMETER,
+                       "misuse: seq as an octet string");
+        return;
+    }
+    if (which == 11 && !m->ccm)
+        return;
+    if (!start_record(ctx, m, seq))
+        return;
+    switch (which) {
+    case 6:
+        if (m->ccm)
+            expect_refusal(EVP_DecryptUpdate(ctx, out, &n, data, 4), M2MSEC_R_BAD_STATE,
+                           "misuse: CCM data without a tag");
+        else
+            expect_refusal(EVP_DecryptFinal_ex(ctx, out, &n), M2MSEC_R_BAD_STATE,
+                           "misuse: final without a tag");
+        break;
+    case 7:
+        expect_refusal(set_tag(ctx, zero, (size_t)m->taglen - 1), M2MSEC_R_INVALID_PARAMETER,
+                       "misuse: tag of the wrong length");
+        break;
+    case 8:
+        FZ_CHECK(set_tag(ctx, zero, (size_t)m->taglen), "misuse: setting a tag failed");
+        if (m->ccm) {
+            FZ_CHECK(EVP_DecryptUpdate(ctx, NULL, &n, data, 4), "misuse: CCM AAD failed");
+            expect_refusal(set_tag(ctx, zero, (size_t)m->taglen), M2MSEC_R_BAD_STATE,
+                           "misuse: CCM tag after the AAD");
+        } else {
+            int over = 4 > m->max_bytes - m->bytes, ok = EVP_DecryptUpdate(ctx, out, &n, data, 4);
+
+            if (over) {
+                expect_refusal(ok, M2MSEC_R_KEY_EXPIRED, "misuse: data past the byte limit");
+                break;
+            }
+            FZ_CHECK(ok, "misuse: data update failed");
+            m->bytes += 4;
+            expect_refusal(EVP_DecryptUpdate(ctx, NULL, &n, data, 4), M2MSEC_R_BAD_STATE,
+                           "misuse: AAD after data");
+        }
+        break;
+    case 9:
+        expect_refusal(EVP_EncryptInit_ex2(ctx, NULL, NULL, NULL, NULL), M2MSEC_R_BAD_STATE,
+                       "misuse: decrypting context re-initialised to encrypt");
+        FZ_CHECK(EVP_DecryptInit_ex2(ctx, NULL, NULL, NULL, NULL),
+                 "misuse: back to decrypting failed");
+        break;
+    default: { /* 11, CCM: the first half is taken for the whole record, and fails */
+        int over = 4 > m->max_bytes - m->bytes;
+
+        FZ_CHECK(set_tag(ctx, zero, (size_t)m->taglen), "misuse: setting a tag failed");
+        if (over) {
+            expect_refusal(EVP_DecryptUpdate(ctx, out, &n, data, 4), M2MSEC_R_KEY_EXPIRED,
+                           "misuse: data past the byte limit");
+            break;
+        }
+        expect_refusal(EVP_DecryptUpdate(ctx, out, &n, data, 4), M2MSEC_R_AUTH_FAILED,
+                       "misuse: CCM data split, first part");
+        m->bytes += 4;
+        m->failures++;
+        expect_refusal(EVP_DecryptUpdate(ctx, out, &n, data + 4, 4), M2MSEC_R_BAD_STATE,
+                       "misuse: CCM data split, second part");
+        break;
+    }
+    }
+}
+
 static void control(fz_in *in, EVP_CIPHER_CTX *ctx, model *m)
 {
-    switch (fz_u8(in) % 6) {
+    uint8_t which = fz_u8(in) % 12;
+
+    if (which >= 6) {
+        misuse(ctx, m, which);
+        ERR_clear_error();
+        return;
+    }
+    switch (which) {
     case 0:
         check_counters(ctx, m);
         break;
@@ -477,6 +588,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t taglen;
     int ok, at_init = (cfg >> 3) & 1, window_ok;
 
+    fz_stat("inputs");
     memset(&m, 0, sizeof(m));
     m.alg = cfg & 3;
     m.ccm = m.alg == 3;
