@@ -172,12 +172,30 @@ static void enc_derive(buf *b, int k, const kparam *ps, size_t n, unsigned L)
     enc_params(b, k, ps, n);
 }
 
-static void kdf_seed(const char *name, int k, const kparam *ps, size_t n, unsigned L,
-                     const char *tail)
+/* The status record prefix of the require_integrity policy (see fuzz_kdf_params.c). */
+typedef struct {
+    int mode; /* -1: not the integrity policy */
+    int passed;
+    const char *body;
+} kstatus;
+
+static void kdf_seed_pol(const char *name, int k, int pol, const kstatus *st, const kparam *ps,
+                         size_t n, unsigned L, const char *tail)
 {
     buf b = {.n = 0};
 
-    b_u8(&b, (unsigned)k);
+    b_u8(&b, (unsigned)(k + 3 * pol));
+    if (pol == 2) {
+        b_u8(&b, (unsigned)st->mode);
+        if (st->mode & 2) {
+            b_u8(&b, (unsigned)st->passed);
+            b_be(&b, 5, 8);
+            b_be(&b, 1767225600, 8);
+        } else {
+            b_u8(&b, (unsigned)strlen(st->body));
+            b_str(&b, st->body);
+        }
+    }
     enc_derive(&b, k, ps, n, L);
     /* optional tail ops: e.g. "4" size, "3" dup then derive again */
     for (; tail != NULL && *tail != '\0'; tail++) {
@@ -190,6 +208,12 @@ static void kdf_seed(const char *name, int k, const kparam *ps, size_t n, unsign
         }
     }
     write_seed("fuzz_kdf_params", name, &b);
+}
+
+static void kdf_seed(const char *name, int k, const kparam *ps, size_t n, unsigned L,
+                     const char *tail)
+{
+    kdf_seed_pol(name, k, 0, NULL, ps, n, L, tail);
 }
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -241,6 +265,17 @@ static void kdf_seeds(void)
                                        {"originator", "CAE01"},
                                        {"receiver", "CSE01"},
                                        {"lifetime", "u:86401"}};
+    static const kparam overflow[] = {{"key", "hex:000102030405060708090a0b0c0d0e0f"},
+                                      {"purpose", "record"},
+                                      {"originator", "CAE01"},
+                                      {"receiver", "CSE01"},
+                                      {"not-before", "u:18446744073709548016"}};
+    static const kparam strict_aead[] = {
+        {"key", "hex:101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f"},
+        {"purpose", "record"},
+        {"originator", "CAE01"},
+        {"receiver", "CSE01"},
+        {"aead", "m2m-rec-aes-256-gcm"}};
     static const kparam sha512[] = {{"key", "hex:000102030405060708090a0b0c0d0e0f"},
                                     {"digest", "sha512"},
                                     {"purpose", "record"},
@@ -325,6 +360,38 @@ static void kdf_seeds(void)
     kdf_seed("oscore-alg24-chacha", K_OSCORE, alg24, N(alg24), 32, NULL);
     kdf_seed("oscore-alg-minus7", K_OSCORE, algm7, N(algm7), 16, "2d");
     kdf_seed("oscore-refused-iv-with-id", K_OSCORE, iv_with_id, N(iv_with_id), 13, NULL);
+    kdf_seed("session-refused-not-before-overflow", K_SESSION, overflow, N(overflow), 32, NULL);
+
+    /* the strict policy: 256-bit keys, lifetime <= 3600, two aead labels */
+    kdf_seed_pol("strict-session-2-ok", K_SESSION, 1, NULL, ex2, N(ex2), 48, NULL);
+    kdf_seed_pol("strict-session-refused-short-key", K_SESSION, 1, NULL, minimal, N(minimal), 32,
+                 NULL);
+    kdf_seed_pol("strict-session-refused-aead", K_SESSION, 1, NULL, strict_aead, N(strict_aead),
+                 32, NULL);
+    kdf_seed_pol("strict-onem2m-km", K_ONEM2M, 1, NULL, km, N(km), 32, NULL);
+    kdf_seed_pol("strict-oscore-refused-short-key", K_OSCORE, 1, NULL, c11s, N(c11s), 16, NULL);
+
+    /* require_integrity: the status record decides */
+    {
+        static const kstatus passed = {2, 1, NULL}, failed = {2, 0, NULL};
+        static const kstatus body_mac = {1, 0,
+                                         "m2msec-integrity-status 1\nresult passed\n"
+                                         "manifest-version 7\ntime 1767225600\n"};
+        static const kstatus forged = {
+            0, 0,
+            "m2msec-integrity-status 1\nresult passed\nmanifest-version 7\ntime 1767225600\n"
+            "mac 0000000000000000000000000000000000000000000000000000000000000000\n"};
+
+        kdf_seed_pol("integrity-session-passed", K_SESSION, 2, &passed, minimal, N(minimal), 32,
+                     "d");
+        kdf_seed_pol("integrity-session-failed", K_SESSION, 2, &failed, minimal, N(minimal), 32,
+                     NULL);
+        kdf_seed_pol("integrity-session-body-with-mac", K_SESSION, 2, &body_mac, minimal,
+                     N(minimal), 32, NULL);
+        kdf_seed_pol("integrity-session-forged", K_SESSION, 2, &forged, minimal, N(minimal), 32,
+                     NULL);
+        kdf_seed_pol("integrity-oscore-not-gated", K_OSCORE, 2, &failed, c11r, N(c11r), 16, NULL);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -401,7 +468,7 @@ static void rec_seeds(void)
         rec_header(&b, cfgs[c] | 8, 1 | 2 | 4, v);
         rec_op(&b, 0x00, 5, "a", "first");
         rec_op(&b, 0x01, 6, "b", "forged ciphertext");
-        b_put(&b, "0123456789abcdef", 16); /* forged tag */
+        b_put(&b, "0123456789abcdef", c == 4 ? 8 : 16); /* forged tag (CCM-8: 8 bytes) */
         rec_op(&b, 0x02, 7, "c", "tampered");
         b_u8(&b, 1); /* flip the tag */
         b_u8(&b, 3);
@@ -444,6 +511,21 @@ static void rec_seeds(void)
         b_u8(&b, 3);
         b_u8(&b, 0);
         snprintf(name, sizeof(name), "%s-epoch-byte-limit-control", names[c]);
+        write_seed("fuzz_record_decrypt", name, &b);
+
+        /* API misuse inside records, between genuine ones */
+        b.n = 0;
+        memset(v, 0, sizeof(v));
+        rec_header(&b, cfgs[c], 0, v);
+        rec_op(&b, 0x00, 0, "before", "a genuine record");
+        for (unsigned w = 6; w < 12; w++) {
+            b_u8(&b, 3);
+            b_u8(&b, w);
+        }
+        rec_op(&b, 0x00, 1, "after", "still accepted");
+        b_u8(&b, 3);
+        b_u8(&b, 0);
+        snprintf(name, sizeof(name), "%s-misuse", names[c]);
         write_seed("fuzz_record_decrypt", name, &b);
     }
 }
