@@ -733,6 +733,30 @@ static const char *const manifests[][2] = {
      "# meta 0600 9223372036854775807 d\xc3\xa9j\xc3\xa0 vu/\xe2\x82\xac uro\n"
      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  d\xc3\xa9j\xc3\xa0 "
      "vu/\xe2\x82\xac uro\n"},
+    {"refused-dot-component",
+     "# m2msec-manifest 1\n# version 5\n# expires 4102444800\n# digest SHA256\n"
+     "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  bin/./app\n"},
+    {"refused-dotdot-component",
+     "# m2msec-manifest 1\n# version 5\n# expires 4102444800\n# digest SHA256\n"
+     "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  ../etc/passwd\n"},
+    {"refused-control-char",
+     "# m2msec-manifest 1\n# version 5\n# expires 4102444800\n# digest SHA256\n"
+     "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  bin/\xc2\x85" "app\n"},
+    {"refused-overlong-utf8",
+     "# m2msec-manifest 1\n# version 5\n# expires 4102444800\n# digest SHA256\n"
+     "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  bin\xc0\xaf" "app\n"},
+    {"refused-uppercase-hex",
+     "# m2msec-manifest 1\n# version 5\n# expires 4102444800\n# digest SHA256\n"
+     "5891B5B522D5DF086D0FF0B110FBD9D21BB4FC7163AF34D08286A2E846F6BE03  bin/app\n"},
+    {"refused-meta-path-differs",
+     "# m2msec-manifest 1\n# version 5\n# expires 4102444800\n# digest SHA256\n"
+     "# meta 0755 6 bin/other\n"
+     "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  bin/app\n"},
+    {"refused-leading-zero-version",
+     "# m2msec-manifest 1\n# version 05\n# expires 4102444800\n# digest SHA256\n"},
+    {"refused-version-overflow",
+     "# m2msec-manifest 1\n# version 18446744073709551616\n# expires 4102444800\n"
+     "# digest SHA256\n"},
     {"refused-unsorted",
      "# m2msec-manifest 1\n# version 5\n# expires 4102444800\n# digest SHA256\n"
      "3bd7a6f9202118567af8e248586423967fbfc4ce8f31e9094ee0135362f3eaad  etc/conf\n"
