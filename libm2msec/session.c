@@ -54,6 +54,12 @@ struct m2msec_session {
     /* sender */
     uint64_t seq_next, rekey_records, rekey_bytes, rekey_time, bytes;
     /*
+     * sender: the epoch to enter next. Every epoch that was saved is
+     * skipped afterwards, used or not: setting up its context may have
+     * claimed its key (key registry) before failing.
+     */
+    uint64_t next_epoch;
+    /*
      * receiver: no epoch below min_epoch is accepted; after a restart, no
      * record of restart_epoch below restart_floor (it may have been accepted
      * before). floor_saved is the floor persisted for the current epoch.
@@ -186,7 +192,12 @@ static int epoch_key_make(m2msec_session *s, epoch_key *k, uint64_t epoch,
                                             &s->pol.replay_window);
     *pp = OSSL_PARAM_construct_end();
     k->ctx = EVP_CIPHER_CTX_new();
-    if (k->ctx == NULL || !EVP_CipherInit_ex2(k->ctx, s->cipher, km, km + s->keylen, enc, p))
+    if (k->ctx == NULL) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE,
+                       "m2msec: out of memory setting up epoch %llu", (unsigned long long)epoch);
+        goto end;
+    }
+    if (!EVP_CipherInit_ex2(k->ctx, s->cipher, km, km + s->keylen, enc, p))
         goto end;
     k->epoch = epoch;
     ok = 1;
@@ -256,6 +267,7 @@ static m2msec_status sender_enter(m2msec_session *s, uint64_t e)
         ret = M2MSEC_ERR_STORAGE;
         goto end;
     }
+    s->next_epoch = e + 1; /* saved: never tried again, even if the set-up below fails */
     if (!epoch_key_make(s, &k, e, km))
         goto end;
     ret = M2MSEC_OK;
@@ -284,8 +296,11 @@ m2msec_session *m2msec_session_new(const m2msec_session_config *cfg)
                        "m2msec: a session needs a role, key, originator, receiver and store");
         return NULL;
     }
-    if ((s = OPENSSL_zalloc(sizeof(*s))) == NULL)
+    if ((s = OPENSSL_zalloc(sizeof(*s))) == NULL) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE,
+                       "m2msec: out of memory creating a session");
         return NULL;
+    }
     s->role = cfg->role;
     s->libctx = cfg->libctx;
     s->store = *cfg->store;
@@ -309,14 +324,22 @@ m2msec_session *m2msec_session_new(const m2msec_session_config *cfg)
     s->aead = dup_or(s->pol.aead, DEFAULT_AEAD);
     s->pol.aead = NULL; /* use s->aead */
     if (s->key == NULL || s->originator == NULL || s->receiver == NULL || s->purpose == NULL ||
-        s->aead == NULL)
+        s->aead == NULL) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE,
+                       "m2msec: out of memory creating a session");
         goto err;
+    }
     s->kdf = EVP_KDF_fetch(s->libctx, "M2M-SESSION-KDF", NULL);
-    if (s->kdf == NULL)
+    if (s->kdf == NULL) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_FETCH_FAILED,
+                       "m2msec: cannot fetch M2M-SESSION-KDF (is m2msec loaded?)");
         goto err;
+    }
     s->cipher = EVP_CIPHER_fetch(s->libctx, s->aead, NULL);
-    if (s->cipher == NULL)
+    if (s->cipher == NULL) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_FETCH_FAILED, "m2msec: cannot fetch %s", s->aead);
         goto err;
+    }
     /* Only a record cipher numbers and replay-checks records (a plain AEAD would not). */
     if (OSSL_PARAM_locate_const(EVP_CIPHER_settable_ctx_params(s->cipher), M2MSEC_REC_PARAM_SEQ) ==
         NULL) {
@@ -326,8 +349,11 @@ m2msec_session *m2msec_session_new(const m2msec_session_config *cfg)
     }
     s->keylen = (size_t)EVP_CIPHER_get_key_length(s->cipher);
     s->taglen = 16;
-    if (s->keylen == 0 || s->keylen > MAX_KEY)
+    if (s->keylen == 0 || s->keylen > MAX_KEY) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
+                       "m2msec: %s has an unsupported key length", s->aead);
         goto err;
+    }
 
     loaded = s->store.load(s->store.arg, &st);
     if (loaded < 0) {
@@ -420,7 +446,7 @@ m2msec_status m2msec_seal(m2msec_session *s, const unsigned char *in, size_t inl
         return M2MSEC_ERR_BUFFER;
     if (s->seq_next >= s->rekey_records || s->bytes + inlen > s->rekey_bytes ||
         s->seq_next > M2MSEC_MAX_SEQ || now_seconds() >= s->rekey_time) {
-        if ((st = sender_enter(s, s->cur.epoch + 1)) != M2MSEC_OK)
+        if ((st = sender_enter(s, s->next_epoch)) != M2MSEC_OK)
             return st;
         s->stats.rekeys++;
     }
