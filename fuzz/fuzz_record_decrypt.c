@@ -510,6 +510,8 @@ static void control(fz_in *in, EVP_CIPHER_CTX *ctx, model *m)
 
     if (which >= 6) {
         misuse(ctx, m, which);
+        /* A re-init without key or IV abandons whatever record the misuse left open. */
+        FZ_CHECK(EVP_DecryptInit_ex2(ctx, NULL, NULL, NULL, NULL), "re-init after misuse failed");
         ERR_clear_error();
         return;
     }
