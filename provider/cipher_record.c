@@ -426,12 +426,6 @@ static int flush_prefix(REC_CTX *c, const unsigned char *aad, size_t aadlen)
     int n;
 
     c->prefix_pending = 0;
-    /*
-     * Zeroed whole: OpenSSL's vectorised GHASH loads full blocks around the
-     * bytes it is given (the extra bits are masked off), and uninitialised
-     * stack bytes there make valgrind report its tag comparison.
-     */
-    memset(buf, 0, sizeof(buf));
     memcpy(buf, c->prefix, REC_PREFIX);
     if (aadlen > 0)
         memcpy(buf + REC_PREFIX, aad, aadlen);
