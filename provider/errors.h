@@ -44,8 +44,13 @@
 /* The {reason, text} table handed to the core. */
 const OSSL_ITEM *m2m_reason_strings(void);
 
-/* Store the core's error functions; called once from OSSL_provider_init. */
-void m2m_errors_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in);
+/*
+ * List the core's error functions of a new instance (OSSL_provider_init);
+ * 0 on failure (an error is raised). Every instance that was listed is
+ * removed with m2m_errors_release() when it is torn down or fails to load.
+ */
+int m2m_errors_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in);
+void m2m_errors_release(const OSSL_CORE_HANDLE *handle);
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 5, 6)))

@@ -139,6 +139,7 @@ static void m2m_provctx_free(M2M_PROVCTX *pc)
     EVP_MAC_free(pc->hmac);
     OSSL_PROVIDER_unload(pc->deflt);
     OSSL_LIB_CTX_free(pc->libctx);
+    m2m_errors_release(pc->handle);
     OPENSSL_free(pc);
 }
 
@@ -166,7 +167,8 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     const OSSL_DISPATCH *d;
     M2M_PROVCTX *pc;
 
-    m2m_errors_init(handle, in);
+    if (!m2m_errors_init(handle, in))
+        return 0;
     for (d = in; d->function_id != 0; d++)
         if (d->function_id == OSSL_FUNC_CORE_GET_PARAMS)
             c_get_params = OSSL_FUNC_core_get_params(d);
@@ -174,6 +176,7 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     pc = OPENSSL_zalloc(sizeof(*pc));
     if (pc == NULL) {
         M2M_RAISE(M2M_R_MALLOC_FAILURE, "m2msec: out of memory at provider load");
+        m2m_errors_release(handle);
         return 0;
     }
     pc->handle = handle;
