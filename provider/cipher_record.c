@@ -136,9 +136,10 @@ static void rec_limits(REC_CTX *c)
 
     if (c->alg->ccm && c->taglen == 8)
         failures = LIM_2_13;
-    c->lim.max_records = cap(c->req_records, c->alg->max_records);
-    c->lim.max_bytes = cap(c->req_bytes, c->alg->max_bytes);
-    c->lim.max_failures = cap(c->req_failures, failures);
+    /* The request, capped by the algorithm's limit and then by the policy. */
+    c->lim.max_records = cap(c->pc->policy.max_records, cap(c->req_records, c->alg->max_records));
+    c->lim.max_bytes = cap(c->pc->policy.max_bytes, cap(c->req_bytes, c->alg->max_bytes));
+    c->lim.max_failures = cap(c->pc->policy.max_failures, cap(c->req_failures, failures));
     c->lim.not_after = cap(c->req_not_after, c->lim.start + c->pc->policy.max_lifetime);
 }
 

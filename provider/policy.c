@@ -174,6 +174,12 @@ static int apply(M2M_POLICY *pol, const char *key, const char *v)
     }
     if (strcmp(key, "replay_window") == 0)
         return parse_u64(key, v, M2M_REPLAY_MIN, M2M_REPLAY_MAX, &pol->replay_window);
+    if (strcmp(key, "max_records") == 0)
+        return parse_u64(key, v, 1, UINT64_MAX, &pol->max_records);
+    if (strcmp(key, "max_bytes") == 0)
+        return parse_u64(key, v, 1, UINT64_MAX, &pol->max_bytes);
+    if (strcmp(key, "max_failures") == 0)
+        return parse_u64(key, v, 1, UINT64_MAX, &pol->max_failures);
     if (strcmp(key, "allowed_aeads") == 0) {
         pol->aeads_restricted = 1;
         return parse_aeads(v, &pol->allowed_aeads);
@@ -187,9 +193,10 @@ static int apply(M2M_POLICY *pol, const char *key, const char *v)
     return -1;
 }
 
-static const char *const cnf_keys[] = {"max_lifetime",      "min_key_bits",     "replay_window",
-                                       "allowed_aeads",     "require_integrity", "integrity_status",
-                                       "device_key_file"};
+static const char *const cnf_keys[] = {
+    "max_lifetime",      "min_key_bits",     "replay_window",   "max_records",
+    "max_bytes",         "max_failures",     "allowed_aeads",   "require_integrity",
+    "integrity_status",  "device_key_file"};
 #define NKEYS (sizeof(cnf_keys) / sizeof(cnf_keys[0]))
 
 /* [session] of the policy file replaces what the cnf section said. */
