@@ -27,6 +27,8 @@
  * Checks, besides the sanitizers:
  *   - only genuine sealed records are ever accepted, each with its own
  *     plaintext, and no (epoch, seq) is accepted twice, across restarts too;
+ *   - never a record of an epoch older than the one before the newest
+ *     accepted epoch; the session's record count matches;
  *   - after a restart nothing below the stored epoch or floor is accepted;
  *   - a refusal returns no plaintext: outlen 0 and the buffer untouched or
  *     wiped; every status is a known one;
@@ -185,6 +187,9 @@ typedef struct {
     /* every (epoch, seq) accepted so far */
     uint64_t acc_epoch[MAX_ACCEPTED], acc_seq[MAX_ACCEPTED];
     size_t nacc;
+    int any_epoch;
+    uint64_t newest_epoch;   /* newest epoch accepted so far */
+    uint64_t since_restart;  /* records accepted by the current session */
 } world;
 
 static m2msec_session *receiver_new(world *w)
@@ -203,6 +208,7 @@ static m2msec_session *receiver_new(world *w)
     cfg.store = &store; /* copied by the session */
     w->restarted = w->store.have;
     w->loaded = w->store.st;
+    w->since_restart = 0;
     s = m2msec_session_new(&cfg);
     if (s == NULL)
         fz_fail("cannot create the receiver session");
@@ -257,9 +263,26 @@ static void deliver(world *w, const unsigned char *rec, size_t len, int small)
                  (unsigned long long)x->epoch, (unsigned long long)x->seq,
                  (unsigned long long)w->store.st.epoch,
                  (unsigned long long)w->store.st.seq_floor);
+        FZ_CHECK(!w->any_epoch || x->epoch + 1 >= w->newest_epoch,
+                 "record of epoch %llu accepted after epoch %llu",
+                 (unsigned long long)x->epoch, (unsigned long long)w->newest_epoch);
+        if (!w->any_epoch || x->epoch > w->newest_epoch)
+            w->newest_epoch = x->epoch;
+        w->any_epoch = 1;
         if (w->nacc < MAX_ACCEPTED) {
             w->acc_epoch[w->nacc] = x->epoch;
             w->acc_seq[w->nacc++] = x->seq;
+        }
+        w->since_restart++;
+        {
+            m2msec_session_stats stats;
+
+            m2msec_session_get_stats(w->s, &stats);
+            FZ_CHECK(stats.records == w->since_restart && stats.epoch == w->newest_epoch,
+                     "stats: %llu records in epoch %llu, expected %llu in epoch %llu",
+                     (unsigned long long)stats.records, (unsigned long long)stats.epoch,
+                     (unsigned long long)w->since_restart,
+                     (unsigned long long)w->newest_epoch);
         }
         return;
     }
