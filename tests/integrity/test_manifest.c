@@ -702,7 +702,9 @@ static void test_modified_manifest(void)
     for (i = 0; edits[i] != NULL; i++) {
         unsigned char *c = malloc(len + 1);
 
+        CU_ASSERT_FATAL(c != NULL);
         memcpy(c, b, len);
+        c[len] = '\0'; /* strstr below */
         if (i == 0)
             memcpy(strstr((char *)c, "# version 1"), "# version 2", 11);
         else if (i == 1)
