@@ -27,8 +27,10 @@
  * Checks, besides the sanitizers:
  *   - only genuine sealed records are ever accepted, each with its own
  *     plaintext, and no (epoch, seq) is accepted twice, across restarts too;
- *   - never a record of an epoch older than the one before the newest
- *     accepted epoch; the session's record count matches;
+ *   - a record is accepted only from the current epoch (the newest
+ *     accepted), a newer one, or the epoch that was current before the
+ *     last change and only until a restart (PROTOCOL.md 6.3); the session's
+ *     record count and epoch match;
  *   - after a restart nothing below the stored epoch or floor is accepted;
  *   - a refusal returns no plaintext: outlen 0 and the buffer untouched or
  *     wiped; every status is a known one;
@@ -187,8 +189,9 @@ typedef struct {
     /* every (epoch, seq) accepted so far */
     uint64_t acc_epoch[MAX_ACCEPTED], acc_seq[MAX_ACCEPTED];
     size_t nacc;
-    int any_epoch;
-    uint64_t newest_epoch;   /* newest epoch accepted so far */
+    int any_epoch, have_prev;
+    uint64_t newest_epoch;   /* newest epoch accepted so far: the receiver's current */
+    uint64_t prev_epoch;     /* the current one before the last change (if have_prev) */
     uint64_t since_restart;  /* records accepted by the current session */
 } world;
 
@@ -209,6 +212,7 @@ static m2msec_session *receiver_new(world *w)
     w->restarted = w->store.have;
     w->loaded = w->store.st;
     w->since_restart = 0;
+    w->have_prev = 0; /* a restarted receiver keeps no previous epoch */
     s = m2msec_session_new(&cfg);
     if (s == NULL)
         fz_fail("cannot create the receiver session");
@@ -263,11 +267,19 @@ static void deliver(world *w, const unsigned char *rec, size_t len, int small)
                  (unsigned long long)x->epoch, (unsigned long long)x->seq,
                  (unsigned long long)w->store.st.epoch,
                  (unsigned long long)w->store.st.seq_floor);
-        FZ_CHECK(!w->any_epoch || x->epoch + 1 >= w->newest_epoch,
-                 "record of epoch %llu accepted after epoch %llu",
-                 (unsigned long long)x->epoch, (unsigned long long)w->newest_epoch);
-        if (!w->any_epoch || x->epoch > w->newest_epoch)
+        FZ_CHECK(!w->any_epoch || x->epoch >= w->newest_epoch ||
+                     (w->have_prev && x->epoch == w->prev_epoch),
+                 "record of epoch %llu accepted; current epoch %llu, previous %lld",
+                 (unsigned long long)x->epoch, (unsigned long long)w->newest_epoch,
+                 w->have_prev ? (long long)w->prev_epoch : -1LL);
+        if (!w->any_epoch || w->since_restart == 0) {
+            /* the first record of a (re)started receiver: no previous epoch */
             w->newest_epoch = x->epoch;
+        } else if (x->epoch > w->newest_epoch) {
+            w->prev_epoch = w->newest_epoch;
+            w->have_prev = 1;
+            w->newest_epoch = x->epoch;
+        }
         w->any_epoch = 1;
         if (w->nacc < MAX_ACCEPTED) {
             w->acc_epoch[w->nacc] = x->epoch;
