@@ -18,6 +18,10 @@
 #ifndef M2MSEC_TESTS_HARDENING_HARD_TEST_H
 #define M2MSEC_TESTS_HARDENING_HARD_TEST_H
 
+#if !defined(_XOPEN_SOURCE) && !defined(_GNU_SOURCE)
+#error "define _XOPEN_SOURCE 700 (nftw, mkdtemp) or _GNU_SOURCE before the first include"
+#endif
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
