@@ -69,10 +69,11 @@ for h in "${harnesses[@]}"; do
     (( ${#files[@]} > 0 )) || continue
     log=$logs/$h.regressions.log
     if "$out/$h" -timeout=10 -rss_limit_mb=2048 "${files[@]}" >"$log" 2>&1 && ! sanitizer_error "$log"; then
-        echo "fuzz $h: ${#files[@]} regression inputs, ok"
+        echo "regressions $h: ${#files[@]} inputs, ok"
     else
-        echo "fuzz $h: regression inputs FAILED (log: $log)"
-        tail -n 40 "$log"
+        echo "regressions $h: ${#files[@]} inputs, FAILED"
+        echo "  log: $log"
+        tail -n 40 "$log" | sed 's/^/  /'
         failed=1
     fi
 done
@@ -102,8 +103,10 @@ fuzz_one() { # harness
         echo "fuzz $h: ${runs:-0} runs, ${cov:-0} cov, ok" >"$work/result-$h"
     else
         {
-            echo "fuzz $h: ${runs:-0} runs, ${cov:-0} cov, FAILED (exit $rc, log: $log)"
-            grep -E 'invariant broken|ERROR:|SUMMARY:|runtime error:|Test unit written' "$log" | head -n 20
+            echo "fuzz $h: ${runs:-0} runs, ${cov:-0} cov, FAILED"
+            echo "  exit status $rc, log: $log"
+            grep -E 'invariant broken|ERROR:|SUMMARY:|runtime error:|Test unit written' "$log" |
+                head -n 20 | sed 's/^/  /'
             echo "  reproduce: fuzz/out/$h <the crash file>; once fixed, copy it to fuzz/regressions/$h/"
         } >"$work/result-$h"
     fi
@@ -122,7 +125,7 @@ for p in "${running[@]}"; do wait "$p"; done
 
 for h in "${harnesses[@]}"; do
     cat "$work/result-$h"
-    grep -q ', ok$' "$work/result-$h" || failed=1
+    head -n 1 "$work/result-$h" | grep -q ', ok$' || failed=1
 done
 if (( failed )); then
     echo "fuzz: FAILED"
