@@ -384,7 +384,7 @@ CNF
     say "checked: session keys still derive (the device keeps running)"
 
     say "5. the program itself is tampered with: denied, and the device goes silent"
-    printf 'X' | dd of="$d/bin/sensor-app" bs=1 seek=200 conv=notrunc status=none
+    printf 'X' >>"$d/bin/sensor-app" # one byte more: no longer the signed program
     tool "${V[@]}"
     rc=$?
     expect_eq "verify denies the device (exit 1)" "$rc" 1 || return 1
