@@ -33,7 +33,7 @@
  *     record count and epoch match;
  *   - after a restart nothing below the stored epoch or floor is accepted;
  *   - a refusal returns no plaintext: outlen 0 and the buffer untouched or
- *     wiped; every status is a known one;
+ *     wiped; every status is a known one, and never "internal error";
  *   - when a record is accepted the store already covers it (stored epoch
  *     above, or equal with a floor above its seq), and the stored epoch
  *     never goes down.
@@ -231,6 +231,8 @@ static void deliver(world *w, const unsigned char *rec, size_t len, int small)
     memset(out, 0xa5, sizeof(out));
     st = m2msec_open(w->s, rec, len, out, outcap, &outlen);
     FZ_CHECK((unsigned)st < M2MSEC_STATUS_COUNT, "unknown status %d", (int)st);
+    /* Nothing a peer sends may look like a library failure. */
+    FZ_CHECK(st != M2MSEC_ERR_INTERNAL, "m2msec_open returned 'internal error'");
     fz_stat(m2msec_status_text(st));
     if (st != M2MSEC_OK) {
         FZ_CHECK(outlen == 0, "status '%s' with outlen %zu", m2msec_status_text(st), outlen);
