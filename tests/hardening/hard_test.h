@@ -301,7 +301,8 @@ static inline void ht_list_into(const char *base, const char *rel, char **out, s
             n++;
     }
     closedir(d);
-    qsort(names, n, sizeof(*names), ht_cmp_names);
+    if (n > 1)
+        qsort(names, n, sizeof(*names), ht_cmp_names);
     for (size_t i = 0; i < n; i++) {
         char child[4096];
         struct stat st;
@@ -334,7 +335,7 @@ static inline char *ht_list(const char *dir)
     return s;
 }
 
-/* Names (one per line, from ht_list()) that contain @p needle; malloc'd or NULL. */
+/* 1 if a listing from ht_list() contains @p needle. */
 static inline int ht_list_has(const char *list, const char *needle)
 {
     return list != NULL && strstr(list, needle) != NULL;
