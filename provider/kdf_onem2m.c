@@ -286,11 +286,8 @@ static int onem2m_derive(void *vctx, unsigned char *out, size_t outlen, const OS
         M2M_RAISE(M2M_R_MISSING_KEY, "derivation '%s' requires parameter 'key'", dname);
         goto end;
     }
-    if (c->key.len * 8 < c->pc->policy.min_key_bits) {
-        M2M_RAISE(M2M_R_KEY_TOO_SHORT, "key is %zu bits; policy minimum is %llu bits",
-                  c->key.len * 8, (unsigned long long)c->pc->policy.min_key_bits);
+    if (!m2m_key_long_enough(&c->key, c->pc->policy.min_key_bits))
         goto end;
-    }
 
     switch (c->d) {
     case D_KM:

@@ -275,11 +275,8 @@ static int session_derive(void *vctx, unsigned char *out, size_t outlen, const O
         M2M_RAISE(M2M_R_MISSING_KEY, "no service-layer key: set parameter 'key'");
         goto fail;
     }
-    if (c->key.len * 8 < pol->min_key_bits) {
-        M2M_RAISE(M2M_R_KEY_TOO_SHORT, "key is %zu bits; policy minimum is %llu bits",
-                  c->key.len * 8, (unsigned long long)pol->min_key_bits);
+    if (!m2m_key_long_enough(&c->key, pol->min_key_bits))
         goto fail;
-    }
     if (!require(P_PURPOSE, &c->purpose) || !require(P_ORIGINATOR, &c->originator) ||
         !require(P_RECEIVER, &c->receiver) || !check_field(P_ONONCE, &c->ononce) ||
         !check_field(P_RNONCE, &c->rnonce) || !check_field(P_AEAD, &c->aead))

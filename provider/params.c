@@ -79,6 +79,15 @@ int m2m_param_nfkc(const OSSL_PARAM *p, M2M_BYTES *b, int allow_empty)
     return 1;
 }
 
+int m2m_key_long_enough(const M2M_BYTES *key, uint64_t min_key_bits)
+{
+    if (key->len * 8 >= min_key_bits)
+        return 1;
+    M2M_RAISE(M2M_R_KEY_TOO_SHORT, "key is %zu bits; policy minimum is %llu bits", key->len * 8,
+              (unsigned long long)min_key_bits);
+    return 0;
+}
+
 int m2m_param_u64(const OSSL_PARAM *p, uint64_t *v)
 {
     if (!OSSL_PARAM_get_uint64(p, v)) {

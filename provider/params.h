@@ -22,6 +22,8 @@ int m2m_param_octets(const OSSL_PARAM *p, M2M_BYTES *b, int secret);
  */
 int m2m_param_nfkc(const OSSL_PARAM *p, M2M_BYTES *b, int allow_empty);
 int m2m_param_u64(const OSSL_PARAM *p, uint64_t *v);
+/* Is an input key long enough for the policy's min_key_bits? Raises M2M_R_KEY_TOO_SHORT if not. */
+int m2m_key_long_enough(const M2M_BYTES *key, uint64_t min_key_bits);
 int m2m_bytes_dup(M2M_BYTES *dst, const M2M_BYTES *src, int secret);
 void m2m_bytes_free(M2M_BYTES *b, int secret);
 
