@@ -34,8 +34,8 @@ fi
 # by both and compiled once.
 provider_srcs=(
     provider/cipher_record.c provider/errors.c provider/hkdf.c provider/hmac.c
-    provider/integrity_gate.c provider/integrity_status.c provider/kdf_onem2m.c
-    provider/kdf_oscore.c provider/kdf_session.c provider/key_limits.c
+    provider/integrity_gate.c provider/integrity_status.c provider/kdf_common.c
+    provider/kdf_onem2m.c provider/kdf_oscore.c provider/kdf_session.c provider/key_limits.c
     provider/key_registry.c provider/module_mac.c provider/params.c provider/policy.c
     provider/provider.c provider/replay_window.c provider/utf8_nfkc.c
 )

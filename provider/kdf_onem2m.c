@@ -4,6 +4,7 @@
  * leading 1..32 bytes (the standard's "first half" rule for 16-byte keys).
  * docs/PROTOCOL.md section 3 gives each formula and its parameters.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <openssl/core_names.h>
@@ -12,6 +13,7 @@
 
 #include "errors.h"
 #include "hmac.h"
+#include "kdf_common.h"
 #include "params.h"
 #include "prov.h"
 
@@ -64,136 +66,86 @@ static const char *const e2e_labels[4] = {
 };
 
 typedef struct {
-    M2M_PROVCTX *pc;
-    M2M_HMAC hmac;
+    M2M_KDF_BASE base; /* pc, hmac, key, salt */
     derivation d;
     int have_suid;
     uint64_t suid;
-    M2M_BYTES key, salt, maf_id, enrolee_id, target_id, rrand, orand;
+    M2M_BYTES maf_id, enrolee_id, target_id, rrand, orand;
 } ONEM2M_KDF;
 
-static void onem2m_clear(ONEM2M_KDF *c)
+#define NDERIVATIONS (sizeof(derivations) / sizeof(derivations[0]))
+
+static int onem2m_set_derivation(void *vctx, const OSSL_PARAM *p)
 {
-    m2m_bytes_free(&c->key, 1);
-    m2m_bytes_free(&c->salt, 1);
-    m2m_bytes_free(&c->maf_id, 0);
-    m2m_bytes_free(&c->enrolee_id, 0);
-    m2m_bytes_free(&c->target_id, 0);
-    m2m_bytes_free(&c->rrand, 0);
-    m2m_bytes_free(&c->orand, 0);
+    ONEM2M_KDF *c = vctx;
+    const char *name = NULL;
+    size_t len = 0, i;
+
+    if (!m2m_param_utf8(p, &name, &len))
+        return 0;
+    for (i = 0; i < NDERIVATIONS; i++)
+        if (m2m_name_is(name, len, derivations[i].name))
+            break;
+    if (i == NDERIVATIONS) {
+        M2M_RAISE(M2M_R_UNKNOWN_DERIVATION,
+                  "derivation '%.*s' is unknown (use km, kpsa, usage-key, e2e-master, "
+                  "e2e-msg-auth, e2e-msg-conf, e2e-att-auth, e2e-att-conf or esprim-session)",
+                  m2m_name_shown(len), name);
+        return 0;
+    }
+    c->d = derivations[i].d;
+    return 1;
+}
+
+static int onem2m_set_suid(void *vctx, const OSSL_PARAM *p)
+{
+    ONEM2M_KDF *c = vctx;
+
+    if (!m2m_param_u64(p, &c->suid))
+        return 0;
+    c->have_suid = 1;
+    return 1;
+}
+
+static const size_t onem2m_others[] = {
+    offsetof(ONEM2M_KDF, maf_id), offsetof(ONEM2M_KDF, enrolee_id), offsetof(ONEM2M_KDF, target_id),
+    offsetof(ONEM2M_KDF, rrand),  offsetof(ONEM2M_KDF, orand),
+};
+
+static const M2M_KDF_PARAM onem2m_params[] = {
+    {P_DERIVATION, M2M_KP_CUSTOM, 0, onem2m_set_derivation},
+    {OSSL_KDF_PARAM_KEY, M2M_KP_SECRET, offsetof(ONEM2M_KDF, base.key), NULL},
+    {OSSL_KDF_PARAM_SALT, M2M_KP_SECRET, offsetof(ONEM2M_KDF, base.salt), NULL},
+    {P_MAF_ID, M2M_KP_IDENT, offsetof(ONEM2M_KDF, maf_id), NULL},
+    {P_ENROLEE_ID, M2M_KP_IDENT, offsetof(ONEM2M_KDF, enrolee_id), NULL},
+    {P_TARGET_ID, M2M_KP_IDENT, offsetof(ONEM2M_KDF, target_id), NULL},
+    {P_SUID, M2M_KP_CUSTOM, 0, onem2m_set_suid},
+    {P_RECEIVER_RAND, M2M_KP_OCTETS, offsetof(ONEM2M_KDF, rrand), NULL},
+    {P_ORIGINATOR_RAND, M2M_KP_OCTETS, offsetof(ONEM2M_KDF, orand), NULL},
+};
+
+static void onem2m_defaults(void *vctx)
+{
+    ONEM2M_KDF *c = vctx;
+
     c->d = D_NONE;
     c->have_suid = 0;
     c->suid = 0;
 }
 
+static const M2M_KDF_TYPE onem2m_type = {
+    "ONEM2M-KDF",
+    sizeof(ONEM2M_KDF),
+    onem2m_others,
+    sizeof(onem2m_others) / sizeof(onem2m_others[0]),
+    onem2m_defaults,
+    onem2m_params,
+    sizeof(onem2m_params) / sizeof(onem2m_params[0]),
+};
+
 static void *onem2m_new(void *provctx)
 {
-    ONEM2M_KDF *c;
-
-    if (!m2m_prov_usable(provctx))
-        return NULL;
-    c = OPENSSL_zalloc(sizeof(*c));
-    if (c == NULL) {
-        M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory creating ONEM2M-KDF context");
-        return NULL;
-    }
-    c->pc = provctx;
-    c->hmac.md = -1;
-    return c;
-}
-
-static void onem2m_reset(void *vctx)
-{
-    onem2m_clear(vctx);
-}
-
-static void onem2m_free(void *vctx)
-{
-    ONEM2M_KDF *c = vctx;
-
-    if (c == NULL)
-        return;
-    onem2m_clear(c);
-    m2m_hmac_cleanup(&c->hmac);
-    OPENSSL_clear_free(c, sizeof(*c));
-}
-
-static void *onem2m_dup(void *vsrc)
-{
-    const ONEM2M_KDF *s = vsrc;
-    ONEM2M_KDF *d = OPENSSL_zalloc(sizeof(*d));
-
-    if (d == NULL)
-        return NULL;
-    d->pc = s->pc;
-    d->d = s->d;
-    d->have_suid = s->have_suid;
-    d->suid = s->suid;
-    if (!m2m_hmac_dup(&d->hmac, &s->hmac) || !m2m_bytes_dup(&d->key, &s->key, 1) ||
-        !m2m_bytes_dup(&d->salt, &s->salt, 1) || !m2m_bytes_dup(&d->maf_id, &s->maf_id, 0) ||
-        !m2m_bytes_dup(&d->enrolee_id, &s->enrolee_id, 0) ||
-        !m2m_bytes_dup(&d->target_id, &s->target_id, 0) ||
-        !m2m_bytes_dup(&d->rrand, &s->rrand, 0) || !m2m_bytes_dup(&d->orand, &s->orand, 0)) {
-        onem2m_free(d);
-        return NULL;
-    }
-    return d;
-}
-
-static int onem2m_set_ctx_params(void *vctx, const OSSL_PARAM params[])
-{
-    ONEM2M_KDF *c = vctx;
-    const OSSL_PARAM *p;
-
-    if (params == NULL)
-        return 1;
-    if ((p = OSSL_PARAM_locate_const(params, P_DERIVATION)) != NULL) {
-        const char *name = NULL;
-        size_t i;
-
-        if (!OSSL_PARAM_get_utf8_string_ptr(p, &name)) {
-            M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter 'derivation' must be a string");
-            return 0;
-        }
-        for (i = 0; i < sizeof(derivations) / sizeof(derivations[0]); i++)
-            if (strcmp(name, derivations[i].name) == 0)
-                break;
-        if (i == sizeof(derivations) / sizeof(derivations[0])) {
-            M2M_RAISE(M2M_R_UNKNOWN_DERIVATION,
-                      "derivation '%s' is unknown (use km, kpsa, usage-key, e2e-master, "
-                      "e2e-msg-auth, e2e-msg-conf, e2e-att-auth, e2e-att-conf or esprim-session)",
-                      name);
-            return 0;
-        }
-        c->d = derivations[i].d;
-    }
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_KEY)) != NULL &&
-        !m2m_param_octets(p, &c->key, 1))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_SALT)) != NULL &&
-        !m2m_param_octets(p, &c->salt, 1))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, P_MAF_ID)) != NULL &&
-        !m2m_param_nfkc(p, &c->maf_id, 0))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, P_ENROLEE_ID)) != NULL &&
-        !m2m_param_nfkc(p, &c->enrolee_id, 0))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, P_TARGET_ID)) != NULL &&
-        !m2m_param_nfkc(p, &c->target_id, 0))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, P_SUID)) != NULL) {
-        if (!m2m_param_u64(p, &c->suid))
-            return 0;
-        c->have_suid = 1;
-    }
-    if ((p = OSSL_PARAM_locate_const(params, P_RECEIVER_RAND)) != NULL &&
-        !m2m_param_octets(p, &c->rrand, 0))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, P_ORIGINATOR_RAND)) != NULL &&
-        !m2m_param_octets(p, &c->orand, 0))
-        return 0;
-    return 1;
+    return m2m_kdf_new(provctx, &onem2m_type);
 }
 
 static const OSSL_PARAM *onem2m_settable_ctx_params(void *vctx, void *provctx)
@@ -217,24 +169,8 @@ static const OSSL_PARAM *onem2m_settable_ctx_params(void *vctx, void *provctx)
 
 static int onem2m_get_ctx_params(void *vctx, OSSL_PARAM params[])
 {
-    OSSL_PARAM *p;
-
     (void)vctx;
-    if ((p = OSSL_PARAM_locate(params, OSSL_KDF_PARAM_SIZE)) != NULL &&
-        !OSSL_PARAM_set_size_t(p, 32))
-        return 0;
-    return 1;
-}
-
-static const OSSL_PARAM *onem2m_gettable_ctx_params(void *vctx, void *provctx)
-{
-    static const OSSL_PARAM table[] = {
-        OSSL_PARAM_size_t(OSSL_KDF_PARAM_SIZE, NULL),
-        OSSL_PARAM_END,
-    };
-    (void)vctx;
-    (void)provctx;
-    return table;
+    return m2m_kdf_get_size(params, 32);
 }
 
 static int need(const char *derivname, const char *pname, const M2M_BYTES *b)
@@ -251,9 +187,11 @@ static int mac(ONEM2M_KDF *c, const unsigned char *key, size_t keylen, unsigned 
                const unsigned char *a, size_t alen, const unsigned char *b, size_t blen,
                const unsigned char *d, size_t dlen)
 {
-    return m2m_hmac_init(&c->hmac, c->pc, M2M_MD_SHA256, key, keylen) &&
-           m2m_hmac_update(&c->hmac, a, alen) && m2m_hmac_update(&c->hmac, b, blen) &&
-           m2m_hmac_update(&c->hmac, d, dlen) && m2m_hmac_final(&c->hmac, out);
+    M2M_HMAC *h = &c->base.hmac;
+
+    return m2m_hmac_init(h, c->base.pc, M2M_MD_SHA256, key, keylen) &&
+           m2m_hmac_update(h, a, alen) && m2m_hmac_update(h, b, blen) &&
+           m2m_hmac_update(h, d, dlen) && m2m_hmac_final(h, out);
 }
 
 #define STR(s) (const unsigned char *)(s), (sizeof(s) - 1)
@@ -265,9 +203,9 @@ static int onem2m_derive(void *vctx, unsigned char *out, size_t outlen, const OS
     const char *dname = NULL;
     int ok = 0;
 
-    if (!onem2m_set_ctx_params(c, params))
+    if (!m2m_kdf_set_ctx_params(c, params))
         goto end;
-    for (size_t i = 0; i < sizeof(derivations) / sizeof(derivations[0]); i++)
+    for (size_t i = 0; i < NDERIVATIONS; i++)
         if (derivations[i].d == c->d)
             dname = derivations[i].name;
     if (dname == NULL) {
@@ -282,22 +220,22 @@ static int onem2m_derive(void *vctx, unsigned char *out, size_t outlen, const OS
                   "output length %zu is outside 1..32 for ONEM2M-KDF (HMAC-SHA-256)", outlen);
         goto end;
     }
-    if (c->key.data == NULL) {
+    if (c->base.key.data == NULL) {
         M2M_RAISE(M2M_R_MISSING_KEY, "derivation '%s' requires parameter 'key'", dname);
         goto end;
     }
-    if (!m2m_key_long_enough(&c->key, c->pc->policy.min_key_bits))
+    if (!m2m_key_long_enough(&c->base.key, c->base.pc->policy.min_key_bits))
         goto end;
 
     switch (c->d) {
     case D_KM:
         ok = need(dname, P_MAF_ID, &c->maf_id) &&
-             mac(c, c->key.data, c->key.len, r, STR(LABEL_KM), c->maf_id.data, c->maf_id.len,
-                 NULL, 0);
+             mac(c, c->base.key.data, c->base.key.len, r, STR(LABEL_KM), c->maf_id.data,
+                 c->maf_id.len, NULL, 0);
         break;
     case D_KPSA:
         ok = need(dname, P_ENROLEE_ID, &c->enrolee_id) &&
-             mac(c, c->key.data, c->key.len, r, STR(LABEL_KPSA), c->enrolee_id.data,
+             mac(c, c->base.key.data, c->base.key.len, r, STR(LABEL_KPSA), c->enrolee_id.data,
                  c->enrolee_id.len, NULL, 0);
         break;
     case D_USAGE_KEY: {
@@ -310,7 +248,7 @@ static int onem2m_derive(void *vctx, unsigned char *out, size_t outlen, const OS
         }
         n = snprintf(suid, sizeof(suid), "%llu", (unsigned long long)c->suid);
         ok = need(dname, P_TARGET_ID, &c->target_id) &&
-             mac(c, c->key.data, c->key.len, r, STR(LABEL_USAGE), (unsigned char *)suid,
+             mac(c, c->base.key.data, c->base.key.len, r, STR(LABEL_USAGE), (unsigned char *)suid,
                  (size_t)n, c->target_id.data, c->target_id.len);
         break;
     }
@@ -322,7 +260,8 @@ static int onem2m_derive(void *vctx, unsigned char *out, size_t outlen, const OS
         /* Ke2e_master = HMAC(Salt, Kpsa); T(n) = HMAC(master, T(n-1) || label_n || n). */
         int last = (int)(c->d - D_E2E_MASTER);
 
-        ok = mac(c, c->salt.data, c->salt.len, master, c->key.data, c->key.len, NULL, 0, NULL, 0);
+        ok = mac(c, c->base.salt.data, c->base.salt.len, master, c->base.key.data, c->base.key.len,
+                 NULL, 0, NULL, 0);
         if (last == 0)
             memcpy(r, master, 32);
         for (int n = 1; ok && n <= last; n++) {
@@ -335,8 +274,8 @@ static int onem2m_derive(void *vctx, unsigned char *out, size_t outlen, const OS
     }
     case D_ESPRIM_SESSION:
         ok = need(dname, P_RECEIVER_RAND, &c->rrand) && need(dname, P_ORIGINATOR_RAND, &c->orand) &&
-             mac(c, c->key.data, c->key.len, r, c->rrand.data, c->rrand.len, c->orand.data,
-                 c->orand.len, STR(LABEL_ESPRIM));
+             mac(c, c->base.key.data, c->base.key.len, r, c->rrand.data, c->rrand.len,
+                 c->orand.data, c->orand.len, STR(LABEL_ESPRIM));
         break;
     case D_NONE:
         break;
@@ -353,13 +292,13 @@ end:
 
 const OSSL_DISPATCH m2m_onem2m_kdf_functions[] = {
     {OSSL_FUNC_KDF_NEWCTX, (void (*)(void))onem2m_new},
-    {OSSL_FUNC_KDF_DUPCTX, (void (*)(void))onem2m_dup},
-    {OSSL_FUNC_KDF_FREECTX, (void (*)(void))onem2m_free},
-    {OSSL_FUNC_KDF_RESET, (void (*)(void))onem2m_reset},
+    {OSSL_FUNC_KDF_DUPCTX, (void (*)(void))m2m_kdf_dup},
+    {OSSL_FUNC_KDF_FREECTX, (void (*)(void))m2m_kdf_free},
+    {OSSL_FUNC_KDF_RESET, (void (*)(void))m2m_kdf_reset},
     {OSSL_FUNC_KDF_DERIVE, (void (*)(void))onem2m_derive},
     {OSSL_FUNC_KDF_SETTABLE_CTX_PARAMS, (void (*)(void))onem2m_settable_ctx_params},
-    {OSSL_FUNC_KDF_SET_CTX_PARAMS, (void (*)(void))onem2m_set_ctx_params},
-    {OSSL_FUNC_KDF_GETTABLE_CTX_PARAMS, (void (*)(void))onem2m_gettable_ctx_params},
+    {OSSL_FUNC_KDF_SET_CTX_PARAMS, (void (*)(void))m2m_kdf_set_ctx_params},
+    {OSSL_FUNC_KDF_GETTABLE_CTX_PARAMS, (void (*)(void))m2m_kdf_gettable_size},
     {OSSL_FUNC_KDF_GET_CTX_PARAMS, (void (*)(void))onem2m_get_ctx_params},
     {0, NULL},
 };

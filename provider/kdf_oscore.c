@@ -5,6 +5,7 @@
  * info = CBOR [ id : bstr, id_context : bstr / nil, alg_aead : int,
  *               type : "Key" / "IV", L : uint ].
  */
+#include <stddef.h>
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -12,6 +13,7 @@
 
 #include "errors.h"
 #include "hkdf.h"
+#include "kdf_common.h"
 #include "params.h"
 #include "prov.h"
 
@@ -23,108 +25,74 @@
 #define OSCORE_ID_MAX 4096u   /* far above any real Sender ID or ID Context */
 
 typedef struct {
-    M2M_PROVCTX *pc;
-    M2M_HMAC hmac;
-    M2M_BYTES key, salt, id, id_context;
+    M2M_KDF_BASE base; /* pc, hmac, key (Master Secret), salt (Master Salt) */
+    M2M_BYTES id, id_context;
     int is_iv; /* -1 unset, 0 key, 1 iv */
     int32_t alg;
 } OSCORE_KDF;
 
-static void oscore_clear(OSCORE_KDF *c)
+static void oscore_defaults(void *vctx)
 {
-    m2m_bytes_free(&c->key, 1);
-    m2m_bytes_free(&c->salt, 1);
-    m2m_bytes_free(&c->id, 0);
-    m2m_bytes_free(&c->id_context, 0);
+    OSCORE_KDF *c = vctx;
+
     c->is_iv = -1;
     c->alg = OSCORE_DEFAULT_ALG;
 }
 
-static void *oscore_new(void *provctx)
+static int oscore_set_type(void *vctx, const OSSL_PARAM *p)
 {
-    OSCORE_KDF *c;
+    OSCORE_KDF *c = vctx;
+    const char *t = NULL;
+    size_t len = 0;
 
-    if (!m2m_prov_usable(provctx))
-        return NULL;
-    c = OPENSSL_zalloc(sizeof(*c));
-    if (c == NULL) {
-        M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory creating OSCORE-KDF context");
-        return NULL;
+    if (!m2m_param_utf8(p, &t, &len))
+        return 0;
+    if (!m2m_name_is(t, len, "key") && !m2m_name_is(t, len, "iv")) {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter 'type' must be 'key' or 'iv'");
+        return 0;
     }
-    c->pc = provctx;
-    c->hmac.md = -1;
-    oscore_clear(c);
-    return c;
+    c->is_iv = m2m_name_is(t, len, "iv");
+    return 1;
 }
 
-static void oscore_reset(void *vctx)
-{
-    oscore_clear(vctx);
-}
-
-static void oscore_free(void *vctx)
+static int oscore_set_alg(void *vctx, const OSSL_PARAM *p)
 {
     OSCORE_KDF *c = vctx;
 
-    if (c == NULL)
-        return;
-    oscore_clear(c);
-    m2m_hmac_cleanup(&c->hmac);
-    OPENSSL_clear_free(c, sizeof(*c));
-}
-
-static void *oscore_dup(void *vsrc)
-{
-    const OSCORE_KDF *s = vsrc;
-    OSCORE_KDF *d = OPENSSL_zalloc(sizeof(*d));
-
-    if (d == NULL)
-        return NULL;
-    d->pc = s->pc;
-    d->is_iv = s->is_iv;
-    d->alg = s->alg;
-    if (!m2m_hmac_dup(&d->hmac, &s->hmac) || !m2m_bytes_dup(&d->key, &s->key, 1) ||
-        !m2m_bytes_dup(&d->salt, &s->salt, 1) || !m2m_bytes_dup(&d->id, &s->id, 0) ||
-        !m2m_bytes_dup(&d->id_context, &s->id_context, 0)) {
-        oscore_free(d);
-        return NULL;
-    }
-    return d;
-}
-
-static int oscore_set_ctx_params(void *vctx, const OSSL_PARAM params[])
-{
-    OSCORE_KDF *c = vctx;
-    const OSSL_PARAM *p;
-
-    if (params == NULL)
-        return 1;
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_KEY)) != NULL &&
-        !m2m_param_octets(p, &c->key, 1))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_SALT)) != NULL &&
-        !m2m_param_octets(p, &c->salt, 1))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, P_ID)) != NULL && !m2m_param_octets(p, &c->id, 0))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, P_ID_CONTEXT)) != NULL &&
-        !m2m_param_octets(p, &c->id_context, 0))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, P_TYPE)) != NULL) {
-        const char *t = NULL;
-
-        if (!OSSL_PARAM_get_utf8_string_ptr(p, &t) ||
-            (strcmp(t, "key") != 0 && strcmp(t, "iv") != 0)) {
-            M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter 'type' must be 'key' or 'iv'");
-            return 0;
-        }
-        c->is_iv = strcmp(t, "iv") == 0;
-    }
-    if ((p = OSSL_PARAM_locate_const(params, P_ALG)) != NULL && !OSSL_PARAM_get_int32(p, &c->alg)) {
+    if (!OSSL_PARAM_get_int32(p, &c->alg)) {
         M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter 'alg' must be a COSE algorithm integer");
         return 0;
     }
     return 1;
+}
+
+static const size_t oscore_others[] = {
+    offsetof(OSCORE_KDF, id),
+    offsetof(OSCORE_KDF, id_context),
+};
+
+static const M2M_KDF_PARAM oscore_params[] = {
+    {OSSL_KDF_PARAM_KEY, M2M_KP_SECRET, offsetof(OSCORE_KDF, base.key), NULL},
+    {OSSL_KDF_PARAM_SALT, M2M_KP_SECRET, offsetof(OSCORE_KDF, base.salt), NULL},
+    {P_ID, M2M_KP_OCTETS, offsetof(OSCORE_KDF, id), NULL},
+    {P_ID_CONTEXT, M2M_KP_OCTETS, offsetof(OSCORE_KDF, id_context), NULL},
+    {P_TYPE, M2M_KP_CUSTOM, 0, oscore_set_type},
+    {P_ALG, M2M_KP_CUSTOM, 0, oscore_set_alg},
+};
+
+static const M2M_KDF_TYPE oscore_type = {
+    "OSCORE-KDF",
+    sizeof(OSCORE_KDF),
+    oscore_others,
+    sizeof(oscore_others) / sizeof(oscore_others[0]),
+    oscore_defaults,
+    oscore_params,
+    sizeof(oscore_params) / sizeof(oscore_params[0]),
+};
+
+static void *oscore_new(void *provctx)
+{
+    return m2m_kdf_new(provctx, &oscore_type);
 }
 
 static const OSSL_PARAM *oscore_settable_ctx_params(void *vctx, void *provctx)
@@ -145,24 +113,8 @@ static const OSSL_PARAM *oscore_settable_ctx_params(void *vctx, void *provctx)
 
 static int oscore_get_ctx_params(void *vctx, OSSL_PARAM params[])
 {
-    OSSL_PARAM *p;
-
     (void)vctx;
-    if ((p = OSSL_PARAM_locate(params, OSSL_KDF_PARAM_SIZE)) != NULL &&
-        !OSSL_PARAM_set_size_t(p, m2m_hkdf_max_len(M2M_MD_SHA256)))
-        return 0;
-    return 1;
-}
-
-static const OSSL_PARAM *oscore_gettable_ctx_params(void *vctx, void *provctx)
-{
-    static const OSSL_PARAM table[] = {
-        OSSL_PARAM_size_t(OSSL_KDF_PARAM_SIZE, NULL),
-        OSSL_PARAM_END,
-    };
-    (void)vctx;
-    (void)provctx;
-    return table;
+    return m2m_kdf_get_size(params, m2m_hkdf_max_len(M2M_MD_SHA256));
 }
 
 /* CBOR (RFC 8949) head: major type and argument, shortest form. */
@@ -170,7 +122,11 @@ static unsigned char *cbor_head(unsigned char *p, unsigned major, uint64_t v)
 {
     int n = v < 24 ? 0 : v <= 0xFF ? 1 : v <= 0xFFFF ? 2 : v <= 0xFFFFFFFFu ? 4 : 8;
 
-    *p++ = (unsigned char)((major << 5) | (n == 0 ? v : n == 1 ? 24 : n == 2 ? 25 : n == 4 ? 26 : 27));
+    *p++ = (unsigned char)((major << 5) | (n == 0   ? v
+                                           : n == 1 ? 24
+                                           : n == 2 ? 25
+                                           : n == 4 ? 26
+                                                    : 27));
     for (int i = n - 1; i >= 0; i--)
         *p++ = (unsigned char)(v >> (8 * i));
     return p;
@@ -191,13 +147,13 @@ static int oscore_derive(void *vctx, unsigned char *out, size_t outlen, const OS
     static const M2M_BYTES empty = {NULL, 0};
     int ok = 0;
 
-    if (!oscore_set_ctx_params(c, params))
+    if (!m2m_kdf_set_ctx_params(c, params))
         goto end;
-    if (c->key.data == NULL) {
+    if (c->base.key.data == NULL) {
         M2M_RAISE(M2M_R_MISSING_KEY, "no Master Secret: set parameter 'key'");
         goto end;
     }
-    if (!m2m_key_long_enough(&c->key, c->pc->policy.min_key_bits))
+    if (!m2m_key_long_enough(&c->base.key, c->base.pc->policy.min_key_bits))
         goto end;
     if (c->is_iv < 0) {
         M2M_RAISE(M2M_R_MISSING_PARAMETER, "parameter 'type' ('key' or 'iv') is required");
@@ -243,8 +199,8 @@ static int oscore_derive(void *vctx, unsigned char *out, size_t outlen, const OS
         p += 3;
     }
     p = cbor_head(p, 0, outlen);
-    ok = m2m_hkdf(&c->hmac, c->pc, M2M_MD_SHA256, c->salt.data, c->salt.len, c->key.data,
-                  c->key.len, info, (size_t)(p - info), out, outlen);
+    ok = m2m_hkdf(&c->base.hmac, c->base.pc, M2M_MD_SHA256, c->base.salt.data, c->base.salt.len,
+                  c->base.key.data, c->base.key.len, info, (size_t)(p - info), out, outlen);
 end:
     if (!ok)
         OPENSSL_cleanse(out, outlen);
@@ -253,13 +209,13 @@ end:
 
 const OSSL_DISPATCH m2m_oscore_kdf_functions[] = {
     {OSSL_FUNC_KDF_NEWCTX, (void (*)(void))oscore_new},
-    {OSSL_FUNC_KDF_DUPCTX, (void (*)(void))oscore_dup},
-    {OSSL_FUNC_KDF_FREECTX, (void (*)(void))oscore_free},
-    {OSSL_FUNC_KDF_RESET, (void (*)(void))oscore_reset},
+    {OSSL_FUNC_KDF_DUPCTX, (void (*)(void))m2m_kdf_dup},
+    {OSSL_FUNC_KDF_FREECTX, (void (*)(void))m2m_kdf_free},
+    {OSSL_FUNC_KDF_RESET, (void (*)(void))m2m_kdf_reset},
     {OSSL_FUNC_KDF_DERIVE, (void (*)(void))oscore_derive},
     {OSSL_FUNC_KDF_SETTABLE_CTX_PARAMS, (void (*)(void))oscore_settable_ctx_params},
-    {OSSL_FUNC_KDF_SET_CTX_PARAMS, (void (*)(void))oscore_set_ctx_params},
-    {OSSL_FUNC_KDF_GETTABLE_CTX_PARAMS, (void (*)(void))oscore_gettable_ctx_params},
+    {OSSL_FUNC_KDF_SET_CTX_PARAMS, (void (*)(void))m2m_kdf_set_ctx_params},
+    {OSSL_FUNC_KDF_GETTABLE_CTX_PARAMS, (void (*)(void))m2m_kdf_gettable_size},
     {OSSL_FUNC_KDF_GET_CTX_PARAMS, (void (*)(void))oscore_get_ctx_params},
     {0, NULL},
 };

@@ -4,6 +4,7 @@
  * length-prefixed encoding of everything the key is bound to. The exact
  * byte layout is specified in docs/PROTOCOL.md section 2.
  */
+#include <stddef.h>
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -12,6 +13,7 @@
 #include "errors.h"
 #include "hkdf.h"
 #include "integrity_gate.h"
+#include "kdf_common.h"
 #include "params.h"
 #include "prov.h"
 
@@ -32,143 +34,81 @@
 #define P_RNONCE "receiver-nonce"
 
 typedef struct {
-    M2M_PROVCTX *pc;
-    M2M_HMAC hmac;
+    M2M_KDF_BASE base; /* pc, hmac, key, salt */
     m2m_md md;
-    M2M_BYTES key, salt, purpose, originator, receiver, aead, ononce, rnonce;
+    M2M_BYTES purpose, originator, receiver, aead, ononce, rnonce;
     uint64_t epoch, not_before, lifetime;
 } SESSION_KDF;
 
-static void session_reset(void *vctx);
-
-static void *session_new(void *provctx)
-{
-    SESSION_KDF *c;
-
-    if (!m2m_prov_usable(provctx))
-        return NULL;
-    c = OPENSSL_zalloc(sizeof(*c));
-    if (c == NULL) {
-        M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory creating M2M-SESSION-KDF context");
-        return NULL;
-    }
-    c->pc = provctx;
-    c->hmac.md = -1;
-    session_reset(c);
-    return c;
-}
-
-static void session_clear_params(SESSION_KDF *c)
-{
-    m2m_bytes_free(&c->key, 1);
-    m2m_bytes_free(&c->salt, 1);
-    m2m_bytes_free(&c->purpose, 0);
-    m2m_bytes_free(&c->originator, 0);
-    m2m_bytes_free(&c->receiver, 0);
-    m2m_bytes_free(&c->aead, 0);
-    m2m_bytes_free(&c->ononce, 0);
-    m2m_bytes_free(&c->rnonce, 0);
-}
-
-static void session_reset(void *vctx)
+static void session_defaults(void *vctx)
 {
     SESSION_KDF *c = vctx;
 
-    session_clear_params(c);
     c->md = M2M_MD_SHA256;
     c->epoch = 0;
     c->not_before = 0;
     c->lifetime = SESSION_DEFAULT_LIFETIME;
 }
 
-static void session_free(void *vctx)
+static int session_set_digest(void *vctx, const OSSL_PARAM *p)
 {
     SESSION_KDF *c = vctx;
+    char name[32];
+    const char *s = NULL;
+    size_t len = 0;
+    int md = -1;
 
-    if (c == NULL)
-        return;
-    session_clear_params(c);
-    m2m_hmac_cleanup(&c->hmac);
-    OPENSSL_clear_free(c, sizeof(*c));
-}
-
-static void *session_dup(void *vsrc)
-{
-    const SESSION_KDF *s = vsrc;
-    SESSION_KDF *d = OPENSSL_zalloc(sizeof(*d));
-
-    if (d == NULL)
-        return NULL;
-    *d = *s;
-    /* Nothing in d may alias s if a copy below fails and d is freed. */
-    d->hmac.ctx = NULL;
-    d->key = d->salt = d->purpose = d->originator = (M2M_BYTES){NULL, 0};
-    d->receiver = d->aead = d->ononce = d->rnonce = (M2M_BYTES){NULL, 0};
-    if (!m2m_hmac_dup(&d->hmac, &s->hmac) || !m2m_bytes_dup(&d->key, &s->key, 1) ||
-        !m2m_bytes_dup(&d->salt, &s->salt, 1) || !m2m_bytes_dup(&d->purpose, &s->purpose, 0) ||
-        !m2m_bytes_dup(&d->originator, &s->originator, 0) ||
-        !m2m_bytes_dup(&d->receiver, &s->receiver, 0) || !m2m_bytes_dup(&d->aead, &s->aead, 0) ||
-        !m2m_bytes_dup(&d->ononce, &s->ononce, 0) || !m2m_bytes_dup(&d->rnonce, &s->rnonce, 0)) {
-        session_free(d);
-        return NULL;
+    if (!m2m_param_utf8(p, &s, &len))
+        return 0;
+    if (len < sizeof(name)) {
+        memcpy(name, s, len);
+        name[len] = '\0';
+        md = m2m_md_from_name(name);
     }
-    return d;
-}
-
-static int session_set_ctx_params(void *vctx, const OSSL_PARAM params[])
-{
-    SESSION_KDF *c = vctx;
-    const OSSL_PARAM *p;
-
-    if (params == NULL)
-        return 1;
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_DIGEST)) != NULL) {
-        const char *name = NULL;
-        int md;
-
-        if (!OSSL_PARAM_get_utf8_string_ptr(p, &name)) {
-            M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter 'digest' must be a string");
-            return 0;
-        }
-        if ((md = m2m_md_from_name(name)) < 0) {
-            M2M_RAISE(M2M_R_UNKNOWN_DIGEST,
-                      "digest '%s' is not supported (use SHA2-256, SHA2-384 or SHA2-512)", name);
-            return 0;
-        }
-        c->md = (m2m_md)md;
+    if (md < 0) {
+        M2M_RAISE(M2M_R_UNKNOWN_DIGEST,
+                  "digest '%.*s' is not supported (use SHA2-256, SHA2-384 or SHA2-512)",
+                  m2m_name_shown(len), s);
+        return 0;
     }
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_KEY)) != NULL &&
-        !m2m_param_octets(p, &c->key, 1))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_SALT)) != NULL &&
-        !m2m_param_octets(p, &c->salt, 1))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, P_PURPOSE)) != NULL &&
-        !m2m_param_nfkc(p, &c->purpose, 0))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, P_ORIGINATOR)) != NULL &&
-        !m2m_param_nfkc(p, &c->originator, 0))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, P_RECEIVER)) != NULL &&
-        !m2m_param_nfkc(p, &c->receiver, 0))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, P_AEAD)) != NULL && !m2m_param_nfkc(p, &c->aead, 0))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, P_ONONCE)) != NULL &&
-        !m2m_param_octets(p, &c->ononce, 0))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, P_RNONCE)) != NULL &&
-        !m2m_param_octets(p, &c->rnonce, 0))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, P_EPOCH)) != NULL && !m2m_param_u64(p, &c->epoch))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, P_NOT_BEFORE)) != NULL &&
-        !m2m_param_u64(p, &c->not_before))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, P_LIFETIME)) != NULL &&
-        !m2m_param_u64(p, &c->lifetime))
-        return 0;
+    c->md = (m2m_md)md;
     return 1;
+}
+
+static const size_t session_others[] = {
+    offsetof(SESSION_KDF, purpose),  offsetof(SESSION_KDF, originator),
+    offsetof(SESSION_KDF, receiver), offsetof(SESSION_KDF, aead),
+    offsetof(SESSION_KDF, ononce),   offsetof(SESSION_KDF, rnonce),
+};
+
+static const M2M_KDF_PARAM session_params[] = {
+    {OSSL_KDF_PARAM_DIGEST, M2M_KP_CUSTOM, 0, session_set_digest},
+    {OSSL_KDF_PARAM_KEY, M2M_KP_SECRET, offsetof(SESSION_KDF, base.key), NULL},
+    {OSSL_KDF_PARAM_SALT, M2M_KP_SECRET, offsetof(SESSION_KDF, base.salt), NULL},
+    {P_PURPOSE, M2M_KP_IDENT, offsetof(SESSION_KDF, purpose), NULL},
+    {P_ORIGINATOR, M2M_KP_IDENT, offsetof(SESSION_KDF, originator), NULL},
+    {P_RECEIVER, M2M_KP_IDENT, offsetof(SESSION_KDF, receiver), NULL},
+    {P_AEAD, M2M_KP_IDENT, offsetof(SESSION_KDF, aead), NULL},
+    {P_ONONCE, M2M_KP_OCTETS, offsetof(SESSION_KDF, ononce), NULL},
+    {P_RNONCE, M2M_KP_OCTETS, offsetof(SESSION_KDF, rnonce), NULL},
+    {P_EPOCH, M2M_KP_U64, offsetof(SESSION_KDF, epoch), NULL},
+    {P_NOT_BEFORE, M2M_KP_U64, offsetof(SESSION_KDF, not_before), NULL},
+    {P_LIFETIME, M2M_KP_U64, offsetof(SESSION_KDF, lifetime), NULL},
+};
+
+static const M2M_KDF_TYPE session_type = {
+    "M2M-SESSION-KDF",
+    sizeof(SESSION_KDF),
+    session_others,
+    sizeof(session_others) / sizeof(session_others[0]),
+    session_defaults,
+    session_params,
+    sizeof(session_params) / sizeof(session_params[0]),
+};
+
+static void *session_new(void *provctx)
+{
+    return m2m_kdf_new(provctx, &session_type);
 }
 
 static const OSSL_PARAM *session_settable_ctx_params(void *vctx, void *provctx)
@@ -198,8 +138,7 @@ static int session_get_ctx_params(void *vctx, OSSL_PARAM params[])
     SESSION_KDF *c = vctx;
     OSSL_PARAM *p;
 
-    if ((p = OSSL_PARAM_locate(params, OSSL_KDF_PARAM_SIZE)) != NULL &&
-        !OSSL_PARAM_set_size_t(p, m2m_hkdf_max_len(c->md)))
+    if (!m2m_kdf_get_size(params, m2m_hkdf_max_len(c->md)))
         return 0;
     if ((p = OSSL_PARAM_locate(params, OSSL_KDF_PARAM_DIGEST)) != NULL &&
         !OSSL_PARAM_set_utf8_string(p, m2m_md_name(c->md)))
@@ -260,7 +199,7 @@ static int require(const char *name, const M2M_BYTES *b)
 static int session_derive(void *vctx, unsigned char *out, size_t outlen, const OSSL_PARAM params[])
 {
     SESSION_KDF *c = vctx;
-    const M2M_POLICY *pol = &c->pc->policy;
+    const M2M_POLICY *pol = &c->base.pc->policy;
     unsigned char stackbuf[512], *info = stackbuf;
     const M2M_BYTES *aead;
     static const M2M_BYTES default_aead = {(unsigned char *)SESSION_DEFAULT_AEAD,
@@ -269,13 +208,13 @@ static int session_derive(void *vctx, unsigned char *out, size_t outlen, const O
     ENC e;
     int ok = 0;
 
-    if (!session_set_ctx_params(c, params))
+    if (!m2m_kdf_set_ctx_params(c, params))
         goto fail;
-    if (c->key.data == NULL) {
+    if (c->base.key.data == NULL) {
         M2M_RAISE(M2M_R_MISSING_KEY, "no service-layer key: set parameter 'key'");
         goto fail;
     }
-    if (!m2m_key_long_enough(&c->key, pol->min_key_bits))
+    if (!m2m_key_long_enough(&c->base.key, pol->min_key_bits))
         goto fail;
     if (!require(P_PURPOSE, &c->purpose) || !require(P_ORIGINATOR, &c->originator) ||
         !require(P_RECEIVER, &c->receiver) || !check_field(P_ONONCE, &c->ononce) ||
@@ -307,7 +246,7 @@ static int session_derive(void *vctx, unsigned char *out, size_t outlen, const O
                   (int)aead->len, (const char *)aead->data);
         goto fail;
     }
-    if (!m2m_integrity_gate(c->pc))
+    if (!m2m_integrity_gate(c->base.pc))
         goto fail;
 
     infolen = 2 + sizeof(SESSION_LABEL) - 1 + 2 + c->purpose.len + 2 + c->originator.len + 2 +
@@ -330,8 +269,8 @@ static int session_derive(void *vctx, unsigned char *out, size_t outlen, const O
     put_field(&e, c->ononce.data, c->ononce.len);
     put_field(&e, c->rnonce.data, c->rnonce.len);
 
-    ok = m2m_hkdf(&c->hmac, c->pc, c->md, c->salt.data, c->salt.len, c->key.data, c->key.len, info,
-                  infolen, out, outlen);
+    ok = m2m_hkdf(&c->base.hmac, c->base.pc, c->md, c->base.salt.data, c->base.salt.len,
+                  c->base.key.data, c->base.key.len, info, infolen, out, outlen);
     if (info != stackbuf)
         OPENSSL_free(info);
     return ok;
@@ -342,12 +281,12 @@ fail:
 
 const OSSL_DISPATCH m2m_session_kdf_functions[] = {
     {OSSL_FUNC_KDF_NEWCTX, (void (*)(void))session_new},
-    {OSSL_FUNC_KDF_DUPCTX, (void (*)(void))session_dup},
-    {OSSL_FUNC_KDF_FREECTX, (void (*)(void))session_free},
-    {OSSL_FUNC_KDF_RESET, (void (*)(void))session_reset},
+    {OSSL_FUNC_KDF_DUPCTX, (void (*)(void))m2m_kdf_dup},
+    {OSSL_FUNC_KDF_FREECTX, (void (*)(void))m2m_kdf_free},
+    {OSSL_FUNC_KDF_RESET, (void (*)(void))m2m_kdf_reset},
     {OSSL_FUNC_KDF_DERIVE, (void (*)(void))session_derive},
     {OSSL_FUNC_KDF_SETTABLE_CTX_PARAMS, (void (*)(void))session_settable_ctx_params},
-    {OSSL_FUNC_KDF_SET_CTX_PARAMS, (void (*)(void))session_set_ctx_params},
+    {OSSL_FUNC_KDF_SET_CTX_PARAMS, (void (*)(void))m2m_kdf_set_ctx_params},
     {OSSL_FUNC_KDF_GETTABLE_CTX_PARAMS, (void (*)(void))session_gettable_ctx_params},
     {OSSL_FUNC_KDF_GET_CTX_PARAMS, (void (*)(void))session_get_ctx_params},
     {0, NULL},

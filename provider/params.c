@@ -55,18 +55,58 @@ int m2m_param_octets(const OSSL_PARAM *p, M2M_BYTES *b, int secret)
     return set_copy(b, v, len, secret);
 }
 
+int m2m_param_utf8(const OSSL_PARAM *p, const char **s, size_t *len)
+{
+    const char *v = NULL, *nul;
+    size_t n = 0;
+
+    if (p->data_type == OSSL_PARAM_UTF8_STRING && p->data != NULL) {
+        /* data_size excludes any terminator: these are the value's bytes. */
+        v = p->data;
+        n = p->data_size;
+    } else if (p->data_type == OSSL_PARAM_UTF8_PTR && p->data != NULL &&
+               *(const char *const *)p->data != NULL) {
+        /* Only the C string is there to read; a larger data_size would overread. */
+        v = *(const char *const *)p->data;
+        n = strlen(v);
+        if (p->data_size != 0 && p->data_size != n) {
+            M2M_RAISE(M2M_R_INVALID_UTF8,
+                      "parameter '%s' contains a NUL byte at offset %zu (data_size %zu)", p->key, n,
+                      p->data_size);
+            return 0;
+        }
+    } else {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter '%s' must be a UTF-8 string", p->key);
+        return 0;
+    }
+    if ((nul = memchr(v, '\0', n)) != NULL) {
+        M2M_RAISE(M2M_R_INVALID_UTF8,
+                  "parameter '%s' contains a NUL byte at offset %zu (data_size %zu)", p->key,
+                  (size_t)(nul - v), n);
+        return 0;
+    }
+    *s = v;
+    *len = n;
+    return 1;
+}
+
+int m2m_name_is(const char *s, size_t len, const char *name)
+{
+    return strlen(name) == len && memcmp(s, name, len) == 0;
+}
+
+int m2m_name_shown(size_t len)
+{
+    return len > 64 ? 64 : (int)len;
+}
+
 int m2m_param_nfkc(const OSSL_PARAM *p, M2M_BYTES *b, int allow_empty)
 {
     const char *s = NULL;
     unsigned char *norm = NULL;
-    size_t normlen = 0;
+    size_t len = 0, normlen = 0;
 
-    if (!OSSL_PARAM_get_utf8_string_ptr(p, &s)) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter '%s' must be a UTF-8 string", p->key);
-        return 0;
-    }
-    /* p->data_size excludes the terminator for utf8 strings; trust it, not strlen. */
-    if (!m2m_utf8_nfkc(p->key, s, p->data_size, &norm, &normlen))
+    if (!m2m_param_utf8(p, &s, &len) || !m2m_utf8_nfkc(p->key, s, len, &norm, &normlen))
         return 0;
     if (normlen == 0 && !allow_empty) {
         OPENSSL_free(norm);

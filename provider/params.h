@@ -12,6 +12,21 @@ typedef struct m2m_bytes_st {
     size_t len;
 } M2M_BYTES;
 
+/*
+ * The value of UTF-8 string parameter p: *s points at its *len bytes (not
+ * NUL-terminated in general; *len is the parameter's data_size). Every UTF-8
+ * parameter the provider reads goes through here. Refused, with an error
+ * naming the parameter: a parameter that is not a UTF-8 string
+ * (M2M_R_INVALID_PARAMETER), and one whose bytes contain a NUL, that is
+ * whose data_size disagrees with its length as a C string
+ * (M2M_R_INVALID_UTF8), so "iv\0junk" is never read as "iv". A UTF8_PTR
+ * parameter is a C string; its data_size must be 0 (unknown) or its length.
+ */
+int m2m_param_utf8(const OSSL_PARAM *p, const char **s, size_t *len);
+/* Is (s, len) exactly the C string name? */
+int m2m_name_is(const char *s, size_t len, const char *name);
+/* How many bytes of a refused name to show in an error detail ("%.*s"). */
+int m2m_name_shown(size_t len);
 /* Replace *b with a copy of octet-string param p. Secrets are wiped on replace/free. */
 int m2m_param_octets(const OSSL_PARAM *p, M2M_BYTES *b, int secret);
 /*

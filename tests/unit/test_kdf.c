@@ -2132,6 +2132,231 @@ static void test_fetch_properties(void)
 }
 
 /* ======================================================================== */
+/* Suite: UTF-8 string parameters read by their data_size                   */
+/* ======================================================================== */
+
+/*
+ * A complete, valid parameter set for each KDF without parameter omit, so
+ * that a hand-built replacement for omit is the only thing that can fail.
+ * SESSION: purpose/originator/receiver and a 16-byte key; ONEM2M: km with
+ * maf-id "MAF1" and a 32-byte key; OSCORE: a sender key with a 1-byte id.
+ */
+static void good_pb(const char *alg, const char *omit, PB *b)
+{
+    static const struct {
+        const char *alg, *name, *value;
+    } strs[] = {
+        {SESSION, "purpose", "record"}, {SESSION, "originator", "CAE01"},
+        {SESSION, "receiver", "CSE02"}, {ONEM2M, "derivation", "km"},
+        {ONEM2M, "maf-id", "MAF1"},     {OSCORE, "type", "key"},
+    };
+
+    pb_init(b);
+    if (strcmp(omit, OSSL_KDF_PARAM_KEY) != 0)
+        pb_oct(b, OSSL_KDF_PARAM_KEY, K, strcmp(alg, ONEM2M) == 0 ? 32 : 16);
+    if (strcmp(alg, OSCORE) == 0 && strcmp(omit, "id") != 0)
+        pb_oct(b, "id", RAND_R, 1);
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        if (strcmp(strs[i].alg, alg) == 0 && strcmp(strs[i].name, omit) != 0)
+            pb_str(b, strs[i].name, strs[i].value);
+}
+
+/* What good_pb derives, from the independent references (32 bytes). */
+static int good_ref(const char *alg, unsigned char out[32])
+{
+    const SESS s = {
+        .key = K, .keylen = 16, .purpose = "record", .originator = "CAE01", .receiver = "CSE02"};
+    const OSC o = {.secret = K, .secretlen = 16, .id = RAND_R, .idlen = 1, .type = "key"};
+    BUF m;
+
+    if (strcmp(alg, SESSION) == 0)
+        return sess_ref(&s, out, 32);
+    if (strcmp(alg, OSCORE) == 0)
+        return osc_ref(&o, out, 32);
+    m.n = 0;
+    put_str(&m, LABEL_KM);
+    put_str(&m, "MAF1");
+    return ref_hmac(K, 32, &m, out);
+}
+
+/* Every UTF-8 parameter with a NUL inside its data_size is refused, naming it. */
+static void test_string_embedded_nul(void)
+{
+    static const struct {
+        const char *alg, *name, *bytes;
+        size_t size, nul_at;
+    } cases[] = {
+        {SESSION, "digest", "SHA2-256\0junk", 13, 8},
+        {SESSION, "digest", "SHA2-256\0", 9, 8},
+        {SESSION, "purpose", "rec\0ord", 7, 3},
+        {SESSION, "originator", "\0CAE01", 6, 0},
+        {SESSION, "receiver", "CSE02\0", 6, 5},
+        {SESSION, "aead", "M2M-REC-AES-128-GCM\0x", 21, 19},
+        {ONEM2M, "derivation", "km\0junk", 7, 2},
+        {ONEM2M, "derivation", "\0km", 3, 0},
+        {ONEM2M, "maf-id", "MAF1\0MAF2", 9, 4},
+        {ONEM2M, "enrolee-id", "E\0", 2, 1},
+        {ONEM2M, "target-id", "T\0X", 3, 1},
+        {OSCORE, "type", "iv\0junk", 7, 2},
+        {OSCORE, "type", "key\0", 4, 3},
+        {OSCORE, "type", "key\0iv", 6, 3},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char label[128], detail[128];
+        PB b;
+
+        good_pb(cases[i].alg, cases[i].name, &b);
+        pb_strn(&b, cases[i].name, cases[i].bytes, cases[i].size);
+        snprintf(label, sizeof(label), "%s: '%s' with a NUL at %zu of %zu bytes", cases[i].alg,
+                 cases[i].name, cases[i].nul_at, cases[i].size);
+        snprintf(detail, sizeof(detail), "parameter '%s' contains a NUL byte at offset %zu",
+                 cases[i].name, cases[i].nul_at);
+        EXPECT_FAIL(app_ctx, cases[i].alg, b.p, 32, "invalid UTF-8", detail, label);
+    }
+}
+
+/*
+ * The value is data_size bytes, not a C string: bytes after data_size are
+ * not part of it, whether or not a NUL follows. Each result is checked
+ * against the reference of the intended value.
+ */
+static void test_string_by_size(void)
+{
+    static const struct {
+        const char *alg, *name, *bytes;
+        size_t size;
+    } cases[] = {
+        {SESSION, "digest", "SHA2-256junk", 8},
+        {SESSION, "digest", "sha256", 6},
+        {ONEM2M, "derivation", "kmpsa", 2},
+        {OSCORE, "type", "keyjunk", 3},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        unsigned char got[32], want[32];
+        PB b;
+        int rc;
+
+        good_pb(cases[i].alg, cases[i].name, &b);
+        pb_strn(&b, cases[i].name, cases[i].bytes, cases[i].size);
+        memset(got, 0xAA, sizeof(got));
+        rc = kdf_derive(app_ctx, cases[i].alg, b.p, got, sizeof(got));
+        CHECK(rc > 0, "%s: '%s' = '%.*s' (data_size %zu): rc %d %s", cases[i].alg, cases[i].name,
+              (int)cases[i].size, cases[i].bytes, cases[i].size, rc, rc > 0 ? "" : take_errors());
+        CHECK(good_ref(cases[i].alg, want), "%s reference", cases[i].alg);
+        CHECK_EQ(got, want, sizeof(got), "%s with '%s' read as its first %zu bytes", cases[i].alg,
+                 cases[i].name, cases[i].size);
+    }
+    /* ... and one byte short is another name, refused as such. */
+    {
+        PB b;
+
+        good_pb(OSCORE, "type", &b);
+        pb_strn(&b, "type", "key", 2);
+        EXPECT_FAIL(app_ctx, OSCORE, b.p, 16, "invalid parameter",
+                    "parameter 'type' must be 'key' or 'iv'", "type 'ke'");
+        good_pb(ONEM2M, "derivation", &b);
+        pb_strn(&b, "derivation", "kpsa", 1);
+        EXPECT_FAIL(app_ctx, ONEM2M, b.p, 32, "unknown derivation", "derivation 'k' is unknown",
+                    "derivation 'k'");
+        good_pb(SESSION, "digest", &b);
+        pb_strn(&b, "digest", "SHA2-256", 7);
+        EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "unsupported digest",
+                    "digest 'SHA2-25' is not supported", "digest 'SHA2-25'");
+    }
+}
+
+/* A UTF8_PTR parameter is a C string; a data_size beyond its NUL is refused. */
+static void test_string_utf8_ptr(void)
+{
+    static const char key_junk[] = "key\0junk";
+    const char *v = key_junk;
+    unsigned char got[32], want[32];
+    PB b;
+    int rc;
+
+    CHECK(good_ref(OSCORE, want), "reference");
+    for (size_t size = 0; size <= 3; size += 3) {
+        OSSL_PARAM p = OSSL_PARAM_construct_utf8_ptr("type", (char **)&v, size);
+
+        good_pb(OSCORE, "type", &b);
+        pb_add(&b, p);
+        memset(got, 0xAA, sizeof(got));
+        rc = kdf_derive(app_ctx, OSCORE, b.p, got, sizeof(got));
+        CHECK(rc > 0, "type as UTF8_PTR, data_size %zu: rc %d %s", size, rc,
+              rc > 0 ? "" : take_errors());
+        CHECK_EQ(got, want, sizeof(got), "type as UTF8_PTR 'key', data_size %zu", size);
+    }
+    good_pb(OSCORE, "type", &b);
+    pb_add(&b, OSSL_PARAM_construct_utf8_ptr("type", (char **)&v, sizeof(key_junk) - 1));
+    EXPECT_FAIL(app_ctx, OSCORE, b.p, 16, "invalid UTF-8",
+                "parameter 'type' contains a NUL byte at offset 3", "UTF8_PTR type, data_size 8");
+    good_pb(ONEM2M, "maf-id", &b);
+    v = "MAF1";
+    pb_add(&b, OSSL_PARAM_construct_utf8_ptr("maf-id", (char **)&v, 5));
+    EXPECT_FAIL(app_ctx, ONEM2M, b.p, 32, "invalid UTF-8",
+                "parameter 'maf-id' contains a NUL byte at offset 4",
+                "UTF8_PTR maf-id, data_size 5");
+}
+
+/* A name that is not a UTF-8 string, or has no data, is refused naming it. */
+static void test_string_wrong_type(void)
+{
+    static const struct {
+        const char *alg, *name;
+    } names[] = {{SESSION, "digest"}, {SESSION, "aead"}, {ONEM2M, "derivation"}, {OSCORE, "type"}};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char label[96], detail[96];
+        OSSL_PARAM p = OSSL_PARAM_construct_utf8_string(names[i].name, NULL, 0);
+        PB b;
+
+        snprintf(detail, sizeof(detail), "parameter '%s' must be a UTF-8 string", names[i].name);
+        good_pb(names[i].alg, names[i].name, &b);
+        pb_oct(&b, names[i].name, "iv", 2);
+        snprintf(label, sizeof(label), "%s: '%s' as an octet string", names[i].alg, names[i].name);
+        EXPECT_FAIL(app_ctx, names[i].alg, b.p, 16, "invalid parameter", detail, label);
+        good_pb(names[i].alg, names[i].name, &b);
+        pb_add(&b, p);
+        snprintf(label, sizeof(label), "%s: '%s' without data", names[i].alg, names[i].name);
+        EXPECT_FAIL(app_ctx, names[i].alg, b.p, 16, "invalid parameter", detail, label);
+    }
+}
+
+/*
+ * Every settable parameter is read by the KDF: given the wrong type, it is
+ * refused with an error that names it (an unread one would be ignored).
+ */
+static void test_settable_all_read(void)
+{
+    static const char *const algs[] = {SESSION, ONEM2M, OSCORE};
+
+    for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+        EVP_KDF *k = EVP_KDF_fetch(app_ctx, algs[i], "provider=m2msec");
+        const OSSL_PARAM *s = k != NULL ? EVP_KDF_settable_ctx_params(k) : NULL;
+        size_t n = 0;
+
+        CHECK(s != NULL, "%s: settable parameters", algs[i]);
+        for (; s != NULL && s->key != NULL; s++, n++) {
+            char label[96], detail[96];
+            PB b;
+
+            good_pb(algs[i], s->key, &b);
+            if (s->data_type == OSSL_PARAM_OCTET_STRING)
+                pb_str(&b, s->key, "x");
+            else
+                pb_oct(&b, s->key, "x", 1);
+            snprintf(label, sizeof(label), "%s: '%s' of the wrong type", algs[i], s->key);
+            snprintf(detail, sizeof(detail), "parameter '%s'", s->key);
+            EXPECT_FAIL(app_ctx, algs[i], b.p, 16, "invalid parameter", detail, label);
+        }
+        CHECK(n == (i == 0 ? 12u : i == 1 ? 9u : 6u), "%s: %zu settable parameters", algs[i], n);
+        EVP_KDF_free(k);
+    }
+}
+
+/* ======================================================================== */
 /* Setup and main                                                           */
 /* ======================================================================== */
 
@@ -2235,6 +2460,13 @@ int main(void)
         {"errors", test_oscore_errors},
         {"dup and reset", test_oscore_dup_reset},
     };
+    static const TEST string_tests[] = {
+        {"embedded NUL refused, naming the parameter", test_string_embedded_nul},
+        {"value is data_size bytes", test_string_by_size},
+        {"UTF8_PTR parameters", test_string_utf8_ptr},
+        {"wrong type or no data", test_string_wrong_type},
+        {"every settable parameter is read", test_settable_all_read},
+    };
     static const TEST ctx_tests[] = {
         {"application context with only m2msec", test_only_m2msec},
         {"fetch and settable params", test_fetch_properties},
@@ -2252,6 +2484,7 @@ int main(void)
         !ADD_SUITE("M2M-SESSION-KDF", NULL, NULL, session_tests) ||
         !ADD_SUITE("ONEM2M-KDF", NULL, NULL, onem2m_tests) ||
         !ADD_SUITE("OSCORE-KDF", NULL, NULL, oscore_tests) ||
+        !ADD_SUITE("UTF-8 string parameters", NULL, NULL, string_tests) ||
         !ADD_SUITE("library contexts", NULL, NULL, ctx_tests)) {
         fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
         CU_cleanup_registry();
