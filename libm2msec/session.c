@@ -188,8 +188,7 @@ static int epoch_key_make(m2msec_session *s, epoch_key *k, uint64_t epoch,
     if (s->pol.max_records != 0)
         *pp++ = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_MAX_RECORDS, &s->pol.max_records);
     if (!enc && s->pol.replay_window != 0)
-        *pp++ = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_REPLAY_WINDOW,
-                                            &s->pol.replay_window);
+        *pp++ = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_REPLAY_WINDOW, &s->pol.replay_window);
     *pp = OSSL_PARAM_construct_end();
     k->ctx = EVP_CIPHER_CTX_new();
     if (k->ctx == NULL) {
@@ -600,17 +599,39 @@ m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inl
         return reject(s, marked, status_from_error(), out, ctlen);
 
     if (k == &s->cand) {
+        epoch_key restored = {0};
+
+        /*
+         * After a restart the stored epoch is the current one, even before
+         * this process has opened a record of it: when a newer epoch comes
+         * first, the stored one is kept as previous like any other current
+         * epoch, so its late records are not lost. Its context is set up
+         * only now, when it is needed (a context set up at start-up could
+         * expire before the epoch ends). Safety does not depend on it: the
+         * checks above still refuse every record of the stored epoch below
+         * the stored floor, and the new context's window refuses replays of
+         * what is accepted from now on.
+         */
+        if (s->cur.ctx == NULL && s->have_restart && epoch > s->restart_epoch &&
+            !epoch_key_make(s, &restored, s->restart_epoch, NULL))
+            return reject(s, marked, M2MSEC_ERR_INTERNAL, out, ctlen);
         /*
          * Authenticated: persist before accepting, then move forward for
          * good. The floor step starts again at 1 in a new epoch, so that it
          * tracks the record rate rather than growing across short epochs.
          */
         s->floor_step = 0;
-        if (!save_floor(s, epoch, seq))
+        if (!save_floor(s, epoch, seq)) {
+            epoch_key_clear(&restored);
             return reject(s, marked, M2MSEC_ERR_STORAGE, out, ctlen);
+        }
         epoch_key_clear(&s->prev);
         if (s->cur.ctx != NULL) {
             s->prev = s->cur;
+        } else {
+            s->prev = restored; /* no context unless restored above */
+        }
+        if (s->prev.ctx != NULL) {
             s->prev.until = now + s->pol.grace_seconds;
             s->stats.rekeys++;
         }

@@ -473,7 +473,12 @@ static void test_receiver_clean_restart(void)
     seal_small(snd, d, N3);
     CHECK(d[0].epoch == 1, "restarted sender uses epoch %" PRIu64, d[0].epoch);
 
-    /* Life 3: epoch 1 first; then epoch 0 is older than accepted: refused. */
+    /*
+     * Life 3: epoch 1 first. The restored epoch 0 is kept as previous
+     * (grace period, default 30 s): its held-back records, above the floor
+     * and never accepted, are accepted once; everything of epoch 0 accepted
+     * before the restart stays refused.
+     */
     rcv = st_session(M2MSEC_RECEIVER, name, NULL, &fs);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     bad = 0;
@@ -482,10 +487,24 @@ static void test_receiver_clean_restart(void)
     CHECK(bad == 0, "life 3 refused %zu records of the new epoch", bad);
     bad = 0;
     for (size_t i = 0; i < N3; i++)
-        bad += open_small(rcv, &c[i]) != M2MSEC_ERR_OLD_EPOCH;
+        bad += open_small(rcv, &c[i]) != M2MSEC_OK;
+    CHECK(bad == 0, "life 3 refused %zu late records of the restored epoch 0 (seq %" PRIu64 "..)",
+          bad, c[0].seq);
+    bad = 0;
+    for (size_t i = 0; i < N3; i++)
+        bad += open_small(rcv, &c[i]) != M2MSEC_ERR_REPLAY;
+    for (size_t i = 0; i < N2; i++)
+        bad += open_small(rcv, &b[i]) != M2MSEC_ERR_TOO_OLD;
     for (size_t i = 0; i < N1; i++)
-        bad += open_small(rcv, &a[i]) != M2MSEC_ERR_OLD_EPOCH;
-    CHECK(bad == 0, "%zu records of epoch 0 not refused as stale", bad);
+        bad += open_small(rcv, &a[i]) != M2MSEC_ERR_TOO_OLD;
+    CHECK(bad == 0, "%zu records of epoch 0 accepted before not refused", bad);
+    m2msec_session_get_stats(rcv, &st);
+    CHECK(st.records == 2 * N3 && st.epoch == 1 && st.rekeys == 1 &&
+              st.rejected[M2MSEC_ERR_REPLAY] == N3 && st.rejected[M2MSEC_ERR_TOO_OLD] == N1 + N2,
+          "life 3 stats: records %" PRIu64 ", epoch %" PRIu64 ", rekeys %" PRIu64
+          ", replays %" PRIu64 ", too old %" PRIu64,
+          st.records, st.epoch, st.rekeys, st.rejected[M2MSEC_ERR_REPLAY],
+          st.rejected[M2MSEC_ERR_TOO_OLD]);
     m2msec_session_free(rcv);
     fl = read_floor(path, &e);
     CHECK(fl == N3 && e == 1, "floor %zu of epoch %" PRIu64, fl, e);
@@ -657,12 +676,286 @@ static void test_receiver_crash(void)
     remove_tree(tmpdir);
 }
 
+/* ======================================================================== */
+/* 5. Receiver restart: the restored epoch is kept as previous              */
+/* ======================================================================== */
+
+/*
+ * The records of one sender over several epochs, and the state a receiver
+ * left when it crashed in the middle of epoch E (docs/PROTOCOL.md 6.3, 6.4):
+ * it had accepted every record of the epochs before E and records 0..h-1 of
+ * E, and its store holds (E, F) with F >= h (the floor is saved ahead of
+ * use; records h..F-1 were never accepted but are below the floor).
+ */
+enum { KP_N = 100, KP_E = 2, KP_H = 5 };
+
+typedef struct {
+    small_rec r[KP_N];
+    char name[64];
+    size_t first[KP_N]; /* index of the first record of epoch e */
+    size_t count[KP_N]; /* records of epoch e */
+    uint64_t last_epoch;
+    m2msec_state crash; /* the receiver's state at its crash: (E, F) */
+} kp_world;
+
+static kp_world kp;
+
+/* exp[status]++ and check the status of one record. */
+static void kp_expect(m2msec_session *rcv, const small_rec *r, m2msec_status want, uint64_t *exp,
+                      const char *what)
+{
+    m2msec_status got = open_small(rcv, r);
+
+    exp[want]++;
+    CHECK(got == want, "%s: record e%" PRIu64 " s%" PRIu64 " is '%s', want '%s'", what, r->epoch,
+          r->seq, m2msec_status_text(got), m2msec_status_text(want));
+}
+
+/* The counters of the session match what the test expected, status by status. */
+static void kp_check_stats(m2msec_session *rcv, const uint64_t *exp, uint64_t epoch,
+                           const char *what)
+{
+    m2msec_session_stats st;
+
+    m2msec_session_get_stats(rcv, &st);
+    CHECK(st.records == exp[M2MSEC_OK] && st.epoch == epoch,
+          "%s: %" PRIu64 " records accepted in epoch %" PRIu64 ", want %" PRIu64 " in %" PRIu64,
+          what, st.records, st.epoch, exp[M2MSEC_OK], epoch);
+    for (int i = 1; i < M2MSEC_STATUS_COUNT; i++)
+        CHECK(st.rejected[i] == exp[i], "%s: %" PRIu64 " refused as '%s', want %" PRIu64, what,
+              st.rejected[i], m2msec_status_text((m2msec_status)i), exp[i]);
+}
+
+static const small_rec *kp_rec(uint64_t epoch, uint64_t seq)
+{
+    return seq < kp.count[epoch] ? &kp.r[kp.first[epoch] + seq] : NULL;
+}
+
+/* A receiver restarted from the crash state (a fresh copy each time). */
+static m2msec_session *kp_receiver(st_mem *mr, m2msec_store *sr, uint64_t grace)
+{
+    m2msec_session_policy pol = {0};
+
+    memset(mr, 0, sizeof(*mr));
+    mr->st = kp.crash;
+    mr->have = 1;
+    *sr = st_mem_store(mr);
+    pol.grace_seconds = grace;
+    return st_session(M2MSEC_RECEIVER, kp.name, &pol, sr);
+}
+
+static int kp_setup(void)
+{
+    st_mem ms = {0}, mr = {0};
+    m2msec_store ss = st_mem_store(&ms), sr = st_mem_store(&mr);
+    m2msec_session_policy spol = {0};
+    m2msec_session *snd, *rcv;
+    size_t bad = 0;
+
+    memset(&kp, 0, sizeof(kp));
+    st_unique_name(kp.name, sizeof(kp.name), "keepprev");
+    spol.max_records = 20; /* re-key every 14 to 16 records */
+    snd = st_session(M2MSEC_SENDER, kp.name, &spol, &ss);
+    if (snd == NULL)
+        return 0;
+    seal_small(snd, kp.r, KP_N);
+    m2msec_session_free(snd);
+    for (size_t i = 0; i < KP_N; i++) {
+        uint64_t e = kp.r[i].epoch;
+
+        if (e >= KP_N || kp.r[i].seq != kp.count[e] || (i > 0 && e < kp.r[i - 1].epoch))
+            return 0;
+        if (kp.count[e]++ == 0)
+            kp.first[e] = i;
+        kp.last_epoch = e;
+    }
+    /* Epochs E - 1, E, E + 1 and E + 2 complete. */
+    if (kp.last_epoch < KP_E + 3)
+        return 0;
+
+    /* Receiver life 1: epochs 0 .. E - 1, records 0 .. h - 1 of E; then it crashes. */
+    rcv = st_session(M2MSEC_RECEIVER, kp.name, NULL, &sr);
+    if (rcv == NULL)
+        return 0;
+    for (size_t i = 0; i < kp.first[KP_E] + KP_H; i++)
+        bad += open_small(rcv, &kp.r[i]) != M2MSEC_OK;
+    kp.crash = mr.st; /* what a crash leaves: the clean shutdown below saves more */
+    m2msec_session_free(rcv);
+    printf("\n    epochs 0..%" PRIu64 ", %zu records in e%d; receiver crash state e%" PRIu64
+           " floor %" PRIu64 " after %d of them ",
+           kp.last_epoch, kp.count[KP_E], KP_E, kp.crash.epoch, kp.crash.seq_floor, KP_H);
+    CHECK(bad == 0, "receiver life 1 refused %zu records", bad);
+    /* At least 3 records of E lie at or above the floor: late records to deliver. */
+    return bad == 0 && kp.crash.epoch == KP_E && kp.crash.seq_floor >= KP_H &&
+           kp.crash.seq_floor + 3 <= kp.count[KP_E];
+}
+
+/*
+ * The receiver restarts at (E, F). The sender had gone on in E and then
+ * moved to E + 1; the network reorders. `early` records of E at or above F
+ * arrive before the first record of E + 1, the rest of them after it: all
+ * are accepted once (E is kept as previous for grace_seconds), and nothing
+ * accepted before or after the restart, nothing below F and no epoch below
+ * E is ever accepted.
+ */
+static void kp_late_records(size_t early)
+{
+    const uint64_t E = KP_E, F = kp.crash.seq_floor;
+    uint64_t exp[M2MSEC_STATUS_COUNT] = {0};
+    st_mem mr;
+    m2msec_store sr;
+    m2msec_session *rcv = kp_receiver(&mr, &sr, 0);
+    size_t late[KP_N], nlate = 0;
+    char what[64];
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
+    snprintf(what, sizeof(what), "%zu of E first", early);
+    for (uint64_t s = F; s < F + early; s++)
+        kp_expect(rcv, kp_rec(E, s), M2MSEC_OK, exp, "E at or above the floor, before E+1");
+    kp_expect(rcv, kp_rec(E + 1, 0), M2MSEC_OK, exp, "first record of E+1");
+    kp_check_stats(rcv, exp, E + 1, what);
+    CHECK(mr.st.epoch == E + 1, "%s: the store holds epoch %" PRIu64 " after E+1", what,
+          mr.st.epoch);
+
+    /* Late records of E, never accepted, at or above the floor, in random order. */
+    for (uint64_t s = F + early; s < kp.count[E]; s++)
+        late[nlate++] = kp.first[E] + s;
+    for (size_t i = nlate; i > 1; i--) {
+        size_t j = (size_t)st_range(0, i - 1), t = late[i - 1];
+
+        late[i - 1] = late[j];
+        late[j] = t;
+    }
+    for (size_t i = 0; i < nlate; i++)
+        kp_expect(rcv, &kp.r[late[i]], M2MSEC_OK, exp, "late record of E within grace");
+    kp_check_stats(rcv, exp, E + 1, what);
+
+    /*
+     * Every record of E again: accepted before the crash (seq < h) or below
+     * the floor (h .. F-1) -> outside the window; accepted in this life ->
+     * replay. Epochs below E: stale.
+     */
+    for (uint64_t s = 0; s < kp.count[E]; s++)
+        kp_expect(rcv, kp_rec(E, s), s < F ? M2MSEC_ERR_TOO_OLD : M2MSEC_ERR_REPLAY, exp,
+                  "E again");
+    for (uint64_t e = 0; e < E; e++)
+        for (uint64_t s = 0; s < kp.count[e]; s++)
+            kp_expect(rcv, kp_rec(e, s), M2MSEC_ERR_OLD_EPOCH, exp, "epoch below E");
+    kp_check_stats(rcv, exp, E + 1, what);
+
+    /* E + 1 goes on; its replays are refused. */
+    for (uint64_t s = 1; s < kp.count[E + 1]; s++)
+        kp_expect(rcv, kp_rec(E + 1, s), M2MSEC_OK, exp, "E+1");
+    kp_expect(rcv, kp_rec(E + 1, 0), M2MSEC_ERR_REPLAY, exp, "E+1 again");
+
+    /* E + 2: E + 1 becomes previous, E is stale, even above the floor. */
+    kp_expect(rcv, kp_rec(E + 2, 0), M2MSEC_OK, exp, "first record of E+2");
+    kp_expect(rcv, kp_rec(E, F), M2MSEC_ERR_OLD_EPOCH, exp, "E after E+2");
+    kp_expect(rcv, kp_rec(E, kp.count[E] - 1), M2MSEC_ERR_OLD_EPOCH, exp, "E after E+2");
+    kp_expect(rcv, kp_rec(E + 1, 1), M2MSEC_ERR_REPLAY, exp, "E+1 again after E+2");
+    kp_check_stats(rcv, exp, E + 2, what);
+    m2msec_session_free(rcv);
+
+    /* And after a clean restart in E + 2: nothing of E or E + 1 any more. */
+    memset(exp, 0, sizeof(exp));
+    rcv = st_session(M2MSEC_RECEIVER, kp.name, NULL, &sr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
+    CHECK(mr.st.epoch == E + 2 && mr.st.seq_floor == 1,
+          "%s: clean shutdown saved e%" PRIu64 " floor %" PRIu64, what, mr.st.epoch,
+          mr.st.seq_floor);
+    kp_expect(rcv, kp_rec(E + 3, 0), M2MSEC_OK, exp, "E+3 after the second restart");
+    kp_expect(rcv, kp_rec(E + 2, 1), M2MSEC_OK, exp, "late E+2 after the second restart");
+    kp_expect(rcv, kp_rec(E + 2, 0), M2MSEC_ERR_TOO_OLD, exp, "E+2 below its floor");
+    for (uint64_t e = 0; e <= E + 1; e++)
+        kp_expect(rcv, kp_rec(e, kp.count[e] - 1), M2MSEC_ERR_OLD_EPOCH, exp,
+                  "epoch below the restored one");
+    kp_check_stats(rcv, exp, E + 3, "second restart");
+    m2msec_session_free(rcv);
+    ERR_clear_error();
+}
+
+/*
+ * The store fails when E + 1 first authenticates: the record is refused
+ * and the receiver stays where it was (E current, nothing below the floor);
+ * the next record of E + 1 moves it on, and E is kept as previous then.
+ */
+static void kp_storage_failure(void)
+{
+    const uint64_t E = KP_E, F = kp.crash.seq_floor;
+    uint64_t exp[M2MSEC_STATUS_COUNT] = {0};
+    st_mem mr;
+    m2msec_store sr;
+    m2msec_session *rcv = kp_receiver(&mr, &sr, 0);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
+    mr.fail_save = 1;
+    kp_expect(rcv, kp_rec(E + 1, 0), M2MSEC_ERR_STORAGE, exp, "E+1 while the store fails");
+    CHECK(mr.st.epoch == E && mr.st.seq_floor == F && mr.saves == 0,
+          "the store changed to e%" PRIu64 " floor %" PRIu64 " (%lu saves)", mr.st.epoch,
+          mr.st.seq_floor, mr.saves);
+    kp_check_stats(rcv, exp, E, "storage failure");
+    mr.fail_save = 0;
+    kp_expect(rcv, kp_rec(E, F - 1), M2MSEC_ERR_TOO_OLD, exp, "E below the floor");
+    kp_expect(rcv, kp_rec(E + 1, 0), M2MSEC_ERR_REPLAY, exp, "E+1 record refused for storage");
+    kp_expect(rcv, kp_rec(E + 1, 1), M2MSEC_OK, exp, "E+1 once the store works");
+    kp_expect(rcv, kp_rec(E, F + 1), M2MSEC_OK, exp, "late record of E");
+    kp_expect(rcv, kp_rec(E, F + 1), M2MSEC_ERR_REPLAY, exp, "late record of E again");
+    kp_expect(rcv, kp_rec(E, F - 1), M2MSEC_ERR_TOO_OLD, exp, "E below the floor");
+    kp_expect(rcv, kp_rec(E - 1, kp.count[E - 1] - 1), M2MSEC_ERR_OLD_EPOCH, exp, "epoch below E");
+    kp_check_stats(rcv, exp, E + 1, "after the storage failure");
+    m2msec_session_free(rcv);
+    ERR_clear_error();
+}
+
+static void test_restart_keeps_previous(void)
+{
+    CU_ASSERT_FATAL(kp_setup());
+    kp_late_records(0); /* E + 1 is the first record after the restart */
+    kp_late_records(2); /* two records of E first */
+    kp_storage_failure();
+}
+
+/* The restored epoch, kept as previous, is dropped when its grace period ends. */
+static void test_restart_previous_grace_ends(void)
+{
+    const uint64_t E = KP_E, F = kp.crash.seq_floor, grace = 2;
+    uint64_t exp[M2MSEC_STATUS_COUNT] = {0};
+    st_mem mr;
+    m2msec_store sr;
+    m2msec_session *rcv;
+    time_t t1;
+
+    CU_ASSERT_FATAL(kp.crash.epoch == KP_E && F + 3 <= kp.count[E]);
+    rcv = kp_receiver(&mr, &sr, grace);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
+    kp_expect(rcv, kp_rec(E + 1, 0), M2MSEC_OK, exp, "first record of E+1");
+    kp_expect(rcv, kp_rec(E, F), M2MSEC_OK, exp, "late record of E within grace");
+    t1 = time(NULL);
+    /* Wait until the grace period (at most t1 + grace) is surely over. */
+    while (time(NULL) < t1 + (time_t)grace + 2) {
+        struct timespec ts = {0, 100000000};
+
+        nanosleep(&ts, NULL);
+    }
+    kp_expect(rcv, kp_rec(E, F + 1), M2MSEC_ERR_OLD_EPOCH, exp, "late record of E after grace");
+    kp_expect(rcv, kp_rec(E, F), M2MSEC_ERR_OLD_EPOCH, exp, "E again after grace");
+    kp_expect(rcv, kp_rec(E, 0), M2MSEC_ERR_TOO_OLD, exp, "E below the floor after grace");
+    kp_expect(rcv, kp_rec(E - 1, 0), M2MSEC_ERR_OLD_EPOCH, exp, "epoch below E");
+    kp_expect(rcv, kp_rec(E + 1, 1), M2MSEC_OK, exp, "E+1 goes on");
+    kp_check_stats(rcv, exp, E + 1, "grace over");
+    m2msec_session_free(rcv);
+    ERR_clear_error();
+}
+
 int main(void)
 {
     static const st_test tests[] = {
         {"4 sender crash and restart: no nonce reuse", test_sender_crash},
         {"5 receiver clean restart", test_receiver_clean_restart},
         {"5 receiver crash (SIGKILL) and restart", test_receiver_crash},
+        {"5 receiver restart: the restored epoch is kept as previous", test_restart_keeps_previous},
+        {"5 receiver restart: the restored previous epoch ends with its grace",
+         test_restart_previous_grace_ends},
     };
 
     signal(SIGPIPE, SIG_IGN);
