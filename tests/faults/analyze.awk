@@ -32,8 +32,11 @@
 #               life K listened]; bound: the size of these windows
 #   floor       refused by a life >= K because it lies below the restart floor
 #               F of epoch E (seq in (highest seq of E accepted before, F)):
-#               "outside replay window", or "stale epoch" once that life has
-#               moved to a newer epoch (a late record); bound: F - 1 - that
+#               "outside replay window", or "stale epoch" once that life no
+#               longer keeps E even as its previous epoch (a late record).
+#               Records of E at or above F are no cause: after a restart E
+#               is kept as previous like any current epoch (PROTOCOL.md 6.3),
+#               for grace_seconds (30), longer than a scenario; bound: F - 1 - that
 #               highest seq, one floor step (PROTOCOL.md 6.4)
 # and sent - delivered <= dropped + corrupted + device kills + windows + floor
 # steps. Anything left is "unexplained" and fails. With expect_exact=1 (no
