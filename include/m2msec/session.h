@@ -24,8 +24,11 @@
  * fresh epoch after a restart, so no (epoch, seq) pair is ever used twice.
  * The receiver persists the highest epoch it accepted and a sequence-number
  * floor ahead of use, so after a restart it accepts nothing it might have
- * accepted before. Persistence goes through an m2msec_store; the default
- * file store writes a temp file, fsyncs it and renames it.
+ * accepted before. The restored epoch is the current one: if a newer epoch
+ * comes first, the restored one is kept for the grace period like any
+ * other, so its late records at or above the floor are not lost.
+ * Persistence goes through an m2msec_store; the default file store writes a
+ * temp file, fsyncs it and renames it.
  *
  * Thread safety: a session is used by one thread at a time.
  */
