@@ -1,9 +1,9 @@
 /*
- * Helpers of the policy/action tests (tests/actions): temporary trees,
- * files, shell commands, the OpenSSL error queue as text, snapshots of a
+ * Helpers of the policy/action tests (tests/actions): snapshots of a
  * directory (listing, types, modes, sizes, contents) for "nothing
  * changed" checks, and a tiny HTTP/1.0 file server on 127.0.0.1 that the
- * test forks itself.
+ * test forks itself. Files, shell commands and the OpenSSL error queue as
+ * text come from tests/common (test_files.h, test_errors.h).
  */
 #ifndef M2MSEC_TESTS_ACTIONS_TEST_H
 #define M2MSEC_TESTS_ACTIONS_TEST_H
@@ -27,153 +27,8 @@
 #include <CUnit/CUnit.h>
 #include <openssl/err.h>
 
-__attribute__((format(printf, 3, 4))) static inline void pathf(char *buf, size_t len,
-                                                               const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= len) {
-        fprintf(stderr, "path too long: %s\n", fmt);
-        abort();
-    }
-}
-
-__attribute__((format(printf, 1, 2))) static inline int run(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    int st;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    st = system(cmd);
-    if (st == -1 || !WIFEXITED(st))
-        return -1;
-    return WEXITSTATUS(st);
-}
-
-/* stdout of a shell command (malloc'd, NUL-terminated), or NULL if it failed. */
-__attribute__((format(printf, 1, 2))) static inline char *run_out(const char *fmt, ...)
-{
-    char cmd[8192], *out = NULL;
-    size_t n = 0, cap = 0;
-    va_list ap;
-    FILE *f;
-    int c;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    f = popen(cmd, "r");
-    if (f == NULL)
-        return NULL;
-    while ((c = fgetc(f)) != EOF) {
-        if (n + 1 >= cap) {
-            cap = cap == 0 ? 256 : cap * 2;
-            out = realloc(out, cap);
-            if (out == NULL)
-                abort();
-        }
-        out[n++] = (char)c;
-    }
-    if (pclose(f) != 0) {
-        free(out);
-        return NULL;
-    }
-    if (out == NULL)
-        out = calloc(1, 1);
-    else
-        out[n] = '\0';
-    return out;
-}
-
-static inline void write_bytes(const char *path, const void *data, size_t len, mode_t mode)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-    if (fd < 0 || write(fd, data, len) != (ssize_t)len || fchmod(fd, mode) != 0 || close(fd) != 0) {
-        perror(path);
-        abort();
-    }
-}
-
-static inline void write_text(const char *path, const char *text, mode_t mode)
-{
-    write_bytes(path, text, strlen(text), mode);
-}
-
-/* Whole file (malloc'd, NUL-terminated), or NULL. */
-static inline char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *b = NULL;
-    size_t n = 0, cap = 0, r;
-
-    if (f == NULL)
-        return NULL;
-    do {
-        if (n + 4096 + 1 > cap) {
-            cap = cap == 0 ? 8192 : cap * 2;
-            b = realloc(b, cap);
-            if (b == NULL)
-                abort();
-        }
-        r = fread(b + n, 1, cap - n - 1, f);
-        n += r;
-    } while (r > 0);
-    fclose(f);
-    b[n] = '\0';
-    return b;
-}
-
-static inline int file_exists(const char *path)
-{
-    struct stat st;
-
-    return lstat(path, &st) == 0;
-}
-
-static inline int err_cb(const char *str, size_t len, void *u)
-{
-    char **acc = u;
-    size_t old = *acc != NULL ? strlen(*acc) : 0;
-    char *n = realloc(*acc, old + len + 2);
-
-    if (n == NULL)
-        abort();
-    memcpy(n + old, str, len);
-    n[old + len] = '\0';
-    *acc = n;
-    return 1;
-}
-
-/* Drain the OpenSSL error queue into a malloc'd string ("" if empty). */
-static inline char *errors_text(void)
-{
-    char *acc = NULL;
-
-    ERR_print_errors_cb(err_cb, &acc);
-    if (acc == NULL)
-        acc = calloc(1, 1);
-    return acc;
-}
-
-/* Drain the queue; 1 if it contains @p needle. */
-static inline int errors_contain(const char *needle)
-{
-    char *t = errors_text();
-    int ok = strstr(t, needle) != NULL;
-
-    if (!ok)
-        fprintf(stderr, "\nerror queue lacks \"%s\":\n%s\n", needle, t);
-    free(t);
-    return ok;
-}
+#include "test_errors.h"
+#include "test_files.h"
 
 /*
  * Everything under @p dir, one line per entry, sorted: path, type, mode,
@@ -284,21 +139,17 @@ static inline void serve_one(int c, const char *dir, srv_mode mode)
         return;
     }
     snprintf(full, sizeof(full), "%s/%s", dir, path);
-    body = read_all(full);
+    body = read_all(full, &len);
     if (body == NULL) {
         send_all(c, notfound, strlen(notfound));
         return;
     }
     {
-        struct stat st;
         char head[256];
-        int hl;
-
-        len = stat(full, &st) == 0 ? (size_t)st.st_size : 0;
-        hl = snprintf(head, sizeof(head),
-                      "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n"
-                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                      len);
+        int hl = snprintf(head, sizeof(head),
+                          "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                          "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                          len);
         send_all(c, head, (size_t)hl);
         if (mode == SRV_CORRUPT && len > 0)
             body[len / 2] ^= 0x01;

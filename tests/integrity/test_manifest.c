@@ -372,22 +372,21 @@ static void make_tree(const char *root)
     pathf(p, sizeof(p), "%s/etc/sub dir", root);
     run("mkdir -p '%s'", p);
     pathf(p, sizeof(p), "%s/bin/app", root);
-    write_text(p, "#!/bin/sh\necho app\n");
-    chmod(p, 0755);
+    write_text(p, "#!/bin/sh\necho app\n", 0755);
     pathf(p, sizeof(p), "%s/bin/empty", root);
-    write_text(p, "");
+    write_text(p, "", 0644);
     pathf(p, sizeof(p), "%s/etc/sub dir/caf\xc3\xa9 conf", root);
-    write_text(p, "key = value\n");
+    write_text(p, "key = value\n", 0644);
     pathf(p, sizeof(p), "%s/etc/-dash", root);
-    write_text(p, "dash\n");
+    write_text(p, "dash\n", 0644);
     pathf(p, sizeof(p), "%s/etc/ lead", root);
-    write_text(p, "leading space\n");
+    write_text(p, "leading space\n", 0644);
     pathf(p, sizeof(p), "%s/*star", root);
-    write_text(p, "star\n");
+    write_text(p, "star\n", 0644);
     for (i = 0; i < sizeof(big); i++)
         big[i] = (unsigned char)(i * 7919 >> 3);
     pathf(p, sizeof(p), "%s/lib.so", root);
-    write_bytes(p, big, sizeof(big));
+    write_bytes(p, big, sizeof(big), 0644);
 }
 
 static void check_with_sum(const char *digest, const char *tool)
@@ -430,7 +429,7 @@ static void check_with_sum(const char *digest, const char *tool)
     free(out);
     /* and the reference notices a change */
     pathf(file, sizeof(file), "%s/etc/-dash", root);
-    write_text(file, "dasH\n");
+    write_text(file, "dasH\n", 0644);
     CU_ASSERT_NOT_EQUAL(
         run("cd '%s' && %s -c --strict --quiet '%s' >/dev/null 2>&1", root, tool, mpath), 0);
     m2msec_manifest_free(m);
@@ -472,7 +471,7 @@ static void test_from_tree_refusals(void)
     CU_ASSERT(errors_have("etc/fifo", "is a fifo", NULL));
     unlink(p);
     pathf(p, sizeof(p), "%s/bad\nname", root);
-    write_text(p, "x");
+    write_text(p, "x", 0644);
     CU_ASSERT_PTR_NULL(m2msec_manifest_from_tree(libctx, root, NULL, 1, 2, 0, 0));
     CU_ASSERT(errors_have("bad\\x0aname", "control character", NULL));
     unlink(p);
@@ -542,7 +541,7 @@ static void test_ed25519_against_stock(void)
 {
     sigenv s;
     size_t len;
-    unsigned char *sig;
+    char *sig;
 
     sigenv_new(&s, 1, FAR_FUTURE);
     CU_ASSERT_FATAL(sign_with(&s, "ed.pem"));
@@ -661,7 +660,7 @@ static void test_unsigned(void)
     CU_ASSERT(errors_have("is not signed", s.manifest, s.sig, NULL));
     CU_ASSERT_FALSE(file_exists(s.state));
     /* an empty signature file is a bad signature, not a missing one */
-    write_text(s.sig, "");
+    write_text(s.sig, "", 0644);
     CU_ASSERT_EQUAL(open_with(&s, "ed.pub", s.state, 1000), M2MSEC_MANIFEST_BAD_SIGNATURE);
     CU_ASSERT(errors_have("does not verify", NULL));
     CU_ASSERT_STRING_EQUAL(m2msec_manifest_verdict_text(M2MSEC_MANIFEST_UNSIGNED),
@@ -690,7 +689,7 @@ static void test_wrong_key(void)
 static void test_modified_manifest(void)
 {
     sigenv s;
-    unsigned char *b;
+    char *b;
     size_t len, i;
     static const char *const edits[] = {"# version 2", "# expires 4102444801", "0x", NULL};
 
@@ -711,18 +710,18 @@ static void test_modified_manifest(void)
             memcpy(strstr((char *)c, "# expires 4102444800"), edits[1], 20);
         else
             c[len - 3] ^= 1; /* a byte of the path of the last entry */
-        write_bytes(s.manifest, c, len);
+        write_bytes(s.manifest, c, len, 0644);
         CU_ASSERT_EQUAL(open_with(&s, "ed.pub", NULL, 1000), M2MSEC_MANIFEST_BAD_SIGNATURE);
         CU_ASSERT(errors_have("does not verify", NULL));
         free(c);
     }
     /* appended bytes */
-    write_bytes(s.manifest, b, len);
+    write_bytes(s.manifest, b, len, 0644);
     run("printf 'x' >> '%s'", s.manifest);
     CU_ASSERT_EQUAL(open_with(&s, "ed.pub", NULL, 1000), M2MSEC_MANIFEST_BAD_SIGNATURE);
     ERR_clear_error();
     /* garbage with a wrong signature: BAD_SIGNATURE (nothing parsed first) */
-    write_text(s.manifest, "garbage\n");
+    write_text(s.manifest, "garbage\n", 0644);
     CU_ASSERT_EQUAL(open_with(&s, "ed.pub", NULL, 1000), M2MSEC_MANIFEST_BAD_SIGNATURE);
     ERR_clear_error();
     /* garbage with a good signature (the stock tool signs anything): MALFORMED */
@@ -754,13 +753,13 @@ static void test_expired(void)
 
 static uint64_t state_version(const char *path)
 {
-    unsigned char *b = read_all(path, NULL);
+    char *b = read_all(path, NULL);
     unsigned long long v = 0;
     char extra;
 
     if (b == NULL)
         return 0;
-    if (sscanf((char *)b, "m2msec-manifest-state 1\nversion %llu\n%c", &v, &extra) != 1)
+    if (sscanf(b, "m2msec-manifest-state 1\nversion %llu\n%c", &v, &extra) != 1)
         v = 0;
     free(b);
     return v;
@@ -770,14 +769,14 @@ static uint64_t state_version(const char *path)
 static void test_rollback(void)
 {
     sigenv s;
-    unsigned char *b;
+    char *b;
     struct stat st1, st2;
 
     sigenv_new(&s, 5, FAR_FUTURE);
     CU_ASSERT(sign_with(&s, "ed.pem"));
     CU_ASSERT_EQUAL(open_with(&s, "ed.pub", s.state, 1000), M2MSEC_MANIFEST_OK);
     b = read_all(s.state, NULL);
-    CU_ASSERT(b != NULL && strcmp((char *)b, "m2msec-manifest-state 1\nversion 5\n") == 0);
+    CU_ASSERT(b != NULL && strcmp(b, "m2msec-manifest-state 1\nversion 5\n") == 0);
     free(b);
     CU_ASSERT_EQUAL(temp_files_in(s.dir), 0);
 
@@ -814,12 +813,12 @@ static void test_rollback(void)
     CU_ASSERT_EQUAL(state_version(s.state), 6);
 
     /* a damaged state file is an error, not a reset */
-    write_text(s.state, "m2msec-manifest-state 1\nversion 6x\n");
+    write_text(s.state, "m2msec-manifest-state 1\nversion 6x\n", 0644);
     write_manifest(s.manifest, 7, FAR_FUTURE);
     CU_ASSERT(sign_with(&s, "ed.pem"));
     CU_ASSERT_EQUAL(open_with(&s, "ed.pub", s.state, 1000), M2MSEC_MANIFEST_ERROR);
     CU_ASSERT(errors_have("rollback state file", "is malformed", NULL));
-    write_text(s.state, "");
+    write_text(s.state, "", 0644);
     CU_ASSERT_EQUAL(open_with(&s, "ed.pub", s.state, 1000), M2MSEC_MANIFEST_ERROR);
     ERR_clear_error();
     /* a state file that cannot be written: refused, nothing left behind */
@@ -855,7 +854,7 @@ static void test_sign_errors(void)
     CU_ASSERT_FALSE(file_exists(s.sig));
     CU_ASSERT_EQUAL(temp_files_in(s.dir), 0);
     /* an existing signature is replaced as a whole */
-    write_text(s.sig, "old");
+    write_text(s.sig, "old", 0644);
     CU_ASSERT(m2msec_manifest_sign(libctx, s.manifest, keypath, s.sig));
     CU_ASSERT_EQUAL(open_with(&s, "ed.pub", NULL, 1000), M2MSEC_MANIFEST_OK);
     CU_ASSERT_EQUAL(temp_files_in(s.dir), 0);
@@ -873,7 +872,7 @@ static void test_sign_errors(void)
 
 int main(void)
 {
-    static const test_def tests[] = {
+    static const tc_test tests[] = {
         {"serialize canonical and round trip", test_serialize_canonical},
         {"parser refusals name the line", test_parse_errors},
         {"path rules", test_path_rules},
@@ -892,5 +891,6 @@ int main(void)
         {"signing errors", test_sign_errors},
     };
 
-    return run_suite("test_manifest", "integrity", tests, sizeof(tests) / sizeof(tests[0]));
+    return tc_run("test_manifest", "integrity", integrity_suite_init, integrity_suite_cleanup,
+                  tests, sizeof(tests) / sizeof(tests[0]));
 }

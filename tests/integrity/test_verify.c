@@ -45,8 +45,7 @@ static void put(const char *root, const char *rel, const char *text, mode_t mode
     char p[PATH_MAX];
 
     pathf(p, sizeof(p), "%s/%s", root, rel);
-    write_text(p, text);
-    chmod(p, mode);
+    write_text(p, text, mode);
 }
 
 static void make_tree(char *root, size_t len)
@@ -66,8 +65,7 @@ static void make_tree(char *root, size_t len)
     for (i = 0; i < BIG_SIZE; i++)
         big[i] = (unsigned char)((i * 2654435761u) >> 13);
     pathf(p, sizeof(p), "%s/lib/big.so", root);
-    write_bytes(p, big, BIG_SIZE);
-    chmod(p, 0755);
+    write_bytes(p, big, BIG_SIZE, 0755);
     free(big);
 }
 
@@ -377,7 +375,7 @@ static void symlink_dir_case(int fallback)
 
     /* a regular file where a directory belongs */
     CU_ASSERT(unlink(p) == 0);
-    write_text(p, "not a dir\n");
+    write_text(p, "not a dir\n", 0644);
     r = verify(m, root, 1, 0);
     CU_ASSERT_FATAL(r != NULL);
     EXPECT(r, "etc/sub/deep", M2MSEC_FILE_WRONG_TYPE,
@@ -924,7 +922,7 @@ static void test_json_and_table(void)
     m = stock_manifest(root, 1, 9);
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         pathf(p, sizeof(p), "%s/data/%s", root, names[i]);
-        write_text(p, "x");
+        write_text(p, "x", 0644);
     }
     put(root, "etc/conf", "changed\n", 0644);
     r = verify(m, root, 2, 1);
@@ -967,7 +965,7 @@ static void test_json_and_table(void)
     /* a real JSON parser agrees on every path */
     if (have_python()) {
         pathf(jpath, sizeof(jpath), "%s.json", root);
-        write_text(jpath, json);
+        write_text(jpath, json, 0644);
         CU_ASSERT_EQUAL(
             run("python3 -c '\n"
                 "import json, sys\n"
@@ -1131,7 +1129,7 @@ static void test_open_beneath(void)
 
 int main(void)
 {
-    static const test_def tests[] = {
+    static const tc_test tests[] = {
         {"all ok (jobs 1, 2, 4, default)", test_all_ok},
         {"changed byte", test_changed_byte},
         {"truncated file", test_truncated},
@@ -1153,5 +1151,6 @@ int main(void)
         {"m2msec_open_beneath", test_open_beneath},
     };
 
-    return run_suite("test_verify", "integrity", tests, sizeof(tests) / sizeof(tests[0]));
+    return tc_run("test_verify", "integrity", integrity_suite_init, integrity_suite_cleanup, tests,
+                  sizeof(tests) / sizeof(tests[0]));
 }
