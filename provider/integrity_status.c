@@ -8,7 +8,8 @@
 
 #include "integrity_status.h"
 
-#define MAGIC "m2msec-integrity-status 1\n"
+#define MAGIC_LINE "m2msec-integrity-status 1"
+#define MAGIC MAGIC_LINE "\n"
 
 static int mac_hex(EVP_MAC *hmac, const unsigned char *key, size_t keylen, const char *data,
                    size_t len, char hex[65])
@@ -50,42 +51,127 @@ size_t m2m_status_render(EVP_MAC *hmac, const unsigned char *key, size_t keylen,
     return (size_t)(n + m);
 }
 
+/* Record lines, without their LF. */
+typedef struct {
+    const char *p;
+    size_t n;
+} LINE;
+
+static int line_is(const LINE *l, const char *text)
+{
+    return l->n == strlen(text) && memcmp(l->p, text, l->n) == 0;
+}
+
+/* The rest of l after prefix, if l begins with it. */
+static int line_after(const LINE *l, const char *prefix, LINE *rest)
+{
+    size_t k = strlen(prefix);
+
+    if (l->n < k || memcmp(l->p, prefix, k) != 0)
+        return 0;
+    rest->p = l->p + k;
+    rest->n = l->n - k;
+    return 1;
+}
+
+typedef enum { DEC_OK = 0, DEC_NOT_DECIMAL, DEC_LEADING_ZERO, DEC_TOO_BIG } dec_result;
+
+/* The canonical decimal: digits only (no sign, no space), no leading zero but "0", < 2^64. */
+static dec_result canonical_u64(const LINE *d, uint64_t *v)
+{
+    uint64_t x = 0;
+
+    if (d->n == 0)
+        return DEC_NOT_DECIMAL;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->p[i] < '0' || d->p[i] > '9')
+            return DEC_NOT_DECIMAL;
+    if (d->n > 1 && d->p[0] == '0')
+        return DEC_LEADING_ZERO;
+    for (size_t i = 0; i < d->n; i++) {
+        unsigned digit = (unsigned)(d->p[i] - '0');
+
+        if (x > (UINT64_MAX - digit) / 10)
+            return DEC_TOO_BIG;
+        x = 10 * x + digit;
+    }
+    *v = x;
+    return DEC_OK;
+}
+
 const char *m2m_status_verify(EVP_MAC *hmac, const unsigned char *key, size_t keylen,
                               const char *buf, size_t len, M2M_INTEGRITY_STATUS *st)
 {
-    char text[M2M_STATUS_MAX], result[16], hex[65], extra;
-    const char *macline;
-    unsigned long long ver, when;
-    size_t body;
+    static const char *const version_why[] = {
+        NULL,
+        "malformed status record (manifest-version is not a decimal number: digits only, "
+        "one space before)",
+        "malformed status record (manifest-version has a leading zero)",
+        "malformed status record (manifest-version does not fit in 64 bits)",
+    };
+    static const char *const time_why[] = {
+        NULL,
+        "malformed status record (time is not a decimal number: digits only, one space before)",
+        "malformed status record (time has a leading zero)",
+        "malformed status record (time does not fit in 64 bits)",
+    };
+    LINE line[5], rest;
+    size_t nlines = 0, start = 0;
+    uint64_t ver = 0, when = 0;
+    dec_result r;
+    char want[65];
+    int passed;
 
-    if (len == 0 || len >= sizeof(text) || buf[len - 1] != '\n')
-        return "malformed status record";
-    memcpy(text, buf, len);
-    text[len] = '\0';
-    if (strlen(text) != len || strncmp(text, MAGIC, sizeof(MAGIC) - 1) != 0)
-        return "malformed status record";
-    macline = strstr(text, "mac ");
-    if (macline == NULL || (macline != text && macline[-1] != '\n'))
-        return "malformed status record (no mac line)";
-    body = (size_t)(macline - text);
-    if (sscanf(text, MAGIC "result %15s\nmanifest-version %llu\ntime %llu\nmac %64s\n%c", result,
-               &ver, &when, hex, &extra) != 4 ||
-        strlen(hex) != 64)
-        return "malformed status record";
-    {
-        char want[65];
-
-        if (!mac_hex(hmac, key, keylen, text, body, want))
-            return "cannot compute the status MAC";
-        if (CRYPTO_memcmp(want, hex, 64) != 0)
-            return "status record MAC does not verify (forged, or another device key)";
+    /* Exactly the canonical form m2m_status_render writes, byte for byte. */
+    if (len == 0)
+        return "malformed status record (empty)";
+    if (len >= M2M_STATUS_MAX)
+        return "malformed status record (longer than 511 bytes)";
+    if (memchr(buf, '\0', len) != NULL)
+        return "malformed status record (NUL byte)";
+    if (memchr(buf, '\r', len) != NULL)
+        return "malformed status record (CR: lines end with LF only)";
+    if (buf[len - 1] != '\n')
+        return "malformed status record (the last line does not end with LF)";
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] != '\n')
+            continue;
+        if (nlines == 5)
+            return "malformed status record (more than five lines)";
+        line[nlines].p = buf + start;
+        line[nlines].n = i - start;
+        nlines++;
+        start = i + 1;
     }
-    if (strcmp(result, "passed") == 0)
-        st->passed = 1;
-    else if (strcmp(result, "failed") == 0)
-        st->passed = 0;
+    if (nlines != 5)
+        return "malformed status record (fewer than five lines: no mac line)";
+    if (!line_is(&line[0], MAGIC_LINE))
+        return "malformed status record (line 1 is not '" MAGIC_LINE "')";
+    if (line_is(&line[1], "result passed"))
+        passed = 1;
+    else if (line_is(&line[1], "result failed"))
+        passed = 0;
     else
-        return "malformed status record (result)";
+        return "malformed status record (line 2 is not 'result passed' or 'result failed')";
+    if (!line_after(&line[2], "manifest-version ", &rest))
+        return "malformed status record (line 3 is not 'manifest-version <decimal>')";
+    if ((r = canonical_u64(&rest, &ver)) != DEC_OK)
+        return version_why[r];
+    if (!line_after(&line[3], "time ", &rest))
+        return "malformed status record (line 4 is not 'time <decimal>')";
+    if ((r = canonical_u64(&rest, &when)) != DEC_OK)
+        return time_why[r];
+    if (!line_after(&line[4], "mac ", &rest) || rest.n != 64)
+        return "malformed status record (line 5 is not 'mac <64 hex digits>')";
+    for (size_t i = 0; i < rest.n; i++)
+        if (!((rest.p[i] >= '0' && rest.p[i] <= '9') || (rest.p[i] >= 'a' && rest.p[i] <= 'f')))
+            return "malformed status record (the mac is not 64 lowercase hex digits)";
+    /* The MAC covers the first four lines with their LFs. */
+    if (!mac_hex(hmac, key, keylen, buf, (size_t)(line[4].p - buf), want))
+        return "cannot compute the status MAC";
+    if (CRYPTO_memcmp(want, rest.p, 64) != 0)
+        return "status record MAC does not verify (forged, or another device key)";
+    st->passed = passed;
     st->manifest_version = ver;
     st->time = when;
     return NULL;

@@ -29,8 +29,14 @@ size_t m2m_status_render(EVP_MAC *hmac, const unsigned char *key, size_t keylen,
                          const M2M_INTEGRITY_STATUS *st, char *out, size_t cap);
 
 /*
- * Parse and authenticate a record. Returns NULL on success, else a static
- * text saying what is wrong ("malformed", "MAC does not verify").
+ * Parse and authenticate a record. Only the canonical form that
+ * m2m_status_render writes is accepted: the five lines above in this order,
+ * one space after each field name, decimals without sign or leading zero
+ * (except "0") that fit 64 bits, 64 lowercase hex digits, LF line ends,
+ * at most M2M_STATUS_MAX - 1 bytes. Anything else is refused even when its
+ * MAC is right. Returns NULL on success (st filled), else a static text
+ * saying what is wrong ("malformed status record (...)" naming the line
+ * or field, "status record MAC does not verify ..."); st is then untouched.
  */
 const char *m2m_status_verify(EVP_MAC *hmac, const unsigned char *key, size_t keylen,
                               const char *buf, size_t len, M2M_INTEGRITY_STATUS *st);

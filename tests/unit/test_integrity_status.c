@@ -1,0 +1,349 @@
+/*
+ * Unit tests for the device integrity status record reader and writer
+ * (provider/integrity_status.c, docs/PROTOCOL.md section 8).
+ *
+ * Every record here is built by this file: the lines by hand, the MAC with
+ * OpenSSL's HMAC-SHA-256 from the default provider (EVP_Q_mac), never with
+ * the code under test. A non-canonical record carries a MAC that is right
+ * for its own bytes, so that only its form can make the reader refuse it.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+#include <openssl/evp.h>
+#include <openssl/provider.h>
+
+#include "integrity_status.h"
+
+static OSSL_LIB_CTX *ref_ctx;
+static OSSL_PROVIDER *ref_def;
+static EVP_MAC *hmac; /* handed to the code under test, as the provider and libm2msec do */
+
+static const unsigned char KEY[32] = {
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f};
+
+#define REC_CAP 2048
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static void
+check_at(int ok, unsigned int line, const char *func, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, __FILE__, func, CU_FALSE);
+}
+
+#define CHECK(cond, ...) check_at((cond) ? 1 : 0, __LINE__, __func__, __VA_ARGS__)
+
+/* HMAC-SHA-256(key, data) as 64 hex digits, upper or lower case, by stock OpenSSL. */
+static int ref_mac_hex(const unsigned char *key, size_t keylen, const char *data, size_t len,
+                       int upper, char hex[65])
+{
+    static const char lower_digits[] = "0123456789abcdef", upper_digits[] = "0123456789ABCDEF";
+    const char *digits = upper ? upper_digits : lower_digits;
+    unsigned char mac[32];
+    size_t outl = 0;
+
+    if (EVP_Q_mac(ref_ctx, "HMAC", NULL, "SHA256", NULL, key, keylen, (const unsigned char *)data,
+                  len, mac, sizeof(mac), &outl) == NULL ||
+        outl != 32)
+        return 0;
+    for (size_t i = 0; i < 32; i++) {
+        hex[2 * i] = digits[mac[i] >> 4];
+        hex[2 * i + 1] = digits[mac[i] & 15];
+    }
+    hex[64] = '\0';
+    return 1;
+}
+
+/*
+ * body || mac_prefix || first hexlen digits of HMAC(key, body) || tail into
+ * out; body is len_body bytes (it may hold NUL). Returns the length, 0 if
+ * it does not fit.
+ */
+static size_t build(char *out, const char *body, size_t len_body, const char *mac_prefix, int upper,
+                    size_t hexlen, const char *tail, const unsigned char *key)
+{
+    char hex[65];
+    size_t n = 0, lp = strlen(mac_prefix), lt = strlen(tail);
+
+    if (!ref_mac_hex(key, 32, body, len_body, upper, hex) || hexlen > 64 ||
+        len_body + lp + hexlen + lt > REC_CAP)
+        return 0;
+    memcpy(out, body, len_body);
+    n = len_body;
+    memcpy(out + n, mac_prefix, lp);
+    n += lp;
+    memcpy(out + n, hex, hexlen);
+    n += hexlen;
+    memcpy(out + n, tail, lt);
+    return n + lt;
+}
+
+static size_t build_canonical(char *out, const char *body)
+{
+    return build(out, body, strlen(body), "mac ", 0, 64, "\n", KEY);
+}
+
+/* The canonical form, accepted with its fields; the writer produces these exact bytes. */
+static void test_canonical(void)
+{
+    static const struct {
+        int passed;
+        uint64_t version, time;
+        const char *body;
+    } cases[] = {
+        {1, 7, 1700000000u,
+         "m2msec-integrity-status 1\nresult passed\nmanifest-version 7\ntime 1700000000\n"},
+        {0, 0, 0, "m2msec-integrity-status 1\nresult failed\nmanifest-version 0\ntime 0\n"},
+        {1, UINT64_MAX, UINT64_MAX,
+         "m2msec-integrity-status 1\nresult passed\nmanifest-version 18446744073709551615\n"
+         "time 18446744073709551615\n"},
+        {0, 10, 1767225600u,
+         "m2msec-integrity-status 1\nresult failed\nmanifest-version 10\ntime 1767225600\n"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char rec[REC_CAP], rendered[M2M_STATUS_MAX];
+        size_t n = build_canonical(rec, cases[i].body), m;
+        M2M_INTEGRITY_STATUS st = {-1, 1, 1};
+        M2M_INTEGRITY_STATUS in = {cases[i].passed, cases[i].version, cases[i].time};
+        const char *why;
+
+        CHECK(n > 0, "case %zu: built", i);
+        why = m2m_status_verify(hmac, KEY, sizeof(KEY), rec, n, &st);
+        CHECK(why == NULL, "case %zu: canonical record refused: %s", i, why != NULL ? why : "");
+        CHECK(st.passed == cases[i].passed && st.manifest_version == cases[i].version &&
+                  st.time == cases[i].time,
+              "case %zu: fields %d %llu %llu", i, st.passed,
+              (unsigned long long)st.manifest_version, (unsigned long long)st.time);
+        /* the writer: byte for byte the record built here */
+        m = m2m_status_render(hmac, KEY, sizeof(KEY), &in, rendered, sizeof(rendered));
+        CHECK(m == n && memcmp(rendered, rec, n) == 0,
+              "case %zu: writer output (%zu bytes) is "
+              "the canonical record (%zu bytes)",
+              i, m, n);
+    }
+}
+
+/* Well-formed but not authentic: the MAC decides. */
+static void test_mac(void)
+{
+    static const char body[] =
+        "m2msec-integrity-status 1\nresult passed\nmanifest-version 7\ntime 1700000000\n";
+    unsigned char other[32];
+    char rec[REC_CAP];
+    M2M_INTEGRITY_STATUS st = {-1, 0, 0};
+    const char *why;
+    size_t n;
+
+    memcpy(other, KEY, sizeof(other));
+    other[31] ^= 0x80;
+    n = build(rec, body, sizeof(body) - 1, "mac ", 0, 64, "\n", other);
+    why = m2m_status_verify(hmac, KEY, sizeof(KEY), rec, n, &st);
+    CHECK(why != NULL && strstr(why, "MAC does not verify") != NULL, "other key: %s",
+          why != NULL ? why : "accepted");
+    n = build_canonical(rec, body);
+    /* one hex digit changed, still lowercase hex */
+    rec[sizeof(body) - 1 + 4 + 10] = rec[sizeof(body) - 1 + 4 + 10] == '0' ? '1' : '0';
+    why = m2m_status_verify(hmac, KEY, sizeof(KEY), rec, n, &st);
+    CHECK(why != NULL && strstr(why, "MAC does not verify") != NULL, "changed mac digit: %s",
+          why != NULL ? why : "accepted");
+    n = build_canonical(rec, body);
+    memcpy(rec + 26 + 7, "failed", 6); /* "result passed" -> "result failed" */
+    why = m2m_status_verify(hmac, KEY, sizeof(KEY), rec, n, &st);
+    CHECK(why != NULL && strstr(why, "MAC does not verify") != NULL, "edited result: %s",
+          why != NULL ? why : "accepted");
+    CHECK(st.passed == -1, "st untouched after a refusal");
+}
+
+#define HDR "m2msec-integrity-status 1\n"
+#define RES "result passed\n"
+#define VER "manifest-version 7\n"
+#define TIM "time 1700000000\n"
+
+/* Each variant has a MAC that is right for its own first four lines. */
+static const struct {
+    const char *what;
+    const char *body; /* the bytes before the mac line */
+    size_t bodylen;   /* 0: strlen(body) */
+    const char *mac_prefix;
+    int upper;
+    size_t hexlen;
+    const char *tail;
+    const char *why; /* expected in the reason */
+} variants[] = {
+    {"two spaces after result", HDR "result  passed\n" VER TIM, 0, "mac ", 0, 64, "\n",
+     "line 2 is not 'result passed' or 'result failed'"},
+    {"tab after result", HDR "result\tpassed\n" VER TIM, 0, "mac ", 0, 64, "\n", "line 2"},
+    {"result in capitals", HDR "result Passed\n" VER TIM, 0, "mac ", 0, 64, "\n", "line 2"},
+    {"trailing space after passed", HDR "result passed \n" VER TIM, 0, "mac ", 0, 64, "\n",
+     "line 2"},
+    {"leading space on a line", HDR " result passed\n" VER TIM, 0, "mac ", 0, 64, "\n", "line 2"},
+    {"plus sign", HDR RES "manifest-version +7\n" TIM, 0, "mac ", 0, 64, "\n",
+     "manifest-version is not a decimal number"},
+    {"minus sign", HDR RES "manifest-version -7\n" TIM, 0, "mac ", 0, 64, "\n",
+     "manifest-version is not a decimal number"},
+    {"two spaces before the version", HDR RES "manifest-version  7\n" TIM, 0, "mac ", 0, 64, "\n",
+     "manifest-version is not a decimal number"},
+    {"tab before the version", HDR RES "manifest-version\t7\n" TIM, 0, "mac ", 0, 64, "\n",
+     "line 3 is not 'manifest-version <decimal>'"},
+    {"space after the version", HDR RES "manifest-version 7 \n" TIM, 0, "mac ", 0, 64, "\n",
+     "manifest-version is not a decimal number"},
+    {"empty version", HDR RES "manifest-version \n" TIM, 0, "mac ", 0, 64, "\n",
+     "manifest-version is not a decimal number"},
+    {"hex version", HDR RES "manifest-version 0x7\n" TIM, 0, "mac ", 0, 64, "\n",
+     "manifest-version is not a decimal number"},
+    {"leading zero", HDR RES "manifest-version 07\n" TIM, 0, "mac ", 0, 64, "\n",
+     "manifest-version has a leading zero"},
+    {"00", HDR RES "manifest-version 00\n" TIM, 0, "mac ", 0, 64, "\n",
+     "manifest-version has a leading zero"},
+    {"version 2^64", HDR RES "manifest-version 18446744073709551616\n" TIM, 0, "mac ", 0, 64, "\n",
+     "manifest-version does not fit in 64 bits"},
+    {"version of 21 digits", HDR RES "manifest-version 100000000000000000000\n" TIM, 0, "mac ", 0,
+     64, "\n", "manifest-version does not fit in 64 bits"},
+    {"time with plus", HDR RES VER "time +1700000000\n", 0, "mac ", 0, 64, "\n",
+     "time is not a decimal number"},
+    {"time with leading zero", HDR RES VER "time 01700000000\n", 0, "mac ", 0, 64, "\n",
+     "time has a leading zero"},
+    {"time 2^64", HDR RES VER "time 18446744073709551616\n", 0, "mac ", 0, 64, "\n",
+     "time does not fit in 64 bits"},
+    {"time 99999999999999999999", HDR RES VER "time 99999999999999999999\n", 0, "mac ", 0, 64, "\n",
+     "time does not fit in 64 bits"},
+    {"time and version swapped", HDR RES TIM VER, 0, "mac ", 0, 64, "\n",
+     "line 3 is not 'manifest-version <decimal>'"},
+    {"version 2 of the format", "m2msec-integrity-status 2\n" RES VER TIM, 0, "mac ", 0, 64, "\n",
+     "line 1 is not 'm2msec-integrity-status 1'"},
+    {"magic with two spaces", "m2msec-integrity-status  1\n" RES VER TIM, 0, "mac ", 0, 64, "\n",
+     "line 1"},
+    {"CRLF line ends",
+     "m2msec-integrity-status 1\r\nresult passed\r\nmanifest-version 7\r\n"
+     "time 1700000000\r\n",
+     0, "mac ", 0, 64, "\r\n", "CR: lines end with LF only"},
+    {"CR before the last LF", HDR RES VER TIM, 0, "mac ", 0, 64, "\r\n", "CR"},
+    {"uppercase mac", HDR RES VER TIM, 0, "mac ", 1, 64, "\n",
+     "the mac is not 64 lowercase hex digits"},
+    {"two spaces after mac", HDR RES VER TIM, 0, "mac  ", 0, 64, "\n",
+     "line 5 is not 'mac <64 hex digits>'"},
+    {"MAC: after mac", HDR RES VER TIM, 0, "MAC ", 0, 64, "\n", "line 5"},
+    {"63 hex digits", HDR RES VER TIM, 0, "mac ", 0, 63, "\n", "line 5"},
+    {"mac digits then a space", HDR RES VER TIM, 0, "mac ", 0, 64, " \n", "line 5"},
+    {"no LF at the end", HDR RES VER TIM, 0, "mac ", 0, 64, "",
+     "the last line does not end with LF"},
+    {"a sixth line", HDR RES VER TIM, 0, "mac ", 0, 64, "\nextra\n", "more than five lines"},
+    {"an empty line at the end", HDR RES VER TIM, 0, "mac ", 0, 64, "\n\n", "more than five lines"},
+    {"an empty line before mac", HDR RES VER TIM "\n", 0, "mac ", 0, 64, "\n",
+     "more than five lines"},
+    {"no mac line", HDR RES VER, 0, "", 0, 0, "", "fewer than five lines"},
+    {"a NUL in a line", HDR "result passed\0\n" VER TIM,
+     sizeof(HDR "result passed\0\n" VER TIM) - 1, "mac ", 0, 64, "\n", "NUL byte"},
+};
+
+static void test_non_canonical(void)
+{
+    for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+        char rec[REC_CAP];
+        size_t bl = variants[i].bodylen != 0 ? variants[i].bodylen : strlen(variants[i].body);
+        size_t n = build(rec, variants[i].body, bl, variants[i].mac_prefix, variants[i].upper,
+                         variants[i].hexlen, variants[i].tail, KEY);
+        M2M_INTEGRITY_STATUS st = {-1, 0, 0};
+        const char *why;
+
+        CHECK(n > 0, "%s: built", variants[i].what);
+        why = m2m_status_verify(hmac, KEY, sizeof(KEY), rec, n, &st);
+        CHECK(why != NULL, "%s: accepted", variants[i].what);
+        CHECK(why == NULL || strstr(why, "malformed status record") != NULL,
+              "%s: reason '%s' is not 'malformed status record (...)'", variants[i].what,
+              why != NULL ? why : "");
+        CHECK(why == NULL || strstr(why, variants[i].why) != NULL, "%s: reason '%s' lacks '%s'",
+              variants[i].what, why != NULL ? why : "", variants[i].why);
+        CHECK(st.passed == -1, "%s: st untouched", variants[i].what);
+    }
+}
+
+/* At most 511 bytes, and an empty record is refused. */
+static void test_lengths(void)
+{
+    char rec[REC_CAP], body[REC_CAP];
+    M2M_INTEGRITY_STATUS st = {-1, 0, 0};
+    const char *why;
+    size_t n, canon;
+
+    why = m2m_status_verify(hmac, KEY, sizeof(KEY), "", 0, &st);
+    CHECK(why != NULL && strstr(why, "empty") != NULL, "empty: %s", why != NULL ? why : "accepted");
+    /* canonical record, then a sixth line padding it to exactly 511 and 512 bytes */
+    canon = build_canonical(rec, HDR RES VER TIM);
+    CHECK(canon > 0 && canon < 300, "canonical record is %zu bytes", canon);
+    for (size_t total = 511; total <= 512; total++) {
+        memcpy(body, rec, canon);
+        memset(body + canon, 'x', total - canon - 1);
+        body[total - 1] = '\n';
+        why = m2m_status_verify(hmac, KEY, sizeof(KEY), body, total, &st);
+        CHECK(why != NULL && strstr(why, total == 511 ? "more than five lines"
+                                                      : "longer than 511 bytes") != NULL,
+              "%zu bytes: %s", total, why != NULL ? why : "accepted");
+    }
+    /* a valid record at the front of a 512-byte buffer is still refused */
+    n = canon;
+    memset(rec + n, '\n', 512 - n);
+    why = m2m_status_verify(hmac, KEY, sizeof(KEY), rec, 512, &st);
+    CHECK(why != NULL && strstr(why, "longer than 511 bytes") != NULL, "512 bytes: %s",
+          why != NULL ? why : "accepted");
+    CHECK(st.passed == -1, "st untouched");
+}
+
+int main(void)
+{
+    static const struct {
+        const char *name;
+        CU_TestFunc fn;
+    } tests[] = {
+        {"canonical records accepted; the writer writes them", test_canonical},
+        {"the MAC decides between canonical records", test_mac},
+        {"non-canonical records with a right MAC refused", test_non_canonical},
+        {"length limits", test_lengths},
+    };
+    CU_pSuite s;
+    unsigned int failures;
+
+    ref_ctx = OSSL_LIB_CTX_new();
+    ref_def = ref_ctx != NULL ? OSSL_PROVIDER_load(ref_ctx, "default") : NULL;
+    hmac = ref_def != NULL ? EVP_MAC_fetch(ref_ctx, "HMAC", NULL) : NULL;
+    if (hmac == NULL) {
+        fprintf(stderr, "cannot load the default provider's HMAC\n");
+        return 1;
+    }
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    s = CU_add_suite("integrity status record", NULL, NULL);
+    for (size_t i = 0; s != NULL && i < sizeof(tests) / sizeof(tests[0]); i++)
+        if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
+            s = NULL;
+    if (s == NULL) {
+        fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
+        CU_cleanup_registry();
+        return 1;
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed() +
+               CU_get_number_of_tests_failed();
+    printf("\n%u assertions run, %u failed\n", CU_get_number_of_asserts(),
+           CU_get_number_of_failures());
+    CU_cleanup_registry();
+    EVP_MAC_free(hmac);
+    OSSL_PROVIDER_unload(ref_def);
+    OSSL_LIB_CTX_free(ref_ctx);
+    return failures != 0 ? 1 : 0;
+}
