@@ -29,7 +29,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,7 +153,6 @@ static int policy_requires(const char *policy_path, const char *prog, char **sto
                            char *names[MAX_REQUIRES], size_t *n)
 {
     CONF *conf;
-    long line = -1;
     char *section;
     const char *val;
     size_t slen = strlen(prog) + 6;
@@ -164,18 +162,13 @@ static int policy_requires(const char *policy_path, const char *prog, char **sto
     *store = NULL;
     if (policy_path == NULL)
         return 1;
-    if ((conf = NCONF_new(NULL)) == NULL || (section = malloc(slen)) == NULL) {
-        NCONF_free(conf);
+    if ((section = malloc(slen)) == NULL)
+        return 0;
+    if ((conf = tool_conf_load("policy", policy_path)) == NULL) {
+        free(section);
         return 0;
     }
     snprintf(section, slen, "exec.%s", prog);
-    if (NCONF_load(conf, policy_path, &line) <= 0) {
-        if (line > 0)
-            tool_err("policy %s: syntax error at line %ld", policy_path, line);
-        else
-            tool_err("policy %s cannot be read", policy_path);
-        goto end;
-    }
     ERR_set_mark();
     val = NCONF_get_string(conf, section, "requires");
     ERR_pop_to_mark();
@@ -242,8 +235,7 @@ static int verify_files(const m2msec_manifest *m, const m2msec_policy *policy, c
         return 0;
     r = m2msec_verify_tree(NULL, sub, root, &vo);
     if (r == NULL) {
-        tool_print_errors();
-        tool_err("exec refused: cannot verify the required files");
+        tool_fail("exec refused: cannot verify the required files");
         m2msec_manifest_free(sub);
         return 0;
     }
@@ -262,22 +254,6 @@ static int verify_files(const m2msec_manifest *m, const m2msec_policy *policy, c
     m2msec_report_free(r);
     m2msec_manifest_free(sub);
     return may_run;
-}
-
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return 0;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 1;
 }
 
 static int new_memfd(const char *prog)
@@ -308,8 +284,7 @@ static int copy_and_hash(int fd, const char *prog, const char *digest, unsigned 
 
     *total = 0;
     if (alg == NULL || ctx == NULL || buf == NULL || !EVP_DigestInit_ex2(ctx, alg, NULL)) {
-        tool_print_errors();
-        tool_err("cannot set up %s", digest);
+        tool_fail("cannot set up %s", digest);
         goto end;
     }
     if ((mfd = new_memfd(prog)) < 0) {
@@ -333,7 +308,7 @@ static int copy_and_hash(int fd, const char *prog, const char *digest, unsigned 
             tool_print_errors();
             goto end;
         }
-        if (!write_all(mfd, buf, (size_t)n)) {
+        if (!tool_write_all(mfd, buf, (size_t)n)) {
             tool_err("cannot copy %s into memory: %s", prog, strerror(errno));
             goto end;
         }
@@ -446,92 +421,58 @@ end:
     return mfd;
 }
 
+static int exec_option(const char *cmd, void *ctx, int c, const char *arg)
+{
+    return tool_manifest_option(ctx, c, arg) ? 0 : tool_usage_error(cmd, "unknown option -%c", c);
+}
+
 int cmd_exec(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"manifest", required_argument, NULL, 'm'}, {"sig", required_argument, NULL, 's'},
-        {"pubkey", required_argument, NULL, 'p'},   {"root", required_argument, NULL, 'r'},
-        {"state", required_argument, NULL, 'S'},    {"policy", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
-    };
-    const char *cmd = "exec", *manifest = NULL, *sig = NULL, *pub = NULL, *root = NULL;
-    const char *state = NULL, *policy_path = NULL;
+    static const struct option opts[] = {TOOL_MANIFEST_OPTIONS, TOOL_OPTS_END};
+    /* '+': options end at the program (or at "--") */
+    static const TOOL_CMD cmd = {"exec", "+h", opts, usage, 1, exec_option};
+    TOOL_MANIFEST_ARGS a = {0};
     char root_real[PATH_MAX], *rel = NULL, *req_store = NULL, *req[MAX_REQUIRES + 1];
+    const char *why = NULL;
     size_t nreq = 0;
     m2msec_policy *policy = NULL;
     m2msec_manifest *m = NULL;
-    m2msec_manifest_verdict v;
-    int c, rc = EXIT_USAGE, mfd = -1, is_script = 0;
+    int rc = tool_parse_options(&cmd, argc, argv, &a), mfd = -1, is_script = 0;
 
-    optind = 0;
-    opterr = 0;
-    /* '+': options end at the program (or at "--") */
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm':
-            manifest = optarg;
-            break;
-        case 's':
-            sig = optarg;
-            break;
-        case 'p':
-            pub = optarg;
-            break;
-        case 'r':
-            root = optarg;
-            break;
-        case 'S':
-            state = optarg;
-            break;
-        case 'P':
-            policy_path = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
-        default:
-            return tool_bad_option(cmd, argv);
-        }
-    }
-    if (manifest == NULL || pub == NULL || root == NULL)
-        return tool_usage_error(cmd, "--manifest, --pubkey and --root are required");
-    if (optind >= argc)
-        return tool_usage_error(cmd, "no PROGRAM given (m2msec exec ... -- PROGRAM ARGS)");
-    if (tool_realpath(root, root_real) == NULL) {
-        tool_err("root %s: cannot resolve it", root);
+    if (rc != TOOL_PARSED)
+        return rc;
+    if (tool_manifest_args_check(cmd.name, &a) != EXIT_OK)
         return EXIT_USAGE;
-    }
-    if ((rel = relative_program(argv[optind], root, root_real)) == NULL) {
-        tool_err("exec refused: %s is not a path inside the root %s", argv[optind], root);
+    if (optind >= argc)
+        return tool_usage_error(cmd.name, "no PROGRAM given (m2msec exec ... -- PROGRAM ARGS)");
+    if (!tool_resolve_root(a.root, root_real))
+        return EXIT_USAGE;
+    if ((rel = relative_program(argv[optind], a.root, root_real)) == NULL) {
+        tool_err("exec refused: %s is not a path inside the root %s", argv[optind], a.root);
         return EXIT_INTEGRITY;
     }
-    if (policy_path != NULL) {
-        if ((policy = m2msec_policy_load(policy_path)) == NULL) {
-            tool_print_errors();
-            tool_err("policy %s cannot be used", policy_path);
+    rc = EXIT_USAGE;
+    if (a.policy != NULL) {
+        if ((policy = tool_policy_load(a.policy, a.policy)) == NULL)
             goto end;
-        }
-        if (!policy_requires(policy_path, rel, &req_store, req, &nreq))
+        if (!policy_requires(a.policy, rel, &req_store, req, &nreq))
             goto end;
     }
-    v = m2msec_manifest_open(NULL, manifest, sig, pub, state, tool_now(), &m);
-    if (v != M2MSEC_MANIFEST_OK) {
-        tool_print_errors();
-        tool_err("exec refused: manifest %s: %s", manifest, m2msec_manifest_verdict_text(v));
-        rc = v == M2MSEC_MANIFEST_ERROR ? EXIT_USAGE : EXIT_INTEGRITY;
+    if ((rc = tool_manifest_open(&a, &m, &why)) != EXIT_OK) {
+        tool_err("exec refused: manifest %s: %s", a.manifest, why);
         goto end;
     }
-    if (!verify_files(m, policy, root, req, nreq)) {
+    if (!verify_files(m, policy, a.root, req, nreq)) {
         tool_err("exec refused: a file that %s requires did not verify", rel);
         rc = EXIT_INTEGRITY;
         goto end;
     }
-    mfd = verified_image(m, root, rel, &is_script, &rc);
+    mfd = verified_image(m, a.root, rel, &is_script, &rc);
     if (mfd < 0) {
         if (rc == EXIT_INTEGRITY && policy != NULL) {
             /* let the policy act on (quarantine, log) the failed program */
             req[0] = rel;
-            verify_files(m, policy, root, req, 1);
+            verify_files(m, policy, a.root, req, 1);
         }
         goto end;
     }

@@ -1,5 +1,4 @@
 /* m2msec manifest create | sign | verify */
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +113,56 @@ static int write_stdout(const m2msec_manifest *m)
     return ok;
 }
 
+/* The command line of manifest create. */
+typedef struct {
+    const char *root, *out, *digest;
+    uint64_t version, expires, now;
+    int have_version, have_expires, meta;
+    unsigned jobs;
+} CREATE_ARGS;
+
+static int create_option(const char *cmd, void *ctx, int c, const char *arg)
+{
+    CREATE_ARGS *ca = ctx;
+    uint64_t v;
+
+    switch (c) {
+    case 'r':
+        ca->root = arg;
+        return 0;
+    case 'V':
+        if (!tool_parse_u64(arg, 0, UINT64_MAX, &ca->version))
+            return tool_usage_error(cmd, "--version '%s' is not a decimal number", arg);
+        ca->have_version = 1;
+        return 0;
+    case 'd':
+        if ((ca->digest = digest_name(arg)) == NULL)
+            return tool_usage_error(cmd, "--digest '%s': expected sha256, sha384 or sha512", arg);
+        return 0;
+    case 'e':
+    case 'E':
+        if (ca->have_expires)
+            return tool_usage_error(cmd, "give --expires or --expires-at once");
+        if (!tool_parse_u64(arg, c == 'e' ? 1 : 0, UINT64_MAX, &v) ||
+            (c == 'e' && v > UINT64_MAX - ca->now))
+            return tool_usage_error(cmd, "--%s '%s' is not a valid number of seconds",
+                                    c == 'e' ? "expires" : "expires-at", arg);
+        ca->expires = c == 'e' ? ca->now + v : v;
+        ca->have_expires = 1;
+        return 0;
+    case 'm':
+        ca->meta = 1;
+        return 0;
+    case 'j':
+        return tool_parse_jobs(cmd, arg, &ca->jobs) ? 0 : EXIT_USAGE;
+    case 'o':
+        ca->out = arg;
+        return 0;
+    default:
+        return tool_usage_error(cmd, "unknown option -%c", c);
+    }
+}
+
 static int manifest_create(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -125,77 +174,30 @@ static int manifest_create(int argc, char **argv)
         {"meta", no_argument, NULL, 'm'},
         {"jobs", required_argument, NULL, 'j'},
         {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        TOOL_OPTS_END,
     };
-    const char *root = NULL, *out = NULL, *digest = "SHA256", *cmd = "manifest create";
-    uint64_t version = 0, expires = 0, now = tool_now();
-    int have_version = 0, have_expires = 0, meta = 0, c;
-    unsigned jobs = 0;
+    static const TOOL_CMD cmd = {"manifest create", "o:h", opts, usage_create, 0, create_option};
+    CREATE_ARGS ca = {.digest = "SHA256", .now = tool_now()};
+    const char *root, *out;
+    uint64_t expires, now = ca.now;
     m2msec_manifest *m;
     char root_real[PATH_MAX], *below;
+    int rc = tool_parse_options(&cmd, argc, argv, &ca);
 
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'r':
-            root = optarg;
-            break;
-        case 'V':
-            if (!tool_parse_u64(optarg, 0, UINT64_MAX, &version))
-                return tool_usage_error(cmd, "--version '%s' is not a decimal number", optarg);
-            have_version = 1;
-            break;
-        case 'd':
-            if ((digest = digest_name(optarg)) == NULL)
-                return tool_usage_error(cmd, "--digest '%s': expected sha256, sha384 or sha512",
-                                        optarg);
-            break;
-        case 'e':
-        case 'E': {
-            uint64_t v;
-
-            if (have_expires)
-                return tool_usage_error(cmd, "give --expires or --expires-at once");
-            if (!tool_parse_u64(optarg, c == 'e' ? 1 : 0, UINT64_MAX, &v) ||
-                (c == 'e' && v > UINT64_MAX - now))
-                return tool_usage_error(cmd, "--%s '%s' is not a valid number of seconds",
-                                        c == 'e' ? "expires" : "expires-at", optarg);
-            expires = c == 'e' ? now + v : v;
-            have_expires = 1;
-            break;
-        }
-        case 'm':
-            meta = 1;
-            break;
-        case 'j':
-            if (!tool_parse_jobs(cmd, optarg, &jobs))
-                return EXIT_USAGE;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'h':
-            usage_create(stdout);
-            return EXIT_OK;
-        default:
-            return tool_bad_option(cmd, argv);
-        }
-    }
-    if (optind != argc)
-        return tool_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (root == NULL || out == NULL || !have_version)
-        return tool_usage_error(cmd, "--root, --version and -o are required");
-    if (!have_expires)
+    if (rc != TOOL_PARSED)
+        return rc;
+    root = ca.root;
+    out = ca.out;
+    expires = ca.expires;
+    if (root == NULL || out == NULL || !ca.have_version)
+        return tool_usage_error(cmd.name, "--root, --version and -o are required");
+    if (!ca.have_expires)
         expires = now + DEFAULT_EXPIRES;
     if (expires <= now)
         tool_err("warning: the manifest expires at %llu, which is not in the future",
                  (unsigned long long)expires);
-    if (tool_realpath(root, root_real) == NULL) {
-        tool_err("root %s: cannot resolve it", root);
+    if (!tool_resolve_root(root, root_real))
         return EXIT_USAGE;
-    }
     if (strcmp(out, "-") != 0 && (below = tool_path_below(root_real, out)) != NULL) {
         tool_err("the manifest %s lies below the root %s and would list itself; write it "
                  "outside the root",
@@ -203,10 +205,9 @@ static int manifest_create(int argc, char **argv)
         free(below);
         return EXIT_USAGE;
     }
-    m = m2msec_manifest_from_tree(NULL, root, digest, version, expires, meta, jobs);
+    m = m2msec_manifest_from_tree(NULL, root, ca.digest, ca.version, expires, ca.meta, ca.jobs);
     if (m == NULL) {
-        tool_print_errors();
-        tool_err("cannot build a manifest of %s", root);
+        tool_fail("cannot build a manifest of %s", root);
         return EXIT_USAGE;
     }
     if (strcmp(out, "-") == 0 ? !write_stdout(m) : !m2msec_manifest_write(m, out)) {
@@ -216,10 +217,31 @@ static int manifest_create(int argc, char **argv)
     }
     if (strcmp(out, "-") != 0)
         fprintf(stderr, "m2msec: wrote %s: %zu files, %s, version %llu, expires %llu\n", out,
-                m2msec_manifest_count(m), m2msec_manifest_digest(m), (unsigned long long)version,
+                m2msec_manifest_count(m), m2msec_manifest_digest(m), (unsigned long long)ca.version,
                 (unsigned long long)expires);
     m2msec_manifest_free(m);
     return EXIT_OK;
+}
+
+/* The command line of manifest sign. */
+typedef struct {
+    const char *key, *out;
+} SIGN_ARGS;
+
+static int sign_option(const char *cmd, void *ctx, int c, const char *arg)
+{
+    SIGN_ARGS *sa = ctx;
+
+    switch (c) {
+    case 'k':
+        sa->key = arg;
+        return 0;
+    case 'o':
+        sa->out = arg;
+        return 0;
+    default:
+        return tool_usage_error(cmd, "unknown option -%c", c);
+    }
 }
 
 static int manifest_sign(int argc, char **argv)
@@ -227,43 +249,33 @@ static int manifest_sign(int argc, char **argv)
     static const struct option opts[] = {
         {"key", required_argument, NULL, 'k'},
         {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        TOOL_OPTS_END,
     };
-    const char *key = NULL, *out = NULL, *cmd = "manifest sign";
-    int c;
+    static const TOOL_CMD cmd = {"manifest sign", "o:h", opts, usage_sign, 1, sign_option};
+    SIGN_ARGS sa = {0};
+    int rc = tool_parse_options(&cmd, argc, argv, &sa);
 
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'k':
-            key = optarg;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'h':
-            usage_sign(stdout);
-            return EXIT_OK;
-        default:
-            return tool_bad_option(cmd, argv);
-        }
-    }
-    if (key == NULL)
-        return tool_usage_error(cmd, "--key is required");
+    if (rc != TOOL_PARSED)
+        return rc;
+    if (sa.key == NULL)
+        return tool_usage_error(cmd.name, "--key is required");
     if (argc - optind != 1)
-        return tool_usage_error(cmd, "expected exactly one MANIFEST");
-    if (!m2msec_manifest_sign(NULL, argv[optind], key, out)) {
-        tool_print_errors();
-        tool_err("manifest %s not signed", argv[optind]);
+        return tool_usage_error(cmd.name, "expected exactly one MANIFEST");
+    if (!m2msec_manifest_sign(NULL, argv[optind], sa.key, sa.out)) {
+        tool_fail("manifest %s not signed", argv[optind]);
         return EXIT_USAGE;
     }
-    if (out == NULL)
+    if (sa.out == NULL)
         fprintf(stderr, "m2msec: wrote %s.sig\n", argv[optind]);
     else
-        fprintf(stderr, "m2msec: wrote %s\n", out);
+        fprintf(stderr, "m2msec: wrote %s\n", sa.out);
     return EXIT_OK;
+}
+
+/* --pubkey, --sig and --state, as for verify. */
+static int mverify_option(const char *cmd, void *ctx, int c, const char *arg)
+{
+    return tool_manifest_option(ctx, c, arg) ? 0 : tool_usage_error(cmd, "unknown option -%c", c);
 }
 
 static int manifest_verify(int argc, char **argv)
@@ -272,46 +284,26 @@ static int manifest_verify(int argc, char **argv)
         {"pubkey", required_argument, NULL, 'p'},
         {"sig", required_argument, NULL, 's'},
         {"state", required_argument, NULL, 'S'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        TOOL_OPTS_END,
     };
-    const char *pub = NULL, *sig = NULL, *state = NULL, *cmd = "manifest verify", *path;
+    static const TOOL_CMD cmd = {"manifest verify", "h", opts, usage_mverify, 1, mverify_option};
+    TOOL_MANIFEST_ARGS a = {0};
     m2msec_manifest *m = NULL;
-    m2msec_manifest_verdict v;
-    int c;
+    const char *why = NULL;
+    int rc = tool_parse_options(&cmd, argc, argv, &a);
 
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            pub = optarg;
-            break;
-        case 's':
-            sig = optarg;
-            break;
-        case 'S':
-            state = optarg;
-            break;
-        case 'h':
-            usage_mverify(stdout);
-            return EXIT_OK;
-        default:
-            return tool_bad_option(cmd, argv);
-        }
-    }
-    if (pub == NULL)
-        return tool_usage_error(cmd, "--pubkey is required");
+    if (rc != TOOL_PARSED)
+        return rc;
+    if (a.pubkey == NULL)
+        return tool_usage_error(cmd.name, "--pubkey is required");
     if (argc - optind != 1)
-        return tool_usage_error(cmd, "expected exactly one MANIFEST");
-    path = argv[optind];
-    v = m2msec_manifest_open(NULL, path, sig, pub, state, tool_now(), &m);
-    if (v != M2MSEC_MANIFEST_OK) {
-        tool_print_errors();
-        printf("%s: %s\n", path, m2msec_manifest_verdict_text(v));
-        return v == M2MSEC_MANIFEST_ERROR ? EXIT_USAGE : EXIT_INTEGRITY;
+        return tool_usage_error(cmd.name, "expected exactly one MANIFEST");
+    a.manifest = argv[optind];
+    if ((rc = tool_manifest_open(&a, &m, &why)) != EXIT_OK) {
+        printf("%s: %s\n", a.manifest, why);
+        return rc;
     }
-    printf("%s: ok (version %llu, expires %llu, %s, %zu files)\n", path,
+    printf("%s: ok (version %llu, expires %llu, %s, %zu files)\n", a.manifest,
            (unsigned long long)m2msec_manifest_version(m),
            (unsigned long long)m2msec_manifest_expires(m), m2msec_manifest_digest(m),
            m2msec_manifest_count(m));

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -164,22 +163,6 @@ static int render(char *out, size_t cap, const char *module, const char *mac, co
     return conf_roundtrip(out, module, mac, policy);
 }
 
-static int write_fd_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return 0;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 1;
-}
-
 /* Temp file next to path, 0644, data written and fsync'ed; its name in tmp. */
 static int write_temp(const char *path, const char *text, char *tmp, size_t cap)
 {
@@ -193,7 +176,7 @@ static int write_temp(const char *path, const char *text, char *tmp, size_t cap)
         tool_err("cannot create a temporary file next to %s: %s", path, strerror(errno));
         return 0;
     }
-    if (fchmod(fd, 0644) != 0 || !write_fd_all(fd, text, strlen(text)) || fsync(fd) != 0) {
+    if (fchmod(fd, 0644) != 0 || !tool_write_all(fd, text, strlen(text)) || fsync(fd) != 0) {
         tool_err("cannot write %s: %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
@@ -228,54 +211,61 @@ static int put_in_place(const char *tmp, const char *path)
     return 1;
 }
 
+/* The command line of provider-install. */
+typedef struct {
+    const char *module, *policy, *out;
+    int section_only, check;
+} INSTALL_ARGS;
+
+static int install_option(const char *cmd, void *ctx, int c, const char *arg)
+{
+    INSTALL_ARGS *ia = ctx;
+
+    switch (c) {
+    case 'M':
+        ia->module = arg;
+        return 0;
+    case 'P':
+        ia->policy = arg;
+        return 0;
+    case 'o':
+        ia->out = arg;
+        return 0;
+    case 's':
+        ia->section_only = 1;
+        return 0;
+    case 'n':
+        ia->check = 0;
+        return 0;
+    default:
+        return tool_usage_error(cmd, "unknown option -%c", c);
+    }
+}
+
 int cmd_provider_install(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"module", required_argument, NULL, 'M'},
-        {"policy", required_argument, NULL, 'P'},
-        {"output", required_argument, NULL, 'o'},
-        {"section-only", no_argument, NULL, 's'},
-        {"no-check", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"module", required_argument, NULL, 'M'}, {"policy", required_argument, NULL, 'P'},
+        {"output", required_argument, NULL, 'o'}, {"section-only", no_argument, NULL, 's'},
+        {"no-check", no_argument, NULL, 'n'},     TOOL_OPTS_END,
     };
-    const char *cmd = "provider-install", *module = DEFAULT_MODULE, *policy = NULL, *out = NULL;
+    static const TOOL_CMD cmd = {"provider-install", "o:h", opts, usage, 0, install_option};
+    INSTALL_ARGS ia = {.module = DEFAULT_MODULE, .check = 1};
+    const char *module, *policy, *out;
     char module_real[PATH_MAX], policy_real[PATH_MAX], tmp[PATH_MAX + 16], hex[2 * 32 + 1];
     char *text = NULL;
     unsigned char mac[M2M_MODULE_MAC_LEN];
-    int c, section_only = 0, check = 1, rc = EXIT_USAGE;
     EVP_MAC *hmac = NULL;
     m2msec_policy *pol;
     struct stat st;
+    int rc = tool_parse_options(&cmd, argc, argv, &ia);
 
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'M':
-            module = optarg;
-            break;
-        case 'P':
-            policy = optarg;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 's':
-            section_only = 1;
-            break;
-        case 'n':
-            check = 0;
-            break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
-        default:
-            return tool_bad_option(cmd, argv);
-        }
-    }
-    if (optind != argc)
-        return tool_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (rc != TOOL_PARSED)
+        return rc;
+    rc = EXIT_USAGE;
+    module = ia.module;
+    policy = ia.policy;
+    out = ia.out;
     if (tool_realpath(module, module_real) == NULL) {
         tool_err("module %s: %s", module, strerror(errno));
         return EXIT_USAGE;
@@ -289,24 +279,20 @@ int cmd_provider_install(int argc, char **argv)
             tool_err("policy %s: %s", policy, strerror(errno));
             return EXIT_USAGE;
         }
-        if ((pol = m2msec_policy_load(policy_real)) == NULL) {
-            tool_print_errors();
-            tool_err("policy %s cannot be used", policy);
+        if ((pol = tool_policy_load(policy_real, policy)) == NULL)
             return EXIT_USAGE;
-        }
         m2msec_policy_free(pol);
         policy = policy_real;
     }
     hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     if (hmac == NULL || !m2m_module_mac(hmac, module_real, mac)) {
-        tool_print_errors();
-        tool_err("cannot compute the module MAC of %s", module_real);
+        tool_fail("cannot compute the module MAC of %s", module_real);
         goto end;
     }
     for (size_t i = 0; i < sizeof(mac); i++)
         snprintf(hex + 2 * i, 3, "%02x", mac[i]);
     if ((text = malloc(CONF_MAX)) == NULL ||
-        !render(text, CONF_MAX, module_real, hex, policy, section_only))
+        !render(text, CONF_MAX, module_real, hex, policy, ia.section_only))
         goto end;
 
     if (out == NULL) {
@@ -316,7 +302,7 @@ int cmd_provider_install(int argc, char **argv)
     }
     if (!write_temp(out, text, tmp, sizeof(tmp)))
         goto end;
-    if (check && !section_only) {
+    if (ia.check && !ia.section_only) {
         TOOL_PROVIDER_INFO info;
 
         if (!tool_provider_probe(tmp, &info) || !info.loaded || !info.active) {

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +78,7 @@ static void explain_failed_activation(CONF *cnf, const char *sect)
         module = "m2msec";
     prov = ctx != NULL ? OSSL_PROVIDER_load(ctx, module) : NULL;
     if (prov == NULL) {
-        tool_print_errors();
-        tool_err("the configuration activates m2msec, but the module %s does not load", module);
+        tool_fail("the configuration activates m2msec, but the module %s does not load", module);
     } else {
         tool_err("the configuration activates m2msec, and the module %s loads by itself: a "
                  "value of [%s] was refused (policy value, policy or device key file); "
@@ -96,29 +94,18 @@ int tool_provider_probe(const char *conf, TOOL_PROVIDER_INFO *info)
 {
     OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
     OSSL_PROVIDER *prov = NULL;
-    CONF *cnf = NCONF_new(NULL);
+    CONF *cnf = NULL;
     char *name = NULL, *version = NULL, *buildinfo = NULL;
     const char *sect, *activate = NULL;
     int status = 0, ok = 0;
-    long line = -1;
     OSSL_PARAM p[5];
 
     memset(info, 0, sizeof(*info));
-    if (ctx == NULL || cnf == NULL)
+    if (ctx == NULL || (cnf = tool_conf_load("configuration", conf)) == NULL)
         goto end;
-    if (NCONF_load(cnf, conf, &line) <= 0) {
-        ERR_clear_error();
-        if (line > 0)
-            tool_err("configuration %s: syntax error at line %ld", conf, line);
-        else
-            tool_err("configuration %s cannot be read", conf);
-        goto end;
-    }
     ok = 1;
-    if (!OSSL_LIB_CTX_load_config(ctx, conf)) {
-        tool_print_errors();
-        tool_err("configuration %s: OpenSSL does not accept it", conf);
-    }
+    if (!OSSL_LIB_CTX_load_config(ctx, conf))
+        tool_fail("configuration %s: OpenSSL does not accept it", conf);
     ERR_clear_error();
     info->from_config = OSSL_PROVIDER_available(ctx, "m2msec");
     if (!info->from_config && (sect = m2msec_section(cnf)) != NULL) {
@@ -215,20 +202,11 @@ end:
 
 static int view_from_policy(POLICY_VIEW *pv, const char *path)
 {
-    CONF *cnf = NCONF_new(NULL);
+    CONF *cnf = tool_conf_load("policy", path);
     STACK_OF(CONF_VALUE) * sk;
-    long line = -1;
-    int ok = 0;
 
     if (cnf == NULL)
         return 0;
-    if (NCONF_load(cnf, path, &line) <= 0) {
-        if (line > 0)
-            tool_err("policy %s: syntax error at line %ld", path, line);
-        else
-            tool_err("policy %s cannot be read", path);
-        goto end;
-    }
     ERR_set_mark();
     sk = NCONF_get_section(cnf, "session");
     ERR_pop_to_mark();
@@ -237,11 +215,9 @@ static int view_from_policy(POLICY_VIEW *pv, const char *path)
 
         view_set(pv, cv->name, cv->value, "policy [session]");
     }
-    ok = 1;
-end:
     ERR_clear_error();
     NCONF_free(cnf);
-    return ok;
+    return 1;
 }
 
 static const char *view_get(const POLICY_VIEW *pv, const char *key)
@@ -307,6 +283,33 @@ end:
     return res;
 }
 
+/* The command line of status. */
+typedef struct {
+    const char *conf, *policy, *status_file, *keyfile;
+} STATUS_ARGS;
+
+static int status_option(const char *cmd, void *ctx, int c, const char *arg)
+{
+    STATUS_ARGS *sa = ctx;
+
+    switch (c) {
+    case 'c':
+        sa->conf = arg;
+        return 0;
+    case 'P':
+        sa->policy = arg;
+        return 0;
+    case 'f':
+        sa->status_file = arg;
+        return 0;
+    case 'k':
+        sa->keyfile = arg;
+        return 0;
+    default:
+        return tool_usage_error(cmd, "unknown option -%c", c);
+    }
+}
+
 int cmd_status(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -314,54 +317,32 @@ int cmd_status(int argc, char **argv)
         {"policy", required_argument, NULL, 'P'},
         {"status-file", required_argument, NULL, 'f'},
         {"device-key-file", required_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        TOOL_OPTS_END,
     };
-    const char *cmd = "status", *conf = NULL, *conf_src = "--conf", *policy = NULL;
-    const char *status_file = NULL, *keyfile = NULL, *policy_src = "--policy";
+    static const TOOL_CMD cmd = {"status", "h", opts, usage, 0, status_option};
+    STATUS_ARGS sa = {0};
+    const char *conf_src = "--conf", *policy_src = "--policy";
     char *def_conf = NULL;
     POLICY_VIEW pv = {0};
     TOOL_PROVIDER_INFO info;
-    int c, rc = EXIT_USAGE, fine = 1, st;
+    int fine = 1, st, rc = tool_parse_options(&cmd, argc, argv, &sa);
 
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            conf = optarg;
-            break;
-        case 'P':
-            policy = optarg;
-            break;
-        case 'f':
-            status_file = optarg;
-            break;
-        case 'k':
-            keyfile = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
-        default:
-            return tool_bad_option(cmd, argv);
-        }
-    }
-    if (optind != argc)
-        return tool_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (conf == NULL && (conf = getenv("OPENSSL_CONF")) != NULL && *conf != '\0') {
+    if (rc != TOOL_PARSED)
+        return rc;
+    rc = EXIT_USAGE;
+    if (sa.conf == NULL && (sa.conf = getenv("OPENSSL_CONF")) != NULL && *sa.conf != '\0') {
         conf_src = "OPENSSL_CONF";
-    } else if (conf == NULL || *conf == '\0') {
-        conf = def_conf = CONF_get1_default_config_file();
+    } else if (sa.conf == NULL || *sa.conf == '\0') {
+        sa.conf = def_conf = CONF_get1_default_config_file();
         conf_src = "OpenSSL's default";
-        if (conf == NULL) {
+        if (sa.conf == NULL) {
             tool_err("no OpenSSL configuration file");
             goto end;
         }
     }
 
-    printf("configuration: %s (%s)\n", conf, conf_src);
-    if (!tool_provider_probe(conf, &info))
+    printf("configuration: %s (%s)\n", sa.conf, conf_src);
+    if (!tool_provider_probe(sa.conf, &info))
         goto end;
     if (!info.loaded) {
         printf("provider: m2msec does not load (the reason is on stderr)\n");
@@ -379,35 +360,35 @@ int cmd_status(int argc, char **argv)
         }
     }
 
-    view_from_conf(&pv, conf);
+    view_from_conf(&pv, sa.conf);
     printf("module self-check: %s\n",
            pv.has_mac ? (info.loaded && info.active ? "module-mac set, passed" : "module-mac set")
                       : "off (no module-mac; run m2msec provider-install)");
-    if (policy == NULL && pv.policy_file != NULL) {
-        policy = pv.policy_file;
+    if (sa.policy == NULL && pv.policy_file != NULL) {
+        sa.policy = pv.policy_file;
         policy_src = "openssl.cnf";
     }
-    if (policy != NULL && !view_from_policy(&pv, policy))
+    if (sa.policy != NULL && !view_from_policy(&pv, sa.policy))
         goto end;
-    if (policy != NULL)
-        printf("policy: %s (%s)\n", policy, policy_src);
+    if (sa.policy != NULL)
+        printf("policy: %s (%s)\n", sa.policy, policy_src);
     else
         printf("policy: no policy file; the provider's config section and defaults\n");
     for (size_t i = 0; i < NSHOWN; i++)
         printf("  %-18s %s (%s)\n", shown[i].key, pv.val[i] != NULL ? pv.val[i] : shown[i].def,
                pv.val[i] != NULL ? pv.src[i] : "default");
 
-    if (status_file == NULL)
-        status_file = view_get(&pv, "integrity_status");
-    if (keyfile == NULL)
-        keyfile = view_get(&pv, "device_key_file");
-    if (status_file == NULL) {
+    if (sa.status_file == NULL)
+        sa.status_file = view_get(&pv, "integrity_status");
+    if (sa.keyfile == NULL)
+        sa.keyfile = view_get(&pv, "device_key_file");
+    if (sa.status_file == NULL) {
         printf("integrity status: not configured\n");
-    } else if (keyfile == NULL) {
-        tool_usage_error(cmd, "the status record %s needs --device-key-file", status_file);
+    } else if (sa.keyfile == NULL) {
+        tool_usage_error(cmd.name, "the status record %s needs --device-key-file", sa.status_file);
         goto end;
     } else {
-        st = check_status_record(status_file, keyfile);
+        st = check_status_record(sa.status_file, sa.keyfile);
         if (st < 0)
             goto end;
         if (st == 0)

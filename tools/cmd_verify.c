@@ -1,5 +1,4 @@
 /* m2msec verify: a tree against a signed manifest, then the policy and the status record. */
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,171 +90,147 @@ static void progress_cb(void *arg, uint64_t bytes_done, uint64_t bytes_total, si
     fflush(stderr);
 }
 
-/* A failure that the policy's action has resolved: the file is fine again or gone. */
+/* Write the status record if asked; 1 unless writing it failed. */
 static int write_status(const char *path, const unsigned char *key, size_t keylen, int passed,
                         uint64_t version)
 {
     if (path == NULL)
         return 1;
     if (!m2msec_status_write(NULL, path, key, keylen, passed, version, tool_now())) {
-        tool_print_errors();
-        tool_err("cannot write the status record %s", path);
+        tool_fail("cannot write the status record %s", path);
         return 0;
     }
     fprintf(stderr, "m2msec: status record %s: %s\n", path, passed ? "passed" : "failed");
     return 1;
 }
 
+/* The command line of verify. */
+typedef struct {
+    TOOL_MANIFEST_ARGS a;
+    const char *status_file, *keyfile;
+    m2msec_verify_options vo;
+    int json;
+} VERIFY_ARGS;
+
+static int verify_option(const char *cmd, void *ctx, int c, const char *arg)
+{
+    VERIFY_ARGS *va = ctx;
+
+    if (tool_manifest_option(&va->a, c, arg))
+        return 0;
+    switch (c) {
+    case 'j':
+        return tool_parse_jobs(cmd, arg, &va->vo.jobs) ? 0 : EXIT_USAGE;
+    case 'J':
+        va->json = 1;
+        return 0;
+    case 'x':
+        va->vo.report_extra = 0;
+        return 0;
+    case 'f':
+        va->status_file = arg;
+        return 0;
+    case 'k':
+        va->keyfile = arg;
+        return 0;
+    default:
+        return tool_usage_error(cmd, "unknown option -%c", c);
+    }
+}
+
 int cmd_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"manifest", required_argument, NULL, 'm'},
-        {"sig", required_argument, NULL, 's'},
-        {"pubkey", required_argument, NULL, 'p'},
-        {"root", required_argument, NULL, 'r'},
-        {"state", required_argument, NULL, 'S'},
-        {"policy", required_argument, NULL, 'P'},
+        TOOL_MANIFEST_OPTIONS,
         {"jobs", required_argument, NULL, 'j'},
         {"json", no_argument, NULL, 'J'},
         {"no-extra", no_argument, NULL, 'x'},
         {"status-file", required_argument, NULL, 'f'},
         {"device-key-file", required_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        TOOL_OPTS_END,
     };
-    const char *cmd = "verify", *manifest = NULL, *sig = NULL, *pub = NULL, *root = NULL;
-    const char *state = NULL, *policy_path = NULL, *status_file = NULL, *keyfile = NULL;
+    static const TOOL_CMD cmd = {"verify", "h", opts, usage, 0, verify_option};
+    VERIFY_ARGS va = {.vo.report_extra = 1};
+    const TOOL_MANIFEST_ARGS *a = &va.a;
     unsigned char key[TOOL_DEVICE_KEY_MAX];
     size_t keylen = 0, nign = 0, failures;
     char root_real[PATH_MAX], *sig_default = NULL, *ignore_buf[7] = {NULL};
-    const char *ignore[8] = {NULL};
-    m2msec_verify_options vo = {0};
+    const char *ignore[8] = {NULL}, *why = NULL;
     m2msec_policy *policy = NULL;
     m2msec_manifest *m = NULL;
-    m2msec_manifest_verdict v;
     m2msec_report *r = NULL;
     PROGRESS pg = {0};
-    int c, json = 0, may_run, rc = EXIT_USAGE;
+    int may_run, mrc, rc = tool_parse_options(&cmd, argc, argv, &va);
 
-    vo.report_extra = 1;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm':
-            manifest = optarg;
-            break;
-        case 's':
-            sig = optarg;
-            break;
-        case 'p':
-            pub = optarg;
-            break;
-        case 'r':
-            root = optarg;
-            break;
-        case 'S':
-            state = optarg;
-            break;
-        case 'P':
-            policy_path = optarg;
-            break;
-        case 'j':
-            if (!tool_parse_jobs(cmd, optarg, &vo.jobs))
-                return EXIT_USAGE;
-            break;
-        case 'J':
-            json = 1;
-            break;
-        case 'x':
-            vo.report_extra = 0;
-            break;
-        case 'f':
-            status_file = optarg;
-            break;
-        case 'k':
-            keyfile = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
-        default:
-            return tool_bad_option(cmd, argv);
-        }
-    }
-    if (optind != argc)
-        return tool_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (manifest == NULL || pub == NULL || root == NULL)
-        return tool_usage_error(cmd, "--manifest, --pubkey and --root are required");
-    if ((status_file == NULL) != (keyfile == NULL))
-        return tool_usage_error(cmd, "--status-file and --device-key-file go together");
-
-    if (keyfile != NULL && !tool_read_device_key(keyfile, key, &keylen))
+    if (rc != TOOL_PARSED)
+        return rc;
+    rc = EXIT_USAGE;
+    if (tool_manifest_args_check(cmd.name, a) != EXIT_OK)
         return EXIT_USAGE;
-    if (tool_realpath(root, root_real) == NULL) {
-        tool_err("root %s: cannot resolve it", root);
-        goto end;
-    }
-    if (policy_path != NULL && (policy = m2msec_policy_load(policy_path)) == NULL) {
-        tool_print_errors();
-        tool_err("policy %s cannot be used", policy_path);
-        goto end;
-    }
+    if ((va.status_file == NULL) != (va.keyfile == NULL))
+        return tool_usage_error(cmd.name, "--status-file and --device-key-file go together");
 
-    v = m2msec_manifest_open(NULL, manifest, sig, pub, state, tool_now(), &m);
-    if (v != M2MSEC_MANIFEST_OK) {
-        tool_print_errors();
-        tool_err("manifest %s refused: %s", manifest, m2msec_manifest_verdict_text(v));
-        rc = v == M2MSEC_MANIFEST_ERROR ? EXIT_USAGE : EXIT_INTEGRITY;
+    if (va.keyfile != NULL && !tool_read_device_key(va.keyfile, key, &keylen))
+        return EXIT_USAGE;
+    if (!tool_resolve_root(a->root, root_real))
+        goto end;
+    if (a->policy != NULL && (policy = tool_policy_load(a->policy, a->policy)) == NULL)
+        goto end;
+
+    if ((mrc = tool_manifest_open(a, &m, &why)) != EXIT_OK) {
+        tool_err("manifest %s refused: %s", a->manifest, why);
+        rc = mrc;
         /* an older "passed" record must not outlive a refused manifest */
-        write_status(status_file, key, keylen, 0, 0);
+        write_status(va.status_file, key, keylen, 0, 0);
         goto end;
     }
 
     /* our own files below the root are not "extra" */
-    if (sig == NULL) {
-        size_t n = strlen(manifest);
+    if (a->sig == NULL) {
+        size_t n = strlen(a->manifest);
 
         if ((sig_default = malloc(n + 5)) == NULL)
             goto end;
-        memcpy(sig_default, manifest, n);
+        memcpy(sig_default, a->manifest, n);
         memcpy(sig_default + n, ".sig", 5);
     }
     {
-        const char *own[7] = {
-            manifest, sig != NULL ? sig : sig_default, state, policy_path, status_file, keyfile,
-            NULL};
+        const char *own[7] = {a->manifest,
+                              a->sig != NULL ? a->sig : sig_default,
+                              a->state,
+                              a->policy,
+                              va.status_file,
+                              va.keyfile,
+                              NULL};
 
         for (size_t i = 0; i < 6; i++)
             if (own[i] != NULL && (ignore_buf[nign] = tool_path_below(root_real, own[i])) != NULL)
                 ignore[nign] = ignore_buf[nign], nign++;
     }
-    vo.ignore = ignore;
+    va.vo.ignore = ignore;
     pg.tty = isatty(STDERR_FILENO);
     pg.start = mono_now();
-    vo.progress = progress_cb;
-    vo.progress_arg = &pg;
+    va.vo.progress = progress_cb;
+    va.vo.progress_arg = &pg;
 
-    r = m2msec_verify_tree(NULL, m, root, &vo);
+    r = m2msec_verify_tree(NULL, m, a->root, &va.vo);
     if (pg.shown)
         fputs("\r\033[K", stderr);
     if (r == NULL) {
-        tool_print_errors();
-        tool_err("cannot verify %s", root);
-        write_status(status_file, key, keylen, 0, m2msec_manifest_version(m));
+        tool_fail("cannot verify %s", a->root);
+        write_status(va.status_file, key, keylen, 0, m2msec_manifest_version(m));
         goto end;
     }
     failures = m2msec_report_failures(r);
     if (policy != NULL) {
-        may_run = m2msec_apply_policy(NULL, policy, m, root, r);
+        may_run = m2msec_apply_policy(NULL, policy, m, a->root, r);
         /* the actions' own errors are in the report; keep the queue for real errors */
         tool_print_errors();
     } else {
         may_run = failures == 0;
     }
-    if (!m2msec_report_print(r, stdout, json ? M2MSEC_REPORT_JSON : 0)) {
-        tool_print_errors();
-        tool_err("cannot print the report");
+    if (!m2msec_report_print(r, stdout, va.json ? M2MSEC_REPORT_JSON : 0)) {
+        tool_fail("cannot print the report");
         goto end;
     }
     if (fflush(stdout) != 0) {
@@ -267,8 +242,7 @@ int cmd_verify(int argc, char **argv)
      * (failures remediated, quarantined or only alerted on) may keep
      * talking; a denied one may not derive session keys until it passes.
      */
-    if (!write_status(status_file, key, keylen, may_run,
-                      m2msec_manifest_version(m)))
+    if (!write_status(va.status_file, key, keylen, may_run, m2msec_manifest_version(m)))
         goto end;
     if (may_run) {
         if (failures > 0)

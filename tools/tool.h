@@ -6,9 +6,13 @@
 #ifndef M2MSEC_TOOL_H
 #define M2MSEC_TOOL_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <openssl/conf.h>
+
+#include "m2msec/integrity.h"
 
 /* Exit codes, the same for every subcommand. */
 #define EXIT_OK 0        /* done; the device may run */
@@ -29,6 +33,8 @@ int cmd_status(int argc, char **argv);
 void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print (and clear) the OpenSSL error queue as readable lines on stderr. */
 void tool_print_errors(void);
+/* tool_print_errors() (the causes), then tool_err(fmt, ...) (what failed). */
+void tool_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A usage error: message, then "Try 'm2msec CMD --help'."; returns EXIT_USAGE. */
 int tool_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -37,6 +43,80 @@ int tool_usage_error(const char *cmd, const char *fmt, ...) __attribute__((forma
  * (unknown option or missing value); returns EXIT_USAGE.
  */
 int tool_bad_option(const char *cmd, char **argv);
+
+/* How a subcommand reads its options (tool_parse_options). */
+typedef struct tool_cmd {
+    const char *name;          /* for "Try 'm2msec NAME --help'." */
+    const char *shortopts;     /* getopt_long()'s short options, including "h" */
+    const struct option *opts; /* long options, ending with TOOL_OPTS_END */
+    void (*usage)(FILE *out);  /* the --help text */
+    int operands;              /* 0: an argument after the options is a usage error */
+    /*
+     * One option other than -h/--help (getopt_long's value c, its argument
+     * or NULL): 0 to go on, else the exit code to stop with (the message is
+     * printed).
+     */
+    int (*option)(const char *cmd, void *ctx, int c, const char *arg);
+} TOOL_CMD;
+
+/* Every option table ends with --help and the terminator. */
+/* clang-format off */
+#define TOOL_OPTS_END {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}
+/* clang-format on */
+
+/* tool_parse_options(): every option was read, optind is the first operand. */
+#define TOOL_PARSED (-1)
+
+/*
+ * Read argv (argv[0] is the subcommand) with getopt_long() from its start,
+ * handing every option to cmd->option. -h/--help prints the usage on stdout
+ * and returns EXIT_OK; an unknown option or a missing value, an argument
+ * left over when cmd->operands is 0, or an option cmd->option refuses return
+ * the exit code (EXIT_USAGE) after the message. TOOL_PARSED otherwise.
+ */
+int tool_parse_options(const TOOL_CMD *cmd, int argc, char **argv, void *ctx);
+
+/* The options of verify and exec that name the manifest and what checks it. */
+typedef struct tool_manifest_args {
+    const char *manifest, *sig, *pubkey, *root, *state, *policy;
+} TOOL_MANIFEST_ARGS;
+
+/* Their long options, for the option table; tool_manifest_option() reads them. */
+/* clang-format off */
+#define TOOL_MANIFEST_OPTIONS                                                                      \
+    {"manifest", required_argument, NULL, 'm'},                                                    \
+    {"sig", required_argument, NULL, 's'},                                                         \
+    {"pubkey", required_argument, NULL, 'p'},                                                      \
+    {"root", required_argument, NULL, 'r'},                                                        \
+    {"state", required_argument, NULL, 'S'},                                                       \
+    {"policy", required_argument, NULL, 'P'}
+/* clang-format on */
+
+/* 1 if c is one of TOOL_MANIFEST_OPTIONS (arg stored in a), else 0. */
+int tool_manifest_option(TOOL_MANIFEST_ARGS *a, int c, const char *arg);
+/* EXIT_OK if --manifest, --pubkey and --root were given, else a usage error (EXIT_USAGE). */
+int tool_manifest_args_check(const char *cmd, const TOOL_MANIFEST_ARGS *a);
+
+/*
+ * m2msec_manifest_open() of a->manifest (a->sig, a->pubkey, a->state) at the
+ * current time. EXIT_OK with *m set; on a refusal the error queue is printed,
+ * *why is the verdict's text, and the result is EXIT_INTEGRITY (refused) or
+ * EXIT_USAGE (the manifest, signature or key cannot be read).
+ */
+int tool_manifest_open(const TOOL_MANIFEST_ARGS *a, m2msec_manifest **m, const char **why);
+
+/*
+ * m2msec_policy_load(path); NULL after "policy NAME cannot be used" (the
+ * causes, which name path, printed first). NAME is the path as the user gave it.
+ */
+m2msec_policy *tool_policy_load(const char *path, const char *name);
+
+/*
+ * An OpenSSL configuration file read with NCONF_load(). NULL after
+ * "WHAT PATH: syntax error at line N" or "WHAT PATH cannot be read" (the
+ * error queue cleared: the message says it all), or if memory runs out.
+ */
+CONF *tool_conf_load(const char *what, const char *path);
 
 /* Strict decimal u64 (digits only, no sign, no overflow) in [lo, hi]; 1 on success. */
 int tool_parse_u64(const char *text, uint64_t lo, uint64_t hi, uint64_t *out);
@@ -77,6 +157,11 @@ int tool_provider_probe(const char *conf, TOOL_PROVIDER_INFO *info);
 
 /* realpath(3) into a PATH_MAX buffer; NULL with errno set on failure. */
 char *tool_realpath(const char *path, char *out);
+/* tool_realpath() of the --root DIR; 0 after "root DIR: cannot resolve it". */
+int tool_resolve_root(const char *root, char *out);
+
+/* write(2) all n bytes (EINTR retried); 0 with errno set on failure. */
+int tool_write_all(int fd, const void *buf, size_t n);
 
 /* Current time, seconds since 1970. */
 uint64_t tool_now(void);

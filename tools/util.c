@@ -46,6 +46,18 @@ void tool_print_errors(void)
     }
 }
 
+void tool_fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    tool_print_errors();
+    fputs("m2msec: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
 int tool_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
@@ -65,6 +77,97 @@ int tool_bad_option(const char *cmd, char **argv)
     if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 128)
         return tool_usage_error(cmd, "unknown option or missing value: -%c", optopt);
     return tool_usage_error(cmd, "unknown option or missing value: %s", arg);
+}
+
+int tool_parse_options(const TOOL_CMD *cmd, int argc, char **argv, void *ctx)
+{
+    int c, rc;
+
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, cmd->shortopts, cmd->opts, NULL)) != -1) {
+        if (c == 'h') {
+            cmd->usage(stdout);
+            return EXIT_OK;
+        }
+        if (c == '?' || c == ':')
+            return tool_bad_option(cmd->name, argv);
+        if ((rc = cmd->option(cmd->name, ctx, c, optarg)) != 0)
+            return rc;
+    }
+    if (!cmd->operands && optind != argc)
+        return tool_usage_error(cmd->name, "unexpected argument '%s'", argv[optind]);
+    return TOOL_PARSED;
+}
+
+int tool_manifest_option(TOOL_MANIFEST_ARGS *a, int c, const char *arg)
+{
+    switch (c) {
+    case 'm':
+        a->manifest = arg;
+        return 1;
+    case 's':
+        a->sig = arg;
+        return 1;
+    case 'p':
+        a->pubkey = arg;
+        return 1;
+    case 'r':
+        a->root = arg;
+        return 1;
+    case 'S':
+        a->state = arg;
+        return 1;
+    case 'P':
+        a->policy = arg;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int tool_manifest_args_check(const char *cmd, const TOOL_MANIFEST_ARGS *a)
+{
+    if (a->manifest == NULL || a->pubkey == NULL || a->root == NULL)
+        return tool_usage_error(cmd, "--manifest, --pubkey and --root are required");
+    return EXIT_OK;
+}
+
+int tool_manifest_open(const TOOL_MANIFEST_ARGS *a, m2msec_manifest **m, const char **why)
+{
+    m2msec_manifest_verdict v =
+        m2msec_manifest_open(NULL, a->manifest, a->sig, a->pubkey, a->state, tool_now(), m);
+
+    if (v == M2MSEC_MANIFEST_OK)
+        return EXIT_OK;
+    tool_print_errors();
+    *why = m2msec_manifest_verdict_text(v);
+    return v == M2MSEC_MANIFEST_ERROR ? EXIT_USAGE : EXIT_INTEGRITY;
+}
+
+m2msec_policy *tool_policy_load(const char *path, const char *name)
+{
+    m2msec_policy *p = m2msec_policy_load(path);
+
+    if (p == NULL)
+        tool_fail("policy %s cannot be used", name);
+    return p;
+}
+
+CONF *tool_conf_load(const char *what, const char *path)
+{
+    CONF *conf = NCONF_new(NULL);
+    long line = -1;
+
+    if (conf == NULL || NCONF_load(conf, path, &line) > 0)
+        return conf;
+    ERR_clear_error();
+    if (line > 0)
+        tool_err("%s %s: syntax error at line %ld", what, path, line);
+    else
+        tool_err("%s %s cannot be read", what, path);
+    NCONF_free(conf);
+    return NULL;
 }
 
 int tool_parse_u64(const char *text, uint64_t lo, uint64_t hi, uint64_t *out)
@@ -193,6 +296,32 @@ char *tool_path_below(const char *root_real, const char *path)
 char *tool_realpath(const char *path, char *out)
 {
     return realpath(path, out);
+}
+
+int tool_resolve_root(const char *root, char *out)
+{
+    if (tool_realpath(root, out) != NULL)
+        return 1;
+    tool_err("root %s: cannot resolve it", root);
+    return 0;
+}
+
+int tool_write_all(int fd, const void *buf, size_t n)
+{
+    const unsigned char *p = buf;
+
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return 0;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 1;
 }
 
 uint64_t tool_now(void)
