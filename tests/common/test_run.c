@@ -49,8 +49,12 @@ int tc_run(const char *prog, const char *suite, CU_InitializeFunc init, CU_Clean
     CU_basic_run_tests();
     failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
                CU_get_number_of_suites_failed();
-    printf("%s: %u assertions, %u failed\n", prog, CU_get_number_of_asserts(),
-           CU_get_number_of_failures());
+    if (tc_checks > 0) /* CHECKs made in forked children are counted here, not by CUnit */
+        printf("%s: %u assertions, %lu CHECKs, %u failed\n", prog, CU_get_number_of_asserts(),
+               tc_checks, CU_get_number_of_failures());
+    else
+        printf("%s: %u assertions, %u failed\n", prog, CU_get_number_of_asserts(),
+               CU_get_number_of_failures());
     if (CU_get_error() != CUE_SUCCESS)
         failures++;
     CU_cleanup_registry();

@@ -27,7 +27,8 @@ typedef struct {
 
 /*
  * Runs @p tests in one suite named @p suite (with @p init and @p cleanup,
- * either may be NULL) and prints "PROG: N assertions, N failed". The exit
+ * either may be NULL) and prints "PROG: N assertions, N failed" (with the
+ * number of CHECKs when there were any). The exit
  * status for main: 0 if everything passed, 1 if anything failed, 2 if the
  * tests could not be registered.
  */

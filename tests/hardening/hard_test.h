@@ -1,10 +1,11 @@
 /*
  * Shared helpers of the hardening tests (tests/hardening/test_*.c).
  *
- * Everything is static (inline) so that each program takes what it uses:
+ * Everything is static (inline) so that each program takes what it uses.
+ * CHECK(cond, fmt, ...) with its count of checks (tc_checks), tc_run() and
+ * the file helpers (pathf, write_file, read_all, file_exists) come from
+ * tests/common (test_run.h, test_files.h). Here:
  *
- *  - CHECK(cond, fmt, ...): a CUnit assertion whose message is formatted
- *    only on failure, and a count of the checks made (printed at the end);
  *  - temporary directories: create, list recursively (to compare a
  *    directory before and after an operation), remove; small file helpers.
  *    These use libc only (never OPENSSL_malloc), so they are invisible to
@@ -48,68 +49,8 @@
 #include "m2msec/errors.h"
 #include "m2msec/m2msec.h"
 #include "m2msec/record.h"
-
-/* ---- assertions ---- */
-
-static unsigned long ht_checks;
-/* When set, every failed CHECK is also passed here (a forked child reports to its parent). */
-static void (*ht_fail_hook)(const char *msg);
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 5, 6)))
-#endif
-static inline void
-ht_check_at(int ok, const char *file, unsigned line, const char *func, const char *fmt, ...)
-{
-    char msg[768];
-    va_list ap;
-
-    ht_checks++;
-    if (ok) {
-        CU_assertImplementation(CU_TRUE, line, "", file, func, CU_FALSE);
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "FAILED %s:%u: %s\n", file, line, msg);
-    if (ht_fail_hook != NULL)
-        ht_fail_hook(msg);
-    CU_assertImplementation(CU_FALSE, line, msg, file, func, CU_FALSE);
-}
-
-#define CHECK(cond, ...) ht_check_at((cond) ? 1 : 0, __FILE__, __LINE__, __func__, __VA_ARGS__)
-
-/* ---- running ---- */
-
-typedef struct {
-    const char *name;
-    CU_TestFunc fn;
-} ht_test;
-
-/* Run every test in one suite; the exit status of main (non-zero on any failure). */
-static inline int ht_run(const char *prog, const char *suite, const ht_test *tests, size_t n)
-{
-    CU_pSuite s;
-    unsigned fails;
-
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    s = CU_add_suite(suite, NULL, NULL);
-    for (size_t i = 0; s != NULL && i < n; i++)
-        if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-            s = NULL;
-    if (s == NULL) {
-        CU_cleanup_registry();
-        return 2;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    printf("%s: %lu checks, %u failed\n", prog, ht_checks, CU_get_number_of_failures());
-    CU_cleanup_registry();
-    return fails == 0 ? 0 : 1;
-}
+#include "test_files.h"
+#include "test_run.h"
 
 /* ---- deterministic bytes (splitmix64) ---- */
 
@@ -135,25 +76,6 @@ static inline void ht_bytes(unsigned char *p, size_t n, uint64_t seed)
 }
 
 /* ---- files and directories (libc only) ---- */
-
-/* snprintf() into a path buffer; a path that does not fit aborts the test. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static inline void
-ht_pathf(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= len) {
-        fprintf(stderr, "path too long: %s\n", fmt);
-        abort();
-    }
-}
 
 /* A string for a "%s" that may be NULL. */
 #define HT_S(x) ((x) != NULL ? (x) : "(null)")
@@ -187,75 +109,21 @@ static inline void ht_rmtree(const char *path)
     (void)nftw(path, ht_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static inline int ht_write(const char *path, const void *data, size_t len, mode_t mode)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    const unsigned char *p = data;
-
-    if (fd < 0)
-        return 0;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-
-        if (w <= 0) {
-            close(fd);
-            return 0;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    if (fchmod(fd, mode) != 0) {
-        close(fd);
-        return 0;
-    }
-    return close(fd) == 0;
-}
-
+/* A text file of mode 0644; 1 on success. */
 static inline int ht_write_str(const char *path, const char *s)
 {
-    return ht_write(path, s, strlen(s), 0644);
-}
-
-/* Whole file into a malloc'd, NUL-terminated buffer (NULL if it cannot be read). */
-static inline char *ht_read(const char *path, size_t *len)
-{
-    struct stat st;
-    char *b;
-    ssize_t r;
-    size_t n = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0)
-        return NULL;
-    if (fstat(fd, &st) != 0 || (b = malloc((size_t)st.st_size + 1)) == NULL) {
-        close(fd);
-        return NULL;
-    }
-    while (n < (size_t)st.st_size && (r = read(fd, b + n, (size_t)st.st_size - n)) > 0)
-        n += (size_t)r;
-    close(fd);
-    b[n] = '\0';
-    if (len != NULL)
-        *len = n;
-    return b;
+    return write_file(path, s, strlen(s), 0644);
 }
 
 /* 1 if the file at @p path has exactly the bytes @p want. */
 static inline int ht_file_is(const char *path, const void *want, size_t wlen)
 {
     size_t n = 0;
-    char *b = ht_read(path, &n);
+    char *b = read_all(path, &n);
     int same = b != NULL && n == wlen && memcmp(b, want, n) == 0;
 
     free(b);
     return same;
-}
-
-static inline int ht_exists(const char *path)
-{
-    struct stat st;
-
-    return lstat(path, &st) == 0;
 }
 
 /* Appends to a growing malloc'd string; on failure the string stays as it was. */
@@ -283,7 +151,7 @@ static inline void ht_list_into(const char *base, const char *rel, char **out, s
     struct dirent *de;
     DIR *d;
 
-    ht_pathf(path, sizeof(path), "%s%s%s", base, rel[0] ? "/" : "", rel);
+    pathf(path, sizeof(path), "%s%s%s", base, rel[0] ? "/" : "", rel);
     d = opendir(path);
     if (d == NULL)
         return;
@@ -307,12 +175,12 @@ static inline void ht_list_into(const char *base, const char *rel, char **out, s
         char child[4096];
         struct stat st;
 
-        ht_pathf(child, sizeof(child), "%s%s%s", rel, rel[0] ? "/" : "", names[i]);
-        ht_pathf(path, sizeof(path), "%s/%s", base, child);
+        pathf(child, sizeof(child), "%s%s%s", rel, rel[0] ? "/" : "", names[i]);
+        pathf(path, sizeof(path), "%s/%s", base, child);
         if (lstat(path, &st) != 0)
             st.st_mode = 0;
-        ht_pathf(line, sizeof(line), "%s %04o %lld\n", child, (unsigned)(st.st_mode & 07777),
-                 S_ISDIR(st.st_mode) ? -1LL : (long long)st.st_size);
+        pathf(line, sizeof(line), "%s %04o %lld\n", child, (unsigned)(st.st_mode & 07777),
+              S_ISDIR(st.st_mode) ? -1LL : (long long)st.st_size);
         ht_append(out, olen, line);
         if (S_ISDIR(st.st_mode))
             ht_list_into(base, child, out, olen);

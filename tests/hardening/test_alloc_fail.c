@@ -68,6 +68,7 @@
 #include <openssl/rand.h>
 
 #include "hard_test.h"
+#include "mem_store.h"
 #include "m2msec/integrity.h"
 #include "m2msec/session.h"
 
@@ -620,7 +621,7 @@ static void one_iteration(const op *o, unsigned long n, int mode, const char *lb
     int ok, errq, m2m;
 
     if (forked) {
-        ht_fail_hook = child_fail_hook;
+        tc_fail_hook = child_fail_hook;
         install_crash_handler();
         /* the fork is noticed at the next random bytes: reseed now, not in the count */
         RAND_bytes_ex(libctx, rnd, sizeof(rnd), 0);
@@ -698,7 +699,7 @@ static void one_iteration(const op *o, unsigned long n, int mode, const char *lb
         char desc[2400];
         int mine, owned;
 
-        ht_fail_hook = NULL;
+        tc_fail_hook = NULL;
         rerun(o, n, mode);
         l1 = live_blocks();
         if (l1 == l0) {
@@ -726,9 +727,9 @@ static void one_iteration(const op *o, unsigned long n, int mode, const char *lb
                       HT_S(inj_file), inj_line, trace, desc);
         }
         if (forked)
-            ht_fail_hook = child_fail_hook;
+            tc_fail_hook = child_fail_hook;
     }
-    rep->checks = ht_checks;
+    rep->checks = tc_checks;
     rep->done = 1;
 }
 
@@ -767,7 +768,7 @@ static int iterate(const op *o, op_stats *s, unsigned long n, int mode)
     if (!o->isolate) {
         one_iteration(o, n, mode, lbl, 0);
     } else {
-        unsigned long checks0 = ht_checks;
+        unsigned long checks0 = tc_checks;
 
         fflush(stdout);
         fflush(stderr);
@@ -790,7 +791,7 @@ static int iterate(const op *o, op_stats *s, unsigned long n, int mode)
         }
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;
-        ht_checks = checks0 + (rep->checks > checks0 ? rep->checks - checks0 : 0);
+        tc_checks = checks0 + (rep->checks > checks0 ? rep->checks - checks0 : 0);
     }
     if (!rep->done) {
         if (rep->crash_sig != 0 && !rep->crash_m2m) {
@@ -1308,30 +1309,6 @@ static void test_records(void)
 /* Sessions                                                                 */
 /* ======================================================================== */
 
-typedef struct {
-    m2msec_state st;
-    int have;
-} mem_store;
-
-static int mem_load(void *arg, m2msec_state *st)
-{
-    mem_store *m = arg;
-
-    if (!m->have)
-        return 0;
-    *st = m->st;
-    return 1;
-}
-
-static int mem_save(void *arg, const m2msec_state *st)
-{
-    mem_store *m = arg;
-
-    m->st = *st;
-    m->have = 1;
-    return 1;
-}
-
 enum { S_NEW_SENDER, S_NEW_RECEIVER, S_SEAL, S_OPEN, S_REKEY_SENDER, S_REKEY_RECEIVER, S_NKINDS };
 static const char *const skind_names[S_NKINDS] = {
     "new sender", "new receiver", "seal", "open", "re-key (sender)", "re-key (receiver)"};
@@ -1397,9 +1374,9 @@ static void *sess_setup(void)
     if (s->kind == S_REKEY_SENDER || s->kind == S_REKEY_RECEIVER)
         s->pol.max_records = 2; /* re-key after every record */
     if (s->file) {
-        ht_pathf(s->dir, sizeof(s->dir), "%s/sess-%lu", tmp, uniq);
-        ht_pathf(s->spath, sizeof(s->spath), "%s/sender.state", s->dir);
-        ht_pathf(s->rpath, sizeof(s->rpath), "%s/receiver.state", s->dir);
+        pathf(s->dir, sizeof(s->dir), "%s/sess-%lu", tmp, uniq);
+        pathf(s->spath, sizeof(s->spath), "%s/sender.state", s->dir);
+        pathf(s->rpath, sizeof(s->rpath), "%s/receiver.state", s->dir);
         if (mkdir(s->dir, 0700) != 0) {
             free(s);
             return NULL;
@@ -1407,8 +1384,8 @@ static void *sess_setup(void)
         m2msec_store_file(&s->ss, s->spath);
         m2msec_store_file(&s->sr, s->rpath);
     } else {
-        s->ss = (m2msec_store){mem_load, mem_save, &s->ms};
-        s->sr = (m2msec_store){mem_load, mem_save, &s->mr};
+        s->ss = mem_store_of(&s->ms);
+        s->sr = mem_store_of(&s->mr);
     }
     if (s->kind != S_NEW_SENDER) {
         s->snd = sess_make(s, M2MSEC_SENDER);
@@ -1461,7 +1438,7 @@ static int state_file_ok(const char *path)
     m2msec_state st;
     int r;
 
-    if (!ht_exists(path))
+    if (!file_exists(path))
         return 1;
     m2msec_store_file(&fs, path);
     r = fs.load(fs.arg, &st);
@@ -1608,17 +1585,17 @@ static int make_tree(const char *dir, int bad)
     if (mkdir(dir, 0755) != 0)
         return 0;
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-        ht_pathf(p, sizeof(p), "%s/%s", dir, dirs[i]);
+        pathf(p, sizeof(p), "%s/%s", dir, dirs[i]);
         if (mkdir(p, 0755) != 0)
             return 0;
     }
     for (size_t i = 0; i < NFILES; i++) {
-        ht_pathf(p, sizeof(p), "%s/%s", dir, files[i].path);
+        pathf(p, sizeof(p), "%s/%s", dir, files[i].path);
         if (!ht_write_str(p, bad && files[i].bad != NULL ? files[i].bad : files[i].good))
             return 0;
     }
     if (bad) {
-        ht_pathf(p, sizeof(p), "%s/bin/dropped.bin", dir);
+        pathf(p, sizeof(p), "%s/bin/dropped.bin", dir);
         return ht_write_str(p, "not listed\n");
     }
     return 1;
@@ -1626,20 +1603,20 @@ static int make_tree(const char *dir, int bad)
 
 static int manifests_init(void)
 {
-    ht_pathf(mdir, sizeof(mdir), "%s/manifest", tmp);
-    ht_pathf(root, sizeof(root), "%s/good-tree", tmp);
-    ht_pathf(keyed, sizeof(keyed), "%s/ed25519.pem", tmp);
-    ht_pathf(pubed, sizeof(pubed), "%s/ed25519.pub.pem", tmp);
-    ht_pathf(keyec, sizeof(keyec), "%s/p256.pem", tmp);
-    ht_pathf(pubec, sizeof(pubec), "%s/p256.pub.pem", tmp);
-    ht_pathf(mpath, sizeof(mpath), "%s/signed.manifest", tmp);
-    ht_pathf(spath, sizeof(spath), "%s/signed.manifest.sig", tmp);
+    pathf(mdir, sizeof(mdir), "%s/manifest", tmp);
+    pathf(root, sizeof(root), "%s/good-tree", tmp);
+    pathf(keyed, sizeof(keyed), "%s/ed25519.pem", tmp);
+    pathf(pubed, sizeof(pubed), "%s/ed25519.pub.pem", tmp);
+    pathf(keyec, sizeof(keyec), "%s/p256.pem", tmp);
+    pathf(pubec, sizeof(pubec), "%s/p256.pub.pem", tmp);
+    pathf(mpath, sizeof(mpath), "%s/signed.manifest", tmp);
+    pathf(spath, sizeof(spath), "%s/signed.manifest.sig", tmp);
     if (!write_pem_keys() || !make_tree(root, 0))
         return 0;
     good_m = m2msec_manifest_from_tree(libctx, root, "SHA256", 5, 4000000000u, 1, 1);
     if (good_m == NULL || !m2msec_manifest_serialize(good_m, &mtext, &mtext_len))
         return 0;
-    return ht_write(mpath, mtext, mtext_len, 0644) &&
+    return write_file(mpath, mtext, mtext_len, 0644) &&
            m2msec_manifest_sign(libctx, mpath, keyed, NULL);
 }
 
@@ -1664,7 +1641,7 @@ static man_st *man_new(void)
     if (s == NULL)
         return NULL;
     s->which = cur_which;
-    ht_pathf(s->dir, sizeof(s->dir), "%s/run-%lu", tmp, ++uniq);
+    pathf(s->dir, sizeof(s->dir), "%s/run-%lu", tmp, ++uniq);
     if (mkdir(s->dir, 0700) != 0) {
         free(s);
         return NULL;
@@ -1764,7 +1741,7 @@ static void *write_setup(void)
 
     if (s == NULL)
         return NULL;
-    ht_pathf(s->path, sizeof(s->path), "%s/device.manifest", s->dir);
+    pathf(s->path, sizeof(s->path), "%s/device.manifest", s->dir);
     if (!ht_write_str(s->path, "old manifest\n")) {
         man_cleanup(s);
         return NULL;
@@ -1801,9 +1778,9 @@ static void *sign_setup(void)
 
     if (s == NULL)
         return NULL;
-    ht_pathf(s->path, sizeof(s->path), "%s/device.manifest", s->dir);
-    ht_pathf(s->path2, sizeof(s->path2), "%s/device.manifest.sig", s->dir);
-    if (!ht_write(s->path, mtext, mtext_len, 0644)) {
+    pathf(s->path, sizeof(s->path), "%s/device.manifest", s->dir);
+    pathf(s->path2, sizeof(s->path2), "%s/device.manifest.sig", s->dir);
+    if (!write_file(s->path, mtext, mtext_len, 0644)) {
         man_cleanup(s);
         return NULL;
     }
@@ -1848,7 +1825,7 @@ static void *open_setup(void)
 
     if (s == NULL)
         return NULL;
-    ht_pathf(s->path, sizeof(s->path), "%s/rollback.state", s->dir);
+    pathf(s->path, sizeof(s->path), "%s/rollback.state", s->dir);
     if (!ht_write_str(s->path, "m2msec-manifest-state 1\nversion 1\n")) {
         man_cleanup(s);
         return NULL;
@@ -1896,7 +1873,7 @@ static void *verify_setup(void)
 
     if (s == NULL)
         return NULL;
-    ht_pathf(s->path, sizeof(s->path), "%s/tree", s->dir);
+    pathf(s->path, sizeof(s->path), "%s/tree", s->dir);
     if (!make_tree(s->path, 1)) {
         man_cleanup(s);
         return NULL;
@@ -1963,7 +1940,7 @@ static int write_policy(void)
 {
     char text[4 * PATH_MAX];
 
-    ht_pathf(polpath, sizeof(polpath), "%s/policy.cnf", tmp);
+    pathf(polpath, sizeof(polpath), "%s/policy.cnf", tmp);
     policy_text(tmp, text, sizeof(text));
     return ht_write_str(polpath, text);
 }
@@ -2006,7 +1983,7 @@ static m2msec_policy *run_policy(const man_st *s)
     char text[4 * PATH_MAX], path[PATH_MAX];
 
     policy_text(s->dir, text, sizeof(text));
-    ht_pathf(path, sizeof(path), "%s/policy.cnf", s->dir);
+    pathf(path, sizeof(path), "%s/policy.cnf", s->dir);
     return ht_write_str(path, text) ? m2msec_policy_load(path) : NULL;
 }
 
@@ -2017,7 +1994,7 @@ static void *apply_setup(void)
 
     if (s == NULL)
         return NULL;
-    ht_pathf(s->path, sizeof(s->path), "%s/tree", s->dir);
+    pathf(s->path, sizeof(s->path), "%s/tree", s->dir);
     opt.jobs = 1;
     opt.report_extra = 1;
     /* lib/libx.so would be "deny": keep it good, so the only failures are actions */
@@ -2071,14 +2048,14 @@ static void apply_after(void *v, int ok)
             }
         if (strcmp(r->path, "bin/dropped.bin") == 0)
             bad = "not listed\n";
-        ht_pathf(p, sizeof(p), "%s/%s", s->path, r->path);
+        pathf(p, sizeof(p), "%s/%s", s->path, r->path);
         if (r->status == M2MSEC_FILE_MISSING) /* a later run: already quarantined */
-            CHECK(!ht_exists(p), "%s: %s reappeared", label, r->path);
+            CHECK(!file_exists(p), "%s: %s reappeared", label, r->path);
         else if (r->action == M2MSEC_ACTION_REMEDIATE && r->action_ok)
             CHECK(good != NULL && ht_file_is(p, good, strlen(good)), "%s: %s not remediated", label,
                   r->path);
         else if (r->action == M2MSEC_ACTION_QUARANTINE && r->action_ok)
-            CHECK(!ht_exists(p), "%s: %s still in place after quarantine", label, r->path);
+            CHECK(!file_exists(p), "%s: %s still in place after quarantine", label, r->path);
         else if (!r->action_ok)
             CHECK(bad != NULL && ht_file_is(p, bad, strlen(bad)),
                   "%s: %s changed by a failed action (%s)", label, r->path,
@@ -2099,7 +2076,7 @@ static void *status_setup(void)
 
     if (s == NULL)
         return NULL;
-    ht_pathf(s->path, sizeof(s->path), "%s/integrity.status", s->dir);
+    pathf(s->path, sizeof(s->path), "%s/integrity.status", s->dir);
     if (!ht_write_str(s->path, old_status)) {
         man_cleanup(s);
         return NULL;
@@ -2117,7 +2094,7 @@ static int status_run(void *v)
 static void status_after(void *v, int ok)
 {
     man_st *s = v;
-    char *now = ht_list(s->dir), *text = ht_read(s->path, NULL);
+    char *now = ht_list(s->dir), *text = read_all(s->path, NULL);
 
     CHECK(no_temp_files(now), "%s: temporary file left:\n%s", label, HT_S(now));
     if (!ok) {
@@ -2174,10 +2151,10 @@ static int write_config(void)
     char sess[PATH_MAX], status[PATH_MAX], keyfile[PATH_MAX], text[4 * PATH_MAX], hex[65];
     char mod[PATH_MAX];
 
-    ht_pathf(sess, sizeof(sess), "%s/device-policy.cnf", tmp);
-    ht_pathf(status, sizeof(status), "%s/integrity.status", tmp);
-    ht_pathf(keyfile, sizeof(keyfile), "%s/device.key", tmp);
-    ht_pathf(cnfpath, sizeof(cnfpath), "%s/openssl.cnf", tmp);
+    pathf(sess, sizeof(sess), "%s/device-policy.cnf", tmp);
+    pathf(status, sizeof(status), "%s/integrity.status", tmp);
+    pathf(keyfile, sizeof(keyfile), "%s/device.key", tmp);
+    pathf(cnfpath, sizeof(cnfpath), "%s/openssl.cnf", tmp);
     if (realpath(mods, mod) == NULL)
         return 0;
     for (size_t i = 0; i < sizeof(device_key); i++)
@@ -2187,7 +2164,7 @@ static int write_config(void)
              "allowed_aeads = M2M-REC-AES-128-GCM, M2M-REC-CHACHA20-POLY1305\n"
              "integrity_status = %s\ndevice_key_file = %s\n",
              status, keyfile);
-    if (!ht_write_str(sess, text) || !ht_write(keyfile, hex, 64, 0600) ||
+    if (!ht_write_str(sess, text) || !write_file(keyfile, hex, 64, 0600) ||
         !m2msec_status_write(libctx, status, device_key, sizeof(device_key), 1, 5, 1700000000))
         return 0;
     snprintf(text, sizeof(text),
@@ -2239,7 +2216,7 @@ static void test_summary(void)
 
 int main(int argc, char **argv)
 {
-    static const ht_test tests[] = {
+    static const tc_test tests[] = {
         {"provider load", test_provider_load}, {"KDF derivations", test_kdfs},
         {"record ciphers", test_records},      {"sessions", test_sessions},
         {"integrity", test_integrity},         {"summary", test_summary},
@@ -2293,7 +2270,7 @@ int main(int argc, char **argv)
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT, "warm-up %d of the error queue",
                        i);
     ERR_clear_error();
-    rc = ht_run(argv[0], "alloc-fail", tests, sizeof(tests) / sizeof(tests[0]));
+    rc = tc_run(argv[0], "alloc-fail", NULL, NULL, tests, sizeof(tests) / sizeof(tests[0]));
     m2msec_manifest_free(good_m);
     OPENSSL_free(mtext);
     free(status_ref);

@@ -100,9 +100,9 @@ static void scan(const hdr_t *h, const unsigned char *p, const char *free_file, 
             if (nhits < (int)(sizeof(hits) / sizeof(hits[0]))) {
                 hit *x = &hits[nhits++];
 
-                ht_pathf(x->what, sizeof(x->what), "%s", nd->name);
-                ht_pathf(x->alloc_site, sizeof(x->alloc_site), "%s:%d", HT_S(h->file), h->line);
-                ht_pathf(x->free_site, sizeof(x->free_site), "%s:%d", HT_S(free_file), free_line);
+                pathf(x->what, sizeof(x->what), "%s", nd->name);
+                pathf(x->alloc_site, sizeof(x->alloc_site), "%s:%d", HT_S(h->file), h->line);
+                pathf(x->free_site, sizeof(x->free_site), "%s:%d", HT_S(free_file), free_line);
                 x->size = h->size;
                 x->m2m = m2m_file(free_file);
             } else {
@@ -176,7 +176,7 @@ static void add_needle(const char *name, const unsigned char *b, size_t len)
     if (nneedles >= (int)(sizeof(needles) / sizeof(needles[0])) || len < WIN ||
         len > sizeof(needles[0].b))
         return;
-    ht_pathf(needles[nneedles].name, sizeof(needles[0].name), "%s", name);
+    pathf(needles[nneedles].name, sizeof(needles[0].name), "%s", name);
     memcpy(needles[nneedles].b, b, len);
     needles[nneedles].len = len;
     nneedles++;
@@ -192,7 +192,7 @@ static void add_key(const char *name, const unsigned char *k, size_t len)
     for (size_t i = 0; i + 4 <= len; i += 4)
         for (int j = 0; j < 4; j++)
             sw[i + (size_t)j] = k[i + 3 - (size_t)j];
-    ht_pathf(n2, sizeof(n2), "%s (32-bit words swapped)", name);
+    pathf(n2, sizeof(n2), "%s (32-bit words swapped)", name);
     add_needle(n2, sw, len - len % 4);
 }
 
@@ -213,7 +213,7 @@ static void add_hmac_states(const char *name, const unsigned char *key, size_t k
         SHA256_Init(&c);
         SHA256_Update(&c, k0, sizeof(k0));
         memcpy(st, c.h, sizeof(st));
-        ht_pathf(n2, sizeof(n2), "HMAC %s state of %s", pad == 0 ? "inner" : "outer", name);
+        pathf(n2, sizeof(n2), "HMAC %s state of %s", pad == 0 ? "inner" : "outer", name);
         add_needle(n2, st, sizeof(st));
     }
     OPENSSL_cleanse(k0, sizeof(k0));
@@ -231,13 +231,13 @@ static void add_gcm_h(OSSL_LIB_CTX *ref, const char *name, const unsigned char *
 
     if (c != NULL && ctx != NULL && EVP_EncryptInit_ex2(ctx, c, key, NULL, NULL) &&
         EVP_CIPHER_CTX_set_padding(ctx, 0) && EVP_EncryptUpdate(ctx, h, &n, zero, 16) && n == 16) {
-        ht_pathf(n2, sizeof(n2), "GCM H of %s", name);
+        pathf(n2, sizeof(n2), "GCM H of %s", name);
         add_needle(n2, h, 16);
         for (int i = 0; i < 8; i++) {
             sw[i] = h[7 - i];
             sw[8 + i] = h[15 - i];
         }
-        ht_pathf(n2, sizeof(n2), "GCM H (host order) of %s", name);
+        pathf(n2, sizeof(n2), "GCM H (host order) of %s", name);
         add_needle(n2, sw, 16);
     }
     EVP_CIPHER_CTX_free(ctx);
@@ -337,7 +337,7 @@ static void setup_needles(void)
     add_key("OSCORE master secret", oscore_secret, sizeof(oscore_secret));
     add_needle("static IV", rec_iv, sizeof(rec_iv));
     for (size_t a = 0; a < HT_NALGS; a++) {
-        ht_pathf(name, sizeof(name), "%s key", ht_algs[a].m2m);
+        pathf(name, sizeof(name), "%s key", ht_algs[a].m2m);
         add_key(name, rec_keys[a], ht_algs[a].keylen);
         if (!ht_algs[a].ccm && strncmp(ht_algs[a].evp, "AES", 3) == 0)
             add_gcm_h(refctx, name, rec_keys[a], ht_algs[a].keylen);
@@ -366,10 +366,10 @@ static void setup_needles(void)
         if (ht_ref_session_kdf(refctx, svc_key, sizeof(svc_key), "m2msec record", sess_origin,
                                "CSE-secrets", e, 0, 3600, M2MSEC_REC_AES_256_GCM, ref,
                                32 + HT_IVLEN)) {
-            ht_pathf(name, sizeof(name), "session key of epoch %llu", (unsigned long long)e);
+            pathf(name, sizeof(name), "session key of epoch %llu", (unsigned long long)e);
             add_key(name, ref, 32);
             add_gcm_h(refctx, name, ref, 32);
-            ht_pathf(name, sizeof(name), "static IV of epoch %llu", (unsigned long long)e);
+            pathf(name, sizeof(name), "static IV of epoch %llu", (unsigned long long)e);
             add_needle(name, ref + 32, HT_IVLEN);
         }
     }
@@ -410,23 +410,23 @@ static void test_freed_memory(void)
     int n;
 
     /* ---- a device policy for the integrity gate, the status record written by libm2msec ---- */
-    ht_pathf(status, sizeof(status), "%s/integrity.status", tmp);
-    ht_pathf(keyfile, sizeof(keyfile), "%s/device.key", tmp);
-    ht_pathf(sess, sizeof(sess), "%s/device-policy.cnf", tmp);
-    ht_pathf(cnf, sizeof(cnf), "%s/openssl.cnf", tmp);
+    pathf(status, sizeof(status), "%s/integrity.status", tmp);
+    pathf(keyfile, sizeof(keyfile), "%s/device.key", tmp);
+    pathf(sess, sizeof(sess), "%s/device-policy.cnf", tmp);
+    pathf(cnf, sizeof(cnf), "%s/openssl.cnf", tmp);
     for (size_t i = 0; i < sizeof(dev_key); i++)
         snprintf(hex + 2 * i, 3, "%02x", dev_key[i]);
     CHECK(realpath(mods, mod) != NULL, "module directory");
-    ht_pathf(text, sizeof(text),
-             "[session]\nrequire_integrity = yes\nintegrity_status = %s\ndevice_key_file = %s\n",
-             status, keyfile);
-    CHECK(ht_write_str(sess, text) && ht_write(keyfile, hex, 64, 0600), "device policy written");
-    ht_pathf(text, sizeof(text),
-             "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
-             "[provider_sect]\ndefault = default_sect\nm2msec = m2msec_sect\n"
-             "[default_sect]\nactivate = 1\n[m2msec_sect]\nmodule = %s/m2msec.so\n"
-             "activate = 1\npolicy = %s\n",
-             mod, sess);
+    pathf(text, sizeof(text),
+          "[session]\nrequire_integrity = yes\nintegrity_status = %s\ndevice_key_file = %s\n",
+          status, keyfile);
+    CHECK(ht_write_str(sess, text) && write_file(keyfile, hex, 64, 0600), "device policy written");
+    pathf(text, sizeof(text),
+          "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
+          "[provider_sect]\ndefault = default_sect\nm2msec = m2msec_sect\n"
+          "[default_sect]\nactivate = 1\n[m2msec_sect]\nmodule = %s/m2msec.so\n"
+          "activate = 1\npolicy = %s\n",
+          mod, sess);
     CHECK(ht_write_str(cnf, text), "openssl.cnf written");
     OPENSSL_cleanse(hex, sizeof(hex));
 
@@ -537,8 +537,8 @@ static void test_freed_memory(void)
             char spath[PATH_MAX], rpath[PATH_MAX];
             m2msec_store sst, rst;
 
-            ht_pathf(spath, sizeof(spath), "%s/sender.state", tmp);
-            ht_pathf(rpath, sizeof(rpath), "%s/receiver.state", tmp);
+            pathf(spath, sizeof(spath), "%s/sender.state", tmp);
+            pathf(rpath, sizeof(rpath), "%s/receiver.state", tmp);
             m2msec_store_file(&sst, spath);
             m2msec_store_file(&rst, rpath);
             cfg.role = M2MSEC_SENDER;
@@ -613,7 +613,7 @@ static int leaks_key(const char *text, size_t len, const unsigned char *key, siz
 
     for (size_t off = 0; off + 4 <= klen; off++) {
         if (memmem(text, len, key + off, 4) != NULL) {
-            ht_pathf(found, flen, "raw bytes at offset %zu", off);
+            pathf(found, flen, "raw bytes at offset %zu", off);
             return 1;
         }
         for (size_t f = 0; f < 2; f++)
@@ -630,7 +630,7 @@ static int leaks_key(const char *text, size_t len, const unsigned char *key, siz
                                      : snprintf(pat + pl, sizeof(pat) - pl, "%02X", key[off + i]));
                 }
                 if (memmem(text, len, pat, pl) != NULL) {
-                    ht_pathf(found, flen, "'%s'", pat);
+                    pathf(found, flen, "'%s'", pat);
                     return 1;
                 }
             }
@@ -707,7 +707,7 @@ static void session_errors(OSSL_LIB_CTX *ctx, const unsigned char *key)
         if (cases[i].lifetime != NULL)
             *q++ = OSSL_PARAM_construct_uint64("lifetime", cases[i].lifetime);
         *q = OSSL_PARAM_construct_end();
-        ht_pathf(what, sizeof(what), "M2M-SESSION-KDF %s", cases[i].what);
+        pathf(what, sizeof(what), "M2M-SESSION-KDF %s", cases[i].what);
         collect(what, !derive(ctx, "M2M-SESSION-KDF", p, cases[i].outlen));
     }
     OPENSSL_cleanse(keystr, sizeof(keystr));
@@ -752,7 +752,7 @@ static void onem2m_oscore_errors(OSSL_LIB_CTX *ctx, const unsigned char *key)
         else
             *q++ = OSSL_PARAM_construct_int32("alg", &alg);
         *q = OSSL_PARAM_construct_end();
-        ht_pathf(what, sizeof(what), "%s %s", cases[i].kdf, cases[i].what);
+        pathf(what, sizeof(what), "%s %s", cases[i].kdf, cases[i].what);
         collect(what, !derive(ctx, cases[i].kdf, p, cases[i].outlen));
     }
 }
@@ -798,31 +798,30 @@ static void cipher_errors(OSSL_LIB_CTX *ctx, const unsigned char *key, unsigned 
             continue;
         }
         z = EVP_CIPHER_CTX_new();
-        ht_pathf(what, sizeof(what), "%s key used twice", ht_algs[a].m2m);
+        pathf(what, sizeof(what), "%s key used twice", ht_algs[a].m2m);
         collect(what, z == NULL || !EVP_EncryptInit_ex2(z, c, k, key, NULL));
         EVP_CIPHER_CTX_free(z);
         z = EVP_CIPHER_CTX_new();
-        ht_pathf(what, sizeof(what), "%s copy refused", ht_algs[a].m2m);
+        pathf(what, sizeof(what), "%s copy refused", ht_algs[a].m2m);
         collect(what, z == NULL || !EVP_CIPHER_CTX_copy(z, x));
         EVP_CIPHER_CTX_free(z);
         p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_SEQ, &seq);
         p[1] = OSSL_PARAM_construct_end();
-        ht_pathf(what, sizeof(what), "%s seq set when encrypting", ht_algs[a].m2m);
+        pathf(what, sizeof(what), "%s seq set when encrypting", ht_algs[a].m2m);
         collect(what, !EVP_CIPHER_CTX_set_params(x, p));
         p[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, (void *)key, 15);
-        ht_pathf(what, sizeof(what), "%s tag of the wrong length", ht_algs[a].m2m);
+        pathf(what, sizeof(what), "%s tag of the wrong length", ht_algs[a].m2m);
         collect(what, !EVP_CIPHER_CTX_set_params(y, p));
-        ht_pathf(what, sizeof(what), "%s data before seq", ht_algs[a].m2m);
+        pathf(what, sizeof(what), "%s data before seq", ht_algs[a].m2m);
         collect(what, !EVP_DecryptUpdate(y, out, &n, ct0, sizeof(ct0)));
-        ht_pathf(what, sizeof(what), "%s forged record (the key's bytes as its tag)",
-                 ht_algs[a].m2m);
+        pathf(what, sizeof(what), "%s forged record (the key's bytes as its tag)", ht_algs[a].m2m);
         collect(what, !ht_rec_open(y, 0, NULL, 0, ct0, sizeof(ct0), key, out));
         CHECK(ht_rec_open(y, 0, NULL, 0, ct0, sizeof(ct0), tag0, out) &&
                   ht_rec_open(y, 299, NULL, 0, ctl, sizeof(ctl), tagl, out),
               "%s: genuine records open", ht_algs[a].m2m);
-        ht_pathf(what, sizeof(what), "%s replayed record", ht_algs[a].m2m);
+        pathf(what, sizeof(what), "%s replayed record", ht_algs[a].m2m);
         collect(what, !ht_rec_open(y, 0, NULL, 0, ct0, sizeof(ct0), tag0, out));
-        ht_pathf(what, sizeof(what), "%s record below the replay window", ht_algs[a].m2m);
+        pathf(what, sizeof(what), "%s record below the replay window", ht_algs[a].m2m);
         collect(what, !ht_rec_open(y, 1, NULL, 0, ct0, sizeof(ct0), tag0, out));
         EVP_CIPHER_CTX_free(x);
         EVP_CIPHER_CTX_free(y);
@@ -834,7 +833,7 @@ static void cipher_errors(OSSL_LIB_CTX *ctx, const unsigned char *key, unsigned 
         ok = x != NULL && EVP_EncryptInit_ex2(x, c, k, key, p) &&
              ht_rec_seal(x, NULL, 0, pt, sizeof(pt), ct, tag, &seq);
         CHECK(ok, "%s: one record under a limit of one", ht_algs[a].m2m);
-        ht_pathf(what, sizeof(what), "%s key expired", ht_algs[a].m2m);
+        pathf(what, sizeof(what), "%s key expired", ht_algs[a].m2m);
         collect(what, !ht_rec_seal(x, NULL, 0, pt, sizeof(pt), ct, tag, &seq));
         EVP_CIPHER_CTX_free(x);
         EVP_CIPHER_free(c);
@@ -882,7 +881,7 @@ static void test_error_messages(void)
         spec.aead = "no such cipher\xff";
         collect("m2msec_derive_session_key bad aead",
                 !m2msec_derive_session_key(ctx, &spec, out, sizeof(out)));
-        ht_pathf(path, sizeof(path), "%s/no/such/dir/state", tmp);
+        pathf(path, sizeof(path), "%s/no/such/dir/state", tmp);
         m2msec_store_file(&st, path);
         cfg.role = M2MSEC_SENDER;
         cfg.libctx = ctx;
@@ -908,26 +907,26 @@ static void test_error_messages(void)
         OSSL_LIB_CTX *c2 = OSSL_LIB_CTX_new();
         size_t o = 0;
 
-        ht_pathf(keyfile, sizeof(keyfile), "%s/bad%d.key", tmp, variant);
-        ht_pathf(sess, sizeof(sess), "%s/bad%d-policy.cnf", tmp, variant);
-        ht_pathf(cnf, sizeof(cnf), "%s/bad%d.cnf", tmp, variant);
+        pathf(keyfile, sizeof(keyfile), "%s/bad%d.key", tmp, variant);
+        pathf(sess, sizeof(sess), "%s/bad%d-policy.cnf", tmp, variant);
+        pathf(cnf, sizeof(cnf), "%s/bad%d.cnf", tmp, variant);
         for (size_t i = 0; i < (variant == 1 ? 70u : 32u); i++)
             o += (size_t)snprintf(body + o, sizeof(body) - o, "%02x", (variant ? dk : a5)[i % 80]);
         if (variant == 0)
-            ht_pathf(body + o, sizeof(body) - o, " zz\n");
+            pathf(body + o, sizeof(body) - o, " zz\n");
         if (variant == 2)
-            ht_pathf(body + o, sizeof(body) - o, "%s", "0\n"); /* an odd number of digits */
+            pathf(body + o, sizeof(body) - o, "%s", "0\n"); /* an odd number of digits */
         CHECK(realpath(mods, mod) != NULL && ht_write_str(keyfile, body), "bad device key file");
-        ht_pathf(body, sizeof(body),
-                 "[session]\nrequire_integrity = yes\nintegrity_status = %s/none\n"
-                 "device_key_file = %s\n",
-                 tmp, keyfile);
+        pathf(body, sizeof(body),
+              "[session]\nrequire_integrity = yes\nintegrity_status = %s/none\n"
+              "device_key_file = %s\n",
+              tmp, keyfile);
         CHECK(ht_write_str(sess, body), "policy");
-        ht_pathf(body, sizeof(body),
-                 "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
-                 "[provider_sect]\nm2msec = m2msec_sect\n[m2msec_sect]\nmodule = %s/m2msec.so\n"
-                 "policy = %s\n",
-                 mod, sess);
+        pathf(body, sizeof(body),
+              "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
+              "[provider_sect]\nm2msec = m2msec_sect\n[m2msec_sect]\nmodule = %s/m2msec.so\n"
+              "policy = %s\n",
+              mod, sess);
         CHECK(ht_write_str(cnf, body), "config");
         if (c2 != NULL && OSSL_LIB_CTX_load_config(c2, cnf)) {
             OSSL_PROVIDER *x = OSSL_PROVIDER_load(c2, "m2msec");
@@ -952,25 +951,25 @@ static void test_error_messages(void)
         size_t o = 0;
         OSSL_PARAM prm[5];
 
-        ht_pathf(keyfile, sizeof(keyfile), "%s/gate.key", tmp);
-        ht_pathf(sess, sizeof(sess), "%s/gate-policy.cnf", tmp);
-        ht_pathf(cnf, sizeof(cnf), "%s/gate.cnf", tmp);
-        ht_pathf(status, sizeof(status), "%s/gate.status", tmp);
+        pathf(keyfile, sizeof(keyfile), "%s/gate.key", tmp);
+        pathf(sess, sizeof(sess), "%s/gate-policy.cnf", tmp);
+        pathf(cnf, sizeof(cnf), "%s/gate.cnf", tmp);
+        pathf(status, sizeof(status), "%s/gate.status", tmp);
         for (size_t i = 0; i < 32; i++)
             o += (size_t)snprintf(body + o, sizeof(body) - o, "%02X", a5[i]);
         CHECK(realpath(mods, mod) != NULL && ht_write_str(keyfile, body) &&
                   m2msec_status_write(refctx, status, dk, 32, 1, 1, 1),
               "a status record under another key");
-        ht_pathf(body, sizeof(body),
-                 "[session]\nrequire_integrity = yes\nintegrity_status = %s\n"
-                 "device_key_file = %s\n",
-                 status, keyfile);
+        pathf(body, sizeof(body),
+              "[session]\nrequire_integrity = yes\nintegrity_status = %s\n"
+              "device_key_file = %s\n",
+              status, keyfile);
         CHECK(ht_write_str(sess, body), "policy");
-        ht_pathf(body, sizeof(body),
-                 "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
-                 "[provider_sect]\nm2msec = m2msec_sect\n[m2msec_sect]\nmodule = %s/m2msec.so\n"
-                 "policy = %s\n",
-                 mod, sess);
+        pathf(body, sizeof(body),
+              "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
+              "[provider_sect]\nm2msec = m2msec_sect\n[m2msec_sect]\nmodule = %s/m2msec.so\n"
+              "policy = %s\n",
+              mod, sess);
         CHECK(ht_write_str(cnf, body), "config");
         if (c2 != NULL && OSSL_LIB_CTX_load_config(c2, cnf))
             x = OSSL_PROVIDER_load(c2, "m2msec");
@@ -1024,19 +1023,19 @@ static void test_apply_policy_log(void)
     char *etext = NULL;
     long elen;
 
-    ht_pathf(root, sizeof(root), "%s/tree", tmp);
-    ht_pathf(qdir, sizeof(qdir), "%s/quarantine", tmp);
-    ht_pathf(logp, sizeof(logp), "%s/actions.log", tmp);
-    ht_pathf(pol, sizeof(pol), "%s/url-policy.cnf", tmp);
+    pathf(root, sizeof(root), "%s/tree", tmp);
+    pathf(qdir, sizeof(qdir), "%s/quarantine", tmp);
+    pathf(logp, sizeof(logp), "%s/actions.log", tmp);
+    pathf(pol, sizeof(pol), "%s/url-policy.cnf", tmp);
     CHECK(mkdir(root, 0755) == 0, "tree");
-    ht_pathf(f, sizeof(f), "%s/app.bin", root);
+    pathf(f, sizeof(f), "%s/app.bin", root);
     CHECK(ht_write_str(f, "good\n"), "file");
     m = m2msec_manifest_from_tree(ctx, root, "SHA256", 1, 4000000000u, 1, 1);
     CHECK(m != NULL && ht_write_str(f, "evil\n"), "manifest, then the file modified");
-    ht_pathf(text, sizeof(text),
-             "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\nlog = %s\n"
-             "repository = https://device:" URL_PASSWORD "@127.0.0.1:1/repo\n",
-             qdir, logp);
+    pathf(text, sizeof(text),
+          "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\nlog = %s\n"
+          "repository = https://device:" URL_PASSWORD "@127.0.0.1:1/repo\n",
+          qdir, logp);
     CHECK(ht_write_str(pol, text), "policy with a password in the repository URL");
     policy = m2msec_policy_load(pol);
     CHECK(policy != NULL, "policy loads");
@@ -1058,7 +1057,7 @@ static void test_apply_policy_log(void)
         elen = BIO_get_mem_data(b, &etext);
         CHECK(elen >= 0 && memmem(etext, (size_t)elen, URL_PASSWORD, strlen(URL_PASSWORD)) == NULL,
               "the error queue does not contain the password");
-        log = ht_read(logp, NULL);
+        log = read_all(logp, NULL);
         CHECK(log != NULL && strstr(log, "remediate-failed") != NULL &&
                   strstr(log, URL_PASSWORD) == NULL,
               "the action log records the failure without the password:\n%s", HT_S(log));
@@ -1107,46 +1106,46 @@ static void test_cli_output(void)
         printf("\n  M2M_BUILD_DIR not set: CLI output not checked\n");
         return;
     }
-    ht_pathf(tool, sizeof(tool), "%s/tools/m2msec", build);
+    pathf(tool, sizeof(tool), "%s/tools/m2msec", build);
     for (size_t i = 0; i < 32; i++) {
         snprintf(hexa5 + 2 * i, 3, "%02x", a5[i]);
         snprintf(hexdk + 2 * i, 3, "%02X", dk[i]);
     }
-    ht_pathf(key, sizeof(key), "%s/cli.key", tmp);
-    ht_pathf(bad, sizeof(bad), "%s/cli-bad.key", tmp);
-    ht_pathf(big, sizeof(big), "%s/cli-big.key", tmp);
-    ht_pathf(status, sizeof(status), "%s/cli.status", tmp);
-    ht_pathf(cnf, sizeof(cnf), "%s/cli.cnf", tmp);
-    ht_pathf(root, sizeof(root), "%s/cli-tree", tmp);
-    ht_pathf(man, sizeof(man), "%s/cli.manifest", tmp);
-    ht_pathf(priv, sizeof(priv), "%s/cli-ed25519.pem", tmp);
-    ht_pathf(pub, sizeof(pub), "%s/cli-ed25519.pub.pem", tmp);
+    pathf(key, sizeof(key), "%s/cli.key", tmp);
+    pathf(bad, sizeof(bad), "%s/cli-bad.key", tmp);
+    pathf(big, sizeof(big), "%s/cli-big.key", tmp);
+    pathf(status, sizeof(status), "%s/cli.status", tmp);
+    pathf(cnf, sizeof(cnf), "%s/cli.cnf", tmp);
+    pathf(root, sizeof(root), "%s/cli-tree", tmp);
+    pathf(man, sizeof(man), "%s/cli.manifest", tmp);
+    pathf(priv, sizeof(priv), "%s/cli-ed25519.pem", tmp);
+    pathf(pub, sizeof(pub), "%s/cli-ed25519.pub.pem", tmp);
     {
         char body[512];
 
-        ht_pathf(body, sizeof(body), "%s\n", hexdk);
+        pathf(body, sizeof(body), "%s\n", hexdk);
         CHECK(ht_write_str(key, body), "device key file");
-        ht_pathf(body, sizeof(body), "%s zz\n", hexa5);
+        pathf(body, sizeof(body), "%s zz\n", hexa5);
         CHECK(ht_write_str(bad, body), "malformed device key file");
-        ht_pathf(body, sizeof(body), "%s%s%s\n", hexa5, hexa5, hexa5);
+        pathf(body, sizeof(body), "%s%s%s\n", hexa5, hexa5, hexa5);
         CHECK(ht_write_str(big, body), "too long device key file");
         CHECK(m2msec_status_write(refctx, status, a5, 32, 1, 1, 1),
               "a status record under another key");
-        ht_pathf(body, sizeof(body),
-                 "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
-                 "[provider_sect]\ndefault = default_sect\nm2msec = m2msec_sect\n"
-                 "[default_sect]\nactivate = 1\n[m2msec_sect]\nmodule = %s/m2msec.so\n"
-                 "activate = 1\n",
-                 mod);
+        pathf(body, sizeof(body),
+              "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
+              "[provider_sect]\ndefault = default_sect\nm2msec = m2msec_sect\n"
+              "[default_sect]\nactivate = 1\n[m2msec_sect]\nmodule = %s/m2msec.so\n"
+              "activate = 1\n",
+              mod);
         CHECK(ht_write_str(cnf, body), "config for the tool");
     }
     if (access(tool, X_OK) == 0) {
         const char *keys[3] = {key, bad, big};
 
         for (int i = 0; i < 3; i++) {
-            ht_pathf(cmd, sizeof(cmd),
-                     "'%s' status --conf '%s' --status-file '%s' --device-key-file '%s' 2>&1", tool,
-                     cnf, status, keys[i]);
+            pathf(cmd, sizeof(cmd),
+                  "'%s' status --conf '%s' --status-file '%s' --device-key-file '%s' 2>&1", tool,
+                  cnf, status, keys[i]);
             out = run_cmd(cmd, &st);
             CHECK(out != NULL && st != 0, "m2msec status refuses (%s)", keys[i]);
             if (out != NULL)
@@ -1171,7 +1170,7 @@ static void test_cli_output(void)
                 fclose(fq);
             EVP_PKEY_free(k);
             CHECK(mkdir(root, 0755) == 0, "tree");
-            ht_pathf(f, sizeof(f), "%s/app", root);
+            pathf(f, sizeof(f), "%s/app", root);
             CHECK(ht_write_str(f, "app\n"), "file");
             m = m2msec_manifest_from_tree(refctx, root, NULL, 1, 4000000000u, 0, 1);
             CHECK(m != NULL && m2msec_manifest_write(m, man) &&
@@ -1182,10 +1181,10 @@ static void test_cli_output(void)
             for (int modified = 0; modified < 2; modified++) {
                 if (modified)
                     CHECK(ht_write_str(f, "evil\n"), "file modified");
-                ht_pathf(cmd, sizeof(cmd),
-                         "OPENSSL_CONF='%s' '%s' verify --manifest '%s' --pubkey '%s' --root '%s' "
-                         "--status-file '%s' --device-key-file '%s' 2>&1",
-                         cnf, tool, man, pub, root, status, key);
+                pathf(cmd, sizeof(cmd),
+                      "OPENSSL_CONF='%s' '%s' verify --manifest '%s' --pubkey '%s' --root '%s' "
+                      "--status-file '%s' --device-key-file '%s' 2>&1",
+                      cnf, tool, man, pub, root, status, key);
                 out = run_cmd(cmd, &st);
                 CHECK(out != NULL && (modified ? st != 0 : st == 0),
                       "m2msec verify (%s) exit status %d:\n%s", modified ? "modified" : "intact",
@@ -1200,11 +1199,11 @@ static void test_cli_output(void)
         printf("\n  %s not built: the tool's output not checked\n", tool);
     }
     /* the stock openssl command with the key on its command line, and an error */
-    ht_pathf(cmd, sizeof(cmd),
-             "openssl kdf -keylen 32 -provider-path '%s' -provider m2msec -provider default "
-             "-kdfopt hexkey:%.30s -kdfopt purpose:record -kdfopt originator:CAE01 "
-             "-kdfopt receiver:CSE02 M2M-SESSION-KDF 2>&1",
-             mod, hexa5);
+    pathf(cmd, sizeof(cmd),
+          "openssl kdf -keylen 32 -provider-path '%s' -provider m2msec -provider default "
+          "-kdfopt hexkey:%.30s -kdfopt purpose:record -kdfopt originator:CAE01 "
+          "-kdfopt receiver:CSE02 M2M-SESSION-KDF 2>&1",
+          mod, hexa5);
     out = run_cmd(cmd, &st);
     if (out != NULL && strstr(out, "not found") == NULL) {
         CHECK(st != 0, "openssl kdf with a 15-byte key fails");
@@ -1217,7 +1216,7 @@ static void test_cli_output(void)
 
 int main(int argc, char **argv)
 {
-    static const ht_test tests[] = {
+    static const tc_test tests[] = {
         {"the scanner finds a secret in freed memory", test_scanner_works},
         {"no secret in memory freed by m2msec", test_freed_memory},
         {"no key in error messages", test_error_messages},
@@ -1250,7 +1249,7 @@ int main(int argc, char **argv)
         return 2;
     }
     setup_needles();
-    rc = ht_run(argv[0], "secrets", tests, sizeof(tests) / sizeof(tests[0]));
+    rc = tc_run(argv[0], "secrets", NULL, NULL, tests, sizeof(tests) / sizeof(tests[0]));
     OSSL_PROVIDER_unload(ref_default);
     OSSL_LIB_CTX_free(refctx);
     ht_rmtree(tmp);

@@ -32,6 +32,7 @@
 
 #include "hard_test.h"
 #include "key_registry.h"
+#include "mem_store.h"
 #include "m2msec/session.h"
 
 #define NTHREADS 16
@@ -376,35 +377,11 @@ static void test_kdf_and_ciphers(void)
 
 /* ---- sessions ---- */
 
-typedef struct {
-    m2msec_state st;
-    int have;
-} mem_store;
-
-static int mem_load(void *arg, m2msec_state *st)
-{
-    mem_store *m = arg;
-
-    if (!m->have)
-        return 0;
-    *st = m->st;
-    return 1;
-}
-
-static int mem_save(void *arg, const m2msec_state *st)
-{
-    mem_store *m = arg;
-
-    m->st = *st;
-    m->have = 1;
-    return 1;
-}
-
 static void *session_worker(void *arg)
 {
     tstate *ts = arg;
-    mem_store ms = {{0, 0}, 0}, mr = {{0, 0}, 0};
-    m2msec_store ss = {mem_load, mem_save, &ms}, sr = {mem_load, mem_save, &mr};
+    mem_store ms = {0}, mr = {0};
+    m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     m2msec_session_policy pol = {0};
     m2msec_session_config cfg = {0};
     m2msec_session *snd, *rcv;
@@ -676,7 +653,7 @@ static void test_registry(void)
 
 int main(int argc, char **argv)
 {
-    static const ht_test tests[] = {
+    static const tc_test tests[] = {
         {"KDF and cipher contexts in 16 threads", test_kdf_and_ciphers},
         {"a session pair per thread", test_sessions},
         {"concurrent provider loading", test_concurrent_loading},
@@ -716,7 +693,7 @@ int main(int argc, char **argv)
     printf("%s: references for %d threads x %u iterations, checked against OpenSSL's HKDF, HMAC "
            "and AEADs\n",
            argv[0], NTHREADS, iters);
-    rc = ht_run(argv[0], "threads", tests, sizeof(tests) / sizeof(tests[0]));
+    rc = tc_run(argv[0], "threads", NULL, NULL, tests, sizeof(tests) / sizeof(tests[0]));
     EVP_KDF_free(kdf_session);
     EVP_KDF_free(kdf_onem2m);
     EVP_KDF_free(kdf_oscore);

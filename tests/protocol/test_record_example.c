@@ -13,6 +13,8 @@
 
 #include "m2msec/m2msec.h"
 #include "m2msec/session.h"
+#include "mem_store.h"
+#include "test_run.h"
 
 #define MAX_RECORDS 8
 
@@ -28,30 +30,6 @@ typedef struct {
 
 static example ex;
 static OSSL_LIB_CTX *libctx;
-
-typedef struct {
-    m2msec_state st;
-    int have;
-} mem_store;
-
-static int mem_load(void *arg, m2msec_state *st)
-{
-    mem_store *m = arg;
-
-    if (!m->have)
-        return 0;
-    *st = m->st;
-    return 1;
-}
-
-static int mem_save(void *arg, const m2msec_state *st)
-{
-    mem_store *m = arg;
-
-    m->st = *st;
-    m->have = 1;
-    return 1;
-}
 
 static unsigned char *hex(const char *s, long *len)
 {
@@ -113,7 +91,7 @@ static int load_example(const char *path)
 
 static m2msec_session *make(m2msec_role role, mem_store *ms)
 {
-    m2msec_store store = {mem_load, mem_save, ms};
+    m2msec_store store = mem_store_of(ms);
     m2msec_session_config cfg = {0};
 
     cfg.role = role;
@@ -128,11 +106,14 @@ static m2msec_session *make(m2msec_role role, mem_store *ms)
 
 static void test_sender_matches_document(void)
 {
-    mem_store ms = {{ex.stored_epoch, 0}, 1};
-    m2msec_session *tx = make(M2MSEC_SENDER, &ms);
+    mem_store ms = {0};
+    m2msec_session *tx;
     unsigned char out[256];
     size_t outlen;
 
+    ms.st.epoch = ex.stored_epoch; /* the state the document's sender starts from */
+    ms.have = 1;
+    tx = make(M2MSEC_SENDER, &ms);
     CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
     CU_ASSERT_EQUAL(ms.st.epoch, ex.stored_epoch + 1); /* persisted before use */
     for (int i = 0; i < ex.n; i++) {
@@ -146,7 +127,7 @@ static void test_sender_matches_document(void)
 
 static void test_receiver_opens_document(void)
 {
-    mem_store ms = {{0, 0}, 0};
+    mem_store ms = {0};
     m2msec_session *rx = make(M2MSEC_RECEIVER, &ms);
     unsigned char out[256];
     size_t outlen;
@@ -168,8 +149,11 @@ int main(void)
 {
     char path[4096];
     const char *src = getenv("M2M_SOURCE_DIR");
-    CU_pSuite suite;
-    unsigned failures;
+    static const tc_test tests[] = {
+        {"sender reproduces PROTOCOL.md 6.6", test_sender_matches_document},
+        {"receiver opens PROTOCOL.md 6.6", test_receiver_opens_document},
+    };
+    int rc;
 
     snprintf(path, sizeof(path), "%s/docs/PROTOCOL.md", src != NULL ? src : ".");
     if (!load_example(path)) {
@@ -181,19 +165,12 @@ int main(void)
         ERR_print_errors_fp(stderr);
         return 1;
     }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    suite = CU_add_suite("protocol record example", NULL, NULL);
-    CU_add_test(suite, "sender reproduces PROTOCOL.md 6.6", test_sender_matches_document);
-    CU_add_test(suite, "receiver opens PROTOCOL.md 6.6", test_receiver_opens_document);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
+    rc = tc_run("test_record_example", "protocol record example", NULL, NULL, tests,
+                sizeof(tests) / sizeof(tests[0]));
     for (int i = 0; i < ex.n; i++) {
         OPENSSL_free(ex.pt[i]);
         OPENSSL_free(ex.rec[i]);
     }
     OSSL_LIB_CTX_free(libctx);
-    return failures == 0 ? 0 : 1;
+    return rc;
 }
