@@ -30,6 +30,7 @@
 
 #include "m2msec/errors.h"
 #include "m2msec/record.h"
+#include "test_run.h"
 
 #define IVLEN 12
 #define MAXTAG 16
@@ -1695,10 +1696,7 @@ static int suite_cleanup(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const tc_test tests[] = {
         {"fetch: four AEAD record ciphers", test_fetch},
         {"round trip, all sizes, with and without AAD", test_round_trip},
         {"independent reference: stock AEADs both ways", test_reference},
@@ -1716,28 +1714,6 @@ int main(void)
         {"10^6 records: unique nonces, shuffled opening", test_million_records},
         {"epoch roll-over", test_epoch_rollover},
     };
-    CU_pSuite suite;
-    unsigned failures;
-
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    suite = CU_add_suite("record_cipher", suite_init, suite_cleanup);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 2;
-    }
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL) {
-            CU_cleanup_registry();
-            return 2;
-        }
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-               CU_get_number_of_suites_failed();
-    printf("test_record_cipher: %u assertions, %u failed\n", CU_get_number_of_asserts(),
-           CU_get_number_of_failures());
-    CU_cleanup_registry();
-    return failures == 0 && CU_get_error() == CUE_SUCCESS ? 0 : 1;
+    return tc_run("test_record_cipher", "record_cipher", suite_init, suite_cleanup, tests,
+                  sizeof(tests) / sizeof(tests[0]));
 }

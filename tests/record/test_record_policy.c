@@ -18,6 +18,7 @@
 
 #include "m2msec/errors.h"
 #include "m2msec/record.h"
+#include "test_run.h"
 
 static OSSL_LIB_CTX *libctx;
 static char cnf[4096];
@@ -115,9 +116,14 @@ int main(void)
 {
     const char *mods = getenv("M2M_MODULES");
     char dir[] = "/tmp/m2msec-recpol.XXXXXX";
-    CU_pSuite s;
-    unsigned failures;
+    static const tc_test tests[] = {
+        {"policy caps lower the limits", test_caps_lower_the_limits},
+        {"record beyond max_records refused", test_sixth_record_refused},
+        {"a context cannot raise a policy cap", test_request_cannot_raise},
+        {"allowed_aeads refuses other ciphers", test_aead_not_allowed},
+    };
     FILE *f;
+    int rc;
 
     if (mods == NULL || mkdtemp(dir) == NULL)
         return 1;
@@ -139,19 +145,10 @@ int main(void)
         ERR_print_errors_fp(stderr);
         return 1;
     }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    s = CU_add_suite("record key caps from the provider policy", NULL, NULL);
-    CU_add_test(s, "policy caps lower the limits", test_caps_lower_the_limits);
-    CU_add_test(s, "record beyond max_records refused", test_sixth_record_refused);
-    CU_add_test(s, "a context cannot raise a policy cap", test_request_cannot_raise);
-    CU_add_test(s, "allowed_aeads refuses other ciphers", test_aead_not_allowed);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
+    rc = tc_run("test_record_policy", "record key caps from the provider policy", NULL, NULL, tests,
+                sizeof(tests) / sizeof(tests[0]));
     OSSL_LIB_CTX_free(libctx);
     unlink(cnf);
     rmdir(dir);
-    return failures == 0 ? 0 : 1;
+    return rc;
 }

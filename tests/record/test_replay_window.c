@@ -23,6 +23,7 @@
 #include <CUnit/CUnit.h>
 
 #include "replay_window.h"
+#include "test_run.h"
 
 /* ---- PRNG: splitmix64 (seeding) + xoshiro256** ---- */
 
@@ -497,31 +498,22 @@ static uint64_t choose_seed(void)
 
 int main(void)
 {
-    CU_pSuite suite;
-    unsigned failures;
+    static const tc_test tests[] = {
+        {"invalid sizes refused", test_invalid_sizes},
+        {"fresh window, forged records", test_fresh_and_forged},
+        {"random sequences vs model", test_random_sequences},
+        {"random sequences near 2^64-1", test_near_uint64_max},
+        {"top of the number space", test_top_edges},
+        {"ring-size and 2^32 jumps", test_aliasing_jumps},
+    };
+    int rc;
 
     test_seed = choose_seed();
     rng_seed(test_seed);
     printf("test_replay_window: seed %" PRIu64 " (repeat with M2M_TEST_SEED=%" PRIu64 ")\n",
            test_seed, test_seed);
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    suite = CU_add_suite("replay_window", NULL, NULL);
-    if (suite == NULL || !CU_add_test(suite, "invalid sizes refused", test_invalid_sizes) ||
-        !CU_add_test(suite, "fresh window, forged records", test_fresh_and_forged) ||
-        !CU_add_test(suite, "random sequences vs model", test_random_sequences) ||
-        !CU_add_test(suite, "random sequences near 2^64-1", test_near_uint64_max) ||
-        !CU_add_test(suite, "top of the number space", test_top_edges) ||
-        !CU_add_test(suite, "ring-size and 2^32 jumps", test_aliasing_jumps)) {
-        CU_cleanup_registry();
-        return 2;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-               CU_get_number_of_suites_failed();
-    printf("test_replay_window: seed %" PRIu64 ", %u assertions, %u failed\n", test_seed,
-           CU_get_number_of_asserts(), CU_get_number_of_failures());
-    CU_cleanup_registry();
-    return failures == 0 && CU_get_error() == CUE_SUCCESS ? 0 : 1;
+    rc = tc_run("test_replay_window", "replay_window", NULL, NULL, tests,
+                sizeof(tests) / sizeof(tests[0]));
+    printf("test_replay_window: seed %" PRIu64 "\n", test_seed);
+    return rc;
 }
