@@ -7,7 +7,6 @@
  * the code under test. A non-canonical record carries a MAC that is right
  * for its own bytes, so that only its form can make the reader refuse it.
  */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include <openssl/provider.h>
 
 #include "integrity_status.h"
+#include "unit_check.h"
 
 static OSSL_LIB_CTX *ref_ctx;
 static OSSL_PROVIDER *ref_def;
@@ -28,23 +28,6 @@ static const unsigned char KEY[32] = {
     0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f};
 
 #define REC_CAP 2048
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-static void
-check_at(int ok, unsigned int line, const char *func, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, __FILE__, func, CU_FALSE);
-}
-
-#define CHECK(cond, ...) check_at((cond) ? 1 : 0, __LINE__, __func__, __VA_ARGS__)
 
 /* HMAC-SHA-256(key, data) as 64 hex digits, upper or lower case, by stock OpenSSL. */
 static int ref_mac_hex(const unsigned char *key, size_t keylen, const char *data, size_t len,

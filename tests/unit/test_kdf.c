@@ -31,6 +31,7 @@
 #include "hmac.h"
 #include "policy.h"
 #include "prov.h"
+#include "unit_check.h"
 
 #define SESSION "M2M-SESSION-KDF"
 #define ONEM2M "ONEM2M-KDF"
@@ -72,22 +73,8 @@ static unsigned char big_got[BIG], big_want[BIG];
 /* Assertion helpers                                                        */
 /* ------------------------------------------------------------------------ */
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-static void
-check_at(int ok, unsigned int line, const char *func, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, __FILE__, func, CU_FALSE);
-}
-
-#define CHECK(cond, ...) check_at((cond) ? 1 : 0, __LINE__, __func__, __VA_ARGS__)
+/* check_at (unit_check.h) for helpers that report their caller's line and function. */
+#define CHECK_AT(ok, line, func, ...) check_at(ok, __FILE__, line, func, __VA_ARGS__)
 
 static void tohex(const unsigned char *b, size_t n, char *out, size_t outsz)
 {
@@ -139,7 +126,7 @@ check_bytes_at(unsigned int line, const char *func, int want_equal, const unsign
     va_end(ap);
     tohex(got, n < 32 ? n : 32, g, sizeof(g));
     tohex(want, n < 32 ? n : 32, w, sizeof(w));
-    check_at(equal == want_equal, line, func, "%s: %s %s%s %s %s%s", label,
+    CHECK_AT(equal == want_equal, line, func, "%s: %s %s%s %s %s%s", label,
              want_equal ? "got" : "both", g, n > 32 ? ".." : "", want_equal ? "want" : "and", w,
              n > 32 ? ".." : "");
 }
@@ -351,14 +338,14 @@ static void expect_fail_ctx_at(unsigned int line, const char *func, EVP_KDF_CTX 
     for (size_t i = 0; i < outlen; i++)
         if (buf[i] != 0)
             dirty++;
-    check_at(c != NULL && rc <= 0, line, func, "%s: derive must fail (rc %d)", label, rc);
-    check_at(rs != NULL && strcmp(rs, reason) == 0, line, func, "%s: reason '%s', want '%s'", label,
+    CHECK_AT(c != NULL && rc <= 0, line, func, "%s: derive must fail (rc %d)", label, rc);
+    CHECK_AT(rs != NULL && strcmp(rs, reason) == 0, line, func, "%s: reason '%s', want '%s'", label,
              rs != NULL ? rs : "(none)", reason);
-    check_at(strstr(text, detail) != NULL, line, func, "%s: error text lacks '%s': %s", label,
+    CHECK_AT(strstr(text, detail) != NULL, line, func, "%s: error text lacks '%s': %s", label,
              detail != NULL ? detail : "", text);
-    check_at(strstr(text, "reason(") == NULL, line, func, "%s: error without text: %s", label,
+    CHECK_AT(strstr(text, "reason(") == NULL, line, func, "%s: error without text: %s", label,
              text);
-    check_at(dirty == 0, line, func, "%s: %zu of %zu output bytes not wiped", label, dirty, outlen);
+    CHECK_AT(dirty == 0, line, func, "%s: %zu of %zu output bytes not wiped", label, dirty, outlen);
     free(buf);
 }
 
@@ -474,9 +461,9 @@ static void check_sess_at(unsigned int line, const char *func, OSSL_LIB_CTX *lib
     memset(big_want, 0x55, outlen);
     rc = sess_derive(lib, s, big_got, outlen);
     ok = sess_ref(s, big_want, outlen);
-    check_at(rc > 0, line, func, "%s (L=%zu): derive rc %d: %s", label, outlen, rc,
+    CHECK_AT(rc > 0, line, func, "%s (L=%zu): derive rc %d: %s", label, outlen, rc,
              rc > 0 ? "" : take_errors());
-    check_at(ok, line, func, "%s (L=%zu): reference HKDF failed", label, outlen);
+    CHECK_AT(ok, line, func, "%s (L=%zu): reference HKDF failed", label, outlen);
     check_bytes_at(line, func, 1, big_got, big_want, outlen, "%s (L=%zu) vs HKDF reference", label,
                    outlen);
 }
@@ -543,7 +530,7 @@ static void check_om_at(unsigned int line, const char *func, OSSL_LIB_CTX *lib, 
 
         memset(got, 0xAA, sizeof(got));
         rc = om_derive(lib, o, got, lens[i]);
-        check_at(rc > 0, line, func, "%s (L=%zu): derive rc %d: %s", label, lens[i], rc,
+        CHECK_AT(rc > 0, line, func, "%s (L=%zu): derive rc %d: %s", label, lens[i], rc,
                  rc > 0 ? "" : take_errors());
         check_bytes_at(line, func, 1, got, want, lens[i], "%s (L=%zu) vs HMAC reference", label,
                        lens[i]);
@@ -1851,8 +1838,8 @@ static void osc_check_at(unsigned int line, const char *func, OSSL_LIB_CTX *lib,
         unhex(want_hex, want, sizeof(want));
     memset(got, 0xAA, sizeof(got));
     rc = osc_derive(lib, o, got, outlen);
-    check_at(rc > 0, line, func, "%s: derive rc %d: %s", label, rc, rc > 0 ? "" : take_errors());
-    check_at(osc_ref(o, ref, outlen), line, func, "%s: reference HKDF", label);
+    CHECK_AT(rc > 0, line, func, "%s: derive rc %d: %s", label, rc, rc > 0 ? "" : take_errors());
+    CHECK_AT(osc_ref(o, ref, outlen), line, func, "%s: reference HKDF", label);
     if (want_hex != NULL) {
         check_bytes_at(line, func, 1, got, want, outlen, "%s vs RFC 8613", label);
         check_bytes_at(line, func, 1, ref, want, outlen, "%s: hand-built CBOR HKDF vs RFC 8613",
