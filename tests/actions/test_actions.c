@@ -123,6 +123,13 @@ static void fx_verify(fx *f)
     f->before = snapshot(f->root);
 }
 
+/* fx_verify(), then the policy's actions on the result: m2msec_apply_policy()'s value. */
+static int fx_apply(fx *f)
+{
+    fx_verify(f);
+    return m2msec_apply_policy(libctx, f->p, f->m, f->root, f->r);
+}
+
 static const m2msec_file_result *result_for(const m2msec_report *r, const char *path)
 {
     for (size_t i = 0; i < m2msec_report_count(r); i++)
@@ -347,8 +354,7 @@ static void test_deny(void)
     fx_new(&f);
     put(&f, "bin/app", "app, trojaned\n", 0755);
     CU_ASSERT_FATAL(fx_policy(&f, "[integrity]\nlog = %s\n", f.log));
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
     CU_ASSERT(errors_have("1 file(s) denied", NULL));
     x = result_for(f.r, "bin/app");
     CU_ASSERT_FATAL(x != NULL);
@@ -372,8 +378,7 @@ static void test_alert_and_default(void)
     fx_new(&f);
     put(&f, "var/log/messages", "boot\nmore\n", 0640);
     CU_ASSERT_FATAL(fx_policy(&f, "[integrity]\nlog = %s\n[rules]\nvar/log/* = alert\n", f.log));
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    CU_ASSERT_EQUAL(fx_apply(&f), 1);
     x = result_for(f.r, "var/log/messages");
     CU_ASSERT_FATAL(x != NULL);
     CU_ASSERT_EQUAL(x->action, M2MSEC_ACTION_ALERT);
@@ -383,16 +388,14 @@ static void test_alert_and_default(void)
 
     /* the same file outside the rule: default action deny */
     put(&f, "bin/app", "changed\n", 0755);
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
     ERR_clear_error();
     CU_ASSERT_EQUAL(result_for(f.r, "bin/app")->action, M2MSEC_ACTION_DENY);
     CU_ASSERT_EQUAL(result_for(f.r, "var/log/messages")->action, M2MSEC_ACTION_ALERT);
 
     /* default_action = alert: both are only logged */
     CU_ASSERT_FATAL(fx_policy(&f, "[integrity]\nlog = %s\ndefault_action = alert\n", f.log));
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    CU_ASSERT_EQUAL(fx_apply(&f), 1);
     CU_ASSERT_EQUAL(result_for(f.r, "bin/app")->action, M2MSEC_ACTION_ALERT);
     CU_ASSERT(unchanged(&f));
     fx_free(&f);
@@ -412,8 +415,7 @@ static void test_quarantine(void)
                               "[integrity]\nquarantine_dir = %s\nlog = %s\n[rules]\nbin/* = "
                               "quarantine\n",
                               f.qdir, f.log));
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    CU_ASSERT_EQUAL(fx_apply(&f), 1);
     x = result_for(f.r, "bin/app");
     CU_ASSERT(x != NULL && x->action == M2MSEC_ACTION_QUARANTINE && x->action_ok == 1);
     CU_ASSERT(detail_has(x, "moved to "));
@@ -526,8 +528,7 @@ static void test_quarantine_hardlink(void)
                               "[integrity]\ndefault_action = quarantine\nquarantine_dir = "
                               "%s\nlog = %s\n",
                               f.qdir, f.log));
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    CU_ASSERT_EQUAL(fx_apply(&f), 1);
     CU_ASSERT_EQUAL(mode_of(f.root, "bin/app"), -1);
     CU_ASSERT_EQUAL(mode_of(f.base, "other-name"), 0755);
     text = read_all(other, NULL);
@@ -540,22 +541,31 @@ static void test_quarantine_hardlink(void)
     fx_free(&f);
 }
 
+/*
+ * A new directory /dev/shm/m2m-act-XXXXXX into @p shm if /dev/shm is a
+ * filesystem other than the one of /tmp (where fx_new() puts the tree); 1 if so.
+ */
+static int other_fs_dir(char *shm, size_t len)
+{
+    struct stat a, b;
+
+    pathf(shm, len, "%s", "/dev/shm/m2m-act-XXXXXX");
+    return stat("/dev/shm", &a) == 0 && stat("/tmp", &b) == 0 && a.st_dev != b.st_dev &&
+           mkdtemp(shm) != NULL;
+}
+
 /* Quarantine on another filesystem (/dev/shm when it is one): copy + fsync + unlink. */
 static void test_quarantine_other_fs(void)
 {
     char shm[PATH_MAX], target[PATH_MAX], fifo[PATH_MAX];
-    struct stat a, b;
     char *text, *cnt;
     fx f;
 
-    fx_new(&f);
-    pathf(shm, sizeof(shm), "%s", "/dev/shm/m2m-act-XXXXXX");
-    if (stat("/dev/shm", &a) != 0 || stat(f.base, &b) != 0 || a.st_dev == b.st_dev ||
-        mkdtemp(shm) == NULL) {
+    if (!other_fs_dir(shm, sizeof(shm))) {
         fprintf(stderr, "\n(no second filesystem at /dev/shm: test skipped) ");
-        fx_free(&f);
         return;
     }
+    fx_new(&f);
     pathf(f.qdir, sizeof(f.qdir), "%s/q", shm);
     put(&f, "bin/app", "app, trojaned\n", 0755);
     pathf(target, sizeof(target), "%s/precious", f.base);
@@ -565,8 +575,7 @@ static void test_quarantine_other_fs(void)
                               "[integrity]\ndefault_action = quarantine\nquarantine_dir = "
                               "%s\nlog = %s\n",
                               f.qdir, f.log));
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    CU_ASSERT_EQUAL(fx_apply(&f), 1);
     CU_ASSERT_EQUAL(mode_of(f.root, "bin/app"), -1);
     CU_ASSERT_EQUAL(mode_of(f.root, "bin/link"), -1);
     CU_ASSERT(quarantine_all_mode0(&f));
@@ -581,8 +590,7 @@ static void test_quarantine_other_fs(void)
     /* a FIFO cannot be copied to another filesystem: the action fails, nothing moves */
     pathf(fifo, sizeof(fifo), "%s/bin/pipe", f.root);
     CU_ASSERT_FATAL(mkfifo(fifo, 0600) == 0);
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
     ERR_clear_error();
     CU_ASSERT(detail_has(result_for(f.r, "bin/pipe"), "on another filesystem"));
     CU_ASSERT(unchanged(&f));
@@ -655,8 +663,7 @@ static void test_remediate_dir(void)
                               "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\n"
                               "log = %s\nrepository = %s\n",
                               f.qdir, f.log, f.repo));
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    CU_ASSERT_EQUAL(fx_apply(&f), 1);
     check_remediated(&f, f.repo);
     fx_free(&f);
 }
@@ -676,8 +683,7 @@ static void test_remediate_http(void)
                               "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\n"
                               "log = %s\nrepository = %s\n",
                               f.qdir, f.log, url));
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    CU_ASSERT_EQUAL(fx_apply(&f), 1);
     server_stop(&s);
     check_remediated(&f, url);
     fx_free(&f);
@@ -727,8 +733,7 @@ static void test_remediate_url_password(void)
                               "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\n"
                               "log = %s\nrepository = %s\n",
                               f.qdir, f.log, url));
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    CU_ASSERT_EQUAL(fx_apply(&f), 1);
     server_stop(&s);
     CU_ASSERT(detail_has(result_for(f.r, "bin/app"), "http://***@127.0.0.1:"));
     CU_ASSERT(run("grep -q 's3cr3t' '%s'", f.log) == 1);
@@ -765,8 +770,7 @@ static void http_failure(srv_mode mode, const char *why)
                               "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\n"
                               "log = %s\nrepository = %s\n",
                               f.qdir, f.log, url));
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
     CU_ASSERT(errors_have("action(s) failed", NULL));
     server_stop(&s);
     expect_nothing_changed(&f, "bin/app", why);
@@ -806,8 +810,7 @@ static void test_remediate_no_server(void)
                               "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\n"
                               "log = %s\nrepository = %s\n",
                               f.qdir, f.log, url));
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
     ERR_clear_error();
     expect_nothing_changed(&f, "bin/app", "download of bin/app");
     fx_free(&f);
@@ -827,14 +830,12 @@ static void test_remediate_size_limit(void)
                               "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\n"
                               "log = %s\nrepository = %s\n",
                               f.qdir, f.log, f.repo));
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
     ERR_clear_error();
     expect_nothing_changed(&f, "bin/app", "larger than 14 bytes");
     /* a symlink in the repository is not followed */
     CU_ASSERT(run("ln -sf '%s/bin/tool' '%s'", f.root, path) == 0);
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
     ERR_clear_error();
     expect_nothing_changed(&f, "bin/app", "not followed");
     fx_free(&f);
@@ -860,8 +861,7 @@ static void test_remediate_quarantine_unusable(void)
                               "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\n"
                               "log = %s\nrepository = %s\n",
                               qfile, f.log, f.repo));
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
     ERR_clear_error();
     expect_nothing_changed(&f, "bin/app", "quarantine directory");
     expect_nothing_changed(&f, "etc/main.conf", "Not a directory");
@@ -876,17 +876,13 @@ static void test_remediate_quarantine_unusable(void)
 static void test_remediate_other_fs_fifo(void)
 {
     char shm[PATH_MAX], fifo[PATH_MAX];
-    struct stat a, b;
     fx f;
 
-    fx_new(&f);
-    pathf(shm, sizeof(shm), "%s", "/dev/shm/m2m-act-XXXXXX");
-    if (stat("/dev/shm", &a) != 0 || stat(f.base, &b) != 0 || a.st_dev == b.st_dev ||
-        mkdtemp(shm) == NULL) {
+    if (!other_fs_dir(shm, sizeof(shm))) {
         fprintf(stderr, "\n(no second filesystem at /dev/shm: test skipped) ");
-        fx_free(&f);
         return;
     }
+    fx_new(&f);
     pathf(f.qdir, sizeof(f.qdir), "%s/q", shm);
     pathf(fifo, sizeof(fifo), "%s/bin/app", f.root);
     CU_ASSERT(unlink(fifo) == 0 && mkfifo(fifo, 0644) == 0);
@@ -921,13 +917,9 @@ static void test_remediate_undo_each_step(void)
 {
     static const char *const steps[] = {"downloaded", "swapped", "quarantined"};
     char shm[PATH_MAX];
-    struct stat a, b;
-    int other_fs = 0;
+    int other_fs;
 
-    pathf(shm, sizeof(shm), "%s", "/dev/shm/m2m-act-XXXXXX");
-    if (stat("/dev/shm", &a) == 0 && stat("/tmp", &b) == 0 && a.st_dev != b.st_dev &&
-        mkdtemp(shm) != NULL)
-        other_fs = 1;
+    other_fs = other_fs_dir(shm, sizeof(shm));
     /* pass 0: quarantine on the same filesystem (renames); pass 1: on another one (copies) */
     for (int pass = 0; pass < 1 + other_fs; pass++) {
         for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
@@ -982,8 +974,7 @@ static void test_log(void)
     /* a file name that tries to forge a log line */
     put(&f, "bin/evil\n2030-01-01T00:00:00Z alert forged ok", "x\n", 0644);
     CU_ASSERT_FATAL(fx_policy(&f, "[integrity]\ndefault_action = alert\nlog = %s\n", f.log));
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    CU_ASSERT_EQUAL(fx_apply(&f), 1);
     log = read_all(f.log, NULL);
     CU_ASSERT_FATAL(log != NULL);
     for (nl = log; (nl = strchr(nl, '\n')) != NULL; nl++)
@@ -996,8 +987,7 @@ static void test_log(void)
     /* a log that cannot be written: alert fails, the device may not run */
     pathf(bad, sizeof(bad), "%s/no/such/dir/log", f.base);
     CU_ASSERT_FATAL(fx_policy(&f, "[integrity]\ndefault_action = alert\nlog = %s\n", bad));
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
     ERR_clear_error();
     x = result_for(f.r, "bin/evil\n2030-01-01T00:00:00Z alert forged ok");
     CU_ASSERT_FATAL(x != NULL);
@@ -1006,8 +996,7 @@ static void test_log(void)
 
     /* no log key: stderr (not checked), still fine */
     CU_ASSERT_FATAL(fx_policy(&f, "[integrity]\ndefault_action = alert\n"));
-    fx_verify(&f);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    CU_ASSERT_EQUAL(fx_apply(&f), 1);
     fx_free(&f);
 }
 
