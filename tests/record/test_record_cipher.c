@@ -135,6 +135,19 @@ static EVP_CIPHER_CTX *rec_ctx(const KEYSET *k, int enc, const LIMITS *lim)
     return ctx;
 }
 
+/*
+ * An encrypting (limits @p elim) and a decrypting (@p dlim) context for
+ * @p k; either limit may be NULL. The test stops if either is not made.
+ */
+static void rec_pair(const KEYSET *k, const LIMITS *elim, const LIMITS *dlim, EVP_CIPHER_CTX **e,
+                     EVP_CIPHER_CTX **d)
+{
+    *e = rec_ctx(k, 1, elim);
+    *d = rec_ctx(k, 0, dlim);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(*e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(*d);
+}
+
 static int get_u64(EVP_CIPHER_CTX *ctx, const char *name, uint64_t *v)
 {
     OSSL_PARAM p[2];
@@ -452,10 +465,7 @@ static void round_trip(size_t ai, size_t taglen)
     uint64_t want = 0;
 
     keyset_new(&k, ai, 3, taglen);
-    e = rec_ctx(&k, 1, NULL);
-    d = rec_ctx(&k, 0, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    rec_pair(&k, NULL, NULL, &e, &d);
     for (int with_aad = 0; with_aad < 2; with_aad++) {
         for (size_t s = 0; s < NSIZES; s++) {
             size_t len = rec_sizes[s], aadlen = with_aad ? sizeof(app_aad) : 0;
@@ -617,10 +627,7 @@ static void replay_errors(size_t ai)
     unsigned char pt[64];
 
     keyset_new(&k, ai, 0, MAXTAG);
-    e = rec_ctx(&k, 1, NULL);
-    d = rec_ctx(&k, 0, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    rec_pair(&k, NULL, NULL, &e, &d);
     seal_many(e, &k, r, 2);
     CU_ASSERT_EQUAL(open_small(d, &k, &r[0], r[0].seq), OPEN_OK);
     CU_ASSERT_EQUAL(read_u64(d, M2MSEC_REC_PARAM_REPLAY_WINDOW), 256); /* provider policy */
@@ -806,10 +813,7 @@ static void test_not_after_past(void)
 
         keyset_new(&k, ai, 0, MAXTAG);
         lim.not_after = now_s() - 1;
-        e = rec_ctx(&k, 1, &lim);
-        d = rec_ctx(&k, 0, &lim);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        rec_pair(&k, &lim, &lim, &e, &d);
         CU_ASSERT_FALSE(seal_small(e, &k, &r, 40));
         EXPECT_ERR(M2MSEC_R_KEY_EXPIRED);
         /* An empty record without AAD is refused too. */
@@ -839,10 +843,7 @@ static void test_max_records(void)
 
         keyset_new(&k, ai, 0, MAXTAG);
         lim.max_records = 10;
-        e = rec_ctx(&k, 1, &lim);
-        d = rec_ctx(&k, 0, &lim);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        rec_pair(&k, &lim, &lim, &e, &d);
         CU_ASSERT_EQUAL(get_int(e, M2MSEC_REC_PARAM_REKEY_NEEDED), 0);
         CU_ASSERT_EQUAL(get_int(e, M2MSEC_REC_PARAM_EXPIRED), 0);
         for (uint64_t i = 0; i < 10; i++) {
@@ -890,10 +891,7 @@ static void test_max_bytes(void)
 
         keyset_new(&k, ai, 0, MAXTAG);
         lim.max_bytes = 100;
-        e = rec_ctx(&k, 1, &lim);
-        d = rec_ctx(&k, 0, &lim);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        rec_pair(&k, &lim, &lim, &e, &d);
         CU_ASSERT(seal_small(e, &k, &r[0], 40));
         CU_ASSERT(seal_small(e, &k, &r[1], 40));
         CU_ASSERT_EQUAL(get_int(e, M2MSEC_REC_PARAM_REKEY_NEEDED), 1); /* 80 of 100 */
@@ -934,10 +932,7 @@ static void test_max_failures(void)
 
         keyset_new(&k, ai, 0, MAXTAG);
         lim.max_failures = 3;
-        e = rec_ctx(&k, 1, NULL);
-        d = rec_ctx(&k, 0, &lim);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        rec_pair(&k, NULL, &lim, &e, &d);
         seal_many(e, &k, r, 5);
         CU_ASSERT_EQUAL(open_small(d, &k, &r[0], 0), OPEN_OK);
         for (size_t i = 1; i <= 3; i++) {
@@ -971,10 +966,7 @@ static void check_defaults(size_t ai, size_t taglen)
     if (algs[ai].ccm && taglen == 8)
         fail_default = 8192;
     keyset_new(&k, ai, 0, taglen);
-    e = rec_ctx(&k, 1, NULL);
-    d = rec_ctx(&k, 0, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    rec_pair(&k, NULL, NULL, &e, &d);
     CU_ASSERT(seal_small(e, &k, &r, 40));
     CU_ASSERT_EQUAL(open_small(d, &k, &r, r.seq), OPEN_OK);
     for (int i = 0; i < 2; i++) {
@@ -1058,10 +1050,7 @@ static void state_errors(size_t ai)
     int n = 0;
 
     keyset_new(&k, ai, 0, MAXTAG);
-    e = rec_ctx(&k, 1, NULL);
-    d = rec_ctx(&k, 0, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    rec_pair(&k, NULL, NULL, &e, &d);
 
     /* Encrypting: no seq, no tag before the first record; seq cannot be set. */
     EXPECT_FAIL(get_u64(e, M2MSEC_REC_PARAM_SEQ, &seq), M2MSEC_R_BAD_STATE);
@@ -1213,10 +1202,7 @@ static void update_rules(size_t ai)
     int n = 0, m = 0, total = 0;
 
     keyset_new(&k, ai, 0, MAXTAG);
-    e = rec_ctx(&k, 1, NULL);
-    d = rec_ctx(&k, 0, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    rec_pair(&k, NULL, NULL, &e, &d);
     EXPECT_OK(set_u64(d, M2MSEC_REC_PARAM_MAX_RECORDS, 3));
     EXPECT_OK(set_u64(d, M2MSEC_REC_PARAM_REPLAY_WINDOW, 100));
     fill(pt_buf, 1000);
@@ -1476,10 +1462,7 @@ static void test_million_records(void)
     CU_ASSERT_FATAL(recs != NULL && nonces != NULL && seen != NULL);
     keyset_new(&k, GCM128, 0, MAXTAG);
     lim.window = CHUNK;
-    e = rec_ctx(&k, 1, NULL);
-    d = rec_ctx(&k, 0, &lim);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    rec_pair(&k, NULL, &lim, &e, &d);
     for (uint32_t base = 0; base < MILLION; base += CHUNK) {
         unsigned n = MILLION - base < CHUNK ? MILLION - base : CHUNK;
 
