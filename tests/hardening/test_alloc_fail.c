@@ -1662,6 +1662,24 @@ static void man_cleanup(void *v)
     free(s);
 }
 
+/*
+ * The file @p name in the run's directory with @p len bytes of @p data
+ * (s->path), then the listing of the directory (s->before). NULL (and @p s
+ * freed) on failure, or if @p s is NULL.
+ */
+static man_st *man_with_file(man_st *s, const char *name, const void *data, size_t len)
+{
+    if (s == NULL)
+        return NULL;
+    pathf(s->path, sizeof(s->path), "%s/%s", s->dir, name);
+    if (!write_file(s->path, data, len, 0644)) {
+        man_cleanup(s);
+        return NULL;
+    }
+    s->before = ht_list(s->dir);
+    return s;
+}
+
 /* ---- parse ---- */
 
 static void *parse_setup(void)
@@ -1737,17 +1755,7 @@ static void ser_after(void *v, int ok)
 
 static void *write_setup(void)
 {
-    man_st *s = ser_setup();
-
-    if (s == NULL)
-        return NULL;
-    pathf(s->path, sizeof(s->path), "%s/device.manifest", s->dir);
-    if (!ht_write_str(s->path, "old manifest\n")) {
-        man_cleanup(s);
-        return NULL;
-    }
-    s->before = ht_list(s->dir);
-    return s;
+    return man_with_file(ser_setup(), "device.manifest", "old manifest\n", 13);
 }
 
 static int write_run(void *v)
@@ -1774,17 +1782,10 @@ static void write_after(void *v, int ok)
 
 static void *sign_setup(void)
 {
-    man_st *s = man_new();
+    man_st *s = man_with_file(man_new(), "device.manifest", mtext, mtext_len);
 
-    if (s == NULL)
-        return NULL;
-    pathf(s->path, sizeof(s->path), "%s/device.manifest", s->dir);
-    pathf(s->path2, sizeof(s->path2), "%s/device.manifest.sig", s->dir);
-    if (!write_file(s->path, mtext, mtext_len, 0644)) {
-        man_cleanup(s);
-        return NULL;
-    }
-    s->before = ht_list(s->dir);
+    if (s != NULL)
+        pathf(s->path2, sizeof(s->path2), "%s/device.manifest.sig", s->dir);
     return s;
 }
 
@@ -1821,17 +1822,7 @@ static void sign_after(void *v, int ok)
 
 static void *open_setup(void)
 {
-    man_st *s = man_new();
-
-    if (s == NULL)
-        return NULL;
-    pathf(s->path, sizeof(s->path), "%s/rollback.state", s->dir);
-    if (!ht_write_str(s->path, "m2msec-manifest-state 1\nversion 1\n")) {
-        man_cleanup(s);
-        return NULL;
-    }
-    s->before = ht_list(s->dir);
-    return s;
+    return man_with_file(man_new(), "rollback.state", "m2msec-manifest-state 1\nversion 1\n", 34);
 }
 
 static int open_run(void *v)
