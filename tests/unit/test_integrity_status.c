@@ -298,7 +298,7 @@ int main(void)
         {"length limits", test_lengths},
     };
     CU_pSuite s;
-    unsigned int failures;
+    int rc;
 
     ref_ctx = OSSL_LIB_CTX_new();
     ref_def = ref_ctx != NULL ? OSSL_PROVIDER_load(ref_ctx, "default") : NULL;
@@ -318,15 +318,9 @@ int main(void)
         CU_cleanup_registry();
         return 1;
     }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed() +
-               CU_get_number_of_tests_failed();
-    printf("\n%u assertions run, %u failed\n", CU_get_number_of_asserts(),
-           CU_get_number_of_failures());
-    CU_cleanup_registry();
+    rc = unit_run_tests();
     EVP_MAC_free(hmac);
     OSSL_PROVIDER_unload(ref_def);
     OSSL_LIB_CTX_free(ref_ctx);
-    return failures != 0 ? 1 : 0;
+    return rc;
 }

@@ -366,6 +366,82 @@ static void expect_fail_at(unsigned int line, const char *func, OSSL_LIB_CTX *li
 #define EXPECT_FAIL_CTX(c, params, outlen, reason, detail, label)                                  \
     expect_fail_ctx_at(__LINE__, __func__, c, params, outlen, reason, detail, label)
 
+/*
+ * Tables of refused derivations: r is an array of
+ * { const char *label; T in; size_t outlen; const char *reason, *detail; }
+ * holding n entries. ADD_REFUSAL appends the inputs base (of type T)
+ * changed by stmt, which edits them through T *v.
+ */
+#define ADD_REFUSAL(r, n, T, base, lbl, L, rsn, dtl, stmt)                                         \
+    do {                                                                                           \
+        if ((n) == sizeof(r) / sizeof((r)[0]))                                                     \
+            abort();                                                                               \
+        (r)[n].label = (lbl);                                                                      \
+        (r)[n].in = (base);                                                                        \
+        (r)[n].outlen = (L);                                                                       \
+        (r)[n].reason = (rsn);                                                                     \
+        (r)[n].detail = (dtl);                                                                     \
+        {                                                                                          \
+            T *v = &(r)[n].in;                                                                     \
+            stmt;                                                                                  \
+        }                                                                                          \
+        (n)++;                                                                                     \
+    } while (0)
+
+/*
+ * The contexts of a dup test: c has the parameters set; d[0] was copied
+ * from it before its first derivation (no HMAC state yet), d[1] after it.
+ */
+typedef struct {
+    EVP_KDF *k;
+    EVP_KDF_CTX *c, *d[2];
+} DUPS;
+
+/*
+ * Sets params on a new alg context and checks EVP_KDF_CTX_dup: the
+ * original and both copies derive want[len]. 0 (after failing the
+ * assertions) if a context is missing.
+ */
+static int dups_at(unsigned int line, const char *func, const char *alg, const OSSL_PARAM *params,
+                   const unsigned char *want, size_t len, DUPS *x)
+{
+    unsigned char o[64];
+
+    memset(x, 0, sizeof(*x));
+    x->k = EVP_KDF_fetch(app_ctx, alg, NULL);
+    x->c = x->k != NULL ? EVP_KDF_CTX_new(x->k) : NULL;
+    CHECK_AT(x->c != NULL && len <= sizeof(o), line, func, "%s: new context", alg);
+    if (x->c == NULL || len > sizeof(o))
+        return 0;
+    CHECK_AT(EVP_KDF_CTX_set_params(x->c, params) == 1, line, func, "%s: set params", alg);
+    x->d[0] = EVP_KDF_CTX_dup(x->c);
+    CHECK_AT(EVP_KDF_derive(x->c, o, len, NULL) > 0, line, func, "%s: derive original", alg);
+    check_bytes_at(line, func, 1, o, want, len, "%s: original", alg);
+    x->d[1] = EVP_KDF_CTX_dup(x->c);
+    for (int i = 0; i < 2; i++) {
+        CHECK_AT(x->d[i] != NULL, line, func, "%s: dup %s derive", alg,
+                 i == 0 ? "before" : "after");
+        if (x->d[i] == NULL)
+            return 0;
+        memset(o, 0, sizeof(o));
+        CHECK_AT(EVP_KDF_derive(x->d[i], o, len, NULL) > 0, line, func, "%s: derive dup %d", alg,
+                 i + 1);
+        check_bytes_at(line, func, 1, o, want, len, "%s: dup %s derive", alg,
+                       i == 0 ? "before" : "after");
+    }
+    return 1;
+}
+
+#define CHECK_DUPS(alg, params, want, len, x) dups_at(__LINE__, __func__, alg, params, want, len, x)
+
+static void dups_free(DUPS *x)
+{
+    EVP_KDF_CTX_free(x->d[0]);
+    EVP_KDF_CTX_free(x->d[1]);
+    EVP_KDF_CTX_free(x->c);
+    EVP_KDF_free(x->k);
+}
+
 /* ------------------------------------------------------------------------ */
 /* M2M-SESSION-KDF inputs and reference                                     */
 /* ------------------------------------------------------------------------ */
@@ -1243,6 +1319,13 @@ static void test_session_errors(void)
 {
     const SESS good = {
         .key = K, .keylen = 16, .purpose = "record", .originator = "CAE01", .receiver = "CSE02"};
+    struct {
+        const char *label;
+        SESS in;
+        size_t outlen;
+        const char *reason, *detail;
+    } r[16];
+    size_t n = 0;
     SESS s;
     PB b;
     unsigned char out[32];
@@ -1253,98 +1336,62 @@ static void test_session_errors(void)
     s.lifetime = 86400;
     CHECK_SESS(app_ctx, &s, 32, "lifetime 86400 (policy maximum)");
     CHECK_SESS(app_ctx, &good, 32, "16-byte key (policy minimum)");
-
-    s = good;
-    s.key = NULL;
-    sess_pb(&s, &b);
-    EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "missing key", "no service-layer key", "missing key");
-    s = good;
-    s.keylen = 15;
-    sess_pb(&s, &b);
-    EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "key shorter than policy minimum",
-                "key is 120 bits; policy minimum is 128 bits", "15-byte key");
-    s = good;
-    s.keylen = 0;
-    sess_pb(&s, &b);
-    EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "key shorter than policy minimum",
-                "key is 0 bits; policy minimum is 128 bits", "empty key");
-    s = good;
-    s.originator = NULL;
-    sess_pb(&s, &b);
-    EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "missing parameter",
-                "parameter 'originator' is required", "missing originator");
-    s = good;
-    s.receiver = NULL;
-    sess_pb(&s, &b);
-    EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "missing parameter", "parameter 'receiver' is required",
-                "missing receiver");
-    s = good;
-    s.purpose = NULL;
-    sess_pb(&s, &b);
-    EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "missing parameter", "parameter 'purpose' is required",
-                "missing purpose");
-    s = good;
-    s.originator = "";
-    sess_pb(&s, &b);
-    EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "invalid parameter",
-                "parameter 'originator' must not be empty", "empty originator");
-    s = good;
-    s.has_lifetime = 1;
-    s.lifetime = 90000;
-    sess_pb(&s, &b);
-    EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "lifetime exceeds policy maximum",
-                "lifetime 90000 s exceeds policy maximum 86400 s", "lifetime 90000");
-    s.lifetime = 86401;
-    sess_pb(&s, &b);
-    EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "lifetime exceeds policy maximum",
-                "lifetime 86401 s exceeds policy maximum 86400 s", "lifetime 86401");
-    s.lifetime = 0;
-    sess_pb(&s, &b);
-    EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "invalid parameter", "lifetime must be at least 1 s",
-                "lifetime 0");
-    /* not-before + lifetime must fit in 64 bits (the boundary itself is case 4 above). */
     s = good;
     s.has_nb = 1;
-    s.nb = UINT64_MAX - 86399;
-    s.has_lifetime = 1;
-    s.lifetime = 86400;
-    sess_pb(&s, &b);
-    EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "invalid parameter",
-                "not-before 18446744073709465216 + lifetime 86400 s does not fit in 64 bits",
-                "not-before + lifetime overflow");
-    s.has_lifetime = 0;
     s.nb = UINT64_MAX - 3600;
     CHECK_SESS(app_ctx, &s, 32, "not-before 2^64-1-3600 with the default lifetime");
-    s.nb = UINT64_MAX - 3599;
-    sess_pb(&s, &b);
-    EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "invalid parameter",
-                "+ lifetime 3600 s does not fit in 64 bits",
-                "not-before overflow, default lifetime");
-    s = good;
-    s.digest = "MD5";
-    sess_pb(&s, &b);
-    EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "unsupported digest", "digest 'MD5' is not supported",
-                "digest MD5");
-    s.digest = "SHA1";
-    sess_pb(&s, &b);
-    EXPECT_FAIL(app_ctx, SESSION, b.p, 32, "unsupported digest", "digest 'SHA1' is not supported",
-                "digest SHA1");
+
+    /* Each refusal: good, changed by stmt (on SESS *v), derived at L bytes. */
+#define REFUSED(lbl, L, rsn, dtl, stmt) ADD_REFUSAL(r, n, SESS, good, lbl, L, rsn, dtl, stmt)
+
+    REFUSED("missing key", 32, "missing key", "no service-layer key", v->key = NULL);
+    REFUSED("15-byte key", 32, "key shorter than policy minimum",
+            "key is 120 bits; policy minimum is 128 bits", v->keylen = 15);
+    REFUSED("empty key", 32, "key shorter than policy minimum",
+            "key is 0 bits; policy minimum is 128 bits", v->keylen = 0);
+    REFUSED("missing originator", 32, "missing parameter", "parameter 'originator' is required",
+            v->originator = NULL);
+    REFUSED("missing receiver", 32, "missing parameter", "parameter 'receiver' is required",
+            v->receiver = NULL);
+    REFUSED("missing purpose", 32, "missing parameter", "parameter 'purpose' is required",
+            v->purpose = NULL);
+    REFUSED("empty originator", 32, "invalid parameter", "parameter 'originator' must not be empty",
+            v->originator = "");
+    REFUSED("lifetime 90000", 32, "lifetime exceeds policy maximum",
+            "lifetime 90000 s exceeds policy maximum 86400 s",
+            (v->has_lifetime = 1, v->lifetime = 90000));
+    REFUSED("lifetime 86401", 32, "lifetime exceeds policy maximum",
+            "lifetime 86401 s exceeds policy maximum 86400 s",
+            (v->has_lifetime = 1, v->lifetime = 86401));
+    REFUSED("lifetime 0", 32, "invalid parameter", "lifetime must be at least 1 s",
+            (v->has_lifetime = 1, v->lifetime = 0));
+    /* not-before + lifetime must fit in 64 bits (the boundary itself is case 4 of the reference).
+     */
+    REFUSED("not-before + lifetime overflow", 32, "invalid parameter",
+            "not-before 18446744073709465216 + lifetime 86400 s does not fit in 64 bits",
+            (v->has_nb = 1, v->nb = UINT64_MAX - 86399, v->has_lifetime = 1, v->lifetime = 86400));
+    REFUSED("not-before overflow, default lifetime", 32, "invalid parameter",
+            "+ lifetime 3600 s does not fit in 64 bits",
+            (v->has_nb = 1, v->nb = UINT64_MAX - 3599));
+    REFUSED("digest MD5", 32, "unsupported digest", "digest 'MD5' is not supported",
+            v->digest = "MD5");
+    REFUSED("digest SHA1", 32, "unsupported digest", "digest 'SHA1' is not supported",
+            v->digest = "SHA1");
+#undef REFUSED
+    for (size_t i = 0; i < n; i++) {
+        sess_pb(&r[i].in, &b);
+        EXPECT_FAIL(app_ctx, SESSION, b.p, r[i].outlen, r[i].reason, r[i].detail, r[i].label);
+    }
 
     for (size_t i = 0; i < sizeof(bad_utf8) / sizeof(bad_utf8[0]); i++) {
         static const char *const fields[] = {"originator", "receiver", "purpose", "aead"};
 
         for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
             char label[96], detail[64];
+            const char **field[] = {&s.originator, &s.receiver, &s.purpose, &s.aead};
 
             s = good;
-            if (f == 0)
-                s.originator = bad_utf8[i].bytes;
-            else if (f == 1)
-                s.receiver = bad_utf8[i].bytes;
-            else if (f == 2)
-                s.purpose = bad_utf8[i].bytes;
-            else
-                s.aead = bad_utf8[i].bytes;
+            *field[f] = bad_utf8[i].bytes;
             sess_pb(&s, &b);
             snprintf(label, sizeof(label), "%s: %s", fields[f], bad_utf8[i].what);
             snprintf(detail, sizeof(detail), "parameter '%s' is not valid UTF-8", fields[f]);
@@ -1417,54 +1464,42 @@ static void test_session_dup_reset(void)
                     .rnonce = NONCE_B,
                     .rnoncelen = 16};
     SESS plain = s;
-    EVP_KDF *k = EVP_KDF_fetch(app_ctx, SESSION, NULL);
-    EVP_KDF_CTX *c = k != NULL ? EVP_KDF_CTX_new(k) : NULL, *d1 = NULL, *d2 = NULL;
+    DUPS x;
     unsigned char want[48], o[48];
     PB b;
 
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     CHECK(sess_ref(&s, want, 48), "reference");
     sess_pb(&s, &b);
-    CHECK(EVP_KDF_CTX_set_params(c, b.p) == 1, "set params");
-    d1 = EVP_KDF_CTX_dup(c); /* before any derive: no HMAC state yet */
-    CHECK(EVP_KDF_derive(c, o, 48, NULL) > 0, "derive original");
-    CHECK_EQ(o, want, 48, "original");
-    d2 = EVP_KDF_CTX_dup(c); /* after a derive: HMAC state present */
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d2);
-    memset(o, 0, sizeof(o));
-    CHECK(EVP_KDF_derive(d1, o, 48, NULL) > 0, "derive dup 1");
-    CHECK_EQ(o, want, 48, "dup before derive");
-    memset(o, 0, sizeof(o));
-    CHECK(EVP_KDF_derive(d2, o, 48, NULL) > 0, "derive dup 2");
-    CHECK_EQ(o, want, 48, "dup after derive");
+    if (!CHECK_DUPS(SESSION, b.p, want, 48, &x)) {
+        dups_free(&x);
+        return;
+    }
 
     /* The copies are independent. */
     pb_init(&b);
     pb_str(&b, "originator", "CAE99");
-    CHECK(EVP_KDF_CTX_set_params(d2, b.p) == 1, "change dup");
-    CHECK(EVP_KDF_derive(d2, o, 48, NULL) > 0, "derive changed dup");
+    CHECK(EVP_KDF_CTX_set_params(x.d[1], b.p) == 1, "change dup");
+    CHECK(EVP_KDF_derive(x.d[1], o, 48, NULL) > 0, "derive changed dup");
     CHECK_NE(o, want, 48, "changed dup differs");
-    CHECK(EVP_KDF_derive(c, o, 48, NULL) > 0, "derive original again");
+    CHECK(EVP_KDF_derive(x.c, o, 48, NULL) > 0, "derive original again");
     CHECK_EQ(o, want, 48, "original unaffected by dup change");
-    EVP_KDF_CTX_free(d2);
-    CHECK(EVP_KDF_derive(d1, o, 48, NULL) > 0, "derive dup 1 after freeing dup 2");
+    EVP_KDF_CTX_free(x.d[1]);
+    x.d[1] = NULL;
+    CHECK(EVP_KDF_derive(x.d[0], o, 48, NULL) > 0, "derive dup 1 after freeing dup 2");
     CHECK_EQ(o, want, 48, "dup 1 unaffected");
 
     /* Reset clears every parameter ... */
-    EVP_KDF_CTX_reset(c);
-    EXPECT_FAIL_CTX(c, NULL, 32, "missing key", "no service-layer key", "derive after reset");
+    EVP_KDF_CTX_reset(x.c);
+    EXPECT_FAIL_CTX(x.c, NULL, 32, "missing key", "no service-layer key", "derive after reset");
     /* ... and restores the defaults (digest SHA2-256, lifetime 3600). */
     plain.digest = NULL;
     plain.has_lifetime = 0;
     sess_pb(&plain, &b);
-    CHECK(EVP_KDF_CTX_set_params(c, b.p) == 1, "set params after reset");
-    CHECK(EVP_KDF_derive(c, o, 32, NULL) > 0, "derive after reset");
+    CHECK(EVP_KDF_CTX_set_params(x.c, b.p) == 1, "set params after reset");
+    CHECK(EVP_KDF_derive(x.c, o, 32, NULL) > 0, "derive after reset");
     CHECK(sess_ref(&plain, want, 32), "reference");
     CHECK_EQ(o, want, 32, "defaults restored by reset");
-    EVP_KDF_CTX_free(d1);
-    EVP_KDF_CTX_free(c);
-    EVP_KDF_free(k);
+    dups_free(&x);
 }
 
 /* ======================================================================== */
@@ -1660,75 +1695,54 @@ static void test_onem2m_nfkc(void)
 static void test_onem2m_errors(void)
 {
     const OM km = {.deriv = "km", .key = K, .keylen = 32, .maf = "MAF1"};
+    struct {
+        const char *label;
+        OM in;
+        size_t outlen;
+        const char *reason, *detail;
+    } r[16];
+    size_t n = 0;
     OM o;
     PB b;
 
-    o = km;
-    o.deriv = "kmx";
-    om_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, ONEM2M, b.p, 32, "unknown derivation", "derivation 'kmx' is unknown",
-                "unknown derivation");
-    o.deriv = "KM";
-    om_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, ONEM2M, b.p, 32, "unknown derivation", "derivation 'KM' is unknown",
-                "derivation names are exact");
-    o = km;
-    o.deriv = NULL;
-    om_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, ONEM2M, b.p, 32, "missing parameter", "parameter 'derivation' is required",
-                "no derivation");
-    om_pb(&km, &b);
-    EXPECT_FAIL(app_ctx, ONEM2M, b.p, 33, "bad output length", "output length 33 is outside 1..32",
-                "output 33 bytes");
-    EXPECT_FAIL(app_ctx, ONEM2M, b.p, 64, "bad output length", "output length 64 is outside 1..32",
-                "output 64 bytes");
-    EXPECT_FAIL(app_ctx, ONEM2M, b.p, 0, "bad output length", "output length 0 is outside 1..32",
-                "output 0 bytes");
-    o = km;
-    o.maf = NULL;
-    om_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, ONEM2M, b.p, 32, "missing parameter",
-                "derivation 'km' requires parameter 'maf-id'", "km without maf-id");
-    o = km;
-    o.key = NULL;
-    om_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, ONEM2M, b.p, 32, "missing key", "derivation 'km' requires parameter 'key'",
-                "km without key");
-    o = km;
-    o.keylen = 15;
-    om_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, ONEM2M, b.p, 32, "key shorter than policy minimum",
-                "key is 120 bits; policy minimum is 128 bits", "km 15-byte key");
-    o = km;
-    o.deriv = "kpsa";
-    om_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, ONEM2M, b.p, 32, "missing parameter",
-                "derivation 'kpsa' requires parameter 'enrolee-id'", "kpsa without enrolee-id");
-    o = km;
-    o.deriv = "usage-key";
-    o.target = "mn.example";
-    om_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, ONEM2M, b.p, 32, "missing parameter",
-                "derivation 'usage-key' requires parameter 'suid'", "usage-key without suid");
-    o.target = NULL;
-    o.has_suid = 1;
-    om_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, ONEM2M, b.p, 32, "missing parameter",
-                "derivation 'usage-key' requires parameter 'target-id'",
-                "usage-key without target-id");
-    o = km;
-    o.deriv = "esprim-session";
-    o.rrand = RAND_R;
-    o.rrandlen = 16;
-    om_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, ONEM2M, b.p, 32, "missing parameter",
-                "derivation 'esprim-session' requires parameter 'originator-rand'",
-                "esprim without originator-rand");
-    o = km;
-    o.maf = "";
-    om_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, ONEM2M, b.p, 32, "invalid parameter",
-                "parameter 'maf-id' must not be empty", "empty maf-id");
+    /* Each refusal: km, changed by stmt (on OM *v), derived at L bytes. */
+#define REFUSED(lbl, L, rsn, dtl, stmt) ADD_REFUSAL(r, n, OM, km, lbl, L, rsn, dtl, stmt)
+
+    REFUSED("unknown derivation", 32, "unknown derivation", "derivation 'kmx' is unknown",
+            v->deriv = "kmx");
+    REFUSED("derivation names are exact", 32, "unknown derivation", "derivation 'KM' is unknown",
+            v->deriv = "KM");
+    REFUSED("no derivation", 32, "missing parameter", "parameter 'derivation' is required",
+            v->deriv = NULL);
+    REFUSED("output 33 bytes", 33, "bad output length", "output length 33 is outside 1..32",
+            (void)v);
+    REFUSED("output 64 bytes", 64, "bad output length", "output length 64 is outside 1..32",
+            (void)v);
+    REFUSED("output 0 bytes", 0, "bad output length", "output length 0 is outside 1..32", (void)v);
+    REFUSED("km without maf-id", 32, "missing parameter",
+            "derivation 'km' requires parameter 'maf-id'", v->maf = NULL);
+    REFUSED("km without key", 32, "missing key", "derivation 'km' requires parameter 'key'",
+            v->key = NULL);
+    REFUSED("km 15-byte key", 32, "key shorter than policy minimum",
+            "key is 120 bits; policy minimum is 128 bits", v->keylen = 15);
+    REFUSED("kpsa without enrolee-id", 32, "missing parameter",
+            "derivation 'kpsa' requires parameter 'enrolee-id'", v->deriv = "kpsa");
+    REFUSED("usage-key without suid", 32, "missing parameter",
+            "derivation 'usage-key' requires parameter 'suid'",
+            (v->deriv = "usage-key", v->target = "mn.example"));
+    REFUSED("usage-key without target-id", 32, "missing parameter",
+            "derivation 'usage-key' requires parameter 'target-id'",
+            (v->deriv = "usage-key", v->has_suid = 1));
+    REFUSED("esprim without originator-rand", 32, "missing parameter",
+            "derivation 'esprim-session' requires parameter 'originator-rand'",
+            (v->deriv = "esprim-session", v->rrand = RAND_R, v->rrandlen = 16));
+    REFUSED("empty maf-id", 32, "invalid parameter", "parameter 'maf-id' must not be empty",
+            v->maf = "");
+#undef REFUSED
+    for (size_t i = 0; i < n; i++) {
+        om_pb(&r[i].in, &b);
+        EXPECT_FAIL(app_ctx, ONEM2M, b.p, r[i].outlen, r[i].reason, r[i].detail, r[i].label);
+    }
 
     for (size_t i = 0; i < sizeof(bad_utf8) / sizeof(bad_utf8[0]); i++) {
         static const char *const fields[] = {"maf-id", "enrolee-id", "target-id"};
@@ -1759,46 +1773,32 @@ static void test_onem2m_errors(void)
 static void test_onem2m_dup_reset(void)
 {
     const OM o = {.deriv = "e2e-att-conf", .key = K2, .keylen = 32, .salt = SALT, .saltlen = 16};
-    EVP_KDF *k = EVP_KDF_fetch(app_ctx, ONEM2M, NULL);
-    EVP_KDF_CTX *c = k != NULL ? EVP_KDF_CTX_new(k) : NULL, *d1, *d2;
     unsigned char t[5][32], got[32];
+    DUPS x;
     PB b;
 
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     CHECK(e2e_ref(SALT, 16, K2, 32, t), "reference");
     om_pb(&o, &b);
-    CHECK(EVP_KDF_CTX_set_params(c, b.p) == 1, "set params");
-    d1 = EVP_KDF_CTX_dup(c);
-    CHECK(EVP_KDF_derive(c, got, 32, NULL) > 0, "derive");
-    CHECK_EQ(got, t[4], 32, "original");
-    d2 = EVP_KDF_CTX_dup(c);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d2);
-    memset(got, 0, sizeof(got));
-    CHECK(EVP_KDF_derive(d1, got, 32, NULL) > 0, "derive dup 1");
-    CHECK_EQ(got, t[4], 32, "dup before derive");
-    memset(got, 0, sizeof(got));
-    CHECK(EVP_KDF_derive(d2, got, 32, NULL) > 0, "derive dup 2");
-    CHECK_EQ(got, t[4], 32, "dup after derive");
+    if (!CHECK_DUPS(ONEM2M, b.p, t[4], 32, &x)) {
+        dups_free(&x);
+        return;
+    }
     pb_init(&b);
     pb_str(&b, "derivation", "e2e-msg-auth");
-    CHECK(EVP_KDF_CTX_set_params(d2, b.p) == 1 && EVP_KDF_derive(d2, got, 32, NULL) > 0,
+    CHECK(EVP_KDF_CTX_set_params(x.d[1], b.p) == 1 && EVP_KDF_derive(x.d[1], got, 32, NULL) > 0,
           "change dup");
     CHECK_EQ(got, t[1], 32, "dup switched to e2e-msg-auth");
-    CHECK(EVP_KDF_derive(c, got, 32, NULL) > 0, "derive original again");
+    CHECK(EVP_KDF_derive(x.c, got, 32, NULL) > 0, "derive original again");
     CHECK_EQ(got, t[4], 32, "original unaffected");
 
-    EVP_KDF_CTX_reset(c);
-    EXPECT_FAIL_CTX(c, NULL, 32, "missing parameter", "parameter 'derivation' is required",
+    EVP_KDF_CTX_reset(x.c);
+    EXPECT_FAIL_CTX(x.c, NULL, 32, "missing parameter", "parameter 'derivation' is required",
                     "derive after reset");
     pb_init(&b);
     pb_str(&b, "derivation", "km");
-    EXPECT_FAIL_CTX(c, b.p, 32, "missing key", "derivation 'km' requires parameter 'key'",
+    EXPECT_FAIL_CTX(x.c, b.p, 32, "missing key", "derivation 'km' requires parameter 'key'",
                     "reset cleared the key");
-    EVP_KDF_CTX_free(d1);
-    EVP_KDF_CTX_free(d2);
-    EVP_KDF_CTX_free(c);
-    EVP_KDF_free(k);
+    dups_free(&x);
 }
 
 /* ======================================================================== */
@@ -1964,40 +1964,34 @@ static void test_oscore_other(void)
 static void test_oscore_errors(void)
 {
     const OSC good = {.secret = K, .secretlen = 16, .id = RAND_R, .idlen = 1, .type = "key"};
-    OSC o;
+    struct {
+        const char *label;
+        OSC in;
+        size_t outlen;
+        const char *reason, *detail;
+    } r[8];
+    size_t n = 0;
     PB b;
 
-    o = good;
-    o.secret = NULL;
-    osc_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, OSCORE, b.p, 16, "missing key", "no Master Secret", "missing secret");
-    o = good;
-    o.secretlen = 15;
-    osc_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, OSCORE, b.p, 16, "key shorter than policy minimum",
-                "key is 120 bits; policy minimum is 128 bits", "15-byte secret");
-    o = good;
-    o.type = NULL;
-    osc_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, OSCORE, b.p, 16, "missing parameter", "parameter 'type'", "missing type");
-    o = good;
-    o.type = "nonce";
-    osc_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, OSCORE, b.p, 16, "invalid parameter",
-                "parameter 'type' must be 'key' or 'iv'", "bad type");
-    o = good;
-    o.id = NULL;
-    osc_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, OSCORE, b.p, 16, "missing parameter", "parameter 'id'", "key without id");
-    o = good;
-    o.type = "iv";
-    osc_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, OSCORE, b.p, 13, "invalid parameter",
-                "parameter 'id' must be empty when deriving the Common IV", "iv with id");
-    o = good;
-    osc_pb(&o, &b);
-    EXPECT_FAIL(app_ctx, OSCORE, b.p, 255 * 32 + 1, "bad output length",
-                "output length 8161 is outside 1..8160", "L=8161");
+    /* Each refusal: good, changed by stmt (on OSC *v), derived at L bytes. */
+#define REFUSED(lbl, L, rsn, dtl, stmt) ADD_REFUSAL(r, n, OSC, good, lbl, L, rsn, dtl, stmt)
+
+    REFUSED("missing secret", 16, "missing key", "no Master Secret", v->secret = NULL);
+    REFUSED("15-byte secret", 16, "key shorter than policy minimum",
+            "key is 120 bits; policy minimum is 128 bits", v->secretlen = 15);
+    REFUSED("missing type", 16, "missing parameter", "parameter 'type'", v->type = NULL);
+    REFUSED("bad type", 16, "invalid parameter", "parameter 'type' must be 'key' or 'iv'",
+            v->type = "nonce");
+    REFUSED("key without id", 16, "missing parameter", "parameter 'id'", v->id = NULL);
+    REFUSED("iv with id", 13, "invalid parameter",
+            "parameter 'id' must be empty when deriving the Common IV", v->type = "iv");
+    REFUSED("L=8161", 255 * 32 + 1, "bad output length", "output length 8161 is outside 1..8160",
+            (void)v);
+#undef REFUSED
+    for (size_t i = 0; i < n; i++) {
+        osc_pb(&r[i].in, &b);
+        EXPECT_FAIL(app_ctx, OSCORE, b.p, r[i].outlen, r[i].reason, r[i].detail, r[i].label);
+    }
 }
 
 static void test_oscore_dup_reset(void)
@@ -2009,29 +2003,25 @@ static void test_oscore_dup_reset(void)
              .id = RAND_O,
              .idlen = 2,
              .type = "key"};
-    EVP_KDF *k = EVP_KDF_fetch(app_ctx, OSCORE, NULL);
-    EVP_KDF_CTX *c = k != NULL ? EVP_KDF_CTX_new(k) : NULL, *d;
     unsigned char want[16], got[16];
+    DUPS x;
     PB b;
 
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     CHECK(osc_ref(&o, want, 16), "reference");
     osc_pb(&o, &b);
-    CHECK(EVP_KDF_CTX_set_params(c, b.p) == 1 && EVP_KDF_derive(c, got, 16, NULL) > 0, "derive");
-    CHECK_EQ(got, want, 16, "original");
-    d = EVP_KDF_CTX_dup(c);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-    memset(got, 0, sizeof(got));
-    CHECK(EVP_KDF_derive(d, got, 16, NULL) > 0, "derive dup");
-    CHECK_EQ(got, want, 16, "dup");
-    EVP_KDF_CTX_reset(c);
-    EXPECT_FAIL_CTX(c, NULL, 16, "missing key", "no Master Secret", "derive after reset");
-    memset(got, 0, sizeof(got));
-    CHECK(EVP_KDF_derive(d, got, 16, NULL) > 0, "derive dup after original reset");
-    CHECK_EQ(got, want, 16, "dup unaffected by reset of original");
-    EVP_KDF_CTX_free(d);
-    EVP_KDF_CTX_free(c);
-    EVP_KDF_free(k);
+    if (!CHECK_DUPS(OSCORE, b.p, want, 16, &x)) {
+        dups_free(&x);
+        return;
+    }
+    EVP_KDF_CTX_reset(x.c);
+    EXPECT_FAIL_CTX(x.c, NULL, 16, "missing key", "no Master Secret", "derive after reset");
+    for (int i = 0; i < 2; i++) {
+        memset(got, 0, sizeof(got));
+        CHECK(EVP_KDF_derive(x.d[i], got, 16, NULL) > 0, "derive dup %d after original reset",
+              i + 1);
+        CHECK_EQ(got, want, 16, "dup %d unaffected by reset of original", i + 1);
+    }
+    dups_free(&x);
 }
 
 /* ======================================================================== */
@@ -2458,7 +2448,7 @@ int main(void)
         {"application context with only m2msec", test_only_m2msec},
         {"fetch and settable params", test_fetch_properties},
     };
-    unsigned int failures;
+    int rc;
 
     if (!setup()) {
         ERR_print_errors_fp(stderr);
@@ -2478,13 +2468,7 @@ int main(void)
         teardown();
         return 1;
     }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed() +
-               CU_get_number_of_tests_failed();
-    printf("\n%u assertions run, %u failed\n", CU_get_number_of_asserts(),
-           CU_get_number_of_failures());
-    CU_cleanup_registry();
+    rc = unit_run_tests();
     teardown();
-    return failures != 0 ? 1 : 0;
+    return rc;
 }

@@ -1,4 +1,5 @@
-/* CUnit assertions with a formatted message, shared by the CUnit programs in tests/unit/. */
+/* CUnit assertions with a formatted message and the test run, shared by the programs in
+ * tests/unit/. */
 #ifndef M2MSEC_TESTS_UNIT_CHECK_H
 #define M2MSEC_TESTS_UNIT_CHECK_H
 
@@ -10,5 +11,11 @@ void check_at(int ok, const char *file, unsigned int line, const char *func, con
               ...);
 
 #define CHECK(cond, ...) check_at((cond) ? 1 : 0, __FILE__, __LINE__, __func__, __VA_ARGS__)
+
+/*
+ * Runs the registered CUnit tests (verbose), prints the assertion counts and
+ * cleans up the registry. Returns the exit status: 0 if nothing failed.
+ */
+int unit_run_tests(void);
 
 #endif
