@@ -124,9 +124,21 @@ static m2msec_report *verify(const m2msec_manifest *m, const char *root, unsigne
     o.jobs = jobs;
     o.report_extra = extra;
     r = m2msec_verify_tree(libctx, m, root, &o);
-    if (r == NULL)
-        fprintf(stderr, "\n  verify failed: %s\n", errors_text());
+    if (r == NULL) {
+        char *t = errors_text();
+
+        fprintf(stderr, "\n  verify failed: %s\n", t);
+        free(t);
+    }
     return r;
+}
+
+/* The end of a case: report, manifest and tree freed. */
+static void case_done(m2msec_report *r, m2msec_manifest *m, const char *root)
+{
+    m2msec_report_free(r);
+    m2msec_manifest_free(m);
+    rm_rf(root);
 }
 
 /* Status of @p path in the report, or -1; *detail gets its detail. */
@@ -249,9 +261,7 @@ static void test_changed_byte(void)
     EXPECT(r, "lib/big.so", M2MSEC_FILE_MODIFIED, "digest differs");
     expect_rest_ok(r, 7, ex);
     CU_ASSERT_EQUAL(m2msec_report_failures(r), 2);
-    m2msec_report_free(r);
-    m2msec_manifest_free(m);
-    rm_rf(root);
+    case_done(r, m, root);
 }
 
 static void test_truncated(void)
@@ -329,9 +339,7 @@ static void symlink_file_case(int fallback)
     EXPECT(r, "data/small.real", M2MSEC_FILE_EXTRA, "regular file");
     /* listed symlinks are reported once, not as extra too */
     expect_rest_ok(r, 8, ex);
-    m2msec_report_free(r);
-    m2msec_manifest_free(m);
-    rm_rf(root);
+    case_done(r, m, root);
 }
 
 static void test_symlink_file(void)
@@ -380,9 +388,7 @@ static void symlink_dir_case(int fallback)
     CU_ASSERT_FATAL(r != NULL);
     EXPECT(r, "etc/sub/deep", M2MSEC_FILE_WRONG_TYPE,
            "'etc/sub' is a regular file, not a directory");
-    m2msec_report_free(r);
-    m2msec_manifest_free(m);
-    rm_rf(root);
+    case_done(r, m, root);
 }
 
 static void test_symlink_dir_component(void)
@@ -447,9 +453,7 @@ static void test_missing(void)
     EXPECT(r, "etc/conf", M2MSEC_FILE_MISSING, "not found");
     EXPECT(r, "etc/sub/deep", M2MSEC_FILE_MISSING, "not found");
     expect_rest_ok(r, 7, ex);
-    m2msec_report_free(r);
-    m2msec_manifest_free(m);
-    rm_rf(root);
+    case_done(r, m, root);
 }
 
 static void test_extra(void)
@@ -509,9 +513,7 @@ static void test_extra(void)
     CU_ASSERT_EQUAL(status_of(r, "newdir/x", NULL), -1);
     CU_ASSERT_EQUAL(status_of(r, "newdir/deeper/y", NULL), -1);
     CU_ASSERT_EQUAL(m2msec_report_count(r), 10);
-    m2msec_report_free(r);
-    m2msec_manifest_free(m);
-    rm_rf(root);
+    case_done(r, m, root);
 }
 
 static void test_wrong_mode(void)
@@ -641,9 +643,7 @@ static void test_unreadable_eio(void)
     CU_ASSERT_FATAL(r != NULL);
     EXPECT(r, "etc/conf", M2MSEC_FILE_UNREADABLE, "read failed: Input/output error");
     expect_rest_ok(r, 7, ex);
-    m2msec_report_free(r);
-    m2msec_manifest_free(m);
-    rm_rf(root);
+    case_done(r, m, root);
 }
 
 /* Exit code of the check in the child: 0 passed, 1 failed, 77 cannot drop privileges. */
@@ -854,9 +854,7 @@ static void test_progress(void)
     CU_ASSERT_EQUAL(ps.files_total, 7);
     CU_ASSERT_EQUAL(ps.bytes_total, total);
     CU_ASSERT_EQUAL(ps.last_bytes, total);
-    m2msec_report_free(r);
-    m2msec_manifest_free(m);
-    rm_rf(root);
+    case_done(r, m, root);
 }
 
 static long max_rss_kib(void)
@@ -893,9 +891,7 @@ static void test_large_file_bounded(void)
     expect_rest_ok(r, 2, NULL);
     printf("\n    (max RSS %ld KiB -> %ld KiB) ", before, after);
     CU_ASSERT(after - before < 32 * 1024);
-    m2msec_report_free(r);
-    m2msec_manifest_free(m);
-    rm_rf(root);
+    case_done(r, m, root);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1018,9 +1014,7 @@ static void test_json_and_table(void)
     CU_ASSERT_STRING_EQUAL(m2msec_action_text(M2MSEC_ACTION_REMEDIATE), "remediate");
     free(json);
     free(table);
-    m2msec_report_free(r);
-    m2msec_manifest_free(m);
-    rm_rf(root);
+    case_done(r, m, root);
 }
 
 /* ---------------------------------------------------------------- */
