@@ -29,7 +29,8 @@
  *     plaintext, and no (epoch, seq) is accepted twice, across restarts too;
  *   - a record is accepted only from the current epoch (the newest
  *     accepted), a newer one, or the epoch that was current before the
- *     last change and only until a restart (PROTOCOL.md 6.3); the session's
+ *     last change (after a restart the stored epoch is the current one
+ *     until a newer one is accepted; PROTOCOL.md 6.3); the session's
  *     record count and epoch match;
  *   - after a restart nothing below the stored epoch or floor is accepted;
  *   - a refusal returns no plaintext: outlen 0 and the buffer untouched or
@@ -212,7 +213,7 @@ static m2msec_session *receiver_new(world *w)
     w->restarted = w->store.have;
     w->loaded = w->store.st;
     w->since_restart = 0;
-    w->have_prev = 0; /* a restarted receiver keeps no previous epoch */
+    w->have_prev = 0; /* until it moves on from the stored epoch (deliver) */
     s = m2msec_session_new(&cfg);
     if (s == NULL)
         fz_fail("cannot create the receiver session");
@@ -275,7 +276,13 @@ static void deliver(world *w, const unsigned char *rec, size_t len, int small)
                  (unsigned long long)x->epoch, (unsigned long long)w->newest_epoch,
                  w->have_prev ? (long long)w->prev_epoch : -1LL);
         if (!w->any_epoch || w->since_restart == 0) {
-            /* the first record of a (re)started receiver: no previous epoch */
+            /*
+             * The first record of a (re)started receiver. The stored epoch,
+             * if any, was the current one: it becomes the previous one if
+             * this record is of a newer epoch.
+             */
+            w->have_prev = w->restarted && x->epoch > w->loaded.epoch;
+            w->prev_epoch = w->loaded.epoch;
             w->newest_epoch = x->epoch;
         } else if (x->epoch > w->newest_epoch) {
             w->prev_epoch = w->newest_epoch;
