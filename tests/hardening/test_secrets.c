@@ -841,6 +841,28 @@ static void cipher_errors(OSSL_LIB_CTX *ctx, const unsigned char *key, unsigned 
     }
 }
 
+/*
+ * The session policy @p sess (require_integrity with the status record
+ * @p status under the device key in @p keyfile) and the configuration
+ * @p cnf that loads m2msec.so from the directory @p mod with that policy.
+ */
+static void write_gate_files(const char *sess, const char *status, const char *keyfile,
+                             const char *cnf, const char *mod)
+{
+    char body[3 * PATH_MAX + 256];
+
+    pathf(body, sizeof(body),
+          "[session]\nrequire_integrity = yes\nintegrity_status = %s\ndevice_key_file = %s\n",
+          status, keyfile);
+    CHECK(ht_write_str(sess, body), "policy");
+    pathf(body, sizeof(body),
+          "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
+          "[provider_sect]\nm2msec = m2msec_sect\n[m2msec_sect]\nmodule = %s/m2msec.so\n"
+          "policy = %s\n",
+          mod, sess);
+    CHECK(ht_write_str(cnf, body), "config");
+}
+
 static void test_error_messages(void)
 {
     OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
@@ -904,6 +926,7 @@ static void test_error_messages(void)
     /* the provider's device key file: malformed (the key bytes, then junk) and too long */
     for (int variant = 0; variant < 3; variant++) {
         char keyfile[PATH_MAX], sess[PATH_MAX], cnf[PATH_MAX], body[512], mod[PATH_MAX];
+        char status[PATH_MAX];
         OSSL_LIB_CTX *c2 = OSSL_LIB_CTX_new();
         size_t o = 0;
 
@@ -917,17 +940,8 @@ static void test_error_messages(void)
         if (variant == 2)
             pathf(body + o, sizeof(body) - o, "%s", "0\n"); /* an odd number of digits */
         CHECK(realpath(mods, mod) != NULL && ht_write_str(keyfile, body), "bad device key file");
-        pathf(body, sizeof(body),
-              "[session]\nrequire_integrity = yes\nintegrity_status = %s/none\n"
-              "device_key_file = %s\n",
-              tmp, keyfile);
-        CHECK(ht_write_str(sess, body), "policy");
-        pathf(body, sizeof(body),
-              "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
-              "[provider_sect]\nm2msec = m2msec_sect\n[m2msec_sect]\nmodule = %s/m2msec.so\n"
-              "policy = %s\n",
-              mod, sess);
-        CHECK(ht_write_str(cnf, body), "config");
+        pathf(status, sizeof(status), "%s/none", tmp);
+        write_gate_files(sess, status, keyfile, cnf, mod);
         if (c2 != NULL && OSSL_LIB_CTX_load_config(c2, cnf)) {
             OSSL_PROVIDER *x = OSSL_PROVIDER_load(c2, "m2msec");
 
@@ -960,17 +974,7 @@ static void test_error_messages(void)
         CHECK(realpath(mods, mod) != NULL && ht_write_str(keyfile, body) &&
                   m2msec_status_write(refctx, status, dk, 32, 1, 1, 1),
               "a status record under another key");
-        pathf(body, sizeof(body),
-              "[session]\nrequire_integrity = yes\nintegrity_status = %s\n"
-              "device_key_file = %s\n",
-              status, keyfile);
-        CHECK(ht_write_str(sess, body), "policy");
-        pathf(body, sizeof(body),
-              "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
-              "[provider_sect]\nm2msec = m2msec_sect\n[m2msec_sect]\nmodule = %s/m2msec.so\n"
-              "policy = %s\n",
-              mod, sess);
-        CHECK(ht_write_str(cnf, body), "config");
+        write_gate_files(sess, status, keyfile, cnf, mod);
         if (c2 != NULL && OSSL_LIB_CTX_load_config(c2, cnf))
             x = OSSL_PROVIDER_load(c2, "m2msec");
         CHECK(x != NULL, "m2msec loads with require_integrity");
