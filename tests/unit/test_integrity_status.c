@@ -17,7 +17,7 @@
 #include <openssl/provider.h>
 
 #include "integrity_status.h"
-#include "unit_check.h"
+#include "test_run.h"
 
 static OSSL_LIB_CTX *ref_ctx;
 static OSSL_PROVIDER *ref_def;
@@ -288,16 +288,12 @@ static void test_lengths(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const tc_test tests[] = {
         {"canonical records accepted; the writer writes them", test_canonical},
         {"the MAC decides between canonical records", test_mac},
         {"non-canonical records with a right MAC refused", test_non_canonical},
         {"length limits", test_lengths},
     };
-    CU_pSuite s;
     int rc;
 
     ref_ctx = OSSL_LIB_CTX_new();
@@ -307,18 +303,8 @@ int main(void)
         fprintf(stderr, "cannot load the default provider's HMAC\n");
         return 1;
     }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    s = CU_add_suite("integrity status record", NULL, NULL);
-    for (size_t i = 0; s != NULL && i < sizeof(tests) / sizeof(tests[0]); i++)
-        if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-            s = NULL;
-    if (s == NULL) {
-        fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
-        CU_cleanup_registry();
-        return 1;
-    }
-    rc = unit_run_tests();
+    rc = tc_run("test_integrity_status", "integrity status record", NULL, NULL, tests,
+                sizeof(tests) / sizeof(tests[0]));
     EVP_MAC_free(hmac);
     OSSL_PROVIDER_unload(ref_def);
     OSSL_LIB_CTX_free(ref_ctx);

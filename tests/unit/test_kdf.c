@@ -31,7 +31,7 @@
 #include "hmac.h"
 #include "policy.h"
 #include "prov.h"
-#include "unit_check.h"
+#include "test_run.h"
 
 #define SESSION "M2M-SESSION-KDF"
 #define ONEM2M "ONEM2M-KDF"
@@ -73,8 +73,8 @@ static unsigned char big_got[BIG], big_want[BIG];
 /* Assertion helpers                                                        */
 /* ------------------------------------------------------------------------ */
 
-/* check_at (unit_check.h) for helpers that report their caller's line and function. */
-#define CHECK_AT(ok, line, func, ...) check_at(ok, __FILE__, line, func, __VA_ARGS__)
+/* CHECK (tests/common/test_run.h) for helpers that report their caller's line and function. */
+#define CHECK_AT(ok, line, func, ...) tc_check_at(ok, __FILE__, line, func, __VA_ARGS__)
 
 static void tohex(const unsigned char *b, size_t n, char *out, size_t outsz)
 {
@@ -2448,7 +2448,7 @@ int main(void)
         {"application context with only m2msec", test_only_m2msec},
         {"fetch and settable params", test_fetch_properties},
     };
-    int rc;
+    unsigned int failures;
 
     if (!setup()) {
         ERR_print_errors_fp(stderr);
@@ -2468,7 +2468,13 @@ int main(void)
         teardown();
         return 1;
     }
-    rc = unit_run_tests();
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed() +
+               CU_get_number_of_tests_failed();
+    printf("\n%u assertions run, %u failed\n", CU_get_number_of_asserts(),
+           CU_get_number_of_failures());
+    CU_cleanup_registry();
     teardown();
-    return rc;
+    return failures != 0 ? 1 : 0;
 }
