@@ -21,7 +21,8 @@
 #      accepted twice, across gateway restarts too (no replay accepted);
 #   P4 each gateway restart state covers everything accepted before it;
 # and accounts for every lost record (dropped, corrupted, in flight at a
-# device kill, sent while the gateway was dead, below the restart floor),
+# device kill, held back into an epoch the gateway skipped, sent while the
+# gateway was dead, below the restart floor),
 # each cause within its bound, printing one table per scenario and one
 # overall table. Any failed proof or unexplained loss: exit status 1.
 #
@@ -218,15 +219,16 @@ run_scenario d "both killed in turn" "gw@$((TOTAL / 4)):100" "dev@$((TOTAL * 9 /
     "gw@$((TOTAL * 13 / 20)):0:3" "dev@$((TOTAL * 17 / 20))" || fails=$((fails + 1))
 
 echo "== summary (lost: drop = dropped, corr = corrupted, dkill = in flight at a device kill,"
+echo "   skip = held back into a skipped epoch,"
 echo "   down = gateway dead or queued, floor = below the restart floor, unexp = unexplained;"
 echo "   rejected: repl = replayed record, win = outside replay window, auth, exp = key expired,"
 echo "   stale = stale epoch, malf = malformed, oth = other)"
-printf '%-3s %-22s %5s %5s %5s | %5s %5s %5s %5s %5s %5s | %5s %5s %5s %4s %5s %5s %4s | %4s %4s\n' \
-    id scenario sent deliv lost drop corr dkill down floor unexp repl win auth exp stale malf oth \
+printf '%-3s %-22s %5s %5s %5s | %5s %5s %5s %5s %5s %5s %5s | %5s %5s %5s %4s %5s %5s %4s | %4s %4s\n' \
+    id scenario sent deliv lost drop corr dkill skip down floor unexp repl win auth exp stale malf oth \
     prob s
 for row in "${ROWS[@]}"; do
     IFS='|' read -ra f <<<"$row"
-    printf '%-3s %-22s %5s %5s %5s | %5s %5s %5s %5s %5s %5s | %5s %5s %5s %4s %5s %5s %4s | %4s %4s\n' \
+    printf '%-3s %-22s %5s %5s %5s | %5s %5s %5s %5s %5s %5s %5s | %5s %5s %5s %4s %5s %5s %4s | %4s %4s\n' \
         "${f[@]}"
 done
 echo "wire_faults: $((SECONDS - start_s)) s in all"
