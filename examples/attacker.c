@@ -24,7 +24,6 @@
  * --replay-file sends captured datagrams again (no relaying). See --help.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,43 +140,20 @@ static void send_dg(relay *r, const unsigned char *b, size_t len)
     }
 }
 
-/* Append one line with a single write(2): a kill -9 loses at most that line. */
+/* Append one line (ex_append_line); a failure counts as a send error. */
 static void append_line(relay *r, int fd, const char *line, size_t len)
 {
-    while (len > 0) {
-        ssize_t w = write(fd, line, len);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            r->c.send_errors++;
-            fprintf(stderr, PROG ": cannot write a log line: %s\n", strerror(errno));
-            return;
-        }
-        line += w;
-        len -= (size_t)w;
-    }
+    if (!ex_append_line(PROG, "a log line", fd, line, len))
+        r->c.send_errors++;
 }
 
 /* --log: the fate of an original, with the header it arrived with. */
 static void log_fate(relay *r, const datagram *d, const char *fate)
 {
     char line[128];
-    uint64_t epoch = 0, seq = 0;
-    int n;
 
-    if (r->log_fd < 0)
-        return;
-    if (d->len >= HDR_LEN) {
-        for (int i = 1; i < 5; i++)
-            epoch = epoch << 8 | d->b[i];
-        for (int i = 5; i < HDR_LEN; i++)
-            seq = seq << 8 | d->b[i];
-        n = snprintf(line, sizeof(line), "%" PRIu64 " %" PRIu64 " %s\n", epoch, seq, fate);
-    } else {
-        n = snprintf(line, sizeof(line), "- - %s\n", fate);
-    }
-    append_line(r, r->log_fd, line, (size_t)n);
+    if (r->log_fd >= 0)
+        append_line(r, r->log_fd, line, ex_header_line(line, sizeof(line), d->b, d->len, fate));
 }
 
 /* --capture: an intact original as one hex line. */
@@ -226,17 +202,6 @@ static void corrupt_original(relay *r, datagram *d)
                r->c.received, pos);
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* --replay-file: send every hex line of path to the gateway; 1 if all were sent. */
 static int replay_file(relay *r, const char *path, uint64_t interval)
 {
@@ -265,7 +230,7 @@ static int replay_file(relay *r, const char *path, uint64_t interval)
             break;
         }
         for (size_t i = 0; i < len; i++) {
-            int hi = hexval(line[2 * i]), lo = hexval(line[2 * i + 1]);
+            int hi = ex_hexval(line[2 * i]), lo = ex_hexval(line[2 * i + 1]);
 
             if (hi < 0 || lo < 0) {
                 fprintf(stderr, PROG ": %s:%zu: not a hex datagram\n", path, lineno);
@@ -466,16 +431,10 @@ int main(int argc, char **argv)
         close(r.out);
         return rc;
     }
-    if (log_path != NULL &&
-        (r.log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
-        fprintf(stderr, PROG ": cannot open %s: %s\n", log_path, strerror(errno));
+    if (log_path != NULL && (r.log_fd = ex_open_log(PROG, log_path)) < 0)
         return EX_FAIL;
-    }
-    if (cap_path != NULL &&
-        (r.cap_fd = open(cap_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
-        fprintf(stderr, PROG ": cannot open %s: %s\n", cap_path, strerror(errno));
+    if (cap_path != NULL && (r.cap_fd = ex_open_log(PROG, cap_path)) < 0)
         goto end_files;
-    }
     if ((fd = ex_udp_bind(PROG, (uint16_t)listen, &bound)) < 0)
         goto end_files;
     if ((r.out = ex_udp_bind(PROG, 0, NULL)) < 0)

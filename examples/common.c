@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/provider.h>
 
 #include "m2msec/m2msec.h"
@@ -258,7 +260,7 @@ void ex_session_opts_check(const char *prog, const ex_session_opts *o)
         ex_usage_error(prog, "identities and the cipher name must not be empty");
 }
 
-static int hexval(int c)
+int ex_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -307,10 +309,11 @@ static int read_key(const char *prog, const char *path, unsigned char *key, size
     while (b > a && isspace(buf[b - 1]))
         b--;
     for (i = a; i < b; i++)
-        ishex = ishex && hexval(buf[i]) >= 0;
+        ishex = ishex && ex_hexval(buf[i]) >= 0;
     if (ishex && b > a && (b - a) % 2 == 0 && (b - a) / 2 <= KEY_MAX) {
         for (i = 0; i < (b - a) / 2; i++)
-            key[i] = (unsigned char)(hexval(buf[a + 2 * i]) << 4 | hexval(buf[a + 2 * i + 1]));
+            key[i] =
+                (unsigned char)(ex_hexval(buf[a + 2 * i]) << 4 | ex_hexval(buf[a + 2 * i + 1]));
         *keylen = (b - a) / 2;
         ok = 1;
     } else if (n == 32) {
@@ -387,4 +390,76 @@ void ex_session_close(ex_session *es)
     es->dflt = NULL;
     OSSL_LIB_CTX_free(es->libctx);
     es->libctx = NULL;
+}
+
+uint64_t ex_header_epoch(const unsigned char *rec)
+{
+    return (uint64_t)rec[1] << 24 | (uint64_t)rec[2] << 16 | (uint64_t)rec[3] << 8 | rec[4];
+}
+
+uint64_t ex_header_seq(const unsigned char *rec)
+{
+    uint64_t seq = 0;
+
+    for (int i = 5; i < M2MSEC_HEADER_LEN; i++)
+        seq = seq << 8 | rec[i];
+    return seq;
+}
+
+int ex_open_log(const char *prog, const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+    if (fd < 0)
+        fprintf(stderr, "%s: cannot open %s: %s\n", prog, path, strerror(errno));
+    return fd;
+}
+
+int ex_append_line(const char *prog, const char *what, int fd, const char *line, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, line, len);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            fprintf(stderr, "%s: cannot write %s: %s\n", prog, what, strerror(errno));
+            return 0;
+        }
+        line += w;
+        len -= (size_t)w;
+    }
+    return 1;
+}
+
+size_t ex_header_line(char *buf, size_t cap, const unsigned char *rec, size_t len, const char *tail)
+{
+    int n;
+
+    if (len >= M2MSEC_HEADER_LEN)
+        n = snprintf(buf, cap, "%" PRIu64 " %" PRIu64 " %s\n", ex_header_epoch(rec),
+                     ex_header_seq(rec), tail);
+    else
+        n = snprintf(buf, cap, "- - %s\n", tail);
+    if (n < 0)
+        return 0;
+    return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+int ex_log_record(const char *prog, const char *what, int fd, OSSL_LIB_CTX *libctx,
+                  const unsigned char *rec, const unsigned char *pt, size_t ptlen)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    char hex[2 * EVP_MAX_MD_SIZE + 1], line[256];
+    size_t mdlen = 0, n;
+
+    if (!EVP_Q_digest(libctx, "SHA256", NULL, pt, ptlen, md, &mdlen)) {
+        ERR_print_errors_fp(stderr);
+        return 0;
+    }
+    for (size_t i = 0; i < mdlen; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    hex[2 * mdlen] = '\0';
+    n = ex_header_line(line, sizeof(line), rec, M2MSEC_HEADER_LEN, hex);
+    return ex_append_line(prog, what, fd, line, n);
 }

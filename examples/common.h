@@ -62,6 +62,34 @@ long ex_udp_recv(const char *prog, int fd, unsigned char *buf, size_t cap, uint6
 /* Write "PORT\n" to path atomically (temp file + rename); 1 on success. */
 int ex_write_port_file(const char *prog, const char *path, uint16_t port);
 
+/* Value of the hex digit c, or -1. */
+int ex_hexval(int c);
+
+/* The epoch and the sequence number in a record header (M2MSEC_HEADER_LEN bytes). */
+uint64_t ex_header_epoch(const unsigned char *rec);
+uint64_t ex_header_seq(const unsigned char *rec);
+
+/* A log file opened for appending (created 0644); -1 after "PROG: cannot open PATH: ...". */
+int ex_open_log(const char *prog, const char *path);
+/*
+ * Append one line with a single write(2) (EINTR retried), so a kill -9
+ * loses at most the line being written. 0 after "PROG: cannot write WHAT: ...".
+ */
+int ex_append_line(const char *prog, const char *what, int fd, const char *line, size_t len);
+/*
+ * The log line "EPOCH SEQ TAIL\n" of a datagram of len bytes starting with
+ * a record header, or "- - TAIL\n" when it is shorter than a header, into
+ * buf; returns its length (cut to cap - 1 if it did not fit; 0 if cap is 0).
+ */
+size_t ex_header_line(char *buf, size_t cap, const unsigned char *rec, size_t len,
+                      const char *tail);
+/*
+ * --log of device and gateway: "EPOCH SEQ SHA256-OF-PLAINTEXT\n" for the
+ * record rec and its plaintext, appended with ex_append_line(). 1 on success.
+ */
+int ex_log_record(const char *prog, const char *what, int fd, OSSL_LIB_CTX *libctx,
+                  const unsigned char *rec, const unsigned char *pt, size_t ptlen);
+
 /* The options device and gateway share, with their defaults. */
 typedef struct ex_session_opts {
     const char *provider_dir; /* --provider-dir, else $M2M_MODULES, else NULL */

@@ -6,14 +6,11 @@
  * The session re-keys by itself when an epoch key reaches its soft limit;
  * the device prints every epoch change. See --help.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "common.h"
@@ -46,48 +43,6 @@ static void usage(void)
            "Exit status: 0 all readings sent, 1 failure (provider, key, state, socket,\n"
            "sealing), 2 usage error.\n",
            MAX_COUNT, MAX_INTERVAL_MS, ex_session_help);
-}
-
-/*
- * --log: one line per sealed record, appended with a single write(2) before
- * the record is sent, so a kill -9 loses at most the line being written
- * and every record on the wire has its line.
- */
-static int log_record(int fd, OSSL_LIB_CTX *libctx, const unsigned char *rec,
-                      const unsigned char *pt, size_t ptlen)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    char line[256], *p;
-    size_t mdlen = 0, left;
-    uint64_t epoch = 0, seq = 0;
-    int n;
-
-    if (!EVP_Q_digest(libctx, "SHA256", NULL, pt, ptlen, md, &mdlen)) {
-        ERR_print_errors_fp(stderr);
-        return 0;
-    }
-    for (int i = 1; i < 5; i++)
-        epoch = epoch << 8 | rec[i];
-    for (int i = 5; i < 11; i++)
-        seq = seq << 8 | rec[i];
-    n = snprintf(line, sizeof(line), "%" PRIu64 " %" PRIu64 " ", epoch, seq);
-    p = line + n;
-    for (size_t i = 0; i < mdlen; i++, p += 2)
-        snprintf(p, 3, "%02x", md[i]);
-    *p++ = '\n';
-    for (left = (size_t)(p - line), p = line; left > 0;) {
-        ssize_t w = write(fd, p, left);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            fprintf(stderr, PROG ": cannot write the record log: %s\n", strerror(errno));
-            return 0;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    return 1;
 }
 
 /* A reading that changes a little from record to record; `boot` tells runs apart. */
@@ -139,11 +94,8 @@ int main(int argc, char **argv)
 
     if (!ex_session_open(PROG, &so, M2MSEC_SENDER, &es))
         return EX_FAIL;
-    if (log_path != NULL &&
-        (log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
-        fprintf(stderr, PROG ": cannot open %s: %s\n", log_path, strerror(errno));
+    if (log_path != NULL && (log_fd = ex_open_log(PROG, log_path)) < 0)
         goto end;
-    }
     if ((fd = ex_udp_bind(PROG, 0, NULL)) < 0)
         goto end;
     if (RAND_bytes_ex(es.libctx, rnd, sizeof(rnd), 0) <= 0) {
@@ -178,8 +130,10 @@ int main(int argc, char **argv)
             printf(PROG ": re-key %" PRIu64 ": epoch %" PRIu64 " -> %" PRIu64 " at reading %" PRIu64
                         " (no message sent for it)\n",
                    st.rekeys, before, st.epoch, n);
-        if (log_fd >= 0 &&
-            !log_record(log_fd, es.libctx, rec, (const unsigned char *)text, (size_t)len))
+        /* --log: the line is written before the record is sent, so every record on the
+         * wire has its line */
+        if (log_fd >= 0 && !ex_log_record(PROG, "the record log", log_fd, es.libctx, rec,
+                                          (const unsigned char *)text, (size_t)len))
             goto end_fd;
         if (!ex_udp_send(fd, (uint16_t)port, rec, reclen)) {
             fprintf(stderr, PROG ": cannot send reading %" PRIu64 " to 127.0.0.1:%u\n", n,

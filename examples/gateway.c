@@ -7,14 +7,11 @@
  * silence of --idle-ms, after --expect records, at --max-ms, or on
  * SIGINT/SIGTERM, and prints a summary. See --help.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 
 #include "common.h"
 
@@ -85,20 +82,6 @@ static int seen_before(uint64_t *slots, uint64_t fp)
     return 0; /* full: no longer tracked */
 }
 
-static uint64_t header_epoch(const unsigned char *rec)
-{
-    return (uint64_t)rec[1] << 24 | (uint64_t)rec[2] << 16 | (uint64_t)rec[3] << 8 | rec[4];
-}
-
-static uint64_t header_seq(const unsigned char *rec)
-{
-    uint64_t seq = 0;
-
-    for (int i = 5; i < M2MSEC_HEADER_LEN; i++)
-        seq = seq << 8 | rec[i];
-    return seq;
-}
-
 /* Reason words of --reject-log, the keys of the counts line. */
 static const char *reason_word(m2msec_status st)
 {
@@ -121,65 +104,15 @@ static const char *reason_word(m2msec_status st)
 }
 
 /*
- * --log and --reject-log: one line appended with a single write(2), so a
- * kill -9 loses at most the line being written.
+ * --reject-log: one line per rejected datagram, appended with a single
+ * write(2), so a kill -9 loses at most the line being written.
  */
-static int log_line(int fd, const char *line, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, line, len);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            fprintf(stderr, PROG ": cannot write a log line: %s\n", strerror(errno));
-            return 0;
-        }
-        line += w;
-        len -= (size_t)w;
-    }
-    return 1;
-}
-
-static int log_accepted(int fd, OSSL_LIB_CTX *libctx, const unsigned char *rec,
-                        const unsigned char *pt, size_t ptlen)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    char line[256], *p;
-    size_t mdlen = 0;
-
-    if (!EVP_Q_digest(libctx, "SHA256", NULL, pt, ptlen, md, &mdlen)) {
-        ERR_print_errors_fp(stderr);
-        return 0;
-    }
-    p = line + snprintf(line, sizeof(line), "%" PRIu64 " %" PRIu64 " ", header_epoch(rec),
-                        header_seq(rec));
-    for (size_t i = 0; i < mdlen; i++, p += 2)
-        snprintf(p, 3, "%02x", md[i]);
-    *p++ = '\n';
-    return log_line(fd, line, (size_t)(p - line));
-}
-
 static int log_rejected(int fd, const unsigned char *rec, size_t len, m2msec_status st)
 {
     char line[128];
-    int n;
 
-    if (len >= M2MSEC_HEADER_LEN)
-        n = snprintf(line, sizeof(line), "%" PRIu64 " %" PRIu64 " %s\n", header_epoch(rec),
-                     header_seq(rec), reason_word(st));
-    else
-        n = snprintf(line, sizeof(line), "- - %s\n", reason_word(st));
-    return log_line(fd, line, (size_t)n);
-}
-
-static int open_log(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-
-    if (fd < 0)
-        fprintf(stderr, PROG ": cannot open %s: %s\n", path, strerror(errno));
-    return fd;
+    return ex_append_line(PROG, "a log line", fd, line,
+                          ex_header_line(line, sizeof(line), rec, len, reason_word(st)));
 }
 
 int main(int argc, char **argv)
@@ -232,8 +165,8 @@ int main(int argc, char **argv)
 
     if (!ex_session_open(PROG, &so, M2MSEC_RECEIVER, &es))
         return EX_FAIL;
-    if ((log_path != NULL && (log_fd = open_log(log_path)) < 0) ||
-        (rej_path != NULL && (rej_fd = open_log(rej_path)) < 0))
+    if ((log_path != NULL && (log_fd = ex_open_log(PROG, log_path)) < 0) ||
+        (rej_path != NULL && (rej_fd = ex_open_log(PROG, rej_path)) < 0))
         goto end;
     if ((fd = ex_udp_bind(PROG, (uint16_t)port, &bound)) < 0)
         goto end;
@@ -284,10 +217,10 @@ int main(int argc, char **argv)
                 goto end_fd;
             continue;
         }
-        if (log_fd >= 0 && !log_accepted(log_fd, es.libctx, buf, out, outlen))
+        if (log_fd >= 0 && !ex_log_record(PROG, "a log line", log_fd, es.libctx, buf, out, outlen))
             goto end_fd;
         {
-            uint64_t e = header_epoch(buf);
+            uint64_t e = ex_header_epoch(buf);
 
             if (epochs == 0 || e > max_epoch) {
                 if (epochs == 0)
