@@ -13,7 +13,7 @@ SESSION_OK=(-kdfopt "hexkey:$KEY16" "${SESSION_IDS[@]}")
 
 # expect_error LABEL 'TEXT1|TEXT2...' OPENSSL-KDF-ARGS...
 expect_error() {
-    local label=$1 texts=() text rc=0
+    local label=$1 texts=() rc=0
     IFS='|' read -ra texts <<<"$2"
     shift 2
     m2m_kdf "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
@@ -22,14 +22,7 @@ expect_error() {
     else
         not_ok "$label: exits non-zero"
     fi
-    for text in "${texts[@]}"; do
-        if grep -qF -- "$text" "$TMP/err"; then
-            ok "$label: stderr says \"$text\""
-        else
-            not_ok "$label: stderr says \"$text\""
-            diag "$(cat "$TMP/err")"
-        fi
-    done
+    expect_stderr "$label" "${texts[@]}"
     if grep -q ':m2msec:' "$TMP/err"; then
         ok "$label: error raised by m2msec"
     else
@@ -42,7 +35,7 @@ expect_error() {
     else
         ok "$label: every error line has text"
     fi
-    if grep -qE '[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2})+' "$TMP/out"; then
+    if grep -qE "$HEXKEY_RE" "$TMP/out"; then
         not_ok "$label: no key on stdout"
         diag "$(cat "$TMP/out")"
     else

@@ -12,37 +12,6 @@ set -euo pipefail
 
 M2M=${M2M_TOOL:-${M2M_BUILD_DIR:?}/tools/m2msec}
 
-# run CMD...: $rc, $out (stdout) and $err (stderr) of the command.
-run() {
-    rc=0
-    "$@" >"$TMP/run.out" 2>"$TMP/run.err" || rc=$?
-    out=$(cat "$TMP/run.out")
-    err=$(cat "$TMP/run.err")
-    cat "$TMP/run.out" "$TMP/run.err" >>"$TMP/all-output"
-}
-
-# expect_run LABEL RC [REGEX]: the last run exited RC and, if given, its
-# stdout + stderr match the extended regular expression.
-expect_run() {
-    local label=$1 want=$2 re=${3:-}
-    if [[ $rc -ne $want ]]; then
-        not_ok "$label"
-        diag "exit code $rc, want $want" "stdout: $out" "stderr: $err"
-    elif [[ -n "$re" ]] && ! grep -Eq -- "$re" <<<"$out"$'\n'"$err"; then
-        not_ok "$label"
-        diag "no match for: $re" "stdout: $out" "stderr: $err"
-    else
-        ok "$label"
-    fi
-}
-
-# check LABEL CMD...: ok when CMD succeeds.
-check() {
-    local label=$1
-    shift
-    if "$@"; then ok "$label"; else not_ok "$label"; fi
-}
-
 # ---------------------------------------------------------------- help
 for sub in "" "manifest" "manifest create" "manifest sign" "manifest verify" "verify" "exec" \
     "provider-install" "status"; do

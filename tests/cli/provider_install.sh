@@ -15,33 +15,6 @@ M2M=${M2M_TOOL:-${M2M_BUILD_DIR:?}/tools/m2msec}
 MODULE=$(readlink -f "$M2M_MODULES/m2msec.so")
 MAC_KEY="m2msec module integrity v1"
 
-run() {
-    rc=0
-    "$@" >"$TMP/run.out" 2>"$TMP/run.err" || rc=$?
-    out=$(cat "$TMP/run.out")
-    err=$(cat "$TMP/run.err")
-}
-
-expect_run() {
-    local label=$1 want=$2 re=${3:-}
-    if [[ $rc -ne $want ]]; then
-        not_ok "$label"
-        diag "exit code $rc, want $want" "stdout: $out" "stderr: $err"
-    elif [[ -n "$re" ]] && ! grep -Eq -- "$re" <<<"$out"$'\n'"$err"; then
-        not_ok "$label"
-        diag "no match for: $re" "stdout: $out" "stderr: $err"
-    else
-        ok "$label"
-    fi
-}
-
-# check LABEL CMD...: ok when CMD succeeds.
-check() {
-    local label=$1
-    shift
-    if "$@"; then ok "$label"; else not_ok "$label"; fi
-}
-
 KDF_ARGS=(-keylen 32 -kdfopt hexkey:000102030405060708090a0b0c0d0e0f -kdfopt purpose:record
     -kdfopt originator:CAE01 -kdfopt receiver:CSE01 M2M-SESSION-KDF)
 # The reference: the same derivation with the provider loaded on the command line.
@@ -52,13 +25,6 @@ with_conf() {
     local conf=$1
     shift
     OPENSSL_CONF=$conf "$@"
-}
-
-# provider_status CONF: "active", "inactive" or "absent" for m2msec in `openssl list -providers`.
-provider_status() {
-    with_conf "$1" "$OPENSSL" list -providers 2>/dev/null |
-        awk '/^  m2msec$/ {f = 1; next} /^  [^ ]/ {f = 0} f && /status:/ {print $2; found = 1}
-             END {if (!found) print "absent"}'
 }
 
 cd "$TMP"
