@@ -1,7 +1,10 @@
 /* Device integrity status record: render and authenticate (shared by provider and libm2msec). */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/params.h>
@@ -175,4 +178,48 @@ const char *m2m_status_verify(EVP_MAC *hmac, const unsigned char *key, size_t ke
     st->manifest_version = ver;
     st->time = when;
     return NULL;
+}
+
+int m2m_device_key_read(const char *path, unsigned char key[M2M_DEVICE_KEY_MAX], size_t *keylen)
+{
+    char buf[M2M_DEVICE_KEY_FILE_MAX];
+    ssize_t n;
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), hi = -1, ret = -2;
+
+    if (fd < 0)
+        return errno != 0 ? errno : EIO;
+    do {
+        n = read(fd, buf, sizeof(buf));
+    } while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n < 0 || (size_t)n == sizeof(buf)) {
+        ret = -1;
+        goto end;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        char ch = buf[i];
+        int v;
+
+        if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t')
+            continue;
+        v = OPENSSL_hexchar2int((unsigned char)ch);
+        if (v < 0 || len >= M2M_DEVICE_KEY_MAX)
+            goto end;
+        if (hi < 0) {
+            hi = v;
+        } else {
+            key[len++] = (unsigned char)(hi << 4 | v);
+            hi = -1;
+        }
+    }
+    if (hi >= 0 || len < M2M_DEVICE_KEY_MIN)
+        goto end;
+    *keylen = len;
+    ret = 0;
+end:
+    OPENSSL_cleanse(buf, sizeof(buf));
+    if (ret != 0)
+        OPENSSL_cleanse(key, M2M_DEVICE_KEY_MAX);
+    return ret;
 }

@@ -41,4 +41,20 @@ size_t m2m_status_render(EVP_MAC *hmac, const unsigned char *key, size_t keylen,
 const char *m2m_status_verify(EVP_MAC *hmac, const unsigned char *key, size_t keylen,
                               const char *buf, size_t len, M2M_INTEGRITY_STATUS *st);
 
+/* Device key: 16..M2M_DEVICE_KEY_MAX bytes, as hex in a file. */
+#define M2M_DEVICE_KEY_MIN 16
+#define M2M_DEVICE_KEY_MAX 64
+/* A key file longer than this is refused (room for hex with white space). */
+#define M2M_DEVICE_KEY_FILE_MAX 1024
+
+/*
+ * Read the device key file @p path: hex digits, white space (space, tab,
+ * CR, LF) ignored, 16..M2M_DEVICE_KEY_MAX bytes. Returns 0 with key and
+ * *keylen set; else key is wiped and the return says why: an errno value
+ * (> 0) when the file cannot be opened, -1 when it cannot be read or is
+ * M2M_DEVICE_KEY_FILE_MAX bytes or longer, -2 when it is not 16..64 bytes
+ * of hex. The read buffer is wiped in every case.
+ */
+int m2m_device_key_read(const char *path, unsigned char key[M2M_DEVICE_KEY_MAX], size_t *keylen);
+
 #endif

@@ -14,6 +14,7 @@
 
 #include "cipher_record.h"
 #include "errors.h"
+#include "integrity_status.h"
 #include "policy.h"
 #include "replay_window.h"
 
@@ -103,52 +104,20 @@ static int parse_aeads(const char *text, unsigned *mask)
     return 1;
 }
 
-/* Device key file: hex (whitespace ignored), 16..64 bytes. */
+_Static_assert(M2M_POLICY_MAX_DEVICE_KEY == M2M_DEVICE_KEY_MAX, "device key sizes differ");
+
+/* Device key file: hex (whitespace ignored), 16..64 bytes (integrity_status.c). */
 static int read_device_key(M2M_POLICY *pol, const char *path)
 {
-    char buf[2 * M2M_POLICY_MAX_DEVICE_KEY + 64];
-    ssize_t n;
-    size_t len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC), hi = -1, ok = 0;
+    int r = m2m_device_key_read(path, pol->device_key, &pol->device_key_len);
 
-    if (fd < 0) {
-        M2M_RAISE(M2M_R_BAD_POLICY, "policy device_key_file %s: %s", path, strerror(errno));
-        return 0;
-    }
-    n = read(fd, buf, sizeof(buf));
-    close(fd);
-    if (n < 0 || (size_t)n == sizeof(buf)) {
+    if (r > 0)
+        M2M_RAISE(M2M_R_BAD_POLICY, "policy device_key_file %s: %s", path, strerror(r));
+    else if (r == -1)
         M2M_RAISE(M2M_R_BAD_POLICY, "policy device_key_file %s: unreadable or too long", path);
-        goto end;
-    }
-    for (ssize_t i = 0; i < n; i++) {
-        int v;
-        char ch = buf[i];
-
-        if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t')
-            continue;
-        v = OPENSSL_hexchar2int((unsigned char)ch);
-        if (v < 0 || len >= M2M_POLICY_MAX_DEVICE_KEY) {
-            M2M_RAISE(M2M_R_BAD_POLICY, "policy device_key_file %s: not 16..64 bytes of hex",
-                      path);
-            goto end;
-        }
-        if (hi < 0) {
-            hi = v;
-        } else {
-            pol->device_key[len++] = (unsigned char)(hi << 4 | v);
-            hi = -1;
-        }
-    }
-    if (hi >= 0 || len < 16) {
+    else if (r < 0)
         M2M_RAISE(M2M_R_BAD_POLICY, "policy device_key_file %s: not 16..64 bytes of hex", path);
-        goto end;
-    }
-    pol->device_key_len = len;
-    ok = 1;
-end:
-    OPENSSL_cleanse(buf, sizeof(buf));
-    return ok;
+    return r == 0;
 }
 
 static int set_string(char **dst, const char *v)
@@ -194,9 +163,8 @@ static int apply(M2M_POLICY *pol, const char *key, const char *v)
 }
 
 static const char *const cnf_keys[] = {
-    "max_lifetime",      "min_key_bits",     "replay_window",   "max_records",
-    "max_bytes",         "max_failures",     "allowed_aeads",   "require_integrity",
-    "integrity_status",  "device_key_file"};
+    "max_lifetime", "min_key_bits",  "replay_window",     "max_records",      "max_bytes",
+    "max_failures", "allowed_aeads", "require_integrity", "integrity_status", "device_key_file"};
 #define NKEYS (sizeof(cnf_keys) / sizeof(cnf_keys[0]))
 
 /* [session] of the policy file replaces what the cnf section said. */
@@ -204,7 +172,7 @@ static int load_policy_file(M2M_POLICY *pol, const char *path)
 {
     CONF *conf = NCONF_new(NULL);
     long line = -1;
-    STACK_OF(CONF_VALUE) *sect;
+    STACK_OF(CONF_VALUE) * sect;
     int ok = 0;
 
     if (conf == NULL) {

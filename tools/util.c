@@ -12,7 +12,10 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
+#include "integrity_status.h"
 #include "tool.h"
+
+_Static_assert(TOOL_DEVICE_KEY_MAX == M2M_DEVICE_KEY_MAX, "device key sizes differ");
 
 void tool_err(const char *fmt, ...)
 {
@@ -206,52 +209,15 @@ int tool_parse_jobs(const char *cmd, const char *text, unsigned *jobs)
 
 int tool_read_device_key(const char *path, unsigned char key[TOOL_DEVICE_KEY_MAX], size_t *keylen)
 {
-    char buf[2 * TOOL_DEVICE_KEY_MAX + 64];
-    ssize_t n;
-    size_t len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), hi = -1, ok = 0;
+    int r = m2m_device_key_read(path, key, keylen);
 
-    if (fd < 0) {
-        tool_err("device key file %s: %s", path, strerror(errno));
-        return 0;
-    }
-    do {
-        n = read(fd, buf, sizeof(buf));
-    } while (n < 0 && errno == EINTR);
-    close(fd);
-    if (n < 0 || (size_t)n == sizeof(buf)) {
+    if (r > 0)
+        tool_err("device key file %s: %s", path, strerror(r));
+    else if (r == -1)
         tool_err("device key file %s: unreadable or too long", path);
-        goto end;
-    }
-    for (ssize_t i = 0; i < n; i++) {
-        int v;
-        char ch = buf[i];
-
-        if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t')
-            continue;
-        v = OPENSSL_hexchar2int((unsigned char)ch);
-        if (v < 0 || len >= TOOL_DEVICE_KEY_MAX) {
-            tool_err("device key file %s: not 16..64 bytes of hex", path);
-            goto end;
-        }
-        if (hi < 0) {
-            hi = v;
-        } else {
-            key[len++] = (unsigned char)(hi << 4 | v);
-            hi = -1;
-        }
-    }
-    if (hi >= 0 || len < 16) {
+    else if (r < 0)
         tool_err("device key file %s: not 16..64 bytes of hex", path);
-        goto end;
-    }
-    *keylen = len;
-    ok = 1;
-end:
-    OPENSSL_cleanse(buf, sizeof(buf));
-    if (!ok)
-        OPENSSL_cleanse(key, TOOL_DEVICE_KEY_MAX);
-    return ok;
+    return r == 0;
 }
 
 char *tool_path_below(const char *root_real, const char *path)

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 #include <openssl/evp.h>
@@ -286,6 +288,103 @@ static void test_lengths(void)
     CHECK(st.passed == -1, "st untouched");
 }
 
+/* ---- the device key file (m2m_device_key_read) ---- */
+
+static char key_dir[] = "/tmp/m2msec-devkey.XXXXXX";
+
+/* Write @p text to a file in key_dir; its path in @p path. */
+static void key_file(const char *text, size_t len, char path[256])
+{
+    FILE *f;
+
+    snprintf(path, 256, "%s/key", key_dir);
+    f = fopen(path, "wb");
+    CHECK(f != NULL && fwrite(text, 1, len, f) == len && fclose(f) == 0, "cannot write %s", path);
+}
+
+/* n bytes 0x00, 0x11, ... as hex, every pair followed by @p sep (if not 0). */
+static size_t hex_bytes(size_t n, char sep, char *out)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        o += (size_t)sprintf(out + o, "%02x", (unsigned)((i * 0x11u) & 0xff));
+        if (sep != 0)
+            out[o++] = sep;
+    }
+    out[o] = 0;
+    return o;
+}
+
+#define SFX(lit) lit, sizeof(lit) - 1
+
+static void test_device_key(void)
+{
+    static const struct {
+        const char *what;
+        size_t nbytes;
+        char sep;
+        const char *suffix;
+        size_t suffix_len;
+        int want; /* 0 accepted, -1 unreadable or too long, -2 not 16..64 bytes of hex */
+    } cases[] = {
+        {"16 bytes, no white space", 16, 0, SFX("\n"), 0},
+        {"64 bytes, spaces", 64, ' ', SFX(""), 0},
+        {"32 bytes, tabs and CRLF", 32, '\t', SFX("\r\n"), 0},
+        {"15 bytes", 15, 0, SFX("\n"), -2},
+        {"65 bytes", 65, 0, SFX("\n"), -2},
+        {"odd number of digits", 16, 0, SFX("a\n"), -2},
+        {"a non-hex character", 16, 0, SFX("zz\n"), -2},
+        {"0x prefix", 16, 0, SFX("0x\n"), -2},
+        {"an embedded NUL", 16, 0, SFX("\0"), -2},
+        {"empty", 0, 0, SFX(""), -2},
+    };
+    unsigned char key[M2M_DEVICE_KEY_MAX], want[M2M_DEVICE_KEY_MAX];
+    char text[M2M_DEVICE_KEY_FILE_MAX + 1], path[256];
+    size_t keylen;
+
+    CHECK(mkdtemp(key_dir) != NULL, "mkdtemp failed");
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        size_t len = hex_bytes(cases[c].nbytes, cases[c].sep, text);
+        int r;
+
+        memcpy(text + len, cases[c].suffix, cases[c].suffix_len);
+        len += cases[c].suffix_len;
+        key_file(text, len, path);
+        memset(key, 0xa5, sizeof(key));
+        keylen = 999;
+        r = m2m_device_key_read(path, key, &keylen);
+        CHECK(r == cases[c].want, "%s: returned %d, want %d", cases[c].what, r, cases[c].want);
+        if (cases[c].want == 0) {
+            for (size_t i = 0; i < cases[c].nbytes; i++)
+                want[i] = (unsigned char)((i * 0x11u) & 0xff);
+            CHECK(keylen == cases[c].nbytes && memcmp(key, want, keylen) == 0,
+                  "%s: wrong key (%zu bytes)", cases[c].what, keylen);
+        } else {
+            unsigned char zero[M2M_DEVICE_KEY_MAX] = {0};
+
+            CHECK(keylen == 999, "%s: key length set on failure", cases[c].what);
+            CHECK(memcmp(key, zero, sizeof(key)) == 0, "%s: key not wiped on failure",
+                  cases[c].what);
+        }
+    }
+
+    /* a valid key padded to the file limit: refused as too long; one byte less is read */
+    memset(text, ' ', sizeof(text));
+    hex_bytes(16, 0, text);
+    text[32] = ' ';
+    key_file(text, M2M_DEVICE_KEY_FILE_MAX, path);
+    CHECK(m2m_device_key_read(path, key, &keylen) == -1, "a file of the limit is not refused");
+    key_file(text, M2M_DEVICE_KEY_FILE_MAX - 1, path);
+    CHECK(m2m_device_key_read(path, key, &keylen) == 0 && keylen == 16,
+          "a file one byte below the limit is not read");
+    CHECK(unlink(path) == 0, "unlink %s", path);
+
+    /* missing file: the errno */
+    CHECK(m2m_device_key_read(path, key, &keylen) == ENOENT, "a missing file is not ENOENT");
+    CHECK(rmdir(key_dir) == 0, "rmdir %s", key_dir);
+}
+
 int main(void)
 {
     static const tc_test tests[] = {
@@ -293,6 +392,7 @@ int main(void)
         {"the MAC decides between canonical records", test_mac},
         {"non-canonical records with a right MAC refused", test_non_canonical},
         {"length limits", test_lengths},
+        {"device key file: 16..64 bytes of hex", test_device_key},
     };
     int rc;
 
