@@ -7,7 +7,9 @@
  *  - the m2msec library context (m2msec.so from $M2M_MODULES plus the
  *    default provider) and a reference context with OpenSSL's default
  *    provider only, for the plain-EVP reference implementation;
- *  - an in-memory m2msec_store whose save can be made to fail;
+ *  - st_run(): tc_run() of tests/common between the context set-up and
+ *    tear-down, with the PRNG seed printed (the in-memory store is
+ *    mem_store of tests/common);
  *  - the plain reference implementation of the session record format
  *    (docs/PROTOCOL.md section 2 and the record format of session.h),
  *    built from stock HKDF and OpenSSL's own AEADs, no m2msec code:
@@ -22,7 +24,6 @@
 #define M2MSEC_TESTS_SESSION_TEST_H
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -44,43 +44,22 @@
 #include "m2msec/record.h"
 #include "m2msec/session.h"
 
+#include "mem_store.h"
+#include "test_run.h"
+
 #define ST_OVERHEAD 27 /* 11-byte header + 16-byte tag */
 #define ST_IVLEN 12
 #define ST_TAGLEN 16
 #define ST_MAXKEY 32
 
-/* ---- assertions: CHECK(cond, fmt, ...) formats its message only on failure ---- */
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 5, 6)))
-#endif
-static inline void
-st_check_at(int ok, const char *file, unsigned line, const char *func, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-
-    if (ok) {
-        CU_assertImplementation(CU_TRUE, line, "", file, func, CU_FALSE);
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    CU_assertImplementation(CU_FALSE, line, msg, file, func, CU_FALSE);
-}
-
-#define CHECK(cond, ...) st_check_at((cond) ? 1 : 0, __FILE__, __LINE__, __func__, __VA_ARGS__)
-
-/* ---- running the tests ---- */
-
-typedef struct {
-    const char *name;
-    CU_TestFunc fn;
-} st_test;
+/*
+ * CHECK(cond, fmt, ...) and the tc_test table come from tests/common
+ * (test_run.h); st_run() below wraps tc_run() with the library contexts
+ * and the PRNG seed.
+ */
 
 /* Set up, run every test in one suite, tear down; the exit status of main. */
-static inline int st_run(const char *prog, const char *suite, const st_test *tests, size_t n);
+static inline int st_run(const char *prog, const char *suite, const tc_test *tests, size_t n);
 
 /* ---- library contexts ---- */
 
@@ -209,47 +188,6 @@ static inline void st_put_header(unsigned char *r, uint64_t epoch, uint64_t seq)
         r[1 + i] = (unsigned char)(epoch >> (8 * (3 - i)));
     for (int i = 0; i < 6; i++)
         r[5 + i] = (unsigned char)(seq >> (8 * (5 - i)));
-}
-
-/* ---- an in-memory store ---- */
-
-typedef struct {
-    m2msec_state st;
-    int have;      /* something saved */
-    int fail_save; /* save returns 0 */
-    int fail_load; /* load returns -1 */
-    unsigned long saves;
-} st_mem;
-
-static inline int st_mem_load(void *arg, m2msec_state *st)
-{
-    st_mem *m = arg;
-
-    if (m->fail_load)
-        return -1;
-    if (!m->have)
-        return 0;
-    *st = m->st;
-    return 1;
-}
-
-static inline int st_mem_save(void *arg, const m2msec_state *st)
-{
-    st_mem *m = arg;
-
-    if (m->fail_save)
-        return 0;
-    m->st = *st;
-    m->have = 1;
-    m->saves++;
-    return 1;
-}
-
-static inline m2msec_store st_mem_store(st_mem *m)
-{
-    m2msec_store s = {st_mem_load, st_mem_save, m};
-
-    return s;
 }
 
 /* ---- sessions ---- */
@@ -512,37 +450,21 @@ static inline int st_plain_open(const st_alg *a, const unsigned char *km, const 
     return st_plain_crypt(a, km, 0, (unsigned char *)rec, reclen, pt, 0);
 }
 
-static inline int st_run(const char *prog, const char *suite, const st_test *tests, size_t n)
+static inline int st_run(const char *prog, const char *suite, const tc_test *tests, size_t n)
 {
-    CU_pSuite s;
-    unsigned failures;
+    int rc;
 
     st_rng_init(prog);
     if (!st_contexts_new()) {
         ERR_print_errors_fp(stderr);
-        return 1;
-    }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    s = CU_add_suite(suite, NULL, NULL);
-    for (size_t i = 0; s != NULL && i < n; i++)
-        if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-            s = NULL;
-    if (s == NULL) {
-        fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
-        CU_cleanup_registry();
         st_contexts_free();
         return 1;
     }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed() +
-               CU_get_number_of_tests_failed();
-    printf("\n%s: seed %" PRIu64 ", %u assertions run, %u failed\n", prog, st_seed,
-           CU_get_number_of_asserts(), CU_get_number_of_failures());
-    CU_cleanup_registry();
+    rc = tc_run(prog, suite, NULL, NULL, tests, n);
+    printf("%s: seed %" PRIu64 " (repeat with M2M_TEST_SEED=%" PRIu64 ")\n", prog, st_seed,
+           st_seed);
     st_contexts_free();
-    return failures == 0 && CU_get_error() == CUE_SUCCESS ? 0 : 1;
+    return rc;
 }
 
 #endif

@@ -117,8 +117,8 @@ static void test_round_trip(void)
 
     for (size_t a = 0; a < ST_NALGS; a++) {
         m2msec_session_policy pol = {0};
-        st_mem ms = {0}, mr = {0};
-        m2msec_store ss = st_mem_store(&ms), sr = st_mem_store(&mr);
+        mem_store ms = {0}, mr = {0};
+        m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
         char name[64];
         m2msec_session *snd, *rcv;
         m2msec_session_stats st;
@@ -185,8 +185,8 @@ static void test_round_trip(void)
 
 static void test_roles(void)
 {
-    st_mem ms = {0}, mr = {0};
-    m2msec_store ss = st_mem_store(&ms), sr = st_mem_store(&mr);
+    mem_store ms = {0}, mr = {0};
+    m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     char name[64];
     m2msec_session *snd, *rcv;
     size_t olen = 7;
@@ -241,8 +241,8 @@ static void test_bad_configs(void)
     static const m2msec_role roles[] = {M2MSEC_SENDER, M2MSEC_RECEIVER};
 
     for (size_t r = 0; r < 2; r++) {
-        st_mem m = {0};
-        m2msec_store store = st_mem_store(&m), nosave = st_mem_store(&m);
+        mem_store m = {0};
+        m2msec_store store = mem_store_of(&m), nosave = mem_store_of(&m);
         m2msec_session_policy pol = {0};
         m2msec_session_config cfg = {0}, c;
         char name[64], what[128];
@@ -419,8 +419,8 @@ static void check_rejected(m2msec_session *rcv, const char *what, const uint64_t
 static void test_rejections(void)
 {
     m2msec_session_policy pol = {0};
-    st_mem ms = {0}, mr = {0};
-    m2msec_store ss = st_mem_store(&ms), sr = st_mem_store(&mr);
+    mem_store ms = {0}, mr = {0};
+    m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     uint64_t exp[M2MSEC_STATUS_COUNT] = {0}, accepted = 0;
     unsigned char bad[RECBUF];
     char name[64];
@@ -573,8 +573,8 @@ static void test_rejections(void)
 static void test_rejections_epochs(void)
 {
     m2msec_session_policy pol = {0}, rpol = {0};
-    st_mem ms = {0}, mr = {0};
-    m2msec_store ss = st_mem_store(&ms), sr = st_mem_store(&mr);
+    mem_store ms = {0}, mr = {0};
+    m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     uint64_t exp[M2MSEC_STATUS_COUNT] = {0}, accepted = 0;
     size_t first[8] = {0}, nfirst = 0, olen;
     char name[64];
@@ -702,8 +702,8 @@ static void test_rollover(void)
 {
     const size_t N = 1000;
     m2msec_session_policy pol = {0};
-    st_mem ms = {0}, mr = {0}, ms2 = {0};
-    m2msec_store ss = st_mem_store(&ms), sr = st_mem_store(&mr), ss2 = st_mem_store(&ms2);
+    mem_store ms = {0}, mr = {0}, ms2 = {0};
+    m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr), ss2 = mem_store_of(&ms2);
     char name[64], name2[64];
     m2msec_session *snd, *rcv, *snd2;
     m2msec_session_stats sst, rst;
@@ -850,8 +850,8 @@ static void test_rollover(void)
 static void test_forged_next_epoch_then_late_rekey(void)
 {
     m2msec_session_policy pol = {0};
-    st_mem ms = {0}, mr = {0};
-    m2msec_store ss = st_mem_store(&ms), sr = st_mem_store(&mr);
+    mem_store ms = {0}, mr = {0};
+    m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     char name[64];
     m2msec_session *snd, *rcv;
     size_t olen, rl;
@@ -1460,8 +1460,8 @@ static void test_interop(void)
     for (size_t a = 0; a < ST_NALGS; a++) {
         const st_alg *alg = &st_algs[a];
         m2msec_session_policy pol = {0};
-        st_mem ms = {0}, mr = {0};
-        m2msec_store ss = st_mem_store(&ms), sr = st_mem_store(&mr);
+        mem_store ms = {0}, mr = {0};
+        m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
         char name[64];
         m2msec_session *snd, *rcv;
         unsigned char km[2][ST_MAXKEY + ST_IVLEN];
@@ -1541,7 +1541,7 @@ static void test_interop(void)
 
 int main(void)
 {
-    static const st_test tests[] = {
+    static const tc_test tests[] = {
         {"1 round trip, 4 ciphers, sizes 0..16384", test_round_trip},
         {"1 wrong-role calls", test_roles},
         {"1 bad configurations", test_bad_configs},

@@ -13,8 +13,8 @@
 static void test_million(void)
 {
     m2msec_session_policy pol = {0};
-    st_mem ms = {0}, mr = {0};
-    m2msec_store ss = st_mem_store(&ms), sr = st_mem_store(&mr);
+    mem_store ms = {0}, mr = {0};
+    m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     char name[64];
     m2msec_session *snd, *rcv;
     m2msec_session_stats sst, rst;
@@ -107,7 +107,7 @@ static void test_million(void)
 
 int main(void)
 {
-    static const st_test tests[] = {
+    static const tc_test tests[] = {
         {"7 one million records, several re-keys, no repeated (epoch, seq)", test_million},
     };
 

@@ -334,8 +334,8 @@ static void test_sender_crash(void)
     /* A receiver accepts every record of every life, each once. */
     {
         m2msec_session_policy pol = {0};
-        st_mem mr = {0};
-        m2msec_store sr = st_mem_store(&mr);
+        mem_store mr = {0};
+        m2msec_store sr = mem_store_of(&mr);
         m2msec_session *rcv;
         unsigned char out[MAXREC];
         size_t olen;
@@ -417,8 +417,8 @@ static void test_receiver_clean_restart(void)
     enum { N1 = 100, N2 = 50, N3 = 30 };
     char path[512], name[64];
     m2msec_store fs;
-    st_mem ms = {0};
-    m2msec_store ss = st_mem_store(&ms);
+    mem_store ms = {0};
+    m2msec_store ss = mem_store_of(&ms);
     m2msec_session *snd, *rcv;
     m2msec_session_stats st;
     static small_rec a[N1], b[N2], c[N3], d[N3];
@@ -544,8 +544,8 @@ static void receiver_child(int fd, const char *name, const char *path,
 static void receiver_crash_case(int exact, size_t N, uint64_t max_records)
 {
     char path[512], name[64];
-    st_mem ms = {0};
-    m2msec_store ss = st_mem_store(&ms), fs;
+    mem_store ms = {0};
+    m2msec_store ss = mem_store_of(&ms), fs;
     m2msec_session_policy pol = {0};
     m2msec_session *snd, *rcv;
     small_rec *a = OPENSSL_zalloc(N * sizeof(*a)), *d;
@@ -732,22 +732,22 @@ static const small_rec *kp_rec(uint64_t epoch, uint64_t seq)
 }
 
 /* A receiver restarted from the crash state (a fresh copy each time). */
-static m2msec_session *kp_receiver(st_mem *mr, m2msec_store *sr, uint64_t grace)
+static m2msec_session *kp_receiver(mem_store *mr, m2msec_store *sr, uint64_t grace)
 {
     m2msec_session_policy pol = {0};
 
     memset(mr, 0, sizeof(*mr));
     mr->st = kp.crash;
     mr->have = 1;
-    *sr = st_mem_store(mr);
+    *sr = mem_store_of(mr);
     pol.grace_seconds = grace;
     return st_session(M2MSEC_RECEIVER, kp.name, &pol, sr);
 }
 
 static int kp_setup(void)
 {
-    st_mem ms = {0}, mr = {0};
-    m2msec_store ss = st_mem_store(&ms), sr = st_mem_store(&mr);
+    mem_store ms = {0}, mr = {0};
+    m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     m2msec_session_policy spol = {0};
     m2msec_session *snd, *rcv;
     size_t bad = 0;
@@ -802,7 +802,7 @@ static void kp_late_records(size_t early)
 {
     const uint64_t E = KP_E, F = kp.crash.seq_floor;
     uint64_t exp[M2MSEC_STATUS_COUNT] = {0};
-    st_mem mr;
+    mem_store mr;
     m2msec_store sr;
     m2msec_session *rcv = kp_receiver(&mr, &sr, 0);
     size_t late[KP_N], nlate = 0;
@@ -883,7 +883,7 @@ static void kp_storage_failure(void)
 {
     const uint64_t E = KP_E, F = kp.crash.seq_floor;
     uint64_t exp[M2MSEC_STATUS_COUNT] = {0};
-    st_mem mr;
+    mem_store mr;
     m2msec_store sr;
     m2msec_session *rcv = kp_receiver(&mr, &sr, 0);
 
@@ -920,7 +920,7 @@ static void test_restart_previous_grace_ends(void)
 {
     const uint64_t E = KP_E, F = kp.crash.seq_floor, grace = 2;
     uint64_t exp[M2MSEC_STATUS_COUNT] = {0};
-    st_mem mr;
+    mem_store mr;
     m2msec_store sr;
     m2msec_session *rcv;
     time_t t1;
@@ -949,7 +949,7 @@ static void test_restart_previous_grace_ends(void)
 
 int main(void)
 {
-    static const st_test tests[] = {
+    static const tc_test tests[] = {
         {"4 sender crash and restart: no nonce reuse", test_sender_crash},
         {"5 receiver clean restart", test_receiver_clean_restart},
         {"5 receiver crash (SIGKILL) and restart", test_receiver_crash},
