@@ -28,6 +28,12 @@
  *
  * Checks, besides the sanitizers:
  *   - a failed derive leaves the output all zero (PROTOCOL.md 1.4);
+ *   - every UTF-8 parameter is read by its data_size (582df15): a set or a
+ *     derive in which the parameter a KDF reads for one of its settable
+ *     names (the first of that name; other names are ignored, as OpenSSL
+ *     does) is a UTF-8 string with a NUL byte inside its data_size is
+ *     refused, whatever the name (identifiers, digest, derivation, type,
+ *     or a name that wants another type);
  *   - a successful derive only happens with a parameter set that the
  *     documentation allows (key >= 16 bytes, required parameters present,
  *     L in range, lifetime within policy, field limits, ...), every
@@ -38,14 +44,16 @@
  *   - the size parameter matches the digest;
  *   - the policy holds: key length, lifetime and aead label (exact name)
  *     under the strict policy; with require_integrity a key is derived
- *     only from a status record whose MAC verifies and that says passed,
- *     and a canonical passed record never makes a derivation fail with
- *     "device integrity not verified" (nor does anything without
+ *     only from the exact canonical status record (765083b: five lines,
+ *     single spaces, decimals without sign or leading zero that fit 64
+ *     bits, lowercase hex MAC) whose MAC verifies and that says "result
+ *     passed", and such a record (built by the harness or by raw fuzzer
+ *     bytes that happen to be canonical) never makes a derivation fail
+ *     with "device integrity not verified" (nor does anything without
  *     require_integrity).
  * The harness tracks what the context holds after every successful call;
  * after a failed one the state is unknown until the next reset.
  */
-#define _GNU_SOURCE /* memmem() */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +74,7 @@ static const char *const kdf_names[K_COUNT] = {"M2M-SESSION-KDF", "ONEM2M-KDF", 
 #define MAX_NAMES 24
 #define MAX_PARAMS 8
 enum { P_DEFAULT, P_STRICT, P_INTEGRITY, P_COUNT };
-static const size_t min_key[P_COUNT] = {16, 32, 16};         /* min_key_bits / 8 */
+static const size_t min_key[P_COUNT] = {16, 32, 16}; /* min_key_bits / 8 */
 static const uint64_t max_lifetime[P_COUNT] = {86400, 3600, 86400};
 static const char strict_cnf[] = "openssl_conf = init\n"
                                  "[init]\n"
@@ -81,10 +89,9 @@ static const char strict_cnf[] = "openssl_conf = init\n"
                                  "max_lifetime = 3600\n"
                                  "min_key_bits = 256\n"
                                  "allowed_aeads = M2M-REC-AES-256-GCM, M2M-REC-CHACHA20-POLY1305\n";
-static const unsigned char device_key[32] = {0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
-                                             0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
-                                             0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27,
-                                             0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f};
+static const unsigned char device_key[32] = {
+    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+    0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f};
 static char p_status[600];
 
 static OSSL_LIB_CTX *libctx[P_COUNT];
@@ -95,7 +102,7 @@ static const char *names[K_COUNT][MAX_NAMES];
 static int name_type[K_COUNT][MAX_NAMES];
 static size_t n_names[K_COUNT], n_settable[K_COUNT];
 
-static const char *const extra_names[] = {"digest", "properties", "size", "info",  "mode",
+static const char *const extra_names[] = {"digest", "properties", "size", "info", "mode",
                                           "key",    "salt",       "",     "seed", "Key"};
 
 /* ------------------------------------------------------------------ */
@@ -104,7 +111,7 @@ static const char *const extra_names[] = {"digest", "properties", "size", "info"
 
 typedef struct {
     int set;
-    unsigned char *b; /* octets, or normalised identifier, or C string for names */
+    unsigned char *b; /* octets, or normalised identifier, or the name's bytes (+ NUL) */
     size_t len;
     uint64_t u;
     int32_t i;
@@ -249,10 +256,18 @@ static void model_apply(model *m, int k, const OSSL_PARAM *params)
                          kdf_names[k], name);
                 FZ_CHECK(nv.len > 0, "%s accepted an empty identifier '%s'", kdf_names[k], name);
             } else {
-                /* names (digest, derivation, type) are compared as C strings */
-                nv.len = strlen(s);
+                /*
+                 * Names (digest, derivation, type) are read by data_size, not
+                 * as C strings: 'iv\0junk' is refused, never taken as 'iv'.
+                 * With no NUL inside, the copy below is also a C string.
+                 */
+                FZ_CHECK(memchr(s, 0, p->data_size) == NULL,
+                         "%s accepted '%s' with a NUL byte inside its data_size %zu", kdf_names[k],
+                         name, p->data_size);
+                nv.len = p->data_size;
                 nv.b = malloc(nv.len + 1);
-                memcpy(nv.b, s, nv.len + 1);
+                memcpy(nv.b, s, nv.len);
+                nv.b[nv.len] = 0;
                 if (strcmp(name, "digest") == 0)
                     FZ_CHECK(md_size(s) != 0, "accepted digest '%s'", s);
                 if (strcmp(name, "derivation") == 0)
@@ -277,6 +292,25 @@ static void model_apply(model *m, int k, const OSSL_PARAM *params)
         free(m->v[i].b);
         m->v[i] = nv;
     }
+}
+
+/*
+ * The settable name whose parameter (the first of that name in params, the
+ * one the KDF reads) is a UTF-8 string with a NUL byte inside its
+ * data_size, or NULL if there is none. A call given such a parameter must
+ * be refused ("invalid UTF-8" when it is a string parameter, a type error
+ * otherwise).
+ */
+static const char *embedded_nul(int k, const OSSL_PARAM *params)
+{
+    for (size_t i = 0; i < n_settable[k]; i++) {
+        const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, names[k][i]);
+
+        if (p != NULL && p->data_type == OSSL_PARAM_UTF8_STRING && p->data != NULL &&
+            memchr(p->data, 0, p->data_size) != NULL)
+            return names[k][i];
+    }
+    return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -401,9 +435,8 @@ static const char *canonical_md(int size)
 
 /* What the status record of this input is (P_INTEGRITY). */
 static struct {
-    int canonical_passed; /* canonical, valid MAC, passed */
+    int canonical_passed; /* the exact canonical record, valid MAC, result passed */
     int mac_valid;        /* the harness appended a valid mac line */
-    int says_passed;      /* the MAC'ed body contains "passed" */
 } status;
 
 static int aead_allowed_strict(const mval *ae)
@@ -424,8 +457,9 @@ static void check_success(const model *m, int k, int pol, const unsigned char *o
     unsigned char *want = NULL;
 
     if (pol == P_INTEGRITY && k == K_SESSION)
-        FZ_CHECK(status.canonical_passed || (status.mac_valid && status.says_passed),
-                 "M2M-SESSION-KDF derived with a status record that is forged or not passed");
+        FZ_CHECK(status.canonical_passed,
+                 "M2M-SESSION-KDF derived with a status record that is forged, not passed or "
+                 "not in the canonical form");
     if (!m->known)
         return;
     FZ_CHECK(key->set, "%s derived without a key", kdf_names[k]);
@@ -435,7 +469,7 @@ static void check_success(const model *m, int k, int pol, const unsigned char *o
 
     if (k == K_SESSION) {
         const mval *dg = get(m, k, "digest"), *pu = get(m, k, "purpose"),
-                   *or = get(m, k, "originator"), *re = get(m, k, "receiver"),
+                   *orig = get(m, k, "originator"), *re = get(m, k, "receiver"),
                    *ep = get(m, k, "epoch"), *nb = get(m, k, "not-before"),
                    *lt = get(m, k, "lifetime"), *ae = get(m, k, "aead"),
                    *on = get(m, k, "originator-nonce"), *rn = get(m, k, "receiver-nonce");
@@ -444,9 +478,9 @@ static void check_success(const model *m, int k, int pol, const unsigned char *o
         static const char label[] = "m2msec session key v1", daead[] = "M2M-REC-AES-128-GCM";
         buf info = {0};
 
-        FZ_CHECK(pu->set && or->set && re->set, "M2M-SESSION-KDF derived without purpose, "
-                                                "originator or receiver");
-        FZ_CHECK(pu->len <= 65535 && or->len <= 65535 && re->len <= 65535 &&
+        FZ_CHECK(pu->set && orig->set && re->set, "M2M-SESSION-KDF derived without purpose, "
+                                                  "originator or receiver");
+        FZ_CHECK(pu->len <= 65535 && orig->len <= 65535 && re->len <= 65535 &&
                      (!ae->set || ae->len <= 65535) && (!on->set || on->len <= 65535) &&
                      (!rn->set || rn->len <= 65535),
                  "M2M-SESSION-KDF derived with a field longer than 65535 bytes");
@@ -459,7 +493,7 @@ static void check_success(const model *m, int k, int pol, const unsigned char *o
         FZ_CHECK(L >= 1 && L <= 255 * (size_t)hlen, "M2M-SESSION-KDF derived L = %zu", L);
         put_lp(&info, (const unsigned char *)label, sizeof(label) - 1);
         put_lp(&info, pu->b, pu->len);
-        put_lp(&info, or->b, or->len);
+        put_lp(&info, orig->b, orig->len);
         put_lp(&info, re->b, re->len);
         put_be(&info, ep->set ? ep->u : 0, 8);
         put_be(&info, not_before, 8);
@@ -512,8 +546,7 @@ static void check_success(const model *m, int k, int pol, const unsigned char *o
                 "E2E Attribute Authenticity Key", "E2E Attribute Confidentiality Key"};
             part pp[1] = {{key->b, key->len}};
 
-            ref_mac("SHA256", salt->set ? salt->b : NULL, salt->set ? salt->len : 0, pp, 1,
-                    master);
+            ref_mac("SHA256", salt->set ? salt->b : NULL, salt->set ? salt->len : 0, pp, 1, master);
             memcpy(r, master, 32);
             for (int n = 1; n <= d - 3; n++) {
                 unsigned char octet = (unsigned char)n;
@@ -670,8 +703,7 @@ static void decode_params(fz_in *in, int k, plist *pl)
             size_t w = widths[fz_u8(in) % 5];
 
             if (w == 0)
-                w = type == OSSL_PARAM_REAL ? sizeof(double)
-                                            : (strcmp(name, "alg") == 0 ? 4 : 8);
+                w = type == OSSL_PARAM_REAL ? sizeof(double) : (strcmp(name, "alg") == 0 ? 4 : 8);
             if (type == OSSL_PARAM_REAL)
                 w = sizeof(double);
             len = w;
@@ -690,6 +722,50 @@ static void decode_params(fz_in *in, int k, plist *pl)
 
 /* ------------------------------------------------------------------ */
 
+/*
+ * A decimal of the canonical record at *t (end e): "0" or a digit 1-9 then
+ * digits, at most UINT64_MAX, then '\n'. Advances *t past the '\n'.
+ */
+static int canonical_decimal(const char **t, const char *e)
+{
+    static const char max[] = "18446744073709551615";
+    const char *d = *t;
+    size_t n = 0;
+
+    while (d + n < e && d[n] >= '0' && d[n] <= '9')
+        n++;
+    if (n == 0 || (n > 1 && d[0] == '0') || n > sizeof(max) - 1 ||
+        (n == sizeof(max) - 1 && memcmp(d, max, n) > 0) || d + n >= e || d[n] != '\n')
+        return 0;
+    *t = d + n + 1;
+    return 1;
+}
+
+static int canonical_literal(const char **t, const char *e, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    if ((size_t)(e - *t) < n || memcmp(*t, lit, n) != 0)
+        return 0;
+    *t += n;
+    return 1;
+}
+
+/*
+ * Whether the MAC'ed part of a status record (everything before the "mac"
+ * line) is the canonical form of docs/PROTOCOL.md section 8 with "result
+ * passed", written out here from the format rather than taken from the
+ * provider's reader.
+ */
+static int canonical_passed_body(const char *text, size_t len)
+{
+    const char *t = text, *e = text + len;
+
+    return canonical_literal(&t, e, "m2msec-integrity-status 1\nresult passed\n") &&
+           canonical_literal(&t, e, "manifest-version ") && canonical_decimal(&t, e) &&
+           canonical_literal(&t, e, "time ") && canonical_decimal(&t, e) && t == e;
+}
+
 /* The status record for P_INTEGRITY, from the input. */
 static void write_status(fz_in *in)
 {
@@ -704,9 +780,9 @@ static void write_status(fz_in *in)
         int passed = fz_u8(in) & 1;
         uint64_t version = fz_u64(in), when = fz_u64(in);
 
-        len = (size_t)snprintf(text, sizeof(text), "%sresult %s\nmanifest-version %llu\ntime %llu\n",
-                               magic, passed ? "passed" : "failed", (unsigned long long)version,
-                               (unsigned long long)when);
+        len = (size_t)snprintf(
+            text, sizeof(text), "%sresult %s\nmanifest-version %llu\ntime %llu\n", magic,
+            passed ? "passed" : "failed", (unsigned long long)version, (unsigned long long)when);
         status.canonical_passed = passed;
         mode |= 1;
     } else {
@@ -717,6 +793,7 @@ static void write_status(fz_in *in)
     if (mode & 1) {
         unsigned char mac[64];
         part pp[1] = {{(const unsigned char *)text, len}};
+        size_t body_len = len;
 
         ref_mac("SHA256", device_key, sizeof(device_key), pp, 1, mac);
         memcpy(text + len, "mac ", 4);
@@ -725,7 +802,11 @@ static void write_status(fz_in *in)
             len += (size_t)snprintf(text + len, 3, "%02x", mac[i]);
         text[len++] = '\n';
         status.mac_valid = 1;
-        status.says_passed = memmem(text, len, "passed", 6) != NULL;
+        if (mode & 2)
+            FZ_CHECK(canonical_passed_body(text, body_len) == status.canonical_passed,
+                     "model: the canonical-record check disagrees with the record written");
+        else
+            status.canonical_passed = canonical_passed_body(text, body_len);
     }
     fz_write_file(p_status, text, len);
 }
@@ -793,30 +874,46 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         plist pl;
 
         switch (fz_u8(&in) % 5) {
-        case 0:
+        case 0: {
+            const char *nul;
+
             decode_params(&in, k, &pl);
-            if (EVP_KDF_CTX_set_params(ctx, pl.p) > 0)
+            nul = embedded_nul(k, pl.p);
+            if (EVP_KDF_CTX_set_params(ctx, pl.p) > 0) {
+                FZ_CHECK(nul == NULL, "%s set '%s' with a NUL byte inside its data_size",
+                         kdf_names[k], nul);
                 model_apply(&m, k, pl.p);
-            else
+            } else {
+                if (nul != NULL)
+                    fz_stat("set refused: embedded NUL");
                 m.known = 0;
+            }
             plist_free(&pl);
             break;
+        }
         case 1: {
             size_t L = fz_u16(&in) % 20000;
             unsigned char *out = malloc(L + 1);
+            const char *nul;
             int r;
 
             decode_params(&in, k, &pl);
+            nul = embedded_nul(k, pl.p);
             memset(out, 0xa5, L + 1);
             r = EVP_KDF_derive(ctx, out, L, pl.p);
             if (r > 0) {
                 fz_stat(m.known ? "derive ok, state known" : "derive ok, state unknown");
+                FZ_CHECK(nul == NULL,
+                         "%s derived with '%s' holding a NUL byte inside its data_size",
+                         kdf_names[k], nul);
                 model_apply(&m, k, pl.p);
                 check_success(&m, k, pol, out, L);
             } else {
                 int reason = ERR_GET_REASON(ERR_peek_last_error());
 
                 fz_stat("derive refused");
+                if (nul != NULL)
+                    fz_stat("derive refused: embedded NUL");
                 if (reason == M2MSEC_R_INTEGRITY_FAILED) {
                     fz_stat("derive refused: integrity");
                     FZ_CHECK(pol == P_INTEGRITY && k == K_SESSION,
@@ -825,8 +922,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                              "a canonical passed status record was refused");
                 }
                 for (size_t i = 0; i < L; i++)
-                    FZ_CHECK(out[i] == 0, "%s failed but left output byte %zu = %02x",
-                             kdf_names[k], i, out[i]);
+                    FZ_CHECK(out[i] == 0, "%s failed but left output byte %zu = %02x", kdf_names[k],
+                             i, out[i]);
                 m.known = 0;
             }
             FZ_CHECK(out[L] == 0xa5, "%s wrote past the output length", kdf_names[k]);
