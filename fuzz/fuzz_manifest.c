@@ -117,8 +117,7 @@ static void check_parsed(const m2msec_manifest *m, const uint8_t *text, size_t l
     OPENSSL_free(s3);
 }
 
-static int sign_bytes(int p256, const uint8_t *text, size_t len, unsigned char *sig,
-                      size_t *siglen)
+static int sign_bytes(int p256, const uint8_t *text, size_t len, unsigned char *sig, size_t *siglen)
 {
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     int ok = c != NULL &&

@@ -37,10 +37,9 @@
 #include "policy.h"
 
 #define NKEYS 7
-static const char *const cnf_keys[NKEYS] = {"max_lifetime",      "min_key_bits",
-                                            "replay_window",     "allowed_aeads",
-                                            "require_integrity", "integrity_status",
-                                            "device_key_file"};
+static const char *const cnf_keys[NKEYS] = {
+    "max_lifetime",      "min_key_bits",     "replay_window",  "allowed_aeads",
+    "require_integrity", "integrity_status", "device_key_file"};
 
 static OSSL_LIB_CTX *libctx;
 static char p_policy[600], p_key[600], p_missing[600];
@@ -97,8 +96,8 @@ static void check_provider_policy(const M2M_POLICY *pol)
              "max_lifetime %llu accepted", (unsigned long long)pol->max_lifetime);
     FZ_CHECK(pol->min_key_bits >= 128 && pol->min_key_bits <= 8192 && pol->min_key_bits % 8 == 0,
              "min_key_bits %llu accepted", (unsigned long long)pol->min_key_bits);
-    FZ_CHECK(pol->replay_window >= 64 && pol->replay_window <= 32768,
-             "replay_window %llu accepted", (unsigned long long)pol->replay_window);
+    FZ_CHECK(pol->replay_window >= 64 && pol->replay_window <= 32768, "replay_window %llu accepted",
+             (unsigned long long)pol->replay_window);
     FZ_CHECK(pol->allowed_aeads != 0 && (pol->allowed_aeads & ~0xfu) == 0,
              "allowed_aeads mask %#x accepted", pol->allowed_aeads);
     FZ_CHECK(pol->device_key_len == 0 ||
@@ -154,8 +153,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lp = m2msec_policy_load(p_policy);
     fz_stat(lp != NULL ? "m2msec_policy_load ok" : "m2msec_policy_load refused");
     if (lp != NULL) {
-        static const char *const paths[] = {"bin/app", "etc/conf", ".hidden", "a/b/c/d",
-                                            "lib/libm2msec.so.0", ""};
+        static const char *const paths[] = {"bin/app", "etc/conf",           ".hidden",
+                                            "a/b/c/d", "lib/libm2msec.so.0", ""};
 
         for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
             m2msec_action a = m2msec_policy_action(lp, paths[i]);

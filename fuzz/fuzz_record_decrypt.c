@@ -267,8 +267,8 @@ static void feed(EVP_CIPHER_CTX *ctx, model *m, const record *r, unsigned style)
     }
     m->started = 1;
     if (!ok) {
-        fz_stat(want == M2MSEC_R_KEY_EXPIRED      ? "seq refused: expired"
-                : want == M2MSEC_R_OUTSIDE_WINDOW ? "seq refused: outside window"
+        fz_stat(want == M2MSEC_R_KEY_EXPIRED       ? "seq refused: expired"
+                : want == M2MSEC_R_OUTSIDE_WINDOW  ? "seq refused: outside window"
                 : want == M2MSEC_R_REPLAYED_RECORD ? "seq refused: replay"
                                                    : "seq refused: other");
         return;
@@ -383,9 +383,9 @@ static void check_counters(EVP_CIPHER_CTX *ctx, const model *m)
     FZ_CHECK(EVP_CIPHER_CTX_get_params(ctx, p), "reading the counters failed");
     FZ_CHECK(records == m->records && bytes == m->bytes && failures == m->failures,
              "counters records/bytes/failures = %llu/%llu/%llu, model %llu/%llu/%llu",
-             (unsigned long long)records, (unsigned long long)bytes,
-             (unsigned long long)failures, (unsigned long long)m->records,
-             (unsigned long long)m->bytes, (unsigned long long)m->failures);
+             (unsigned long long)records, (unsigned long long)bytes, (unsigned long long)failures,
+             (unsigned long long)m->records, (unsigned long long)m->bytes,
+             (unsigned long long)m->failures);
     if (m->started)
         FZ_CHECK(window == m->window, "replay-window reads %llu, model %llu",
                  (unsigned long long)window, (unsigned long long)m->window);
@@ -691,7 +691,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             read_body(&in, &aad, &aadlen, &body, &len);
             ref_aead(&m, 1, m.epoch, r.seq, aad, aadlen, body, len, ct, r.tag);
             if ((code & 3) == 2) {
-                uint8_t what = fz_u8(&in), pos = fz_u8(&in), bit = (uint8_t)(1u << (fz_u8(&in) & 7));
+                uint8_t what = fz_u8(&in), pos = fz_u8(&in),
+                        bit = (uint8_t)(1u << (fz_u8(&in) & 7));
 
                 switch (what % 5) {
                 case 0:
@@ -740,8 +741,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             continue;
         }
         /* Is it authentic? The reference decides, whatever was changed. */
-        r.authentic =
-            ref_aead(&m, 0, m.epoch, r.seq, r.aad, r.aadlen, r.ct, r.ctlen, r.pt, r.tag);
+        r.authentic = ref_aead(&m, 0, m.epoch, r.seq, r.aad, r.aadlen, r.ct, r.ctlen, r.pt, r.tag);
         feed(ctx, &m, &r, code);
         ERR_clear_error();
     }

@@ -66,7 +66,11 @@ static const unsigned char service_key[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,
 
 /* Plaintexts: ASCII, never 0x00 or the 0xa5 filler, so a leak is visible. */
 static const char *const plaintexts[PER_EPOCH] = {
-    "temperature=21.5", "", "humidity=40", "x", "door=open;battery=87%;rssi=-71",
+    "temperature=21.5",
+    "",
+    "humidity=40",
+    "x",
+    "door=open;battery=87%;rssi=-71",
     "a somewhat longer reading, to cross a block boundary or two: 0123456789abcdef"};
 
 typedef struct {
@@ -164,8 +168,8 @@ static void seal_all(void)
                 sealed *x = &seals[c][e * PER_EPOCH + i];
                 size_t n = strlen(plaintexts[i]);
 
-                if (m2msec_seal(s, (const unsigned char *)plaintexts[i], n, x->rec,
-                                sizeof(x->rec), &x->len) != M2MSEC_OK)
+                if (m2msec_seal(s, (const unsigned char *)plaintexts[i], n, x->rec, sizeof(x->rec),
+                                &x->len) != M2MSEC_OK)
                     fz_fail("sealing record %d of epoch %d failed", i, e);
                 x->epoch = (uint64_t)e;
                 x->seq = (uint64_t)i;
@@ -191,9 +195,9 @@ typedef struct {
     uint64_t acc_epoch[MAX_ACCEPTED], acc_seq[MAX_ACCEPTED];
     size_t nacc;
     int any_epoch, have_prev;
-    uint64_t newest_epoch;   /* newest epoch accepted so far: the receiver's current */
-    uint64_t prev_epoch;     /* the current one before the last change (if have_prev) */
-    uint64_t since_restart;  /* records accepted by the current session */
+    uint64_t newest_epoch;  /* newest epoch accepted so far: the receiver's current */
+    uint64_t prev_epoch;    /* the current one before the last change (if have_prev) */
+    uint64_t since_restart; /* records accepted by the current session */
 } world;
 
 static m2msec_session *receiver_new(world *w)
@@ -263,13 +267,12 @@ static void deliver(world *w, const unsigned char *rec, size_t len, int small)
                      "accepted",
                      (unsigned long long)w->loaded.epoch, (unsigned long long)w->loaded.seq_floor,
                      (unsigned long long)x->epoch, (unsigned long long)x->seq);
-        FZ_CHECK(w->store.have && (w->store.st.epoch > x->epoch ||
-                                   (w->store.st.epoch == x->epoch &&
-                                    w->store.st.seq_floor > x->seq)),
+        FZ_CHECK(w->store.have &&
+                     (w->store.st.epoch > x->epoch ||
+                      (w->store.st.epoch == x->epoch && w->store.st.seq_floor > x->seq)),
                  "record (%llu, %llu) accepted but the store holds (epoch %llu, floor %llu)",
                  (unsigned long long)x->epoch, (unsigned long long)x->seq,
-                 (unsigned long long)w->store.st.epoch,
-                 (unsigned long long)w->store.st.seq_floor);
+                 (unsigned long long)w->store.st.epoch, (unsigned long long)w->store.st.seq_floor);
         FZ_CHECK(!w->any_epoch || x->epoch >= w->newest_epoch ||
                      (w->have_prev && x->epoch == w->prev_epoch),
                  "record of epoch %llu accepted; current epoch %llu, previous %lld",
@@ -302,8 +305,7 @@ static void deliver(world *w, const unsigned char *rec, size_t len, int small)
             FZ_CHECK(stats.records == w->since_restart && stats.epoch == w->newest_epoch,
                      "stats: %llu records in epoch %llu, expected %llu in epoch %llu",
                      (unsigned long long)stats.records, (unsigned long long)stats.epoch,
-                     (unsigned long long)w->since_restart,
-                     (unsigned long long)w->newest_epoch);
+                     (unsigned long long)w->since_restart, (unsigned long long)w->newest_epoch);
         }
         return;
     }

@@ -199,7 +199,7 @@ static void kdf_seed_pol(const char *name, int k, int pol, const kstatus *st, co
     enc_derive(&b, k, ps, n, L);
     /* optional tail ops: e.g. "4" size, "3" dup then derive again */
     for (; tail != NULL && *tail != '\0'; tail++) {
-        if (*tail == 'd') {          /* derive again with no parameters */
+        if (*tail == 'd') { /* derive again with no parameters */
             b_u8(&b, 1);
             b_be(&b, L, 2);
             b_u8(&b, 0);
@@ -242,7 +242,8 @@ static void kdf_seeds(void)
                                  {"purpose", "record"},
                                  {"originator", "\xef\xbc\xa3\xef\xbc\xa1\xef\xbc\xa5\xef\xbc\x90"
                                                 "\xef\xbc\x91"},
-                                 {"receiver", "\xef\xac\x81" "eld-gw"},
+                                 {"receiver", "\xef\xac\x81"
+                                              "eld-gw"},
                                  {"epoch", "u:7"},
                                  {"lifetime", "u:86400"}};
     static const kparam ex4[] = {
@@ -298,10 +299,14 @@ static void kdf_seeds(void)
     static const kparam e2e_master[] = {
         {"derivation", "e2e-master"}, {"key", KPSA}, {"salt", E2ESALT}};
     static const kparam e2e_master_nosalt[] = {{"derivation", "e2e-master"}, {"key", KPSA}};
-    static const kparam e2e_ma[] = {{"derivation", "e2e-msg-auth"}, {"key", KPSA}, {"salt", E2ESALT}};
-    static const kparam e2e_mc[] = {{"derivation", "e2e-msg-conf"}, {"key", KPSA}, {"salt", E2ESALT}};
-    static const kparam e2e_aa[] = {{"derivation", "e2e-att-auth"}, {"key", KPSA}, {"salt", E2ESALT}};
-    static const kparam e2e_ac[] = {{"derivation", "e2e-att-conf"}, {"key", KPSA}, {"salt", E2ESALT}};
+    static const kparam e2e_ma[] = {
+        {"derivation", "e2e-msg-auth"}, {"key", KPSA}, {"salt", E2ESALT}};
+    static const kparam e2e_mc[] = {
+        {"derivation", "e2e-msg-conf"}, {"key", KPSA}, {"salt", E2ESALT}};
+    static const kparam e2e_aa[] = {
+        {"derivation", "e2e-att-auth"}, {"key", KPSA}, {"salt", E2ESALT}};
+    static const kparam e2e_ac[] = {
+        {"derivation", "e2e-att-conf"}, {"key", KPSA}, {"salt", E2ESALT}};
     static const kparam esprim[] = {
         {"derivation", "esprim-session"},
         {"key", "hex:303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f"},
@@ -320,7 +325,8 @@ static void kdf_seeds(void)
         {"key", MS}, {"salt", SALT}, {"id", "hex:"}, {"id-context", IDCTX}, {"type", "key"}};
     static const kparam c31r[] = {
         {"key", MS}, {"salt", SALT}, {"id", "hex:01"}, {"id-context", IDCTX}, {"type", "key"}};
-    static const kparam c31iv[] = {{"key", MS}, {"salt", SALT}, {"id-context", IDCTX}, {"type", "iv"}};
+    static const kparam c31iv[] = {
+        {"key", MS}, {"salt", SALT}, {"id-context", IDCTX}, {"type", "iv"}};
     static const kparam alg24[] = {
         {"key", MS}, {"salt", SALT}, {"id", "hex:01"}, {"type", "key"}, {"alg", "i:24"}};
     static const kparam algm7[] = {
@@ -366,8 +372,8 @@ static void kdf_seeds(void)
     kdf_seed_pol("strict-session-2-ok", K_SESSION, 1, NULL, ex2, N(ex2), 48, NULL);
     kdf_seed_pol("strict-session-refused-short-key", K_SESSION, 1, NULL, minimal, N(minimal), 32,
                  NULL);
-    kdf_seed_pol("strict-session-refused-aead", K_SESSION, 1, NULL, strict_aead, N(strict_aead),
-                 32, NULL);
+    kdf_seed_pol("strict-session-refused-aead", K_SESSION, 1, NULL, strict_aead, N(strict_aead), 32,
+                 NULL);
     kdf_seed_pol("strict-onem2m-km", K_ONEM2M, 1, NULL, km, N(km), 32, NULL);
     kdf_seed_pol("strict-oscore-refused-short-key", K_OSCORE, 1, NULL, c11s, N(c11s), 16, NULL);
 
@@ -557,7 +563,11 @@ static const unsigned char service_key[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,
                                               11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
                                               22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
 static const char *const plaintexts[6] = {
-    "temperature=21.5", "", "humidity=40", "x", "door=open;battery=87%;rssi=-71",
+    "temperature=21.5",
+    "",
+    "humidity=40",
+    "x",
+    "door=open;battery=87%;rssi=-71",
     "a somewhat longer reading, to cross a block boundary or two: 0123456789abcdef"};
 
 typedef struct {
@@ -586,8 +596,8 @@ static void seal_epoch(const char *cipher, int epoch, srec out[6])
     if (s == NULL)
         fz_fail("sender for %s epoch %d", cipher, epoch);
     for (int i = 0; i < 6; i++)
-        if (m2msec_seal(s, (const unsigned char *)plaintexts[i], strlen(plaintexts[i]),
-                        out[i].rec, sizeof(out[i].rec), &out[i].len) != M2MSEC_OK)
+        if (m2msec_seal(s, (const unsigned char *)plaintexts[i], strlen(plaintexts[i]), out[i].rec,
+                        sizeof(out[i].rec), &out[i].len) != M2MSEC_OK)
             fz_fail("seal");
     m2msec_session_free(s);
 }
@@ -641,7 +651,7 @@ static void session_seeds(void)
         b_u8(&b, (unsigned)c | (1u << 4));
         raw(&b, &r[1][0]);
         raw(&b, &r[1][1]);
-        b_u8(&b, 4); /* clean restart */
+        b_u8(&b, 4);       /* clean restart */
         raw(&b, &r[1][1]); /* refused: below the floor */
         raw(&b, &r[1][2]);
         b_u8(&b, 5); /* crash restart */
@@ -722,8 +732,7 @@ static const char *const manifests[][2] = {
      "# meta 4755 - sbin/tool\n"
      "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
      "0000000000000000000000000000000000000000  sbin/tool\n"},
-    {"empty-list",
-     "# m2msec-manifest 1\n# version 1\n# expires 1767225601\n# digest SHA256\n"},
+    {"empty-list", "# m2msec-manifest 1\n# version 1\n# expires 1767225601\n# digest SHA256\n"},
     {"paths-spaces-utf8-star",
      "# m2msec-manifest 1\n# version 9223372036854775807\n# expires 4102444800\n"
      "# digest SHA256\n"
@@ -741,10 +750,12 @@ static const char *const manifests[][2] = {
      "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  ../etc/passwd\n"},
     {"refused-control-char",
      "# m2msec-manifest 1\n# version 5\n# expires 4102444800\n# digest SHA256\n"
-     "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  bin/\xc2\x85" "app\n"},
+     "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  bin/\xc2\x85"
+     "app\n"},
     {"refused-overlong-utf8",
      "# m2msec-manifest 1\n# version 5\n# expires 4102444800\n# digest SHA256\n"
-     "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  bin\xc0\xaf" "app\n"},
+     "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  bin\xc0\xaf"
+     "app\n"},
     {"refused-uppercase-hex",
      "# m2msec-manifest 1\n# version 5\n# expires 4102444800\n# digest SHA256\n"
      "5891B5B522D5DF086D0FF0B110FBD9D21BB4FC7163AF34D08286A2E846F6BE03  bin/app\n"},
@@ -793,7 +804,8 @@ static void ed25519_sig_hex(const char *text, char *hex)
     unsigned char sig[64];
     size_t siglen = sizeof(sig);
 
-    if (k == NULL || c == NULL || EVP_DigestSignInit_ex(c, NULL, NULL, libctx, NULL, k, NULL) != 1 ||
+    if (k == NULL || c == NULL ||
+        EVP_DigestSignInit_ex(c, NULL, NULL, libctx, NULL, k, NULL) != 1 ||
         EVP_DigestSign(c, sig, &siglen, (const unsigned char *)text, strlen(text)) != 1)
         fz_fail("Ed25519 signing failed");
     for (size_t i = 0; i < siglen; i++)
@@ -865,26 +877,24 @@ static const char integrity_policy[] =
     "replay_window = 1024\n"
     "allowed_aeads = M2M-REC-AES-256-GCM, M2M-REC-CHACHA20-POLY1305\n";
 
-static const char integrity_dir_repo[] =
-    "[integrity]\n"
-    "default_action = remediate\n"
-    "quarantine_dir = /var/lib/m2msec/q\n"
-    "repository = /srv/m2msec/repo\n"
-    "[rules]\n"
-    "etc/* = alert\n"
-    "etc/passwd = deny\n"
-    "[session]\n"
-    "require_integrity = yes\n"
-    "integrity_status = /var/lib/m2msec/status\n";
+static const char integrity_dir_repo[] = "[integrity]\n"
+                                         "default_action = remediate\n"
+                                         "quarantine_dir = /var/lib/m2msec/q\n"
+                                         "repository = /srv/m2msec/repo\n"
+                                         "[rules]\n"
+                                         "etc/* = alert\n"
+                                         "etc/passwd = deny\n"
+                                         "[session]\n"
+                                         "require_integrity = yes\n"
+                                         "integrity_status = /var/lib/m2msec/status\n";
 
-static const char policy_refused[] =
-    "[integrity]\n"
-    "default_action = remediate\n"
-    "[rules]\n"
-    "bin/* = deny\n"
-    "bin/* = alert\n"
-    "[session]\n"
-    "max_lifetime = 0x10\n";
+static const char policy_refused[] = "[integrity]\n"
+                                     "default_action = remediate\n"
+                                     "[rules]\n"
+                                     "bin/* = deny\n"
+                                     "bin/* = alert\n"
+                                     "[session]\n"
+                                     "max_lifetime = 0x10\n";
 
 /* mode, mask, the seven values (NULL: absent), device key text, file content */
 static void pol_seed(const char *name, unsigned mode, const char *const vals[7], const char *key,
@@ -914,13 +924,18 @@ static void policy_seeds(int nfiles, char **files)
     static const char *const none[7] = {NULL};
     static const char *const example[7] = {"86400", "128", "256", NULL, NULL, NULL, NULL};
     static const char *const all4[7] = {
-        NULL, NULL, NULL,
+        NULL,
+        NULL,
+        NULL,
         "M2M-REC-AES-128-GCM, M2M-REC-AES-256-GCM, M2M-REC-CHACHA20-POLY1305, M2M-REC-AES-128-CCM",
-        NULL, NULL, NULL};
-    static const char *const integ[7] = {NULL, NULL, NULL, NULL, "yes", "/var/lib/m2msec/status",
-                                         "device.key"};
+        NULL,
+        NULL,
+        NULL};
+    static const char *const integ[7] = {
+        NULL, NULL, NULL, NULL, "yes", "/var/lib/m2msec/status", "device.key"};
     static const char *const bad[7] = {"-1", "120", "63", "AES-128-GCM", "maybe", NULL, NULL};
-    static const char key32[] = "000102030405060708090a0b0c0d0e0f\n101112131415161718191a1b1c1d1e1f\n";
+    static const char key32[] =
+        "000102030405060708090a0b0c0d0e0f\n101112131415161718191a1b1c1d1e1f\n";
     char name[256];
 
     pol_seed("integrity-rules-session", 2, example, "", integrity_policy,

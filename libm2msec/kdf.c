@@ -24,8 +24,7 @@ int m2msec_derive_session_key_with(EVP_KDF *kdf, const m2msec_session_key_spec *
     if (s->key != NULL)
         *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)s->key, s->key_len);
     if (s->salt != NULL)
-        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)s->salt,
-                                                 s->salt_len);
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)s->salt, s->salt_len);
     if (s->digest != NULL)
         *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)s->digest, 0);
     if (s->purpose != NULL)
@@ -41,8 +40,8 @@ int m2msec_derive_session_key_with(EVP_KDF *kdf, const m2msec_session_key_spec *
     if (s->aead != NULL)
         *p++ = OSSL_PARAM_construct_utf8_string("aead", (char *)s->aead, 0);
     if (s->originator_nonce != NULL)
-        *p++ = OSSL_PARAM_construct_octet_string(
-            "originator-nonce", (void *)s->originator_nonce, s->originator_nonce_len);
+        *p++ = OSSL_PARAM_construct_octet_string("originator-nonce", (void *)s->originator_nonce,
+                                                 s->originator_nonce_len);
     if (s->receiver_nonce != NULL)
         *p++ = OSSL_PARAM_construct_octet_string("receiver-nonce", (void *)s->receiver_nonce,
                                                  s->receiver_nonce_len);

@@ -217,8 +217,7 @@ static void check_one(pool_t *p, task_t *t, unsigned char *buf, EVP_MD_CTX *ctx)
             atomic_store(&p->fatal, 1);
             goto end;
         }
-        err = hash_loop(ctx, fd, buf, READ_BUF_SIZE, &p->bytes_done, &total,
-                        (int64_t)st1.st_size);
+        err = hash_loop(ctx, fd, buf, READ_BUF_SIZE, &p->bytes_done, &total, (int64_t)st1.st_size);
     }
     if (err < 0) {
         atomic_store(&p->fatal, 1);

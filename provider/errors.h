@@ -15,7 +15,8 @@
 
 #include "m2msec/errors.h"
 
-/* The reason codes are public (include/m2msec/errors.h) so that applications can tell them apart. */
+/* The reason codes are public (include/m2msec/errors.h) so that applications can tell them apart.
+ */
 #define M2M_R_MISSING_KEY M2MSEC_R_MISSING_KEY
 #define M2M_R_KEY_TOO_SHORT M2MSEC_R_KEY_TOO_SHORT
 #define M2M_R_LIFETIME_EXCEEDS_POLICY M2MSEC_R_LIFETIME_EXCEEDS_POLICY

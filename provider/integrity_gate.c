@@ -35,8 +35,7 @@ int m2m_integrity_gate(const M2M_PROVCTX *pc)
     n = read(fd, buf, sizeof(buf));
     close(fd);
     if (n < 0) {
-        M2M_RAISE(M2M_R_INTEGRITY_FAILED, "session keys refused: cannot read %s",
-                  pol->status_path);
+        M2M_RAISE(M2M_R_INTEGRITY_FAILED, "session keys refused: cannot read %s", pol->status_path);
         return 0;
     }
     why = m2m_status_verify(pc->hmac, pol->device_key, pol->device_key_len, buf, (size_t)n, &st);

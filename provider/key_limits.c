@@ -32,7 +32,8 @@ const char *m2m_limits_refuse(const M2M_LIMITS *l, uint64_t now, size_t len)
 static int past_soft(uint64_t used, uint64_t max)
 {
     /* used >= 80 % of max, without overflow. */
-    return used >= max - max / 100 * (100 - M2M_SOFT_PERCENT) - (max % 100) * (100 - M2M_SOFT_PERCENT) / 100;
+    return used >= max - max / 100 * (100 - M2M_SOFT_PERCENT) -
+                       (max % 100) * (100 - M2M_SOFT_PERCENT) / 100;
 }
 
 int m2m_limits_soft(const M2M_LIMITS *l, uint64_t now)

@@ -14,7 +14,7 @@
 
 #define M2M_POLICY_DEFAULT_MAX_LIFETIME 86400u /* seconds: one day */
 #define M2M_POLICY_DEFAULT_MIN_KEY_BITS 128u
-#define M2M_POLICY_FLOOR_MIN_KEY_BITS 128u /* policy may raise, never lower */
+#define M2M_POLICY_FLOOR_MIN_KEY_BITS 128u                 /* policy may raise, never lower */
 #define M2M_POLICY_CEIL_MAX_LIFETIME (10ull * 366 * 86400) /* ten years */
 #define M2M_POLICY_MAX_DEVICE_KEY 64
 

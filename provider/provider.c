@@ -64,7 +64,8 @@ static int m2m_get_params(void *provctx, OSSL_PARAM params[])
     if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, M2M_VERSION))
         return 0;
     p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_BUILDINFO);
-    if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, "m2msec " M2M_VERSION " for " OPENSSL_VERSION_TEXT))
+    if (p != NULL &&
+        !OSSL_PARAM_set_utf8_ptr(p, "m2msec " M2M_VERSION " for " OPENSSL_VERSION_TEXT))
         return 0;
     p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS);
     if (p != NULL && !OSSL_PARAM_set_int(p, pc == NULL || !pc->module_failed))
@@ -157,8 +158,10 @@ static const OSSL_DISPATCH m2m_dispatch[] = {
     {0, NULL},
 };
 
-__attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
-                                      const OSSL_DISPATCH **out, void **provctx);
+__attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HANDLE *handle,
+                                                              const OSSL_DISPATCH *in,
+                                                              const OSSL_DISPATCH **out,
+                                                              void **provctx);
 
 int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
                        const OSSL_DISPATCH **out, void **provctx)

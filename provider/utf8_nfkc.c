@@ -8,8 +8,7 @@
 #include "errors.h"
 #include "utf8_nfkc.h"
 
-int m2m_utf8_nfkc(const char *name, const char *s, size_t len, unsigned char **out,
-                  size_t *outlen)
+int m2m_utf8_nfkc(const char *name, const char *s, size_t len, unsigned char **out, size_t *outlen)
 {
     utf8proc_uint8_t *mapped = NULL;
     utf8proc_ssize_t n;
@@ -17,8 +16,8 @@ int m2m_utf8_nfkc(const char *name, const char *s, size_t len, unsigned char **o
 
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '\0') {
-            M2M_RAISE(M2M_R_INVALID_UTF8, "parameter '%s' contains a NUL byte at offset %zu",
-                      name, i);
+            M2M_RAISE(M2M_R_INVALID_UTF8, "parameter '%s' contains a NUL byte at offset %zu", name,
+                      i);
             return 0;
         }
         if ((unsigned char)s[i] >= 0x80)

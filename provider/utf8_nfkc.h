@@ -11,7 +11,6 @@
  * is already NFKC and is only copied. name is the parameter name used in
  * the error message.
  */
-int m2m_utf8_nfkc(const char *name, const char *s, size_t len, unsigned char **out,
-                  size_t *outlen);
+int m2m_utf8_nfkc(const char *name, const char *s, size_t len, unsigned char **out, size_t *outlen);
 
 #endif

@@ -16,30 +16,30 @@ extern "C" {
 #endif
 
 enum m2msec_reason {
-    M2MSEC_R_MISSING_KEY = 1,          /**< "missing key" */
-    M2MSEC_R_KEY_TOO_SHORT = 2,        /**< "key shorter than policy minimum" */
+    M2MSEC_R_MISSING_KEY = 1,             /**< "missing key" */
+    M2MSEC_R_KEY_TOO_SHORT = 2,           /**< "key shorter than policy minimum" */
     M2MSEC_R_LIFETIME_EXCEEDS_POLICY = 3, /**< "lifetime exceeds policy maximum" */
-    M2MSEC_R_MISSING_PARAMETER = 4,    /**< "missing parameter" */
-    M2MSEC_R_INVALID_PARAMETER = 5,    /**< "invalid parameter" */
-    M2MSEC_R_INVALID_UTF8 = 6,         /**< "invalid UTF-8" */
-    M2MSEC_R_UNKNOWN_DERIVATION = 7,   /**< "unknown derivation" */
-    M2MSEC_R_BAD_OUTPUT_LENGTH = 8,    /**< "bad output length" */
-    M2MSEC_R_UNKNOWN_DIGEST = 9,       /**< "unsupported digest" */
-    M2MSEC_R_FIELD_TOO_LONG = 10,      /**< "field too long" */
-    M2MSEC_R_BAD_POLICY = 11,          /**< "bad security policy" */
-    M2MSEC_R_FETCH_FAILED = 12,        /**< "algorithm fetch failed" */
-    M2MSEC_R_CRYPTO_FAILED = 13,       /**< "cryptographic operation failed" */
-    M2MSEC_R_MALLOC_FAILURE = 14,      /**< "out of memory" */
-    M2MSEC_R_REPLAYED_RECORD = 15,     /**< "replayed record": sequence number already accepted */
-    M2MSEC_R_OUTSIDE_WINDOW = 16,      /**< "record outside replay window": too old */
-    M2MSEC_R_AUTH_FAILED = 17,         /**< "authentication failed": tag did not verify */
-    M2MSEC_R_KEY_EXPIRED = 18,         /**< "session key expired": a hard limit is reached */
-    M2MSEC_R_KEY_REUSED = 19,          /**< "key already used for encryption" */
-    M2MSEC_R_BAD_STATE = 20,           /**< "operation out of order" */
-    M2MSEC_R_COPY_REFUSED = 21,        /**< "record context cannot be copied" */
-    M2MSEC_R_NOT_ALLOWED = 22,         /**< "not allowed by policy" */
-    M2MSEC_R_INTEGRITY_FAILED = 23,    /**< "device integrity not verified" */
-    M2MSEC_R_MODULE_INTEGRITY = 24,    /**< "module integrity check failed" */
+    M2MSEC_R_MISSING_PARAMETER = 4,       /**< "missing parameter" */
+    M2MSEC_R_INVALID_PARAMETER = 5,       /**< "invalid parameter" */
+    M2MSEC_R_INVALID_UTF8 = 6,            /**< "invalid UTF-8" */
+    M2MSEC_R_UNKNOWN_DERIVATION = 7,      /**< "unknown derivation" */
+    M2MSEC_R_BAD_OUTPUT_LENGTH = 8,       /**< "bad output length" */
+    M2MSEC_R_UNKNOWN_DIGEST = 9,          /**< "unsupported digest" */
+    M2MSEC_R_FIELD_TOO_LONG = 10,         /**< "field too long" */
+    M2MSEC_R_BAD_POLICY = 11,             /**< "bad security policy" */
+    M2MSEC_R_FETCH_FAILED = 12,           /**< "algorithm fetch failed" */
+    M2MSEC_R_CRYPTO_FAILED = 13,          /**< "cryptographic operation failed" */
+    M2MSEC_R_MALLOC_FAILURE = 14,         /**< "out of memory" */
+    M2MSEC_R_REPLAYED_RECORD = 15,  /**< "replayed record": sequence number already accepted */
+    M2MSEC_R_OUTSIDE_WINDOW = 16,   /**< "record outside replay window": too old */
+    M2MSEC_R_AUTH_FAILED = 17,      /**< "authentication failed": tag did not verify */
+    M2MSEC_R_KEY_EXPIRED = 18,      /**< "session key expired": a hard limit is reached */
+    M2MSEC_R_KEY_REUSED = 19,       /**< "key already used for encryption" */
+    M2MSEC_R_BAD_STATE = 20,        /**< "operation out of order" */
+    M2MSEC_R_COPY_REFUSED = 21,     /**< "record context cannot be copied" */
+    M2MSEC_R_NOT_ALLOWED = 22,      /**< "not allowed by policy" */
+    M2MSEC_R_INTEGRITY_FAILED = 23, /**< "device integrity not verified" */
+    M2MSEC_R_MODULE_INTEGRITY = 24, /**< "module integrity check failed" */
 };
 
 #ifdef __cplusplus

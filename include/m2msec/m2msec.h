@@ -49,14 +49,14 @@ typedef struct m2msec_session_key_spec {
     size_t key_len;
     const unsigned char *salt; /**< optional, NULL for none */
     size_t salt_len;
-    const char *digest;     /**< NULL for SHA2-256; or SHA2-384, SHA2-512 */
-    const char *purpose;    /**< what the key is for, e.g. "record" */
-    const char *originator; /**< originator M2M identity (UTF-8) */
-    const char *receiver;   /**< receiver M2M identity (UTF-8) */
-    uint64_t epoch;         /**< key epoch, counts re-keys */
-    uint64_t not_before;    /**< seconds since 1970 */
-    uint64_t lifetime;      /**< seconds; 0 means the default 3600 */
-    const char *aead;       /**< NULL for "M2M-REC-AES-128-GCM" */
+    const char *digest;                    /**< NULL for SHA2-256; or SHA2-384, SHA2-512 */
+    const char *purpose;                   /**< what the key is for, e.g. "record" */
+    const char *originator;                /**< originator M2M identity (UTF-8) */
+    const char *receiver;                  /**< receiver M2M identity (UTF-8) */
+    uint64_t epoch;                        /**< key epoch, counts re-keys */
+    uint64_t not_before;                   /**< seconds since 1970 */
+    uint64_t lifetime;                     /**< seconds; 0 means the default 3600 */
+    const char *aead;                      /**< NULL for "M2M-REC-AES-128-GCM" */
     const unsigned char *originator_nonce; /**< optional */
     size_t originator_nonce_len;
     const unsigned char *receiver_nonce; /**< optional */

@@ -46,15 +46,15 @@ extern "C" {
 /** Result of m2msec_seal() / m2msec_open(). Every failure leaves no output. */
 typedef enum m2msec_status {
     M2MSEC_OK = 0,
-    M2MSEC_ERR_REPLAY,      /**< record already accepted ("replayed record") */
-    M2MSEC_ERR_TOO_OLD,     /**< below the replay window ("record outside replay window") */
-    M2MSEC_ERR_AUTH,        /**< forged, corrupted or truncated ("authentication failed") */
-    M2MSEC_ERR_EXPIRED,     /**< key of that epoch is past a hard limit ("session key expired") */
-    M2MSEC_ERR_OLD_EPOCH,   /**< epoch older than the receiver accepts ("stale epoch") */
-    M2MSEC_ERR_MALFORMED,   /**< not a record: too short or unknown version */
-    M2MSEC_ERR_BUFFER,      /**< output buffer too small, or record too long */
-    M2MSEC_ERR_STORAGE,     /**< the state store failed: nothing was sent or accepted */
-    M2MSEC_ERR_INTERNAL,    /**< anything else; see the OpenSSL error queue */
+    M2MSEC_ERR_REPLAY,    /**< record already accepted ("replayed record") */
+    M2MSEC_ERR_TOO_OLD,   /**< below the replay window ("record outside replay window") */
+    M2MSEC_ERR_AUTH,      /**< forged, corrupted or truncated ("authentication failed") */
+    M2MSEC_ERR_EXPIRED,   /**< key of that epoch is past a hard limit ("session key expired") */
+    M2MSEC_ERR_OLD_EPOCH, /**< epoch older than the receiver accepts ("stale epoch") */
+    M2MSEC_ERR_MALFORMED, /**< not a record: too short or unknown version */
+    M2MSEC_ERR_BUFFER,    /**< output buffer too small, or record too long */
+    M2MSEC_ERR_STORAGE,   /**< the state store failed: nothing was sent or accepted */
+    M2MSEC_ERR_INTERNAL,  /**< anything else; see the OpenSSL error queue */
     M2MSEC_STATUS_COUNT
 } m2msec_status;
 
@@ -92,12 +92,12 @@ void m2msec_store_file(m2msec_store *store, const char *path);
 
 /** Session policy. Zero fields take the documented defaults. */
 typedef struct m2msec_session_policy {
-    const char *aead;           /**< M2M-REC-* cipher; default "M2M-REC-AES-128-GCM" */
-    uint64_t key_lifetime;      /**< seconds per epoch key; default 3600 (<= provider policy) */
-    uint64_t max_records;       /**< records per epoch key; default: the cipher's limit */
-    uint64_t replay_window;     /**< receiver window in records; default: provider policy */
-    uint64_t grace_seconds;     /**< receiver keeps the previous epoch this long; default 30 */
-    unsigned rekey_jitter_pct;  /**< sender re-keys at 80 % minus up to this %; default 10 */
+    const char *aead;          /**< M2M-REC-* cipher; default "M2M-REC-AES-128-GCM" */
+    uint64_t key_lifetime;     /**< seconds per epoch key; default 3600 (<= provider policy) */
+    uint64_t max_records;      /**< records per epoch key; default: the cipher's limit */
+    uint64_t replay_window;    /**< receiver window in records; default: provider policy */
+    uint64_t grace_seconds;    /**< receiver keeps the previous epoch this long; default 30 */
+    unsigned rekey_jitter_pct; /**< sender re-keys at 80 % minus up to this %; default 10 */
     /**
      * Receiver: largest step of the persisted sequence floor; default 2^24.
      * The step adapts from 1 (low rates: nothing is lost when the receiver
@@ -111,14 +111,14 @@ typedef enum m2msec_role { M2MSEC_SENDER = 1, M2MSEC_RECEIVER = 2 } m2msec_role;
 
 typedef struct m2msec_session_config {
     m2msec_role role;
-    OSSL_LIB_CTX *libctx;          /**< where m2msec is loaded; NULL = default context */
-    const unsigned char *key;      /**< service-layer key (>= 16 bytes, provider policy) */
+    OSSL_LIB_CTX *libctx;     /**< where m2msec is loaded; NULL = default context */
+    const unsigned char *key; /**< service-layer key (>= 16 bytes, provider policy) */
     size_t key_len;
-    const char *originator;        /**< identity of the sending entity (UTF-8) */
-    const char *receiver;          /**< identity of the receiving entity (UTF-8) */
-    const char *purpose;           /**< default "m2msec record" */
+    const char *originator;              /**< identity of the sending entity (UTF-8) */
+    const char *receiver;                /**< identity of the receiving entity (UTF-8) */
+    const char *purpose;                 /**< default "m2msec record" */
     const m2msec_session_policy *policy; /**< NULL = defaults */
-    const m2msec_store *store;     /**< required */
+    const m2msec_store *store;           /**< required */
 } m2msec_session_config;
 
 typedef struct m2msec_session m2msec_session;
@@ -151,11 +151,13 @@ m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inl
 
 /** Counters, for monitoring and the examples. */
 typedef struct m2msec_session_stats {
-    uint64_t epoch;          /**< current epoch */
-    uint64_t rekeys;         /**< epochs moved to since creation */
-    uint64_t records;        /**< records sealed or accepted */
+    uint64_t epoch;                         /**< current epoch */
+    uint64_t rekeys;                        /**< epochs moved to since creation */
+    uint64_t records;                       /**< records sealed or accepted */
     uint64_t rejected[M2MSEC_STATUS_COUNT]; /**< receiver: refusals by status */
-    size_t memory;           /**< bytes in m2msec structures (session, provider contexts, windows); OpenSSL's own EVP and AEAD contexts add about 1.4 KB per live epoch key (bench/record_bench measures the total) */
+    size_t memory; /**< bytes in m2msec structures (session, provider contexts, windows); OpenSSL's
+                      own EVP and AEAD contexts add about 1.4 KB per live epoch key
+                      (bench/record_bench measures the total) */
 } m2msec_session_stats;
 
 void m2msec_session_get_stats(const m2msec_session *s, m2msec_session_stats *st);
