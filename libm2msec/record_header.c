@@ -4,23 +4,24 @@
 void m2msec_header_write(unsigned char h[11], uint64_t epoch, uint64_t seq)
 {
     h[0] = M2MSEC_RECORD_VERSION;
-    for (int i = 0; i < 4; i++)
-        h[1 + i] = (unsigned char)(epoch >> (8 * (3 - i)));
-    for (int i = 0; i < 6; i++)
-        h[5 + i] = (unsigned char)(seq >> (8 * (5 - i)));
+    h[1] = (unsigned char)(epoch >> 24);
+    h[2] = (unsigned char)(epoch >> 16);
+    h[3] = (unsigned char)(epoch >> 8);
+    h[4] = (unsigned char)epoch;
+    h[5] = (unsigned char)(seq >> 40);
+    h[6] = (unsigned char)(seq >> 32);
+    h[7] = (unsigned char)(seq >> 24);
+    h[8] = (unsigned char)(seq >> 16);
+    h[9] = (unsigned char)(seq >> 8);
+    h[10] = (unsigned char)seq;
 }
 
 int m2msec_header_read(const unsigned char h[11], uint64_t *epoch, uint64_t *seq)
 {
-    uint64_t e = 0, s = 0;
-
     if (h[0] != M2MSEC_RECORD_VERSION)
         return 0;
-    for (int i = 0; i < 4; i++)
-        e = (e << 8) | h[1 + i];
-    for (int i = 0; i < 6; i++)
-        s = (s << 8) | h[5 + i];
-    *epoch = e;
-    *seq = s;
+    *epoch = (uint64_t)h[1] << 24 | (uint64_t)h[2] << 16 | (uint64_t)h[3] << 8 | h[4];
+    *seq = (uint64_t)h[5] << 40 | (uint64_t)h[6] << 32 | (uint64_t)h[7] << 24 |
+           (uint64_t)h[8] << 16 | (uint64_t)h[9] << 8 | h[10];
     return 1;
 }

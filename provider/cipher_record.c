@@ -294,10 +294,16 @@ static int rec_dinit(void *vctx, const unsigned char *key, size_t keylen, const 
     return rec_init(vctx, key, keylen, iv, ivlen, params, 0);
 }
 
+/* Big-endian store; one byte swap and one 8-byte store where the compiler knows how. */
 static void put_u64(unsigned char *p, uint64_t v)
 {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+    memcpy(p, &v, sizeof(v));
+#else
     for (int i = 7; i >= 0; i--, v >>= 8)
         p[i] = (unsigned char)v;
+#endif
 }
 
 /* At a record's start: read the clock for this record. */
@@ -372,11 +378,18 @@ static int rec_begin(REC_CTX *c)
                   c->alg->name);
         return 0;
     }
-    memcpy(nonce, c->iv, REC_IVLEN);
-    for (int i = 0; i < 8; i++)
-        nonce[REC_IVLEN - 1 - i] ^= (unsigned char)(c->seq >> (8 * i));
+    /* nonce = IV XOR (0^32 || u64be(seq)), in 8-byte words */
     put_u64(prefix, c->epoch);
     put_u64(prefix + 8, c->seq);
+    {
+        uint64_t lo, sq;
+
+        memcpy(&lo, c->iv + REC_IVLEN - 8, 8);
+        memcpy(&sq, prefix + 8, 8);
+        lo ^= sq;
+        memcpy(nonce, c->iv, REC_IVLEN - 8);
+        memcpy(nonce + REC_IVLEN - 8, &lo, 8);
+    }
     c->tag_ready = c->enc ? 0 : c->tag_ready;
     if (c->alg->ccm && !c->enc && !c->tag_ready) {
         M2M_RAISE(M2M_R_BAD_STATE,
