@@ -335,16 +335,16 @@ static int write_all(int fd, const unsigned char *p, size_t len)
 
 int m2m_write_atomic(const char *path, const void *buf, size_t len, unsigned mode, const char *what)
 {
-    char *tmp = NULL, *dir = NULL, *slash;
+    /* On the stack: a session's state save must not fail for want of memory. */
+    char tmp[PATH_MAX + sizeof(".tmp.XXXXXX")], dir[PATH_MAX + 2], *slash;
     size_t plen = strlen(path);
     int fd = -1, dfd, ok = 0;
 
-    tmp = OPENSSL_malloc(plen + sizeof(".tmp.XXXXXX"));
-    dir = OPENSSL_malloc(plen + 2);
-    if (tmp == NULL || dir == NULL) {
-        ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory writing %s %s",
+    tmp[0] = '\0';
+    if (plen >= PATH_MAX) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT, "m2msec: %s path too long: %s",
                        what, path);
-        goto end;
+        return 0;
     }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp.XXXXXX", sizeof(".tmp.XXXXXX"));
@@ -394,9 +394,7 @@ int m2m_write_atomic(const char *path, const void *buf, size_t len, unsigned mod
 end:
     if (fd >= 0)
         close(fd);
-    if (tmp != NULL && tmp[0] != '\0')
+    if (tmp[0] != '\0')
         unlink(tmp);
-    OPENSSL_free(tmp);
-    OPENSSL_free(dir);
     return ok;
 }

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <openssl/err.h>
 
 #include "m2msec/session.h"
+#include "safe_open.h"
 
 #define STATE_MAGIC "m2msec-state 1"
 
@@ -85,53 +85,12 @@ static int file_load(void *arg, m2msec_state *st)
 
 static int file_save(void *arg, const m2msec_state *st)
 {
-    const char *path = arg;
-    char tmp[4096], dirbuf[4096], text[128];
-    int fd = -1, dfd, len, ok = 0;
+    char text[128];
+    int len =
+        snprintf(text, sizeof(text), STATE_MAGIC "\nepoch %" PRIu64 "\nseq-floor %" PRIu64 "\n",
+                 st->epoch, st->seq_floor);
 
-    len = snprintf(text, sizeof(text), STATE_MAGIC "\nepoch %" PRIu64 "\nseq-floor %" PRIu64 "\n",
-                   st->epoch, st->seq_floor);
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp) ||
-        snprintf(dirbuf, sizeof(dirbuf), "%s", path) >= (int)sizeof(dirbuf)) {
-        ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
-                       "m2msec: state file path too long");
-        return 0;
-    }
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot create %s", tmp);
-        return 0;
-    }
-    if (write(fd, text, (size_t)len) != len || fsync(fd) != 0) {
-        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot write %s", tmp);
-        goto end;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot write %s", tmp);
-        goto end;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot replace %s", path);
-        goto end;
-    }
-    tmp[0] = '\0'; /* renamed: nothing to clean up */
-    dfd = open(dirname(dirbuf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) != 0) {
-        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot sync the directory of %s", path);
-        if (dfd >= 0)
-            close(dfd);
-        goto end;
-    }
-    close(dfd);
-    ok = 1;
-end:
-    if (fd >= 0)
-        close(fd);
-    if (tmp[0] != '\0')
-        unlink(tmp);
-    return ok;
+    return m2m_write_atomic((const char *)arg, text, (size_t)len, 0600, "session state file");
 }
 
 void m2msec_store_file(m2msec_store *store, const char *path)
