@@ -223,3 +223,10 @@ end:
         OPENSSL_cleanse(key, M2M_DEVICE_KEY_MAX);
     return ret;
 }
+
+const char *m2m_device_key_error(int r)
+{
+    if (r > 0)
+        return strerror(r);
+    return r == -1 ? "unreadable or too long" : "not 16..64 bytes of hex";
+}

@@ -57,4 +57,7 @@ const char *m2m_status_verify(EVP_MAC *hmac, const unsigned char *key, size_t ke
  */
 int m2m_device_key_read(const char *path, unsigned char key[M2M_DEVICE_KEY_MAX], size_t *keylen);
 
+/* What a non-zero m2m_device_key_read result means, as text for an error message. */
+const char *m2m_device_key_error(int r);
+
 #endif

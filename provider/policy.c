@@ -111,12 +111,8 @@ static int read_device_key(M2M_POLICY *pol, const char *path)
 {
     int r = m2m_device_key_read(path, pol->device_key, &pol->device_key_len);
 
-    if (r > 0)
-        M2M_RAISE(M2M_R_BAD_POLICY, "policy device_key_file %s: %s", path, strerror(r));
-    else if (r == -1)
-        M2M_RAISE(M2M_R_BAD_POLICY, "policy device_key_file %s: unreadable or too long", path);
-    else if (r < 0)
-        M2M_RAISE(M2M_R_BAD_POLICY, "policy device_key_file %s: not 16..64 bytes of hex", path);
+    if (r != 0)
+        M2M_RAISE(M2M_R_BAD_POLICY, "policy device_key_file %s: %s", path, m2m_device_key_error(r));
     return r == 0;
 }
 

@@ -211,12 +211,8 @@ int tool_read_device_key(const char *path, unsigned char key[TOOL_DEVICE_KEY_MAX
 {
     int r = m2m_device_key_read(path, key, keylen);
 
-    if (r > 0)
-        tool_err("device key file %s: %s", path, strerror(r));
-    else if (r == -1)
-        tool_err("device key file %s: unreadable or too long", path);
-    else if (r < 0)
-        tool_err("device key file %s: not 16..64 bytes of hex", path);
+    if (r != 0)
+        tool_err("device key file %s: %s", path, m2m_device_key_error(r));
     return r == 0;
 }
 
