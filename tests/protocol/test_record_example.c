@@ -127,7 +127,7 @@ static void test_sender_matches_document(void)
 
 static void test_receiver_opens_document(void)
 {
-    mem_store ms = {0};
+    mem_store ms = MEM_STORE_FIRST_START; /* a first start: m2msec_store_init's state */
     m2msec_session *rx = make(M2MSEC_RECEIVER, &ms);
     unsigned char out[256];
     size_t outlen;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "session_test.h"
+#include "test_errors.h"
 
 #define MAXPT 16384
 #define RECBUF (MAXPT + ST_OVERHEAD)
@@ -117,7 +118,7 @@ static void test_round_trip(void)
 
     for (size_t a = 0; a < ST_NALGS; a++) {
         m2msec_session_policy pol = {0};
-        mem_store ms = {0}, mr = {0};
+        mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
         m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
         char name[64];
         m2msec_session *snd, *rcv;
@@ -139,8 +140,9 @@ static void test_round_trip(void)
               st_algs[a].m2m, m2msec_session_overhead(snd));
         CHECK(m2msec_session_overhead(rcv) == ST_OVERHEAD, "%s: receiver overhead %zu",
               st_algs[a].m2m, m2msec_session_overhead(rcv));
-        CHECK(ms.have && ms.st.epoch == 0 && ms.saves == 1,
-              "%s: sender persisted epoch 0 before returning", st_algs[a].m2m);
+        /* Initialised state: epoch 0, which a sender never uses; its first epoch is 1. */
+        CHECK(ms.have && ms.st.epoch == 1 && ms.saves == 1,
+              "%s: sender persisted epoch 1 before returning", st_algs[a].m2m);
         for (size_t i = 0; i < nsizes; i++) {
             size_t n = i, olen = 99, plen = 99;
             const unsigned char *p = pool + (st_rand() & 255);
@@ -150,7 +152,7 @@ static void test_round_trip(void)
             s1 = m2msec_seal(snd, p, n, rec, n + ST_OVERHEAD, &olen);
             h = st_header(rec);
             s2 = open_rec(rcv, rec, olen, n, &plen);
-            if (s1 != M2MSEC_OK || olen != n + ST_OVERHEAD || h.version != 1 || h.epoch != 0 ||
+            if (s1 != M2MSEC_OK || olen != n + ST_OVERHEAD || h.version != 1 || h.epoch != 1 ||
                 h.seq != i || s2 != M2MSEC_OK || plen != n || memcmp(out, p, n) != 0 ||
                 out[n] != 0xAA) {
                 if (bad++ < 5)
@@ -165,16 +167,17 @@ static void test_round_trip(void)
         }
         CHECK(bad == 0, "%s: %zu of %zu sizes failed", st_algs[a].m2m, bad, nsizes);
         get_stats(snd, &st);
-        CHECK(st.records == nsizes && st.epoch == 0 && st.rekeys == 0 && st.memory > 0,
+        CHECK(st.records == nsizes && st.epoch == 1 && st.rekeys == 0 && st.memory > 0,
               "%s: sender stats records %" PRIu64 " epoch %" PRIu64 " rekeys %" PRIu64,
               st_algs[a].m2m, st.records, st.epoch, st.rekeys);
         for (int k = 0; k < M2MSEC_STATUS_COUNT; k++)
             CHECK(st.rejected[k] == 0, "%s: sender rejected[%d] = %" PRIu64, st_algs[a].m2m, k,
                   st.rejected[k]);
         get_stats(rcv, &st);
-        CHECK(st.records == nsizes && st.epoch == 0 && st.rekeys == 0 && st.memory > 0,
-              "%s: receiver stats records %" PRIu64 " epoch %" PRIu64, st_algs[a].m2m, st.records,
-              st.epoch);
+        /* From the initial state (nothing accepted) to the sender's epoch 1: not a re-key. */
+        CHECK(st.records == nsizes && st.epoch == 1 && st.rekeys == 0 && st.memory > 0,
+              "%s: receiver stats records %" PRIu64 " epoch %" PRIu64 " rekeys %" PRIu64,
+              st_algs[a].m2m, st.records, st.epoch, st.rekeys);
         for (int k = 0; k < M2MSEC_STATUS_COUNT; k++)
             CHECK(st.rejected[k] == 0, "%s: receiver rejected[%d] = %" PRIu64, st_algs[a].m2m, k,
                   st.rejected[k]);
@@ -185,7 +188,7 @@ static void test_round_trip(void)
 
 static void test_roles(void)
 {
-    mem_store ms = {0}, mr = {0};
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
     m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     char name[64];
     m2msec_session *snd, *rcv;
@@ -236,13 +239,27 @@ static void expect_new_fails(const char *what, const m2msec_session_config *cfg)
     ERR_clear_error();
 }
 
+/* The same, and the error queue holds `text`. */
+static void expect_new_fails_with(const char *what, const m2msec_session_config *cfg,
+                                  const char *text)
+{
+    m2msec_session *s;
+
+    ERR_clear_error();
+    s = m2msec_session_new(cfg);
+    CHECK(s == NULL, "%s: session created", what);
+    CHECK(errors_have(text, NULL), "%s: no error \"%s\"", what, text);
+    m2msec_session_free(s);
+    ERR_clear_error();
+}
+
 static void test_bad_configs(void)
 {
     static const m2msec_role roles[] = {M2MSEC_SENDER, M2MSEC_RECEIVER};
 
     for (size_t r = 0; r < 2; r++) {
-        mem_store m = {0};
-        m2msec_store store = mem_store_of(&m), nosave = mem_store_of(&m);
+        mem_store m = MEM_STORE_FIRST_START;
+        m2msec_store store = mem_store_of(&m), nosave = mem_store_of(&m), partial;
         m2msec_session_policy pol = {0};
         m2msec_session_config cfg = {0}, c;
         char name[64], what[128];
@@ -287,6 +304,45 @@ static void test_bad_configs(void)
         c.store = &nosave;
         snprintf(what, sizeof(what), "%s: store without save", role);
         expect_new_fails(what, &c);
+        /* A store without its lock (or any other callback) cannot be used by mistake. */
+        for (int k = 0; k < 3; k++) {
+            partial = mem_store_of(&m);
+            if (k == 0)
+                partial.lock = NULL;
+            else if (k == 1)
+                partial.unlock = NULL;
+            else
+                partial.load = NULL;
+            c = cfg;
+            c.store = &partial;
+            snprintf(what, sizeof(what), "%s: store without %s", role,
+                     k == 0   ? "lock"
+                     : k == 1 ? "unlock"
+                              : "load");
+            expect_new_fails_with(what, &c, "every store needs lock, load, save and unlock");
+            CHECK(!m.locked, "%s: left locked", what);
+        }
+        /* The lock fails, or another session holds it. */
+        c = cfg;
+        m.fail_lock = 1;
+        snprintf(what, sizeof(what), "%s: lock error", role);
+        expect_new_fails_with(what, &c, "cannot lock the state (memory store)");
+        m.fail_lock = 0;
+        m.locked = 1;
+        snprintf(what, sizeof(what), "%s: state locked by another session", role);
+        expect_new_fails_with(what, &c, "state in use by another session (memory store)");
+        CHECK(m.locked, "%s: a refused session released someone else's lock", role);
+        m.locked = 0;
+        /* Nothing stored: never a first start by accident. */
+        m.have = 0;
+        snprintf(what, sizeof(what), "%s: no stored state", role);
+        expect_new_fails_with(what, &c,
+                              "no stored state at memory store: if this is the session's first "
+                              "start, initialise it with m2msec_store_init() or `m2msec state init "
+                              "memory store`");
+        CHECK(!m.have && m.saves == 0 && !m.locked, "%s: the missing state was created (%lu saves)",
+              role, m.saves);
+        m.have = 1;
         c = cfg;
         c.role = (m2msec_role)0;
         expect_new_fails("role 0", &c);
@@ -324,6 +380,7 @@ static void test_bad_configs(void)
         expect_new_fails(what, &c);
         m.fail_load = 0;
         CHECK(m.saves == 0, "%s: nothing saved by failed creations (%lu)", role, m.saves);
+        CHECK(!m.locked, "%s: a failed creation kept the lock", role);
         if (roles[r] == M2MSEC_SENDER) {
             /* The epoch cannot be persisted: no sender; once it can, the sender starts. */
             m2msec_session *s;
@@ -332,14 +389,16 @@ static void test_bad_configs(void)
             m.fail_save = 1;
             expect_new_fails("sender: store save error", &c);
             m.fail_save = 0;
-            CHECK(!m.have, "sender: state saved by a failed save");
+            CHECK(m.saves == 0 && m.st.epoch == 0 && !m.locked,
+                  "sender: state saved by a failed save");
             s = m2msec_session_new(&c);
-            CHECK(s != NULL && m.have && m.st.epoch == 0,
+            CHECK(s != NULL && m.have && m.st.epoch == 1 && m.locked,
                   "sender: not created after the store recovered");
             if (s == NULL)
                 ERR_print_errors_fp(stderr);
             m2msec_session_free(s);
-            memset(&m, 0, sizeof(m));
+            CHECK(!m.locked, "sender: the lock is still held after free");
+            m = (mem_store)MEM_STORE_FIRST_START;
             ERR_clear_error();
         }
 
@@ -369,6 +428,7 @@ static void test_status_text(void)
         [M2MSEC_ERR_BUFFER] = "buffer too small",
         [M2MSEC_ERR_STORAGE] = "state storage failed",
         [M2MSEC_ERR_INTERNAL] = "internal error",
+        [M2MSEC_ERR_FORKED] = "session used after fork",
     };
 
     for (int i = 0; i < M2MSEC_STATUS_COUNT; i++) {
@@ -419,7 +479,7 @@ static void check_rejected(m2msec_session *rcv, const char *what, const uint64_t
 static void test_rejections(void)
 {
     m2msec_session_policy pol = {0};
-    mem_store ms = {0}, mr = {0};
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
     m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     uint64_t exp[M2MSEC_STATUS_COUNT] = {0}, accepted = 0;
     unsigned char bad[RECBUF];
@@ -438,7 +498,7 @@ static void test_rejections(void)
     r = seal_many(snd, N, LEN);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     for (size_t i = 0; i < N; i++)
-        CHECK(r[i].epoch == 0 && r[i].seq == i, "record %zu is e%" PRIu64 " s%" PRIu64, i,
+        CHECK(r[i].epoch == 1 && r[i].seq == i, "record %zu is e%" PRIu64 " s%" PRIu64, i,
               r[i].epoch, r[i].seq);
 
     /* Replay. */
@@ -480,10 +540,16 @@ static void test_rejections(void)
                                 : "tag");
             /* A flip in seq may land on a number inside the window, never an accepted one
                (37, 100); seq 50 +- 2^k: 51, 48, 54, 58, 34 (too old), 114, 178, 306... */
+            /* A flip in the epoch may give epoch 0, older than the receiver's (stale). */
+            if (pos >= 1 && pos < 5 && st_header(bad).epoch == 0) {
+                expect_refused(rcv, what, bad, RL, sizeof(out), M2MSEC_ERR_OLD_EPOCH, UNTOUCHED,
+                               exp);
+                continue;
+            }
             if (pos >= 5 && pos < 11) {
                 st_hdr h = st_header(bad);
 
-                if (h.epoch == 0 && 100 - (int64_t)h.seq >= 64 && h.seq < 100) {
+                if (h.epoch == 1 && 100 - (int64_t)h.seq >= 64 && h.seq < 100) {
                     expect_refused(rcv, what, bad, RL, sizeof(out), M2MSEC_ERR_TOO_OLD, ZEROED,
                                    exp);
                     continue;
@@ -573,7 +639,7 @@ static void test_rejections(void)
 static void test_rejections_epochs(void)
 {
     m2msec_session_policy pol = {0}, rpol = {0};
-    mem_store ms = {0}, mr = {0};
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
     m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     uint64_t exp[M2MSEC_STATUS_COUNT] = {0}, accepted = 0;
     size_t first[8] = {0}, nfirst = 0, olen;
@@ -593,7 +659,7 @@ static void test_rejections_epochs(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     for (size_t i = 0; i < N; i++)
         if (i == 0 || r[i].epoch != r[i - 1].epoch) {
-            CHECK(r[i].seq == 0 && r[i].epoch == nfirst, "record %zu starts epoch %" PRIu64, i,
+            CHECK(r[i].seq == 0 && r[i].epoch == nfirst + 1, "record %zu starts epoch %" PRIu64, i,
                   r[i].epoch);
             if (nfirst < 8)
                 first[nfirst++] = i;
@@ -628,8 +694,8 @@ static void test_rejections_epochs(void)
     {
         uint64_t exp2[M2MSEC_STATUS_COUNT] = {0};
 
-        memset(&ms, 0, sizeof(ms));
-        memset(&mr, 0, sizeof(mr));
+        ms = (mem_store)MEM_STORE_FIRST_START;
+        mr = (mem_store)MEM_STORE_FIRST_START;
         pol.max_records = 0;
         rpol.max_records = 3;
         st_unique_name(name, sizeof(name), "expired");
@@ -702,7 +768,7 @@ static void test_rollover(void)
 {
     const size_t N = 1000;
     m2msec_session_policy pol = {0};
-    mem_store ms = {0}, mr = {0}, ms2 = {0};
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START, ms2 = MEM_STORE_FIRST_START;
     m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr), ss2 = mem_store_of(&ms2);
     char name[64], name2[64];
     m2msec_session *snd, *rcv, *snd2;
@@ -735,7 +801,7 @@ static void test_rollover(void)
         CHECK(same < ncounts, "all %zu epochs re-keyed after exactly %zu records: no jitter",
               ncounts, counts[0]);
     }
-    CHECK(ms.st.epoch == last_epoch && ms.saves == last_epoch + 1,
+    CHECK(ms.st.epoch == last_epoch && ms.saves == last_epoch, /* epochs 1 .. last */
           "sender store: epoch %" PRIu64 ", %lu saves (last epoch %" PRIu64 ")", ms.st.epoch,
           ms.saves, last_epoch);
 
@@ -799,7 +865,8 @@ static void test_rollover(void)
     get_stats(rcv, &rst);
     CHECK(sst.rekeys > 10 && rst.rekeys > 10, "rekeys: sender %" PRIu64 ", receiver %" PRIu64,
           sst.rekeys, rst.rekeys);
-    CHECK(sst.rekeys == last_epoch && rst.rekeys == last_epoch,
+    /* Both began in epoch 1 (a sender's first; the receiver's initial state holds nothing). */
+    CHECK(sst.rekeys + 1 == last_epoch && rst.rekeys + 1 == last_epoch,
           "rekeys: sender %" PRIu64 ", receiver %" PRIu64 ", last epoch %" PRIu64, sst.rekeys,
           rst.rekeys, last_epoch);
     CHECK(sst.epoch == rst.epoch && sst.epoch == last_epoch,
@@ -850,7 +917,7 @@ static void test_rollover(void)
 static void test_forged_next_epoch_then_late_rekey(void)
 {
     m2msec_session_policy pol = {0};
-    mem_store ms = {0}, mr = {0};
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
     m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     char name[64];
     m2msec_session *snd, *rcv;
@@ -868,8 +935,8 @@ static void test_forged_next_epoch_then_late_rekey(void)
     st_fill_plain(pt, 16);
     CHECK(m2msec_seal(snd, pt, 16, rec, sizeof(rec), &rl) == M2MSEC_OK, "seal");
     CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "epoch 0 accepted");
-    /* Forgery: a header of epoch 1 and random bytes. */
-    st_put_header(rec, 1, 0);
+    /* Forgery: a header of the next epoch (2) and random bytes. */
+    st_put_header(rec, 2, 0);
     st_fill_plain(rec + 11, 16 + ST_TAGLEN);
     CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_ERR_AUTH, "forgery refused");
     /* Wait past lifetime + grace of anything derived so far. */
@@ -880,7 +947,7 @@ static void test_forged_next_epoch_then_late_rekey(void)
         nanosleep(&ts, NULL);
     }
     st = m2msec_seal(snd, pt, 16, rec, sizeof(rec), &rl);
-    CHECK(st == M2MSEC_OK && st_header(rec).epoch >= 1, "sender re-keyed by time: %s, e%" PRIu64,
+    CHECK(st == M2MSEC_OK && st_header(rec).epoch >= 2, "sender re-keyed by time: %s, e%" PRIu64,
           m2msec_status_text(st), st_header(rec).epoch);
     st = open_rec(rcv, rec, rl, sizeof(out), &olen);
     CHECK(st == M2MSEC_OK, "genuine record of the next epoch after a forgery: %s",
@@ -987,26 +1054,42 @@ static void test_file_store_format(void)
     char path[512], buf[512], want[256];
     m2msec_store fs;
     m2msec_state st;
+    void *h = NULL;
     static const m2msec_state values[] = {
         {0, 0}, {7, 42}, {0xFFFFFFFFull, 0xFFFFFFFFFFFFull}, {UINT64_MAX, UINT64_MAX}};
 
     CU_ASSERT_FATAL(make_tmpdir());
     snprintf(path, sizeof(path), "%s/state", tmpdir);
     m2msec_store_file(&fs, path);
-    CHECK(fs.load != NULL && fs.save != NULL && fs.arg == (void *)path, "store filled in");
-    CHECK(fs.load(fs.arg, &st) == 0, "no file yet: load returns 0");
+    CHECK(fs.lock != NULL && fs.load != NULL && fs.save != NULL && fs.unlock != NULL &&
+              fs.arg == (void *)path && fs.name == path,
+          "store filled in");
+    CHECK(fs.load(fs.arg, NULL, &st) == 0, "no file yet: load returns 0");
+    ERR_clear_error();
+    CHECK(fs.save(fs.arg, NULL, &values[0]) == 0 && access(path, F_OK) != 0,
+          "save without the lock refused");
+    ERR_clear_error();
+    CU_ASSERT_FATAL(fs.lock(fs.arg, &h) == 1);
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
-        CHECK(fs.save(fs.arg, &values[i]) == 1, "save %zu", i);
+        CHECK(fs.save(fs.arg, h, &values[i]) == 1, "save %zu", i);
         snprintf(want, sizeof(want), "m2msec-state 1\nepoch %" PRIu64 "\nseq-floor %" PRIu64 "\n",
                  values[i].epoch, values[i].seq_floor);
         read_file(path, buf, sizeof(buf));
         CHECK(strcmp(buf, want) == 0, "file content \"%s\", want \"%s\"", buf, want);
         memset(&st, 0x11, sizeof(st));
-        CHECK(fs.load(fs.arg, &st) == 1 && st.epoch == values[i].epoch &&
+        CHECK(fs.load(fs.arg, h, &st) == 1 && st.epoch == values[i].epoch &&
                   st.seq_floor == values[i].seq_floor,
               "load back %zu", i);
     }
+    fs.unlock(fs.arg, h);
     unlink(path);
+    {
+        char lockp[600];
+
+        snprintf(lockp, sizeof(lockp), "%s.lock", path);
+        CHECK(access(lockp, F_OK) == 0, "the lock file %s stays", lockp);
+        unlink(lockp);
+    }
 
     /* Through sessions: the sender persists its epoch, the receiver its floor. */
     {
@@ -1020,34 +1103,42 @@ static void test_file_store_format(void)
         m2msec_store_file(&sfs, spath);
         m2msec_store_file(&rfs, rpath);
         st_unique_name(name, sizeof(name), "format");
+        CHECK(m2msec_store_init(&sfs) && m2msec_store_init(&rfs), "first start initialised");
+        read_file(spath, buf, sizeof(buf));
+        CHECK(strcmp(buf, "m2msec-state 1\nepoch 0\nseq-floor 0\n") == 0, "initial state: \"%s\"",
+              buf);
         snd = st_session(M2MSEC_SENDER, name, NULL, &sfs);
         rcv = st_session(M2MSEC_RECEIVER, name, NULL, &rfs);
         CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
         CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
         read_file(spath, buf, sizeof(buf));
-        CHECK(strcmp(buf, "m2msec-state 1\nepoch 0\nseq-floor 0\n") == 0,
+        CHECK(strcmp(buf, "m2msec-state 1\nepoch 1\nseq-floor 0\n") == 0,
               "sender state after creation: \"%s\"", buf);
-        CHECK(access(rpath, F_OK) != 0, "receiver wrote state before any record");
+        read_file(rpath, buf, sizeof(buf));
+        CHECK(strcmp(buf, "m2msec-state 1\nepoch 0\nseq-floor 0\n") == 0,
+              "receiver state before any record: \"%s\"", buf);
         st_fill_plain(pt, 3);
         CHECK(m2msec_seal(snd, pt, 3, rec, sizeof(rec), &rl) == M2MSEC_OK, "seal");
         CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "open");
         read_file(rpath, buf, sizeof(buf));
-        CHECK(strcmp(buf, "m2msec-state 1\nepoch 0\nseq-floor 1\n") == 0,
+        CHECK(strcmp(buf, "m2msec-state 1\nepoch 1\nseq-floor 1\n") == 0,
               "receiver state after seq 0: \"%s\"", buf);
         m2msec_session_free(snd);
         m2msec_session_free(rcv);
         read_file(spath, buf, sizeof(buf));
-        CHECK(strcmp(buf, "m2msec-state 1\nepoch 0\nseq-floor 0\n") == 0,
+        CHECK(strcmp(buf, "m2msec-state 1\nepoch 1\nseq-floor 0\n") == 0,
               "sender state after free: \"%s\"", buf);
         /* A restarted sender moves to the next epoch. */
         snd = st_session(M2MSEC_SENDER, name, NULL, &sfs);
         CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
         read_file(spath, buf, sizeof(buf));
-        CHECK(strcmp(buf, "m2msec-state 1\nepoch 1\nseq-floor 0\n") == 0,
+        CHECK(strcmp(buf, "m2msec-state 1\nepoch 2\nseq-floor 0\n") == 0,
               "sender state after restart: \"%s\"", buf);
         m2msec_session_free(snd);
-        list_dir(tmpdir, buf, sizeof(buf));
-        CHECK(strcmp(buf, "receiver sender ") == 0 || strcmp(buf, "sender receiver ") == 0,
+        /* The state files and their lock files, which stay (a lock file is never replaced). */
+        CHECK(list_dir(tmpdir, buf, sizeof(buf)) == 4 && strstr(buf, "receiver ") != NULL &&
+                  strstr(buf, "sender ") != NULL && strstr(buf, "receiver.lock ") != NULL &&
+                  strstr(buf, "sender.lock ") != NULL,
               "directory holds \"%s\"", buf);
     }
     remove_tree(tmpdir);
@@ -1104,7 +1195,7 @@ static void test_file_store_malformed(void)
         shown[k] = '\0';
         CU_ASSERT_FATAL(write_file(path, bad[i], strlen(bad[i])));
         ERR_clear_error();
-        CHECK(fs.load(fs.arg, &st) == -1, "load accepted malformed \"%s\"", shown);
+        CHECK(fs.load(fs.arg, NULL, &st) == -1, "load accepted malformed \"%s\"", shown);
         CHECK(ERR_peek_error() != 0, "no error queued for \"%s\"", shown);
         for (size_t r = 0; r < 2; r++) {
             snprintf(what, sizeof(what), "%s with state \"%s\"",
@@ -1136,7 +1227,7 @@ static void test_file_store_malformed(void)
         static const char nul[] = "m2msec-state 1\nepoch 3\0\nseq-floor 0\n";
 
         CU_ASSERT_FATAL(write_file(path, nul, sizeof(nul) - 1));
-        CHECK(fs.load(fs.arg, &st) == -1, "a NUL byte in the state file");
+        CHECK(fs.load(fs.arg, NULL, &st) == -1, "a NUL byte in the state file");
         ERR_clear_error();
     }
     /* Leading zeros are still one unambiguous number. */
@@ -1144,13 +1235,14 @@ static void test_file_store_malformed(void)
         const char *z = "m2msec-state 1\nepoch 007\nseq-floor 00\n";
 
         CU_ASSERT_FATAL(write_file(path, z, strlen(z)));
-        CHECK(fs.load(fs.arg, &st) == 1 && st.epoch == 7 && st.seq_floor == 0, "leading zeros");
+        CHECK(fs.load(fs.arg, NULL, &st) == 1 && st.epoch == 7 && st.seq_floor == 0,
+              "leading zeros");
     }
     /* A directory, a symbolic link: refused too. */
     unlink(path);
     CU_ASSERT_FATAL(mkdir(path, 0700) == 0);
     ERR_clear_error();
-    CHECK(fs.load(fs.arg, &st) == -1, "a directory as state file");
+    CHECK(fs.load(fs.arg, NULL, &st) == -1, "a directory as state file");
     rmdir(path);
     {
         char target[512];
@@ -1159,9 +1251,9 @@ static void test_file_store_malformed(void)
         const char *good = "m2msec-state 1\nepoch 3\nseq-floor 0\n";
 
         CU_ASSERT_FATAL(write_file(target, good, strlen(good)));
-        CHECK(fs.load(fs.arg, &st) == 0, "no state file yet");
+        CHECK(fs.load(fs.arg, NULL, &st) == 0, "no state file yet");
         CU_ASSERT_FATAL(symlink(target, path) == 0);
-        CHECK(fs.load(fs.arg, &st) == -1, "a symbolic link as state file");
+        CHECK(fs.load(fs.arg, NULL, &st) == -1, "a symbolic link as state file");
         unlink(path);
         unlink(target);
     }
@@ -1242,6 +1334,7 @@ static void storage_failure_case(break_kind how)
     snprintf(rpath, sizeof(rpath), "%s/receiver", dir);
     m2msec_store_file(&sfs, spath);
     m2msec_store_file(&rfs, rpath);
+    CU_ASSERT_FATAL(m2msec_store_init(&sfs) && m2msec_store_init(&rfs));
     pol.max_records = 10;
     st_unique_name(name, sizeof(name), "storage");
     snd = st_session(M2MSEC_SENDER, name, &pol, &sfs);
@@ -1285,7 +1378,7 @@ static void storage_failure_case(break_kind how)
         s = m2msec_seal(snd, pt, 4, out, sizeof(out), &olen);
         if (s != M2MSEC_OK)
             break;
-        CHECK(st_header(out).epoch == 0, "sealed in epoch %" PRIu64, st_header(out).epoch);
+        CHECK(st_header(out).epoch == 1, "sealed in epoch %" PRIu64, st_header(out).epoch);
         sent++;
         if (sent > 20)
             break;
@@ -1295,7 +1388,7 @@ static void storage_failure_case(break_kind how)
     CHECK(sent >= 7 && sent <= 8, "%zu records sent before the re-key", sent);
     check_no_output("sender storage failure", olen, 0, UNTOUCHED);
     get_stats(snd, &st2);
-    CHECK(st2.records == st.records && st2.epoch == 0 && st2.rekeys == 0,
+    CHECK(st2.records == st.records && st2.epoch == 1 && st2.rekeys == 0,
           "%s: sender records %" PRIu64 " -> %" PRIu64 ", epoch %" PRIu64, kind, st.records,
           st2.records, st2.epoch);
     memset(out, 0xAA, sizeof(out));
@@ -1313,10 +1406,13 @@ static void storage_failure_case(break_kind how)
         m2msec_store_file(&fs2, p2);
         st_unique_name(name2, sizeof(name2), "storage-new");
         ERR_clear_error();
+        CHECK(!m2msec_store_init(&fs2), "%s: state initialised without a store", kind);
+        ERR_clear_error();
         CHECK(st_session(M2MSEC_SENDER, name2, &pol, &fs2) == NULL,
               "%s: sender created without a store", kind);
         ERR_clear_error();
         CU_ASSERT_FATAL(repair_dir(dir, how));
+        CHECK(m2msec_store_init(&fs2), "%s: state initialised once the store works again", kind);
         {
             m2msec_session *s2 = st_session(M2MSEC_SENDER, name2, &pol, &fs2);
 
@@ -1345,13 +1441,13 @@ static void storage_failure_case(break_kind how)
     }
     /* The sender re-keys and goes on, the receiver accepts. */
     s = m2msec_seal(snd, pt, 4, rec, sizeof(rec), &rl);
-    CHECK(s == M2MSEC_OK && st_header(rec).epoch == 1 && st_header(rec).seq == 0,
+    CHECK(s == M2MSEC_OK && st_header(rec).epoch == 2 && st_header(rec).seq == 0,
           "%s: after repair the sender seals: %s (e%" PRIu64 " s%" PRIu64 ")", kind,
           m2msec_status_text(s), st_header(rec).epoch, st_header(rec).seq);
     if (s != M2MSEC_OK)
         ERR_print_errors_fp(stderr);
     s = open_rec(rcv, rec, rl, sizeof(out), &olen);
-    CHECK(s == M2MSEC_OK, "%s: after repair the receiver opens epoch 1: %s", kind,
+    CHECK(s == M2MSEC_OK, "%s: after repair the receiver opens epoch 2: %s", kind,
           m2msec_status_text(s));
     ERR_clear_error();
     m2msec_session_free(snd);
@@ -1388,6 +1484,7 @@ static void test_file_store_no_temp_files(void)
     snprintf(rpath, sizeof(rpath), "%s/r.state", tmpdir);
     m2msec_store_file(&sfs, spath);
     m2msec_store_file(&rfs, rpath);
+    CU_ASSERT_FATAL(m2msec_store_init(&sfs) && m2msec_store_init(&rfs));
     pol.max_records = 20;
     pol.seq_floor_step = 2;
     st_unique_name(name, sizeof(name), "notemp");
@@ -1403,7 +1500,7 @@ static void test_file_store_no_temp_files(void)
     }
     CHECK(bad == 0, "%zu records failed", bad);
     n = list_dir(tmpdir, names, sizeof(names));
-    CHECK(n == 2, "directory holds %zu entries: %s", n, names);
+    CHECK(n == 4, "directory holds %zu entries: %s", n, names); /* states and lock files */
     CHECK(strstr(names, "s.state ") != NULL && strstr(names, "r.state ") != NULL,
           "directory holds %s", names);
     /* The sender's file names its current epoch, the receiver's is ahead of use. */
@@ -1419,7 +1516,7 @@ static void test_file_store_no_temp_files(void)
     m2msec_session_free(snd);
     m2msec_session_free(rcv);
     n = list_dir(tmpdir, names, sizeof(names));
-    CHECK(n == 2, "after free: %zu entries: %s", n, names);
+    CHECK(n == 4, "after free: %zu entries: %s", n, names);
     remove_tree(tmpdir);
 }
 
@@ -1460,11 +1557,11 @@ static void test_interop(void)
     for (size_t a = 0; a < ST_NALGS; a++) {
         const st_alg *alg = &st_algs[a];
         m2msec_session_policy pol = {0};
-        mem_store ms = {0}, mr = {0};
+        mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
         m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
         char name[64];
         m2msec_session *snd, *rcv;
-        unsigned char km[2][ST_MAXKEY + ST_IVLEN];
+        unsigned char km[3][ST_MAXKEY + ST_IVLEN];
         size_t olen, rl, opened = 0;
         m2msec_status s;
         /* (a) plain -> libm2msec: epochs 0 and 1, several seqs, in this order. */
@@ -1479,6 +1576,7 @@ static void test_interop(void)
         st_unique_name(name, sizeof(name), "interop");
         CU_ASSERT_FATAL(st_plain_epoch_km(alg, name, "MN-CSE-session-test", 0, 3600, km[0]));
         CU_ASSERT_FATAL(st_plain_epoch_km(alg, name, "MN-CSE-session-test", 1, 3600, km[1]));
+        CU_ASSERT_FATAL(st_plain_epoch_km(alg, name, "MN-CSE-session-test", 2, 3600, km[2]));
 
         rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
         CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
@@ -1508,7 +1606,7 @@ static void test_interop(void)
               m2msec_status_text(s));
         m2msec_session_free(rcv);
 
-        /* (b) libm2msec -> plain: the sender's records of epochs 0 and 1. */
+        /* (b) libm2msec -> plain: the sender's records of epochs 1 and 2 (its first is 1). */
         snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
         CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
         for (int i = 0; i < 14; i++) {
@@ -1518,9 +1616,9 @@ static void test_interop(void)
             st_fill_plain(pt, n);
             s = m2msec_seal(snd, pt, n, rec, sizeof(rec), &rl);
             h = st_header(rec);
-            CHECK(s == M2MSEC_OK && rl == n + ST_OVERHEAD && h.epoch <= 1, "%s: seal %d", alg->m2m,
-                  i);
-            if (s != M2MSEC_OK || h.epoch > 1)
+            CHECK(s == M2MSEC_OK && rl == n + ST_OVERHEAD && h.epoch >= 1 && h.epoch <= 2,
+                  "%s: seal %d", alg->m2m, i);
+            if (s != M2MSEC_OK || h.epoch < 1 || h.epoch > 2)
                 continue;
             memset(out, 0, sizeof(out));
             CHECK(st_plain_open(alg, km[h.epoch], rec, rl, out) && memcmp(out, pt, n) == 0,
@@ -1528,7 +1626,7 @@ static void test_interop(void)
                   alg->m2m, h.epoch, h.seq);
             opened++;
             if (i == 13)
-                CHECK(h.epoch == 1 && h.seq >= 4,
+                CHECK(h.epoch == 2 && h.seq >= 4,
                       "%s: the sender re-keyed once (e%" PRIu64 " s%" PRIu64 ")", alg->m2m, h.epoch,
                       h.seq);
         }
