@@ -32,6 +32,7 @@
 #include "record_header.h"
 
 #define DEFAULT_AEAD M2MSEC_REC_AES_128_GCM
+#define CCM8_LABEL M2MSEC_REC_AES_128_CCM "-8" /* the aead label of an 8-byte CCM tag (6.2) */
 #define DEFAULT_PURPOSE "m2msec record"
 #define DEFAULT_LIFETIME 3600
 #define DEFAULT_GRACE 30
@@ -53,6 +54,7 @@ struct m2msec_session {
     unsigned char *key;
     size_t key_len;
     char *originator, *receiver, *purpose, *aead;
+    const char *label; /* aead label bound into the keys: aead, or CCM8_LABEL */
     m2msec_session_policy pol;
     m2msec_store store;
     void *lock;  /* the store's lock handle, held while `locked` */
@@ -396,7 +398,7 @@ static int epoch_km(m2msec_session *s, uint64_t epoch, unsigned char km[MAX_KEY 
     spec.receiver = s->receiver;
     spec.epoch = epoch;
     spec.lifetime = s->pol.key_lifetime;
-    spec.aead = s->aead;
+    spec.aead = s->label;
     return m2msec_derive_session_key_with(s->kdf, &spec, km, s->keylen + IV_LEN);
 }
 
@@ -407,7 +409,8 @@ static int epoch_key_make(m2msec_session *s, epoch_key *k, uint64_t epoch,
     unsigned char derived[MAX_KEY + IV_LEN];
     const unsigned char *km = given_km;
     uint64_t not_after = now_seconds() + s->pol.key_lifetime;
-    OSSL_PARAM p[5], *pp = p;
+    size_t taglen = s->taglen;
+    OSSL_PARAM p[6], *pp = p;
     int enc = s->role == M2MSEC_SENDER, ok = 0;
 
     epoch_key_clear(k);
@@ -424,6 +427,8 @@ static int epoch_key_make(m2msec_session *s, epoch_key *k, uint64_t epoch,
         *pp++ = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_MAX_RECORDS, &s->pol.max_records);
     if (!enc && s->pol.replay_window != 0)
         *pp++ = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_REPLAY_WINDOW, &s->pol.replay_window);
+    if (taglen != 16) /* the provider takes the tag length before the key */
+        *pp++ = OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_TAGLEN, &taglen);
     *pp = OSSL_PARAM_construct_end();
     k->ctx = EVP_CIPHER_CTX_new();
     if (k->ctx == NULL) {
@@ -572,6 +577,7 @@ m2msec_session *m2msec_session_new(const m2msec_session_config *cfg)
                        "m2msec: out of memory creating a session");
         goto err;
     }
+    s->label = s->aead;
     s->kdf = EVP_KDF_fetch(s->libctx, "M2M-SESSION-KDF", NULL);
     if (s->kdf == NULL) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_FETCH_FAILED,
@@ -596,7 +602,21 @@ m2msec_session *m2msec_session_new(const m2msec_session_config *cfg)
                        "m2msec: %s has an unsupported key length", s->aead);
         goto err;
     }
-    s->taglen = 16;
+    /*
+     * The tag length: 16, or 8 with AES-128-CCM. An 8-byte tag changes the
+     * aead label, so its keys are never those of the 16-byte tag (6.2).
+     */
+    s->taglen = s->pol.tag_len == 0 ? 16 : s->pol.tag_len;
+    if (s->taglen == 8 && strcmp(s->aead, M2MSEC_REC_AES_128_CCM) == 0) {
+        s->label = CCM8_LABEL;
+    } else if (s->taglen != 16) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
+                       "m2msec: tag length %zu is not supported with %s (16%s)", s->taglen, s->aead,
+                       strcmp(s->aead, M2MSEC_REC_AES_128_CCM) == 0
+                           ? " or 8"
+                           : "; 8 only with " M2MSEC_REC_AES_128_CCM);
+        goto err;
+    }
 
     /* One session per state: the lock is held until m2msec_session_free(). */
     if (!store_lock(&s->store, &s->lock))

@@ -82,7 +82,7 @@ typedef enum m2msec_status {
 /** Short readable text for a status, e.g. "replayed record". */
 const char *m2msec_status_text(m2msec_status st);
 
-/** Bytes a record adds to its plaintext: 11-byte header + 16-byte tag (8 with CCM-8). */
+/** Bytes of the record header; the tag adds 16 more (8 with tag_len 8). */
 #define M2MSEC_HEADER_LEN 11
 /** Largest plaintext per record. */
 #define M2MSEC_MAX_RECORD (((size_t)1 << 24) - 1)
@@ -170,6 +170,14 @@ typedef struct m2msec_session_policy {
      * second; a restart loses at most one step of the current epoch.
      */
     uint64_t seq_floor_step;
+    /**
+     * AEAD tag length in bytes: 0 or 16 (the default); 8 only with
+     * M2M-REC-AES-128-CCM. It is bound into the epoch keys through the aead
+     * label "M2M-REC-AES-128-CCM-8" (docs/PROTOCOL.md 6.2), so both sides
+     * must agree on it. An 8-byte tag gets the provider's forgery limit of
+     * 2^13 failed decryptions per key.
+     */
+    size_t tag_len;
 } m2msec_session_policy;
 
 typedef enum m2msec_role { M2MSEC_SENDER = 1, M2MSEC_RECEIVER = 2 } m2msec_role;
@@ -204,7 +212,7 @@ m2msec_session *m2msec_session_new(const m2msec_session_config *cfg);
  */
 void m2msec_session_free(m2msec_session *s);
 
-/** Record overhead of this session in bytes (header + tag). */
+/** Record overhead of this session in bytes (header + tag: 27, or 19 with tag_len 8). */
 size_t m2msec_session_overhead(const m2msec_session *s);
 
 /**

@@ -1637,6 +1637,220 @@ static void test_interop(void)
     ERR_clear_error();
 }
 
+/* ======================================================================== */
+/* 9. The 8-byte CCM tag (issue 9 point 10)                                 */
+/* ======================================================================== */
+
+static void test_ccm8(void)
+{
+    const st_alg *alg = &st_alg_ccm8;
+    m2msec_session_policy pol = {0}, p16 = {0};
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START, mr16 = MEM_STORE_FIRST_START;
+    m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr), sr16 = mem_store_of(&mr16);
+    unsigned char km[ST_MAXKEY + ST_IVLEN], km16[ST_MAXKEY + ST_IVLEN];
+    char name[64];
+    m2msec_session *snd, *rcv, *rcv16;
+    size_t rl, olen, bad = 0;
+    m2msec_status s;
+
+    pol.aead = M2MSEC_REC_AES_128_CCM;
+    pol.tag_len = 8;
+    p16.aead = M2MSEC_REC_AES_128_CCM;
+    st_unique_name(name, sizeof(name), "ccm8");
+    snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
+    rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+    rcv16 = st_session(M2MSEC_RECEIVER, name, &p16, &sr16);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rcv16);
+    CHECK(m2msec_session_overhead(snd) == 19 && m2msec_session_overhead(rcv) == 19 &&
+              m2msec_session_overhead(rcv16) == 27,
+          "overheads %zu %zu %zu", m2msec_session_overhead(snd), m2msec_session_overhead(rcv),
+          m2msec_session_overhead(rcv16));
+    /* The key of the label M2M-REC-AES-128-CCM-8 (plain HKDF), not the 16-byte tag's. */
+    CU_ASSERT_FATAL(st_plain_epoch_km(alg, name, "MN-CSE-session-test", 1, 3600, km));
+    CU_ASSERT_FATAL(st_plain_epoch_km(&st_algs[3], name, "MN-CSE-session-test", 1, 3600, km16));
+    CHECK(memcmp(km, km16, 16 + ST_IVLEN) != 0, "the 8- and 16-byte tags share a key");
+    for (size_t n = 0; n < 300; n++) {
+        st_fill_plain(pt, n);
+        s = m2msec_seal(snd, pt, n, rec, sizeof(rec), &rl);
+        if (s != M2MSEC_OK || rl != n + 19) {
+            bad++;
+            continue;
+        }
+        /* OpenSSL's own AES-128-CCM with an 8-byte tag opens it with the documented key. */
+        memset(out, 0, sizeof(out));
+        if (!st_plain_open(alg, km, rec, rl, out) || memcmp(out, pt, n) != 0)
+            bad++;
+        /* A receiver with the 16-byte tag refuses it (other length, other key). */
+        if (open_rec(rcv16, rec, rl, sizeof(out), &olen) == M2MSEC_OK)
+            bad++;
+        if (open_rec(rcv, rec, rl, sizeof(out), &olen) != M2MSEC_OK || olen != n ||
+            memcmp(out, pt, n) != 0)
+            bad++;
+    }
+    CHECK(bad == 0, "%zu of 300 CCM-8 records failed", bad);
+    /* The other way: records sealed by the plain implementation, in epoch 1. */
+    bad = 0;
+    for (uint64_t q = 1000; q < 1010; q++) {
+        size_t n = (size_t)st_range(0, 100);
+
+        st_fill_plain(pt, n);
+        if (!st_plain_seal(alg, km, 1, q, pt, n, rec) ||
+            open_rec(rcv, rec, n + 19, sizeof(out), &olen) != M2MSEC_OK || olen != n ||
+            memcmp(out, pt, n) != 0)
+            bad++;
+        rec[11 + n] ^= 0x40; /* one tag bit */
+        if (open_rec(rcv, rec, n + 19, sizeof(out), &olen) == M2MSEC_OK)
+            bad++;
+    }
+    CHECK(bad == 0, "%zu of 10 plain CCM-8 records failed", bad);
+    m2msec_session_free(snd);
+    m2msec_session_free(rcv);
+    m2msec_session_free(rcv16);
+    OPENSSL_cleanse(km, sizeof(km));
+    OPENSSL_cleanse(km16, sizeof(km16));
+
+    /* Tag lengths that do not exist are refused, naming what is allowed. */
+    {
+        static const struct {
+            const char *aead;
+            size_t tag;
+            const char *text;
+        } badtag[] = {
+            {M2MSEC_REC_AES_128_GCM, 8,
+             "tag length 8 is not supported with M2M-REC-AES-128-GCM (16; 8 only with "
+             "M2M-REC-AES-128-CCM)"},
+            {M2MSEC_REC_CHACHA20_POLY1305, 8, "tag length 8 is not supported with"},
+            {M2MSEC_REC_AES_256_GCM, 12, "tag length 12 is not supported with"},
+            {M2MSEC_REC_AES_128_CCM, 12,
+             "tag length 12 is not supported with M2M-REC-AES-128-CCM (16 or 8)"},
+            {M2MSEC_REC_AES_128_CCM, 4, "tag length 4 is not supported"},
+        };
+
+        for (size_t i = 0; i < sizeof(badtag) / sizeof(badtag[0]); i++) {
+            m2msec_session_config cfg = {0};
+            mem_store m = MEM_STORE_FIRST_START;
+            m2msec_store st = mem_store_of(&m);
+            m2msec_session_policy bp = {0};
+            char what[128];
+
+            bp.aead = badtag[i].aead;
+            bp.tag_len = badtag[i].tag;
+            cfg.role = i % 2 ? M2MSEC_RECEIVER : M2MSEC_SENDER;
+            cfg.libctx = st_libctx;
+            cfg.key = st_key;
+            cfg.key_len = sizeof(st_key);
+            cfg.originator = name;
+            cfg.receiver = "MN-CSE-session-test";
+            cfg.policy = &bp;
+            cfg.store = &st;
+            snprintf(what, sizeof(what), "%s with tag_len %zu", badtag[i].aead, badtag[i].tag);
+            expect_new_fails_with(what, &cfg, badtag[i].text);
+            CHECK(m.saves == 0 && !m.locked, "%s: the store was used", what);
+        }
+    }
+    /* tag_len 16 is the default spelled out: the same keys and records. */
+    {
+        mem_store a = MEM_STORE_FIRST_START, b = MEM_STORE_FIRST_START;
+        m2msec_store sa = mem_store_of(&a), sb = mem_store_of(&b);
+        m2msec_session_policy t16 = {0};
+
+        t16.tag_len = 16;
+        st_unique_name(name, sizeof(name), "tag16");
+        snd = st_session(M2MSEC_SENDER, name, &t16, &sa);
+        rcv = st_session(M2MSEC_RECEIVER, name, NULL, &sb);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
+        st_fill_plain(pt, 40);
+        CHECK(m2msec_seal(snd, pt, 40, rec, sizeof(rec), &rl) == M2MSEC_OK && rl == 40 + 27 &&
+                  open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK,
+              "tag_len 16 and the default interoperate");
+        m2msec_session_free(snd);
+        m2msec_session_free(rcv);
+    }
+    ERR_clear_error();
+}
+
+/*
+ * GCM and ChaCha20-Poly1305 hand out plaintext from EVP_DecryptUpdate,
+ * before EVP_DecryptFinal_ex checks the tag (PROTOCOL.md 5.3). A session
+ * must wipe it when the tag then fails: nothing of a forged record's
+ * plaintext may stay in the caller's buffer.
+ */
+static void test_wipe_after_failed_tag(void)
+{
+    const size_t n = 1000;
+
+    for (size_t a = 0; a < ST_NALGS; a++) {
+        const st_alg *alg = &st_algs[a];
+        m2msec_session_policy pol = {0};
+        mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
+        m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
+        unsigned char km[ST_MAXKEY + ST_IVLEN];
+        char name[64];
+        m2msec_session *snd, *rcv;
+        size_t rl, olen = 99;
+        m2msec_status s;
+
+        pol.aead = alg->m2m;
+        st_unique_name(name, sizeof(name), "wipe");
+        snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
+        rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
+        st_fill_plain(pt, n);
+        CU_ASSERT_FATAL(m2msec_seal(snd, pt, n, rec, sizeof(rec), &rl) == M2MSEC_OK);
+        rec[rl - 1] ^= 0x01; /* the last tag bit: the ciphertext itself is genuine */
+
+        /* The premise, with the record cipher alone: plaintext before final (not CCM). */
+        if (!alg->ccm) {
+            EVP_CIPHER *c = EVP_CIPHER_fetch(st_libctx, alg->m2m, NULL);
+            EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+            uint64_t epoch = 1, seq = 0;
+            OSSL_PARAM p[3];
+            int outl = 0, fin = 0;
+
+            CU_ASSERT_FATAL(st_plain_epoch_km(alg, name, "MN-CSE-session-test", 1, 3600, km) &&
+                            c != NULL && ctx != NULL);
+            p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_EPOCH, &epoch);
+            p[1] = OSSL_PARAM_construct_end();
+            memset(out, 0xAA, sizeof(out));
+            CHECK(EVP_DecryptInit_ex2(ctx, c, km, km + alg->keylen, p), "%s: init", alg->m2m);
+            p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_SEQ, &seq);
+            p[1] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, rec + 11 + n, 16);
+            p[2] = OSSL_PARAM_construct_end();
+            CHECK(EVP_CIPHER_CTX_set_params(ctx, p) &&
+                      EVP_DecryptUpdate(ctx, NULL, &outl, rec, 11) &&
+                      EVP_DecryptUpdate(ctx, out, &outl, rec + 11, (int)n) && outl == (int)n,
+                  "%s: update", alg->m2m);
+            CHECK(memcmp(out, pt, n) == 0,
+                  "%s: EVP_DecryptUpdate did not hand out the plaintext (the premise changed)",
+                  alg->m2m);
+            CHECK(!EVP_DecryptFinal_ex(ctx, out + n, &fin), "%s: final accepted a bad tag",
+                  alg->m2m);
+            OPENSSL_cleanse(out, sizeof(out));
+            OPENSSL_cleanse(km, sizeof(km));
+            EVP_CIPHER_CTX_free(ctx);
+            EVP_CIPHER_free(c);
+            ERR_clear_error();
+        }
+
+        /* Through the session: refused, and the buffer holds no byte of the plaintext. */
+        memset(out, 0xAA, sizeof(out));
+        s = m2msec_open(rcv, rec, rl, out, sizeof(out), &olen);
+        CHECK(s == M2MSEC_ERR_AUTH, "%s: a bad tag gave %s", alg->m2m, m2msec_status_text(s));
+        check_no_output(alg->m2m, olen, n, ZEROED);
+        rec[rl - 1] ^= 0x01;
+        CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK && olen == n &&
+                  memcmp(out, pt, n) == 0,
+              "%s: the genuine record afterwards", alg->m2m);
+        m2msec_session_free(snd);
+        m2msec_session_free(rcv);
+    }
+    ERR_clear_error();
+}
+
 int main(void)
 {
     static const tc_test tests[] = {
@@ -1656,6 +1870,9 @@ int main(void)
         {"8 plain reference = PROTOCOL.md and M2M-SESSION-KDF",
          test_plain_reference_matches_protocol},
         {"8 interoperation with plain EVP, both directions", test_interop},
+        {"9 AES-128-CCM with an 8-byte tag: bound into the key, interop, bad lengths", test_ccm8},
+        {"9 plaintext of a record whose tag fails is wiped (GCM, ChaCha20 hand it out early)",
+         test_wipe_after_failed_tag},
     };
 
     return st_run("test_session", "session", tests, sizeof(tests) / sizeof(tests[0]));
