@@ -218,19 +218,22 @@ static m2msec_status refuse_broken(const m2msec_session *s)
 }
 
 /*
- * Save st, but only if the store still holds exactly what this session
- * last saved or loaded (docs/PROTOCOL.md 6.4). A save that failed may have
- * reached the store all the same (renamed, then the directory sync
- * failed), so the state it tried to save is accepted too. Any other
- * content - deleted, edited, restored from a backup, written by a session
- * that got past a broken lock - stops the session for good: its view of
- * what was used or accepted can no longer be trusted to be the store's.
+ * Read the state back before a save (docs/PROTOCOL.md 6.4): it must still
+ * be exactly what this session last saved or loaded. A save that failed
+ * may have reached the store all the same (renamed, then the directory
+ * sync failed), so the state it tried to save is accepted too, and
+ * *took_failed says so: the caller then cannot tell it from the same bytes
+ * written by someone else. Any other content - deleted, edited, restored
+ * from a backup, written by a session that got past a broken lock - stops
+ * the session for good: its view of what was used or accepted can no
+ * longer be trusted to be the store's.
  */
-static m2msec_status state_save(m2msec_session *s, const m2msec_state *st)
+static m2msec_status state_check(m2msec_session *s, int *took_failed)
 {
     m2msec_state now = {0, 0};
     int r;
 
+    *took_failed = 0;
     if (s->broken)
         return refuse_broken(s);
     r = s->store.load(s->store.arg, s->lock, &now);
@@ -262,8 +265,15 @@ static m2msec_status state_save(m2msec_session *s, const m2msec_state *st)
             return M2MSEC_ERR_STORAGE;
         }
         s->last = s->pending_st;
+        *took_failed = 1;
     }
     s->pending = 0;
+    return M2MSEC_OK;
+}
+
+/* Save st after state_check(); a failure leaves st as the pending state. */
+static m2msec_status state_write(m2msec_session *s, const m2msec_state *st)
+{
     if (s->store.save(s->store.arg, s->lock, st) != 1) {
         s->pending = 1;
         s->pending_st = *st;
@@ -271,6 +281,14 @@ static m2msec_status state_save(m2msec_session *s, const m2msec_state *st)
     }
     s->last = *st;
     return M2MSEC_OK;
+}
+
+static m2msec_status state_save(m2msec_session *s, const m2msec_state *st)
+{
+    int took_failed;
+    m2msec_status r = state_check(s, &took_failed);
+
+    return r != M2MSEC_OK ? r : state_write(s, st);
 }
 
 static int store_complete(const m2msec_store *st)
@@ -497,10 +515,28 @@ static m2msec_status sender_enter(m2msec_session *s, uint64_t e)
     epoch_key k = {0};
     unsigned char km[MAX_KEY + IV_LEN];
     m2msec_status ret = M2MSEC_ERR_INTERNAL;
+    int took_failed = 0;
 
     if (!epoch_km(s, e, km))
         goto end;
-    if (state_save(s, &st) != M2MSEC_OK) {
+    if (state_check(s, &took_failed) != M2MSEC_OK) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                       "m2msec: the state store could not save epoch %llu", (unsigned long long)e);
+        ret = M2MSEC_ERR_STORAGE;
+        goto end;
+    }
+    if (took_failed) {
+        /*
+         * The store holds the epoch whose save failed: this session's, or
+         * the same bytes from another writer that used it. Never use it,
+         * nor try it again.
+         */
+        st.epoch = e = s->last.epoch + 1;
+        s->next_epoch = e;
+        if (!epoch_km(s, e, km))
+            goto end;
+    }
+    if (state_write(s, &st) != M2MSEC_OK) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
                        "m2msec: the state store could not save epoch %llu", (unsigned long long)e);
         ret = M2MSEC_ERR_STORAGE;

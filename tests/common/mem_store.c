@@ -45,6 +45,11 @@ int mem_store_save(void *arg, void *handle, const m2msec_state *st)
     m->st = *st;
     m->have = 1;
     m->saves++;
+    if (m->lose_ack) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                       "memory store: saved, but the sync failed (test)");
+        return 0;
+    }
     return 1;
 }
 

@@ -19,6 +19,7 @@ typedef struct {
     int fail_save; /* save returns 0 */
     int fail_load; /* load returns -1 */
     int fail_lock; /* lock returns -1 */
+    int lose_ack;  /* save keeps the state, then returns 0 (stored, but the sync failed) */
     int locked;    /* a session (or m2msec_store_init) holds the lock */
     unsigned long saves;
 } mem_store;
@@ -35,7 +36,10 @@ int mem_store_lock(void *arg, void **handle);
 /* load: -1 if fail_load, 0 if nothing is saved, else 1 with the saved state. */
 int mem_store_load(void *arg, void *handle, m2msec_state *st);
 
-/* save: 0 if fail_save (or without the lock), else 1 (state kept, have set, saves counted). */
+/*
+ * save: 0 if fail_save (or without the lock), else the state is kept (have
+ * set, saves counted) and 1 is returned, or 0 if lose_ack.
+ */
 int mem_store_save(void *arg, void *handle, const m2msec_state *st);
 
 /* unlock: clears locked. */

@@ -965,6 +965,7 @@ static void test_forged_next_epoch_then_late_rekey(void)
 /* ======================================================================== */
 
 static char tmpdir[256];
+static char text_buf[1024]; /* expected error texts */
 
 static int make_tmpdir(void)
 {
@@ -1521,6 +1522,296 @@ static void test_file_store_no_temp_files(void)
 }
 
 /* ======================================================================== */
+/* 7. State rules: first start, lock file, state read back before saves     */
+/* ======================================================================== */
+
+static int store_init_fails_with(const m2msec_store *st, const char *text)
+{
+    int r;
+
+    ERR_clear_error();
+    r = m2msec_store_init(st);
+    return r == 0 && errors_have(text, NULL);
+}
+
+static void test_store_init(void)
+{
+    mem_store m = {0};
+    m2msec_store st = mem_store_of(&m), partial = mem_store_of(&m);
+    char path[512], lockp[600], buf[800];
+    m2msec_store fs;
+    struct stat sb;
+
+    /* Memory store: initialised once, never again. */
+    CHECK(m2msec_store_init(&st) == 1 && m.have && m.st.epoch == 0 && m.st.seq_floor == 0 &&
+              m.saves == 1 && !m.locked,
+          "memory store initialised");
+    CHECK(store_init_fails_with(&st, "a state already exists at memory store (epoch 0 seq-floor "
+                                     "0): only a first start is initialised"),
+          "second initialisation");
+    m.st.epoch = 7;
+    CHECK(store_init_fails_with(&st, "a state already exists at memory store (epoch 7"),
+          "initialisation over a used state");
+    CHECK(m.st.epoch == 7 && m.saves == 1 && !m.locked, "the state changed (%lu saves)", m.saves);
+    m.fail_load = 1;
+    CHECK(store_init_fails_with(&st, "memory store exists but cannot be read"), "unreadable");
+    m = (mem_store){0};
+    m.locked = 1;
+    CHECK(store_init_fails_with(&st, "state in use by another session (memory store)"), "in use");
+    CHECK(m.locked && !m.have, "in use: the state or the lock changed");
+    m.locked = 0;
+    m.fail_save = 1;
+    CHECK(store_init_fails_with(&st, "cannot write the initial state to memory store"),
+          "failing save");
+    CHECK(!m.have && !m.locked, "failing save: state or lock left behind");
+    m.fail_save = 0;
+    partial.lock = NULL;
+    CHECK(store_init_fails_with(&partial, "every store needs lock, load, save and unlock"),
+          "store without lock");
+    CHECK(store_init_fails_with(NULL, "every store needs"), "NULL store");
+    CHECK(!m.have, "an incomplete store was written");
+
+    /* File store: the documented initial file, mode 0600, and its lock file. */
+    CU_ASSERT_FATAL(make_tmpdir());
+    snprintf(path, sizeof(path), "%s/state", tmpdir);
+    snprintf(lockp, sizeof(lockp), "%s.lock", path);
+    m2msec_store_file(&fs, path);
+    CHECK(m2msec_store_init(&fs) == 1, "file store initialised");
+    read_file(path, buf, sizeof(buf));
+    CHECK(strcmp(buf, "m2msec-state 1\nepoch 0\nseq-floor 0\n") == 0, "initial file \"%s\"", buf);
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600, "state file mode %o",
+          (unsigned)(sb.st_mode & 0777));
+    CHECK(lstat(lockp, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 0777) == 0600,
+          "lock file mode %o", (unsigned)(sb.st_mode & 0777));
+    CU_ASSERT_FATAL(write_file(path, "m2msec-state 1\nepoch 9\nseq-floor 3\n", 35));
+    snprintf(buf, sizeof(buf), "a state already exists at %s (epoch 9 seq-floor 3)", path);
+    CHECK(store_init_fails_with(&fs, buf), "file store: second initialisation");
+    CU_ASSERT_FATAL(write_file(path, "garbage", 7));
+    CHECK(store_init_fails_with(&fs, "exists but cannot be read; refusing to initialise"),
+          "file store: over a malformed file");
+    read_file(path, buf, sizeof(buf));
+    CHECK(strcmp(buf, "garbage") == 0, "the malformed file was replaced: \"%s\"", buf);
+    /* While a session holds the state. */
+    {
+        char name[64];
+        m2msec_session *s;
+
+        unlink(path);
+        CU_ASSERT_FATAL(m2msec_store_init(&fs) == 1);
+        st_unique_name(name, sizeof(name), "init-busy");
+        s = st_session(M2MSEC_RECEIVER, name, NULL, &fs);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+        unlink(path); /* even with the state gone, the lock says a session runs */
+        snprintf(buf, sizeof(buf), "state in use by another session (%s)", path);
+        CHECK(store_init_fails_with(&fs, buf), "file store: initialisation under a session");
+        CHECK(access(path, F_OK) != 0, "a state was written under a running session");
+        m2msec_session_free(s);
+    }
+    /* A missing directory. */
+    snprintf(path, sizeof(path), "%s/no/such/dir/state", tmpdir);
+    m2msec_store_file(&fs, path);
+    CHECK(store_init_fails_with(&fs, "cannot open the lock file"), "file store: missing dir");
+    remove_tree(tmpdir);
+    ERR_clear_error();
+}
+
+/* A lock file that is not a regular file is never used. */
+static void test_lock_file_shapes(void)
+{
+    char path[512], lockp[600], target[600], name[64], text[800];
+    m2msec_store fs;
+    m2msec_session_config cfg = {0};
+
+    CU_ASSERT_FATAL(make_tmpdir());
+    snprintf(path, sizeof(path), "%s/state", tmpdir);
+    snprintf(lockp, sizeof(lockp), "%s.lock", path);
+    snprintf(target, sizeof(target), "%s/elsewhere", tmpdir);
+    CU_ASSERT_FATAL(write_file(path, "m2msec-state 1\nepoch 0\nseq-floor 0\n", 35));
+    m2msec_store_file(&fs, path);
+    st_unique_name(name, sizeof(name), "lockshape");
+    cfg.role = M2MSEC_SENDER;
+    cfg.libctx = st_libctx;
+    cfg.key = st_key;
+    cfg.key_len = sizeof(st_key);
+    cfg.originator = name;
+    cfg.receiver = "MN-CSE-session-test";
+    cfg.store = &fs;
+    for (int k = 0; k < 3; k++) {
+        const char *kind = k == 0 ? "symbolic link" : k == 1 ? "directory" : "fifo";
+
+        int made = k == 0   ? symlink(target, lockp)
+                   : k == 1 ? mkdir(lockp, 0700)
+                            : mkfifo(lockp, 0600);
+
+        CU_ASSERT_FATAL(made == 0);
+        snprintf(text, sizeof(text), "the lock file %s is a %s, not a regular file", lockp, kind);
+        expect_new_fails_with(kind, &cfg, text);
+        CHECK(store_init_fails_with(&fs, text), "%s: m2msec_store_init used it", kind);
+        CHECK(access(target, F_OK) != 0, "%s: the symlink's target was created", kind);
+        if (k == 1)
+            rmdir(lockp);
+        else
+            unlink(lockp);
+    }
+    {
+        char buf[128];
+
+        read_file(path, buf, sizeof(buf));
+        CHECK(strcmp(buf, "m2msec-state 1\nepoch 0\nseq-floor 0\n") == 0,
+              "the state changed: \"%s\"", buf);
+    }
+    remove_tree(tmpdir);
+    ERR_clear_error();
+}
+
+/*
+ * The lock file removed while a sender runs: its next save is refused; a
+ * second sender, which can lock a new lock file, starts above every epoch
+ * the first one used, and the first one cannot move on.
+ */
+static void test_lock_file_removed(void)
+{
+    char path[512], lockp[600], name[64];
+    m2msec_store fs, fs2;
+    m2msec_session_policy pol = {0};
+    m2msec_session *a, *b;
+    m2msec_session_stats sa, sb;
+    size_t rl;
+    m2msec_status s = M2MSEC_OK;
+
+    CU_ASSERT_FATAL(make_tmpdir());
+    snprintf(path, sizeof(path), "%s/state", tmpdir);
+    snprintf(lockp, sizeof(lockp), "%s.lock", path);
+    m2msec_store_file(&fs, path);
+    m2msec_store_file(&fs2, path);
+    CU_ASSERT_FATAL(m2msec_store_init(&fs));
+    st_unique_name(name, sizeof(name), "lockgone");
+    pol.max_records = 10;
+    a = st_session(M2MSEC_SENDER, name, &pol, &fs);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_FATAL(unlink(lockp) == 0);
+    ERR_clear_error();
+    for (int i = 0; i < 20 && s == M2MSEC_OK; i++) {
+        st_fill_plain(pt, 8);
+        s = m2msec_seal(a, pt, 8, rec, sizeof(rec), &rl);
+    }
+    snprintf(text_buf, sizeof(text_buf),
+             "the lock file %s was removed or replaced while a session held it", lockp);
+    CHECK(s == M2MSEC_ERR_STORAGE && errors_have(text_buf, NULL),
+          "the sender re-keyed without its lock file: %s", m2msec_status_text(s));
+    m2msec_session_get_stats(a, &sa);
+    /* Nothing can tell a second sender that the old lock existed: it starts, above. */
+    b = st_session(M2MSEC_SENDER, name, &pol, &fs2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    m2msec_session_get_stats(b, &sb);
+    CHECK(sb.epoch > sa.epoch, "second sender at epoch %" PRIu64 ", first at %" PRIu64, sb.epoch,
+          sa.epoch);
+    ERR_clear_error();
+    /*
+     * The store now holds the epoch the first sender failed to save, written
+     * by the second: the first one never uses it (and still cannot save).
+     */
+    for (int i = 0; i < 3; i++) {
+        st_fill_plain(pt, 8);
+        s = m2msec_seal(a, pt, 8, rec, sizeof(rec), &rl);
+        CHECK(s == M2MSEC_ERR_STORAGE, "the first sender goes on: %s (e%" PRIu64 ")",
+              m2msec_status_text(s), st_header(rec).epoch);
+    }
+    ERR_clear_error();
+    CHECK(m2msec_seal(b, pt, 8, rec, sizeof(rec), &rl) == M2MSEC_OK, "the second sender seals");
+    m2msec_session_free(a);
+    m2msec_session_free(b);
+    remove_tree(tmpdir);
+    ERR_clear_error();
+}
+
+/*
+ * The state read back before a save: a change by anyone else stops the
+ * session; a save that reported failure but reached the store does not.
+ */
+static void test_state_read_back(void)
+{
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
+    m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
+    m2msec_session_policy pol = {0};
+    m2msec_session *snd, *rcv;
+    char name[64];
+    size_t rl, olen;
+    uint64_t e;
+    m2msec_status s = M2MSEC_OK;
+    int i;
+
+    pol.max_records = 10;
+    st_unique_name(name, sizeof(name), "readback");
+    snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
+    rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
+    /*
+     * The save of epoch 2 lands but reports failure: refused. Then the store
+     * holds 2, which another writer could have written and used as well: the
+     * sender skips it and uses 3.
+     */
+    ms.lose_ack = 1;
+    for (i = 0; i < 20 && s == M2MSEC_OK; i++) {
+        st_fill_plain(pt, 8);
+        s = m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl);
+        if (s == M2MSEC_OK)
+            CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "open %d", i);
+    }
+    CHECK(s == M2MSEC_ERR_STORAGE && ms.st.epoch == 2, "lost ack: %s, store epoch %" PRIu64,
+          m2msec_status_text(s), ms.st.epoch);
+    ERR_clear_error();
+    ms.lose_ack = 0;
+    st_fill_plain(pt, 8);
+    s = m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl);
+    CHECK(s == M2MSEC_OK && st_header(rec).epoch == 3 && ms.st.epoch == 3,
+          "after the lost ack: %s, e%" PRIu64 ", store %" PRIu64, m2msec_status_text(s),
+          st_header(rec).epoch, ms.st.epoch);
+    CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "its record opens");
+    /* The same for the receiver's floor. */
+    mr.lose_ack = 1;
+    s = M2MSEC_OK;
+    for (i = 0; i < 20 && s == M2MSEC_OK; i++) {
+        st_fill_plain(pt, 8);
+        CU_ASSERT_FATAL(m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl) == M2MSEC_OK);
+        s = open_rec(rcv, rec, rl, sizeof(out), &olen);
+    }
+    CHECK(s == M2MSEC_ERR_STORAGE, "receiver, lost ack: %s", m2msec_status_text(s));
+    ERR_clear_error();
+    mr.lose_ack = 0;
+    st_fill_plain(pt, 8);
+    CU_ASSERT_FATAL(m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl) == M2MSEC_OK);
+    s = open_rec(rcv, rec, rl, sizeof(out), &olen);
+    CHECK(s == M2MSEC_OK, "receiver after the lost ack: %s", m2msec_status_text(s));
+
+    /* Someone else writes the sender's state: the next epoch move stops it for good. */
+    e = ms.st.epoch;
+    ms.st.epoch = e + 5;
+    s = M2MSEC_OK;
+    ERR_clear_error();
+    for (i = 0; i < 20 && s == M2MSEC_OK; i++) {
+        st_fill_plain(pt, 8);
+        s = m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl);
+    }
+    snprintf(text_buf, sizeof(text_buf),
+             "the state at memory store changed outside this session (it holds epoch %" PRIu64
+             " seq-floor 0, this session last saved epoch %" PRIu64 " seq-floor 0)",
+             e + 5, e);
+    CHECK(s == M2MSEC_ERR_STORAGE && errors_have(text_buf, NULL), "changed state: %s",
+          m2msec_status_text(s));
+    CHECK(ms.st.epoch == e + 5, "the other writer's state was overwritten");
+    ms.st.epoch = e; /* even put back, the session stays stopped */
+    CHECK(m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl) == M2MSEC_ERR_STORAGE &&
+              errors_have("changed outside this session earlier", NULL),
+          "the stopped sender seals again");
+    m2msec_session_free(snd);
+    m2msec_session_free(rcv);
+    CHECK(!ms.locked && !mr.locked, "locks left after free");
+    ERR_clear_error();
+}
+
+/* ======================================================================== */
 /* 8. Interoperation with the plain-EVP implementation                      */
 /* ======================================================================== */
 
@@ -1867,6 +2158,12 @@ int main(void)
         {"6 file store: malformed state refused", test_file_store_malformed},
         {"6 file store: failing saves", test_file_store_failures},
         {"6 file store: no temp files", test_file_store_no_temp_files},
+        {"7 first start: m2msec_store_init, memory and file stores", test_store_init},
+        {"7 a lock file that is a symlink, directory or fifo is refused", test_lock_file_shapes},
+        {"7 lock file removed while a sender runs: its next save is refused",
+         test_lock_file_removed},
+        {"7 the state read back before saving: changes refused, lost acks not",
+         test_state_read_back},
         {"8 plain reference = PROTOCOL.md and M2M-SESSION-KDF",
          test_plain_reference_matches_protocol},
         {"8 interoperation with plain EVP, both directions", test_interop},
