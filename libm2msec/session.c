@@ -317,8 +317,8 @@ static int store_lock(const m2msec_store *st, void **handle)
         ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
                        "m2msec: state in use by another session (%s)", name);
     else
-        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
-                       "m2msec: cannot lock the state (%s); refusing to start", name);
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "m2msec: cannot lock the state (%s)",
+                       name);
     return 0;
 }
 

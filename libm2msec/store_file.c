@@ -115,7 +115,9 @@ static int file_lock(void *arg, void **handle)
     /* Never open what is not a regular file (a device or fifo open has side effects). */
     existed = lstat(lp, &before) == 0;
     if (!existed && errno != ENOENT) {
-        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot examine the lock file %s", lp);
+        err = errno;
+        ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot examine the lock file %s: %s", lp,
+                       strerror(err));
         return -1;
     }
     if (existed && !S_ISREG(before.st_mode)) {
@@ -132,7 +134,8 @@ static int file_lock(void *arg, void **handle)
                            "m2msec: the lock file %s is a symbolic link; refusing to follow it",
                            lp);
         else
-            ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot open the lock file %s", lp);
+            ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot open the lock file %s: %s", lp,
+                           strerror(err));
         return -1;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
@@ -151,7 +154,7 @@ static int file_lock(void *arg, void **handle)
         close(fd);
         if (err == EWOULDBLOCK)
             return 0;
-        ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot lock %s", lp);
+        ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot lock %s: %s", lp, strerror(err));
         return -1;
     }
     /* Deleted or replaced between open() and flock(): the lock would protect nothing. */
@@ -181,19 +184,33 @@ static int file_load(void *arg, void *handle, m2msec_state *st)
     const char *p;
     uint64_t e, f;
     ssize_t n;
-    int ok, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat sb;
+    /* O_NONBLOCK: a fifo put in its place must not hang the session */
+    int ok, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 
     (void)handle; /* reading needs no lock: the file is replaced atomically */
     if (fd < 0) {
-        if (errno == ENOENT)
+        int err = errno;
+
+        if (err == ENOENT)
             return 0;
-        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot open state file %s", path);
+        ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot open state file %s: %s", path,
+                       err == ELOOP ? "it is a symbolic link" : strerror(err));
+        return -1;
+    }
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
+                       "m2msec: state file %s is not a regular file; refusing to use it", path);
+        close(fd);
         return -1;
     }
     n = read(fd, buf, sizeof(buf) - 1);
     close(fd);
     if (n < 0) {
-        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot read state file %s", path);
+        int err = errno;
+
+        ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot read state file %s: %s", path,
+                       strerror(err));
         return -1;
     }
     buf[n] = '\0';
