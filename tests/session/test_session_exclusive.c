@@ -206,7 +206,9 @@ static void test_two_sender_processes(void)
             for (int i = 0; c != NULL && i < 30; i++)
                 if (seal(c, rec, &rl) != M2MSEC_OK)
                     _exit(4);
-        _exit(c != NULL ? 0 : 3);
+        e = c != NULL ? 0 : 3;
+        m2msec_session_free(c); /* the child's own session: saved and unlocked as usual */
+        _exit((int)e);
     }
     close(up[1]);
     close(down[0]);
