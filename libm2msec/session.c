@@ -212,7 +212,7 @@ static m2msec_status refuse_broken(const m2msec_session *s)
 {
     ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
                    "m2msec: the state at %s changed outside this session earlier; the session "
-                   "stopped (docs/SECURITY.md: state files)",
+                   "stopped (docs/SECURITY.md section 3, state files)",
                    state_name(s));
     return M2MSEC_ERR_STORAGE;
 }
@@ -245,10 +245,11 @@ static m2msec_status state_check(m2msec_session *s, int *took_failed)
     }
     if (r == 0) {
         s->broken = 1;
-        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
-                       "m2msec: the state at %s was deleted while this session held it; the "
-                       "session stops (do not initialise it again: docs/SECURITY.md, state files)",
-                       state_name(s));
+        ERR_raise_data(
+            ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+            "m2msec: the state at %s was deleted while this session held it; the "
+            "session stops (do not initialise it again: docs/SECURITY.md section 3, state files)",
+            state_name(s));
         return M2MSEC_ERR_STORAGE;
     }
     if (!same_state(&now, &s->last)) {
@@ -258,7 +259,7 @@ static m2msec_status state_check(m2msec_session *s, int *took_failed)
                            "m2msec: the state at %s changed outside this session (it holds "
                            "epoch %llu seq-floor %llu, this session last saved epoch %llu "
                            "seq-floor %llu): another writer or a restore from a backup; the "
-                           "session stops (docs/SECURITY.md, state files)",
+                           "session stops (docs/SECURITY.md section 3, state files)",
                            state_name(s), (unsigned long long)now.epoch,
                            (unsigned long long)now.seq_floor, (unsigned long long)s->last.epoch,
                            (unsigned long long)s->last.seq_floor);
@@ -341,7 +342,7 @@ int m2msec_store_init(const m2msec_store *store)
         ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
                        "m2msec: a state already exists at %s (epoch %llu seq-floor %llu): only a "
                        "first start is initialised; never reinitialise a state in use "
-                       "(docs/SECURITY.md, state files)",
+                       "(docs/SECURITY.md section 3, state files)",
                        name, (unsigned long long)st.epoch, (unsigned long long)st.seq_floor);
     else if (r < 0)
         ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
