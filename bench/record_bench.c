@@ -258,36 +258,69 @@ static void print_load(const char *when)
 
 typedef struct {
     m2msec_state st;
-    int have;
+    int have, locked;
     unsigned long saves;
 } MEM_STORE;
 
-static int mem_load(void *arg, m2msec_state *st)
+static int mem_lock(void *arg, void **handle)
 {
     MEM_STORE *m = arg;
 
+    if (m->locked)
+        return 0;
+    m->locked = 1;
+    *handle = m;
+    return 1;
+}
+
+static void mem_unlock(void *arg, void *handle)
+{
+    (void)handle;
+    ((MEM_STORE *)arg)->locked = 0;
+}
+
+static int mem_load(void *arg, void *handle, m2msec_state *st)
+{
+    MEM_STORE *m = arg;
+
+    (void)handle;
     if (!m->have)
         return 0;
     *st = m->st;
     return 1;
 }
 
-static int mem_save(void *arg, const m2msec_state *st)
+static int mem_save(void *arg, void *handle, const m2msec_state *st)
 {
     MEM_STORE *m = arg;
 
+    (void)handle;
     m->st = *st;
     m->have = 1;
     m->saves++;
     return 1;
 }
 
+/* A first start: the state m2msec_store_init() writes (epoch 0, floor 0). */
 static void mem_store_init(m2msec_store *store, MEM_STORE *m)
 {
     memset(m, 0, sizeof(*m));
+    m->have = 1;
+    memset(store, 0, sizeof(*store));
+    store->lock = mem_lock;
     store->load = mem_load;
     store->save = mem_save;
+    store->unlock = mem_unlock;
     store->arg = m;
+    store->name = "memory store";
+}
+
+/* The file store at path, initialised for a first start. */
+static void file_store_init(m2msec_store *store, const char *path)
+{
+    m2msec_store_file(store, path);
+    if (!m2msec_store_init(store))
+        die("m2msec_store_init failed");
 }
 
 /* Every session gets its own random service key, so epoch keys never collide. */
@@ -1028,9 +1061,14 @@ static void make_state_dir(void)
 
 static void remove_state_dir(void)
 {
-    unlink(path_snd);
-    unlink(path_rcv);
-    unlink(path_rcv2);
+    const char *paths[] = {path_snd, path_rcv, path_rcv2};
+    char lock[4300];
+
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        unlink(paths[i]);
+        snprintf(lock, sizeof(lock), "%s.lock", paths[i]); /* the file store's lock file */
+        unlink(lock);
+    }
     rmdir(file_dir);
 }
 
@@ -1059,7 +1097,7 @@ static void section_rekey(void)
     random_bytes(key_f, sizeof(key_f));
     mem_store_init(&s_n, &m_n);
     mem_store_init(&s_m, &m_m);
-    m2msec_store_file(&s_f, path_snd);
+    file_store_init(&s_f, path_snd);
     normal.s = session_make(M2MSEC_SENDER, key_n, NULL, &s_n);
     memk.s = session_make(M2MSEC_SENDER, key_m, &every, &s_m);
     filek.s = session_make(M2MSEC_SENDER, key_f, &every, &s_f);
@@ -1096,7 +1134,7 @@ static void section_rekey(void)
     mem_store_init(&s_rn, &m_rn);
     mem_store_init(&s_rm, &m_rm);
     mem_store_init(&s_g3, &m_g3);
-    m2msec_store_file(&s_rf, path_rcv);
+    file_store_init(&s_rf, path_rcv);
     gn = session_make(M2MSEC_SENDER, key_r, NULL, &s_g);
     gr = session_make(M2MSEC_SENDER, key_g, &every, &s_g3);
     rn = session_make(M2MSEC_RECEIVER, key_r, NULL, &s_rn);
@@ -1133,7 +1171,7 @@ static void section_rekey(void)
     random_bytes(key_r, sizeof(key_r));
     mem_store_init(&s_g, &m_g);
     mem_store_init(&s_r3, &m_r3);
-    m2msec_store_file(&s_rf, path_rcv2);
+    file_store_init(&s_rf, path_rcv2);
     g3 = session_make(M2MSEC_SENDER, key_r, NULL, &s_g);
     r3 = session_make(M2MSEC_RECEIVER, key_r, NULL, &s_r3);
     r4 = session_make(M2MSEC_RECEIVER, key_r, NULL, &s_rf);

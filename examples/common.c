@@ -207,7 +207,11 @@ int ex_write_port_file(const char *prog, const char *path, uint16_t port)
 const char ex_session_help[] =
     "  --key-file FILE      long-term service-layer key shared by device and gateway:\n"
     "                       hex (e.g. from `openssl rand -hex 32`) or 32 raw bytes\n"
-    "  --state FILE         session state (epoch, sequence floor), kept across restarts\n"
+    "  --state FILE         session state (epoch, sequence floor), kept across restarts;\n"
+    "                       it must exist (see --init-state), and only one session at a\n"
+    "                       time may use it\n"
+    "  --init-state         first start only: initialise --state before starting\n"
+    "                       (refused if it exists: a state is never recreated)\n"
     "  --device-id ID       originator identity (default CAE-sensor01)\n"
     "  --gateway-id ID      receiver identity (default CSE-gw01)\n"
     "  --aead NAME          record cipher (default M2M-REC-AES-128-GCM)\n"
@@ -239,6 +243,10 @@ int ex_session_opt(const char *prog, ex_session_opts *o, int argc, char **argv, 
         ex_opt(prog, argc, argv, i, "--state", &o->state) ||
         ex_opt(prog, argc, argv, i, "--aead", &o->aead))
         return 1;
+    if (strcmp(argv[*i], "--init-state") == 0) {
+        o->init_state = 1;
+        return 1;
+    }
     if (ex_opt(prog, argc, argv, i, "--max-records", &v)) {
         o->max_records = ex_u64(prog, "--max-records", v, 2, UINT64_MAX);
         return 1;
@@ -354,6 +362,10 @@ int ex_session_open(const char *prog, const ex_session_opts *o, m2msec_role role
     es->pol.key_lifetime = o->key_lifetime;
     es->pol.replay_window = o->replay_window;
     m2msec_store_file(&es->store, o->state);
+    if (o->init_state && !m2msec_store_init(&es->store)) {
+        fprintf(stderr, "%s: --init-state: cannot initialise the state %s\n", prog, o->state);
+        goto fail;
+    }
     memset(&cfg, 0, sizeof(cfg));
     cfg.role = role;
     cfg.libctx = es->libctx;

@@ -101,6 +101,7 @@ typedef struct ex_session_opts {
     uint64_t max_records;     /* --max-records (0: the cipher's limit) */
     uint64_t key_lifetime;    /* --key-lifetime seconds (0: library default) */
     uint64_t replay_window;   /* --replay-window (receiver; 0: policy default) */
+    int init_state;           /* --init-state: first start, initialise --state first */
 } ex_session_opts;
 
 /* Help text for the shared options (one string, several lines). */
@@ -124,7 +125,9 @@ typedef struct ex_session {
 /*
  * New library context, m2msec loaded into it, key read from the key file,
  * session of the given role (device = originator, gateway = receiver) with
- * the file store. Returns 1, or 0 with the reason printed.
+ * the file store; with --init-state the state is initialised first
+ * (m2msec_store_init: refused if it exists). Returns 1, or 0 with the
+ * reason printed.
  */
 int ex_session_open(const char *prog, const ex_session_opts *o, m2msec_role role, ex_session *es);
 void ex_session_close(ex_session *es);

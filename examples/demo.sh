@@ -210,7 +210,8 @@ step_records() {
         --gateway-id "$GATEWAY" --max-records 40)
 
     # Free ports: each listener binds port 0 and writes the port it got.
-    timeout 20 "$EXAMPLES/gateway" "${common[@]}" --state "$TMP/gateway.state" --port 0 \
+    # A first start on both ends: --init-state creates each state (it refuses an existing one).
+    timeout 20 "$EXAMPLES/gateway" "${common[@]}" --state "$TMP/gateway.state" --init-state --port 0 \
         --port-file "$TMP/gateway.port" --idle-ms 2500 --max-ms 15000 >"$TMP/gateway.out" 2>&1 &
     gw_pid=$!
     PIDS+=("$gw_pid")
@@ -229,7 +230,7 @@ step_records() {
         sed 's/^/    /' "$TMP/attacker.out"
         return 1
     fi
-    timeout 20 "$EXAMPLES/device" "${common[@]}" --state "$TMP/device.state" \
+    timeout 20 "$EXAMPLES/device" "${common[@]}" --state "$TMP/device.state" --init-state \
         --port "$(<"$TMP/attacker.port")" --count "$RECORDS" --interval-ms 10 \
         >"$TMP/device.out" 2>&1
     dev_rc=$?

@@ -3,16 +3,19 @@
  * session with a memory store (docs/PROTOCOL.md section 6).
  *
  * LLVMFuzzerInitialize seals genuine records with sender sessions (the same
- * key, identities and cipher as the receiver) for epochs 0, 1 and 2 and for
- * each of the four ciphers, so that inputs can get past authentication:
- * they can name a sealed record, change it, or give raw bytes.
+ * key, identities and cipher as the receiver) for epochs 1 and 2 and, since
+ * a sender session never uses epoch 0 (its first epoch is 1), with the
+ * record cipher itself for epoch 0, for each of the four ciphers, so that
+ * inputs can get past authentication: they can name a sealed record,
+ * change it, or give raw bytes.
  *
  * Input:
  *   u8 cfg: bits 0-1 the cipher (M2M-REC-AES-128-GCM, -AES-256-GCM,
  *           -CHACHA20-POLY1305, -AES-128-CCM); bits 2-3 replay window
  *           (default, 64, 128, 1000); bits 4-5 seq_floor_step (default, 1,
  *           2, 16); bit 6 the store starts with a state (u8 epoch mod 4,
- *           u8 floor); bit 7 max_records 3 (else default)
+ *           u8 floor), else with the initial state of a first start (epoch 0,
+ *           floor 0); bit 7 max_records 3 (else default)
  *   then up to 48 operations, an opcode byte each (low 3 bits):
  *     0 raw record: u16 length (mod 600) + bytes
  *     1 sealed record: u8 index
@@ -42,9 +45,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include "fuzz_common.h"
+#include "m2msec/m2msec.h"
 #include "m2msec/record.h"
 #include "m2msec/session.h"
 
@@ -88,27 +94,47 @@ static sealed seals[NCIPHERS][NSEALED];
 /* ------------------------------------------------------------------ */
 
 typedef struct {
-    int have;
+    int have, locked;
     m2msec_state st;
     int fail_next; /* saves still to fail */
     int max_epoch_seen_set;
     uint64_t max_epoch_seen;
 } mem_store;
 
-static int mem_load(void *arg, m2msec_state *st)
+static int mem_lock(void *arg, void **handle)
 {
     mem_store *s = arg;
 
+    FZ_CHECK(!s->locked, "a second session took the lock of a store in use");
+    s->locked = 1;
+    *handle = s;
+    return 1;
+}
+
+static void mem_unlock(void *arg, void *handle)
+{
+    mem_store *s = arg;
+
+    FZ_CHECK(s->locked && handle == s, "unlock without the lock");
+    s->locked = 0;
+}
+
+static int mem_load(void *arg, void *handle, m2msec_state *st)
+{
+    mem_store *s = arg;
+
+    FZ_CHECK(s->locked && handle == s, "load without the lock");
     if (!s->have)
         return 0;
     *st = s->st;
     return 1;
 }
 
-static int mem_save(void *arg, const m2msec_state *st)
+static int mem_save(void *arg, void *handle, const m2msec_state *st)
 {
     mem_store *s = arg;
 
+    FZ_CHECK(s->locked && handle == s, "save without the lock");
     if (s->fail_next > 0) {
         s->fail_next--;
         return 0;
@@ -124,30 +150,96 @@ static int mem_save(void *arg, const m2msec_state *st)
 }
 
 /* Sender store in Initialize: the sender uses the stored epoch + 1. */
-static int fixed_load(void *arg, m2msec_state *st)
+static int fixed_lock(void *arg, void **handle)
+{
+    *handle = arg;
+    return 1;
+}
+
+static void fixed_unlock(void *arg, void *handle)
+{
+    (void)arg;
+    (void)handle;
+}
+
+static int fixed_load(void *arg, void *handle, m2msec_state *st)
 {
     const int64_t *before = arg;
 
-    if (*before < 0)
-        return 0;
+    (void)handle;
     st->epoch = (uint64_t)*before;
     st->seq_floor = 0;
     return 1;
 }
 
-static int fixed_save(void *arg, const m2msec_state *st)
+static int fixed_save(void *arg, void *handle, const m2msec_state *st)
 {
     (void)arg;
+    (void)handle;
     (void)st;
     return 1;
+}
+
+/*
+ * Epoch 0 with the record cipher itself (PROTOCOL.md 5 and 6): the key
+ * material of 6.2 from M2M-SESSION-KDF, the 11-byte header as the AAD.
+ */
+static void seal_epoch0(int c)
+{
+    m2msec_session_key_spec spec = {0};
+    unsigned char km[32 + 12];
+    EVP_CIPHER *cipher = EVP_CIPHER_fetch(libctx, ciphers[c], NULL);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    size_t keylen = cipher != NULL ? (size_t)EVP_CIPHER_get_key_length(cipher) : 0;
+    uint64_t epoch = 0;
+    OSSL_PARAM p[2];
+
+    spec.key = service_key;
+    spec.key_len = sizeof(service_key);
+    spec.purpose = "m2msec record";
+    spec.originator = ORIGINATOR;
+    spec.receiver = RECEIVER;
+    spec.aead = ciphers[c];
+    p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_EPOCH, &epoch);
+    p[1] = OSSL_PARAM_construct_end();
+    if (ctx == NULL || keylen == 0 || keylen > 32 ||
+        !m2msec_derive_session_key(libctx, &spec, km, keylen + 12) ||
+        !EVP_EncryptInit_ex2(ctx, cipher, km, km + keylen, p))
+        fz_fail("cannot set up %s for epoch 0", ciphers[c]);
+    for (int i = 0; i < PER_EPOCH; i++) {
+        sealed *x = &seals[c][i];
+        size_t n = strlen(plaintexts[i]);
+        int outl = 0;
+        OSSL_PARAM t[2];
+
+        memset(x->rec, 0, 11);
+        x->rec[0] = 1;                 /* version; epoch 0 */
+        x->rec[10] = (unsigned char)i; /* seq */
+        t[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, x->rec + 11 + n, 16);
+        t[1] = OSSL_PARAM_construct_end();
+        if (!EVP_EncryptUpdate(ctx, NULL, &outl, x->rec, 11) ||
+            !EVP_EncryptUpdate(ctx, x->rec + 11, &outl, (const unsigned char *)plaintexts[i],
+                               (int)n) ||
+            !EVP_EncryptFinal_ex(ctx, x->rec + 11 + n, &outl) || !EVP_CIPHER_CTX_get_params(ctx, t))
+            fz_fail("sealing record %d of epoch 0 failed", i);
+        x->len = 11 + n + 16;
+        x->epoch = 0;
+        x->seq = (uint64_t)i;
+        x->pt = plaintexts[i];
+    }
+    OPENSSL_cleanse(km, sizeof(km));
+    EVP_CIPHER_CTX_free(ctx);
+    EVP_CIPHER_free(cipher);
 }
 
 static void seal_all(void)
 {
     for (int c = 0; c < NCIPHERS; c++) {
-        for (int e = 0; e < NEPOCHS; e++) {
+        seal_epoch0(c);
+        for (int e = 1; e < NEPOCHS; e++) {
             int64_t before = e - 1;
-            m2msec_store store = {fixed_load, fixed_save, &before};
+            m2msec_store store = {fixed_lock,   fixed_load, fixed_save,
+                                  fixed_unlock, &before,    "fixed store"};
             m2msec_session_policy pol = {0};
             m2msec_session_config cfg = {0};
             m2msec_session *s;
@@ -202,7 +294,7 @@ typedef struct {
 
 static m2msec_session *receiver_new(world *w)
 {
-    m2msec_store store = {mem_load, mem_save, &w->store};
+    m2msec_store store = {mem_lock, mem_load, mem_save, mem_unlock, &w->store, "memory store"};
     m2msec_session_config cfg = {0};
     m2msec_session *s;
 
@@ -284,7 +376,7 @@ static void deliver(world *w, const unsigned char *rec, size_t len, int small)
              * if any, was the current one: it becomes the previous one if
              * this record is of a newer epoch.
              */
-            w->have_prev = w->restarted && x->epoch > w->loaded.epoch;
+            w->have_prev = w->restarted && x->epoch > w->loaded.epoch && w->loaded.seq_floor > 0;
             w->prev_epoch = w->loaded.epoch;
             w->newest_epoch = x->epoch;
         } else if (x->epoch > w->newest_epoch) {
@@ -335,8 +427,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     w->pol.replay_window = windows[(cfg >> 2) & 3];
     w->pol.seq_floor_step = steps[(cfg >> 4) & 3];
     w->pol.max_records = (cfg & 0x80) ? 3 : 0;
+    w->store.have = 1; /* a first start: the state m2msec_store_init() writes, epoch 0 floor 0 */
     if (cfg & 0x40) {
-        w->store.have = 1;
         w->store.st.epoch = fz_u8(&in) % 4;
         w->store.st.seq_floor = fz_u8(&in);
         w->store.max_epoch_seen = w->store.st.epoch;

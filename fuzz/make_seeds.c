@@ -7,7 +7,8 @@
  * from docs/ and examples/) and is the way to regenerate fuzz/corpus/.
  * Each seed is one meaningful input in the format its harness documents:
  * the worked examples of docs/PROTOCOL.md for the KDFs, genuine records
- * sealed by libm2msec senders for epochs 0, 1 and 2, records made with the
+ * of epochs 0, 1 and 2 (1 and 2 sealed by libm2msec senders, 0, which a
+ * sender session never uses, by the record cipher itself), records made with the
  * stock AEADs for the record ciphers, canonical manifests with and without
  * valid signatures, and the policy files of the documentation. Everything
  * is deterministic except the ECDSA signatures (made at fuzz time anyway).
@@ -23,7 +24,10 @@
 #include <openssl/kdf.h>
 #include <openssl/pem.h>
 
+#include <openssl/core_names.h>
+
 #include "fuzz_common.h"
+#include "m2msec/m2msec.h"
 #include "m2msec/record.h"
 #include "m2msec/session.h"
 #include "test_keys.h"
@@ -540,20 +544,32 @@ static void rec_seeds(void)
 /* fuzz_session_open: genuine records of epochs 0, 1, 2                */
 /* ------------------------------------------------------------------ */
 
-static int fixed_load(void *arg, m2msec_state *st)
+static int fixed_lock(void *arg, void **handle)
+{
+    *handle = arg;
+    return 1;
+}
+
+static void fixed_unlock(void *arg, void *handle)
+{
+    (void)arg;
+    (void)handle;
+}
+
+static int fixed_load(void *arg, void *handle, m2msec_state *st)
 {
     const int64_t *before = arg;
 
-    if (*before < 0)
-        return 0;
+    (void)handle;
     st->epoch = (uint64_t)*before;
     st->seq_floor = 0;
     return 1;
 }
 
-static int fixed_save(void *arg, const m2msec_state *st)
+static int fixed_save(void *arg, void *handle, const m2msec_state *st)
 {
     (void)arg;
+    (void)handle;
     (void)st;
     return 1;
 }
@@ -575,14 +591,65 @@ typedef struct {
     size_t len;
 } srec;
 
+/* Epoch 0 (never used by a sender session) with the record cipher itself, as a sender would. */
+static void seal_epoch0(const char *cipher, srec out[6])
+{
+    m2msec_session_key_spec spec = {0};
+    unsigned char km[32 + 12];
+    EVP_CIPHER *c = EVP_CIPHER_fetch(libctx, cipher, NULL);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    size_t keylen = c != NULL ? (size_t)EVP_CIPHER_get_key_length(c) : 0;
+    uint64_t epoch = 0;
+    OSSL_PARAM p[2];
+
+    spec.key = service_key;
+    spec.key_len = sizeof(service_key);
+    spec.purpose = "m2msec record";
+    spec.originator = "device-1";
+    spec.receiver = "gateway-1";
+    spec.aead = cipher;
+    p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_EPOCH, &epoch);
+    p[1] = OSSL_PARAM_construct_end();
+    if (ctx == NULL || keylen == 0 || keylen > 32 ||
+        !m2msec_derive_session_key(libctx, &spec, km, keylen + 12) ||
+        !EVP_EncryptInit_ex2(ctx, c, km, km + keylen, p))
+        fz_fail("sender for %s epoch 0", cipher);
+    for (int i = 0; i < 6; i++) {
+        size_t n = strlen(plaintexts[i]);
+        int outl = 0;
+        OSSL_PARAM t[2];
+
+        memset(out[i].rec, 0, 11);
+        out[i].rec[0] = 1;
+        out[i].rec[10] = (unsigned char)i;
+        t[0] =
+            OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, out[i].rec + 11 + n, 16);
+        t[1] = OSSL_PARAM_construct_end();
+        if (!EVP_EncryptUpdate(ctx, NULL, &outl, out[i].rec, 11) ||
+            !EVP_EncryptUpdate(ctx, out[i].rec + 11, &outl, (const unsigned char *)plaintexts[i],
+                               (int)n) ||
+            !EVP_EncryptFinal_ex(ctx, out[i].rec + 11 + n, &outl) ||
+            !EVP_CIPHER_CTX_get_params(ctx, t))
+            fz_fail("seal");
+        out[i].len = 11 + n + 16;
+    }
+    OPENSSL_cleanse(km, sizeof(km));
+    EVP_CIPHER_CTX_free(ctx);
+    EVP_CIPHER_free(c);
+}
+
 static void seal_epoch(const char *cipher, int epoch, srec out[6])
 {
     int64_t before = epoch - 1;
-    m2msec_store store = {fixed_load, fixed_save, &before};
+    m2msec_store store = {fixed_lock, fixed_load, fixed_save, fixed_unlock, &before, "fixed store"};
     m2msec_session_policy pol = {0};
     m2msec_session_config cfg = {0};
     m2msec_session *s;
 
+    if (epoch == 0) {
+        seal_epoch0(cipher, out);
+        return;
+    }
     pol.aead = cipher;
     cfg.role = M2MSEC_SENDER;
     cfg.libctx = libctx;

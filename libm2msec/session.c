@@ -4,11 +4,19 @@
  * Keys come from M2M-SESSION-KDF and records are protected by the M2M-REC
  * ciphers, both fetched by name through EVP: replay checks and key limits
  * live in the provider, this file only frames records, chooses epochs and
- * persists state.
+ * persists state: under the store's lock, read back before every save
+ * (docs/PROTOCOL.md 6.4), and never from a forked child.
  */
+#define _GNU_SOURCE /* MAP_ANONYMOUS, MADV_WIPEONFORK */
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -24,6 +32,7 @@
 #include "record_header.h"
 
 #define DEFAULT_AEAD M2MSEC_REC_AES_128_GCM
+#define CCM8_LABEL M2MSEC_REC_AES_128_CCM "-8" /* the aead label of an 8-byte CCM tag (6.2) */
 #define DEFAULT_PURPOSE "m2msec record"
 #define DEFAULT_LIFETIME 3600
 #define DEFAULT_GRACE 30
@@ -45,8 +54,16 @@ struct m2msec_session {
     unsigned char *key;
     size_t key_len;
     char *originator, *receiver, *purpose, *aead;
+    const char *label; /* aead label bound into the keys: aead, or CCM8_LABEL */
     m2msec_session_policy pol;
     m2msec_store store;
+    void *lock;  /* the store's lock handle, held while `locked` */
+    int locked;  /* the store's lock is held */
+    int broken;  /* the state changed outside this session: it stops */
+    int pending; /* a save failed, but the store may hold pending_st all the same */
+    m2msec_state last, pending_st; /* the state this session last saved or loaded */
+    uint64_t token; /* fork_token() when created: another value means a forked child */
+    pid_t pid;      /* getpid() when created (checked only without MADV_WIPEONFORK) */
     EVP_CIPHER *cipher;
     EVP_KDF *kdf; /* M2M-SESSION-KDF, fetched once */
     size_t keylen, taglen;
@@ -82,6 +99,7 @@ static const char *const status_text[M2MSEC_STATUS_COUNT] = {
     [M2MSEC_ERR_BUFFER] = "buffer too small",
     [M2MSEC_ERR_STORAGE] = "state storage failed",
     [M2MSEC_ERR_INTERNAL] = "internal error",
+    [M2MSEC_ERR_FORKED] = "session used after fork",
 };
 
 const char *m2msec_status_text(m2msec_status st)
@@ -107,6 +125,238 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * Fork detection. One page holds a token of this process, non-zero once a
+ * session was created. The kernel wipes the page in a forked child
+ * (MADV_WIPEONFORK, Linux 4.14), so a session created in the parent sees 0,
+ * or a newer token once the child created sessions of its own: one memory
+ * read per record. Tokens only grow along a line of processes (the child
+ * takes the parent's last token + 1), so a child never gets a token of an
+ * ancestor. Where the kernel refuses MADV_WIPEONFORK, a pthread_atfork()
+ * child handler clears the page, and every check also compares getpid()
+ * (a fork that bypasses libc's handlers still changes the pid).
+ */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static _Atomic uint64_t *fork_word; /* the page; NULL if it could not be set up */
+static _Atomic uint64_t fork_last;  /* the last token taken; copied into a child */
+static int fork_wipes;              /* MADV_WIPEONFORK is in force */
+
+static void fork_child(void)
+{
+    if (fork_word != NULL)
+        atomic_store_explicit(fork_word, 0, memory_order_relaxed);
+}
+
+static void fork_setup(void)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    size_t len = pg > 0 ? (size_t)pg : 4096;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED)
+        return;
+#ifdef MADV_WIPEONFORK
+    fork_wipes = madvise(p, len, MADV_WIPEONFORK) == 0;
+#endif
+    if (!fork_wipes && pthread_atfork(NULL, NULL, fork_child) != 0) {
+        munmap(p, len);
+        return;
+    }
+    fork_word = p;
+}
+
+/* This process's token (taken on first use); 0 if fork detection is unavailable. */
+static uint64_t fork_token(void)
+{
+    uint64_t t, want;
+
+    if (pthread_once(&fork_once, fork_setup) != 0 || fork_word == NULL)
+        return 0;
+    t = atomic_load(fork_word);
+    while (t == 0) {
+        want = atomic_load(&fork_last) + 1;
+        if (atomic_compare_exchange_strong(fork_word, &t, want)) {
+            atomic_store(&fork_last, want);
+            t = want;
+        }
+    }
+    return t;
+}
+
+/* 1 if s was created in another process (this is a forked child). */
+static int forked(const m2msec_session *s)
+{
+    return atomic_load_explicit(fork_word, memory_order_relaxed) != s->token ||
+           (!fork_wipes && getpid() != s->pid);
+}
+
+static m2msec_status refuse_forked(void)
+{
+    ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                   "m2msec: session used after fork(): a session belongs to the process that "
+                   "created it; create a new session in the child (on a state of its own)");
+    return M2MSEC_ERR_FORKED;
+}
+
+static const char *state_name(const m2msec_session *s)
+{
+    return s->store.name != NULL ? s->store.name : "the session state";
+}
+
+static int same_state(const m2msec_state *a, const m2msec_state *b)
+{
+    return a->epoch == b->epoch && a->seq_floor == b->seq_floor;
+}
+
+static m2msec_status refuse_broken(const m2msec_session *s)
+{
+    ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                   "m2msec: the state at %s changed outside this session earlier; the session "
+                   "stopped (docs/SECURITY.md section 3, state files)",
+                   state_name(s));
+    return M2MSEC_ERR_STORAGE;
+}
+
+/*
+ * Read the state back before a save (docs/PROTOCOL.md 6.4): it must still
+ * be exactly what this session last saved or loaded. A save that failed
+ * may have reached the store all the same (renamed, then the directory
+ * sync failed), so the state it tried to save is accepted too, and
+ * *took_failed says so: the caller then cannot tell it from the same bytes
+ * written by someone else. Any other content - deleted, edited, restored
+ * from a backup, written by a session that got past a broken lock - stops
+ * the session for good: its view of what was used or accepted can no
+ * longer be trusted to be the store's.
+ */
+static m2msec_status state_check(m2msec_session *s, int *took_failed)
+{
+    m2msec_state now = {0, 0};
+    int r;
+
+    *took_failed = 0;
+    if (s->broken)
+        return refuse_broken(s);
+    r = s->store.load(s->store.arg, s->lock, &now);
+    if (r < 0) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                       "m2msec: cannot read the state at %s back before saving; nothing saved",
+                       state_name(s));
+        return M2MSEC_ERR_STORAGE;
+    }
+    if (r == 0) {
+        s->broken = 1;
+        ERR_raise_data(
+            ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+            "m2msec: the state at %s was deleted while this session held it; the "
+            "session stops (do not initialise it again: docs/SECURITY.md section 3, state files)",
+            state_name(s));
+        return M2MSEC_ERR_STORAGE;
+    }
+    if (!same_state(&now, &s->last)) {
+        if (!s->pending || !same_state(&now, &s->pending_st)) {
+            s->broken = 1;
+            ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                           "m2msec: the state at %s changed outside this session (it holds "
+                           "epoch %llu seq-floor %llu, this session last saved epoch %llu "
+                           "seq-floor %llu): another writer or a restore from a backup; the "
+                           "session stops (docs/SECURITY.md section 3, state files)",
+                           state_name(s), (unsigned long long)now.epoch,
+                           (unsigned long long)now.seq_floor, (unsigned long long)s->last.epoch,
+                           (unsigned long long)s->last.seq_floor);
+            return M2MSEC_ERR_STORAGE;
+        }
+        s->last = s->pending_st;
+        *took_failed = 1;
+    }
+    s->pending = 0;
+    return M2MSEC_OK;
+}
+
+/* Save st after state_check(); a failure leaves st as the pending state. */
+static m2msec_status state_write(m2msec_session *s, const m2msec_state *st)
+{
+    if (s->store.save(s->store.arg, s->lock, st) != 1) {
+        s->pending = 1;
+        s->pending_st = *st;
+        return M2MSEC_ERR_STORAGE;
+    }
+    s->last = *st;
+    return M2MSEC_OK;
+}
+
+static m2msec_status state_save(m2msec_session *s, const m2msec_state *st)
+{
+    int took_failed;
+    m2msec_status r = state_check(s, &took_failed);
+
+    return r != M2MSEC_OK ? r : state_write(s, st);
+}
+
+static int store_complete(const m2msec_store *st)
+{
+    return st->lock != NULL && st->load != NULL && st->save != NULL && st->unlock != NULL;
+}
+
+static void raise_incomplete_store(void)
+{
+    ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_NULL_PARAMETER,
+                   "m2msec: the state store lacks a callback: every store needs lock, load, "
+                   "save and unlock (an exclusive lock on its state; m2msec/session.h)");
+}
+
+/* Take the store's lock: 1, or 0 with the error queued. */
+static int store_lock(const m2msec_store *st, void **handle)
+{
+    const char *name = st->name != NULL ? st->name : "the session state";
+    int r;
+
+    *handle = NULL;
+    r = st->lock(st->arg, handle);
+    if (r == 1)
+        return 1;
+    if (r == 0)
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                       "m2msec: state in use by another session (%s)", name);
+    else
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "m2msec: cannot lock the state (%s)",
+                       name);
+    return 0;
+}
+
+int m2msec_store_init(const m2msec_store *store)
+{
+    const char *name;
+    m2msec_state st = {0, 0}, zero = {0, 0};
+    void *h;
+    int r, ok = 0;
+
+    if (store == NULL || !store_complete(store)) {
+        raise_incomplete_store();
+        return 0;
+    }
+    name = store->name != NULL ? store->name : "the session state";
+    if (!store_lock(store, &h))
+        return 0;
+    r = store->load(store->arg, h, &st);
+    if (r > 0)
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                       "m2msec: a state already exists at %s (epoch %llu seq-floor %llu): only a "
+                       "first start is initialised; never reinitialise a state in use "
+                       "(docs/SECURITY.md section 3, state files)",
+                       name, (unsigned long long)st.epoch, (unsigned long long)st.seq_floor);
+    else if (r < 0)
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                       "m2msec: %s exists but cannot be read; refusing to initialise over it",
+                       name);
+    else if (store->save(store->arg, h, &zero) != 1)
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                       "m2msec: cannot write the initial state to %s", name);
+    else
+        ok = 1;
+    store->unlock(store->arg, h);
+    return ok;
+}
+
 static void epoch_key_clear(epoch_key *k)
 {
     EVP_CIPHER_CTX_free(k->ctx);
@@ -124,12 +374,18 @@ void m2msec_session_free(m2msec_session *s)
 {
     if (s == NULL)
         return;
-    if (s->role == M2MSEC_RECEIVER && s->cur.ctx != NULL && s->cur_high + 1 < s->floor_saved) {
-        /* Clean shutdown: persist the exact floor so that a restart loses nothing. */
-        m2msec_state st = {s->cur.epoch, s->cur_high + 1};
+    /* In a forked child the store is the parent's: no save, no unlock. */
+    if (s->locked && !forked(s)) {
+        if (s->role == M2MSEC_RECEIVER && s->cur.ctx != NULL && s->cur_high + 1 < s->floor_saved &&
+            !s->broken) {
+            /* Clean shutdown: persist the exact floor so that a restart loses nothing. */
+            m2msec_state st = {s->cur.epoch, s->cur_high + 1};
 
-        if (s->store.save(s->store.arg, &st) != 1)
-            ERR_clear_error(); /* the saved, higher floor stays in force: still safe */
+            ERR_set_mark();
+            state_save(s, &st); /* if it fails, the saved, higher floor stays: still safe */
+            ERR_pop_to_mark();
+        }
+        s->store.unlock(s->store.arg, s->lock);
     }
     epoch_key_clear(&s->cur);
     epoch_key_clear(&s->prev);
@@ -161,7 +417,7 @@ static int epoch_km(m2msec_session *s, uint64_t epoch, unsigned char km[MAX_KEY 
     spec.receiver = s->receiver;
     spec.epoch = epoch;
     spec.lifetime = s->pol.key_lifetime;
-    spec.aead = s->aead;
+    spec.aead = s->label;
     return m2msec_derive_session_key_with(s->kdf, &spec, km, s->keylen + IV_LEN);
 }
 
@@ -172,7 +428,8 @@ static int epoch_key_make(m2msec_session *s, epoch_key *k, uint64_t epoch,
     unsigned char derived[MAX_KEY + IV_LEN];
     const unsigned char *km = given_km;
     uint64_t not_after = now_seconds() + s->pol.key_lifetime;
-    OSSL_PARAM p[5], *pp = p;
+    size_t taglen = s->taglen;
+    OSSL_PARAM p[6], *pp = p;
     int enc = s->role == M2MSEC_SENDER, ok = 0;
 
     epoch_key_clear(k);
@@ -189,6 +446,8 @@ static int epoch_key_make(m2msec_session *s, epoch_key *k, uint64_t epoch,
         *pp++ = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_MAX_RECORDS, &s->pol.max_records);
     if (!enc && s->pol.replay_window != 0)
         *pp++ = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_REPLAY_WINDOW, &s->pol.replay_window);
+    if (taglen != 16) /* the provider takes the tag length before the key */
+        *pp++ = OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_TAGLEN, &taglen);
     *pp = OSSL_PARAM_construct_end();
     k->ctx = EVP_CIPHER_CTX_new();
     if (k->ctx == NULL) {
@@ -257,10 +516,28 @@ static m2msec_status sender_enter(m2msec_session *s, uint64_t e)
     epoch_key k = {0};
     unsigned char km[MAX_KEY + IV_LEN];
     m2msec_status ret = M2MSEC_ERR_INTERNAL;
+    int took_failed = 0;
 
     if (!epoch_km(s, e, km))
         goto end;
-    if (s->store.save(s->store.arg, &st) != 1) {
+    if (state_check(s, &took_failed) != M2MSEC_OK) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                       "m2msec: the state store could not save epoch %llu", (unsigned long long)e);
+        ret = M2MSEC_ERR_STORAGE;
+        goto end;
+    }
+    if (took_failed) {
+        /*
+         * The store holds the epoch whose save failed: this session's, or
+         * the same bytes from another writer that used it. Never use it,
+         * nor try it again.
+         */
+        st.epoch = e = s->last.epoch + 1;
+        s->next_epoch = e;
+        if (!epoch_km(s, e, km))
+            goto end;
+    }
+    if (state_write(s, &st) != M2MSEC_OK) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
                        "m2msec: the state store could not save epoch %llu", (unsigned long long)e);
         ret = M2MSEC_ERR_STORAGE;
@@ -289,10 +566,13 @@ m2msec_session *m2msec_session_new(const m2msec_session_config *cfg)
     int loaded;
 
     if (cfg == NULL || cfg->key == NULL || cfg->originator == NULL || cfg->receiver == NULL ||
-        cfg->store == NULL || cfg->store->load == NULL || cfg->store->save == NULL ||
-        (cfg->role != M2MSEC_SENDER && cfg->role != M2MSEC_RECEIVER)) {
+        cfg->store == NULL || (cfg->role != M2MSEC_SENDER && cfg->role != M2MSEC_RECEIVER)) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_NULL_PARAMETER,
                        "m2msec: a session needs a role, key, originator, receiver and store");
+        return NULL;
+    }
+    if (!store_complete(cfg->store)) {
+        raise_incomplete_store();
         return NULL;
     }
     if ((s = OPENSSL_zalloc(sizeof(*s))) == NULL) {
@@ -303,6 +583,12 @@ m2msec_session *m2msec_session_new(const m2msec_session_config *cfg)
     s->role = cfg->role;
     s->libctx = cfg->libctx;
     s->store = *cfg->store;
+    s->pid = getpid();
+    if ((s->token = fork_token()) == 0) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                       "m2msec: cannot set up fork detection (mmap of one page failed)");
+        goto err;
+    }
     if (cfg->policy != NULL)
         s->pol = *cfg->policy;
     if (s->pol.key_lifetime == 0)
@@ -328,6 +614,7 @@ m2msec_session *m2msec_session_new(const m2msec_session_config *cfg)
                        "m2msec: out of memory creating a session");
         goto err;
     }
+    s->label = s->aead;
     s->kdf = EVP_KDF_fetch(s->libctx, "M2M-SESSION-KDF", NULL);
     if (s->kdf == NULL) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_FETCH_FAILED,
@@ -347,31 +634,56 @@ m2msec_session *m2msec_session_new(const m2msec_session_config *cfg)
         goto err;
     }
     s->keylen = (size_t)EVP_CIPHER_get_key_length(s->cipher);
-    s->taglen = 16;
     if (s->keylen == 0 || s->keylen > MAX_KEY) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
                        "m2msec: %s has an unsupported key length", s->aead);
         goto err;
     }
+    /*
+     * The tag length: 16, or 8 with AES-128-CCM. An 8-byte tag changes the
+     * aead label, so its keys are never those of the 16-byte tag (6.2).
+     */
+    s->taglen = s->pol.tag_len == 0 ? 16 : s->pol.tag_len;
+    if (s->taglen == 8 && strcmp(s->aead, M2MSEC_REC_AES_128_CCM) == 0) {
+        s->label = CCM8_LABEL;
+    } else if (s->taglen != 16) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
+                       "m2msec: tag length %zu is not supported with %s (16%s)", s->taglen, s->aead,
+                       strcmp(s->aead, M2MSEC_REC_AES_128_CCM) == 0
+                           ? " or 8"
+                           : "; 8 only with " M2MSEC_REC_AES_128_CCM);
+        goto err;
+    }
 
-    loaded = s->store.load(s->store.arg, &st);
+    /* One session per state: the lock is held until m2msec_session_free(). */
+    if (!store_lock(&s->store, &s->lock))
+        goto err;
+    s->locked = 1;
+    loaded = s->store.load(s->store.arg, s->lock, &st);
     if (loaded < 0) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
                        "m2msec: the state store could not be read; refusing to start");
         goto err;
     }
-    if (loaded && st.epoch > M2MSEC_MAX_EPOCH) {
+    if (loaded == 0) {
+        /* Deleted, or never initialised: either way not a first start to guess at. */
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                       "m2msec: no stored state at %s: if this is the session's first start, "
+                       "initialise it with m2msec_store_init() or `m2msec state init %s`",
+                       state_name(s), state_name(s));
+        goto err;
+    }
+    if (st.epoch > M2MSEC_MAX_EPOCH) {
         /* Never stored by a session (epochs are 32 bits); st.epoch + 1 could wrap to 0. */
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
                        "m2msec: stored epoch %llu is out of range; refusing to guess",
                        (unsigned long long)st.epoch);
         goto err;
     }
+    s->last = st;
     if (s->role == M2MSEC_SENDER) {
-        /* After a restart, never touch the stored epoch again: start the next one. */
-        uint64_t e = loaded ? st.epoch + 1 : 0;
-
-        if (sender_enter(s, e) != M2MSEC_OK)
+        /* Never touch the stored epoch again: it may have been used. Start the next one. */
+        if (sender_enter(s, st.epoch + 1) != M2MSEC_OK)
             goto err;
     } else {
         /* Check key, identities, cipher and policy now, not at the first record. */
@@ -380,15 +692,13 @@ m2msec_session *m2msec_session_new(const m2msec_session_config *cfg)
         if (!epoch_key_make(s, &k, st.epoch, NULL))
             goto err;
         epoch_key_clear(&k);
-        if (loaded) {
-            s->min_epoch = st.epoch;
-            s->restart_epoch = st.epoch;
-            s->restart_floor = st.seq_floor;
-            s->floor_saved = st.seq_floor;
-            s->have_min = 1;
-            s->have_restart = 1;
-            s->stats.epoch = st.epoch;
-        }
+        s->min_epoch = st.epoch;
+        s->restart_epoch = st.epoch;
+        s->restart_floor = st.seq_floor;
+        s->floor_saved = st.seq_floor;
+        s->have_min = 1;
+        s->have_restart = 1;
+        s->stats.epoch = st.epoch;
     }
     return s;
 err:
@@ -441,6 +751,10 @@ m2msec_status m2msec_seal(m2msec_session *s, const unsigned char *in, size_t inl
     *outlen = 0;
     if (s->role != M2MSEC_SENDER)
         return M2MSEC_ERR_INTERNAL;
+    if (forked(s))
+        return refuse_forked();
+    if (s->broken)
+        return refuse_broken(s);
     if (inlen > M2MSEC_MAX_RECORD || outcap < total)
         return M2MSEC_ERR_BUFFER;
     if (s->seq_next >= s->rekey_records || s->bytes + inlen > s->rekey_bytes ||
@@ -509,7 +823,7 @@ static int save_floor(m2msec_session *s, uint64_t epoch, uint64_t seq)
     st.seq_floor = seq + s->floor_step;
     if (st.seq_floor < seq)
         st.seq_floor = UINT64_MAX;
-    if (s->store.save(s->store.arg, &st) != 1)
+    if (state_save(s, &st) != M2MSEC_OK)
         return 0;
     s->floor_saved = st.seq_floor;
     return 1;
@@ -561,7 +875,11 @@ m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inl
     *outlen = 0;
     if (s->role != M2MSEC_RECEIVER)
         return M2MSEC_ERR_INTERNAL;
+    if (forked(s))
+        return refuse_forked();
     marked = queue_begin();
+    if (s->broken)
+        return reject(s, marked, refuse_broken(s), NULL, 0);
     if (inlen < M2MSEC_HEADER_LEN + s->taglen || !m2msec_header_read(in, &epoch, &seq))
         return reject(s, marked, M2MSEC_ERR_MALFORMED, NULL, 0);
     ctlen = inlen - M2MSEC_HEADER_LEN - s->taglen;
@@ -610,10 +928,12 @@ m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inl
          * expire before the epoch ends). Safety does not depend on it: the
          * checks above still refuse every record of the stored epoch below
          * the stored floor, and the new context's window refuses replays of
-         * what is accepted from now on.
+         * what is accepted from now on. A stored floor of 0 means nothing of
+         * that epoch was ever accepted (the initial state of a first start,
+         * m2msec_store_init): then there is no previous epoch to keep.
          */
         if (s->cur.ctx == NULL && s->have_restart && epoch > s->restart_epoch &&
-            !epoch_key_make(s, &restored, s->restart_epoch, NULL))
+            s->restart_floor > 0 && !epoch_key_make(s, &restored, s->restart_epoch, NULL))
             return reject(s, marked, M2MSEC_ERR_INTERNAL, out, ctlen);
         /*
          * Authenticated: persist before accepting, then move forward for

@@ -31,6 +31,7 @@ static void usage(FILE *out)
           "  exec              verify a program, then run exactly the verified bytes\n"
           "  provider-install  write an openssl.cnf with the provider's module MAC\n"
           "  status            show the provider, the policy and the integrity status\n"
+          "  state             initialise (first start) or show a record session's state\n"
           "\n"
           "Options:\n"
           "  -h, --help        show this help\n"
@@ -73,6 +74,8 @@ int main(int argc, char **argv)
         rc = cmd_provider_install(argc - 1, argv + 1);
     else if (strcmp(cmd, "status") == 0)
         rc = cmd_status(argc - 1, argv + 1);
+    else if (strcmp(cmd, "state") == 0)
+        rc = cmd_state(argc - 1, argv + 1);
     else {
         tool_err("unknown command '%s'", cmd);
         fputs("Try 'm2msec --help'.\n", stderr);

@@ -28,6 +28,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_provider_install(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_state(int argc, char **argv);
 
 /* "m2msec: " + message on stderr. */
 void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

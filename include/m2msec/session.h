@@ -30,6 +30,25 @@
  * Persistence goes through an m2msec_store; the default file store writes a
  * temp file, fsyncs it and renames it.
  *
+ * One session per state (docs/PROTOCOL.md 6.4). A session holds its
+ * store's exclusive lock from m2msec_session_new() to m2msec_session_free():
+ * a second session on the same state, in this process or another, is
+ * refused at creation ("state in use by another session"). Before every
+ * save the session reads the state back and refuses (M2MSEC_ERR_STORAGE)
+ * unless it is exactly what the session last saved or loaded: a state
+ * deleted, edited or restored from a backup while the session runs stops
+ * it. A missing state is never taken for a first start: initialise it once
+ * with m2msec_store_init() (or `m2msec state init FILE`) before the first
+ * session; a sender's first epoch is then 1.
+ *
+ * fork(): a session belongs to the process that created it. In a forked
+ * child m2msec_seal() and m2msec_open() refuse (M2MSEC_ERR_FORKED) and
+ * m2msec_session_free() only frees memory (no save, no unlock); the parent
+ * goes on. The child keeps its inherited copy of the lock until it exits
+ * or execs (the file store's descriptor is close-on-exec), so a new session
+ * on the same state is refused until then. The check costs one memory read
+ * per record (a page that the kernel wipes in the child, MADV_WIPEONFORK).
+ *
  * Thread safety: a session is used by one thread at a time.
  */
 #ifndef M2MSEC_SESSION_H
@@ -53,42 +72,88 @@ typedef enum m2msec_status {
     M2MSEC_ERR_OLD_EPOCH, /**< epoch older than the receiver accepts ("stale epoch") */
     M2MSEC_ERR_MALFORMED, /**< not a record: too short or unknown version */
     M2MSEC_ERR_BUFFER,    /**< output buffer too small, or record too long */
-    M2MSEC_ERR_STORAGE,   /**< the state store failed: nothing was sent or accepted */
+    M2MSEC_ERR_STORAGE,   /**< the state store failed or the state changed outside the session:
+                             nothing was sent or accepted */
     M2MSEC_ERR_INTERNAL,  /**< anything else; see the OpenSSL error queue */
+    M2MSEC_ERR_FORKED,    /**< used in a forked child ("session used after fork") */
     M2MSEC_STATUS_COUNT
 } m2msec_status;
 
 /** Short readable text for a status, e.g. "replayed record". */
 const char *m2msec_status_text(m2msec_status st);
 
-/** Bytes a record adds to its plaintext: 11-byte header + 16-byte tag (8 with CCM-8). */
+/** Bytes of the record header; the tag adds 16 more (8 with tag_len 8). */
 #define M2MSEC_HEADER_LEN 11
 /** Largest plaintext per record. */
 #define M2MSEC_MAX_RECORD (((size_t)1 << 24) - 1)
 
-/** Persisted state: sender (epoch in use); receiver (epoch accepted, sequence floor). */
+/**
+ * Persisted state. Sender: epoch = the last epoch it may have used (it
+ * starts at epoch + 1), seq_floor 0. Receiver: epoch = the epoch it
+ * accepts from, seq_floor = no record of that epoch below it is accepted.
+ * The state of a first start, written by m2msec_store_init(), is {0, 0}.
+ */
 typedef struct m2msec_state {
     uint64_t epoch;
     uint64_t seq_floor;
 } m2msec_state;
 
 /**
- * Where a session keeps its state across restarts. save() must be durable
- * when it returns 1 (written, synced, atomically replaced).
+ * Where a session keeps its state across restarts. Every callback is
+ * required: a session or m2msec_store_init() refuses a store that lacks
+ * one, so a store cannot be used without its lock by mistake.
+ *
+ * The calls are always: lock(), then load() and save() with the handle
+ * that lock() returned, then unlock() with it. A session holds the lock
+ * for its whole life.
+ *
+ * lock() takes an exclusive lock on the state and must exclude every other
+ * session on the same state, in this process and in every other one (for a
+ * file: a lock on a companion file that is never replaced, taken on a
+ * descriptor of its own, so that two sessions in one process exclude each
+ * other too). A forked child inherits whatever the lock is made of; m2msec
+ * never calls a store from a child, and unlock() must only let go of this
+ * lock (close its descriptor), never act on anything shared, such as
+ * deleting a lock file that another session may be about to lock.
  */
 typedef struct m2msec_store {
-    /** 1: *st loaded; 0: nothing stored yet; -1: error (session refuses to start). */
-    int (*load)(void *arg, m2msec_state *st);
-    /** 1: durably saved; 0: failed (the record that needed it is refused). */
-    int (*save)(void *arg, const m2msec_state *st);
+    /**
+     * Take the exclusive lock. 1: taken, *handle set (any value, even NULL);
+     * 0: the state is in use by another session (no error needed);
+     * -1: error (queue one saying what is wrong).
+     */
+    int (*lock)(void *arg, void **handle);
+    /** 1: *st loaded; 0: nothing stored (never initialised, or deleted); -1: error. */
+    int (*load)(void *arg, void *handle, m2msec_state *st);
+    /** 1: durably saved (written, synced, atomically replaced); 0: failed (error queued). */
+    int (*save)(void *arg, void *handle, const m2msec_state *st);
+    /** Release the lock taken by lock(). */
+    void (*unlock)(void *arg, void *handle);
     void *arg;
+    /** What errors call the state, e.g. its path; NULL = "the session state". */
+    const char *name;
 } m2msec_store;
 
 /**
  * Fill @p store with the file store at @p path (the string must outlive the
- * session). File format: docs/PROTOCOL.md section 6.4.
+ * session and its store). File format: docs/PROTOCOL.md section 6.4. The
+ * lock is an exclusive flock(2) on the companion file "<path>.lock",
+ * created (mode 0600) if missing, opened without following a symlink, and
+ * refused if it is not a regular file; the file stays after the session.
+ * Do not delete it while a session runs: every save checks that it is still
+ * the file the session locked and refuses otherwise. load() also works
+ * without the lock (handle NULL), e.g. to show the state; save() does not.
  */
 void m2msec_store_file(m2msec_store *store, const char *path);
+
+/**
+ * First start: store the initial state {epoch 0, seq_floor 0} under the
+ * store's lock. Refused if a state already exists (even a malformed one)
+ * or the state is in use by a session: a missing state must never be
+ * recreated by accident (docs/PROTOCOL.md 6.4).
+ * @return 1 on success, 0 on failure (OpenSSL error queued).
+ */
+int m2msec_store_init(const m2msec_store *store);
 
 /** Session policy. Zero fields take the documented defaults. */
 typedef struct m2msec_session_policy {
@@ -105,6 +170,14 @@ typedef struct m2msec_session_policy {
      * second; a restart loses at most one step of the current epoch.
      */
     uint64_t seq_floor_step;
+    /**
+     * AEAD tag length in bytes: 0 or 16 (the default); 8 only with
+     * M2M-REC-AES-128-CCM. It is bound into the epoch keys through the aead
+     * label "M2M-REC-AES-128-CCM-8" (docs/PROTOCOL.md 6.2), so both sides
+     * must agree on it. An 8-byte tag gets the provider's forgery limit of
+     * 2^13 failed decryptions per key.
+     */
+    size_t tag_len;
 } m2msec_session_policy;
 
 typedef enum m2msec_role { M2MSEC_SENDER = 1, M2MSEC_RECEIVER = 2 } m2msec_role;
@@ -124,15 +197,22 @@ typedef struct m2msec_session_config {
 typedef struct m2msec_session m2msec_session;
 
 /**
- * Create a session. The key is copied (and wiped on free). A sender loads
- * its store and persists the epoch it will use before returning.
+ * Create a session. The key is copied (and wiped on free). The session
+ * takes the store's lock (refused if the state is in use by another
+ * session) and loads the state (refused if there is none: initialise a
+ * first start with m2msec_store_init()). A sender persists the epoch it
+ * will use before returning.
  * @return the session, or NULL (OpenSSL error queued).
  */
 m2msec_session *m2msec_session_new(const m2msec_session_config *cfg);
-/** Wipe and free. NULL is ignored. */
+/**
+ * Wipe and free; a receiver first saves its exact floor (clean shutdown),
+ * then the lock is released. In a forked child only the memory is freed.
+ * NULL is ignored.
+ */
 void m2msec_session_free(m2msec_session *s);
 
-/** Record overhead of this session in bytes (header + tag). */
+/** Record overhead of this session in bytes (header + tag: 27, or 19 with tag_len 8). */
 size_t m2msec_session_overhead(const m2msec_session *s);
 
 /**

@@ -130,13 +130,15 @@ SESSION_OPTS=(--provider-dir "$M2M_MODULES" --key-file "$TMP/service.key"
     --device-id CAE-sensor01 --gateway-id CSE-gw01)
 
 # start_gateway DIR LIFE PORT [extra options]: gateway life LIFE on PORT
-# (0: any) with state DIR/gw.state, logs DIR/gw.LIFE.{acc,rej,out}; sets
-# GW_PID and GW_PORT once it listens. It ends on SIGTERM (or after a minute).
+# (0: any) with state DIR/gw.state (life 1: --init-state, the first start),
+# logs DIR/gw.LIFE.{acc,rej,out}; sets GW_PID and GW_PORT once it listens.
+# It ends on SIGTERM (or after a minute).
 start_gateway() {
-    local d=$1 life=$2 port=$3
+    local d=$1 life=$2 port=$3 init=()
     shift 3
     rm -f "$d/gw.$life.port"
-    "$EX/gateway" "${SESSION_OPTS[@]}" --state "$d/gw.state" --port "$port" \
+    [[ $life == 1 ]] && init=(--init-state) # the first start initialises the state
+    "$EX/gateway" "${SESSION_OPTS[@]}" --state "$d/gw.state" "${init[@]}" --port "$port" \
         --port-file "$d/gw.$life.port" --log "$d/gw.$life.acc" --reject-log "$d/gw.$life.rej" \
         --idle-ms 60000 --max-ms 60000 "$@" >"$d/gw.$life.out" 2>&1 &
     GW_PID=$!
@@ -170,12 +172,14 @@ start_relay() {
 }
 
 # start_device DIR LIFE PORT COUNT [options]: device life LIFE sending COUNT
-# readings to PORT, state DIR/dev.state, log DIR/dev.LIFE.log; sets DEV_PID.
+# readings to PORT, state DIR/dev.state (life 1: --init-state, the first
+# start), log DIR/dev.LIFE.log; sets DEV_PID.
 start_device() {
-    local d=$1 life=$2 port=$3 count=$4
+    local d=$1 life=$2 port=$3 count=$4 init=()
     shift 4
-    "$EX/device" "${SESSION_OPTS[@]}" --state "$d/dev.state" --port "$port" --count "$count" \
-        --log "$d/dev.$life.log" "$@" >"$d/dev.$life.out" 2>&1 &
+    [[ $life == 1 ]] && init=(--init-state) # the first start initialises the state
+    "$EX/device" "${SESSION_OPTS[@]}" --state "$d/dev.state" "${init[@]}" --port "$port" \
+        --count "$count" --log "$d/dev.$life.log" "$@" >"$d/dev.$life.out" 2>&1 &
     DEV_PID=$!
     started "$DEV_PID" "device life $life"
 }

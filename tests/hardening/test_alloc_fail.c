@@ -1383,11 +1383,14 @@ static void *sess_setup(void)
         }
         m2msec_store_file(&s->ss, s->spath);
         m2msec_store_file(&s->sr, s->rpath);
+        ok = m2msec_store_init(&s->ss) && m2msec_store_init(&s->sr); /* first start */
     } else {
+        s->ms = (mem_store)MEM_STORE_FIRST_START;
+        s->mr = (mem_store)MEM_STORE_FIRST_START;
         s->ss = mem_store_of(&s->ms);
         s->sr = mem_store_of(&s->mr);
     }
-    if (s->kind != S_NEW_SENDER) {
+    if (ok && s->kind != S_NEW_SENDER) {
         s->snd = sess_make(s, M2MSEC_SENDER);
         ok = s->snd != NULL;
     }
@@ -1395,7 +1398,7 @@ static void *sess_setup(void)
         s->rcv = sess_make(s, M2MSEC_RECEIVER);
         ok = s->rcv != NULL;
     }
-    /* records 0 and 1 (with re-keying: epochs 0 and 1) */
+    /* records 0 and 1 (with re-keying: epochs 1 and 2; a sender's first epoch is 1) */
     for (int i = 0; ok && s->snd != NULL && i < 2; i++)
         ok = m2msec_seal(s->snd, s->pt, sizeof(s->pt), s->rec[i], SBUF, &s->reclen[i]) == M2MSEC_OK;
     if (ok && s->rcv != NULL && s->kind != S_NEW_RECEIVER)
@@ -1425,7 +1428,7 @@ static int sess_run(void *v)
     case S_REKEY_SENDER:
         return m2msec_seal(s->snd, s->pt, sizeof(s->pt), s->out, sizeof(s->out), &s->outlen) ==
                M2MSEC_OK;
-    default: /* open record 1 (S_REKEY_RECEIVER: the first of epoch 1) */
+    default: /* open record 1 (S_REKEY_RECEIVER: the first of epoch 2) */
         return m2msec_open(s->rcv, s->rec[1], s->reclen[1], s->out, sizeof(s->out), &s->outlen) ==
                M2MSEC_OK;
     }
@@ -1441,7 +1444,7 @@ static int state_file_ok(const char *path)
     if (!file_exists(path))
         return 1;
     m2msec_store_file(&fs, path);
-    r = fs.load(fs.arg, &st);
+    r = fs.load(fs.arg, NULL, &st);
     ERR_clear_error();
     return r == 1;
 }
@@ -1498,7 +1501,7 @@ static void sess_after(void *v, int ok)
                   "%s: the sealed record opens", label);
         } else {
             m2msec_session_get_stats(s->snd, &stats);
-            CHECK(stats.epoch >= 2, "%s: sender at epoch %" PRIu64 " after the re-key", label,
+            CHECK(stats.epoch >= 3, "%s: sender at epoch %" PRIu64 " after the re-key", label,
                   stats.epoch);
             CHECK(m2msec_open(s->rcv, rec, rl, s->out, sizeof(s->out), &n) == M2MSEC_OK &&
                       n == SREC && memcmp(s->out, s->pt, SREC) == 0,
@@ -1509,7 +1512,7 @@ static void sess_after(void *v, int ok)
         CHECK(s->outlen == SREC && memcmp(s->out, s->pt, SREC) == 0, "%s: wrong plaintext", label);
         if (s->kind == S_REKEY_RECEIVER) {
             m2msec_session_get_stats(s->rcv, &stats);
-            CHECK(stats.epoch == 1, "%s: receiver at epoch %" PRIu64, label, stats.epoch);
+            CHECK(stats.epoch == 2, "%s: receiver at epoch %" PRIu64, label, stats.epoch);
         }
     }
     memset(s->out, 0xAA, sizeof(s->out));

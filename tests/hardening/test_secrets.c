@@ -541,6 +541,8 @@ static void test_freed_memory(void)
             pathf(rpath, sizeof(rpath), "%s/receiver.state", tmp);
             m2msec_store_file(&sst, spath);
             m2msec_store_file(&rst, rpath);
+            if (!m2msec_store_init(&sst) || !m2msec_store_init(&rst)) /* first start */
+                ERR_print_errors_fp(stderr);
             cfg.role = M2MSEC_SENDER;
             cfg.store = &sst;
             snd = m2msec_session_new(&cfg);

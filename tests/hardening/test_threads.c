@@ -380,7 +380,7 @@ static void test_kdf_and_ciphers(void)
 static void *session_worker(void *arg)
 {
     tstate *ts = arg;
-    mem_store ms = {0}, mr = {0};
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
     m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     m2msec_session_policy pol = {0};
     m2msec_session_config cfg = {0};

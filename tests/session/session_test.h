@@ -16,7 +16,8 @@
  *      key || static IV = HKDF-SHA256(key, info(epoch, ...), L = keylen + 12)
  *      nonce            = static IV XOR u64be(seq) (last 8 bytes)
  *      AAD              = u64be(epoch) || u64be(seq) || header
- *      record           = 01 || u32be(epoch) || u48be(seq) || ciphertext || tag(16)
+ *      record           = 01 || u32be(epoch) || u48be(seq) || ciphertext || tag(16; 8)
+ *    (an 8-byte CCM tag has the aead label M2M-REC-AES-128-CCM-8: st_alg_ccm8)
  *
  * The PRNG seed is printed; set M2M_TEST_SEED to repeat a run.
  */
@@ -231,19 +232,25 @@ static inline m2msec_session *st_session(m2msec_role role, const char *originato
 /* ---- the plain reference implementation (default provider only) ---- */
 
 typedef struct {
-    const char *m2m; /* M2M-REC cipher = the aead label */
+    const char *m2m; /* M2M-REC cipher */
     const char *evp; /* OpenSSL's own AEAD */
     size_t keylen;
     int ccm;
+    size_t taglen;     /* 16, or 8 (CCM only) */
+    const char *label; /* the aead label bound into the key (PROTOCOL.md 6.2) */
 } st_alg;
 
 static const st_alg st_algs[] = {
-    {M2MSEC_REC_AES_128_GCM, "AES-128-GCM", 16, 0},
-    {M2MSEC_REC_AES_256_GCM, "AES-256-GCM", 32, 0},
-    {M2MSEC_REC_CHACHA20_POLY1305, "ChaCha20-Poly1305", 32, 0},
-    {M2MSEC_REC_AES_128_CCM, "AES-128-CCM", 16, 1},
+    {M2MSEC_REC_AES_128_GCM, "AES-128-GCM", 16, 0, 16, M2MSEC_REC_AES_128_GCM},
+    {M2MSEC_REC_AES_256_GCM, "AES-256-GCM", 32, 0, 16, M2MSEC_REC_AES_256_GCM},
+    {M2MSEC_REC_CHACHA20_POLY1305, "ChaCha20-Poly1305", 32, 0, 16, M2MSEC_REC_CHACHA20_POLY1305},
+    {M2MSEC_REC_AES_128_CCM, "AES-128-CCM", 16, 1, 16, M2MSEC_REC_AES_128_CCM},
 };
 #define ST_NALGS (sizeof(st_algs) / sizeof(st_algs[0]))
+
+/* AES-128-CCM with an 8-byte tag (session policy tag_len 8). */
+static const st_alg st_alg_ccm8 = {M2MSEC_REC_AES_128_CCM,     "AES-128-CCM", 16, 1, 8,
+                                   M2MSEC_REC_AES_128_CCM "-8"};
 
 static inline unsigned char *st_put_u(unsigned char *p, uint64_t v, int bytes)
 {
@@ -311,7 +318,7 @@ static inline int st_plain_epoch_km(const st_alg *a, const char *originator, con
     unsigned char info[512];
     size_t L = a->keylen + ST_IVLEN;
     size_t n =
-        st_plain_info(info, "m2msec record", originator, receiver, epoch, lifetime, a->m2m, L);
+        st_plain_info(info, "m2msec record", originator, receiver, epoch, lifetime, a->label, L);
 
     return st_plain_hkdf(st_key, sizeof(st_key), info, n, km, L);
 }
@@ -333,7 +340,7 @@ static inline int st_m2m_epoch_km(const st_alg *a, const char *originator, const
     p[4] = OSSL_PARAM_construct_uint64("epoch", &epoch);
     p[5] = OSSL_PARAM_construct_uint64("not-before", &nb);
     p[6] = OSSL_PARAM_construct_uint64("lifetime", &lifetime);
-    p[7] = OSSL_PARAM_construct_utf8_string("aead", (char *)a->m2m, 0);
+    p[7] = OSSL_PARAM_construct_utf8_string("aead", (char *)a->label, 0);
     p[8] = OSSL_PARAM_construct_end();
     ok = c != NULL && EVP_KDF_derive(c, km, a->keylen + ST_IVLEN, p) > 0;
     EVP_KDF_CTX_free(c);
@@ -362,7 +369,7 @@ static inline int st_plain_crypt(const st_alg *a, const unsigned char *km, int e
     unsigned char nonce[ST_IVLEN], aad[16 + 11], *tag;
     const unsigned char *in;
     unsigned char *out;
-    size_t n;
+    size_t n, over = 11 + a->taglen;
     st_hdr h;
     int outl = 0, ok = 0;
     size_t ivlen = ST_IVLEN;
@@ -371,9 +378,9 @@ static inline int st_plain_crypt(const st_alg *a, const unsigned char *km, int e
     if (c == NULL || ctx == NULL)
         goto end;
     if (!enc) {
-        if (reclen < ST_OVERHEAD)
+        if (reclen < over)
             goto end;
-        ptlen = reclen - ST_OVERHEAD;
+        ptlen = reclen - over;
     }
     n = ptlen;
     h = st_header(rec);
@@ -387,7 +394,7 @@ static inline int st_plain_crypt(const st_alg *a, const unsigned char *km, int e
         goto end;
     p[0] = OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivlen);
     p[1] =
-        OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, enc ? NULL : tag, ST_TAGLEN);
+        OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, enc ? NULL : tag, a->taglen);
     p[2] = OSSL_PARAM_construct_end();
     if (a->ccm && !EVP_CIPHER_CTX_set_params(ctx, p)) /* GCM and ChaCha: 12 and tag later */
         goto end;
@@ -407,7 +414,7 @@ static inline int st_plain_crypt(const st_alg *a, const unsigned char *km, int e
     if (!enc && !a->ccm) {
         OSSL_PARAM t[2];
 
-        t[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, ST_TAGLEN);
+        t[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, a->taglen);
         t[1] = OSSL_PARAM_construct_end();
         if (!EVP_CIPHER_CTX_set_params(ctx, t))
             goto end;
@@ -421,7 +428,7 @@ static inline int st_plain_crypt(const st_alg *a, const unsigned char *km, int e
     if (enc) {
         OSSL_PARAM t[2];
 
-        t[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, ST_TAGLEN);
+        t[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, a->taglen);
         t[1] = OSSL_PARAM_construct_end();
         if (!EVP_CIPHER_CTX_get_params(ctx, t))
             goto end;
@@ -441,7 +448,7 @@ static inline int st_plain_seal(const st_alg *a, const unsigned char *km, uint64
                                 unsigned char *rec)
 {
     st_put_header(rec, epoch, seq);
-    return st_plain_crypt(a, km, 1, rec, ptlen + ST_OVERHEAD, (unsigned char *)pt, ptlen);
+    return st_plain_crypt(a, km, 1, rec, ptlen + 11 + a->taglen, (unsigned char *)pt, ptlen);
 }
 
 static inline int st_plain_open(const st_alg *a, const unsigned char *km, const unsigned char *rec,

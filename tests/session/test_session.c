@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "session_test.h"
+#include "test_errors.h"
 
 #define MAXPT 16384
 #define RECBUF (MAXPT + ST_OVERHEAD)
@@ -117,7 +118,7 @@ static void test_round_trip(void)
 
     for (size_t a = 0; a < ST_NALGS; a++) {
         m2msec_session_policy pol = {0};
-        mem_store ms = {0}, mr = {0};
+        mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
         m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
         char name[64];
         m2msec_session *snd, *rcv;
@@ -139,8 +140,9 @@ static void test_round_trip(void)
               st_algs[a].m2m, m2msec_session_overhead(snd));
         CHECK(m2msec_session_overhead(rcv) == ST_OVERHEAD, "%s: receiver overhead %zu",
               st_algs[a].m2m, m2msec_session_overhead(rcv));
-        CHECK(ms.have && ms.st.epoch == 0 && ms.saves == 1,
-              "%s: sender persisted epoch 0 before returning", st_algs[a].m2m);
+        /* Initialised state: epoch 0, which a sender never uses; its first epoch is 1. */
+        CHECK(ms.have && ms.st.epoch == 1 && ms.saves == 1,
+              "%s: sender persisted epoch 1 before returning", st_algs[a].m2m);
         for (size_t i = 0; i < nsizes; i++) {
             size_t n = i, olen = 99, plen = 99;
             const unsigned char *p = pool + (st_rand() & 255);
@@ -150,7 +152,7 @@ static void test_round_trip(void)
             s1 = m2msec_seal(snd, p, n, rec, n + ST_OVERHEAD, &olen);
             h = st_header(rec);
             s2 = open_rec(rcv, rec, olen, n, &plen);
-            if (s1 != M2MSEC_OK || olen != n + ST_OVERHEAD || h.version != 1 || h.epoch != 0 ||
+            if (s1 != M2MSEC_OK || olen != n + ST_OVERHEAD || h.version != 1 || h.epoch != 1 ||
                 h.seq != i || s2 != M2MSEC_OK || plen != n || memcmp(out, p, n) != 0 ||
                 out[n] != 0xAA) {
                 if (bad++ < 5)
@@ -165,16 +167,17 @@ static void test_round_trip(void)
         }
         CHECK(bad == 0, "%s: %zu of %zu sizes failed", st_algs[a].m2m, bad, nsizes);
         get_stats(snd, &st);
-        CHECK(st.records == nsizes && st.epoch == 0 && st.rekeys == 0 && st.memory > 0,
+        CHECK(st.records == nsizes && st.epoch == 1 && st.rekeys == 0 && st.memory > 0,
               "%s: sender stats records %" PRIu64 " epoch %" PRIu64 " rekeys %" PRIu64,
               st_algs[a].m2m, st.records, st.epoch, st.rekeys);
         for (int k = 0; k < M2MSEC_STATUS_COUNT; k++)
             CHECK(st.rejected[k] == 0, "%s: sender rejected[%d] = %" PRIu64, st_algs[a].m2m, k,
                   st.rejected[k]);
         get_stats(rcv, &st);
-        CHECK(st.records == nsizes && st.epoch == 0 && st.rekeys == 0 && st.memory > 0,
-              "%s: receiver stats records %" PRIu64 " epoch %" PRIu64, st_algs[a].m2m, st.records,
-              st.epoch);
+        /* From the initial state (nothing accepted) to the sender's epoch 1: not a re-key. */
+        CHECK(st.records == nsizes && st.epoch == 1 && st.rekeys == 0 && st.memory > 0,
+              "%s: receiver stats records %" PRIu64 " epoch %" PRIu64 " rekeys %" PRIu64,
+              st_algs[a].m2m, st.records, st.epoch, st.rekeys);
         for (int k = 0; k < M2MSEC_STATUS_COUNT; k++)
             CHECK(st.rejected[k] == 0, "%s: receiver rejected[%d] = %" PRIu64, st_algs[a].m2m, k,
                   st.rejected[k]);
@@ -185,7 +188,7 @@ static void test_round_trip(void)
 
 static void test_roles(void)
 {
-    mem_store ms = {0}, mr = {0};
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
     m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     char name[64];
     m2msec_session *snd, *rcv;
@@ -236,13 +239,27 @@ static void expect_new_fails(const char *what, const m2msec_session_config *cfg)
     ERR_clear_error();
 }
 
+/* The same, and the error queue holds `text`. */
+static void expect_new_fails_with(const char *what, const m2msec_session_config *cfg,
+                                  const char *text)
+{
+    m2msec_session *s;
+
+    ERR_clear_error();
+    s = m2msec_session_new(cfg);
+    CHECK(s == NULL, "%s: session created", what);
+    CHECK(errors_have(text, NULL), "%s: no error \"%s\"", what, text);
+    m2msec_session_free(s);
+    ERR_clear_error();
+}
+
 static void test_bad_configs(void)
 {
     static const m2msec_role roles[] = {M2MSEC_SENDER, M2MSEC_RECEIVER};
 
     for (size_t r = 0; r < 2; r++) {
-        mem_store m = {0};
-        m2msec_store store = mem_store_of(&m), nosave = mem_store_of(&m);
+        mem_store m = MEM_STORE_FIRST_START;
+        m2msec_store store = mem_store_of(&m), nosave = mem_store_of(&m), partial;
         m2msec_session_policy pol = {0};
         m2msec_session_config cfg = {0}, c;
         char name[64], what[128];
@@ -287,6 +304,45 @@ static void test_bad_configs(void)
         c.store = &nosave;
         snprintf(what, sizeof(what), "%s: store without save", role);
         expect_new_fails(what, &c);
+        /* A store without its lock (or any other callback) cannot be used by mistake. */
+        for (int k = 0; k < 3; k++) {
+            partial = mem_store_of(&m);
+            if (k == 0)
+                partial.lock = NULL;
+            else if (k == 1)
+                partial.unlock = NULL;
+            else
+                partial.load = NULL;
+            c = cfg;
+            c.store = &partial;
+            snprintf(what, sizeof(what), "%s: store without %s", role,
+                     k == 0   ? "lock"
+                     : k == 1 ? "unlock"
+                              : "load");
+            expect_new_fails_with(what, &c, "every store needs lock, load, save and unlock");
+            CHECK(!m.locked, "%s: left locked", what);
+        }
+        /* The lock fails, or another session holds it. */
+        c = cfg;
+        m.fail_lock = 1;
+        snprintf(what, sizeof(what), "%s: lock error", role);
+        expect_new_fails_with(what, &c, "cannot lock the state (memory store)");
+        m.fail_lock = 0;
+        m.locked = 1;
+        snprintf(what, sizeof(what), "%s: state locked by another session", role);
+        expect_new_fails_with(what, &c, "state in use by another session (memory store)");
+        CHECK(m.locked, "%s: a refused session released someone else's lock", role);
+        m.locked = 0;
+        /* Nothing stored: never a first start by accident. */
+        m.have = 0;
+        snprintf(what, sizeof(what), "%s: no stored state", role);
+        expect_new_fails_with(what, &c,
+                              "no stored state at memory store: if this is the session's first "
+                              "start, initialise it with m2msec_store_init() or `m2msec state init "
+                              "memory store`");
+        CHECK(!m.have && m.saves == 0 && !m.locked, "%s: the missing state was created (%lu saves)",
+              role, m.saves);
+        m.have = 1;
         c = cfg;
         c.role = (m2msec_role)0;
         expect_new_fails("role 0", &c);
@@ -324,6 +380,7 @@ static void test_bad_configs(void)
         expect_new_fails(what, &c);
         m.fail_load = 0;
         CHECK(m.saves == 0, "%s: nothing saved by failed creations (%lu)", role, m.saves);
+        CHECK(!m.locked, "%s: a failed creation kept the lock", role);
         if (roles[r] == M2MSEC_SENDER) {
             /* The epoch cannot be persisted: no sender; once it can, the sender starts. */
             m2msec_session *s;
@@ -332,14 +389,16 @@ static void test_bad_configs(void)
             m.fail_save = 1;
             expect_new_fails("sender: store save error", &c);
             m.fail_save = 0;
-            CHECK(!m.have, "sender: state saved by a failed save");
+            CHECK(m.saves == 0 && m.st.epoch == 0 && !m.locked,
+                  "sender: state saved by a failed save");
             s = m2msec_session_new(&c);
-            CHECK(s != NULL && m.have && m.st.epoch == 0,
+            CHECK(s != NULL && m.have && m.st.epoch == 1 && m.locked,
                   "sender: not created after the store recovered");
             if (s == NULL)
                 ERR_print_errors_fp(stderr);
             m2msec_session_free(s);
-            memset(&m, 0, sizeof(m));
+            CHECK(!m.locked, "sender: the lock is still held after free");
+            m = (mem_store)MEM_STORE_FIRST_START;
             ERR_clear_error();
         }
 
@@ -369,6 +428,7 @@ static void test_status_text(void)
         [M2MSEC_ERR_BUFFER] = "buffer too small",
         [M2MSEC_ERR_STORAGE] = "state storage failed",
         [M2MSEC_ERR_INTERNAL] = "internal error",
+        [M2MSEC_ERR_FORKED] = "session used after fork",
     };
 
     for (int i = 0; i < M2MSEC_STATUS_COUNT; i++) {
@@ -419,7 +479,7 @@ static void check_rejected(m2msec_session *rcv, const char *what, const uint64_t
 static void test_rejections(void)
 {
     m2msec_session_policy pol = {0};
-    mem_store ms = {0}, mr = {0};
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
     m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     uint64_t exp[M2MSEC_STATUS_COUNT] = {0}, accepted = 0;
     unsigned char bad[RECBUF];
@@ -438,7 +498,7 @@ static void test_rejections(void)
     r = seal_many(snd, N, LEN);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     for (size_t i = 0; i < N; i++)
-        CHECK(r[i].epoch == 0 && r[i].seq == i, "record %zu is e%" PRIu64 " s%" PRIu64, i,
+        CHECK(r[i].epoch == 1 && r[i].seq == i, "record %zu is e%" PRIu64 " s%" PRIu64, i,
               r[i].epoch, r[i].seq);
 
     /* Replay. */
@@ -480,10 +540,16 @@ static void test_rejections(void)
                                 : "tag");
             /* A flip in seq may land on a number inside the window, never an accepted one
                (37, 100); seq 50 +- 2^k: 51, 48, 54, 58, 34 (too old), 114, 178, 306... */
+            /* A flip in the epoch may give epoch 0, older than the receiver's (stale). */
+            if (pos >= 1 && pos < 5 && st_header(bad).epoch == 0) {
+                expect_refused(rcv, what, bad, RL, sizeof(out), M2MSEC_ERR_OLD_EPOCH, UNTOUCHED,
+                               exp);
+                continue;
+            }
             if (pos >= 5 && pos < 11) {
                 st_hdr h = st_header(bad);
 
-                if (h.epoch == 0 && 100 - (int64_t)h.seq >= 64 && h.seq < 100) {
+                if (h.epoch == 1 && 100 - (int64_t)h.seq >= 64 && h.seq < 100) {
                     expect_refused(rcv, what, bad, RL, sizeof(out), M2MSEC_ERR_TOO_OLD, ZEROED,
                                    exp);
                     continue;
@@ -573,7 +639,7 @@ static void test_rejections(void)
 static void test_rejections_epochs(void)
 {
     m2msec_session_policy pol = {0}, rpol = {0};
-    mem_store ms = {0}, mr = {0};
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
     m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     uint64_t exp[M2MSEC_STATUS_COUNT] = {0}, accepted = 0;
     size_t first[8] = {0}, nfirst = 0, olen;
@@ -593,7 +659,7 @@ static void test_rejections_epochs(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     for (size_t i = 0; i < N; i++)
         if (i == 0 || r[i].epoch != r[i - 1].epoch) {
-            CHECK(r[i].seq == 0 && r[i].epoch == nfirst, "record %zu starts epoch %" PRIu64, i,
+            CHECK(r[i].seq == 0 && r[i].epoch == nfirst + 1, "record %zu starts epoch %" PRIu64, i,
                   r[i].epoch);
             if (nfirst < 8)
                 first[nfirst++] = i;
@@ -628,8 +694,8 @@ static void test_rejections_epochs(void)
     {
         uint64_t exp2[M2MSEC_STATUS_COUNT] = {0};
 
-        memset(&ms, 0, sizeof(ms));
-        memset(&mr, 0, sizeof(mr));
+        ms = (mem_store)MEM_STORE_FIRST_START;
+        mr = (mem_store)MEM_STORE_FIRST_START;
         pol.max_records = 0;
         rpol.max_records = 3;
         st_unique_name(name, sizeof(name), "expired");
@@ -702,7 +768,7 @@ static void test_rollover(void)
 {
     const size_t N = 1000;
     m2msec_session_policy pol = {0};
-    mem_store ms = {0}, mr = {0}, ms2 = {0};
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START, ms2 = MEM_STORE_FIRST_START;
     m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr), ss2 = mem_store_of(&ms2);
     char name[64], name2[64];
     m2msec_session *snd, *rcv, *snd2;
@@ -735,7 +801,7 @@ static void test_rollover(void)
         CHECK(same < ncounts, "all %zu epochs re-keyed after exactly %zu records: no jitter",
               ncounts, counts[0]);
     }
-    CHECK(ms.st.epoch == last_epoch && ms.saves == last_epoch + 1,
+    CHECK(ms.st.epoch == last_epoch && ms.saves == last_epoch, /* epochs 1 .. last */
           "sender store: epoch %" PRIu64 ", %lu saves (last epoch %" PRIu64 ")", ms.st.epoch,
           ms.saves, last_epoch);
 
@@ -799,7 +865,8 @@ static void test_rollover(void)
     get_stats(rcv, &rst);
     CHECK(sst.rekeys > 10 && rst.rekeys > 10, "rekeys: sender %" PRIu64 ", receiver %" PRIu64,
           sst.rekeys, rst.rekeys);
-    CHECK(sst.rekeys == last_epoch && rst.rekeys == last_epoch,
+    /* Both began in epoch 1 (a sender's first; the receiver's initial state holds nothing). */
+    CHECK(sst.rekeys + 1 == last_epoch && rst.rekeys + 1 == last_epoch,
           "rekeys: sender %" PRIu64 ", receiver %" PRIu64 ", last epoch %" PRIu64, sst.rekeys,
           rst.rekeys, last_epoch);
     CHECK(sst.epoch == rst.epoch && sst.epoch == last_epoch,
@@ -850,7 +917,7 @@ static void test_rollover(void)
 static void test_forged_next_epoch_then_late_rekey(void)
 {
     m2msec_session_policy pol = {0};
-    mem_store ms = {0}, mr = {0};
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
     m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     char name[64];
     m2msec_session *snd, *rcv;
@@ -868,8 +935,8 @@ static void test_forged_next_epoch_then_late_rekey(void)
     st_fill_plain(pt, 16);
     CHECK(m2msec_seal(snd, pt, 16, rec, sizeof(rec), &rl) == M2MSEC_OK, "seal");
     CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "epoch 0 accepted");
-    /* Forgery: a header of epoch 1 and random bytes. */
-    st_put_header(rec, 1, 0);
+    /* Forgery: a header of the next epoch (2) and random bytes. */
+    st_put_header(rec, 2, 0);
     st_fill_plain(rec + 11, 16 + ST_TAGLEN);
     CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_ERR_AUTH, "forgery refused");
     /* Wait past lifetime + grace of anything derived so far. */
@@ -880,7 +947,7 @@ static void test_forged_next_epoch_then_late_rekey(void)
         nanosleep(&ts, NULL);
     }
     st = m2msec_seal(snd, pt, 16, rec, sizeof(rec), &rl);
-    CHECK(st == M2MSEC_OK && st_header(rec).epoch >= 1, "sender re-keyed by time: %s, e%" PRIu64,
+    CHECK(st == M2MSEC_OK && st_header(rec).epoch >= 2, "sender re-keyed by time: %s, e%" PRIu64,
           m2msec_status_text(st), st_header(rec).epoch);
     st = open_rec(rcv, rec, rl, sizeof(out), &olen);
     CHECK(st == M2MSEC_OK, "genuine record of the next epoch after a forgery: %s",
@@ -898,6 +965,7 @@ static void test_forged_next_epoch_then_late_rekey(void)
 /* ======================================================================== */
 
 static char tmpdir[256];
+static char text_buf[1024]; /* expected error texts */
 
 static int make_tmpdir(void)
 {
@@ -987,26 +1055,42 @@ static void test_file_store_format(void)
     char path[512], buf[512], want[256];
     m2msec_store fs;
     m2msec_state st;
+    void *h = NULL;
     static const m2msec_state values[] = {
         {0, 0}, {7, 42}, {0xFFFFFFFFull, 0xFFFFFFFFFFFFull}, {UINT64_MAX, UINT64_MAX}};
 
     CU_ASSERT_FATAL(make_tmpdir());
     snprintf(path, sizeof(path), "%s/state", tmpdir);
     m2msec_store_file(&fs, path);
-    CHECK(fs.load != NULL && fs.save != NULL && fs.arg == (void *)path, "store filled in");
-    CHECK(fs.load(fs.arg, &st) == 0, "no file yet: load returns 0");
+    CHECK(fs.lock != NULL && fs.load != NULL && fs.save != NULL && fs.unlock != NULL &&
+              fs.arg == (void *)path && fs.name == path,
+          "store filled in");
+    CHECK(fs.load(fs.arg, NULL, &st) == 0, "no file yet: load returns 0");
+    ERR_clear_error();
+    CHECK(fs.save(fs.arg, NULL, &values[0]) == 0 && access(path, F_OK) != 0,
+          "save without the lock refused");
+    ERR_clear_error();
+    CU_ASSERT_FATAL(fs.lock(fs.arg, &h) == 1);
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
-        CHECK(fs.save(fs.arg, &values[i]) == 1, "save %zu", i);
+        CHECK(fs.save(fs.arg, h, &values[i]) == 1, "save %zu", i);
         snprintf(want, sizeof(want), "m2msec-state 1\nepoch %" PRIu64 "\nseq-floor %" PRIu64 "\n",
                  values[i].epoch, values[i].seq_floor);
         read_file(path, buf, sizeof(buf));
         CHECK(strcmp(buf, want) == 0, "file content \"%s\", want \"%s\"", buf, want);
         memset(&st, 0x11, sizeof(st));
-        CHECK(fs.load(fs.arg, &st) == 1 && st.epoch == values[i].epoch &&
+        CHECK(fs.load(fs.arg, h, &st) == 1 && st.epoch == values[i].epoch &&
                   st.seq_floor == values[i].seq_floor,
               "load back %zu", i);
     }
+    fs.unlock(fs.arg, h);
     unlink(path);
+    {
+        char lockp[600];
+
+        snprintf(lockp, sizeof(lockp), "%s.lock", path);
+        CHECK(access(lockp, F_OK) == 0, "the lock file %s stays", lockp);
+        unlink(lockp);
+    }
 
     /* Through sessions: the sender persists its epoch, the receiver its floor. */
     {
@@ -1020,34 +1104,42 @@ static void test_file_store_format(void)
         m2msec_store_file(&sfs, spath);
         m2msec_store_file(&rfs, rpath);
         st_unique_name(name, sizeof(name), "format");
+        CHECK(m2msec_store_init(&sfs) && m2msec_store_init(&rfs), "first start initialised");
+        read_file(spath, buf, sizeof(buf));
+        CHECK(strcmp(buf, "m2msec-state 1\nepoch 0\nseq-floor 0\n") == 0, "initial state: \"%s\"",
+              buf);
         snd = st_session(M2MSEC_SENDER, name, NULL, &sfs);
         rcv = st_session(M2MSEC_RECEIVER, name, NULL, &rfs);
         CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
         CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
         read_file(spath, buf, sizeof(buf));
-        CHECK(strcmp(buf, "m2msec-state 1\nepoch 0\nseq-floor 0\n") == 0,
+        CHECK(strcmp(buf, "m2msec-state 1\nepoch 1\nseq-floor 0\n") == 0,
               "sender state after creation: \"%s\"", buf);
-        CHECK(access(rpath, F_OK) != 0, "receiver wrote state before any record");
+        read_file(rpath, buf, sizeof(buf));
+        CHECK(strcmp(buf, "m2msec-state 1\nepoch 0\nseq-floor 0\n") == 0,
+              "receiver state before any record: \"%s\"", buf);
         st_fill_plain(pt, 3);
         CHECK(m2msec_seal(snd, pt, 3, rec, sizeof(rec), &rl) == M2MSEC_OK, "seal");
         CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "open");
         read_file(rpath, buf, sizeof(buf));
-        CHECK(strcmp(buf, "m2msec-state 1\nepoch 0\nseq-floor 1\n") == 0,
+        CHECK(strcmp(buf, "m2msec-state 1\nepoch 1\nseq-floor 1\n") == 0,
               "receiver state after seq 0: \"%s\"", buf);
         m2msec_session_free(snd);
         m2msec_session_free(rcv);
         read_file(spath, buf, sizeof(buf));
-        CHECK(strcmp(buf, "m2msec-state 1\nepoch 0\nseq-floor 0\n") == 0,
+        CHECK(strcmp(buf, "m2msec-state 1\nepoch 1\nseq-floor 0\n") == 0,
               "sender state after free: \"%s\"", buf);
         /* A restarted sender moves to the next epoch. */
         snd = st_session(M2MSEC_SENDER, name, NULL, &sfs);
         CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
         read_file(spath, buf, sizeof(buf));
-        CHECK(strcmp(buf, "m2msec-state 1\nepoch 1\nseq-floor 0\n") == 0,
+        CHECK(strcmp(buf, "m2msec-state 1\nepoch 2\nseq-floor 0\n") == 0,
               "sender state after restart: \"%s\"", buf);
         m2msec_session_free(snd);
-        list_dir(tmpdir, buf, sizeof(buf));
-        CHECK(strcmp(buf, "receiver sender ") == 0 || strcmp(buf, "sender receiver ") == 0,
+        /* The state files and their lock files, which stay (a lock file is never replaced). */
+        CHECK(list_dir(tmpdir, buf, sizeof(buf)) == 4 && strstr(buf, "receiver ") != NULL &&
+                  strstr(buf, "sender ") != NULL && strstr(buf, "receiver.lock ") != NULL &&
+                  strstr(buf, "sender.lock ") != NULL,
               "directory holds \"%s\"", buf);
     }
     remove_tree(tmpdir);
@@ -1104,7 +1196,7 @@ static void test_file_store_malformed(void)
         shown[k] = '\0';
         CU_ASSERT_FATAL(write_file(path, bad[i], strlen(bad[i])));
         ERR_clear_error();
-        CHECK(fs.load(fs.arg, &st) == -1, "load accepted malformed \"%s\"", shown);
+        CHECK(fs.load(fs.arg, NULL, &st) == -1, "load accepted malformed \"%s\"", shown);
         CHECK(ERR_peek_error() != 0, "no error queued for \"%s\"", shown);
         for (size_t r = 0; r < 2; r++) {
             snprintf(what, sizeof(what), "%s with state \"%s\"",
@@ -1136,7 +1228,7 @@ static void test_file_store_malformed(void)
         static const char nul[] = "m2msec-state 1\nepoch 3\0\nseq-floor 0\n";
 
         CU_ASSERT_FATAL(write_file(path, nul, sizeof(nul) - 1));
-        CHECK(fs.load(fs.arg, &st) == -1, "a NUL byte in the state file");
+        CHECK(fs.load(fs.arg, NULL, &st) == -1, "a NUL byte in the state file");
         ERR_clear_error();
     }
     /* Leading zeros are still one unambiguous number. */
@@ -1144,13 +1236,14 @@ static void test_file_store_malformed(void)
         const char *z = "m2msec-state 1\nepoch 007\nseq-floor 00\n";
 
         CU_ASSERT_FATAL(write_file(path, z, strlen(z)));
-        CHECK(fs.load(fs.arg, &st) == 1 && st.epoch == 7 && st.seq_floor == 0, "leading zeros");
+        CHECK(fs.load(fs.arg, NULL, &st) == 1 && st.epoch == 7 && st.seq_floor == 0,
+              "leading zeros");
     }
     /* A directory, a symbolic link: refused too. */
     unlink(path);
     CU_ASSERT_FATAL(mkdir(path, 0700) == 0);
     ERR_clear_error();
-    CHECK(fs.load(fs.arg, &st) == -1, "a directory as state file");
+    CHECK(fs.load(fs.arg, NULL, &st) == -1, "a directory as state file");
     rmdir(path);
     {
         char target[512];
@@ -1159,9 +1252,9 @@ static void test_file_store_malformed(void)
         const char *good = "m2msec-state 1\nepoch 3\nseq-floor 0\n";
 
         CU_ASSERT_FATAL(write_file(target, good, strlen(good)));
-        CHECK(fs.load(fs.arg, &st) == 0, "no state file yet");
+        CHECK(fs.load(fs.arg, NULL, &st) == 0, "no state file yet");
         CU_ASSERT_FATAL(symlink(target, path) == 0);
-        CHECK(fs.load(fs.arg, &st) == -1, "a symbolic link as state file");
+        CHECK(fs.load(fs.arg, NULL, &st) == -1, "a symbolic link as state file");
         unlink(path);
         unlink(target);
     }
@@ -1242,6 +1335,7 @@ static void storage_failure_case(break_kind how)
     snprintf(rpath, sizeof(rpath), "%s/receiver", dir);
     m2msec_store_file(&sfs, spath);
     m2msec_store_file(&rfs, rpath);
+    CU_ASSERT_FATAL(m2msec_store_init(&sfs) && m2msec_store_init(&rfs));
     pol.max_records = 10;
     st_unique_name(name, sizeof(name), "storage");
     snd = st_session(M2MSEC_SENDER, name, &pol, &sfs);
@@ -1285,7 +1379,7 @@ static void storage_failure_case(break_kind how)
         s = m2msec_seal(snd, pt, 4, out, sizeof(out), &olen);
         if (s != M2MSEC_OK)
             break;
-        CHECK(st_header(out).epoch == 0, "sealed in epoch %" PRIu64, st_header(out).epoch);
+        CHECK(st_header(out).epoch == 1, "sealed in epoch %" PRIu64, st_header(out).epoch);
         sent++;
         if (sent > 20)
             break;
@@ -1295,7 +1389,7 @@ static void storage_failure_case(break_kind how)
     CHECK(sent >= 7 && sent <= 8, "%zu records sent before the re-key", sent);
     check_no_output("sender storage failure", olen, 0, UNTOUCHED);
     get_stats(snd, &st2);
-    CHECK(st2.records == st.records && st2.epoch == 0 && st2.rekeys == 0,
+    CHECK(st2.records == st.records && st2.epoch == 1 && st2.rekeys == 0,
           "%s: sender records %" PRIu64 " -> %" PRIu64 ", epoch %" PRIu64, kind, st.records,
           st2.records, st2.epoch);
     memset(out, 0xAA, sizeof(out));
@@ -1313,10 +1407,13 @@ static void storage_failure_case(break_kind how)
         m2msec_store_file(&fs2, p2);
         st_unique_name(name2, sizeof(name2), "storage-new");
         ERR_clear_error();
+        CHECK(!m2msec_store_init(&fs2), "%s: state initialised without a store", kind);
+        ERR_clear_error();
         CHECK(st_session(M2MSEC_SENDER, name2, &pol, &fs2) == NULL,
               "%s: sender created without a store", kind);
         ERR_clear_error();
         CU_ASSERT_FATAL(repair_dir(dir, how));
+        CHECK(m2msec_store_init(&fs2), "%s: state initialised once the store works again", kind);
         {
             m2msec_session *s2 = st_session(M2MSEC_SENDER, name2, &pol, &fs2);
 
@@ -1345,13 +1442,13 @@ static void storage_failure_case(break_kind how)
     }
     /* The sender re-keys and goes on, the receiver accepts. */
     s = m2msec_seal(snd, pt, 4, rec, sizeof(rec), &rl);
-    CHECK(s == M2MSEC_OK && st_header(rec).epoch == 1 && st_header(rec).seq == 0,
+    CHECK(s == M2MSEC_OK && st_header(rec).epoch == 2 && st_header(rec).seq == 0,
           "%s: after repair the sender seals: %s (e%" PRIu64 " s%" PRIu64 ")", kind,
           m2msec_status_text(s), st_header(rec).epoch, st_header(rec).seq);
     if (s != M2MSEC_OK)
         ERR_print_errors_fp(stderr);
     s = open_rec(rcv, rec, rl, sizeof(out), &olen);
-    CHECK(s == M2MSEC_OK, "%s: after repair the receiver opens epoch 1: %s", kind,
+    CHECK(s == M2MSEC_OK, "%s: after repair the receiver opens epoch 2: %s", kind,
           m2msec_status_text(s));
     ERR_clear_error();
     m2msec_session_free(snd);
@@ -1388,6 +1485,7 @@ static void test_file_store_no_temp_files(void)
     snprintf(rpath, sizeof(rpath), "%s/r.state", tmpdir);
     m2msec_store_file(&sfs, spath);
     m2msec_store_file(&rfs, rpath);
+    CU_ASSERT_FATAL(m2msec_store_init(&sfs) && m2msec_store_init(&rfs));
     pol.max_records = 20;
     pol.seq_floor_step = 2;
     st_unique_name(name, sizeof(name), "notemp");
@@ -1403,7 +1501,7 @@ static void test_file_store_no_temp_files(void)
     }
     CHECK(bad == 0, "%zu records failed", bad);
     n = list_dir(tmpdir, names, sizeof(names));
-    CHECK(n == 2, "directory holds %zu entries: %s", n, names);
+    CHECK(n == 4, "directory holds %zu entries: %s", n, names); /* states and lock files */
     CHECK(strstr(names, "s.state ") != NULL && strstr(names, "r.state ") != NULL,
           "directory holds %s", names);
     /* The sender's file names its current epoch, the receiver's is ahead of use. */
@@ -1419,8 +1517,298 @@ static void test_file_store_no_temp_files(void)
     m2msec_session_free(snd);
     m2msec_session_free(rcv);
     n = list_dir(tmpdir, names, sizeof(names));
-    CHECK(n == 2, "after free: %zu entries: %s", n, names);
+    CHECK(n == 4, "after free: %zu entries: %s", n, names);
     remove_tree(tmpdir);
+}
+
+/* ======================================================================== */
+/* 7. State rules: first start, lock file, state read back before saves     */
+/* ======================================================================== */
+
+static int store_init_fails_with(const m2msec_store *st, const char *text)
+{
+    int r;
+
+    ERR_clear_error();
+    r = m2msec_store_init(st);
+    return r == 0 && errors_have(text, NULL);
+}
+
+static void test_store_init(void)
+{
+    mem_store m = {0};
+    m2msec_store st = mem_store_of(&m), partial = mem_store_of(&m);
+    char path[512], lockp[600], buf[800];
+    m2msec_store fs;
+    struct stat sb;
+
+    /* Memory store: initialised once, never again. */
+    CHECK(m2msec_store_init(&st) == 1 && m.have && m.st.epoch == 0 && m.st.seq_floor == 0 &&
+              m.saves == 1 && !m.locked,
+          "memory store initialised");
+    CHECK(store_init_fails_with(&st, "a state already exists at memory store (epoch 0 seq-floor "
+                                     "0): only a first start is initialised"),
+          "second initialisation");
+    m.st.epoch = 7;
+    CHECK(store_init_fails_with(&st, "a state already exists at memory store (epoch 7"),
+          "initialisation over a used state");
+    CHECK(m.st.epoch == 7 && m.saves == 1 && !m.locked, "the state changed (%lu saves)", m.saves);
+    m.fail_load = 1;
+    CHECK(store_init_fails_with(&st, "memory store exists but cannot be read"), "unreadable");
+    m = (mem_store){0};
+    m.locked = 1;
+    CHECK(store_init_fails_with(&st, "state in use by another session (memory store)"), "in use");
+    CHECK(m.locked && !m.have, "in use: the state or the lock changed");
+    m.locked = 0;
+    m.fail_save = 1;
+    CHECK(store_init_fails_with(&st, "cannot write the initial state to memory store"),
+          "failing save");
+    CHECK(!m.have && !m.locked, "failing save: state or lock left behind");
+    m.fail_save = 0;
+    partial.lock = NULL;
+    CHECK(store_init_fails_with(&partial, "every store needs lock, load, save and unlock"),
+          "store without lock");
+    CHECK(store_init_fails_with(NULL, "every store needs"), "NULL store");
+    CHECK(!m.have, "an incomplete store was written");
+
+    /* File store: the documented initial file, mode 0600, and its lock file. */
+    CU_ASSERT_FATAL(make_tmpdir());
+    snprintf(path, sizeof(path), "%s/state", tmpdir);
+    snprintf(lockp, sizeof(lockp), "%s.lock", path);
+    m2msec_store_file(&fs, path);
+    CHECK(m2msec_store_init(&fs) == 1, "file store initialised");
+    read_file(path, buf, sizeof(buf));
+    CHECK(strcmp(buf, "m2msec-state 1\nepoch 0\nseq-floor 0\n") == 0, "initial file \"%s\"", buf);
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600, "state file mode %o",
+          (unsigned)(sb.st_mode & 0777));
+    CHECK(lstat(lockp, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 0777) == 0600,
+          "lock file mode %o", (unsigned)(sb.st_mode & 0777));
+    CU_ASSERT_FATAL(write_file(path, "m2msec-state 1\nepoch 9\nseq-floor 3\n", 35));
+    snprintf(buf, sizeof(buf), "a state already exists at %s (epoch 9 seq-floor 3)", path);
+    CHECK(store_init_fails_with(&fs, buf), "file store: second initialisation");
+    CU_ASSERT_FATAL(write_file(path, "garbage", 7));
+    CHECK(store_init_fails_with(&fs, "exists but cannot be read; refusing to initialise"),
+          "file store: over a malformed file");
+    read_file(path, buf, sizeof(buf));
+    CHECK(strcmp(buf, "garbage") == 0, "the malformed file was replaced: \"%s\"", buf);
+    /* While a session holds the state. */
+    {
+        char name[64];
+        m2msec_session *s;
+
+        unlink(path);
+        CU_ASSERT_FATAL(m2msec_store_init(&fs) == 1);
+        st_unique_name(name, sizeof(name), "init-busy");
+        s = st_session(M2MSEC_RECEIVER, name, NULL, &fs);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+        unlink(path); /* even with the state gone, the lock says a session runs */
+        snprintf(buf, sizeof(buf), "state in use by another session (%s)", path);
+        CHECK(store_init_fails_with(&fs, buf), "file store: initialisation under a session");
+        CHECK(access(path, F_OK) != 0, "a state was written under a running session");
+        m2msec_session_free(s);
+    }
+    /* A missing directory. */
+    snprintf(path, sizeof(path), "%s/no/such/dir/state", tmpdir);
+    m2msec_store_file(&fs, path);
+    CHECK(store_init_fails_with(&fs, "cannot open the lock file"), "file store: missing dir");
+    remove_tree(tmpdir);
+    ERR_clear_error();
+}
+
+/* A lock file that is not a regular file is never used. */
+static void test_lock_file_shapes(void)
+{
+    char path[512], lockp[600], target[600], name[64], text[800];
+    m2msec_store fs;
+    m2msec_session_config cfg = {0};
+
+    CU_ASSERT_FATAL(make_tmpdir());
+    snprintf(path, sizeof(path), "%s/state", tmpdir);
+    snprintf(lockp, sizeof(lockp), "%s.lock", path);
+    snprintf(target, sizeof(target), "%s/elsewhere", tmpdir);
+    CU_ASSERT_FATAL(write_file(path, "m2msec-state 1\nepoch 0\nseq-floor 0\n", 35));
+    m2msec_store_file(&fs, path);
+    st_unique_name(name, sizeof(name), "lockshape");
+    cfg.role = M2MSEC_SENDER;
+    cfg.libctx = st_libctx;
+    cfg.key = st_key;
+    cfg.key_len = sizeof(st_key);
+    cfg.originator = name;
+    cfg.receiver = "MN-CSE-session-test";
+    cfg.store = &fs;
+    for (int k = 0; k < 3; k++) {
+        const char *kind = k == 0 ? "symbolic link" : k == 1 ? "directory" : "fifo";
+
+        int made = k == 0   ? symlink(target, lockp)
+                   : k == 1 ? mkdir(lockp, 0700)
+                            : mkfifo(lockp, 0600);
+
+        CU_ASSERT_FATAL(made == 0);
+        snprintf(text, sizeof(text), "the lock file %s is a %s, not a regular file", lockp, kind);
+        expect_new_fails_with(kind, &cfg, text);
+        CHECK(store_init_fails_with(&fs, text), "%s: m2msec_store_init used it", kind);
+        CHECK(access(target, F_OK) != 0, "%s: the symlink's target was created", kind);
+        if (k == 1)
+            rmdir(lockp);
+        else
+            unlink(lockp);
+    }
+    {
+        char buf[128];
+
+        read_file(path, buf, sizeof(buf));
+        CHECK(strcmp(buf, "m2msec-state 1\nepoch 0\nseq-floor 0\n") == 0,
+              "the state changed: \"%s\"", buf);
+    }
+    remove_tree(tmpdir);
+    ERR_clear_error();
+}
+
+/*
+ * The lock file removed while a sender runs: its next save is refused; a
+ * second sender, which can lock a new lock file, starts above every epoch
+ * the first one used, and the first one cannot move on.
+ */
+static void test_lock_file_removed(void)
+{
+    char path[512], lockp[600], name[64];
+    m2msec_store fs, fs2;
+    m2msec_session_policy pol = {0};
+    m2msec_session *a, *b;
+    m2msec_session_stats sa, sb;
+    size_t rl;
+    m2msec_status s = M2MSEC_OK;
+
+    CU_ASSERT_FATAL(make_tmpdir());
+    snprintf(path, sizeof(path), "%s/state", tmpdir);
+    snprintf(lockp, sizeof(lockp), "%s.lock", path);
+    m2msec_store_file(&fs, path);
+    m2msec_store_file(&fs2, path);
+    CU_ASSERT_FATAL(m2msec_store_init(&fs));
+    st_unique_name(name, sizeof(name), "lockgone");
+    pol.max_records = 10;
+    a = st_session(M2MSEC_SENDER, name, &pol, &fs);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_FATAL(unlink(lockp) == 0);
+    ERR_clear_error();
+    for (int i = 0; i < 20 && s == M2MSEC_OK; i++) {
+        st_fill_plain(pt, 8);
+        s = m2msec_seal(a, pt, 8, rec, sizeof(rec), &rl);
+    }
+    snprintf(text_buf, sizeof(text_buf),
+             "the lock file %s was removed or replaced while a session held it", lockp);
+    CHECK(s == M2MSEC_ERR_STORAGE && errors_have(text_buf, NULL),
+          "the sender re-keyed without its lock file: %s", m2msec_status_text(s));
+    m2msec_session_get_stats(a, &sa);
+    /* Nothing can tell a second sender that the old lock existed: it starts, above. */
+    b = st_session(M2MSEC_SENDER, name, &pol, &fs2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    m2msec_session_get_stats(b, &sb);
+    CHECK(sb.epoch > sa.epoch, "second sender at epoch %" PRIu64 ", first at %" PRIu64, sb.epoch,
+          sa.epoch);
+    ERR_clear_error();
+    /*
+     * The store now holds the epoch the first sender failed to save, written
+     * by the second: the first one never uses it (and still cannot save).
+     */
+    for (int i = 0; i < 3; i++) {
+        st_fill_plain(pt, 8);
+        s = m2msec_seal(a, pt, 8, rec, sizeof(rec), &rl);
+        CHECK(s == M2MSEC_ERR_STORAGE, "the first sender goes on: %s (e%" PRIu64 ")",
+              m2msec_status_text(s), st_header(rec).epoch);
+    }
+    ERR_clear_error();
+    CHECK(m2msec_seal(b, pt, 8, rec, sizeof(rec), &rl) == M2MSEC_OK, "the second sender seals");
+    m2msec_session_free(a);
+    m2msec_session_free(b);
+    remove_tree(tmpdir);
+    ERR_clear_error();
+}
+
+/*
+ * The state read back before a save: a change by anyone else stops the
+ * session; a save that reported failure but reached the store does not.
+ */
+static void test_state_read_back(void)
+{
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
+    m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
+    m2msec_session_policy pol = {0};
+    m2msec_session *snd, *rcv;
+    char name[64];
+    size_t rl, olen;
+    uint64_t e;
+    m2msec_status s = M2MSEC_OK;
+    int i;
+
+    pol.max_records = 10;
+    st_unique_name(name, sizeof(name), "readback");
+    snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
+    rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
+    /*
+     * The save of epoch 2 lands but reports failure: refused. Then the store
+     * holds 2, which another writer could have written and used as well: the
+     * sender skips it and uses 3.
+     */
+    ms.lose_ack = 1;
+    for (i = 0; i < 20 && s == M2MSEC_OK; i++) {
+        st_fill_plain(pt, 8);
+        s = m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl);
+        if (s == M2MSEC_OK)
+            CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "open %d", i);
+    }
+    CHECK(s == M2MSEC_ERR_STORAGE && ms.st.epoch == 2, "lost ack: %s, store epoch %" PRIu64,
+          m2msec_status_text(s), ms.st.epoch);
+    ERR_clear_error();
+    ms.lose_ack = 0;
+    st_fill_plain(pt, 8);
+    s = m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl);
+    CHECK(s == M2MSEC_OK && st_header(rec).epoch == 3 && ms.st.epoch == 3,
+          "after the lost ack: %s, e%" PRIu64 ", store %" PRIu64, m2msec_status_text(s),
+          st_header(rec).epoch, ms.st.epoch);
+    CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "its record opens");
+    /* The same for the receiver's floor. */
+    mr.lose_ack = 1;
+    s = M2MSEC_OK;
+    for (i = 0; i < 20 && s == M2MSEC_OK; i++) {
+        st_fill_plain(pt, 8);
+        CU_ASSERT_FATAL(m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl) == M2MSEC_OK);
+        s = open_rec(rcv, rec, rl, sizeof(out), &olen);
+    }
+    CHECK(s == M2MSEC_ERR_STORAGE, "receiver, lost ack: %s", m2msec_status_text(s));
+    ERR_clear_error();
+    mr.lose_ack = 0;
+    st_fill_plain(pt, 8);
+    CU_ASSERT_FATAL(m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl) == M2MSEC_OK);
+    s = open_rec(rcv, rec, rl, sizeof(out), &olen);
+    CHECK(s == M2MSEC_OK, "receiver after the lost ack: %s", m2msec_status_text(s));
+
+    /* Someone else writes the sender's state: the next epoch move stops it for good. */
+    e = ms.st.epoch;
+    ms.st.epoch = e + 5;
+    s = M2MSEC_OK;
+    ERR_clear_error();
+    for (i = 0; i < 20 && s == M2MSEC_OK; i++) {
+        st_fill_plain(pt, 8);
+        s = m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl);
+    }
+    snprintf(text_buf, sizeof(text_buf),
+             "the state at memory store changed outside this session (it holds epoch %" PRIu64
+             " seq-floor 0, this session last saved epoch %" PRIu64 " seq-floor 0)",
+             e + 5, e);
+    CHECK(s == M2MSEC_ERR_STORAGE && errors_have(text_buf, NULL), "changed state: %s",
+          m2msec_status_text(s));
+    CHECK(ms.st.epoch == e + 5, "the other writer's state was overwritten");
+    ms.st.epoch = e; /* even put back, the session stays stopped */
+    CHECK(m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl) == M2MSEC_ERR_STORAGE &&
+              errors_have("changed outside this session earlier", NULL),
+          "the stopped sender seals again");
+    m2msec_session_free(snd);
+    m2msec_session_free(rcv);
+    CHECK(!ms.locked && !mr.locked, "locks left after free");
+    ERR_clear_error();
 }
 
 /* ======================================================================== */
@@ -1460,11 +1848,11 @@ static void test_interop(void)
     for (size_t a = 0; a < ST_NALGS; a++) {
         const st_alg *alg = &st_algs[a];
         m2msec_session_policy pol = {0};
-        mem_store ms = {0}, mr = {0};
+        mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
         m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
         char name[64];
         m2msec_session *snd, *rcv;
-        unsigned char km[2][ST_MAXKEY + ST_IVLEN];
+        unsigned char km[3][ST_MAXKEY + ST_IVLEN];
         size_t olen, rl, opened = 0;
         m2msec_status s;
         /* (a) plain -> libm2msec: epochs 0 and 1, several seqs, in this order. */
@@ -1479,6 +1867,7 @@ static void test_interop(void)
         st_unique_name(name, sizeof(name), "interop");
         CU_ASSERT_FATAL(st_plain_epoch_km(alg, name, "MN-CSE-session-test", 0, 3600, km[0]));
         CU_ASSERT_FATAL(st_plain_epoch_km(alg, name, "MN-CSE-session-test", 1, 3600, km[1]));
+        CU_ASSERT_FATAL(st_plain_epoch_km(alg, name, "MN-CSE-session-test", 2, 3600, km[2]));
 
         rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
         CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
@@ -1508,7 +1897,7 @@ static void test_interop(void)
               m2msec_status_text(s));
         m2msec_session_free(rcv);
 
-        /* (b) libm2msec -> plain: the sender's records of epochs 0 and 1. */
+        /* (b) libm2msec -> plain: the sender's records of epochs 1 and 2 (its first is 1). */
         snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
         CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
         for (int i = 0; i < 14; i++) {
@@ -1518,9 +1907,9 @@ static void test_interop(void)
             st_fill_plain(pt, n);
             s = m2msec_seal(snd, pt, n, rec, sizeof(rec), &rl);
             h = st_header(rec);
-            CHECK(s == M2MSEC_OK && rl == n + ST_OVERHEAD && h.epoch <= 1, "%s: seal %d", alg->m2m,
-                  i);
-            if (s != M2MSEC_OK || h.epoch > 1)
+            CHECK(s == M2MSEC_OK && rl == n + ST_OVERHEAD && h.epoch >= 1 && h.epoch <= 2,
+                  "%s: seal %d", alg->m2m, i);
+            if (s != M2MSEC_OK || h.epoch < 1 || h.epoch > 2)
                 continue;
             memset(out, 0, sizeof(out));
             CHECK(st_plain_open(alg, km[h.epoch], rec, rl, out) && memcmp(out, pt, n) == 0,
@@ -1528,13 +1917,227 @@ static void test_interop(void)
                   alg->m2m, h.epoch, h.seq);
             opened++;
             if (i == 13)
-                CHECK(h.epoch == 1 && h.seq >= 4,
+                CHECK(h.epoch == 2 && h.seq >= 4,
                       "%s: the sender re-keyed once (e%" PRIu64 " s%" PRIu64 ")", alg->m2m, h.epoch,
                       h.seq);
         }
         CHECK(opened == 14, "%s: %zu of 14 opened", alg->m2m, opened);
         m2msec_session_free(snd);
         OPENSSL_cleanse(km, sizeof(km));
+    }
+    ERR_clear_error();
+}
+
+/* ======================================================================== */
+/* 9. The 8-byte CCM tag (issue 9 point 10)                                 */
+/* ======================================================================== */
+
+static void test_ccm8(void)
+{
+    const st_alg *alg = &st_alg_ccm8;
+    m2msec_session_policy pol = {0}, p16 = {0};
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START, mr16 = MEM_STORE_FIRST_START;
+    m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr), sr16 = mem_store_of(&mr16);
+    unsigned char km[ST_MAXKEY + ST_IVLEN], km16[ST_MAXKEY + ST_IVLEN];
+    char name[64];
+    m2msec_session *snd, *rcv, *rcv16;
+    size_t rl, olen, bad = 0;
+    m2msec_status s;
+
+    pol.aead = M2MSEC_REC_AES_128_CCM;
+    pol.tag_len = 8;
+    p16.aead = M2MSEC_REC_AES_128_CCM;
+    st_unique_name(name, sizeof(name), "ccm8");
+    snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
+    rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+    rcv16 = st_session(M2MSEC_RECEIVER, name, &p16, &sr16);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rcv16);
+    CHECK(m2msec_session_overhead(snd) == 19 && m2msec_session_overhead(rcv) == 19 &&
+              m2msec_session_overhead(rcv16) == 27,
+          "overheads %zu %zu %zu", m2msec_session_overhead(snd), m2msec_session_overhead(rcv),
+          m2msec_session_overhead(rcv16));
+    /* The key of the label M2M-REC-AES-128-CCM-8 (plain HKDF), not the 16-byte tag's. */
+    CU_ASSERT_FATAL(st_plain_epoch_km(alg, name, "MN-CSE-session-test", 1, 3600, km));
+    CU_ASSERT_FATAL(st_plain_epoch_km(&st_algs[3], name, "MN-CSE-session-test", 1, 3600, km16));
+    CHECK(memcmp(km, km16, 16 + ST_IVLEN) != 0, "the 8- and 16-byte tags share a key");
+    for (size_t n = 0; n < 300; n++) {
+        st_fill_plain(pt, n);
+        s = m2msec_seal(snd, pt, n, rec, sizeof(rec), &rl);
+        if (s != M2MSEC_OK || rl != n + 19) {
+            bad++;
+            continue;
+        }
+        /* OpenSSL's own AES-128-CCM with an 8-byte tag opens it with the documented key. */
+        memset(out, 0, sizeof(out));
+        if (!st_plain_open(alg, km, rec, rl, out) || memcmp(out, pt, n) != 0)
+            bad++;
+        /* A receiver with the 16-byte tag refuses it (other length, other key). */
+        if (open_rec(rcv16, rec, rl, sizeof(out), &olen) == M2MSEC_OK)
+            bad++;
+        if (open_rec(rcv, rec, rl, sizeof(out), &olen) != M2MSEC_OK || olen != n ||
+            memcmp(out, pt, n) != 0)
+            bad++;
+    }
+    CHECK(bad == 0, "%zu of 300 CCM-8 records failed", bad);
+    /* The other way: records sealed by the plain implementation, in epoch 1. */
+    bad = 0;
+    for (uint64_t q = 1000; q < 1010; q++) {
+        size_t n = (size_t)st_range(0, 100);
+
+        st_fill_plain(pt, n);
+        if (!st_plain_seal(alg, km, 1, q, pt, n, rec) ||
+            open_rec(rcv, rec, n + 19, sizeof(out), &olen) != M2MSEC_OK || olen != n ||
+            memcmp(out, pt, n) != 0)
+            bad++;
+        rec[11 + n] ^= 0x40; /* one tag bit */
+        if (open_rec(rcv, rec, n + 19, sizeof(out), &olen) == M2MSEC_OK)
+            bad++;
+    }
+    CHECK(bad == 0, "%zu of 10 plain CCM-8 records failed", bad);
+    m2msec_session_free(snd);
+    m2msec_session_free(rcv);
+    m2msec_session_free(rcv16);
+    OPENSSL_cleanse(km, sizeof(km));
+    OPENSSL_cleanse(km16, sizeof(km16));
+
+    /* Tag lengths that do not exist are refused, naming what is allowed. */
+    {
+        static const struct {
+            const char *aead;
+            size_t tag;
+            const char *text;
+        } badtag[] = {
+            {M2MSEC_REC_AES_128_GCM, 8,
+             "tag length 8 is not supported with M2M-REC-AES-128-GCM (16; 8 only with "
+             "M2M-REC-AES-128-CCM)"},
+            {M2MSEC_REC_CHACHA20_POLY1305, 8, "tag length 8 is not supported with"},
+            {M2MSEC_REC_AES_256_GCM, 12, "tag length 12 is not supported with"},
+            {M2MSEC_REC_AES_128_CCM, 12,
+             "tag length 12 is not supported with M2M-REC-AES-128-CCM (16 or 8)"},
+            {M2MSEC_REC_AES_128_CCM, 4, "tag length 4 is not supported"},
+        };
+
+        for (size_t i = 0; i < sizeof(badtag) / sizeof(badtag[0]); i++) {
+            m2msec_session_config cfg = {0};
+            mem_store m = MEM_STORE_FIRST_START;
+            m2msec_store st = mem_store_of(&m);
+            m2msec_session_policy bp = {0};
+            char what[128];
+
+            bp.aead = badtag[i].aead;
+            bp.tag_len = badtag[i].tag;
+            cfg.role = i % 2 ? M2MSEC_RECEIVER : M2MSEC_SENDER;
+            cfg.libctx = st_libctx;
+            cfg.key = st_key;
+            cfg.key_len = sizeof(st_key);
+            cfg.originator = name;
+            cfg.receiver = "MN-CSE-session-test";
+            cfg.policy = &bp;
+            cfg.store = &st;
+            snprintf(what, sizeof(what), "%s with tag_len %zu", badtag[i].aead, badtag[i].tag);
+            expect_new_fails_with(what, &cfg, badtag[i].text);
+            CHECK(m.saves == 0 && !m.locked, "%s: the store was used", what);
+        }
+    }
+    /* tag_len 16 is the default spelled out: the same keys and records. */
+    {
+        mem_store a = MEM_STORE_FIRST_START, b = MEM_STORE_FIRST_START;
+        m2msec_store sa = mem_store_of(&a), sb = mem_store_of(&b);
+        m2msec_session_policy t16 = {0};
+
+        t16.tag_len = 16;
+        st_unique_name(name, sizeof(name), "tag16");
+        snd = st_session(M2MSEC_SENDER, name, &t16, &sa);
+        rcv = st_session(M2MSEC_RECEIVER, name, NULL, &sb);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
+        st_fill_plain(pt, 40);
+        CHECK(m2msec_seal(snd, pt, 40, rec, sizeof(rec), &rl) == M2MSEC_OK && rl == 40 + 27 &&
+                  open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK,
+              "tag_len 16 and the default interoperate");
+        m2msec_session_free(snd);
+        m2msec_session_free(rcv);
+    }
+    ERR_clear_error();
+}
+
+/*
+ * GCM and ChaCha20-Poly1305 hand out plaintext from EVP_DecryptUpdate,
+ * before EVP_DecryptFinal_ex checks the tag (PROTOCOL.md 5.3). A session
+ * must wipe it when the tag then fails: nothing of a forged record's
+ * plaintext may stay in the caller's buffer.
+ */
+static void test_wipe_after_failed_tag(void)
+{
+    const size_t n = 1000;
+
+    for (size_t a = 0; a < ST_NALGS; a++) {
+        const st_alg *alg = &st_algs[a];
+        m2msec_session_policy pol = {0};
+        mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
+        m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
+        unsigned char km[ST_MAXKEY + ST_IVLEN];
+        char name[64];
+        m2msec_session *snd, *rcv;
+        size_t rl, olen = 99;
+        m2msec_status s;
+
+        pol.aead = alg->m2m;
+        st_unique_name(name, sizeof(name), "wipe");
+        snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
+        rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
+        st_fill_plain(pt, n);
+        CU_ASSERT_FATAL(m2msec_seal(snd, pt, n, rec, sizeof(rec), &rl) == M2MSEC_OK);
+        rec[rl - 1] ^= 0x01; /* the last tag bit: the ciphertext itself is genuine */
+
+        /* The premise, with the record cipher alone: plaintext before final (not CCM). */
+        if (!alg->ccm) {
+            EVP_CIPHER *c = EVP_CIPHER_fetch(st_libctx, alg->m2m, NULL);
+            EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+            uint64_t epoch = 1, seq = 0;
+            OSSL_PARAM p[3];
+            int outl = 0, fin = 0;
+
+            CU_ASSERT_FATAL(st_plain_epoch_km(alg, name, "MN-CSE-session-test", 1, 3600, km) &&
+                            c != NULL && ctx != NULL);
+            p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_EPOCH, &epoch);
+            p[1] = OSSL_PARAM_construct_end();
+            memset(out, 0xAA, sizeof(out));
+            CHECK(EVP_DecryptInit_ex2(ctx, c, km, km + alg->keylen, p), "%s: init", alg->m2m);
+            p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_SEQ, &seq);
+            p[1] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, rec + 11 + n, 16);
+            p[2] = OSSL_PARAM_construct_end();
+            CHECK(EVP_CIPHER_CTX_set_params(ctx, p) &&
+                      EVP_DecryptUpdate(ctx, NULL, &outl, rec, 11) &&
+                      EVP_DecryptUpdate(ctx, out, &outl, rec + 11, (int)n) && outl == (int)n,
+                  "%s: update", alg->m2m);
+            CHECK(memcmp(out, pt, n) == 0,
+                  "%s: EVP_DecryptUpdate did not hand out the plaintext (the premise changed)",
+                  alg->m2m);
+            CHECK(!EVP_DecryptFinal_ex(ctx, out + n, &fin), "%s: final accepted a bad tag",
+                  alg->m2m);
+            OPENSSL_cleanse(out, sizeof(out));
+            OPENSSL_cleanse(km, sizeof(km));
+            EVP_CIPHER_CTX_free(ctx);
+            EVP_CIPHER_free(c);
+            ERR_clear_error();
+        }
+
+        /* Through the session: refused, and the buffer holds no byte of the plaintext. */
+        memset(out, 0xAA, sizeof(out));
+        s = m2msec_open(rcv, rec, rl, out, sizeof(out), &olen);
+        CHECK(s == M2MSEC_ERR_AUTH, "%s: a bad tag gave %s", alg->m2m, m2msec_status_text(s));
+        check_no_output(alg->m2m, olen, n, ZEROED);
+        rec[rl - 1] ^= 0x01;
+        CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK && olen == n &&
+                  memcmp(out, pt, n) == 0,
+              "%s: the genuine record afterwards", alg->m2m);
+        m2msec_session_free(snd);
+        m2msec_session_free(rcv);
     }
     ERR_clear_error();
 }
@@ -1555,9 +2158,18 @@ int main(void)
         {"6 file store: malformed state refused", test_file_store_malformed},
         {"6 file store: failing saves", test_file_store_failures},
         {"6 file store: no temp files", test_file_store_no_temp_files},
+        {"7 first start: m2msec_store_init, memory and file stores", test_store_init},
+        {"7 a lock file that is a symlink, directory or fifo is refused", test_lock_file_shapes},
+        {"7 lock file removed while a sender runs: its next save is refused",
+         test_lock_file_removed},
+        {"7 the state read back before saving: changes refused, lost acks not",
+         test_state_read_back},
         {"8 plain reference = PROTOCOL.md and M2M-SESSION-KDF",
          test_plain_reference_matches_protocol},
         {"8 interoperation with plain EVP, both directions", test_interop},
+        {"9 AES-128-CCM with an 8-byte tag: bound into the key, interop, bad lengths", test_ccm8},
+        {"9 plaintext of a record whose tag fails is wiped (GCM, ChaCha20 hand it out early)",
+         test_wipe_after_failed_tag},
     };
 
     return st_run("test_session", "session", tests, sizeof(tests) / sizeof(tests[0]));

@@ -13,7 +13,7 @@
 static void test_million(void)
 {
     m2msec_session_policy pol = {0};
-    mem_store ms = {0}, mr = {0};
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
     m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     char name[64];
     m2msec_session *snd, *rcv;

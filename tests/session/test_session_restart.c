@@ -239,6 +239,12 @@ static void test_sender_crash(void)
     CU_ASSERT_FATAL(make_tmpdir());
     snprintf(path, sizeof(path), "%s/sender.state", tmpdir);
     st_unique_name(name, sizeof(name), "crash");
+    {
+        m2msec_store fs;
+
+        m2msec_store_file(&fs, path);
+        CU_ASSERT_FATAL(m2msec_store_init(&fs)); /* the first start */
+    }
 
     /* Four lives in children: SIGKILL at random points and one _exit(). */
     sender_life(&rs, lives++, name, path, (size_t)st_range(1, 300), 100000);
@@ -334,7 +340,7 @@ static void test_sender_crash(void)
     /* A receiver accepts every record of every life, each once. */
     {
         m2msec_session_policy pol = {0};
-        mem_store mr = {0};
+        mem_store mr = MEM_STORE_FIRST_START;
         m2msec_store sr = mem_store_of(&mr);
         m2msec_session *rcv;
         unsigned char out[MAXREC];
@@ -417,7 +423,7 @@ static void test_receiver_clean_restart(void)
     enum { N1 = 100, N2 = 50, N3 = 30 };
     char path[512], name[64];
     m2msec_store fs;
-    mem_store ms = {0};
+    mem_store ms = MEM_STORE_FIRST_START;
     m2msec_store ss = mem_store_of(&ms);
     m2msec_session *snd, *rcv;
     m2msec_session_stats st;
@@ -428,6 +434,7 @@ static void test_receiver_clean_restart(void)
     CU_ASSERT_FATAL(make_tmpdir());
     snprintf(path, sizeof(path), "%s/receiver.state", tmpdir);
     m2msec_store_file(&fs, path);
+    CU_ASSERT_FATAL(m2msec_store_init(&fs));
     st_unique_name(name, sizeof(name), "rclean");
     snd = st_session(M2MSEC_SENDER, name, NULL, &ss);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
@@ -441,7 +448,7 @@ static void test_receiver_clean_restart(void)
     CHECK(bad == 0, "life 1 refused %zu records", bad);
     m2msec_session_free(rcv);
     fl = read_floor(path, &e);
-    CHECK(fl == N1 && e == 0, "clean shutdown saved floor %zu, epoch %" PRIu64, fl, e);
+    CHECK(fl == N1 && e == 1, "clean shutdown saved floor %zu, epoch %" PRIu64, fl, e);
 
     /* Life 2: every old record refused, the next ones accepted: nothing lost. */
     rcv = st_session(M2MSEC_RECEIVER, name, NULL, &fs);
@@ -461,20 +468,20 @@ static void test_receiver_clean_restart(void)
         bad += open_small(rcv, &b[i]) != M2MSEC_OK;
     CHECK(bad == 0, "life 2 refused %zu new records (first seq %" PRIu64 ")", bad, b[0].seq);
     m2msec_session_get_stats(rcv, &st);
-    CHECK(st.rejected[M2MSEC_ERR_TOO_OLD] == N1 && st.records == N2 && st.epoch == 0,
+    CHECK(st.rejected[M2MSEC_ERR_TOO_OLD] == N1 && st.records == N2 && st.epoch == 1,
           "life 2 stats: too old %" PRIu64 ", records %" PRIu64 ", epoch %" PRIu64,
           st.rejected[M2MSEC_ERR_TOO_OLD], st.records, st.epoch);
-    /* Some records of epoch 0 are sealed but held back; then the sender restarts (epoch 1). */
+    /* Some records of epoch 1 are sealed but held back; then the sender restarts (epoch 2). */
     seal_small(snd, c, N3);
     m2msec_session_free(rcv);
     m2msec_session_free(snd);
     snd = st_session(M2MSEC_SENDER, name, NULL, &ss);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     seal_small(snd, d, N3);
-    CHECK(d[0].epoch == 1, "restarted sender uses epoch %" PRIu64, d[0].epoch);
+    CHECK(d[0].epoch == 2, "restarted sender uses epoch %" PRIu64, d[0].epoch);
 
     /*
-     * Life 3: epoch 1 first. The restored epoch 0 is kept as previous
+     * Life 3: epoch 2 first. The restored epoch 1 is kept as previous
      * (grace period, default 30 s): its held-back records, above the floor
      * and never accepted, are accepted once; everything of epoch 0 accepted
      * before the restart stays refused.
@@ -488,7 +495,7 @@ static void test_receiver_clean_restart(void)
     bad = 0;
     for (size_t i = 0; i < N3; i++)
         bad += open_small(rcv, &c[i]) != M2MSEC_OK;
-    CHECK(bad == 0, "life 3 refused %zu late records of the restored epoch 0 (seq %" PRIu64 "..)",
+    CHECK(bad == 0, "life 3 refused %zu late records of the restored epoch 1 (seq %" PRIu64 "..)",
           bad, c[0].seq);
     bad = 0;
     for (size_t i = 0; i < N3; i++)
@@ -497,9 +504,9 @@ static void test_receiver_clean_restart(void)
         bad += open_small(rcv, &b[i]) != M2MSEC_ERR_TOO_OLD;
     for (size_t i = 0; i < N1; i++)
         bad += open_small(rcv, &a[i]) != M2MSEC_ERR_TOO_OLD;
-    CHECK(bad == 0, "%zu records of epoch 0 accepted before not refused", bad);
+    CHECK(bad == 0, "%zu records of epoch 1 accepted before not refused", bad);
     m2msec_session_get_stats(rcv, &st);
-    CHECK(st.records == 2 * N3 && st.epoch == 1 && st.rekeys == 1 &&
+    CHECK(st.records == 2 * N3 && st.epoch == 2 && st.rekeys == 1 &&
               st.rejected[M2MSEC_ERR_REPLAY] == N3 && st.rejected[M2MSEC_ERR_TOO_OLD] == N1 + N2,
           "life 3 stats: records %" PRIu64 ", epoch %" PRIu64 ", rekeys %" PRIu64
           ", replays %" PRIu64 ", too old %" PRIu64,
@@ -507,7 +514,7 @@ static void test_receiver_clean_restart(void)
           st.rejected[M2MSEC_ERR_TOO_OLD]);
     m2msec_session_free(rcv);
     fl = read_floor(path, &e);
-    CHECK(fl == N3 && e == 1, "floor %zu of epoch %" PRIu64, fl, e);
+    CHECK(fl == N3 && e == 2, "floor %zu of epoch %" PRIu64, fl, e);
     m2msec_session_free(snd);
     remove_tree(tmpdir);
 }
@@ -544,7 +551,7 @@ static void receiver_child(int fd, const char *name, const char *path,
 static void receiver_crash_case(int exact, size_t N, uint64_t max_records)
 {
     char path[512], name[64];
-    mem_store ms = {0};
+    mem_store ms = MEM_STORE_FIRST_START;
     m2msec_store ss = mem_store_of(&ms), fs;
     m2msec_session_policy pol = {0};
     m2msec_session *snd, *rcv;
@@ -559,6 +566,7 @@ static void receiver_crash_case(int exact, size_t N, uint64_t max_records)
     st_unique_name(name, sizeof(name), "rcrash");
     snprintf(path, sizeof(path), "%s/%s.state", tmpdir, name);
     m2msec_store_file(&fs, path);
+    CU_ASSERT_FATAL(m2msec_store_init(&fs));
     pol.max_records = max_records;
     pol.seq_floor_step = 16;
     snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
@@ -746,7 +754,7 @@ static m2msec_session *kp_receiver(mem_store *mr, m2msec_store *sr, uint64_t gra
 
 static int kp_setup(void)
 {
-    mem_store ms = {0}, mr = {0};
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
     m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
     m2msec_session_policy spol = {0};
     m2msec_session *snd, *rcv;
@@ -773,7 +781,8 @@ static int kp_setup(void)
     if (kp.last_epoch < KP_E + 3)
         return 0;
 
-    /* Receiver life 1: epochs 0 .. E - 1, records 0 .. h - 1 of E; then it crashes. */
+    /* Receiver life 1: epochs 1 .. E - 1 (a sender's first is 1), records 0 .. h - 1 of E; then
+       it crashes. */
     rcv = st_session(M2MSEC_RECEIVER, kp.name, NULL, &sr);
     if (rcv == NULL)
         return 0;
@@ -838,7 +847,7 @@ static void kp_late_records(size_t early)
     for (uint64_t s = 0; s < kp.count[E]; s++)
         kp_expect(rcv, kp_rec(E, s), s < F ? M2MSEC_ERR_TOO_OLD : M2MSEC_ERR_REPLAY, exp,
                   "E again");
-    for (uint64_t e = 0; e < E; e++)
+    for (uint64_t e = 1; e < E; e++)
         for (uint64_t s = 0; s < kp.count[e]; s++)
             kp_expect(rcv, kp_rec(e, s), M2MSEC_ERR_OLD_EPOCH, exp, "epoch below E");
     kp_check_stats(rcv, exp, E + 1, what);
@@ -866,7 +875,7 @@ static void kp_late_records(size_t early)
     kp_expect(rcv, kp_rec(E + 3, 0), M2MSEC_OK, exp, "E+3 after the second restart");
     kp_expect(rcv, kp_rec(E + 2, 1), M2MSEC_OK, exp, "late E+2 after the second restart");
     kp_expect(rcv, kp_rec(E + 2, 0), M2MSEC_ERR_TOO_OLD, exp, "E+2 below its floor");
-    for (uint64_t e = 0; e <= E + 1; e++)
+    for (uint64_t e = 1; e <= E + 1; e++)
         kp_expect(rcv, kp_rec(e, kp.count[e] - 1), M2MSEC_ERR_OLD_EPOCH, exp,
                   "epoch below the restored one");
     kp_check_stats(rcv, exp, E + 3, "second restart");
