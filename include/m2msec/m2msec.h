@@ -21,6 +21,21 @@
 extern "C" {
 #endif
 
+/**
+ * @def M2MSEC_WARN_UNUSED
+ * On functions whose result reports success or failure, or returns a new
+ * object: ignoring it is a compile-time warning.
+ * @def M2MSEC_NONNULL
+ * On functions whose listed pointer parameters (1-based) must not be NULL.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define M2MSEC_WARN_UNUSED __attribute__((warn_unused_result))
+#define M2MSEC_NONNULL(...) __attribute__((nonnull(__VA_ARGS__)))
+#else
+#define M2MSEC_WARN_UNUSED
+#define M2MSEC_NONNULL(...)
+#endif
+
 /** Library version string, e.g. "0.1.0". */
 const char *m2msec_version(void);
 
