@@ -43,7 +43,7 @@ provider_srcs=(
 # signatures, the policy file (no curl, no verification threads).
 lib_srcs=(
     libm2msec/kdf.c libm2msec/record_header.c libm2msec/session.c
-    libm2msec/manifest.c libm2msec/manifest_sign.c libm2msec/safe_open.c
+    libm2msec/escape.c libm2msec/manifest.c libm2msec/manifest_sign.c libm2msec/safe_open.c
     libm2msec/policy.c
 )
 all_harnesses=(fuzz_session_open fuzz_record_decrypt fuzz_manifest fuzz_policy fuzz_kdf_params)

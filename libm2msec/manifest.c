@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
+#include "escape.h"
 #include "m2msec/integrity.h"
 #include "manifest_internal.h"
 #include "safe_open.h"
@@ -131,9 +132,11 @@ m2msec_manifest *m2msec_manifest_new(const char *digest, uint64_t version, uint6
     const char *name = m2m_digest_canonical(digest, &dlen);
 
     if (name == NULL) {
+        char ed[M2M_ESC_NAME];
+
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
                        "m2msec: unsupported manifest digest '%s' (SHA256, SHA384 or SHA512)",
-                       digest);
+                       m2m_esc(digest, ed, sizeof(ed)));
         return NULL;
     }
     m = OPENSSL_zalloc(sizeof(*m));

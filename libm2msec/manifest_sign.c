@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "escape.h"
 #include "m2msec/integrity.h"
 #include "manifest_internal.h"
 #include "safe_open.h"
@@ -69,6 +70,7 @@ static EVP_PKEY *load_pem_key(OSSL_LIB_CTX *libctx, const char *path, int privat
     EVP_PKEY *pkey = NULL;
     BIO *bio;
     const char *what = private_key ? "private key" : "public key";
+    char ep[M2M_ESC_NAME];
 
     if (path == NULL) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_NULL_PARAMETER, "m2msec: no %s file given", what);
@@ -87,14 +89,15 @@ static EVP_PKEY *load_pem_key(OSSL_LIB_CTX *libctx, const char *path, int privat
     OPENSSL_clear_free(buf, len);
     if (pkey == NULL)
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
-                       "m2msec: cannot read the PEM %s in %s%s", what, path,
+                       "m2msec: cannot read the PEM %s in %s%s", what,
+                       m2m_esc(path, ep, sizeof(ep)),
                        private_key ? " (encrypted keys are not supported)" : "");
     return pkey;
 }
 
 static enum key_kind key_kind(const EVP_PKEY *pkey, const char *path)
 {
-    char group[64];
+    char group[64], ep[M2M_ESC_NAME];
     size_t glen = 0;
 
     if (EVP_PKEY_is_a(pkey, "ED25519"))
@@ -105,7 +108,8 @@ static enum key_kind key_kind(const EVP_PKEY *pkey, const char *path)
          strcasecmp(group, "secp256r1") == 0))
         return KEY_P256;
     ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
-                   "m2msec: key in %s is neither Ed25519 nor ECDSA P-256", path);
+                   "m2msec: key in %s is neither Ed25519 nor ECDSA P-256",
+                   m2m_esc(path, ep, sizeof(ep)));
     return KEY_UNSUPPORTED;
 }
 
@@ -128,7 +132,7 @@ int m2msec_manifest_sign(OSSL_LIB_CTX *libctx, const char *manifest_path, const 
 {
     unsigned char *buf = NULL, *sig = NULL;
     size_t len = 0, siglen = 0;
-    char *def_sig = NULL;
+    char *def_sig = NULL, em[M2M_ESC_NAME], ek[M2M_ESC_NAME];
     EVP_PKEY *pkey = NULL;
     EVP_MD_CTX *ctx = NULL;
     m2msec_manifest *m;
@@ -150,7 +154,8 @@ int m2msec_manifest_sign(OSSL_LIB_CTX *libctx, const char *manifest_path, const 
     m = m2msec_manifest_parse(buf, len);
     if (m == NULL) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
-                       "m2msec: refusing to sign %s: not a valid manifest", manifest_path);
+                       "m2msec: refusing to sign %s: not a valid manifest",
+                       m2m_esc(manifest_path, em, sizeof(em)));
         goto end;
     }
     m2msec_manifest_free(m);
@@ -171,8 +176,8 @@ int m2msec_manifest_sign(OSSL_LIB_CTX *libctx, const char *manifest_path, const 
                               NULL) != 1 ||
         EVP_DigestSign(ctx, sig, &siglen, buf, len) != 1) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
-                       "m2msec: signing manifest %s with the key in %s failed", manifest_path,
-                       key_path);
+                       "m2msec: signing manifest %s with the key in %s failed",
+                       m2m_esc(manifest_path, em, sizeof(em)), m2m_esc(key_path, ek, sizeof(ek)));
         goto end;
     }
     ok = m2m_write_atomic(sig_path, sig, siglen, 0644, "signature");
@@ -219,8 +224,13 @@ static int state_read(const char *path, uint64_t *version)
     return 1;
 bad:
     OPENSSL_free(buf);
-    ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
-                   "m2msec: rollback state file %s is malformed; refusing to guess", path);
+    {
+        char ep[M2M_ESC_NAME];
+
+        ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
+                       "m2msec: rollback state file %s is malformed; refusing to guess",
+                       m2m_esc(path, ep, sizeof(ep)));
+    }
     return -1;
 }
 
@@ -241,6 +251,8 @@ m2msec_manifest_verdict m2msec_manifest_open(OSSL_LIB_CTX *libctx, const char *m
     unsigned char *buf = NULL, *sig = NULL;
     size_t len = 0, siglen = 0;
     char *def_sig = NULL;
+    /* the paths, escaped for messages */
+    char em[M2M_ESC_NAME], es[M2M_ESC_NAME], ek[M2M_ESC_NAME], er[M2M_ESC_NAME];
     EVP_PKEY *pkey = NULL;
     EVP_MD_CTX *ctx = NULL;
     m2msec_manifest *m = NULL;
@@ -269,14 +281,16 @@ m2msec_manifest_verdict m2msec_manifest_open(OSSL_LIB_CTX *libctx, const char *m
         if (errno == ENOENT) {
             ERR_pop_to_mark();
             ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
-                           "m2msec: manifest %s is not signed: no signature file %s", manifest_path,
-                           sig_path);
+                           "m2msec: manifest %s is not signed: no signature file %s",
+                           m2m_esc(manifest_path, em, sizeof(em)),
+                           m2m_esc(sig_path, es, sizeof(es)));
             v = M2MSEC_MANIFEST_UNSIGNED;
         } else if (errno == EFBIG) {
             ERR_clear_last_mark();
             ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
-                           "m2msec: signature %s of manifest %s is too large to be valid", sig_path,
-                           manifest_path);
+                           "m2msec: signature %s of manifest %s is too large to be valid",
+                           m2m_esc(sig_path, es, sizeof(es)),
+                           m2m_esc(manifest_path, em, sizeof(em)));
             v = M2MSEC_MANIFEST_BAD_SIGNATURE;
         } else {
             ERR_clear_last_mark();
@@ -300,13 +314,14 @@ m2msec_manifest_verdict m2msec_manifest_open(OSSL_LIB_CTX *libctx, const char *m
                                 NULL) != 1) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
                        "m2msec: cannot set up signature verification with the key in %s",
-                       pubkey_path);
+                       m2m_esc(pubkey_path, ek, sizeof(ek)));
         goto end;
     }
     if (siglen == 0 || EVP_DigestVerify(ctx, sig, siglen, buf, len) != 1) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
                        "m2msec: signature %s does not verify over manifest %s with the key in %s",
-                       sig_path, manifest_path, pubkey_path);
+                       m2m_esc(sig_path, es, sizeof(es)), m2m_esc(manifest_path, em, sizeof(em)),
+                       m2m_esc(pubkey_path, ek, sizeof(ek)));
         v = M2MSEC_MANIFEST_BAD_SIGNATURE;
         goto end;
     }
@@ -315,14 +330,14 @@ m2msec_manifest_verdict m2msec_manifest_open(OSSL_LIB_CTX *libctx, const char *m
     m = m2msec_manifest_parse(buf, len);
     if (m == NULL) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
-                       "m2msec: manifest %s is malformed", manifest_path);
+                       "m2msec: manifest %s is malformed", m2m_esc(manifest_path, em, sizeof(em)));
         v = M2MSEC_MANIFEST_MALFORMED;
         goto end;
     }
     if (m2msec_manifest_expires(m) <= now) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
                        "m2msec: manifest %s expired at %" PRIu64 " (now %" PRIu64 ")",
-                       manifest_path, m2msec_manifest_expires(m), now);
+                       m2m_esc(manifest_path, em, sizeof(em)), m2msec_manifest_expires(m), now);
         v = M2MSEC_MANIFEST_EXPIRED;
         goto end;
     }
@@ -335,7 +350,8 @@ m2msec_manifest_verdict m2msec_manifest_open(OSSL_LIB_CTX *libctx, const char *m
                            "m2msec: manifest %s version %" PRIu64
                            " is lower than the last accepted version %" PRIu64
                            " (rollback state %s)",
-                           manifest_path, m2msec_manifest_version(m), stored, rollback_state);
+                           m2m_esc(manifest_path, em, sizeof(em)), m2msec_manifest_version(m),
+                           stored, m2m_esc(rollback_state, er, sizeof(er)));
             v = M2MSEC_MANIFEST_ROLLBACK;
             goto end;
         }
@@ -349,7 +365,8 @@ m2msec_manifest_verdict m2msec_manifest_open(OSSL_LIB_CTX *libctx, const char *m
 end:
     if (v == M2MSEC_MANIFEST_ERROR)
         ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
-                       "m2msec: manifest %s could not be checked", manifest_path);
+                       "m2msec: manifest %s could not be checked",
+                       m2m_esc(manifest_path, em, sizeof(em)));
     m2msec_manifest_free(m);
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(pkey);

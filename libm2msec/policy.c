@@ -11,6 +11,7 @@
  *   quarantine_dir = /absolute/dir      (needed by quarantine and remediate)
  *   log = /absolute/file                (append-only action log; default stderr)
  *   repository = /absolute/dir | http://host/base | https://host/base
+ *   quarantine_copy_max = bytes         (data copied to another filesystem; 64 MiB)
  *
  *   [rules]
  *   bin/<star> = deny                   (pattern = action, first match wins)
@@ -60,6 +61,7 @@ struct m2msec_policy {
     char *quarantine_dir;
     char *log;
     char *repository;
+    uint64_t quarantine_copy_max;
     rule *rules;
     size_t nrules;
 };
@@ -292,6 +294,22 @@ static int set_repository(const char *path, long line, const char *v, char **dst
     return 1;
 }
 
+/* Digits only, no sign, no overflow. */
+static int set_bytes(const char *v, uint64_t *dst)
+{
+    uint64_t n = 0;
+
+    if (*v == '\0')
+        return 0;
+    for (; *v != '\0'; v++) {
+        if (*v < '0' || *v > '9' || n > (UINT64_MAX - (uint64_t)(*v - '0')) / 10)
+            return 0;
+        n = n * 10 + (uint64_t)(*v - '0');
+    }
+    *dst = n;
+    return 1;
+}
+
 static int load_integrity(m2msec_policy *p, CONF *conf, const scan *sc)
 {
     STACK_OF(CONF_VALUE) *sect = NCONF_get_section(conf, "integrity");
@@ -316,10 +334,17 @@ static int load_integrity(m2msec_policy *p, CONF *conf, const scan *sc)
         } else if (strcmp(cv->name, "repository") == 0) {
             if (!set_repository(p->path, line, cv->value, &p->repository))
                 return 0;
+        } else if (strcmp(cv->name, "quarantine_copy_max") == 0) {
+            if (!set_bytes(cv->value, &p->quarantine_copy_max)) {
+                policy_error(p->path, line,
+                             "quarantine_copy_max = '%s' is not a number of bytes (digits only)",
+                             cv->value);
+                return 0;
+            }
         } else {
             policy_error(p->path, line,
                          "unknown key '%s' in [integrity] (known: default_action, "
-                         "quarantine_dir, log, repository)",
+                         "quarantine_dir, log, repository, quarantine_copy_max)",
                          cv->name);
             return 0;
         }
@@ -435,6 +460,7 @@ m2msec_policy *m2msec_policy_load(const char *path)
         goto end;
     }
     p->default_action = M2MSEC_ACTION_DENY;
+    p->quarantine_copy_max = M2M_QUARANTINE_COPY_MAX_DEFAULT;
     /* parse the bytes just read, so that the line scan sees the same text */
     if (NCONF_load_bio(conf, bio, &line) <= 0) {
         if (line > 0)
@@ -483,6 +509,11 @@ m2msec_action m2msec_policy_action(const m2msec_policy *p, const char *path)
 const char *m2m_policy_quarantine_dir(const m2msec_policy *p)
 {
     return p->quarantine_dir;
+}
+
+uint64_t m2m_policy_quarantine_copy_max(const m2msec_policy *p)
+{
+    return p->quarantine_copy_max;
 }
 
 const char *m2m_policy_log(const m2msec_policy *p)

@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "escape.h"
 #include "m2msec/integrity.h"
 #include "remediate.h"
 
@@ -71,24 +72,29 @@ static void sink_why(const sink *s, char *why, size_t whylen)
 
 static int fetch_dir(const char *repo, const char *path, sink *s, char *why, size_t whylen)
 {
+    char er[M2M_ESC_NAME], ep[M2M_ESC_NAME]; /* repo and path, escaped for messages */
     unsigned char *buf = NULL;
     struct stat st;
     int dfd, fd = -1, ok = 0;
 
     dfd = open(repo, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
-        snprintf(why, whylen, "repository %s: %s", repo, strerror(errno));
+        snprintf(why, whylen, "repository %s: %s", m2m_esc(repo, er, sizeof(er)), strerror(errno));
         return 0;
     }
     fd = m2msec_open_beneath(dfd, path);
     if (fd < 0) {
-        snprintf(why, whylen, "repository copy %s/%s: %s", repo, path,
-                 errno == ELOOP || errno == EXDEV ? "a symlink on the way (not followed)"
-                                                  : strerror(errno));
+        int err = errno;
+
+        snprintf(why, whylen, "repository copy %s/%s: %s", m2m_esc(repo, er, sizeof(er)),
+                 m2m_esc(path, ep, sizeof(ep)),
+                 err == ELOOP || err == EXDEV ? "a symlink on the way (not followed)"
+                                              : strerror(err));
         goto end;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(why, whylen, "repository copy %s/%s is not a regular file", repo, path);
+        snprintf(why, whylen, "repository copy %s/%s is not a regular file",
+                 m2m_esc(repo, er, sizeof(er)), m2m_esc(path, ep, sizeof(ep)));
         goto end;
     }
     if ((uint64_t)st.st_size > s->limit) {
@@ -107,8 +113,10 @@ static int fetch_dir(const char *repo, const char *path, sink *s, char *why, siz
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            snprintf(why, whylen, "cannot read repository copy %s/%s: %s", repo, path,
-                     strerror(errno));
+            int err = errno;
+
+            snprintf(why, whylen, "cannot read repository copy %s/%s: %s",
+                     m2m_esc(repo, er, sizeof(er)), m2m_esc(path, ep, sizeof(ep)), strerror(err));
             goto end;
         }
         if (r == 0)
@@ -177,7 +185,8 @@ static char *make_url(CURL *curl, const char *base, const char *path)
 
 static int fetch_url(const char *base, const char *path, sink *s, char *why, size_t whylen)
 {
-    char errbuf[CURL_ERROR_SIZE] = "", shown[512];
+    char errbuf[CURL_ERROR_SIZE] = "", shown[M2M_ESC_NAME], ep[M2M_ESC_NAME],
+         ee[4 * CURL_ERROR_SIZE];
     char *url = NULL;
     long code = 0;
     CURLcode rc;
@@ -232,12 +241,14 @@ static int fetch_url(const char *base, const char *path, sink *s, char *why, siz
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
     if (rc != CURLE_OK) {
-        snprintf(why, whylen, "download of %s from %s failed: %s%s%s", path, shown,
-                 curl_easy_strerror(rc), errbuf[0] != '\0' ? ": " : "", errbuf);
+        snprintf(why, whylen, "download of %s from %s failed: %s%s%s",
+                 m2m_esc(path, ep, sizeof(ep)), shown, curl_easy_strerror(rc),
+                 errbuf[0] != '\0' ? ": " : "", m2m_esc(errbuf, ee, sizeof(ee)));
         goto end;
     }
     if (code != 200) {
-        snprintf(why, whylen, "download of %s from %s failed: HTTP status %ld", path, shown, code);
+        snprintf(why, whylen, "download of %s from %s failed: HTTP status %ld",
+                 m2m_esc(path, ep, sizeof(ep)), shown, code);
         goto end;
     }
     ok = 1;
@@ -285,9 +296,10 @@ end:
 void m2m_repository_display(const char *repository, char *out, size_t len)
 {
     const char *scheme = strstr(repository, "://"), *host, *slash, *at = NULL;
+    char plain[4 * M2M_ESC_NAME];
 
     if (scheme == NULL) {
-        snprintf(out, len, "%s", repository);
+        m2m_escape(repository, 0, out, len);
         return;
     }
     host = scheme + 3;
@@ -296,7 +308,8 @@ void m2m_repository_display(const char *repository, char *out, size_t len)
         if (*q == '@')
             at = q;
     if (at == NULL)
-        snprintf(out, len, "%s", repository);
+        snprintf(plain, sizeof(plain), "%s", repository);
     else
-        snprintf(out, len, "%.*s***%s", (int)(host - repository), repository, at);
+        snprintf(plain, sizeof(plain), "%.*s***%s", (int)(host - repository), repository, at);
+    m2m_escape(plain, 0, out, len);
 }

@@ -30,7 +30,10 @@ int m2m_fetch(OSSL_LIB_CTX *libctx, const char *repository, const char *path, in
               const char *digest, uint64_t limit, unsigned char *md, size_t *mdlen,
               uint64_t *nbytes, char *why, size_t whylen);
 
-/* @p repository for logs and messages: a URL's user:password@ part is replaced by "***@". */
+/*
+ * @p repository for logs and messages: a URL's user:password@ part is
+ * replaced by "***@", and the whole is escaped (escape.h).
+ */
 void m2m_repository_display(const char *repository, char *out, size_t len);
 
 /*

@@ -4,11 +4,19 @@
  * output.
  *
  * Paths come from the file system and may hold any byte but '/' and NUL.
- * The table shows control characters, backslashes and bytes that are not
- * UTF-8 as C escapes (\n, \x1b, \\), so a file name cannot forge lines.
- * JSON strings escape '"', '\', every control character and U+2028/2029;
- * bytes that are not UTF-8 become U+FFFD, and the exact bytes of such a
- * path are added as "path_hex".
+ * The table shows them escaped (escape.h, docs/PROTOCOL.md 7.5: \\, \n,
+ * \r, \t, \xHH for other control characters, C1 and bidirectional controls
+ * and bytes that are not UTF-8), and a line that holds an escape starts with
+ * a backslash, as in sha256sum's output; so a file name cannot forge a line.
+ * Detail texts already hold their names escaped; they are passed through
+ * the same rule with the backslash kept, so no control character reaches
+ * the output whatever built them. JSON strings escape '"', '\', every
+ * control character, U+2028/2029 and the bidirectional controls; bytes that are not UTF-8 become
+ * U+FFFD, and the exact bytes of such a path are added as "path_hex".
+ *
+ * Each result also keeps what verification saw at its path (device, inode
+ * and type of the entry, not followed), for the actions: they never touch
+ * an object that is not the one that was verified.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,13 +25,20 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
+#include "escape.h"
 #include "m2msec/integrity.h"
 #include "report_internal.h"
+
+/* A result and what verification saw at its path (the public part first). */
+typedef struct result {
+    m2msec_file_result pub;
+    m2m_ident seen;
+} result;
 
 struct m2msec_report {
     char *root;
     uint64_t manifest_version;
-    m2msec_file_result *res;
+    result *res;
     size_t n, cap;
 };
 
@@ -80,9 +95,9 @@ void m2msec_report_free(m2msec_report *r)
     if (r == NULL)
         return;
     for (i = 0; i < r->n; i++) {
-        OPENSSL_free((char *)r->res[i].path);
-        OPENSSL_free((char *)r->res[i].detail);
-        OPENSSL_free((char *)r->res[i].action_detail);
+        OPENSSL_free((char *)r->res[i].pub.path);
+        OPENSSL_free((char *)r->res[i].pub.detail);
+        OPENSSL_free((char *)r->res[i].pub.action_detail);
     }
     OPENSSL_free(r->res);
     OPENSSL_free(r->root);
@@ -92,6 +107,12 @@ void m2msec_report_free(m2msec_report *r)
 int m2msec_report_add(m2msec_report *r, const char *path, m2msec_file_status status,
                       const char *detail)
 {
+    return m2msec_report_add_seen(r, path, status, detail, NULL);
+}
+
+int m2msec_report_add_seen(m2msec_report *r, const char *path, m2msec_file_status status,
+                           const char *detail, const m2m_ident *seen)
+{
     m2msec_file_result *x;
 
     if (r == NULL || path == NULL) {
@@ -100,15 +121,17 @@ int m2msec_report_add(m2msec_report *r, const char *path, m2msec_file_status sta
     }
     if (r->n == r->cap) {
         size_t ncap = r->cap == 0 ? 16 : r->cap * 2;
-        m2msec_file_result *nr = OPENSSL_realloc(r->res, ncap * sizeof(*nr));
+        result *nr = OPENSSL_realloc(r->res, ncap * sizeof(*nr));
 
         if (nr == NULL)
             goto oom;
         r->res = nr;
         r->cap = ncap;
     }
-    x = &r->res[r->n];
-    memset(x, 0, sizeof(*x));
+    memset(&r->res[r->n], 0, sizeof(r->res[r->n]));
+    if (seen != NULL && seen->known)
+        r->res[r->n].seen = *seen;
+    x = &r->res[r->n].pub;
     x->status = status;
     x->action = M2MSEC_ACTION_NONE;
     x->path = OPENSSL_strdup(path);
@@ -127,7 +150,7 @@ oom:
 
 static int cmp_result(const void *a, const void *b)
 {
-    const m2msec_file_result *x = a, *y = b;
+    const m2msec_file_result *x = &((const result *)a)->pub, *y = &((const result *)b)->pub;
     int c = strcmp(x->path, y->path);
 
     if (c != 0)
@@ -148,12 +171,17 @@ size_t m2msec_report_count(const m2msec_report *r)
 
 const m2msec_file_result *m2msec_report_at(const m2msec_report *r, size_t i)
 {
-    return r != NULL && i < r->n ? &r->res[i] : NULL;
+    return r != NULL && i < r->n ? &r->res[i].pub : NULL;
 }
 
 m2msec_file_result *m2msec_report_at_mut(m2msec_report *r, size_t i)
 {
-    return r != NULL && i < r->n ? &r->res[i] : NULL;
+    return r != NULL && i < r->n ? &r->res[i].pub : NULL;
+}
+
+const m2m_ident *m2msec_report_seen(const m2msec_report *r, size_t i)
+{
+    return r != NULL && i < r->n ? &r->res[i].seen : NULL;
 }
 
 int m2msec_report_set_action_detail(m2msec_report *r, size_t i, const char *detail)
@@ -169,8 +197,8 @@ int m2msec_report_set_action_detail(m2msec_report *r, size_t i, const char *deta
         ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
         return 0;
     }
-    OPENSSL_free((char *)r->res[i].action_detail);
-    r->res[i].action_detail = copy;
+    OPENSSL_free((char *)r->res[i].pub.action_detail);
+    r->res[i].pub.action_detail = copy;
     return 1;
 }
 
@@ -179,7 +207,7 @@ size_t m2msec_report_failures(const m2msec_report *r)
     size_t i, n = 0;
 
     for (i = 0; r != NULL && i < r->n; i++)
-        n += r->res[i].status != M2MSEC_FILE_OK;
+        n += r->res[i].pub.status != M2MSEC_FILE_OK;
     return n;
 }
 
@@ -231,49 +259,6 @@ static int is_control(uint32_t cp)
     return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0);
 }
 
-/*
- * Write @p s for the table to @p out (NULL: only count); returns the
- * number of columns (code points) written.
- */
-static size_t table_escape(FILE *out, const char *str)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t cols = 0;
-
-    while (*s != '\0') {
-        uint32_t cp;
-        size_t l = utf8_seq(s, &cp);
-        char esc[8];
-
-        if (l == 0 || is_control(cp) || cp == '\\') {
-            size_t i, nb = l == 0 ? 1 : l;
-
-            for (i = 0; i < nb; i++) {
-                if (s[i] == '\n')
-                    strcpy(esc, "\\n");
-                else if (s[i] == '\t')
-                    strcpy(esc, "\\t");
-                else if (s[i] == '\r')
-                    strcpy(esc, "\\r");
-                else if (s[i] == '\\')
-                    strcpy(esc, "\\\\");
-                else
-                    snprintf(esc, sizeof(esc), "\\x%02x", s[i]);
-                if (out != NULL)
-                    fputs(esc, out);
-                cols += strlen(esc);
-            }
-            s += nb;
-            continue;
-        }
-        if (out != NULL)
-            fwrite(s, 1, l, out);
-        cols++;
-        s += l;
-    }
-    return cols;
-}
-
 /* Write @p s as a JSON string (with quotes); returns 1 if it was valid UTF-8. */
 static int json_string(FILE *out, const char *str)
 {
@@ -305,7 +290,7 @@ static int json_string(FILE *out, const char *str)
             fputs("\\b", out);
         else if (cp == '\f')
             fputs("\\f", out);
-        else if (is_control(cp) || cp == 0x2028 || cp == 0x2029)
+        else if (is_control(cp) || m2m_escape_special(cp))
             fprintf(out, "\\u%04x", (unsigned)cp);
         else
             fwrite(s, 1, l, out);
@@ -333,8 +318,8 @@ static void count_status(const m2msec_report *r, size_t counts[M2MSEC_FILE_STATU
 
     memset(counts, 0, sizeof(size_t) * M2MSEC_FILE_STATUS_COUNT);
     for (i = 0; i < r->n; i++)
-        if ((unsigned)r->res[i].status < M2MSEC_FILE_STATUS_COUNT)
-            counts[r->res[i].status]++;
+        if ((unsigned)r->res[i].pub.status < M2MSEC_FILE_STATUS_COUNT)
+            counts[r->res[i].pub.status]++;
 }
 
 static void print_json(const m2msec_report *r, FILE *out, int failures_only)
@@ -345,7 +330,7 @@ static void print_json(const m2msec_report *r, FILE *out, int failures_only)
     json_opt_string(out, r->root);
     fprintf(out, ",\"manifest_version\":%" PRIu64 ",\"files\":[", r->manifest_version);
     for (i = 0; i < r->n; i++) {
-        const m2msec_file_result *x = &r->res[i];
+        const m2msec_file_result *x = &r->res[i].pub;
 
         if (failures_only && x->status == M2MSEC_FILE_OK)
             continue;
@@ -377,6 +362,17 @@ static void print_json(const m2msec_report *r, FILE *out, int failures_only)
     fprintf(out, "\"total\":%zu,\"failures\":%zu}}\n", r->n, m2msec_report_failures(r));
 }
 
+/* Does the table line of @p x hold an escape (then it starts with a backslash)? */
+static int line_escaped(const m2msec_file_result *x)
+{
+    return m2m_escape_needed(x->path, 0) ||
+           (x->detail != NULL &&
+            (strchr(x->detail, '\\') != NULL || m2m_escape_needed(x->detail, M2M_ESC_TEXT))) ||
+           (x->action != M2MSEC_ACTION_NONE && x->action_detail != NULL &&
+            (strchr(x->action_detail, '\\') != NULL ||
+             m2m_escape_needed(x->action_detail, M2M_ESC_TEXT)));
+}
+
 static void print_table(const m2msec_report *r, FILE *out, int failures_only)
 {
     size_t counts[M2MSEC_FILE_STATUS_COUNT], i, k, width = 4, shown = 0;
@@ -384,9 +380,9 @@ static void print_table(const m2msec_report *r, FILE *out, int failures_only)
     for (i = 0; i < r->n; i++) {
         size_t w;
 
-        if (failures_only && r->res[i].status == M2MSEC_FILE_OK)
+        if (failures_only && r->res[i].pub.status == M2MSEC_FILE_OK)
             continue;
-        w = table_escape(NULL, r->res[i].path);
+        w = m2m_escape_fputs(r->res[i].pub.path, 0, NULL);
         if (w > width)
             width = w;
         shown++;
@@ -396,25 +392,27 @@ static void print_table(const m2msec_report *r, FILE *out, int failures_only)
     if (shown > 0)
         fprintf(out, "%-10s  %-*s  %s\n", "STATUS", (int)width, "PATH", "DETAIL");
     for (i = 0; i < r->n; i++) {
-        const m2msec_file_result *x = &r->res[i];
+        const m2msec_file_result *x = &r->res[i].pub;
         size_t w;
 
         if (failures_only && x->status == M2MSEC_FILE_OK)
             continue;
+        if (line_escaped(x))
+            fputc('\\', out);
         fprintf(out, "%-10s  ", m2msec_file_status_text(x->status));
-        w = table_escape(out, x->path);
+        w = m2m_escape_fputs(x->path, 0, out);
         if (x->detail != NULL || x->action != M2MSEC_ACTION_NONE) {
             for (; w < width; w++)
                 fputc(' ', out);
             fputs("  ", out);
             if (x->detail != NULL)
-                table_escape(out, x->detail);
+                m2m_escape_fputs(x->detail, M2M_ESC_TEXT, out);
             if (x->action != M2MSEC_ACTION_NONE) {
                 fprintf(out, "%s[action %s: %s", x->detail != NULL ? " " : "",
                         m2msec_action_text(x->action), x->action_ok ? "done" : "FAILED");
                 if (x->action_detail != NULL) {
                     fputs(", ", out);
-                    table_escape(out, x->action_detail);
+                    m2m_escape_fputs(x->action_detail, M2M_ESC_TEXT, out);
                 }
                 fputc(']', out);
             }

@@ -11,18 +11,35 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "m2msec/integrity.h"
+#include "safe_open.h"
 
 /* An empty report; @p root is copied (may be NULL). */
 m2msec_report *m2msec_report_new(const char *root, uint64_t manifest_version);
 
 /*
  * Append a result: @p path and @p detail (may be NULL) are copied, action
- * NONE, action_ok 0, action_detail NULL. Returns 1, or 0 out of memory.
+ * NONE, action_ok 0, action_detail NULL, nothing known about what was
+ * seen at the path (so an action refuses to touch it). Returns 1, or 0
+ * out of memory. @p detail is a human-readable text: any name in it must
+ * be escaped already (escape.h).
  */
 int m2msec_report_add(m2msec_report *r, const char *path, m2msec_file_status status,
                       const char *detail);
+
+/*
+ * m2msec_report_add() that also records what verification saw at @p path:
+ * the identity of the entry (not followed, safe_open.h), or NULL when
+ * nothing was there or it could not be looked at (an action then refuses
+ * to touch what it finds).
+ */
+int m2msec_report_add_seen(m2msec_report *r, const char *path, m2msec_file_status status,
+                           const char *detail, const m2m_ident *seen);
+
+/* What verification saw at the path of result @p i (NULL if out of range). */
+const m2m_ident *m2msec_report_seen(const m2msec_report *r, size_t i);
 
 /* Sort the results by path (bytewise), so that a report is reproducible. */
 void m2msec_report_sort(m2msec_report *r);

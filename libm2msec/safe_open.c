@@ -22,10 +22,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
+#include "escape.h"
 #include "m2msec/integrity.h"
 #include "safe_open.h"
 
@@ -160,6 +162,79 @@ int m2m_stat_beneath(int rootfd, const char *path, struct stat *st)
     return r;
 }
 
+static void ident_from_statx(const struct statx *sx, m2m_ident *id)
+{
+    memset(id, 0, sizeof(*id));
+    id->known = 1;
+    id->dev = makedev(sx->stx_dev_major, sx->stx_dev_minor);
+    id->ino = (ino_t)sx->stx_ino;
+    id->type = sx->stx_mode & S_IFMT;
+    if (sx->stx_mask & STATX_BTIME) {
+        id->has_btime = 1;
+        id->btime_sec = sx->stx_btime.tv_sec;
+        id->btime_nsec = sx->stx_btime.tv_nsec;
+    }
+}
+
+static int ident_statx(int dfd, const char *name, int flags, m2m_ident *id)
+{
+    struct statx sx;
+    struct stat st;
+
+    if (statx(dfd, name, flags | AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT,
+              STATX_TYPE | STATX_INO | STATX_BTIME, &sx) == 0 &&
+        (sx.stx_mask & (STATX_TYPE | STATX_INO)) == (STATX_TYPE | STATX_INO)) {
+        ident_from_statx(&sx, id);
+        return 0;
+    }
+    if (errno != ENOSYS && errno != EPERM && errno != EINVAL)
+        return -1;
+    /* no statx (old kernel, seccomp): device, inode and type only */
+    if (fstatat(dfd, name, &st, flags | AT_SYMLINK_NOFOLLOW) != 0)
+        return -1;
+    memset(id, 0, sizeof(*id));
+    id->known = 1;
+    id->dev = st.st_dev;
+    id->ino = st.st_ino;
+    id->type = st.st_mode & S_IFMT;
+    return 0;
+}
+
+int m2m_ident_fd(int fd, m2m_ident *id)
+{
+    return ident_statx(fd, "", AT_EMPTY_PATH, id);
+}
+
+int m2m_ident_at(int dfd, const char *name, m2m_ident *id)
+{
+    return ident_statx(dfd, name, 0, id);
+}
+
+int m2m_ident_beneath(int rootfd, const char *path, m2m_ident *id)
+{
+    int fd = m2m_open_beneath_flags(rootfd, path, O_PATH), r, err;
+
+    if (fd < 0)
+        return -1;
+    r = m2m_ident_fd(fd, id);
+    err = errno;
+    close(fd);
+    errno = err;
+    return r;
+}
+
+int m2m_ident_same(const m2m_ident *was, const m2m_ident *now)
+{
+    if (was == NULL || now == NULL || !was->known || !now->known)
+        return 0;
+    if (was->dev != now->dev || was->ino != now->ino || was->type != now->type)
+        return 0;
+    if (was->has_btime && now->has_btime &&
+        (was->btime_sec != now->btime_sec || was->btime_nsec != now->btime_nsec))
+        return 0;
+    return 1;
+}
+
 int m2msec_open_beneath(int rootfd, const char *path)
 {
     return m2m_open_beneath_flags(rootfd, path, O_RDONLY | O_NONBLOCK);
@@ -205,11 +280,15 @@ void m2m_describe_component(int rootfd, const char *path, char *buf, size_t len)
         if (!S_ISDIR(st.st_mode)) {
             int plen = (int)(p - path) - (last ? 0 : 1);
 
-            if (last)
+            if (last) {
                 snprintf(buf, len, "is a %s", m2m_type_text((unsigned)st.st_mode));
-            else
-                snprintf(buf, len, "'%.*s' is a %s, not a directory", plen, path,
-                         m2m_type_text((unsigned)st.st_mode));
+            } else {
+                char part[PATH_MAX], ebuf[M2M_ESC_NAME];
+
+                snprintf(part, sizeof(part), "%.*s", plen, path);
+                snprintf(buf, len, "'%s' is a %s, not a directory",
+                         m2m_esc(part, ebuf, sizeof(ebuf)), m2m_type_text((unsigned)st.st_mode));
+            }
             break;
         }
         if (last)
@@ -227,6 +306,7 @@ void m2m_describe_component(int rootfd, const char *path, char *buf, size_t len)
 
 int m2m_read_file(const char *path, size_t max, const char *what, unsigned char **buf, size_t *len)
 {
+    char ep[M2M_ESC_NAME]; /* the path, escaped for a message */
     struct stat st;
     unsigned char *b = NULL;
     size_t n = 0, cap;
@@ -237,26 +317,29 @@ int m2m_read_file(const char *path, size_t max, const char *what, unsigned char 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         err = errno;
-        ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot open %s %s", what, path);
+        ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot open %s %s", what,
+                       m2m_esc(path, ep, sizeof(ep)));
         errno = err;
         return -1;
     }
     if (fstat(fd, &st) != 0) {
         err = errno;
-        ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot stat %s %s", what, path);
+        ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot stat %s %s", what,
+                       m2m_esc(path, ep, sizeof(ep)));
         goto fail;
     }
     if (!S_ISREG(st.st_mode)) {
         err = EINVAL;
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
-                       "m2msec: %s %s is a %s, not a regular file", what, path,
-                       m2m_type_text((unsigned)st.st_mode));
+                       "m2msec: %s %s is a %s, not a regular file", what,
+                       m2m_esc(path, ep, sizeof(ep)), m2m_type_text((unsigned)st.st_mode));
         goto fail;
     }
     if (st.st_size < 0 || (unsigned long long)st.st_size > max) {
         err = EFBIG;
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
-                       "m2msec: %s %s is larger than %zu bytes", what, path, max);
+                       "m2msec: %s %s is larger than %zu bytes", what,
+                       m2m_esc(path, ep, sizeof(ep)), max);
         goto fail;
     }
     cap = (size_t)st.st_size + 1; /* +1: notices growth, and never 0 */
@@ -264,7 +347,7 @@ int m2m_read_file(const char *path, size_t max, const char *what, unsigned char 
     if (b == NULL) {
         err = ENOMEM;
         ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory reading %s %s",
-                       what, path);
+                       what, m2m_esc(path, ep, sizeof(ep)));
         goto fail;
     }
     for (;;) {
@@ -276,14 +359,16 @@ int m2m_read_file(const char *path, size_t max, const char *what, unsigned char 
             if (cap > max) {
                 err = EFBIG;
                 ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
-                               "m2msec: %s %s is larger than %zu bytes", what, path, max);
+                               "m2msec: %s %s is larger than %zu bytes", what,
+                               m2m_esc(path, ep, sizeof(ep)), max);
                 goto fail;
             }
             nb = OPENSSL_realloc(b, cap * 2);
             if (nb == NULL) {
                 err = ENOMEM;
                 ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE,
-                               "m2msec: out of memory reading %s %s", what, path);
+                               "m2msec: out of memory reading %s %s", what,
+                               m2m_esc(path, ep, sizeof(ep)));
                 goto fail;
             }
             b = nb;
@@ -294,7 +379,8 @@ int m2m_read_file(const char *path, size_t max, const char *what, unsigned char 
             continue;
         if (r < 0) {
             err = errno;
-            ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot read %s %s", what, path);
+            ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot read %s %s", what,
+                           m2m_esc(path, ep, sizeof(ep)));
             goto fail;
         }
         if (r == 0)
@@ -304,7 +390,8 @@ int m2m_read_file(const char *path, size_t max, const char *what, unsigned char 
     if (n > max) {
         err = EFBIG;
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
-                       "m2msec: %s %s is larger than %zu bytes", what, path, max);
+                       "m2msec: %s %s is larger than %zu bytes", what,
+                       m2m_esc(path, ep, sizeof(ep)), max);
         goto fail;
     }
     close(fd);
@@ -337,13 +424,14 @@ int m2m_write_atomic(const char *path, const void *buf, size_t len, unsigned mod
 {
     /* On the stack: a session's state save must not fail for want of memory. */
     char tmp[PATH_MAX + sizeof(".tmp.XXXXXX")], dir[PATH_MAX + 2], *slash;
+    char ep[M2M_ESC_NAME], et[M2M_ESC_NAME]; /* path and tmp, escaped for a message */
     size_t plen = strlen(path);
     int fd = -1, dfd, ok = 0;
 
     tmp[0] = '\0';
     if (plen >= PATH_MAX) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT, "m2msec: %s path too long: %s",
-                       what, path);
+                       what, m2m_esc(path, ep, sizeof(ep)));
         return 0;
     }
     memcpy(tmp, path, plen);
@@ -360,31 +448,32 @@ int m2m_write_atomic(const char *path, const void *buf, size_t len, unsigned mod
     fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
         ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot create a temporary file for %s %s", what,
-                       path);
+                       m2m_esc(path, ep, sizeof(ep)));
         tmp[0] = '\0';
         goto end;
     }
     if (!write_all(fd, buf, len) || fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0) {
         ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot write %s %s (temporary file %s)", what,
-                       path, tmp);
+                       m2m_esc(path, ep, sizeof(ep)), m2m_esc(tmp, et, sizeof(et)));
         goto end;
     }
     if (close(fd) != 0) {
         fd = -1;
         ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot write %s %s (temporary file %s)", what,
-                       path, tmp);
+                       m2m_esc(path, ep, sizeof(ep)), m2m_esc(tmp, et, sizeof(et)));
         goto end;
     }
     fd = -1;
     if (rename(tmp, path) != 0) {
-        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot replace %s %s", what, path);
+        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot replace %s %s", what,
+                       m2m_esc(path, ep, sizeof(ep)));
         goto end;
     }
     tmp[0] = '\0'; /* renamed: nothing to clean up */
     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || fsync(dfd) != 0) {
         ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot sync the directory of %s %s", what,
-                       path);
+                       m2m_esc(path, ep, sizeof(ep)));
         if (dfd >= 0)
             close(dfd);
         goto end;

@@ -8,6 +8,8 @@
 #define M2MSEC_LIBM2MSEC_SAFE_OPEN_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 /*
  * Open @p path below @p rootfd with O_NOFOLLOW | O_CLOEXEC added to @p flags
@@ -19,6 +21,31 @@ int m2m_open_beneath_flags(int rootfd, const char *path, int flags);
 /* fstat() of @p path below @p rootfd (an O_PATH open, no symlink followed). 0 or -1. */
 struct stat;
 int m2m_stat_beneath(int rootfd, const char *path, struct stat *st);
+
+/*
+ * What an entry is, for telling it apart from anything put in its place
+ * later: device, inode, file type and, where the filesystem records it,
+ * birth time (statx STATX_BTIME), which also tells a new file from a
+ * deleted one whose inode number it got. known is 0 for "nothing".
+ */
+typedef struct m2m_ident {
+    int known;
+    int has_btime;
+    dev_t dev;
+    ino_t ino;
+    mode_t type; /* st_mode & S_IFMT */
+    int64_t btime_sec;
+    uint32_t btime_nsec;
+} m2m_ident;
+
+/* The identity of what the descriptor @p fd (O_PATH too) refers to. 0, or -1 with errno. */
+int m2m_ident_fd(int fd, m2m_ident *id);
+/* The identity of the entry @p name of the directory @p dfd itself (not followed). 0 or -1. */
+int m2m_ident_at(int dfd, const char *name, m2m_ident *id);
+/* The identity of @p path below @p rootfd (an O_PATH open, no symlink followed). 0 or -1. */
+int m2m_ident_beneath(int rootfd, const char *path, m2m_ident *id);
+/* 1 if @p now is the object @p was (both known; birth times compared where both have one). */
+int m2m_ident_same(const m2m_ident *was, const m2m_ident *now);
 
 /*
  * After a failed open of @p path with ELOOP, ENOTDIR or EXDEV: describe the

@@ -37,6 +37,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "escape.h"
 #include "m2msec/integrity.h"
 #include "manifest_internal.h"
 #include "report_internal.h"
@@ -66,6 +67,7 @@ typedef struct {
     size_t digest_len;
     int64_t size;
     int32_t mode;
+    m2m_ident seen; /* the entry at path (not followed), for the actions */
 } task_t;
 
 typedef struct order_s {
@@ -173,6 +175,9 @@ static void check_one(pool_t *p, task_t *t, unsigned char *buf, EVP_MD_CTX *ctx)
     fd = m2msec_open_beneath(p->rootfd, t->path);
     if (fd < 0) {
         err = errno;
+        /* what is there (a final symlink, a socket, a file it may not read), for the actions */
+        if (err != ENOENT && m2m_ident_beneath(p->rootfd, t->path, &t->seen) != 0)
+            memset(&t->seen, 0, sizeof(t->seen));
         if (err == ENOENT) {
             t->status = M2MSEC_FILE_MISSING;
             set_detail(p, t, "not found");
@@ -196,6 +201,8 @@ static void check_one(pool_t *p, task_t *t, unsigned char *buf, EVP_MD_CTX *ctx)
         set_detail(p, t, "cannot stat: %s", ebuf);
         goto end;
     }
+    if (m2m_ident_fd(fd, &t->seen) != 0)
+        memset(&t->seen, 0, sizeof(t->seen));
     t->size = (int64_t)st1.st_size;
     t->mode = (int32_t)(st1.st_mode & 07777);
     if (!S_ISREG(st1.st_mode)) {
@@ -381,24 +388,11 @@ static char *join_path(const char *dir, const char *name)
     return s;
 }
 
-/* Text safe to put in an error message (C escapes for odd bytes). */
-static void printable(const char *in, char *out, size_t len)
-{
-    size_t o = 0;
-
-    for (; *in != '\0' && o + 5 < len; in++) {
-        unsigned char c = (unsigned char)*in;
-
-        if (c < 0x20 || c == 0x7f || c == '\\' || c >= 0x80)
-            o += (size_t)snprintf(out + o, len - o, "\\x%02x", c);
-        else
-            out[o++] = (char)c;
-    }
-    out[o] = '\0';
-}
-
-__attribute__((format(printf, 4, 5))) static void
-walk_report(walk_t *w, const char *path, m2msec_file_status st, const char *fmt, ...)
+/* A result found by the walk; @p seen: the entry (not followed), or NULL. */
+__attribute__((format(printf, 5, 6))) static void walk_report(walk_t *w, const char *path,
+                                                              const m2m_ident *seen,
+                                                              m2msec_file_status st,
+                                                              const char *fmt, ...)
 {
     char buf[600];
     va_list ap;
@@ -407,12 +401,12 @@ walk_report(walk_t *w, const char *path, m2msec_file_status st, const char *fmt,
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     if (w->report == NULL) {
-        char pbuf[600];
+        char pbuf[M2M_ESC_NAME];
 
-        printable(path, pbuf, sizeof(pbuf));
-        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "m2msec: %s: %s", pbuf, buf);
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "m2msec: %s: %s",
+                       m2m_esc(path, pbuf, sizeof(pbuf)), buf);
         w->failed = 1;
-    } else if (!m2msec_report_add(w->report, path, st, buf)) {
+    } else if (!m2msec_report_add_seen(w->report, path, st, buf, seen)) {
         w->failed = 1;
     }
 }
@@ -447,12 +441,14 @@ static void walk_dir(walk_t *w, const char *rel)
         dfd = m2m_open_beneath_flags(w->rootfd, rel, O_RDONLY | O_DIRECTORY);
     if (dfd < 0 || (dir = fdopendir(dfd)) == NULL) {
         int err = errno;
+        m2m_ident seen;
+        int have = rel[0] != '\0' && m2m_ident_beneath(w->rootfd, rel, &seen) == 0;
 
         if (dfd >= 0)
             close(dfd);
         errtext(err, ebuf, sizeof(ebuf));
-        walk_report(w, rel[0] ? rel : ".", M2MSEC_FILE_UNREADABLE, "cannot list directory: %s",
-                    ebuf);
+        walk_report(w, rel[0] ? rel : ".", have ? &seen : NULL, M2MSEC_FILE_UNREADABLE,
+                    "cannot list directory: %s", ebuf);
         return;
     }
     for (;;) {
@@ -463,8 +459,11 @@ static void walk_dir(walk_t *w, const char *rel)
         de = readdir(dir);
         if (de == NULL) {
             if (errno != 0) {
+                m2m_ident seen;
+                int have = rel[0] != '\0' && m2m_ident_fd(dirfd(dir), &seen) == 0;
+
                 errtext(errno, ebuf, sizeof(ebuf));
-                walk_report(w, rel[0] ? rel : ".", M2MSEC_FILE_UNREADABLE,
+                walk_report(w, rel[0] ? rel : ".", have ? &seen : NULL, M2MSEC_FILE_UNREADABLE,
                             "cannot list directory: %s", ebuf);
             }
             break;
@@ -492,7 +491,7 @@ static void walk_dir(walk_t *w, const char *rel)
         if (st.st_mode == 0 && fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno != ENOENT) { /* ENOENT: gone since readdir */
                 errtext(errno, ebuf, sizeof(ebuf));
-                walk_report(w, child, M2MSEC_FILE_UNREADABLE, "cannot stat: %s", ebuf);
+                walk_report(w, child, NULL, M2MSEC_FILE_UNREADABLE, "cannot stat: %s", ebuf);
             }
             OPENSSL_free(child);
         } else if (S_ISDIR(st.st_mode)) {
@@ -511,12 +510,17 @@ static void walk_dir(walk_t *w, const char *rel)
             }
             subdirs[nsub++] = child;
         } else if (w->report != NULL) {
-            if (m2msec_manifest_find(w->m, child) == NULL)
-                walk_report(w, child, M2MSEC_FILE_EXTRA, "%s, not listed",
-                            m2m_type_text((unsigned)st.st_mode));
+            if (m2msec_manifest_find(w->m, child) == NULL) {
+                /* what an action on it may touch: this entry, and no other */
+                m2m_ident seen;
+                int have = m2m_ident_at(dirfd(dir), de->d_name, &seen) == 0;
+
+                walk_report(w, child, have ? &seen : NULL, M2MSEC_FILE_EXTRA, "%s, not listed",
+                            m2m_type_text((unsigned)(have ? seen.type : st.st_mode)));
+            }
             OPENSSL_free(child);
         } else if (!S_ISREG(st.st_mode)) {
-            walk_report(w, child, M2MSEC_FILE_WRONG_TYPE,
+            walk_report(w, child, NULL, M2MSEC_FILE_WRONG_TYPE,
                         "is a %s; a manifest lists only regular files",
                         m2m_type_text((unsigned)st.st_mode));
             OPENSSL_free(child);
@@ -524,7 +528,7 @@ static void walk_dir(walk_t *w, const char *rel)
             const char *why = m2m_path_problem(child, strlen(child));
 
             if (why != NULL) {
-                walk_report(w, child, M2MSEC_FILE_WRONG_TYPE, "cannot be listed: %s", why);
+                walk_report(w, child, NULL, M2MSEC_FILE_WRONG_TYPE, "cannot be listed: %s", why);
                 OPENSSL_free(child);
             } else if (!add_found(w, child)) {
                 OPENSSL_free(child);
@@ -696,8 +700,12 @@ static int open_root(const char *root)
         return -1;
     }
     fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot open the root directory %s", root);
+    if (fd < 0) {
+        char rbuf[M2M_ESC_NAME];
+
+        ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot open the root directory %s",
+                       m2m_esc(root, rbuf, sizeof(rbuf)));
+    }
     return fd;
 }
 
@@ -747,7 +755,8 @@ m2msec_report *m2msec_verify_tree(OSSL_LIB_CTX *libctx, const m2msec_manifest *m
              opt != NULL && opt->report_extra ? &w : NULL))
         goto end;
     for (i = 0; i < n; i++)
-        if (!m2msec_report_add(r, tasks[i].path, tasks[i].status, tasks[i].detail))
+        if (!m2msec_report_add_seen(r, tasks[i].path, tasks[i].status, tasks[i].detail,
+                                    &tasks[i].seen))
             goto end;
     m2msec_report_sort(r);
     ok = 1;
@@ -775,7 +784,7 @@ m2msec_manifest *m2msec_manifest_from_tree(OSSL_LIB_CTX *libctx, const char *roo
     walk_t w;
     size_t i;
     int rootfd, ok = 0;
-    char pbuf[600];
+    char pbuf[M2M_ESC_NAME], rbuf[M2M_ESC_NAME];
 
     m = m2msec_manifest_new(digest, version, expires);
     if (m == NULL)
@@ -806,9 +815,10 @@ m2msec_manifest *m2msec_manifest_from_tree(OSSL_LIB_CTX *libctx, const char *roo
         m2msec_manifest_entry e;
 
         if (tasks[i].status != M2MSEC_FILE_OK) {
-            printable(tasks[i].path, pbuf, sizeof(pbuf));
-            ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "m2msec: %s under %s: %s", pbuf,
-                           root, tasks[i].detail != NULL ? tasks[i].detail : "failed");
+            ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "m2msec: %s under %s: %s",
+                           m2m_esc(tasks[i].path, pbuf, sizeof(pbuf)),
+                           m2m_esc(root, rbuf, sizeof(rbuf)),
+                           tasks[i].detail != NULL ? tasks[i].detail : "failed");
             goto end;
         }
         memset(&e, 0, sizeof(e));
@@ -829,7 +839,8 @@ end:
     close(rootfd);
     if (!ok) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
-                       "m2msec: cannot build a manifest from %s", root);
+                       "m2msec: cannot build a manifest from %s",
+                       m2m_esc(root, rbuf, sizeof(rbuf)));
         m2msec_manifest_free(m);
         m = NULL;
     }
@@ -855,8 +866,11 @@ int m2msec_hash_fd(OSSL_LIB_CTX *libctx, int fd, const char *digest, unsigned ch
     }
     name = m2m_digest_canonical(digest, &dlen);
     if (name == NULL) {
+        char dbuf[M2M_ESC_NAME];
+
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
-                       "m2msec: unsupported digest '%s' (SHA256, SHA384 or SHA512)", digest);
+                       "m2msec: unsupported digest '%s' (SHA256, SHA384 or SHA512)",
+                       m2m_esc(digest, dbuf, sizeof(dbuf)));
         return 0;
     }
     if (*outlen < dlen) {

@@ -181,8 +181,8 @@ static int policy_requires(const char *policy_path, const char *prog, char **sto
     for (char *save = NULL, *tok = strtok_r(*store, ", \t", &save); tok != NULL;
          tok = strtok_r(NULL, ", \t", &save)) {
         if (*n == MAX_REQUIRES) {
-            tool_err("policy %s: [%s] requires more than %d files", policy_path, section,
-                     MAX_REQUIRES);
+            tool_err("policy %s: [%s] requires more than %d files", tool_name(policy_path),
+                     tool_name(section), MAX_REQUIRES);
             goto end;
         }
         names[(*n)++] = tok;
@@ -204,7 +204,8 @@ static m2msec_manifest *sub_manifest(const m2msec_manifest *m, char *const *name
         const m2msec_manifest_entry *e = m2msec_manifest_find(m, names[i]);
 
         if (e == NULL) {
-            tool_err("exec refused: %s is required but not listed in the manifest", names[i]);
+            tool_err("exec refused: %s is required but not listed in the manifest",
+                     tool_name(names[i]));
             m2msec_manifest_free(sub);
             return NULL;
         }
@@ -297,7 +298,7 @@ static int copy_and_hash(int fd, const char *prog, const char *digest, unsigned 
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            tool_err("exec refused: %s: read: %s", prog, strerror(errno));
+            tool_err("exec refused: %s: read: %s", tool_name(prog), strerror(errno));
             goto end;
         }
         if (n == 0)
@@ -309,7 +310,7 @@ static int copy_and_hash(int fd, const char *prog, const char *digest, unsigned 
             goto end;
         }
         if (!tool_write_all(mfd, buf, (size_t)n)) {
-            tool_err("cannot copy %s into memory: %s", prog, strerror(errno));
+            tool_err("cannot copy %s into memory: %s", tool_name(prog), strerror(errno));
             goto end;
         }
         *total += (size_t)n;
@@ -360,11 +361,11 @@ static int verified_image(const m2msec_manifest *m, const char *root, const char
 
     *rc = EXIT_INTEGRITY;
     if (e == NULL) {
-        tool_err("exec refused: %s is not listed in the manifest", rel);
+        tool_err("exec refused: %s is not listed in the manifest", tool_name(rel));
         return -1;
     }
     if ((rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        tool_err("root %s: %s", root, strerror(errno));
+        tool_err("root %s: %s", tool_name(root), strerror(errno));
         *rc = EXIT_USAGE;
         return -1;
     }
@@ -373,25 +374,25 @@ static int verified_image(const m2msec_manifest *m, const char *root, const char
         int err = errno;
 
         if (err == ENOENT)
-            tool_err("exec refused: %s: missing", rel);
+            tool_err("exec refused: %s: missing", tool_name(rel));
         else if (err == ELOOP || err == EXDEV || err == ENOTDIR)
-            tool_err("exec refused: %s: a symlink or a non-directory on the way (%s)", rel,
-                     strerror(err));
+            tool_err("exec refused: %s: a symlink or a non-directory on the way (%s)",
+                     tool_name(rel), strerror(err));
         else
-            tool_err("exec refused: %s: unreadable (%s)", rel, strerror(err));
+            tool_err("exec refused: %s: unreadable (%s)", tool_name(rel), strerror(err));
         goto end;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        tool_err("exec refused: %s: not a regular file", rel);
+        tool_err("exec refused: %s: not a regular file", tool_name(rel));
         goto end;
     }
     if (e->mode >= 0 && (int32_t)(st.st_mode & 07777) != e->mode) {
-        tool_err("exec refused: %s: mode %04o, the manifest says %04o", rel,
+        tool_err("exec refused: %s: mode %04o, the manifest says %04o", tool_name(rel),
                  (unsigned)(st.st_mode & 07777), (unsigned)e->mode);
         goto end;
     }
     if (e->size >= 0 && st.st_size != e->size) {
-        tool_err("exec refused: %s: modified (expected %lld bytes, found %lld)", rel,
+        tool_err("exec refused: %s: modified (expected %lld bytes, found %lld)", tool_name(rel),
                  (long long)e->size, (long long)st.st_size);
         goto end;
     }
@@ -400,12 +401,12 @@ static int verified_image(const m2msec_manifest *m, const char *root, const char
         goto end;
     if (mdlen != e->digest_len || CRYPTO_memcmp(md, e->digest, mdlen) != 0 ||
         (e->size >= 0 && (int64_t)total != e->size)) {
-        tool_err("exec refused: %s: modified (its %s digest differs from the manifest)", rel,
-                 m2msec_manifest_digest(m));
+        tool_err("exec refused: %s: modified (its %s digest differs from the manifest)",
+                 tool_name(rel), m2msec_manifest_digest(m));
         goto fail;
     }
     if (fcntl(mfd, F_ADD_SEALS, seals) != 0 || (fcntl(mfd, F_GET_SEALS) & seals) != seals) {
-        tool_err("cannot seal the verified copy of %s: %s", rel, strerror(errno));
+        tool_err("cannot seal the verified copy of %s: %s", tool_name(rel), strerror(errno));
         *rc = EXIT_USAGE;
         goto fail;
     }
@@ -448,7 +449,8 @@ int cmd_exec(int argc, char **argv)
     if (!tool_resolve_root(a.root, root_real))
         return EXIT_USAGE;
     if ((rel = relative_program(argv[optind], a.root, root_real)) == NULL) {
-        tool_err("exec refused: %s is not a path inside the root %s", argv[optind], a.root);
+        tool_err("exec refused: %s is not a path inside the root %s", tool_name(argv[optind]),
+                 tool_name(a.root));
         return EXIT_INTEGRITY;
     }
     rc = EXIT_USAGE;
@@ -459,11 +461,11 @@ int cmd_exec(int argc, char **argv)
             goto end;
     }
     if ((rc = tool_manifest_open(&a, &m, &why)) != EXIT_OK) {
-        tool_err("exec refused: manifest %s: %s", a.manifest, why);
+        tool_err("exec refused: manifest %s: %s", tool_name(a.manifest), why);
         goto end;
     }
     if (!verify_files(m, policy, a.root, req, nreq)) {
-        tool_err("exec refused: a file that %s requires did not verify", rel);
+        tool_err("exec refused: a file that %s requires did not verify", tool_name(rel));
         rc = EXIT_INTEGRITY;
         goto end;
     }
@@ -484,7 +486,7 @@ int cmd_exec(int argc, char **argv)
     fflush(stdout);
     fflush(stderr);
     fexecve(mfd, argv + optind, environ);
-    tool_err("cannot run %s: %s", argv[optind], strerror(errno));
+    tool_err("cannot run %s: %s", tool_name(argv[optind]), strerror(errno));
     rc = EXIT_USAGE;
 end:
     if (mfd >= 0)

@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
+#include "escape.h"
 #include "m2msec/integrity.h"
 #include "tool.h"
 
@@ -132,12 +133,13 @@ static int create_option(const char *cmd, void *ctx, int c, const char *arg)
         return 0;
     case 'V':
         if (!tool_parse_u64(arg, 0, UINT64_MAX, &ca->version))
-            return tool_usage_error(cmd, "--version '%s' is not a decimal number", arg);
+            return tool_usage_error(cmd, "--version '%s' is not a decimal number", tool_name(arg));
         ca->have_version = 1;
         return 0;
     case 'd':
         if ((ca->digest = digest_name(arg)) == NULL)
-            return tool_usage_error(cmd, "--digest '%s': expected sha256, sha384 or sha512", arg);
+            return tool_usage_error(cmd, "--digest '%s': expected sha256, sha384 or sha512",
+                                    tool_name(arg));
         return 0;
     case 'e':
     case 'E':
@@ -146,7 +148,7 @@ static int create_option(const char *cmd, void *ctx, int c, const char *arg)
         if (!tool_parse_u64(arg, c == 'e' ? 1 : 0, UINT64_MAX, &v) ||
             (c == 'e' && v > UINT64_MAX - ca->now))
             return tool_usage_error(cmd, "--%s '%s' is not a valid number of seconds",
-                                    c == 'e' ? "expires" : "expires-at", arg);
+                                    c == 'e' ? "expires" : "expires-at", tool_name(arg));
         ca->expires = c == 'e' ? ca->now + v : v;
         ca->have_expires = 1;
         return 0;
@@ -201,13 +203,13 @@ static int manifest_create(int argc, char **argv)
     if (strcmp(out, "-") != 0 && (below = tool_path_below(root_real, out)) != NULL) {
         tool_err("the manifest %s lies below the root %s and would list itself; write it "
                  "outside the root",
-                 out, root);
+                 tool_name(out), tool_name(root));
         free(below);
         return EXIT_USAGE;
     }
     m = m2msec_manifest_from_tree(NULL, root, ca.digest, ca.version, expires, ca.meta, ca.jobs);
     if (m == NULL) {
-        tool_fail("cannot build a manifest of %s", root);
+        tool_fail("cannot build a manifest of %s", tool_name(root));
         return EXIT_USAGE;
     }
     if (strcmp(out, "-") == 0 ? !write_stdout(m) : !m2msec_manifest_write(m, out)) {
@@ -216,9 +218,9 @@ static int manifest_create(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (strcmp(out, "-") != 0)
-        fprintf(stderr, "m2msec: wrote %s: %zu files, %s, version %llu, expires %llu\n", out,
-                m2msec_manifest_count(m), m2msec_manifest_digest(m), (unsigned long long)ca.version,
-                (unsigned long long)expires);
+        tool_err("wrote %s: %zu files, %s, version %llu, expires %llu", tool_name(out),
+                 m2msec_manifest_count(m), m2msec_manifest_digest(m),
+                 (unsigned long long)ca.version, (unsigned long long)expires);
     m2msec_manifest_free(m);
     return EXIT_OK;
 }
@@ -262,13 +264,13 @@ static int manifest_sign(int argc, char **argv)
     if (argc - optind != 1)
         return tool_usage_error(cmd.name, "expected exactly one MANIFEST");
     if (!m2msec_manifest_sign(NULL, argv[optind], sa.key, sa.out)) {
-        tool_fail("manifest %s not signed", argv[optind]);
+        tool_fail("manifest %s not signed", tool_name(argv[optind]));
         return EXIT_USAGE;
     }
     if (sa.out == NULL)
-        fprintf(stderr, "m2msec: wrote %s.sig\n", argv[optind]);
+        tool_err("wrote %s.sig", tool_name(argv[optind]));
     else
-        fprintf(stderr, "m2msec: wrote %s\n", sa.out);
+        tool_err("wrote %s", tool_name(sa.out));
     return EXIT_OK;
 }
 
@@ -300,10 +302,13 @@ static int manifest_verify(int argc, char **argv)
         return tool_usage_error(cmd.name, "expected exactly one MANIFEST");
     a.manifest = argv[optind];
     if ((rc = tool_manifest_open(&a, &m, &why)) != EXIT_OK) {
-        printf("%s: %s\n", a.manifest, why);
+        /* as sha256sum -c: a line with an escaped name starts with a backslash */
+        printf("%s%s: %s\n", m2m_escape_needed(a.manifest, 0) ? "\\" : "", tool_name(a.manifest),
+               why);
         return rc;
     }
-    printf("%s: ok (version %llu, expires %llu, %s, %zu files)\n", a.manifest,
+    printf("%s%s: ok (version %llu, expires %llu, %s, %zu files)\n",
+           m2m_escape_needed(a.manifest, 0) ? "\\" : "", tool_name(a.manifest),
            (unsigned long long)m2msec_manifest_version(m),
            (unsigned long long)m2msec_manifest_expires(m), m2msec_manifest_digest(m),
            m2msec_manifest_count(m));
@@ -330,5 +335,5 @@ int cmd_manifest(int argc, char **argv)
         return manifest_sign(argc - 1, argv + 1);
     if (strcmp(sub, "verify") == 0)
         return manifest_verify(argc - 1, argv + 1);
-    return tool_usage_error("manifest", "unknown manifest subcommand '%s'", sub);
+    return tool_usage_error("manifest", "unknown manifest subcommand '%s'", tool_name(sub));
 }

@@ -69,7 +69,7 @@ static int conf_escape(const char *what, const char *value, char *out, size_t ca
     if (n == 0 || value[0] == ' ' || value[0] == '\t' || value[n - 1] == ' ' ||
         value[n - 1] == '\t') {
         tool_err("%s '%s' cannot be written into openssl.cnf (empty, or blanks at an end)", what,
-                 value);
+                 tool_name(value));
         return 0;
     }
     for (const char *p = value; *p != '\0'; p++) {
@@ -169,21 +169,21 @@ static int write_temp(const char *path, const char *text, char *tmp, size_t cap)
     int fd;
 
     if ((size_t)snprintf(tmp, cap, "%s.tmp.XXXXXX", path) >= cap) {
-        tool_err("%s: path too long", path);
+        tool_err("%s: path too long", tool_name(path));
         return 0;
     }
     if ((fd = mkstemp(tmp)) < 0) {
-        tool_err("cannot create a temporary file next to %s: %s", path, strerror(errno));
+        tool_err("cannot create a temporary file next to %s: %s", tool_name(path), strerror(errno));
         return 0;
     }
     if (fchmod(fd, 0644) != 0 || !tool_write_all(fd, text, strlen(text)) || fsync(fd) != 0) {
-        tool_err("cannot write %s: %s", tmp, strerror(errno));
+        tool_err("cannot write %s: %s", tool_name(tmp), strerror(errno));
         close(fd);
         unlink(tmp);
         return 0;
     }
     if (close(fd) != 0) {
-        tool_err("cannot write %s: %s", tmp, strerror(errno));
+        tool_err("cannot write %s: %s", tool_name(tmp), strerror(errno));
         unlink(tmp);
         return 0;
     }
@@ -196,7 +196,7 @@ static int put_in_place(const char *tmp, const char *path)
     int dfd;
 
     if (rename(tmp, path) != 0) {
-        tool_err("cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        tool_err("cannot rename %s to %s: %s", tool_name(tmp), tool_name(path), strerror(errno));
         unlink(tmp);
         return 0;
     }
@@ -267,16 +267,16 @@ int cmd_provider_install(int argc, char **argv)
     policy = ia.policy;
     out = ia.out;
     if (tool_realpath(module, module_real) == NULL) {
-        tool_err("module %s: %s", module, strerror(errno));
+        tool_err("module %s: %s", tool_name(module), strerror(errno));
         return EXIT_USAGE;
     }
     if (stat(module_real, &st) != 0 || !S_ISREG(st.st_mode)) {
-        tool_err("module %s: not a regular file", module);
+        tool_err("module %s: not a regular file", tool_name(module));
         return EXIT_USAGE;
     }
     if (policy != NULL) {
         if (tool_realpath(policy, policy_real) == NULL) {
-            tool_err("policy %s: %s", policy, strerror(errno));
+            tool_err("policy %s: %s", tool_name(policy), strerror(errno));
             return EXIT_USAGE;
         }
         if ((pol = tool_policy_load(policy_real, policy)) == NULL)
@@ -286,7 +286,7 @@ int cmd_provider_install(int argc, char **argv)
     }
     hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     if (hmac == NULL || !m2m_module_mac(hmac, module_real, mac)) {
-        tool_fail("cannot compute the module MAC of %s", module_real);
+        tool_fail("cannot compute the module MAC of %s", tool_name(module_real));
         goto end;
     }
     for (size_t i = 0; i < sizeof(mac); i++)
@@ -307,17 +307,17 @@ int cmd_provider_install(int argc, char **argv)
 
         if (!tool_provider_probe(tmp, &info) || !info.loaded || !info.active) {
             tool_err("the provider %s with the new configuration; %s left unchanged",
-                     !info.loaded ? "does not load" : "fails its self-check", out);
+                     !info.loaded ? "does not load" : "fails its self-check", tool_name(out));
             unlink(tmp);
             rc = EXIT_INTEGRITY;
             goto end;
         }
-        fprintf(stderr, "m2msec: check: provider m2msec %s loads from %s, status active\n",
-                info.version, out);
+        tool_err("check: provider m2msec %s loads from %s, status active", tool_name(info.version),
+                 tool_name(out));
     }
     if (!put_in_place(tmp, out))
         goto end;
-    fprintf(stderr, "m2msec: wrote %s (module %s, module-mac %s)\n", out, module_real, hex);
+    tool_err("wrote %s (module %s, module-mac %s)", tool_name(out), tool_name(module_real), hex);
     rc = EXIT_OK;
 end:
     free(text);

@@ -78,13 +78,14 @@ static void explain_failed_activation(CONF *cnf, const char *sect)
         module = "m2msec";
     prov = ctx != NULL ? OSSL_PROVIDER_load(ctx, module) : NULL;
     if (prov == NULL) {
-        tool_fail("the configuration activates m2msec, but the module %s does not load", module);
+        tool_fail("the configuration activates m2msec, but the module %s does not load",
+                  tool_name(module));
     } else {
         tool_err("the configuration activates m2msec, and the module %s loads by itself: a "
                  "value of [%s] was refused (policy value, policy or device key file); "
                  "comment out its 'activate' line and run 'openssl list -providers -provider "
                  "m2msec' to see the reason",
-                 module, sect);
+                 tool_name(module), tool_name(sect));
     }
     OSSL_PROVIDER_unload(prov);
     OSSL_LIB_CTX_free(ctx);
@@ -105,7 +106,7 @@ int tool_provider_probe(const char *conf, TOOL_PROVIDER_INFO *info)
         goto end;
     ok = 1;
     if (!OSSL_LIB_CTX_load_config(ctx, conf))
-        tool_fail("configuration %s: OpenSSL does not accept it", conf);
+        tool_fail("configuration %s: OpenSSL does not accept it", tool_name(conf));
     ERR_clear_error();
     info->from_config = OSSL_PROVIDER_available(ctx, "m2msec");
     if (!info->from_config && (sect = m2msec_section(cnf)) != NULL) {
@@ -247,7 +248,7 @@ static int check_status_record(const char *path, const char *keyfile)
         return -1;
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        printf("integrity status: %s: missing (%s)\n", path, strerror(errno));
+        printf("integrity status: %s: missing (%s)\n", tool_name(path), strerror(errno));
         res = 0;
         goto end;
     }
@@ -266,7 +267,7 @@ static int check_status_record(const char *path, const char *keyfile)
     }
     why = m2m_status_verify(hmac, key, keylen, buf, len, &st);
     if (why != NULL) {
-        printf("integrity status: %s: not accepted: %s\n", path, why);
+        printf("integrity status: %s: not accepted: %s\n", tool_name(path), why);
         res = 0;
         goto end;
     }
@@ -274,8 +275,9 @@ static int check_status_record(const char *path, const char *keyfile)
     if (gmtime_r(&t, &tm) == NULL ||
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
         snprintf(when, sizeof(when), "%llu", (unsigned long long)st.time);
-    printf("integrity status: %s: %s, manifest version %llu, written %s (MAC verified)\n", path,
-           st.passed ? "passed" : "FAILED", (unsigned long long)st.manifest_version, when);
+    printf("integrity status: %s: %s, manifest version %llu, written %s (MAC verified)\n",
+           tool_name(path), st.passed ? "passed" : "FAILED",
+           (unsigned long long)st.manifest_version, when);
     res = st.passed;
 end:
     EVP_MAC_free(hmac);
@@ -341,15 +343,15 @@ int cmd_status(int argc, char **argv)
         }
     }
 
-    printf("configuration: %s (%s)\n", sa.conf, conf_src);
+    printf("configuration: %s (%s)\n", tool_name(sa.conf), conf_src);
     if (!tool_provider_probe(sa.conf, &info))
         goto end;
     if (!info.loaded) {
         printf("provider: m2msec does not load (the reason is on stderr)\n");
         fine = 0;
     } else {
-        printf("provider: %s, version %s, status %s%s\n", info.name, info.version,
-               info.active ? "active" : "inactive",
+        printf("provider: %s, version %s, status %s%s\n", tool_name(info.name),
+               tool_name(info.version), info.active ? "active" : "inactive",
                info.from_config ? ""
                                 : " (loaded on request: the configuration does not "
                                   "activate it)");
@@ -371,11 +373,12 @@ int cmd_status(int argc, char **argv)
     if (sa.policy != NULL && !view_from_policy(&pv, sa.policy))
         goto end;
     if (sa.policy != NULL)
-        printf("policy: %s (%s)\n", sa.policy, policy_src);
+        printf("policy: %s (%s)\n", tool_name(sa.policy), policy_src);
     else
         printf("policy: no policy file; the provider's config section and defaults\n");
     for (size_t i = 0; i < NSHOWN; i++)
-        printf("  %-18s %s (%s)\n", shown[i].key, pv.val[i] != NULL ? pv.val[i] : shown[i].def,
+        printf("  %-18s %s (%s)\n", shown[i].key,
+               tool_name(pv.val[i] != NULL ? pv.val[i] : shown[i].def),
                pv.val[i] != NULL ? pv.src[i] : "default");
 
     if (sa.status_file == NULL)
@@ -385,7 +388,8 @@ int cmd_status(int argc, char **argv)
     if (sa.status_file == NULL) {
         printf("integrity status: not configured\n");
     } else if (sa.keyfile == NULL) {
-        tool_usage_error(cmd.name, "the status record %s needs --device-key-file", sa.status_file);
+        tool_usage_error(cmd.name, "the status record %s needs --device-key-file",
+                         tool_name(sa.status_file));
         goto end;
     } else {
         st = check_status_record(sa.status_file, sa.keyfile);

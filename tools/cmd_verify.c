@@ -97,10 +97,10 @@ static int write_status(const char *path, const unsigned char *key, size_t keyle
     if (path == NULL)
         return 1;
     if (!m2msec_status_write(NULL, path, key, keylen, passed, version, tool_now())) {
-        tool_fail("cannot write the status record %s", path);
+        tool_fail("cannot write the status record %s", tool_name(path));
         return 0;
     }
-    fprintf(stderr, "m2msec: status record %s: %s\n", path, passed ? "passed" : "failed");
+    tool_err("status record %s: %s", tool_name(path), passed ? "passed" : "failed");
     return 1;
 }
 
@@ -178,7 +178,7 @@ int cmd_verify(int argc, char **argv)
         goto end;
 
     if ((mrc = tool_manifest_open(a, &m, &why)) != EXIT_OK) {
-        tool_err("manifest %s refused: %s", a->manifest, why);
+        tool_err("manifest %s refused: %s", tool_name(a->manifest), why);
         rc = mrc;
         /* an older "passed" record must not outlive a refused manifest */
         write_status(va.status_file, key, keylen, 0, 0);
@@ -217,7 +217,7 @@ int cmd_verify(int argc, char **argv)
     if (pg.shown)
         fputs("\r\033[K", stderr);
     if (r == NULL) {
-        tool_fail("cannot verify %s", a->root);
+        tool_fail("cannot verify %s", tool_name(a->root));
         write_status(va.status_file, key, keylen, 0, m2msec_manifest_version(m));
         goto end;
     }

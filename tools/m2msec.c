@@ -77,7 +77,7 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "state") == 0)
         rc = cmd_state(argc - 1, argv + 1);
     else {
-        tool_err("unknown command '%s'", cmd);
+        tool_err("unknown command '%s'", tool_name(cmd));
         fputs("Try 'm2msec --help'.\n", stderr);
         return EXIT_USAGE;
     }

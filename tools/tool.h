@@ -30,7 +30,20 @@ int cmd_provider_install(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_state(int argc, char **argv);
 
-/* "m2msec: " + message on stderr. */
+/*
+ * A name (a path from the command line or the file system, a manifest
+ * entry, an option's value) escaped for a message (docs/PROTOCOL.md 7.5:
+ * \\, \n, \r, \t, \xHH), in one of 8 static buffers used in turn: valid
+ * until 8 more calls. Every name in a message of the tool goes through it.
+ */
+const char *tool_name(const char *name);
+
+/*
+ * "m2msec: " + message on stderr. Every message of the tool (these
+ * functions, and the error queue) is also passed through the escaping rule
+ * with its backslashes kept, so no control character reaches the terminal
+ * whatever a message holds.
+ */
 void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print (and clear) the OpenSSL error queue as readable lines on stderr. */
 void tool_print_errors(void);

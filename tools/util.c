@@ -12,10 +12,42 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
+#include "escape.h"
 #include "integrity_status.h"
 #include "tool.h"
 
 _Static_assert(TOOL_DEVICE_KEY_MAX == M2M_DEVICE_KEY_MAX, "device key sizes differ");
+
+const char *tool_name(const char *name)
+{
+    /* a name of PATH_MAX bytes fits escaped in full (4 bytes each at most) */
+    static char ring[8][4 * PATH_MAX + 8];
+    static unsigned next;
+    char *buf = ring[next++ % 8];
+
+    m2m_escape(name, 0, buf, sizeof(ring[0]));
+    return buf;
+}
+
+/* vfprintf(stderr) of a message, escaped with its backslashes kept (see tool.h). */
+static void vmessage(const char *fmt, va_list ap)
+{
+    char small[1024], *text = small;
+    va_list ap2;
+    int n;
+
+    va_copy(ap2, ap);
+    n = vsnprintf(small, sizeof(small), fmt, ap);
+    if (n >= (int)sizeof(small) && (text = malloc((size_t)n + 1)) != NULL)
+        vsnprintf(text, (size_t)n + 1, fmt, ap2);
+    else if (text == NULL)
+        text = small; /* cut, but still printed */
+    va_end(ap2);
+    if (n >= 0)
+        m2m_escape_fputs(text, M2M_ESC_TEXT, stderr);
+    if (text != small)
+        free(text);
+}
 
 void tool_err(const char *fmt, ...)
 {
@@ -23,7 +55,7 @@ void tool_err(const char *fmt, ...)
 
     fputs("m2msec: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vmessage(fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
 }
@@ -40,12 +72,13 @@ void tool_print_errors(void)
         int has_data = data != NULL && *data != '\0' && (flags & ERR_TXT_STRING);
 
         if (has_data && strncmp(data, "m2msec: ", 8) == 0) {
-            /* libm2msec's own messages say everything */
-            fprintf(stderr, "%s\n", data);
+            /* libm2msec's own messages say everything (their names are escaped) */
+            m2m_escape_fputs(data, M2M_ESC_TEXT, stderr);
+            fputc('\n', stderr);
             continue;
         }
-        fprintf(stderr, "m2msec: %s%s%s%s%s\n", lib != NULL ? lib : "", lib != NULL ? ": " : "",
-                reason != NULL ? reason : "error", has_data ? ": " : "", has_data ? data : "");
+        tool_err("%s%s%s%s%s", lib != NULL ? lib : "", lib != NULL ? ": " : "",
+                 reason != NULL ? reason : "error", has_data ? ": " : "", has_data ? data : "");
     }
 }
 
@@ -56,7 +89,7 @@ void tool_fail(const char *fmt, ...)
     tool_print_errors();
     fputs("m2msec: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vmessage(fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
 }
@@ -67,7 +100,7 @@ int tool_usage_error(const char *cmd, const char *fmt, ...)
 
     fputs("m2msec: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vmessage(fmt, ap);
     va_end(ap);
     fprintf(stderr, "\nTry 'm2msec %s --help'.\n", cmd);
     return EXIT_USAGE;
@@ -79,7 +112,7 @@ int tool_bad_option(const char *cmd, char **argv)
 
     if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 128)
         return tool_usage_error(cmd, "unknown option or missing value: -%c", optopt);
-    return tool_usage_error(cmd, "unknown option or missing value: %s", arg);
+    return tool_usage_error(cmd, "unknown option or missing value: %s", tool_name(arg));
 }
 
 int tool_parse_options(const TOOL_CMD *cmd, int argc, char **argv, void *ctx)
@@ -99,7 +132,7 @@ int tool_parse_options(const TOOL_CMD *cmd, int argc, char **argv, void *ctx)
             return rc;
     }
     if (!cmd->operands && optind != argc)
-        return tool_usage_error(cmd->name, "unexpected argument '%s'", argv[optind]);
+        return tool_usage_error(cmd->name, "unexpected argument '%s'", tool_name(argv[optind]));
     return TOOL_PARSED;
 }
 
@@ -153,7 +186,7 @@ m2msec_policy *tool_policy_load(const char *path, const char *name)
     m2msec_policy *p = m2msec_policy_load(path);
 
     if (p == NULL)
-        tool_fail("policy %s cannot be used", name);
+        tool_fail("policy %s cannot be used", tool_name(name));
     return p;
 }
 
@@ -166,9 +199,9 @@ CONF *tool_conf_load(const char *what, const char *path)
         return conf;
     ERR_clear_error();
     if (line > 0)
-        tool_err("%s %s: syntax error at line %ld", what, path, line);
+        tool_err("%s %s: syntax error at line %ld", what, tool_name(path), line);
     else
-        tool_err("%s %s cannot be read", what, path);
+        tool_err("%s %s cannot be read", what, tool_name(path));
     NCONF_free(conf);
     return NULL;
 }
@@ -200,7 +233,8 @@ int tool_parse_jobs(const char *cmd, const char *text, unsigned *jobs)
     uint64_t v;
 
     if (!tool_parse_u64(text, 0, 256, &v)) {
-        tool_usage_error(cmd, "--jobs '%s': expected a number from 0 (one per core) to 256", text);
+        tool_usage_error(cmd, "--jobs '%s': expected a number from 0 (one per core) to 256",
+                         tool_name(text));
         return 0;
     }
     *jobs = (unsigned)v;
@@ -212,7 +246,7 @@ int tool_read_device_key(const char *path, unsigned char key[TOOL_DEVICE_KEY_MAX
     int r = m2m_device_key_read(path, key, keylen);
 
     if (r != 0)
-        tool_err("device key file %s: %s", path, m2m_device_key_error(r));
+        tool_err("device key file %s: %s", tool_name(path), m2m_device_key_error(r));
     return r == 0;
 }
 
@@ -264,7 +298,7 @@ int tool_resolve_root(const char *root, char *out)
 {
     if (tool_realpath(root, out) != NULL)
         return 1;
-    tool_err("root %s: cannot resolve it", root);
+    tool_err("root %s: cannot resolve it", tool_name(root));
     return 0;
 }
 

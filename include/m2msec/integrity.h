@@ -150,7 +150,8 @@ const char *m2msec_action_text(m2msec_action a);
 typedef struct m2msec_file_result {
     const char *path;
     m2msec_file_status status;
-    const char *detail;   /**< e.g. "expected 1234 bytes, found 1200"; may be NULL */
+    const char *detail;   /**< e.g. "expected 1234 bytes, found 1200"; may be NULL; names
+                             in it are escaped (docs/PROTOCOL.md 7.5) */
     m2msec_action action; /**< decided by the policy (m2msec_apply_policy) */
     int action_ok;        /**< the action was carried out completely */
     const char *action_detail;
@@ -197,7 +198,11 @@ size_t m2msec_report_failures(const m2msec_report *r);
  * "action_detail":...|null}], "summary":{"ok":N, "modified":N, ...,
  * "failures":N}}. Path bytes that are not valid UTF-8 are shown as U+FFFD
  * in "path" and the exact bytes are added as "path_hex"; in the table,
- * control characters, backslashes and invalid bytes are shown as C escapes.
+ * names are escaped by the rule of docs/PROTOCOL.md 7.5 (\\, \n, \r, \t,
+ * \xHH for other control characters, C1 and bidirectional controls and
+ * invalid bytes) and a line that holds an escape starts with a backslash,
+ * as in sha256sum's output. The detail texts of the results hold their
+ * names escaped already.
  */
 int m2msec_report_print(const m2msec_report *r, FILE *out, int json);
 

@@ -24,18 +24,22 @@
 static OSSL_LIB_CTX *libctx;
 static OSSL_PROVIDER *prov_default;
 
+typedef struct fx fx;
+static int no_temp_files(const fx *f);
+static int printable_text(const char *text);
+
 /* ---------------------------------------------------------------- */
 /* Fixture: a device tree, its manifest, a repository copy           */
 /* ---------------------------------------------------------------- */
 
-typedef struct fx {
+struct fx {
     char base[PATH_MAX], root[PATH_MAX], repo[PATH_MAX], qdir[PATH_MAX], log[PATH_MAX];
     char policy[PATH_MAX];
     m2msec_manifest *m;
     m2msec_policy *p;
     m2msec_report *r;
     char *before; /* snapshot of the root */
-} fx;
+};
 
 static void put(const fx *f, const char *rel, const char *text, mode_t mode)
 {
@@ -513,10 +517,16 @@ static void test_quarantine_symlink(void)
     fx_free(&f);
 }
 
-/* A file with another hard link is copied out, so the other name keeps its mode. */
+/*
+ * A file with another hard link is refused, named, and left as it is: moving
+ * one name would leave the file under the other, and clearing its mode (or
+ * copying it out, as the code did before) would act on a file that may not
+ * be the tree's at all (a link to a root-only file made by a user).
+ */
 static void test_quarantine_hardlink(void)
 {
     char other[PATH_MAX];
+    const m2msec_file_result *x;
     char *text;
     fx f;
 
@@ -528,16 +538,35 @@ static void test_quarantine_hardlink(void)
                               "[integrity]\ndefault_action = quarantine\nquarantine_dir = "
                               "%s\nlog = %s\n",
                               f.qdir, f.log));
-    CU_ASSERT_EQUAL(fx_apply(&f), 1);
-    CU_ASSERT_EQUAL(mode_of(f.root, "bin/app"), -1);
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
+    CU_ASSERT(errors_have("1 action(s) failed", "bin/app", "hard links", NULL));
+    x = result_for(f.r, "bin/app");
+    CU_ASSERT_FATAL(x != NULL);
+    CU_ASSERT_EQUAL(x->action, M2MSEC_ACTION_QUARANTINE);
+    CU_ASSERT_EQUAL(x->action_ok, 0);
+    CU_ASSERT(detail_has(x, "bin/app has 2 hard links"));
+    CU_ASSERT(detail_has(x, "not touched"));
+    CU_ASSERT(unchanged(&f));
+    CU_ASSERT_EQUAL(mode_of(f.root, "bin/app"), 0755);
     CU_ASSERT_EQUAL(mode_of(f.base, "other-name"), 0755);
     text = read_all(other, NULL);
     CU_ASSERT(text != NULL && strcmp(text, "app, trojaned\n") == 0);
     free(text);
-    CU_ASSERT(quarantine_all_mode0(&f));
-    text = quarantined(&f, "bin_app");
-    CU_ASSERT(text != NULL && strcmp(text, "app, trojaned\n") == 0);
-    free(text);
+    CU_ASSERT(!file_exists(f.qdir) || count_entries(f.qdir) == 0);
+    CU_ASSERT(log_has(&f, " quarantine-failed bin/app modified bin/app has 2 hard links"));
+
+    /* remediation refuses it too, before anything is downloaded or exchanged */
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = remediate\nquarantine_dir = "
+                              "%s\nlog = %s\nrepository = %s\n",
+                              f.qdir, f.log, f.repo));
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
+    ERR_clear_error();
+    x = result_for(f.r, "bin/app");
+    CU_ASSERT(x != NULL && x->action_ok == 0);
+    CU_ASSERT(detail_has(x, "hard links"));
+    CU_ASSERT(unchanged(&f));
+    CU_ASSERT(no_temp_files(&f));
     fx_free(&f);
 }
 
@@ -595,6 +624,350 @@ static void test_quarantine_other_fs(void)
     CU_ASSERT(detail_has(result_for(f.r, "bin/pipe"), "on another filesystem"));
     CU_ASSERT(unchanged(&f));
     run("rm -rf '%s'", shm);
+    fx_free(&f);
+}
+
+/* ---------------------------------------------------------------- */
+/* Entries swapped after verification; trusted directories           */
+/* ---------------------------------------------------------------- */
+
+/* A root-only file outside the tree: what a user would like root to chmod for them. */
+static void make_precious(const fx *f, char *path, size_t len)
+{
+    pathf(path, len, "%s/precious", f->base);
+    write_text(path, "root only\n", 0600);
+    if (geteuid() == 0)
+        CU_ASSERT(chown(path, 0, 0) == 0);
+}
+
+static int precious_intact(const char *path)
+{
+    char *text = read_all(path, NULL);
+    struct stat st;
+    int ok = text != NULL && strcmp(text, "root only\n") == 0 && lstat(path, &st) == 0 &&
+             S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0600 && st.st_uid == geteuid();
+
+    if (!ok)
+        fprintf(stderr, "\nthe root-only file was changed: mode %04o\n",
+                lstat(path, &st) == 0 ? (unsigned)(st.st_mode & 07777) : 0u);
+    free(text);
+    return ok;
+}
+
+/*
+ * Between verification and the action, a user who can write a directory
+ * of the tree swaps the verified file for a symlink to a root-only file, or
+ * for another file: the action does not touch what is there now.
+ */
+static void test_swapped_after_verification(void)
+{
+    char precious[PATH_MAX], target[PATH_MAX], *text;
+    const m2msec_file_result *x;
+    fx f;
+
+    for (int remediate = 0; remediate < 2; remediate++) {
+        fx_new(&f);
+        make_precious(&f, precious, sizeof(precious));
+        put(&f, "bin/app", "app, trojaned\n", 0666);
+        put(&f, "bin/evil", "unexpected\n", 0666);
+        CU_ASSERT_FATAL(fx_policy(&f,
+                                  "[integrity]\ndefault_action = %s\nquarantine_dir = %s\n"
+                                  "log = %s\nrepository = %s\n",
+                                  remediate ? "remediate" : "quarantine", f.qdir, f.log, f.repo));
+        fx_verify(&f);
+        CU_ASSERT_EQUAL(result_for(f.r, "bin/app")->status, M2MSEC_FILE_MODIFIED);
+        /* the swaps: a symlink to the root-only file; a new file under the old name */
+        CU_ASSERT(run("mv '%s/bin/app' '%s/app.stash' && ln -s '%s' '%s/bin/app'", f.root, f.base,
+                      precious, f.root) == 0);
+        CU_ASSERT(run("rm '%s/bin/evil' && echo other > '%s/bin/evil' && chmod 0666 '%s/bin/evil'",
+                      f.root, f.root, f.root) == 0);
+        free(f.before);
+        f.before = snapshot(f.root);
+        CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+        CU_ASSERT(errors_have("action(s) failed", "changed since it was verified", NULL));
+        x = result_for(f.r, "bin/app");
+        CU_ASSERT(x != NULL && x->action_ok == 0);
+        CU_ASSERT(detail_has(x, "bin/app changed since it was verified (verified: a regular file"));
+        CU_ASSERT(detail_has(x, "now: a symlink"));
+        CU_ASSERT(detail_has(x, "not touched"));
+        x = result_for(f.r, "bin/evil");
+        CU_ASSERT(x != NULL && x->action_ok == 0);
+        CU_ASSERT(detail_has(x, "bin/evil changed since it was verified"));
+        CU_ASSERT(unchanged(&f));
+        CU_ASSERT(no_temp_files(&f));
+        CU_ASSERT(!file_exists(f.qdir) || count_entries(f.qdir) == 0);
+        CU_ASSERT(precious_intact(precious));
+        pathf(target, sizeof(target), "%s/app.stash", f.base);
+        text = read_all(target, NULL);
+        CU_ASSERT(text != NULL && strcmp(text, "app, trojaned\n") == 0);
+        free(text);
+        CU_ASSERT(log_has(&f, remediate ? " remediate-failed bin/app modified nothing changed: "
+                                        : " quarantine-failed bin/app modified "));
+        fx_free(&f);
+    }
+}
+
+/* A file that was missing and is there now is not replaced by remediation. */
+static void test_missing_then_present(void)
+{
+    char *text;
+    fx f;
+
+    fx_new(&f);
+    CU_ASSERT(run("rm '%s/etc/main.conf'", f.root) == 0);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = remediate\nquarantine_dir = %s\n"
+                              "log = %s\nrepository = %s\n",
+                              f.qdir, f.log, f.repo));
+    fx_verify(&f);
+    CU_ASSERT_EQUAL(result_for(f.r, "etc/main.conf")->status, M2MSEC_FILE_MISSING);
+    put(&f, "etc/main.conf", "put there since\n", 0644);
+    free(f.before);
+    f.before = snapshot(f.root);
+    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    ERR_clear_error();
+    CU_ASSERT(detail_has(result_for(f.r, "etc/main.conf"),
+                         "etc/main.conf was missing when verified and is there now"));
+    CU_ASSERT(unchanged(&f));
+    CU_ASSERT(no_temp_files(&f));
+    text = read_all(f.log, NULL);
+    CU_ASSERT(text != NULL && strstr(text, "remediate-failed etc/main.conf missing") != NULL);
+    free(text);
+    fx_free(&f);
+}
+
+/* Blocks (of 512 bytes) and size of @p path. */
+static int blocks_of(const char *path, long long *blocks, long long *size)
+{
+    struct stat st;
+
+    if (lstat(path, &st) != 0)
+        return 0;
+    *blocks = (long long)st.st_blocks;
+    *size = (long long)st.st_size;
+    return 1;
+}
+
+/* The quarantined entry whose name ends with "-<suffix>", as a path. */
+static int quarantine_entry_path(const fx *f, const char *suffix, char *path, size_t len)
+{
+    char *name = run_out("ls -A '%s' | grep -e '-%s$' | head -n 1 | tr -d '\\n'", f->qdir, suffix);
+    int ok = name != NULL && name[0] != '\0';
+
+    if (ok)
+        pathf(path, len, "%s/%s", f->qdir, name);
+    free(name);
+    return ok;
+}
+
+/*
+ * Quarantine to another filesystem copies a sparse file as a sparse file:
+ * a 0-byte-data file of 257 MiB apparent size makes no 257 MiB write (the
+ * copy allocates almost nothing), and data at an offset lands at the same
+ * offset. The copy keeps the apparent size.
+ */
+static void test_quarantine_sparse_other_fs(void)
+{
+    char shm[PATH_MAX], path[PATH_MAX], q[PATH_MAX];
+    long long blocks = -1, size = -1;
+    char *cmp;
+    fx f;
+
+    if (!other_fs_dir(shm, sizeof(shm))) {
+        fprintf(stderr, "\n(no second filesystem at /dev/shm: test skipped) ");
+        return;
+    }
+    fx_new(&f);
+    pathf(f.qdir, sizeof(f.qdir), "%s/q", shm);
+    pathf(path, sizeof(path), "%s/bin/sparse", f.root);
+    CU_ASSERT(run("truncate -s 257M '%s'", path) == 0);
+    pathf(path, sizeof(path), "%s/bin/sparse-data", f.root);
+    /* 4 KiB of data 100 MiB in, and a block of zeros written as data */
+    CU_ASSERT(run("truncate -s 200M '%s' && head -c 4096 /dev/urandom | dd of='%s' bs=4096 "
+                  "seek=25600 conv=notrunc status=none && head -c 65536 /dev/zero | dd of='%s' "
+                  "bs=65536 seek=10 conv=notrunc status=none && cp '%s' '%s/sparse-data.ref'",
+                  path, path, path, path, f.base) == 0);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = quarantine\nquarantine_dir = "
+                              "%s\nlog = %s\n",
+                              f.qdir, f.log));
+    CU_ASSERT_EQUAL(fx_apply(&f), 1);
+    CU_ASSERT_EQUAL(mode_of(f.root, "bin/sparse"), -1);
+    CU_ASSERT_EQUAL(mode_of(f.root, "bin/sparse-data"), -1);
+    CU_ASSERT(quarantine_all_mode0(&f));
+    CU_ASSERT_FATAL(quarantine_entry_path(&f, "bin_sparse-data", q, sizeof(q)));
+    CU_ASSERT(blocks_of(q, &blocks, &size));
+    CU_ASSERT_EQUAL(size, 200ll << 20);
+    CU_ASSERT(blocks >= 0 && blocks * 512 <= 1024 * 1024);
+    cmp = run_out("cmp '%s' '%s/sparse-data.ref' && echo same", q, f.base);
+    CU_ASSERT(cmp != NULL && strcmp(cmp, "same\n") == 0);
+    free(cmp);
+    CU_ASSERT_FATAL(quarantine_entry_path(&f, "bin_sparse", q, sizeof(q)));
+    CU_ASSERT(blocks_of(q, &blocks, &size));
+    CU_ASSERT_EQUAL(size, 257ll << 20);
+    CU_ASSERT(blocks >= 0 && blocks * 512 <= 64 * 1024);
+    run("rm -rf '%s'", shm);
+    fx_free(&f);
+}
+
+/* More data than quarantine_copy_max is not copied to another filesystem; the key is checked. */
+static void test_quarantine_copy_max(void)
+{
+    char shm[PATH_MAX], path[PATH_MAX];
+    const m2msec_file_result *x;
+    fx f;
+
+    fx_new(&f);
+    write_text(f.policy, "[integrity]\nquarantine_copy_max = 1M\n", 0644);
+    CU_ASSERT_PTR_NULL(m2msec_policy_load(f.policy));
+    CU_ASSERT(errors_have("line 2: quarantine_copy_max = '1M' is not a number of bytes", NULL));
+    write_text(f.policy, "[integrity]\nquarantine_copy_max = -1\n", 0644);
+    CU_ASSERT_PTR_NULL(m2msec_policy_load(f.policy));
+    CU_ASSERT(errors_have("quarantine_copy_max = '-1'", NULL));
+    write_text(f.policy, "[integrity]\nquarantine_copy_max = 18446744073709551616\n", 0644);
+    CU_ASSERT_PTR_NULL(m2msec_policy_load(f.policy));
+    CU_ASSERT(errors_have("quarantine_copy_max", NULL));
+    if (!other_fs_dir(shm, sizeof(shm))) {
+        fprintf(stderr, "\n(no second filesystem at /dev/shm: test skipped) ");
+        fx_free(&f);
+        return;
+    }
+    pathf(f.qdir, sizeof(f.qdir), "%s/q", shm);
+    pathf(path, sizeof(path), "%s/bin/big", f.root);
+    CU_ASSERT(run("head -c 2097152 /dev/urandom > '%s'", path) == 0);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = quarantine\nquarantine_dir = %s\n"
+                              "log = %s\nquarantine_copy_max = 1048576\n",
+                              f.qdir, f.log));
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
+    ERR_clear_error();
+    x = result_for(f.r, "bin/big");
+    CU_ASSERT(x != NULL && x->action_ok == 0);
+    CU_ASSERT(detail_has(x, "more than quarantine_copy_max = 1048576 bytes of data"));
+    CU_ASSERT(unchanged(&f));
+    CU_ASSERT(!file_exists(f.qdir) || count_entries(f.qdir) == 0);
+    /* at the cap, it is copied */
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = quarantine\nquarantine_dir = %s\n"
+                              "log = %s\nquarantine_copy_max = 2097152\n",
+                              f.qdir, f.log));
+    CU_ASSERT_EQUAL(fx_apply(&f), 1);
+    CU_ASSERT_EQUAL(mode_of(f.root, "bin/big"), -1);
+    /* 0: never copied */
+    put(&f, "bin/small", "x\n", 0644);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = quarantine\nquarantine_dir = %s\n"
+                              "log = %s\nquarantine_copy_max = 0\n",
+                              f.qdir, f.log));
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
+    ERR_clear_error();
+    CU_ASSERT(detail_has(result_for(f.r, "bin/small"), "quarantine_copy_max = 0"));
+    CU_ASSERT_EQUAL(mode_of(f.root, "bin/small"), 0644);
+    run("rm -rf '%s'", shm);
+    fx_free(&f);
+}
+
+/*
+ * The quarantine directory must belong to the verifier and be writable by
+ * it alone, and must not be a symlink; the action log must be a regular
+ * file with one link, owned by the verifier, writable by it alone.
+ */
+static void test_trusted_dirs(void)
+{
+    char qlink[PATH_MAX], other[PATH_MAX];
+    const m2msec_file_result *x;
+    fx f;
+
+    fx_new(&f);
+    put(&f, "bin/app", "app, trojaned\n", 0755);
+    CU_ASSERT(mkdir(f.qdir, 0700) == 0 && chmod(f.qdir, 0777) == 0);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = quarantine\nquarantine_dir = %s\n"
+                              "log = %s\n",
+                              f.qdir, f.log));
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
+    ERR_clear_error();
+    x = result_for(f.r, "bin/app");
+    CU_ASSERT(detail_has(x, "with mode 0777: it must belong to the verifier"));
+    CU_ASSERT(unchanged(&f));
+    CU_ASSERT(chmod(f.qdir, 0700) == 0);
+    if (geteuid() == 0) {
+        CU_ASSERT(chown(f.qdir, 65534, 65534) == 0);
+        CU_ASSERT_EQUAL(fx_apply(&f), 0);
+        ERR_clear_error();
+        CU_ASSERT(detail_has(result_for(f.r, "bin/app"), "belongs to uid 65534"));
+        CU_ASSERT(unchanged(&f));
+        CU_ASSERT(chown(f.qdir, 0, 0) == 0);
+    }
+    /* a symlink to a good directory is not followed */
+    pathf(qlink, sizeof(qlink), "%s/qlink", f.base);
+    CU_ASSERT(symlink(f.qdir, qlink) == 0);
+    CU_ASSERT_FATAL(fx_policy(&f,
+                              "[integrity]\ndefault_action = quarantine\nquarantine_dir = %s\n"
+                              "log = %s\n",
+                              qlink, f.log));
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
+    ERR_clear_error();
+    CU_ASSERT(detail_has(result_for(f.r, "bin/app"), "is a symlink (not followed)"));
+    CU_ASSERT(unchanged(&f));
+
+    /* the log: a hard link (to a file the verifier would then append to) */
+    pathf(other, sizeof(other), "%s/other-file", f.base);
+    write_text(other, "not a log\n", 0600);
+    CU_ASSERT(unlink(f.log) == 0 && link(other, f.log) == 0);
+    CU_ASSERT_FATAL(fx_policy(&f, "[integrity]\ndefault_action = alert\nlog = %s\n", f.log));
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
+    ERR_clear_error();
+    CU_ASSERT(detail_has(result_for(f.r, "bin/app"), "has 2 hard links"));
+    {
+        char *t = read_all(other, NULL);
+
+        CU_ASSERT(t != NULL && strcmp(t, "not a log\n") == 0);
+        free(t);
+    }
+    /* writable by others */
+    CU_ASSERT(unlink(f.log) == 0);
+    write_text(f.log, "", 0600);
+    CU_ASSERT(chmod(f.log, 0622) == 0);
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
+    ERR_clear_error();
+    CU_ASSERT(detail_has(result_for(f.r, "bin/app"), "writable by group or others (mode 0622)"));
+    /* a symlink */
+    CU_ASSERT(unlink(f.log) == 0 && symlink(other, f.log) == 0);
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
+    ERR_clear_error();
+    CU_ASSERT(detail_has(result_for(f.r, "bin/app"), "the log could not be written"));
+    /* another owner */
+    if (geteuid() == 0) {
+        CU_ASSERT(unlink(f.log) == 0);
+        write_text(f.log, "", 0600);
+        CU_ASSERT(chown(f.log, 65534, 65534) == 0);
+        CU_ASSERT_EQUAL(fx_apply(&f), 0);
+        ERR_clear_error();
+        CU_ASSERT(detail_has(result_for(f.r, "bin/app"), "belongs to uid 65534"));
+    }
+    fx_free(&f);
+}
+
+/* The error of m2msec_apply_policy() names the first failed file escaped: no forged line. */
+static void test_error_names_escaped(void)
+{
+    char *text;
+    fx f;
+
+    fx_new(&f);
+    put(&f, "a\n2030-01-01 m2msec: verification passed\033[2J", "x\n", 0644);
+    CU_ASSERT_FATAL(fx_policy(&f, "[integrity]\nlog = %s\n", f.log));
+    CU_ASSERT_EQUAL(fx_apply(&f), 0);
+    text = errors_text();
+    CU_ASSERT(strstr(text, "(first: a\\n2030-01-01 m2msec: verification passed\\x1b[2J: deny: ") !=
+              NULL);
+    CU_ASSERT(printable_text(text));
+    /* one error, one line */
+    CU_ASSERT(strchr(text, '\n') == NULL || strchr(text, '\n') == text + strlen(text) - 1);
+    if (strstr(text, "(first: a\\n") == NULL)
+        fprintf(stderr, "\nerrors: %s\n", text);
+    free(text);
     fx_free(&f);
 }
 
@@ -949,6 +1322,9 @@ static void test_remediate_undo_each_step(void)
             x = result_for(f.r, "bin/app");
             CU_ASSERT(x != NULL && x->action_ok == 0);
             CU_ASSERT(detail_has(x, "failure after step"));
+            /* a clean undo reports no failure of its own */
+            CU_ASSERT(x != NULL && x->action_detail != NULL &&
+                      strstr(x->action_detail, "undo failed") == NULL);
             CU_ASSERT(unchanged(&f));
             CU_ASSERT(no_temp_files(&f));
             CU_ASSERT(!file_exists(f.qdir) || count_entries(f.qdir) == 0);
@@ -963,25 +1339,116 @@ static void test_remediate_undo_each_step(void)
 /* Log                                                               */
 /* ---------------------------------------------------------------- */
 
+/* Names that try to forge a line, move the cursor or hide text, each with its escaped form. */
+static const struct {
+    const char *name, *shown;
+} crafted[] = {
+    {"bin/evil\n2030-01-01T00:00:00Z alert forged ok",
+     "bin/evil\\n2030-01-01T00:00:00Z\\x20alert\\x20forged\\x20ok"},
+    {"bin/cr\r2030-01-01T00:00:00Z deny x", "bin/cr\\r2030-01-01T00:00:00Z\\x20deny\\x20x"},
+    {"bin/back\\slash", "bin/back\\\\slash"},
+    {"bin/esc\033[2J\033]0;title\007", "bin/esc\\x1b[2J\\x1b]0;title\\x07"},
+    {"bin/bad\xff\xfe", "bin/bad\\xff\\xfe"},
+    {"bin/c1\xc2\x9b"
+     "31m",
+     "bin/c1\\xc2\\x9b31m"},
+    {"bin/rlo\xe2\x80\xae"
+     "txt.exe",
+     "bin/rlo\\xe2\\x80\\xaetxt.exe"},
+    {"bin/tab\tx", "bin/tab\\tx"},
+    {"bin/overlong\xc0\xaf", "bin/overlong\\xc0\\xaf"},
+};
+
+/* Decode the escapes of escape.h (PROTOCOL.md 7.5) from @p s up to a blank or the end. */
+static char *unescape_field(const char *s)
+{
+    char *out = malloc(strlen(s) + 1), *o = out;
+
+    if (out == NULL)
+        abort();
+    while (*s != '\0' && *s != ' ' && *s != '\n') {
+        if (*s != '\\') {
+            *o++ = *s++;
+        } else if (s[1] == 'n' || s[1] == 'r' || s[1] == 't' || s[1] == '\\') {
+            *o++ = s[1] == 'n' ? '\n' : s[1] == 'r' ? '\r' : s[1] == 't' ? '\t' : '\\';
+            s += 2;
+        } else if (s[1] == 'x' && hexval(s[2]) >= 0 && hexval(s[3]) >= 0) {
+            *o++ = (char)(hexval(s[2]) * 16 + hexval(s[3]));
+            s += 4;
+        } else {
+            *o++ = *s++; /* not an escape: shows up as a mismatch */
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/*
+ * Every byte of @p text is a newline, printable ASCII, or part of a UTF-8
+ * letter (no C0/C1 control, DEL, bidirectional control or invalid byte).
+ */
+static int printable_text(const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text;
+
+    for (; *p != '\0'; p++) {
+        if (*p == '\n' || (*p >= 0x20 && *p < 0x7f))
+            continue;
+        if (p[0] == 0xc3 && p[1] >= 0x80 && p[1] < 0xc0) { /* U+00C0..U+00FF: letters */
+            p++;
+            continue;
+        }
+        fprintf(stderr, "\nbyte 0x%02x at offset %ld of:\n%s\n", *p,
+                (long)(p - (const unsigned char *)text), text);
+        return 0;
+    }
+    return 1;
+}
+
 static void test_log(void)
 {
     char bad[PATH_MAX], *log, *nl;
     const m2msec_file_result *x;
+    size_t ncrafted = sizeof(crafted) / sizeof(crafted[0]);
     int lines = 0;
     fx f;
 
     fx_new(&f);
-    /* a file name that tries to forge a log line */
-    put(&f, "bin/evil\n2030-01-01T00:00:00Z alert forged ok", "x\n", 0644);
+    for (size_t i = 0; i < ncrafted; i++)
+        put(&f, crafted[i].name, "x\n", 0644);
+    put(&f, "bin/caf\xc3\xa9", "x\n", 0644); /* UTF-8 letters stay as they are */
     CU_ASSERT_FATAL(fx_policy(&f, "[integrity]\ndefault_action = alert\nlog = %s\n", f.log));
     CU_ASSERT_EQUAL(fx_apply(&f), 1);
     log = read_all(f.log, NULL);
     CU_ASSERT_FATAL(log != NULL);
+    /* one line per event: no name added a line */
     for (nl = log; (nl = strchr(nl, '\n')) != NULL; nl++)
         lines++;
-    CU_ASSERT_EQUAL(lines, 1);
-    CU_ASSERT(strstr(log, " alert bin/evil\\x0a2030-01-01T00:00:00Z\\x20alert\\x20forged\\x20ok "
-                          "extra (regular file, not listed)\n") != NULL);
+    CU_ASSERT_EQUAL(lines, (int)ncrafted + 1);
+    CU_ASSERT(printable_text(log));
+    for (size_t i = 0; i < ncrafted; i++) {
+        char want[512], *line, *field, *name;
+
+        /* as sha256sum does: a line with an escaped name starts with a backslash */
+        pathf(want, sizeof(want), " alert %s extra (regular file, not listed)\n", crafted[i].shown);
+        line = strstr(log, want);
+        CU_ASSERT(line != NULL);
+        if (line == NULL) {
+            fprintf(stderr, "\nlog lacks \"%s\":\n%s\n", want, log);
+            continue;
+        }
+        while (line > log && line[-1] != '\n')
+            line--;
+        CU_ASSERT_EQUAL(line[0], '\\');
+        /* and decoding the field gives back the exact name */
+        field = strstr(line, " alert ") + 7;
+        name = unescape_field(field);
+        CU_ASSERT_STRING_EQUAL(name, crafted[i].name);
+        free(name);
+    }
+    CU_ASSERT(strstr(log, " alert bin/caf\xc3\xa9 extra (regular file, not listed)\n") != NULL);
+    nl = strstr(log, " alert bin/caf\xc3\xa9 ");
+    CU_ASSERT(nl != NULL && (nl - 20 == log || nl[-21] == '\n'));
     free(log);
 
     /* a log that cannot be written: alert fails, the device may not run */
@@ -989,7 +1456,7 @@ static void test_log(void)
     CU_ASSERT_FATAL(fx_policy(&f, "[integrity]\ndefault_action = alert\nlog = %s\n", bad));
     CU_ASSERT_EQUAL(fx_apply(&f), 0);
     ERR_clear_error();
-    x = result_for(f.r, "bin/evil\n2030-01-01T00:00:00Z alert forged ok");
+    x = result_for(f.r, crafted[0].name);
     CU_ASSERT_FATAL(x != NULL);
     CU_ASSERT(x->action == M2MSEC_ACTION_ALERT && x->action_ok == 0);
     CU_ASSERT(detail_has(x, "the log could not be written"));
@@ -1088,6 +1555,12 @@ static const struct {
     {"quarantine: symlinks moved, targets untouched", test_quarantine_symlink},
     {"quarantine: hard-linked file", test_quarantine_hardlink},
     {"quarantine: another filesystem", test_quarantine_other_fs},
+    {"quarantine: sparse file to another filesystem", test_quarantine_sparse_other_fs},
+    {"quarantine: quarantine_copy_max", test_quarantine_copy_max},
+    {"swapped after verification: not touched", test_swapped_after_verification},
+    {"missing, then present: not replaced", test_missing_then_present},
+    {"quarantine directory and log must be trusted", test_trusted_dirs},
+    {"error names the file escaped", test_error_names_escaped},
     {"remediate from a directory", test_remediate_dir},
     {"remediate over HTTP", test_remediate_http},
     {"remediate: a directory in place of a file", test_remediate_directory_in_place},

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "escape.h"
 #include "integrity_test.h"
 #include "report_internal.h"
 #include "safe_open.h"
@@ -906,9 +907,9 @@ static int have_python(void)
 static void test_json_and_table(void)
 {
     char root[PATH_MAX], p[PATH_MAX], jpath[PATH_MAX];
-    static const char *const names[] = {"q\"uote", "back\\slash",    "new\nline",   "ctl\x01x",
-                                        "bad\xff", "ls\xe2\x80\xa8", "caf\xc3\xa9", "tab\tx",
-                                        "del\x7f", "c1\xc2\x9b"};
+    static const char *const names[] = {
+        "q\"uote",     "back\\slash", "new\nline", "ctl\x01x",   "bad\xff",    "ls\xe2\x80\xa8",
+        "caf\xc3\xa9", "tab\tx",      "del\x7f",   "c1\xc2\x9b", "esc\033[2J", "rlo\xe2\x80\xae"};
     m2msec_manifest *m;
     m2msec_report *r;
     char *json, *table, *failures;
@@ -946,6 +947,8 @@ static void test_json_and_table(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"path\":\"data/c1\\u009b\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"path\":\"data/ls\\u2028\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"path\":\"data/caf\xc3\xa9\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"path\":\"data/esc\\u001b[2J\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"path\":\"data/rlo\\u202e\""));
     CU_ASSERT_PTR_NOT_NULL(
         strstr(json, "\"path\":\"data/bad\\ufffd\",\"path_hex\":\"646174612f626164ff\""));
     CU_ASSERT_PTR_NOT_NULL(
@@ -956,8 +959,8 @@ static void test_json_and_table(void)
                                         "\"action_ok\":false,\"action_detail\":null"));
     CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"summary\":{\"ok\":6,\"modified\":1,\"missing\":0,"
                                         "\"wrong-type\":0,\"wrong-mode\":0,\"unreadable\":0,"
-                                        "\"changed\":0,\"extra\":10,\"total\":17,"
-                                        "\"failures\":11}}\n"));
+                                        "\"changed\":0,\"extra\":12,\"total\":19,"
+                                        "\"failures\":13}}\n"));
     /* a real JSON parser agrees on every path */
     if (have_python()) {
         pathf(jpath, sizeof(jpath), "%s.json", root);
@@ -968,12 +971,13 @@ static void test_json_and_table(void)
                 "d = json.load(open(sys.argv[1], encoding=\"utf-8\"))\n"
                 "paths = {f[\"path\"]: f for f in d[\"files\"]}\n"
                 "want = [\"q\\\"uote\", \"back\\\\slash\", \"new\\nline\", \"ctl\\x01x\",\n"
-                "        \"ls\\u2028\", \"caf\\u00e9\", \"tab\\tx\", \"del\\x7f\", \"c1\\x9b\"]\n"
+                "        \"ls\\u2028\", \"caf\\u00e9\", \"tab\\tx\", \"del\\x7f\", \"c1\\x9b\",\n"
+                "        \"esc\\x1b[2J\", \"rlo\\u202e\"]\n"
                 "for w in want:\n"
                 "    assert paths[\"data/\" + w][\"status\"] == \"extra\", w\n"
                 "b = paths[\"data/bad\\ufffd\"]\n"
                 "assert bytes.fromhex(b[\"path_hex\"]) == b\"data/bad\\xff\"\n"
-                "assert d[\"summary\"][\"failures\"] == 11 and d[\"manifest_version\"] == 9\n"
+                "assert d[\"summary\"][\"failures\"] == 13 and d[\"manifest_version\"] == 9\n"
                 "assert paths[\"etc/conf\"][\"action_ok\"] is True\n"
                 "' '%s'",
                 jpath),
@@ -985,7 +989,15 @@ static void test_json_and_table(void)
 
     table = report_text(r, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(table, "STATUS      PATH"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(table, "extra       data/new\\nline"));
+    /* as sha256sum does: a line with an escaped name starts with a backslash */
+    CU_ASSERT_PTR_NOT_NULL(strstr(table, "\n\\extra       data/new\\nline"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(table, "\n\\extra       data/esc\\x1b[2J"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(table, "\n\\extra       data/rlo\\xe2\\x80\\xae"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(table, "\n\\extra       data/back\\\\slash"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(table, "\nextra       data/caf\xc3\xa9"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(table, "\nextra       data/q\"uote"));
+    /* a raw newline in a detail is escaped too, and marks its line */
+    CU_ASSERT_PTR_NOT_NULL(strstr(table, "\n\\modified    etc/conf"));
     CU_ASSERT_PTR_NOT_NULL(strstr(table, "data/bad\\xff"));
     CU_ASSERT_PTR_NOT_NULL(strstr(table, "data/back\\\\slash"));
     CU_ASSERT_PTR_NOT_NULL(strstr(table, "data/ctl\\x01x"));
@@ -993,8 +1005,8 @@ static void test_json_and_table(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(table, "data/caf\xc3\xa9"));
     CU_ASSERT_PTR_NOT_NULL(strstr(table, "expected 12 bytes, found 8 [action quarantine: done, "
                                          "moved to \"q/etc/conf\"\\n]"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(table, "summary: 17 files, 6 ok, 1 modified, 10 extra; "
-                                         "11 failures\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(table, "summary: 19 files, 6 ok, 1 modified, 12 extra; "
+                                         "13 failures\n"));
     /* no raw control character reaches the table */
     for (i = 0; table[i] != '\0'; i++)
         CU_ASSERT(table[i] == '\n' || (unsigned char)table[i] >= 0x20);
@@ -1002,7 +1014,7 @@ static void test_json_and_table(void)
     failures = report_text(r, M2MSEC_REPORT_FAILURES_ONLY);
     CU_ASSERT_PTR_NULL(strstr(failures, "ok          bin/app"));
     CU_ASSERT_PTR_NOT_NULL(strstr(table, "ok          bin/app"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(failures, "summary: 17 files"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(failures, "summary: 19 files"));
     free(failures);
     failures = report_text(r, M2MSEC_REPORT_JSON | M2MSEC_REPORT_FAILURES_ONLY);
     CU_ASSERT_PTR_NULL(strstr(failures, "\"path\":\"bin/app\""));
@@ -1014,6 +1026,112 @@ static void test_json_and_table(void)
     CU_ASSERT_STRING_EQUAL(m2msec_action_text(M2MSEC_ACTION_REMEDIATE), "remediate");
     free(json);
     free(table);
+    case_done(r, m, root);
+}
+
+/* The escaping rule of docs/PROTOCOL.md 7.5, byte for byte, and its cut. */
+static void test_escape_rule(void)
+{
+    static const struct {
+        const char *in;
+        unsigned flags;
+        const char *out;
+    } cases[] = {
+        {"plain/name.txt", 0, "plain/name.txt"},
+        {"a b", 0, "a b"},
+        {"a b", M2M_ESC_BLANK, "a\\x20b"},
+        {"back\\slash", 0, "back\\\\slash"},
+        {"back\\slash", M2M_ESC_TEXT, "back\\slash"},
+        {"n\nr\rt\t", 0, "n\\nr\\rt\\t"},
+        {"n\nr\rt\t", M2M_ESC_TEXT, "n\\nr\\rt\\t"},
+        {"\x01\x1b\x1f\x7f", 0, "\\x01\\x1b\\x1f\\x7f"},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 0,
+         "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+        {"c1\xc2\x80\xc2\x9f", 0, "c1\\xc2\\x80\\xc2\\x9f"},
+        {"nbsp\xc2\xa0", 0, "nbsp\xc2\xa0"},
+        {"ls\xe2\x80\xa8ps\xe2\x80\xa9", 0, "ls\\xe2\\x80\\xa8ps\\xe2\\x80\\xa9"},
+        {"\xd8\x9c\xe2\x80\x8e\xe2\x80\x8f", 0, "\\xd8\\x9c\\xe2\\x80\\x8e\\xe2\\x80\\x8f"},
+        {"\xe2\x80\xaa\xe2\x80\xae\xe2\x81\xa6\xe2\x81\xa9", 0,
+         "\\xe2\\x80\\xaa\\xe2\\x80\\xae\\xe2\\x81\\xa6\\xe2\\x81\\xa9"},
+        {"zwj\xe2\x80\x8d", 0, "zwj\xe2\x80\x8d"}, /* not a bidirectional control */
+        {"bad\xff\x80", 0, "bad\\xff\\x80"},
+        {"overlong\xc0\xaf\xe0\x80\xaf", 0, "overlong\\xc0\\xaf\\xe0\\x80\\xaf"},
+        {"surrogate\xed\xa0\x80", 0, "surrogate\\xed\\xa0\\x80"},
+        {"big\xf4\x90\x80\x80", 0, "big\\xf4\\x90\\x80\\x80"},
+        {"cut\xe2\x82", 0, "cut\\xe2\\x82"},
+        {"", 0, ""},
+    };
+    char buf[256];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = m2m_escape(cases[i].in, cases[i].flags, buf, sizeof(buf));
+
+        CU_ASSERT_STRING_EQUAL(buf, cases[i].out);
+        CU_ASSERT_EQUAL(n, strlen(cases[i].out));
+        CU_ASSERT_EQUAL(m2m_escape_needed(cases[i].in, cases[i].flags),
+                        strcmp(cases[i].in, cases[i].out) != 0);
+        if (strcmp(buf, cases[i].out) != 0)
+            fprintf(stderr, "\n  case %zu: got \"%s\"\n", i, buf);
+    }
+    /* NULL */
+    CU_ASSERT_EQUAL(m2m_escape(NULL, 0, buf, sizeof(buf)), 6);
+    CU_ASSERT_STRING_EQUAL(buf, "(null)");
+    /* a cut falls between two escapes and ends with "..." */
+    CU_ASSERT_EQUAL(m2m_escape("abc\ndef", 0, buf, 9), 8);
+    CU_ASSERT_STRING_EQUAL(buf, "abc\\ndef");
+    CU_ASSERT_EQUAL(m2m_escape("abc\ndef", 0, buf, 8), 8);
+    CU_ASSERT_STRING_EQUAL(buf, "abc...");
+    CU_ASSERT_EQUAL(m2m_escape("abcd\ndef", 0, buf, 9), 9);
+    CU_ASSERT_STRING_EQUAL(buf, "abcd...");
+    CU_ASSERT_EQUAL(m2m_escape("ab\x1b"
+                               "cd",
+                               0, buf, 8),
+                    8);
+    CU_ASSERT_STRING_EQUAL(buf, "ab..."); /* never half an escape */
+    CU_ASSERT_EQUAL(m2m_escape("\x1b\x1b", 0, buf, 3), 8);
+    CU_ASSERT_STRING_EQUAL(buf, "..");
+    CU_ASSERT_EQUAL(m2m_escape("x", 0, buf, 1), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "");
+    /* columns: a kept UTF-8 letter is one */
+    CU_ASSERT_EQUAL(m2m_escape_fputs("caf\xc3\xa9\n", 0, NULL), 6);
+}
+
+/* Verification records what it saw at each path, for the actions: device, inode, type. */
+static void test_report_identity(void)
+{
+    char root[PATH_MAX], p[PATH_MAX];
+    m2msec_manifest *m;
+    m2msec_report *r;
+    struct stat st;
+
+    make_tree(root, sizeof(root));
+    m = stock_manifest(root, 1, 1);
+    pathf(p, sizeof(p), "%s/bin/app", root);
+    CU_ASSERT(unlink(p) == 0 && symlink("../etc/conf", p) == 0);
+    pathf(p, sizeof(p), "%s/etc/conf", root);
+    CU_ASSERT(unlink(p) == 0);
+    put(root, "data/new", "x", 0644);
+    r = verify(m, root, 2, 1);
+    CU_ASSERT_FATAL(r != NULL);
+    for (size_t i = 0; i < m2msec_report_count(r); i++) {
+        const m2msec_file_result *x = m2msec_report_at(r, i);
+        const m2m_ident *id = m2msec_report_seen(r, i);
+
+        CU_ASSERT_FATAL(id != NULL);
+        pathf(p, sizeof(p), "%s/%s", root, x->path);
+        if (x->status == M2MSEC_FILE_MISSING) {
+            CU_ASSERT_EQUAL(id->known, 0);
+            continue;
+        }
+        CU_ASSERT_FATAL(lstat(p, &st) == 0);
+        CU_ASSERT(id->known && id->dev == st.st_dev && id->ino == st.st_ino &&
+                  id->type == (st.st_mode & S_IFMT));
+        if (strcmp(x->path, "bin/app") == 0)
+            CU_ASSERT(x->status == M2MSEC_FILE_WRONG_TYPE && id->type == S_IFLNK);
+        if (strcmp(x->path, "data/new") == 0)
+            CU_ASSERT(x->status == M2MSEC_FILE_EXTRA && id->type == S_IFREG);
+    }
+    CU_ASSERT_PTR_NULL(m2msec_report_seen(r, m2msec_report_count(r)));
     case_done(r, m, root);
 }
 
@@ -1141,6 +1259,8 @@ int main(void)
         {"progress callback", test_progress},
         {"256 MiB file: bounded memory", test_large_file_bounded},
         {"JSON and table output, escaping", test_json_and_table},
+        {"the escaping rule of PROTOCOL.md 7.5", test_escape_rule},
+        {"the report records what verification saw", test_report_identity},
         {"m2msec_hash_fd vs sha256sum/sha384sum", test_hash_fd},
         {"m2msec_open_beneath", test_open_beneath},
     };
