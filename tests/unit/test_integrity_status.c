@@ -316,6 +316,83 @@ static void test_lengths(void)
     CHECK(st.passed == -1, "st untouched");
 }
 
+/*
+ * The worked examples of docs/PROTOCOL.md 8.3 (```status-example blocks: a
+ * "key = HEX" line, then the record): the MAC is recomputed with OpenSSL's
+ * HMAC, and the reader accepts each record with the fields it shows.
+ */
+static void test_protocol_examples(void)
+{
+    const char *src = getenv("M2M_SOURCE_DIR");
+    char path[1024], line[512], rec[REC_CAP], hex[65];
+    unsigned char key[64];
+    size_t keylen = 0, n = 0, blocks = 0;
+    int in = 0;
+    FILE *f;
+
+    CHECK(src != NULL, "M2M_SOURCE_DIR is set");
+    if (src == NULL)
+        return;
+    snprintf(path, sizeof(path), "%s/docs/PROTOCOL.md", src);
+    f = fopen(path, "r");
+    CHECK(f != NULL, "cannot open %s", path);
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (!in) {
+            in = strcmp(line, "```status-example\n") == 0;
+            n = keylen = 0;
+            continue;
+        }
+        if (strcmp(line, "```\n") == 0) {
+            M2M_INTEGRITY_STATUS st = {-1, 0, 0, -1};
+            const char *mac = strstr(rec, "mac "), *why;
+            unsigned long long ver = 0, when = 0;
+            char result[16] = "";
+
+            in = 0;
+            blocks++;
+            CHECK(keylen >= 16 && mac != NULL && n > 0, "example %zu: key and record", blocks);
+            if (mac == NULL)
+                continue;
+            CHECK(ref_mac_hex(key, keylen, rec, (size_t)(mac - rec), 0, hex) &&
+                      strncmp(mac + 4, hex, 64) == 0,
+                  "example %zu: the mac line is HMAC-SHA-256 of the first four lines", blocks);
+            why = m2m_status_verify(hmac, key, keylen, rec, n, &st);
+            CHECK(why == NULL, "example %zu refused: %s", blocks, why != NULL ? why : "");
+            CHECK(sscanf(rec,
+                         "m2msec-integrity-status 2\nresult %15s\nmanifest-version %llu\ntime "
+                         "%llu\n",
+                         result, &ver, &when) == 3,
+                  "example %zu: fields", blocks);
+            CHECK(st.manifest_version == ver && st.time == when &&
+                      st.passed == (strcmp(result, "passed") == 0) &&
+                      st.verifying == (strcmp(result, "verifying") == 0),
+                  "example %zu: the reader's fields", blocks);
+            continue;
+        }
+        if (strncmp(line, "key = ", 6) == 0) {
+            long l = 0;
+            unsigned char *k;
+
+            line[strcspn(line, "\n")] = '\0';
+            k = OPENSSL_hexstr2buf(line + 6, &l);
+            if (k != NULL && l > 0 && (size_t)l <= sizeof(key)) {
+                memcpy(key, k, (size_t)l);
+                keylen = (size_t)l;
+            }
+            OPENSSL_free(k);
+            continue;
+        }
+        if (n + strlen(line) < sizeof(rec)) {
+            memcpy(rec + n, line, strlen(line) + 1);
+            n += strlen(line);
+        }
+    }
+    fclose(f);
+    CHECK(blocks == 2, "docs/PROTOCOL.md has %zu status examples, want 2", blocks);
+}
+
 /* ---- the device key file (m2m_device_key_read) ---- */
 
 static char key_dir[] = "/tmp/m2msec-devkey.XXXXXX";
@@ -420,6 +497,7 @@ int main(void)
         {"the MAC decides between canonical records", test_mac},
         {"non-canonical records with a right MAC refused", test_non_canonical},
         {"format 1 records refused", test_format1_refused},
+        {"docs/PROTOCOL.md 8.3 examples", test_protocol_examples},
         {"length limits", test_lengths},
         {"device key file: 16..64 bytes of hex", test_device_key},
     };
