@@ -49,12 +49,17 @@ typedef struct scan_ent {
     long line;
     int in_main; /* written in the file itself, not in an included one */
     int foreign; /* written as "section::key" */
+    size_t file; /* index in SCAN.files (0: the file itself) */
 } SCAN_ENT;
+
+#define MAX_SCAN_FILES 64
 
 typedef struct scan {
     SCAN_ENT *e;
     size_t n, cap;
-    int failed; /* out of memory: the scan is incomplete */
+    char *files[MAX_SCAN_FILES]; /* [0] the file itself, then included files */
+    size_t nfiles, cur;          /* cur: the file being scanned */
+    int failed;                  /* out of memory: the scan is incomplete */
 } SCAN;
 
 static void scan_free(SCAN *s)
@@ -65,6 +70,8 @@ static void scan_free(SCAN *s)
         OPENSSL_free(s->e[i].raw);
     }
     OPENSSL_free(s->e);
+    for (size_t i = 0; i < s->nfiles; i++)
+        OPENSSL_free(s->files[i]);
     memset(s, 0, sizeof(*s));
 }
 
@@ -111,6 +118,7 @@ static void scan_add(SCAN *s, const char *section, char *key, char *raw, long li
     s->e[s->n].line = line;
     s->e[s->n].in_main = in_main;
     s->e[s->n].foreign = foreign;
+    s->e[s->n].file = s->cur;
     s->n++;
     return;
 fail:
@@ -160,8 +168,16 @@ static void scan_file(SCAN *s, const char *path, char **section, int depth)
     size_t len = 0;
     M2M_ERRMSG err;
 
-    if (m2m_cf_read(path, 0, CNF_MAX_BYTES, "included file", &text, &len, &err)) {
+    if (s->nfiles < MAX_SCAN_FILES &&
+        m2m_cf_read(path, 0, CNF_MAX_BYTES, "included file", &text, &len, &err)) {
+        size_t prev = s->cur;
+
+        s->files[s->nfiles] = OPENSSL_strdup(path);
+        if (s->files[s->nfiles] == NULL)
+            s->failed = 1;
+        s->cur = s->nfiles++;
         scan_text(s, (const char *)text, len, section, 0, depth);
+        s->cur = prev;
         OPENSSL_free(text);
     }
 }
@@ -290,14 +306,18 @@ static void scan_text(SCAN *s, const char *text, size_t len, char **section, int
     }
 }
 
-/* The scan of @p text (the file itself) and of what it includes. 0 if memory ran out. */
-static int scan_all(SCAN *s, const char *text, size_t len)
+/* The scan of @p text (the file @p file itself) and of what it includes. 0 if memory ran out. */
+static int scan_all(SCAN *s, const char *file, const char *text, size_t len)
 {
     char *section = OPENSSL_strdup("default");
 
     memset(s, 0, sizeof(*s));
-    if (section == NULL)
+    s->files[0] = OPENSSL_strdup(file);
+    s->nfiles = 1;
+    if (section == NULL || s->files[0] == NULL) {
+        OPENSSL_free(section);
         return 0;
+    }
     scan_text(s, text, len, &section, 1, 0);
     OPENSSL_free(section);
     return !s->failed;
@@ -497,9 +517,9 @@ static int check_section(const CONF *cnf, const SCAN *sc, const char *file, cons
 
         if (line > 0)
             snprintf(where, sizeof(where), "config file %s line %ld", file, line);
-        else if (count > 0)
-            snprintf(where, sizeof(where), "config file %s (a file it includes), section [%s]",
-                     file, sect);
+        else if (last != NULL)
+            snprintf(where, sizeof(where), "config file %s line %ld (included from %s)",
+                     sc->files[last->file], last->line, file);
         else
             snprintf(where, sizeof(where), "config file %s, section [%s]", file, sect);
         if (k < 0) {
@@ -594,7 +614,7 @@ static int load_file(const char *file, CONF **cnf, SCAN *sc, M2M_ERRMSG *err)
             m2m_errmsg_set(err, "config file %s: OpenSSL cannot parse it", file);
         goto end;
     }
-    if (!scan_all(sc, (const char *)text, len)) {
+    if (!scan_all(sc, file, (const char *)text, len)) {
         m2m_errmsg_set(err, "config file %s: out of memory", file);
         goto end;
     }

@@ -257,6 +257,18 @@ printf '[session]\nintegrity_status = status\n' >"$POL"
 policy_refused "relative integrity_status in the policy file" \
     "policy file $POL line 2: policy integrity_status = 'status' is not an absolute path"
 
+echo "# allowed_aeads: exact names, in the list and for the label (issue 9.10)"
+write_conf "$CNF" "" "allowed_aeads = M2M-REC-AES-256-GCM"
+run_cli "$CNF" -keylen 32 -kdfopt "hexkey:$K24" "${IDS[@]}" -kdfopt lifetime:60 \
+    -kdfopt aead:m2m-rec-aes-256-gcm M2M-SESSION-KDF
+expect_failure "the label in lower case, its capital name allowed" "not allowed by policy"
+run_cli "$CNF" -keylen 32 -kdfopt "hexkey:$K24" "${IDS[@]}" -kdfopt lifetime:60 \
+    -kdfopt aead:M2M-REC-AES-256-GCM M2M-SESSION-KDF
+expect_key "the exact label is allowed"
+write_conf "$CNF" "" "allowed_aeads = m2m-rec-aes-256-gcm"
+refused_cli "a lower-case name in allowed_aeads" "$CNF" \
+    "names 'm2m-rec-aes-256-gcm': names are exact" "write 'M2M-REC-AES-256-GCM'"
+
 echo "# the configuration came from a file OpenSSL does not read by default"
 write_conf "$TMP/other.cnf" "" "max_lifetime = 600"
 write_conf "$CNF" "" "max_lifetime = 86400"

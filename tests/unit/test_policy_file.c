@@ -462,9 +462,16 @@ static void test_conf_check(void)
     CHECK(write_text(inc, "max_lifetme = 60\n"), "included file");
     snprintf(text, sizeof(text), ".include %s\n", inc);
     write_cnf(a, "m2msec", "m2msec_sect", text);
-    CHECK(!m2m_cnf_check_file(a, "m2msec", &src, &err) &&
-              strstr(err.text, "unknown key 'max_lifetme'") != NULL,
-          "typo in an included file: %s", err.text);
+    {
+        char want[2 * PATH_MAX + 128];
+
+        snprintf(want, sizeof(want),
+                 "config file %s line 1 (included from %s): unknown key "
+                 "'max_lifetme'",
+                 inc, a);
+        CHECK(!m2m_cnf_check_file(a, "m2msec", &src, &err) && strstr(err.text, want) != NULL,
+              "typo in an included file: %s", err.text);
+    }
     write_cnf(a, "m2msec", "m2msec_sect", "max_lifetime = 600\n");
     CHECK(m2m_cnf_check_file(a, "m2msec", &src, &err), "a clean section: %s", err.text);
     unlink(inc);
