@@ -186,6 +186,7 @@ echo "# cross-section references and variables in the policy file"
 printf '[integrity]\nrules::bin/* = alert\n[rules]\nbin/* = deny\n' >"$POL"
 policy_refused "rules::bin/* from [integrity]" \
     "policy file $POL line 2: cross-section reference 'rules::bin/*' is not allowed"
+# shellcheck disable=SC2016 # a literal $ENV reference, for the reader to refuse
 printf '[session]\nmax_lifetime = $ENV::M2M_LIFETIME\n' >"$POL"
 M2M_LIFETIME=316224000 policy_refused "\$ENV variable" \
     "policy file $POL line 2: variable reference"
@@ -235,6 +236,7 @@ refused_conf "a value naming a section" "the value of 'max_lifetime' in [m2msec_
 write_conf "$CNF" 1
 printf '[other]\nm2msec_sect::max_lifetime = 316224000\n' >>"$CNF"
 refused_conf "m2msec_sect::max_lifetime from another section" "cross-section reference"
+# shellcheck disable=SC2016 # a literal $ENV reference, for the provider to refuse
 write_conf "$CNF" 1 'max_lifetime = $ENV::M2M_LIFETIME'
 M2M_LIFETIME=316224000 refused_conf "a variable in openssl.cnf" "is a variable reference"
 
