@@ -321,6 +321,7 @@ step_integrity() {
 require_integrity = yes
 integrity_status = $TMP/integrity.status
 device_key_file = $k/device.key
+manifest_state = $TMP/manifest.state
 [integrity]
 default_action = deny
 quarantine_dir = $TMP/quarantine
@@ -347,8 +348,8 @@ activate = 1
 policy = $TMP/policy.cnf
 CNF
     local V=(verify --manifest "$TMP/MANIFEST" --pubkey "$k/signer.pub" --root "$d"
-        --policy "$TMP/policy.cnf" --status-file "$TMP/integrity.status"
-        --device-key-file "$k/device.key")
+        --policy "$TMP/policy.cnf" --state "$TMP/manifest.state"
+        --status-file "$TMP/integrity.status" --device-key-file "$k/device.key")
 
     say "1. the vendor makes and signs the manifest; the stock openssl verifies the signature"
     tool manifest create --root "$d" --version 1 --meta -o "$TMP/MANIFEST" || return 1

@@ -39,6 +39,10 @@ provider_srcs=(
     provider/key_registry.c provider/module_mac.c provider/params.c provider/policy.c
     provider/provider.c provider/replay_window.c provider/utf8_nfkc.c
 )
+# common/: the strict policy-file reader and friends, linked into both.
+common_srcs=(
+    common/cfile.c common/conf_check.c common/manifest_state.c common/policy_file.c
+)
 # Only the libm2msec parts the harnesses use: sessions, manifests and
 # signatures, the policy file (no curl, no verification threads).
 lib_srcs=(
@@ -50,7 +54,7 @@ all_harnesses=(fuzz_session_open fuzz_record_decrypt fuzz_manifest fuzz_policy f
 if (( $# > 0 )); then targets=("$@"); else targets=("${all_harnesses[@]}" make_seeds); fi
 
 common=(-std=c11 -g -O1 -fno-omit-frame-pointer -D_POSIX_C_SOURCE=200809L
-        -DM2M_VERSION='"0.1.0"' -I"$root/include" -I"$root/provider" -I"$root/libm2msec"
+        -DM2M_VERSION='"0.1.0"' -I"$root/include" -I"$root/provider" -I"$root/libm2msec" -I"$root/common"
         -Wall -Wextra -Werror=implicit-function-declaration)
 san=(-fsanitize=address,undefined -fno-sanitize=function)
 libs=(-lcrypto -lutf8proc -lpthread)
@@ -77,7 +81,7 @@ run_bg() {
     fi
 }
 
-for s in "${provider_srcs[@]}" "${lib_srcs[@]}"; do
+for s in "${provider_srcs[@]}" "${lib_srcs[@]}" "${common_srcs[@]}"; do
     b=$(basename "$s" .c)
     d=$(basename "$(dirname "$s")")
     run_bg compile "$s" "$obj/$d-$b.o" -fsanitize=fuzzer-no-link
@@ -86,7 +90,7 @@ run_bg compile fuzz/fuzz_common.c "$obj/fuzz_common.o" -fsanitize=fuzzer-no-link
 for p in "${pids[@]}"; do wait "$p"; done
 pids=()
 
-ar rcs "$obj/libm2msec_fuzz.a" "$obj"/provider-*.o "$obj"/libm2msec-*.o
+ar rcs "$obj/libm2msec_fuzz.a" "$obj"/provider-*.o "$obj"/libm2msec-*.o "$obj"/common-*.o
 
 for t in "${targets[@]}"; do
     if [[ $t == make_seeds ]]; then

@@ -47,12 +47,26 @@ OSSL_LIB_CTX *fz_libctx_new(int with_default)
 OSSL_LIB_CTX *fz_libctx_from_config(const char *name, const char *cnf)
 {
     OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
-    char path[600];
+    const char *old = getenv("OPENSSL_CONF");
+    char path[600], *saved = old != NULL ? strdup(old) : NULL;
+    int ok;
 
     fz_tmppath(path, sizeof(path), name);
     fz_write_file(path, cnf, strlen(cnf));
-    if (ctx == NULL || !OSSL_PROVIDER_add_builtin(ctx, "m2msec", OSSL_provider_init) ||
-        !OSSL_LIB_CTX_load_config(ctx, path) || !OSSL_PROVIDER_available(ctx, "m2msec"))
+    /*
+     * The provider checks its section in the file OpenSSL reads by default:
+     * name it there while the section activates the provider, then put the
+     * environment back.
+     */
+    setenv("OPENSSL_CONF", path, 1);
+    ok = ctx != NULL && OSSL_PROVIDER_add_builtin(ctx, "m2msec", OSSL_provider_init) &&
+         OSSL_LIB_CTX_load_config(ctx, path) && OSSL_PROVIDER_available(ctx, "m2msec");
+    if (saved != NULL)
+        setenv("OPENSSL_CONF", saved, 1);
+    else
+        unsetenv("OPENSSL_CONF");
+    free(saved);
+    if (!ok)
         fz_fail("cannot configure a library context from %s", path);
     return ctx;
 }

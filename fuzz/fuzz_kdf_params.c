@@ -9,8 +9,10 @@
  *      require_integrity with a status record and a device key
  *   with require_integrity, the status record: u8 mode, u8 length, bytes:
  *      mode bit 1: a canonical record (bytes: passed flag, version, time)
- *      with a valid MAC; else the bytes as they are, with (bit 0) a valid
- *      "mac" line appended
+ *      with a valid MAC (an even time t stands for "now - (t/2 mod 7200)",
+ *      so that fresh and stale records both occur; an odd one is taken as
+ *      it is); else the bytes as they are, with (bit 0) a valid "mac" line
+ *      appended
  *   then up to 16 operations on one EVP_KDF_CTX, each an opcode byte (mod 5):
  *     0 set:    params                  -> EVP_KDF_CTX_set_params
  *     1 derive: u16 L (mod 20000), params -> EVP_KDF_derive
@@ -46,11 +48,13 @@
  *     under the strict policy; with require_integrity a key is derived
  *     only from the exact canonical status record (765083b: five lines,
  *     single spaces, decimals without sign or leading zero that fit 64
- *     bits, lowercase hex MAC) whose MAC verifies and that says "result
- *     passed", and such a record (built by the harness or by raw fuzzer
- *     bytes that happen to be canonical) never makes a derivation fail
- *     with "device integrity not verified" (nor does anything without
- *     require_integrity).
+ *     bits, lowercase hex MAC; format 2) whose MAC verifies, that says
+ *     "result passed", is at most max_status_age (3600 s) old and not in
+ *     the future, for a manifest version at least the state's (3), and
+ *     such a record (built by the harness or by raw fuzzer bytes that
+ *     happen to be canonical) never makes a derivation fail with "device
+ *     integrity not verified" (nor does anything without require_integrity);
+ *     a record within 2 s of an age limit is not judged (the clock moves).
  * The harness tracks what the context holds after every successful call;
  * after a failed one the state is unknown until the next reset.
  */
@@ -58,6 +62,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -433,9 +438,14 @@ static const char *canonical_md(int size)
     return size == 48 ? "SHA2-384" : size == 64 ? "SHA2-512" : "SHA2-256";
 }
 
+/* The gate's limits in the P_INTEGRITY configuration (max_status_age default, state file). */
+#define GATE_MAX_AGE 3600u
+#define GATE_STATE_VERSION 3u
+
 /* What the status record of this input is (P_INTEGRITY). */
 static struct {
-    int canonical_passed; /* the exact canonical record, valid MAC, result passed */
+    int canonical_passed; /* the exact canonical record, valid MAC, result passed, fresh, new */
+    int uncertain;        /* its time is within 2 s of a limit: not judged */
     int mac_valid;        /* the harness appended a valid mac line */
 } status;
 
@@ -457,7 +467,7 @@ static void check_success(const model *m, int k, int pol, const unsigned char *o
     unsigned char *want = NULL;
 
     if (pol == P_INTEGRITY && k == K_SESSION)
-        FZ_CHECK(status.canonical_passed,
+        FZ_CHECK(status.canonical_passed || status.uncertain,
                  "M2M-SESSION-KDF derived with a status record that is forged, not passed or "
                  "not in the canonical form");
     if (!m->known)
@@ -726,7 +736,7 @@ static void decode_params(fz_in *in, int k, plist *pl)
  * A decimal of the canonical record at *t (end e): "0" or a digit 1-9 then
  * digits, at most UINT64_MAX, then '\n'. Advances *t past the '\n'.
  */
-static int canonical_decimal(const char **t, const char *e)
+static int canonical_decimal(const char **t, const char *e, uint64_t *v)
 {
     static const char max[] = "18446744073709551615";
     const char *d = *t;
@@ -737,6 +747,9 @@ static int canonical_decimal(const char **t, const char *e)
     if (n == 0 || (n > 1 && d[0] == '0') || n > sizeof(max) - 1 ||
         (n == sizeof(max) - 1 && memcmp(d, max, n) > 0) || d + n >= e || d[n] != '\n')
         return 0;
+    *v = 0;
+    for (size_t i = 0; i < n; i++)
+        *v = *v * 10 + (uint64_t)(d[i] - '0');
     *t = d + n + 1;
     return 1;
 }
@@ -755,21 +768,32 @@ static int canonical_literal(const char **t, const char *e, const char *lit)
  * Whether the MAC'ed part of a status record (everything before the "mac"
  * line) is the canonical form of docs/PROTOCOL.md section 8 with "result
  * passed", written out here from the format rather than taken from the
- * provider's reader.
+ * provider's reader; then whether the gate's limits let it unlock keys now
+ * (*uncertain: within 2 s of an age limit).
  */
-static int canonical_passed_body(const char *text, size_t len)
+static int canonical_passed_body(const char *text, size_t len, int *uncertain)
 {
     const char *t = text, *e = text + len;
+    uint64_t version = 0, when = 0, now = (uint64_t)time(NULL);
 
-    return canonical_literal(&t, e, "m2msec-integrity-status 1\nresult passed\n") &&
-           canonical_literal(&t, e, "manifest-version ") && canonical_decimal(&t, e) &&
-           canonical_literal(&t, e, "time ") && canonical_decimal(&t, e) && t == e;
+    *uncertain = 0;
+    if (!(canonical_literal(&t, e, "m2msec-integrity-status 2\nresult passed\n") &&
+          canonical_literal(&t, e, "manifest-version ") && canonical_decimal(&t, e, &version) &&
+          canonical_literal(&t, e, "time ") && canonical_decimal(&t, e, &when) && t == e))
+        return 0;
+    if (version < GATE_STATE_VERSION)
+        return 0;
+    if ((when > now ? when - now : now - when) <= 2 ||
+        (when < now && (now - when > GATE_MAX_AGE ? now - when - GATE_MAX_AGE
+                                                  : GATE_MAX_AGE - (now - when)) <= 2))
+        *uncertain = 1;
+    return when <= now && now - when <= GATE_MAX_AGE;
 }
 
 /* The status record for P_INTEGRITY, from the input. */
 static void write_status(fz_in *in)
 {
-    static const char magic[] = "m2msec-integrity-status 1\n";
+    static const char magic[] = "m2msec-integrity-status 2\n";
     uint8_t mode = fz_u8(in);
     char text[1200];
     size_t len = 0, got;
@@ -780,10 +804,12 @@ static void write_status(fz_in *in)
         int passed = fz_u8(in) & 1;
         uint64_t version = fz_u64(in), when = fz_u64(in);
 
+        if ((when & 1) == 0) /* near now: fresh or stale by up to two hours */
+            when = (uint64_t)time(NULL) - (when >> 1) % (2 * GATE_MAX_AGE);
         len = (size_t)snprintf(
             text, sizeof(text), "%sresult %s\nmanifest-version %llu\ntime %llu\n", magic,
             passed ? "passed" : "failed", (unsigned long long)version, (unsigned long long)when);
-        status.canonical_passed = passed;
+        status.canonical_passed = passed; /* the form; the limits come below */
         mode |= 1;
     } else {
         body = fz_bytes(in, fz_u8(in), &got);
@@ -802,18 +828,22 @@ static void write_status(fz_in *in)
             len += (size_t)snprintf(text + len, 3, "%02x", mac[i]);
         text[len++] = '\n';
         status.mac_valid = 1;
-        if (mode & 2)
-            FZ_CHECK(canonical_passed_body(text, body_len) == status.canonical_passed,
+        if (mode & 2) {
+            int form = status.canonical_passed;
+
+            status.canonical_passed = canonical_passed_body(text, body_len, &status.uncertain);
+            FZ_CHECK(!status.canonical_passed || form,
                      "model: the canonical-record check disagrees with the record written");
-        else
-            status.canonical_passed = canonical_passed_body(text, body_len);
+        } else {
+            status.canonical_passed = canonical_passed_body(text, body_len, &status.uncertain);
+        }
     }
     fz_write_file(p_status, text, len);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char keypath[600], keyhex[65], cnf[2400];
+    char keypath[600], keyhex[65], cnf[2400], statepath[600];
 
     (void)argc;
     (void)argv;
@@ -824,12 +854,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     for (int i = 0; i < 32; i++)
         snprintf(keyhex + 2 * i, 3, "%02x", device_key[i]);
     fz_write_file(keypath, keyhex, 64);
+    fz_tmppath(statepath, sizeof(statepath), "manifest.state");
+    snprintf(cnf, sizeof(cnf), "m2msec-manifest-state 1\nversion %u\n", GATE_STATE_VERSION);
+    fz_write_file(statepath, cnf, strlen(cnf));
     snprintf(cnf, sizeof(cnf),
              "openssl_conf = init\n[init]\nproviders = providers\n[providers]\n"
              "default = default_sect\nm2msec = m2msec_sect\n[default_sect]\nactivate = 1\n"
              "[m2msec_sect]\nactivate = 1\nrequire_integrity = yes\n"
-             "integrity_status = %s\ndevice_key_file = %s\n",
-             p_status, keypath);
+             "integrity_status = %s\ndevice_key_file = %s\nmanifest_state = %s\n",
+             p_status, keypath, statepath);
     libctx[P_INTEGRITY] = fz_libctx_from_config("integrity.cnf", cnf);
     ref_hmac = EVP_MAC_fetch(libctx[P_DEFAULT], "HMAC", "provider=default");
     if (ref_hmac == NULL)
@@ -918,7 +951,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     fz_stat("derive refused: integrity");
                     FZ_CHECK(pol == P_INTEGRITY && k == K_SESSION,
                              "%s refused for integrity without require_integrity", kdf_names[k]);
-                    FZ_CHECK(!status.canonical_passed,
+                    FZ_CHECK(!status.canonical_passed || status.uncertain,
                              "a canonical passed status record was refused");
                 }
                 for (size_t i = 0; i < L; i++)

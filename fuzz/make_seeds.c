@@ -385,11 +385,11 @@ static void kdf_seeds(void)
     {
         static const kstatus passed = {2, 1, NULL}, failed = {2, 0, NULL};
         static const kstatus body_mac = {1, 0,
-                                         "m2msec-integrity-status 1\nresult passed\n"
+                                         "m2msec-integrity-status 2\nresult passed\n"
                                          "manifest-version 7\ntime 1767225600\n"};
         static const kstatus forged = {
             0, 0,
-            "m2msec-integrity-status 1\nresult passed\nmanifest-version 7\ntime 1767225600\n"
+            "m2msec-integrity-status 2\nresult passed\nmanifest-version 7\ntime 1767225600\n"
             "mac 0000000000000000000000000000000000000000000000000000000000000000\n"};
 
         kdf_seed_pol("integrity-session-passed", K_SESSION, 2, &passed, minimal, N(minimal), 32,
@@ -955,6 +955,18 @@ static const char integrity_dir_repo[] = "[integrity]\n"
                                          "require_integrity = yes\n"
                                          "integrity_status = /var/lib/m2msec/status\n";
 
+/* Typos the one strict reader refuses (docs/POLICY.md 1.4, issue 9.6). */
+static const char *const policy_typos[][2] = {
+    {"typo-section-sesion", "[sesion]\nmax_lifetime = 600\n"},
+    {"typo-section-rule", "[integrity]\ndefault_action = alert\n[rule]\nbin/* = deny\n"},
+    {"typo-key-session", "[session]\nmax_lifetme = 60\n"},
+    {"typo-cross-section", "[integrity]\nrules::bin/* = alert\n[rules]\nbin/* = deny\n"},
+    {"typo-include", "[rules]\nbin/* = deny\n.include /etc/m2msec/other.cnf\n"},
+    {"typo-variable", "[session]\nmax_lifetime = $ENV::HOME\n"},
+    {"typo-relative-path", "[session]\nintegrity_status = status\n"},
+    {"exec-section", "[integrity]\ndefault_action = deny\n[exec.bin/app]\nrequires = lib/a.so\n"},
+};
+
 static const char policy_refused[] = "[integrity]\n"
                                      "default_action = remediate\n"
                                      "[rules]\n"
@@ -963,12 +975,15 @@ static const char policy_refused[] = "[integrity]\n"
                                      "[session]\n"
                                      "max_lifetime = 0x10\n";
 
-/* mode, mask, the seven values (NULL: absent), device key text, file content */
-static void pol_seed(const char *name, unsigned mode, const char *const vals[7], const char *key,
-                     const char *text, size_t textlen)
+/*
+ * mode, mask, the seven values (NULL: absent), one more line of the
+ * openssl.cnf section (NULL: none), device key text, file content
+ */
+static void pol_seed_x(const char *name, unsigned mode, const char *const vals[7],
+                       const char *extra, const char *key, const char *text, size_t textlen)
 {
     buf b = {.n = 0};
-    unsigned mask = 0;
+    unsigned mask = extra != NULL ? 0x80u : 0;
 
     for (int i = 0; i < 7; i++)
         if (vals[i] != NULL)
@@ -980,10 +995,20 @@ static void pol_seed(const char *name, unsigned mode, const char *const vals[7],
             b_u8(&b, (unsigned)strlen(vals[i]));
             b_str(&b, vals[i]);
         }
+    if (extra != NULL) {
+        b_u8(&b, (unsigned)strlen(extra));
+        b_str(&b, extra);
+    }
     b_u8(&b, (unsigned)strlen(key));
     b_str(&b, key);
     b_put(&b, text, textlen);
     write_seed("fuzz_policy", name, &b);
+}
+
+static void pol_seed(const char *name, unsigned mode, const char *const vals[7], const char *key,
+                     const char *text, size_t textlen)
+{
+    pol_seed_x(name, mode, vals, NULL, key, text, textlen);
 }
 
 static void policy_seeds(int nfiles, char **files)
@@ -1007,13 +1032,19 @@ static void policy_seeds(int nfiles, char **files)
 
     pol_seed("integrity-rules-session", 2, example, "", integrity_policy,
              sizeof(integrity_policy) - 1);
-    pol_seed("integrity-dir-repository-require", 2 | 4, integ, key32, integrity_dir_repo,
+    pol_seed("integrity-dir-repository-require", 2 | 4 | 8, integ, key32, integrity_dir_repo,
              sizeof(integrity_dir_repo) - 1);
     pol_seed("refused-duplicate-rule", 2, none, "", policy_refused, sizeof(policy_refused) - 1);
     pol_seed("config-section-only", 0, example, "", "", 0);
     pol_seed("config-all-aeads", 0, all4, "", "", 0);
-    pol_seed("config-require-integrity-key", 4, integ, key32, "", 0);
-    pol_seed("config-short-device-key", 4, integ, "0011", "", 0);
+    pol_seed("config-require-integrity-key", 4 | 8, integ, key32, "", 0);
+    pol_seed("config-require-integrity-no-state", 4, integ, key32, "", 0);
+    pol_seed("config-short-device-key", 4 | 8, integ, "0011", "", 0);
+    pol_seed_x("config-typo-key", 0, example, "max_lifetme = 60", "", "", 0);
+    pol_seed_x("config-relative-policy", 0, none, "policy = policy.cnf", "", "", 0);
+    pol_seed_x("config-variable", 0, none, "max_lifetime = $ENV::HOME", "", "", 0);
+    for (size_t i = 0; i < sizeof(policy_typos) / sizeof(policy_typos[0]); i++)
+        pol_seed(policy_typos[i][0], 2, none, "", policy_typos[i][1], strlen(policy_typos[i][1]));
     pol_seed("config-bad-values", 0, bad, "", "", 0);
     pol_seed("no-config-section", 1, example, "", integrity_policy, sizeof(integrity_policy) - 1);
     for (int i = 0; i < nfiles; i++) {

@@ -17,10 +17,9 @@
 #define KEY_MIN 16
 #define KEY_MAX 64
 
-int m2msec_status_write(OSSL_LIB_CTX *libctx, const char *path, const unsigned char *key,
-                        size_t keylen, int passed, uint64_t manifest_version, uint64_t when)
+static int write_record(OSSL_LIB_CTX *libctx, const char *path, const unsigned char *key,
+                        size_t keylen, const M2M_INTEGRITY_STATUS *st)
 {
-    M2M_INTEGRITY_STATUS st;
     char buf[M2M_STATUS_MAX];
     EVP_MAC *hmac;
     size_t len;
@@ -43,10 +42,7 @@ int m2msec_status_write(OSSL_LIB_CTX *libctx, const char *path, const unsigned c
                        "m2msec: HMAC is not available in the library context");
         return 0;
     }
-    st.passed = passed != 0;
-    st.manifest_version = manifest_version;
-    st.time = when;
-    len = m2m_status_render(hmac, key, keylen, &st, buf, sizeof(buf));
+    len = m2m_status_render(hmac, key, keylen, st, buf, sizeof(buf));
     EVP_MAC_free(hmac);
     if (len == 0) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
@@ -57,4 +53,27 @@ int m2msec_status_write(OSSL_LIB_CTX *libctx, const char *path, const unsigned c
     ok = m2m_write_atomic(path, buf, len, 0644, "integrity status");
     OPENSSL_cleanse(buf, sizeof(buf));
     return ok;
+}
+
+int m2msec_status_write(OSSL_LIB_CTX *libctx, const char *path, const unsigned char *key,
+                        size_t keylen, int passed, uint64_t manifest_version, uint64_t when)
+{
+    M2M_INTEGRITY_STATUS st;
+
+    memset(&st, 0, sizeof(st));
+    st.passed = passed != 0;
+    st.manifest_version = manifest_version;
+    st.time = when;
+    return write_record(libctx, path, key, keylen, &st);
+}
+
+int m2msec_status_invalidate(OSSL_LIB_CTX *libctx, const char *path, const unsigned char *key,
+                             size_t keylen, uint64_t when)
+{
+    M2M_INTEGRITY_STATUS st;
+
+    memset(&st, 0, sizeof(st));
+    st.verifying = 1;
+    st.time = when;
+    return write_record(libctx, path, key, keylen, &st);
 }

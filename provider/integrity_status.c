@@ -9,10 +9,12 @@
 #include <openssl/crypto.h>
 #include <openssl/params.h>
 
+#include "cfile.h"
 #include "integrity_status.h"
 
-#define MAGIC_LINE "m2msec-integrity-status 1"
+#define MAGIC_LINE "m2msec-integrity-status 2"
 #define MAGIC MAGIC_LINE "\n"
+#define OLD_MAGIC_LINE "m2msec-integrity-status 1"
 
 static int mac_hex(EVP_MAC *hmac, const unsigned char *key, size_t keylen, const char *data,
                    size_t len, char hex[65])
@@ -45,7 +47,10 @@ size_t m2m_status_render(EVP_MAC *hmac, const unsigned char *key, size_t keylen,
     if (cap < M2M_STATUS_MAX)
         return 0;
     n = snprintf(out, cap, MAGIC "result %s\nmanifest-version %" PRIu64 "\ntime %" PRIu64 "\n",
-                 st->passed ? "passed" : "failed", st->manifest_version, st->time);
+                 st->verifying ? "verifying"
+                 : st->passed  ? "passed"
+                               : "failed",
+                 st->manifest_version, st->time);
     if (n <= 0 || (size_t)n >= cap || !mac_hex(hmac, key, keylen, out, (size_t)n, hex))
         return 0;
     m = snprintf(out + n, cap - (size_t)n, "mac %s\n", hex);
@@ -123,7 +128,7 @@ const char *m2m_status_verify(EVP_MAC *hmac, const unsigned char *key, size_t ke
     uint64_t ver = 0, when = 0;
     dec_result r;
     char want[65];
-    int passed;
+    int passed, verifying = 0;
 
     /* Exactly the canonical form m2m_status_render writes, byte for byte. */
     if (len == 0)
@@ -148,14 +153,22 @@ const char *m2m_status_verify(EVP_MAC *hmac, const unsigned char *key, size_t ke
     }
     if (nlines != 5)
         return "malformed status record (fewer than five lines: no mac line)";
+    if (line_is(&line[0], OLD_MAGIC_LINE))
+        return "status record format 1 is no longer accepted (its writer did not invalidate the "
+               "record before verifying); run m2msec verify again";
     if (!line_is(&line[0], MAGIC_LINE))
         return "malformed status record (line 1 is not '" MAGIC_LINE "')";
-    if (line_is(&line[1], "result passed"))
+    if (line_is(&line[1], "result passed")) {
         passed = 1;
-    else if (line_is(&line[1], "result failed"))
+    } else if (line_is(&line[1], "result failed")) {
         passed = 0;
-    else
-        return "malformed status record (line 2 is not 'result passed' or 'result failed')";
+    } else if (line_is(&line[1], "result verifying")) {
+        passed = 0;
+        verifying = 1;
+    } else {
+        return "malformed status record (line 2 is not 'result passed', 'result failed' or "
+               "'result verifying')";
+    }
     if (!line_after(&line[2], "manifest-version ", &rest))
         return "malformed status record (line 3 is not 'manifest-version <decimal>')";
     if ((r = canonical_u64(&rest, &ver)) != DEC_OK)
@@ -175,6 +188,7 @@ const char *m2m_status_verify(EVP_MAC *hmac, const unsigned char *key, size_t ke
     if (CRYPTO_memcmp(want, rest.p, 64) != 0)
         return "status record MAC does not verify (forged, or another device key)";
     st->passed = passed;
+    st->verifying = verifying;
     st->manifest_version = ver;
     st->time = when;
     return NULL;
@@ -183,21 +197,33 @@ const char *m2m_status_verify(EVP_MAC *hmac, const unsigned char *key, size_t ke
 int m2m_device_key_read(const char *path, unsigned char key[M2M_DEVICE_KEY_MAX], size_t *keylen)
 {
     char buf[M2M_DEVICE_KEY_FILE_MAX];
-    ssize_t n;
-    size_t len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), hi = -1, ret = -2;
+    size_t len = 0, n = 0;
+    int fd, hi = -1, ret = -2;
+    M2M_ERRMSG err;
 
-    if (fd < 0)
-        return errno != 0 ? errno : EIO;
-    do {
-        n = read(fd, buf, sizeof(buf));
-    } while (n < 0 && errno == EINTR);
+    fd = m2m_cf_open(path, M2M_CF_NO_SYMLINKS, "device key file", &err);
+    if (fd < 0) {
+        OPENSSL_cleanse(key, M2M_DEVICE_KEY_MAX);
+        return err.sys_errno != 0 ? err.sys_errno : EINVAL;
+    }
+    for (;;) {
+        ssize_t r = read(fd, buf + n, sizeof(buf) - n);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            n = sizeof(buf);
+            break;
+        }
+        if (r == 0 || (n += (size_t)r) == sizeof(buf))
+            break;
+    }
     close(fd);
-    if (n < 0 || (size_t)n == sizeof(buf)) {
+    if (n == sizeof(buf)) {
         ret = -1;
         goto end;
     }
-    for (ssize_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         char ch = buf[i];
         int v;
 

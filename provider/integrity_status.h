@@ -3,11 +3,16 @@
  * by the verifier (libm2msec), read by the provider's integrity gate.
  * This one source file is compiled into both, so the format lives once.
  *
- *   m2msec-integrity-status 1\n
- *   result passed|failed\n
+ *   m2msec-integrity-status 2\n
+ *   result passed|failed|verifying\n
  *   manifest-version <decimal>\n
  *   time <decimal seconds since 1970>\n
  *   mac <64 lowercase hex: HMAC-SHA-256(device key, all bytes above)>\n
+ *
+ * "verifying" is written before a verification starts (m2msec verify,
+ * m2msec_status_invalidate) and refused by the gate like "failed". Format
+ * 1 (no "verifying": its writers did not invalidate the record before
+ * verifying) is refused with its own message.
  */
 #ifndef M2M_INTEGRITY_STATUS_H
 #define M2M_INTEGRITY_STATUS_H
@@ -19,18 +24,23 @@
 #define M2M_STATUS_MAX 512
 
 typedef struct m2m_integrity_status {
-    int passed;
+    int passed; /* 1: "result passed" */
     uint64_t manifest_version;
     uint64_t time;
+    int verifying; /* 1: "result verifying" (passed is 0); both 0: "result failed" */
 } M2M_INTEGRITY_STATUS;
 
-/* Render the record into out (cap >= M2M_STATUS_MAX); returns its length, 0 on error. */
+/*
+ * Render the record into out (cap >= M2M_STATUS_MAX); returns its length, 0 on
+ * error. st->verifying set writes "verifying", else passed or failed.
+ */
 size_t m2m_status_render(EVP_MAC *hmac, const unsigned char *key, size_t keylen,
                          const M2M_INTEGRITY_STATUS *st, char *out, size_t cap);
 
 /*
  * Parse and authenticate a record. Only the canonical form that
  * m2m_status_render writes is accepted: the five lines above in this order,
+ * format 2,
  * one space after each field name, decimals without sign or leading zero
  * (except "0") that fit 64 bits, 64 lowercase hex digits, LF line ends,
  * at most M2M_STATUS_MAX - 1 bytes. Anything else is refused even when its
@@ -48,10 +58,12 @@ const char *m2m_status_verify(EVP_MAC *hmac, const unsigned char *key, size_t ke
 #define M2M_DEVICE_KEY_FILE_MAX 1024
 
 /*
- * Read the device key file @p path: hex digits, white space (space, tab,
- * CR, LF) ignored, 16..M2M_DEVICE_KEY_MAX bytes. Returns 0 with key and
- * *keylen set; else key is wiped and the return says why: an errno value
- * (> 0) when the file cannot be opened, -1 when it cannot be read or is
+ * Read the device key file @p path (a regular file, no symlink in any
+ * component of the path: common/cfile.h): hex digits, white space (space,
+ * tab, CR, LF) ignored, 16..M2M_DEVICE_KEY_MAX bytes. Returns 0 with key
+ * and *keylen set; else key is wiped and the return says why: an errno
+ * value (> 0) when the file cannot be opened (ELOOP: a symlink on the way,
+ * EINVAL: not a regular file), -1 when it cannot be read or is
  * M2M_DEVICE_KEY_FILE_MAX bytes or longer, -2 when it is not 16..64 bytes
  * of hex. The read buffer is wiped in every case.
  */

@@ -19,7 +19,10 @@
 #include <openssl/params.h>
 #include <openssl/provider.h>
 
+#include "conf_check.h"
 #include "integrity_status.h"
+#include "manifest_state.h"
+#include "policy_file.h"
 #include "tool.h"
 
 static void usage(FILE *out)
@@ -28,9 +31,10 @@ static void usage(FILE *out)
           "                     [--status-file F --device-key-file K]\n"
           "\n"
           "Show whether the m2msec provider loads from the OpenSSL configuration and\n"
-          "passes its module self-check (status active or inactive), the policy in force\n"
-          "(the provider's config section, then the [session] section of its policy file),\n"
-          "and the device integrity status record, authenticated with the device key.\n"
+          "passes its module self-check (status active or inactive), and if it refuses to\n"
+          "load, why; the policy in force (the provider's config section, then the\n"
+          "[session] section of its policy file), and the device integrity status record,\n"
+          "authenticated with the device key and checked as the provider's gate does.\n"
           "\n"
           "Options:\n"
           "  --conf FILE            OpenSSL configuration (default: $OPENSSL_CONF, else\n"
@@ -41,9 +45,11 @@ static void usage(FILE *out)
           "  -h, --help             show this help\n"
           "\n"
           "Exit codes: 0 the provider is active and the status record (if one is\n"
-          "configured) is authentic and says passed; 1 the provider does not load or is\n"
-          "inactive, or the status record is missing, forged or says failed; 2 usage or\n"
-          "input error (unreadable configuration, policy or device key file).\n",
+          "configured) would unlock session keys: authentic, passed, not older than\n"
+          "max_status_age, for a manifest not older than manifest_state; 1 the provider\n"
+          "does not load or is inactive, or the status record is missing, forged, failed,\n"
+          "verifying, too old or for an older manifest; 2 usage or input error\n"
+          "(unreadable configuration, policy or device key file).\n",
           out);
 }
 
@@ -60,17 +66,121 @@ static const char *m2msec_section(CONF *cnf)
     return sect;
 }
 
+/* The value of @p key in section @p sect itself (not the default section), or NULL. */
+static const char *section_value(const CONF *cnf, const char *sect, const char *key)
+{
+    STACK_OF(CONF_VALUE) * sk;
+    const char *v = NULL;
+
+    ERR_set_mark();
+    sk = NCONF_get_section(cnf, sect);
+    ERR_pop_to_mark();
+    for (int i = 0; sk != NULL && i < sk_CONF_VALUE_num(sk); i++)
+        if (strcmp(sk_CONF_VALUE_value(sk, i)->name, key) == 0)
+            v = sk_CONF_VALUE_value(sk, i)->value;
+    return v;
+}
+
+/*
+ * Why the provider refuses to load with configuration @p conf: the checks it
+ * runs at load, with the same code (common/: the section of the
+ * configuration file and its values, the policy file; the device key file).
+ * 1 with the reason in @p why, 0 if none of them fails.
+ */
+static int refusal_reason(const char *conf, char *why, size_t cap)
+{
+    M2M_CNF_SOURCE *src = calloc(1, sizeof(*src));
+    M2M_SESSION_VALUES sv;
+    M2M_POLICY_FILE pf;
+    M2M_ERRMSG err;
+    CONF *cnf = NULL;
+    const char *policy, *keyfile = NULL;
+    unsigned set;
+    int found = 0, ri = 0;
+
+    memset(&pf, 0, sizeof(pf));
+    memset(&sv, 0, sizeof(sv));
+    if (src == NULL)
+        return 0;
+    if (!m2m_cnf_check_file(conf, "m2msec", src, &err)) {
+        snprintf(why, cap, "%s", err.text);
+        found = 1;
+        goto end;
+    }
+    if (src->file[0] == '\0' || (cnf = NCONF_new(NULL)) == NULL || NCONF_load(cnf, conf, NULL) <= 0)
+        goto end;
+    /* the section's values were checked above: these cannot fail */
+    for (int k = 0; k < M2M_SK_COUNT; k++) {
+        const char *v = section_value(cnf, src->section, m2m_skey_names[k]);
+
+        if (v != NULL)
+            m2m_session_set(&sv, (M2M_SKEY)k, v, conf, 0, &err);
+    }
+    set = sv.set;
+    ri = sv.require_integrity;
+    keyfile = sv.path[M2M_SK_DEVICE_KEY_FILE];
+    policy = section_value(cnf, src->section, "policy");
+    if (policy != NULL) {
+        if (!m2m_policy_file_load(policy, &pf, &err)) {
+            snprintf(why, cap, "%s", err.text);
+            found = 1;
+            goto end;
+        }
+        set |= pf.session.set;
+        if (pf.session.set & (1u << M2M_SK_REQUIRE_INTEGRITY))
+            ri = pf.session.require_integrity;
+        if (pf.session.set & (1u << M2M_SK_DEVICE_KEY_FILE))
+            keyfile = pf.session.path[M2M_SK_DEVICE_KEY_FILE];
+    }
+    if (keyfile != NULL) {
+        unsigned char key[M2M_DEVICE_KEY_MAX];
+        size_t keylen = 0;
+        int r = m2m_device_key_read(keyfile, key, &keylen);
+
+        OPENSSL_cleanse(key, sizeof(key));
+        if (r != 0) {
+            snprintf(why, cap, "policy device_key_file %s: %s", keyfile, m2m_device_key_error(r));
+            found = 1;
+            goto end;
+        }
+    }
+    if (ri && (!(set & (1u << M2M_SK_INTEGRITY_STATUS)) || keyfile == NULL ||
+               !(set & (1u << M2M_SK_MANIFEST_STATE)))) {
+        snprintf(why, cap,
+                 "policy require_integrity needs integrity_status, device_key_file and "
+                 "manifest_state (missing:%s%s%s)",
+                 set & (1u << M2M_SK_INTEGRITY_STATUS) ? "" : " integrity_status",
+                 keyfile != NULL ? "" : " device_key_file",
+                 set & (1u << M2M_SK_MANIFEST_STATE) ? "" : " manifest_state");
+        found = 1;
+    }
+end:
+    m2m_session_values_clear(&sv);
+    m2m_policy_file_clear(&pf);
+    NCONF_free(cnf);
+    ERR_clear_error();
+    free(src);
+    return found;
+}
+
 /*
  * The configuration activates m2msec but it is not there: OpenSSL 3.0 says
- * nothing about why. Load the module by itself (no config values) in a
- * fresh context to tell a module that does not load from a refused value.
+ * nothing about why. Run the provider's own load checks; if none fails,
+ * load the module by itself (no config values) in a fresh context to tell
+ * a module that does not load from a refused value.
  */
-static void explain_failed_activation(CONF *cnf, const char *sect)
+static void explain_failed_activation(CONF *cnf, const char *conf, const char *sect)
 {
-    OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+    OSSL_LIB_CTX *ctx;
     OSSL_PROVIDER *prov;
     const char *module;
+    char why[M2M_ERRMSG_MAX];
 
+    if (refusal_reason(conf, why, sizeof(why))) {
+        tool_err("the configuration activates m2msec, but the provider refuses to load: %s", why);
+        return;
+    }
+    ctx = OSSL_LIB_CTX_new();
     ERR_set_mark();
     module = NCONF_get_string(cnf, sect, "module");
     ERR_pop_to_mark();
@@ -91,6 +201,30 @@ static void explain_failed_activation(CONF *cnf, const char *sect)
     OSSL_LIB_CTX_free(ctx);
 }
 
+/*
+ * The provider checks its configuration section against the file OpenSSL
+ * reads by default ($OPENSSL_CONF), so the probe names @p conf there while it
+ * loads it. Returns a copy of the old value (or NULL) for env_restore().
+ */
+static char *env_use_conf(const char *conf, int *had)
+{
+    const char *old = getenv("OPENSSL_CONF");
+    char *copy = old != NULL ? strdup(old) : NULL;
+
+    *had = old != NULL;
+    setenv("OPENSSL_CONF", conf, 1);
+    return copy;
+}
+
+static void env_restore(char *old, int had)
+{
+    if (had && old != NULL)
+        setenv("OPENSSL_CONF", old, 1);
+    else
+        unsetenv("OPENSSL_CONF");
+    free(old);
+}
+
 int tool_provider_probe(const char *conf, TOOL_PROVIDER_INFO *info)
 {
     OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
@@ -98,7 +232,8 @@ int tool_provider_probe(const char *conf, TOOL_PROVIDER_INFO *info)
     CONF *cnf = NULL;
     char *name = NULL, *version = NULL, *buildinfo = NULL;
     const char *sect, *activate = NULL;
-    int status = 0, ok = 0;
+    int status = 0, ok = 0, had = 0;
+    char *old_env = env_use_conf(conf, &had);
     OSSL_PARAM p[5];
 
     memset(info, 0, sizeof(*info));
@@ -114,14 +249,18 @@ int tool_provider_probe(const char *conf, TOOL_PROVIDER_INFO *info)
         activate = NCONF_get_string(cnf, sect, "activate");
         ERR_pop_to_mark();
         if (activate != NULL) {
-            explain_failed_activation(cnf, sect);
+            explain_failed_activation(cnf, conf, sect);
             goto end;
         }
     }
     /* activated: one more reference; else loaded here (its section, if any, applies) */
     prov = OSSL_PROVIDER_load(ctx, "m2msec");
     if (prov == NULL) {
+        char why[M2M_ERRMSG_MAX];
+
         tool_print_errors();
+        if (refusal_reason(conf, why, sizeof(why)))
+            tool_err("the provider refuses to load: %s", why);
         goto end;
     }
     info->loaded = 1;
@@ -142,6 +281,7 @@ end:
     OSSL_PROVIDER_unload(prov);
     NCONF_free(cnf);
     OSSL_LIB_CTX_free(ctx);
+    env_restore(old_env, had);
     return ok;
 }
 
@@ -152,7 +292,8 @@ static const struct {
     {"max_lifetime", "86400"},     {"min_key_bits", "128"},
     {"replay_window", "256"},      {"allowed_aeads", "any (not restricted)"},
     {"require_integrity", "no"},   {"integrity_status", "(none)"},
-    {"device_key_file", "(none)"},
+    {"device_key_file", "(none)"}, {"manifest_state", "(none)"},
+    {"max_status_age", "3600"},
 };
 #define NSHOWN (sizeof(shown) / sizeof(shown[0]))
 
@@ -201,23 +342,54 @@ end:
     NCONF_free(cnf);
 }
 
+/* Session value @p k of @p sv as text. */
+static void value_text(const M2M_SESSION_VALUES *sv, int k, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    out[0] = '\0';
+    switch (k) {
+    case M2M_SK_ALLOWED_AEADS:
+        for (size_t i = 0; i < M2M_PF_NAEADS; i++)
+            if (sv->aeads & (1u << i)) {
+                int w = snprintf(out + o, cap - o, "%s%s", o > 0 ? ", " : "", m2m_aead_names[i]);
+
+                if (w < 0 || (size_t)w >= cap - o)
+                    return;
+                o += (size_t)w;
+            }
+        return;
+    case M2M_SK_REQUIRE_INTEGRITY:
+        snprintf(out, cap, "%s", sv->require_integrity ? "yes" : "no");
+        return;
+    case M2M_SK_INTEGRITY_STATUS:
+    case M2M_SK_DEVICE_KEY_FILE:
+    case M2M_SK_MANIFEST_STATE:
+        snprintf(out, cap, "%s", sv->path[k] != NULL ? sv->path[k] : "");
+        return;
+    default:
+        snprintf(out, cap, "%llu", (unsigned long long)sv->num[k]);
+        return;
+    }
+}
+
+/* The policy file's [session], read by the provider's own (strict) reader. */
 static int view_from_policy(POLICY_VIEW *pv, const char *path)
 {
-    CONF *cnf = tool_conf_load("policy", path);
-    STACK_OF(CONF_VALUE) * sk;
+    M2M_POLICY_FILE pf;
+    M2M_ERRMSG err;
+    char text[4200];
 
-    if (cnf == NULL)
+    if (!m2m_policy_file_load(path, &pf, &err)) {
+        tool_err("%s", err.text);
         return 0;
-    ERR_set_mark();
-    sk = NCONF_get_section(cnf, "session");
-    ERR_pop_to_mark();
-    for (int i = 0; sk != NULL && i < sk_CONF_VALUE_num(sk); i++) {
-        const CONF_VALUE *cv = sk_CONF_VALUE_value(sk, i);
-
-        view_set(pv, cv->name, cv->value, "policy [session]");
     }
-    ERR_clear_error();
-    NCONF_free(cnf);
+    for (int k = 0; k < M2M_SK_COUNT; k++)
+        if (pf.session.set & (1u << k)) {
+            value_text(&pf.session, k, text, sizeof(text));
+            view_set(pv, m2m_skey_names[k], text, "policy [session]");
+        }
+    m2m_policy_file_clear(&pf);
     return 1;
 }
 
@@ -229,38 +401,48 @@ static const char *view_get(const POLICY_VIEW *pv, const char *key)
     return NULL;
 }
 
-/* 1 passed, 0 failed/missing/forged (message printed), -1 input error. */
-static int check_status_record(const char *path, const char *keyfile)
+static void time_text(uint64_t when, char *out, size_t cap)
+{
+    time_t t = (time_t)when;
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL || strftime(out, cap, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        snprintf(out, cap, "%llu", (unsigned long long)when);
+}
+
+/*
+ * The status record checked as the provider's gate checks it (integrity_gate.c).
+ * 1 keys would be derived, 0 refused (message printed), -1 input error.
+ */
+static int check_status_record(const char *path, const char *keyfile, const char *max_age_text,
+                               const char *state_path)
 {
     unsigned char key[TOOL_DEVICE_KEY_MAX];
     char buf[M2M_STATUS_MAX];
     size_t keylen = 0, len = 0;
-    M2M_INTEGRITY_STATUS st = {0};
+    M2M_INTEGRITY_STATUS st = {0, 0, 0, 0};
     EVP_MAC *hmac = NULL;
+    M2M_ERRMSG err;
+    uint64_t max_age = M2M_PF_DEFAULT_MAX_STATUS_AGE, accepted = 0, now = tool_now();
     const char *why;
     char when[64];
-    struct tm tm;
-    time_t t;
-    int fd, res = -1;
-    ssize_t n;
+    int res = -1;
 
+    if (max_age_text != NULL && !tool_parse_u64(max_age_text, 1, UINT64_MAX, &max_age)) {
+        tool_err("max_status_age '%s' is not a number", max_age_text);
+        return -1;
+    }
     if (!tool_read_device_key(keyfile, key, &keylen))
         return -1;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        printf("integrity status: %s: missing (%s)\n", tool_name(path), strerror(errno));
+    if (!m2m_cf_read_into(path, M2M_CF_NO_SYMLINKS, buf, sizeof(buf), &len,
+                          "device integrity status", &err)) {
+        if (err.sys_errno == ENOENT)
+            printf("integrity status: %s: missing (%s)\n", tool_name(path), strerror(ENOENT));
+        else
+            printf("integrity status: not accepted: %s\n", tool_name(err.text));
         res = 0;
         goto end;
     }
-    while (len < sizeof(buf)) {
-        n = read(fd, buf + len, sizeof(buf) - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
     if ((hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL) {
         tool_print_errors();
         goto end;
@@ -271,15 +453,48 @@ static int check_status_record(const char *path, const char *keyfile)
         res = 0;
         goto end;
     }
-    t = (time_t)st.time;
-    if (gmtime_r(&t, &tm) == NULL ||
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-        snprintf(when, sizeof(when), "%llu", (unsigned long long)st.time);
+    time_text(st.time, when, sizeof(when));
+    if (st.verifying) {
+        printf("integrity status: %s: VERIFYING since %s (a verification is running, was "
+               "interrupted, or could not write its result; MAC verified): session keys "
+               "refused\n",
+               tool_name(path), when);
+        res = 0;
+        goto end;
+    }
     printf("integrity status: %s: %s, manifest version %llu, written %s (MAC verified)\n",
            tool_name(path), st.passed ? "passed" : "FAILED",
            (unsigned long long)st.manifest_version, when);
     res = st.passed;
+    if (!st.passed)
+        goto end;
+    if (st.time > now) {
+        printf("integrity status: dated after the current time (the clock went back?): session "
+               "keys refused\n");
+        res = 0;
+    } else if (now - st.time > max_age) {
+        printf("integrity status: %llu s old, older than max_status_age %llu s: session keys "
+               "refused until m2msec verify runs again\n",
+               (unsigned long long)(now - st.time), (unsigned long long)max_age);
+        res = 0;
+    }
+    if (state_path == NULL)
+        goto end;
+    if (!m2m_manifest_state_read(state_path, &accepted, &err)) {
+        printf("manifest state: %s: session keys refused\n", tool_name(err.text));
+        res = 0;
+    } else if (st.manifest_version < accepted) {
+        printf("manifest state: %s: version %llu accepted, newer than the record's %llu: "
+               "session keys refused\n",
+               tool_name(state_path), (unsigned long long)accepted,
+               (unsigned long long)st.manifest_version);
+        res = 0;
+    } else {
+        printf("manifest state: %s: version %llu\n", tool_name(state_path),
+               (unsigned long long)accepted);
+    }
 end:
+    OPENSSL_cleanse(buf, sizeof(buf));
     EVP_MAC_free(hmac);
     OPENSSL_cleanse(key, sizeof(key));
     return res;
@@ -392,7 +607,8 @@ int cmd_status(int argc, char **argv)
                          tool_name(sa.status_file));
         goto end;
     } else {
-        st = check_status_record(sa.status_file, sa.keyfile);
+        st = check_status_record(sa.status_file, sa.keyfile, view_get(&pv, "max_status_age"),
+                                 view_get(&pv, "manifest_state"));
         if (st < 0)
             goto end;
         if (st == 0)

@@ -37,8 +37,9 @@ static void usage(FILE *out)
           "  --jobs N               hashing threads; 0 (default) = one per core\n"
           "  --json                 print a JSON document instead of the table\n"
           "  --no-extra             do not report files that the manifest does not list\n"
-          "  --status-file F        write the status record F (needs --device-key-file);\n"
-          "                         'passed' when the policy lets the device run\n"
+          "  --status-file F        write the status record F (needs --device-key-file):\n"
+          "                         'verifying' before anything is checked, then 'passed'\n"
+          "                         when the policy lets the device run, else 'failed'\n"
           "  --device-key-file K    device key (16..64 bytes of hex) that authenticates F\n"
           "  -h, --help             show this help\n"
           "\n"
@@ -90,14 +91,34 @@ static void progress_cb(void *arg, uint64_t bytes_done, uint64_t bytes_total, si
     fflush(stderr);
 }
 
-/* Write the status record if asked; 1 unless writing it failed. */
+/*
+ * Before anything is checked: replace the status record (if asked) with
+ * "verifying", which the provider's gate refuses. 1 unless that failed.
+ */
+static int invalidate_status(const char *path, const unsigned char *key, size_t keylen)
+{
+    if (path == NULL)
+        return 1;
+    if (!m2msec_status_invalidate(NULL, path, key, keylen, tool_now())) {
+        tool_fail("cannot invalidate the status record %s before verifying; nothing was "
+                  "verified (an older record there may still be in force until it is older "
+                  "than the policy's max_status_age)",
+                  path);
+        return 0;
+    }
+    return 1;
+}
+
+/* Write the status record if asked; 1 unless writing it failed (it then stays "verifying"). */
 static int write_status(const char *path, const unsigned char *key, size_t keylen, int passed,
                         uint64_t version)
 {
     if (path == NULL)
         return 1;
     if (!m2msec_status_write(NULL, path, key, keylen, passed, version, tool_now())) {
-        tool_fail("cannot write the status record %s", tool_name(path));
+        tool_fail("cannot write the status record %s; it stays 'verifying', which the "
+                  "provider refuses",
+                  tool_name(path));
         return 0;
     }
     tool_err("status record %s: %s", tool_name(path), passed ? "passed" : "failed");
@@ -172,6 +193,9 @@ int cmd_verify(int argc, char **argv)
 
     if (va.keyfile != NULL && !tool_read_device_key(va.keyfile, key, &keylen))
         return EXIT_USAGE;
+    /* from here until the verdict is written, the gate refuses session keys */
+    if (!invalidate_status(va.status_file, key, keylen))
+        goto end;
     if (!tool_resolve_root(a->root, root_real))
         goto end;
     if (a->policy != NULL && (policy = tool_policy_load(a->policy, a->policy)) == NULL)

@@ -266,12 +266,29 @@ int m2msec_apply_policy(OSSL_LIB_CTX *libctx, const m2msec_policy *p, const m2ms
 
 /**
  * Write the device's verification result, authenticated with
- * HMAC-SHA-256 under the device key (docs/PROTOCOL.md section 8), atomically.
- * With the policy's require_integrity, M2M-SESSION-KDF refuses to derive
- * while this record is missing, forged or says failed.
+ * HMAC-SHA-256 under the device key (docs/PROTOCOL.md section 8), atomically
+ * (temporary file, fsync, rename): "passed" if @p passed, else "failed",
+ * for manifest version @p manifest_version, dated @p when (seconds since
+ * 1970). With the policy's require_integrity, M2M-SESSION-KDF refuses to
+ * derive while this record is missing, forged, says failed or verifying,
+ * is older than max_status_age, or is for a manifest version older than
+ * the one in the policy's manifest_state. Call m2msec_status_invalidate()
+ * before verifying: if this write then fails, the record stays invalid.
+ * @return 1, or 0 with an error queued (the old record is untouched).
  */
 int m2msec_status_write(OSSL_LIB_CTX *libctx, const char *path, const unsigned char *key,
                         size_t keylen, int passed, uint64_t manifest_version, uint64_t when);
+
+/**
+ * Replace the status record with "result verifying" (manifest version 0,
+ * dated @p when), atomically, before a verification starts: the provider's
+ * gate refuses it, so an old "passed" never outlives a verification that
+ * is running, was killed, or whose result could not be written. A
+ * verifier must stop (not verify) when this fails.
+ * @return 1, or 0 with an error queued.
+ */
+int m2msec_status_invalidate(OSSL_LIB_CTX *libctx, const char *path, const unsigned char *key,
+                             size_t keylen, uint64_t when);
 
 #ifdef __cplusplus
 }

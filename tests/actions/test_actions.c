@@ -1490,7 +1490,7 @@ static void test_status(void)
     text = read_all(path, NULL);
     CU_ASSERT_FATAL(text != NULL);
     {
-        static const char head[] = "m2msec-integrity-status 1\nresult passed\n"
+        static const char head[] = "m2msec-integrity-status 2\nresult passed\n"
                                    "manifest-version 7\ntime 1700000000\nmac ";
 
         CU_ASSERT(strncmp(text, head, sizeof(head) - 1) == 0);

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Constant-time comparisons: every comparison of secret or authenticating
-# values in provider/, libm2msec/ and tools/ must use CRYPTO_memcmp.
+# values in provider/, libm2msec/, tools/ and common/ must use CRYPTO_memcmp.
 #
 # Fails on any call of memcmp, bcmp, strcmp, strncmp, strcasecmp or
 # strncasecmp whose arguments name a variable or member like tag, mac,
@@ -30,7 +30,7 @@ fi
 
 cd "$src"
 files=()
-for d in provider libm2msec tools; do
+for d in provider libm2msec tools common; do
     [[ -d $d ]] || continue
     for f in "$d"/*.c "$d"/*.h; do
         [[ -e $f ]] && files+=("$f")
@@ -115,6 +115,6 @@ while IFS='|' read -r afile acall areason; do
     fi
 done <"$allow"
 
-echo "ct_compare: $total memcmp/strcmp-family calls in provider/, libm2msec/, tools/;" \
+echo "ct_compare: $total memcmp/strcmp-family calls in provider/, libm2msec/, tools/, common/;" \
     "$flagged name a tag, MAC, digest, signature or key: $allowed reviewed, $bad not constant-time"
 [[ $bad -eq 0 ]]

@@ -2143,12 +2143,15 @@ static void test_integrity(void)
 static int write_config(void)
 {
     char sess[PATH_MAX], status[PATH_MAX], keyfile[PATH_MAX], text[4 * PATH_MAX], hex[65];
-    char mod[PATH_MAX];
+    char mod[PATH_MAX], state[PATH_MAX];
 
     pathf(sess, sizeof(sess), "%s/device-policy.cnf", tmp);
     pathf(status, sizeof(status), "%s/integrity.status", tmp);
+    pathf(state, sizeof(state), "%s/manifest.state", tmp);
     pathf(keyfile, sizeof(keyfile), "%s/device.key", tmp);
     pathf(cnfpath, sizeof(cnfpath), "%s/openssl.cnf", tmp);
+    /* the provider checks its section in the file OpenSSL reads by default */
+    setenv("OPENSSL_CONF", cnfpath, 1);
     if (realpath(mods, mod) == NULL)
         return 0;
     for (size_t i = 0; i < sizeof(device_key); i++)
@@ -2156,10 +2159,13 @@ static int write_config(void)
     snprintf(text, sizeof(text),
              "[session]\nmax_lifetime = 7200\nmin_key_bits = 128\nrequire_integrity = yes\n"
              "allowed_aeads = M2M-REC-AES-128-GCM, M2M-REC-CHACHA20-POLY1305\n"
-             "integrity_status = %s\ndevice_key_file = %s\n",
-             status, keyfile);
+             "integrity_status = %s\ndevice_key_file = %s\nmanifest_state = %s\n",
+             status, keyfile, state);
+    /* a passed record of now (max_status_age) for the manifest version in the state */
     if (!ht_write_str(sess, text) || !write_file(keyfile, hex, 64, 0600) ||
-        !m2msec_status_write(libctx, status, device_key, sizeof(device_key), 1, 5, 1700000000))
+        !ht_write_str(state, "m2msec-manifest-state 1\nversion 5\n") ||
+        !m2msec_status_write(libctx, status, device_key, sizeof(device_key), 1, 5,
+                             (uint64_t)time(NULL)))
         return 0;
     snprintf(text, sizeof(text),
              "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"

@@ -418,9 +418,12 @@ static void test_freed_memory(void)
         snprintf(hex + 2 * i, 3, "%02x", dev_key[i]);
     CHECK(realpath(mods, mod) != NULL, "module directory");
     pathf(text, sizeof(text),
-          "[session]\nrequire_integrity = yes\nintegrity_status = %s\ndevice_key_file = %s\n",
-          status, keyfile);
+          "[session]\nrequire_integrity = yes\nintegrity_status = %s\ndevice_key_file = %s\n"
+          "manifest_state = %s/manifest.state\n",
+          status, keyfile, tmp);
     CHECK(ht_write_str(sess, text) && write_file(keyfile, hex, 64, 0600), "device policy written");
+    pathf(text, sizeof(text), "%s/manifest.state", tmp);
+    CHECK(ht_write_str(text, "m2msec-manifest-state 1\nversion 3\n"), "manifest state written");
     pathf(text, sizeof(text),
           "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
           "[provider_sect]\ndefault = default_sect\nm2msec = m2msec_sect\n"
@@ -436,8 +439,10 @@ static void test_freed_memory(void)
 
     /* ---- everything from here on is scanned ---- */
     atomic_store(&scanning, 1);
-    CHECK(m2msec_status_write(refctx, status, dev_key, sizeof(dev_key), 1, 3, 1700000000),
+    CHECK(m2msec_status_write(refctx, status, dev_key, sizeof(dev_key), 1, 3, (uint64_t)time(NULL)),
           "status record written (device key, libm2msec)");
+    /* the provider checks its section in the file OpenSSL reads by default */
+    setenv("OPENSSL_CONF", cnf, 1);
     libctx = OSSL_LIB_CTX_new();
     CHECK(libctx != NULL && OSSL_LIB_CTX_load_config(libctx, cnf) &&
               OSSL_PROVIDER_available(libctx, "m2msec"),
@@ -854,15 +859,20 @@ static void write_gate_files(const char *sess, const char *status, const char *k
     char body[3 * PATH_MAX + 256];
 
     pathf(body, sizeof(body),
-          "[session]\nrequire_integrity = yes\nintegrity_status = %s\ndevice_key_file = %s\n",
-          status, keyfile);
+          "[session]\nrequire_integrity = yes\nintegrity_status = %s\ndevice_key_file = %s\n"
+          "manifest_state = %s.state\n",
+          status, keyfile, status);
     CHECK(ht_write_str(sess, body), "policy");
+    pathf(body, sizeof(body), "%s.state", status);
+    CHECK(ht_write_str(body, "m2msec-manifest-state 1\nversion 1\n"), "manifest state");
     pathf(body, sizeof(body),
           "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
           "[provider_sect]\nm2msec = m2msec_sect\n[m2msec_sect]\nmodule = %s/m2msec.so\n"
           "policy = %s\n",
           mod, sess);
     CHECK(ht_write_str(cnf, body), "config");
+    /* the provider checks its section in the file OpenSSL reads by default */
+    setenv("OPENSSL_CONF", cnf, 1);
 }
 
 static void test_error_messages(void)

@@ -139,6 +139,8 @@ int main(void)
             "M2M-REC-CHACHA20-POLY1305\n",
             mods);
     fclose(f);
+    /* the provider checks its section in the file OpenSSL reads by default */
+    setenv("OPENSSL_CONF", cnf, 1);
     libctx = OSSL_LIB_CTX_new();
     if (libctx == NULL || !OSSL_LIB_CTX_load_config(libctx, cnf) ||
         !OSSL_PROVIDER_available(libctx, "m2msec")) {

@@ -85,33 +85,36 @@ static size_t build_canonical(char *out, const char *body)
 static void test_canonical(void)
 {
     static const struct {
-        int passed;
+        int passed, verifying;
         uint64_t version, time;
         const char *body;
     } cases[] = {
-        {1, 7, 1700000000u,
-         "m2msec-integrity-status 1\nresult passed\nmanifest-version 7\ntime 1700000000\n"},
-        {0, 0, 0, "m2msec-integrity-status 1\nresult failed\nmanifest-version 0\ntime 0\n"},
-        {1, UINT64_MAX, UINT64_MAX,
-         "m2msec-integrity-status 1\nresult passed\nmanifest-version 18446744073709551615\n"
+        {1, 0, 7, 1700000000u,
+         "m2msec-integrity-status 2\nresult passed\nmanifest-version 7\ntime 1700000000\n"},
+        {0, 0, 0, 0, "m2msec-integrity-status 2\nresult failed\nmanifest-version 0\ntime 0\n"},
+        {1, 0, UINT64_MAX, UINT64_MAX,
+         "m2msec-integrity-status 2\nresult passed\nmanifest-version 18446744073709551615\n"
          "time 18446744073709551615\n"},
-        {0, 10, 1767225600u,
-         "m2msec-integrity-status 1\nresult failed\nmanifest-version 10\ntime 1767225600\n"},
+        {0, 0, 10, 1767225600u,
+         "m2msec-integrity-status 2\nresult failed\nmanifest-version 10\ntime 1767225600\n"},
+        {0, 1, 0, 1767225600u,
+         "m2msec-integrity-status 2\nresult verifying\nmanifest-version 0\ntime 1767225600\n"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char rec[REC_CAP], rendered[M2M_STATUS_MAX];
         size_t n = build_canonical(rec, cases[i].body), m;
-        M2M_INTEGRITY_STATUS st = {-1, 1, 1};
-        M2M_INTEGRITY_STATUS in = {cases[i].passed, cases[i].version, cases[i].time};
+        M2M_INTEGRITY_STATUS st = {-1, 1, 1, -1};
+        M2M_INTEGRITY_STATUS in = {cases[i].passed, cases[i].version, cases[i].time,
+                                   cases[i].verifying};
         const char *why;
 
         CHECK(n > 0, "case %zu: built", i);
         why = m2m_status_verify(hmac, KEY, sizeof(KEY), rec, n, &st);
         CHECK(why == NULL, "case %zu: canonical record refused: %s", i, why != NULL ? why : "");
-        CHECK(st.passed == cases[i].passed && st.manifest_version == cases[i].version &&
-                  st.time == cases[i].time,
-              "case %zu: fields %d %llu %llu", i, st.passed,
+        CHECK(st.passed == cases[i].passed && st.verifying == cases[i].verifying &&
+                  st.manifest_version == cases[i].version && st.time == cases[i].time,
+              "case %zu: fields %d %d %llu %llu", i, st.passed, st.verifying,
               (unsigned long long)st.manifest_version, (unsigned long long)st.time);
         /* the writer: byte for byte the record built here */
         m = m2m_status_render(hmac, KEY, sizeof(KEY), &in, rendered, sizeof(rendered));
@@ -126,10 +129,10 @@ static void test_canonical(void)
 static void test_mac(void)
 {
     static const char body[] =
-        "m2msec-integrity-status 1\nresult passed\nmanifest-version 7\ntime 1700000000\n";
+        "m2msec-integrity-status 2\nresult passed\nmanifest-version 7\ntime 1700000000\n";
     unsigned char other[32];
     char rec[REC_CAP];
-    M2M_INTEGRITY_STATUS st = {-1, 0, 0};
+    M2M_INTEGRITY_STATUS st = {-1, 0, 0, -1};
     const char *why;
     size_t n;
 
@@ -153,7 +156,7 @@ static void test_mac(void)
     CHECK(st.passed == -1, "st untouched after a refusal");
 }
 
-#define HDR "m2msec-integrity-status 1\n"
+#define HDR "m2msec-integrity-status 2\n"
 #define RES "result passed\n"
 #define VER "manifest-version 7\n"
 #define TIM "time 1700000000\n"
@@ -170,7 +173,9 @@ static const struct {
     const char *why; /* expected in the reason */
 } variants[] = {
     {"two spaces after result", HDR "result  passed\n" VER TIM, 0, "mac ", 0, 64, "\n",
-     "line 2 is not 'result passed' or 'result failed'"},
+     "line 2 is not 'result passed', 'result failed' or 'result verifying'"},
+    {"verifying in capitals", HDR "result Verifying\n" VER TIM, 0, "mac ", 0, 64, "\n", "line 2"},
+    {"unknown result", HDR "result unknown\n" VER TIM, 0, "mac ", 0, 64, "\n", "line 2"},
     {"tab after result", HDR "result\tpassed\n" VER TIM, 0, "mac ", 0, 64, "\n", "line 2"},
     {"result in capitals", HDR "result Passed\n" VER TIM, 0, "mac ", 0, 64, "\n", "line 2"},
     {"trailing space after passed", HDR "result passed \n" VER TIM, 0, "mac ", 0, 64, "\n",
@@ -208,12 +213,12 @@ static const struct {
      "time does not fit in 64 bits"},
     {"time and version swapped", HDR RES TIM VER, 0, "mac ", 0, 64, "\n",
      "line 3 is not 'manifest-version <decimal>'"},
-    {"version 2 of the format", "m2msec-integrity-status 2\n" RES VER TIM, 0, "mac ", 0, 64, "\n",
-     "line 1 is not 'm2msec-integrity-status 1'"},
-    {"magic with two spaces", "m2msec-integrity-status  1\n" RES VER TIM, 0, "mac ", 0, 64, "\n",
+    {"version 3 of the format", "m2msec-integrity-status 3\n" RES VER TIM, 0, "mac ", 0, 64, "\n",
+     "line 1 is not 'm2msec-integrity-status 2'"},
+    {"magic with two spaces", "m2msec-integrity-status  2\n" RES VER TIM, 0, "mac ", 0, 64, "\n",
      "line 1"},
     {"CRLF line ends",
-     "m2msec-integrity-status 1\r\nresult passed\r\nmanifest-version 7\r\n"
+     "m2msec-integrity-status 2\r\nresult passed\r\nmanifest-version 7\r\n"
      "time 1700000000\r\n",
      0, "mac ", 0, 64, "\r\n", "CR: lines end with LF only"},
     {"CR before the last LF", HDR RES VER TIM, 0, "mac ", 0, 64, "\r\n", "CR"},
@@ -242,7 +247,7 @@ static void test_non_canonical(void)
         size_t bl = variants[i].bodylen != 0 ? variants[i].bodylen : strlen(variants[i].body);
         size_t n = build(rec, variants[i].body, bl, variants[i].mac_prefix, variants[i].upper,
                          variants[i].hexlen, variants[i].tail, KEY);
-        M2M_INTEGRITY_STATUS st = {-1, 0, 0};
+        M2M_INTEGRITY_STATUS st = {-1, 0, 0, -1};
         const char *why;
 
         CHECK(n > 0, "%s: built", variants[i].what);
@@ -257,11 +262,34 @@ static void test_non_canonical(void)
     }
 }
 
+/*
+ * Format 1 (before "verifying" existed, written by verifiers that left an
+ * old "passed" in place while they ran) is refused, even with a right MAC.
+ */
+static void test_format1_refused(void)
+{
+    static const char *const bodies[] = {
+        "m2msec-integrity-status 1\nresult passed\nmanifest-version 7\ntime 1700000000\n",
+        "m2msec-integrity-status 1\nresult failed\nmanifest-version 7\ntime 1700000000\n",
+    };
+
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        char rec[REC_CAP];
+        size_t n = build_canonical(rec, bodies[i]);
+        M2M_INTEGRITY_STATUS st = {-1, 0, 0, -1};
+        const char *why = m2m_status_verify(hmac, KEY, sizeof(KEY), rec, n, &st);
+
+        CHECK(why != NULL && strstr(why, "format 1 is no longer accepted") != NULL,
+              "format 1 record %zu: %s", i, why != NULL ? why : "accepted");
+        CHECK(st.passed == -1, "format 1 record %zu: st untouched", i);
+    }
+}
+
 /* At most 511 bytes, and an empty record is refused. */
 static void test_lengths(void)
 {
     char rec[REC_CAP], body[REC_CAP];
-    M2M_INTEGRITY_STATUS st = {-1, 0, 0};
+    M2M_INTEGRITY_STATUS st = {-1, 0, 0, -1};
     const char *why;
     size_t n, canon;
 
@@ -286,6 +314,83 @@ static void test_lengths(void)
     CHECK(why != NULL && strstr(why, "longer than 511 bytes") != NULL, "512 bytes: %s",
           why != NULL ? why : "accepted");
     CHECK(st.passed == -1, "st untouched");
+}
+
+/*
+ * The worked examples of docs/PROTOCOL.md 8.3 (```status-example blocks: a
+ * "key = HEX" line, then the record): the MAC is recomputed with OpenSSL's
+ * HMAC, and the reader accepts each record with the fields it shows.
+ */
+static void test_protocol_examples(void)
+{
+    const char *src = getenv("M2M_SOURCE_DIR");
+    char path[1024], line[512], rec[REC_CAP], hex[65];
+    unsigned char key[64];
+    size_t keylen = 0, n = 0, blocks = 0;
+    int in = 0;
+    FILE *f;
+
+    CHECK(src != NULL, "M2M_SOURCE_DIR is set");
+    if (src == NULL)
+        return;
+    snprintf(path, sizeof(path), "%s/docs/PROTOCOL.md", src);
+    f = fopen(path, "r");
+    CHECK(f != NULL, "cannot open %s", path);
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (!in) {
+            in = strcmp(line, "```status-example\n") == 0;
+            n = keylen = 0;
+            continue;
+        }
+        if (strcmp(line, "```\n") == 0) {
+            M2M_INTEGRITY_STATUS st = {-1, 0, 0, -1};
+            const char *mac = strstr(rec, "mac "), *why;
+            unsigned long long ver = 0, when = 0;
+            char result[16] = "";
+
+            in = 0;
+            blocks++;
+            CHECK(keylen >= 16 && mac != NULL && n > 0, "example %zu: key and record", blocks);
+            if (mac == NULL)
+                continue;
+            CHECK(ref_mac_hex(key, keylen, rec, (size_t)(mac - rec), 0, hex) &&
+                      strncmp(mac + 4, hex, 64) == 0,
+                  "example %zu: the mac line is HMAC-SHA-256 of the first four lines", blocks);
+            why = m2m_status_verify(hmac, key, keylen, rec, n, &st);
+            CHECK(why == NULL, "example %zu refused: %s", blocks, why != NULL ? why : "");
+            CHECK(sscanf(rec,
+                         "m2msec-integrity-status 2\nresult %15s\nmanifest-version %llu\ntime "
+                         "%llu\n",
+                         result, &ver, &when) == 3,
+                  "example %zu: fields", blocks);
+            CHECK(st.manifest_version == ver && st.time == when &&
+                      st.passed == (strcmp(result, "passed") == 0) &&
+                      st.verifying == (strcmp(result, "verifying") == 0),
+                  "example %zu: the reader's fields", blocks);
+            continue;
+        }
+        if (strncmp(line, "key = ", 6) == 0) {
+            long l = 0;
+            unsigned char *k;
+
+            line[strcspn(line, "\n")] = '\0';
+            k = OPENSSL_hexstr2buf(line + 6, &l);
+            if (k != NULL && l > 0 && (size_t)l <= sizeof(key)) {
+                memcpy(key, k, (size_t)l);
+                keylen = (size_t)l;
+            }
+            OPENSSL_free(k);
+            continue;
+        }
+        if (n + strlen(line) < sizeof(rec)) {
+            memcpy(rec + n, line, strlen(line) + 1);
+            n += strlen(line);
+        }
+    }
+    fclose(f);
+    CHECK(blocks == 2, "docs/PROTOCOL.md has %zu status examples, want 2", blocks);
 }
 
 /* ---- the device key file (m2m_device_key_read) ---- */
@@ -391,6 +496,8 @@ int main(void)
         {"canonical records accepted; the writer writes them", test_canonical},
         {"the MAC decides between canonical records", test_mac},
         {"non-canonical records with a right MAC refused", test_non_canonical},
+        {"format 1 records refused", test_format1_refused},
+        {"docs/PROTOCOL.md 8.3 examples", test_protocol_examples},
         {"length limits", test_lengths},
         {"device key file: 16..64 bytes of hex", test_device_key},
     };
