@@ -761,10 +761,14 @@ static void auth_errors(size_t ai, size_t taglen)
         EXPECT_ERR(M2MSEC_R_AUTH_FAILED);
         fe++;
     }
-    CU_ASSERT_EQUAL(read_u64(d_epoch, M2MSEC_REC_PARAM_FAILURES), fe);
+    /*
+     * d and d_epoch hold the same key: its failed decryptions are counted
+     * per key, over all its contexts (PROTOCOL.md 5.3), so both read the sum.
+     */
+    CU_ASSERT_EQUAL(read_u64(d_epoch, M2MSEC_REC_PARAM_FAILURES), failures + fe);
     CU_ASSERT_EQUAL(read_u64(d_epoch, M2MSEC_REC_PARAM_RECORDS), 0);
     CU_ASSERT_EQUAL(read_u64(d_epoch, M2MSEC_REC_PARAM_EPOCH), 6);
-    CU_ASSERT_EQUAL(read_u64(d, M2MSEC_REC_PARAM_FAILURES), failures);
+    CU_ASSERT_EQUAL(read_u64(d, M2MSEC_REC_PARAM_FAILURES), failures + fe);
     CU_ASSERT_EQUAL(read_u64(d, M2MSEC_REC_PARAM_RECORDS), 8);
     EVP_CIPHER_CTX_free(e);
     EVP_CIPHER_CTX_free(d);
@@ -954,12 +958,12 @@ static void test_max_failures(void)
     }
 }
 
-/* Defaults and caps, read after the first record. */
+/* Defaults, and requests above them refused, read after the first record. */
 static void check_defaults(size_t ai, size_t taglen)
 {
     KEYSET k;
     LIMITS lim = {0};
-    EVP_CIPHER_CTX *e, *d, *d2;
+    EVP_CIPHER_CTX *e, *d, *d2, *x;
     SMALLREC r;
     uint64_t t0 = now_s(), v, fail_default = algs[ai].max_failures;
 
@@ -998,11 +1002,38 @@ static void check_defaults(size_t ai, size_t taglen)
     EVP_CIPHER_CTX_free(e);
     EVP_CIPHER_CTX_free(d);
 
-    /* Requests above the defaults are capped; below them they hold. */
+    /*
+     * Requests above the defaults are refused, never clamped (the 8-byte
+     * CCM tag: 2^13 failed decryptions); at or below them they hold. A
+     * refused encrypting init does not use up its key.
+     */
     keyset_new(&k, ai, 0, taglen);
-    lim.not_after = now_s() + 10000000;
-    lim.max_records = UINT64_MAX;
-    lim.max_failures = UINT64_MAX;
+    {
+        LIMITS above[6];
+
+        memset(above, 0, sizeof(above));
+        above[0].not_after = now_s() + 86400 + 100;
+        above[1].max_records = algs[ai].max_records + 1;
+        above[2].max_records = UINT64_MAX;
+        above[3].max_failures = fail_default + 1;
+        above[4].max_failures = UINT64_MAX;
+        above[5].max_bytes = algs[ai].max_bytes + 1;
+        for (size_t i = 0; i < sizeof(above) / sizeof(above[0]); i++) {
+            for (int enc = 0; enc < 2; enc++) {
+                ERR_clear_error();
+                x = rec_ctx(&k, enc, &above[i]);
+                CU_ASSERT_PTR_NULL(x);
+                EXPECT_ERR(M2MSEC_R_INVALID_PARAMETER);
+                EVP_CIPHER_CTX_free(x);
+            }
+        }
+        x = rec_ctx(&k, 1, NULL);
+        CU_ASSERT_PTR_NOT_NULL(x);
+        EVP_CIPHER_CTX_free(x);
+    }
+    lim.not_after = now_s() + 86400;
+    lim.max_records = algs[ai].max_records;
+    lim.max_failures = fail_default;
     lim.window = 32768;
     d = rec_ctx(&k, 0, &lim);
     lim.not_after = now_s() + 100;
@@ -1689,7 +1720,7 @@ int main(void)
         {"max-records and rekey-needed", test_max_records},
         {"max-bytes", test_max_bytes},
         {"max-failures", test_max_failures},
-        {"default limits and caps", test_defaults},
+        {"default limits; requests above them refused", test_defaults},
         {"state, re-init, copy, key registry", test_state_errors},
         {"AAD and data in pieces, CCM in one call", test_update_rules},
         {"replay-window parameter", test_window_param},
