@@ -216,6 +216,13 @@ static void refresh_failures(REC_CTX *c)
         c->lim.failures = m2m_failures_read(&c->fails);
 }
 
+/* A record that fails part-way is abandoned, and the tag set for it with it. */
+static void abandon(REC_CTX *c)
+{
+    c->state = ST_IDLE;
+    c->tag_ready = 0;
+}
+
 /* At the first record: freeze the limits and allocate the window. */
 static int rec_start_session(REC_CTX *c)
 {
@@ -310,14 +317,13 @@ static int rec_init(REC_CTX *c, const unsigned char *key, size_t keylen, const u
         return 0;
     }
     /*
-     * A re-init without key or IV abandons a record in progress (and the tag
-     * set for it), nothing more. A tag set before the record began stays,
-     * as OpenSSL's AEADs keep a tag set before the key.
+     * A re-init without key or IV abandons a record in progress - from its
+     * 'seq' on - with the tag set for it, nothing more. A tag set while no
+     * record was in progress stays, as OpenSSL's AEADs keep a tag set
+     * before the key.
      */
-    if (c->state == ST_AAD || c->state == ST_DATA) {
-        c->state = ST_IDLE;
-        c->tag_ready = 0;
-    }
+    if (c->state != ST_IDLE)
+        abandon(c);
     if (enc)
         c->tag_ready = 0; /* the last record's tag is no longer readable */
     c->enc = enc;
@@ -548,7 +554,7 @@ crypto:
               (unsigned long long)c->seq);
 fail:
     OPENSSL_cleanse(nonce, sizeof(nonce));
-    c->state = ST_IDLE;
+    abandon(c);
     return 0;
 }
 
@@ -676,7 +682,7 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
         return 1;
     }
     if (c->prefix_pending && !flush_prefix(c, NULL, 0)) {
-        c->state = ST_IDLE;
+        abandon(c);
         return 0;
     }
     if (outsize < inl) {
@@ -692,11 +698,11 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
                   "%s: %zu bytes of data for a record announced as %zu bytes; the record is "
                   "abandoned",
                   c->alg->name, inl, c->ccm_len);
-        c->state = ST_IDLE;
+        abandon(c);
         return 0;
     }
     if (refuse_expired(c, inl)) {
-        c->state = ST_IDLE;
+        abandon(c);
         return 0;
     }
     c->lim.bytes += inl;
@@ -711,12 +717,12 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
         }
         if (r <= 0) {
             M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: record data update failed", c->alg->name);
-            c->state = ST_IDLE;
+            abandon(c);
             return 0;
         }
     } else if (!EVP_CipherUpdate(c->inner, out, &n, in, (int)inl)) {
         M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: record data update failed", c->alg->name);
-        c->state = ST_IDLE;
+        abandon(c);
         return 0;
     }
     *outl = (size_t)n;
@@ -740,7 +746,7 @@ static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsiz
             return 0;
     }
     if (c->prefix_pending && !flush_prefix(c, NULL, 0)) {
-        c->state = ST_IDLE;
+        abandon(c);
         return 0;
     }
     if (c->alg->ccm && c->state == ST_AAD) {
@@ -752,7 +758,7 @@ static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsiz
                       "%s: final without the %zu bytes of data the record was announced with; "
                       "the record is abandoned",
                       c->alg->name, c->ccm_len);
-            c->state = ST_IDLE;
+            abandon(c);
             return 0;
         }
         r = ccm_data(c, sink, &n, NULL, 0);
@@ -763,7 +769,7 @@ static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsiz
         }
         if (r <= 0) {
             M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: empty record failed", c->alg->name);
-            c->state = ST_IDLE;
+            abandon(c);
             return 0;
         }
     }
@@ -772,14 +778,14 @@ static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsiz
 
         if (!c->tag_ready) {
             M2M_RAISE(M2M_R_BAD_STATE, "%s: set the record's tag before final", c->alg->name);
-            c->state = ST_IDLE;
+            abandon(c);
             return 0;
         }
         param_fill(&p[0], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING, c->tag, c->taglen);
         param_end(&p[1]);
         if (!EVP_CIPHER_CTX_set_params(c->inner, p)) {
             M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: cannot set tag", c->alg->name);
-            c->state = ST_IDLE;
+            abandon(c);
             return 0;
         }
     }
@@ -794,7 +800,7 @@ static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsiz
             return 0;
         }
         M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: final failed", c->alg->name);
-        c->state = ST_IDLE;
+        abandon(c);
         return 0;
     }
     if (c->enc) {
@@ -804,7 +810,7 @@ static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsiz
         param_end(&p[1]);
         if (!EVP_CIPHER_CTX_get_params(c->inner, p)) {
             M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: cannot read tag", c->alg->name);
-            c->state = ST_IDLE;
+            abandon(c);
             return 0;
         }
         c->tag_ready = 1;
@@ -853,19 +859,23 @@ static int rec_set_seq(REC_CTX *c, uint64_t seq)
     if (!c->started && !rec_start_session(c))
         return 0;
     /* A new seq abandons a record in progress, with its tag; a tag set before it stays. */
-    if (c->state == ST_AAD || c->state == ST_DATA)
+    if (c->state != ST_IDLE)
         c->tag_ready = 0;
     c->state = ST_IDLE;
-    if (refuse_expired_now(c, 0))
+    if (refuse_expired_now(c, 0)) {
+        c->tag_ready = 0; /* a refused record takes its tag with it */
         return 0;
+    }
     switch (m2m_replay_check(&c->win, seq)) {
     case M2M_REPLAY_DUP:
+        c->tag_ready = 0;
         M2M_RAISE(M2M_R_REPLAYED_RECORD,
                   "replayed record: sequence %llu of epoch %llu was "
                   "already accepted",
                   (unsigned long long)seq, (unsigned long long)c->epoch);
         return 0;
     case M2M_REPLAY_TOO_OLD:
+        c->tag_ready = 0;
         M2M_RAISE(M2M_R_OUTSIDE_WINDOW,
                   "record outside replay window: sequence %llu is %llu "
                   "or more below the highest accepted (%llu)",
