@@ -196,11 +196,12 @@ static void rec_limits(REC_CTX *c)
     c->lim.not_after = c->req_not_after != 0 ? c->req_not_after : d.not_after;
 }
 
-/* A keyed context in a process other than the one that keyed it refuses everything. */
-static int refuse_forked(const REC_CTX *c)
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static int
+forked_error(const REC_CTX *c)
 {
-    if (!c->keyed || m2m_fork_same(c->fork_id))
-        return 0;
     M2M_RAISE(M2M_R_FORKED,
               "%s context used in a forked child: it belongs to the parent process (it would "
               "repeat its nonces or accept what it accepts); create a new context in the child "
@@ -209,8 +210,14 @@ static int refuse_forked(const REC_CTX *c)
     return 1;
 }
 
+/* A keyed context in a process other than the one that keyed it refuses everything. */
+static inline int refuse_forked(const REC_CTX *c)
+{
+    return c->keyed && !m2m_fork_same(c->fork_id) && forked_error(c);
+}
+
 /* Decrypting: the key's failed decryptions in the whole process, into lim.failures. */
-static void refresh_failures(REC_CTX *c)
+static inline void refresh_failures(REC_CTX *c)
 {
     if (c->keyed && !c->enc)
         c->lim.failures = m2m_failures_read(&c->fails);
@@ -423,16 +430,14 @@ static void put_u64(unsigned char *p, uint64_t v)
 #endif
 }
 
-/* At a record's start: read the clock for this record. */
+/* At a record's start: the clock and the failure count for this record. */
 static int refuse_expired_now(REC_CTX *c, size_t len);
 
 static int refuse_expired(REC_CTX *c, size_t len)
 {
-    M2M_LIMITS l;
+    M2M_LIMITS l = c->lim;
     const char *why;
 
-    refresh_failures(c); /* the key's count in the whole process, not this context's */
-    l = c->lim;
     /*
      * Encrypting, the record in progress was counted (and checked against
      * max-records) when it began: do not count it again for its data.
@@ -454,9 +459,14 @@ static int refuse_expired(REC_CTX *c, size_t len)
     return 1;
 }
 
+/*
+ * At a record's start: read the clock, and the key's failed decryptions in
+ * the whole process (not this context's), for this record.
+ */
 static int refuse_expired_now(REC_CTX *c, size_t len)
 {
     c->now = m2m_now();
+    refresh_failures(c);
     return refuse_expired(c, len);
 }
 
