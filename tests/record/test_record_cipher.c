@@ -655,6 +655,7 @@ static void replay_errors(size_t ai)
         CU_ASSERT_EQUAL(open_small(d, &k, &far, 1000), OPEN_OK);
         CU_ASSERT_EQUAL(open_small(d, &k, &old, 1000 - 256), OPEN_SEQ);
         EXPECT_ERR(M2MSEC_R_OUTSIDE_WINDOW);
+        /* Accepted before and now too old: "outside window" (PROTOCOL.md 5.3). */
         CU_ASSERT_EQUAL(open_small(d, &k, &r[0], r[0].seq), OPEN_SEQ);
         EXPECT_ERR(M2MSEC_R_OUTSIDE_WINDOW);
         CU_ASSERT_EQUAL(open_small(d, &k, &edge, 1000 - 255), OPEN_OK);
@@ -1646,6 +1647,78 @@ static void test_epoch_rollover(void)
     }
 }
 
+/*
+ * PROTOCOL.md 5.3, as documented: the bytes of a forged record count
+ * against the receiver's byte budget (with one failed decryption); a
+ * record refused at 'seq' costs nothing. And GCM / ChaCha20-Poly1305 hand
+ * out the plaintext from update before final rejects the tag (the caller
+ * must discard it); CCM fails the update and zeroes the output.
+ */
+static void test_forged_bytes_and_early_plaintext(void)
+{
+    for (size_t ai = 0; ai < NALGS; ai++) {
+        KEYSET k;
+        LIMITS lim = {0};
+        EVP_CIPHER_CTX *e, *d;
+        SMALLREC r[3], f;
+        unsigned char out[64];
+        uint64_t seq;
+        int n = 0;
+
+        keyset_new(&k, ai, 0, MAXTAG);
+        lim.max_bytes = 100;
+        rec_pair(&k, NULL, &lim, &e, &d);
+        seal_many(e, &k, r, 3);
+        f = r[0];
+        f.tag[0] ^= 0x01;
+        CU_ASSERT_EQUAL(open_small(d, &k, &f, f.seq), algs[ai].ccm ? OPEN_DATA : OPEN_FINAL);
+        EXPECT_ERR(M2MSEC_R_AUTH_FAILED);
+        CU_ASSERT_EQUAL(read_u64(d, M2MSEC_REC_PARAM_BYTES), 40);
+        CU_ASSERT_EQUAL(read_u64(d, M2MSEC_REC_PARAM_FAILURES), 1);
+        CU_ASSERT_EQUAL(open_small(d, &k, &r[0], r[0].seq), OPEN_OK);  /* 80 of 100 */
+        CU_ASSERT_EQUAL(open_small(d, &k, &r[0], r[0].seq), OPEN_SEQ); /* a replay: free */
+        EXPECT_ERR(M2MSEC_R_REPLAYED_RECORD);
+        CU_ASSERT_EQUAL(read_u64(d, M2MSEC_REC_PARAM_BYTES), 80);
+        CU_ASSERT_EQUAL(open_small(d, &k, &r[1], r[1].seq), OPEN_DATA); /* 120 > 100 */
+        EXPECT_ERR(M2MSEC_R_KEY_EXPIRED);
+
+        /* Plaintext before the tag is checked (a fresh pair: this one's bytes are spent). */
+        EVP_CIPHER_CTX_free(d);
+        d = rec_ctx(&k, 0, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f = r[2];
+        f.tag[3] ^= 0x10;
+        seq = f.seq;
+        memset(out, 0x5a, sizeof(out));
+        {
+            OSSL_PARAM p[3];
+
+            p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_SEQ, &seq);
+            p[1] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, f.tag, MAXTAG);
+            p[2] = OSSL_PARAM_construct_end();
+            EXPECT_OK(EVP_CIPHER_CTX_set_params(d, p));
+        }
+        EXPECT_OK(EVP_DecryptUpdate(d, NULL, &n, app_aad, (int)sizeof(app_aad)));
+        ERR_clear_error();
+        if (algs[ai].ccm) {
+            size_t nonzero = 0;
+
+            CU_ASSERT_FALSE(EVP_DecryptUpdate(d, out, &n, f.ct, 40));
+            EXPECT_ERR(M2MSEC_R_AUTH_FAILED);
+            for (size_t i = 0; i < 40; i++)
+                nonzero += out[i] != 0;
+            CU_ASSERT_EQUAL(nonzero, 0);
+        } else {
+            CU_ASSERT(EVP_DecryptUpdate(d, out, &n, f.ct, 40));
+            CU_ASSERT(n == 40 && memcmp(out, r[2].pt, 40) == 0);   /* handed out ... */
+            CU_ASSERT_FALSE(EVP_DecryptFinal_ex(d, out + 40, &n)); /* ... then refused */
+            EXPECT_ERR(M2MSEC_R_AUTH_FAILED);
+        }
+        EVP_CIPHER_CTX_free(e);
+        EVP_CIPHER_CTX_free(d);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Fetch, suite set-up                                                 */
 /* ------------------------------------------------------------------ */
@@ -1727,6 +1800,8 @@ int main(void)
         {"CCM with 8-byte tag, tag lengths", test_ccm8},
         {"10^6 records: unique nonces, shuffled opening", test_million_records},
         {"epoch roll-over", test_epoch_rollover},
+        {"forged bytes count; plaintext before final (GCM, ChaCha)",
+         test_forged_bytes_and_early_plaintext},
     };
     return tc_run("test_record_cipher", "record_cipher", suite_init, suite_cleanup, tests,
                   sizeof(tests) / sizeof(tests[0]));
