@@ -35,7 +35,10 @@
  * default provider), the window learns a number only after its tag
  * verified, failures and records are counted, hard limits refuse, the soft
  * limit ("rekey-needed") is exactly 80 %, locked parameters stay locked, a
- * context cannot be copied. Any disagreement aborts.
+ * context cannot be copied, a limit above its default is refused. Failed
+ * decryptions are counted per key for the whole process (PROTOCOL.md 5.3),
+ * so the model starts from the count the key already has from earlier
+ * inputs. Any disagreement aborts.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -588,7 +591,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     OSSL_PARAM p[8], *pp = p;
     uint64_t window = 0, maxr = 0, maxf = 0, maxb = 0, not_after = 0, epoch = 0;
     size_t taglen;
-    int ok, at_init = (cfg >> 3) & 1, window_ok;
+    int ok, at_init = (cfg >> 3) & 1, window_ok, limits_ok;
 
     fz_stat("inputs");
     memset(&m, 0, sizeof(m));
@@ -625,15 +628,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     *pp = OSSL_PARAM_construct_end();
     window_ok = !(mask & 1) || (window >= 64 && window <= 32768);
 
-    /* The model of the context's settings. */
+    /* The model of the context's settings: a limit above its default is refused (0: default). */
     m.epoch = epoch;
     m.window = (mask & 1) ? window : 256;
-    m.max_records = maxr != 0 && maxr < algs[m.alg].max_records ? maxr : algs[m.alg].max_records;
-    m.max_bytes = maxb != 0 && maxb < algs[m.alg].max_bytes ? maxb : algs[m.alg].max_bytes;
     {
         uint64_t f = m.taglen == 8 ? 1ull << 13 : algs[m.alg].max_failures;
 
-        m.max_failures = maxf != 0 && maxf < f ? maxf : f;
+        limits_ok = maxr <= algs[m.alg].max_records && maxb <= algs[m.alg].max_bytes && maxf <= f &&
+                    (!(mask & 16) || not_after <= now_s() + 86400);
+        m.max_records = maxr != 0 ? maxr : algs[m.alg].max_records;
+        m.max_bytes = maxb != 0 ? maxb : algs[m.alg].max_bytes;
+        m.max_failures = maxf != 0 ? maxf : f;
     }
     m.not_after = (mask & 16) ? not_after : UINT64_MAX;
     m.user_not_after = (mask & 16) != 0;
@@ -660,16 +665,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ok = EVP_DecryptInit_ex2(ctx, rec[m.alg], m.key, m.iv, ip);
     }
     if (at_init) {
-        FZ_CHECK(ok == window_ok, "init with replay-window %llu: %d", (unsigned long long)window,
-                 ok);
+        FZ_CHECK(ok == (window_ok && limits_ok), "init with replay-window %llu, limits %s: %d",
+                 (unsigned long long)window, limits_ok ? "ok" : "above a default", ok);
     } else {
         FZ_CHECK(ok, "plain init failed");
         ok = EVP_CIPHER_CTX_set_params(ctx, p);
-        FZ_CHECK(ok == window_ok, "set_params with replay-window %llu: %d",
-                 (unsigned long long)window, ok);
+        FZ_CHECK(ok == (window_ok && limits_ok),
+                 "set_params with replay-window %llu, limits %s: %d", (unsigned long long)window,
+                 limits_ok ? "ok" : "above a default", ok);
     }
-    if (!ok)
+    if (!ok) {
+        fz_stat(limits_ok ? "refused: replay-window" : "refused: limit above its default");
         goto end;
+    }
+    {
+        /* The key's failed decryptions so far in this process (earlier inputs, same key). */
+        OSSL_PARAM fp[2];
+
+        fp[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_FAILURES, &m.failures);
+        fp[1] = OSSL_PARAM_construct_end();
+        FZ_CHECK(EVP_CIPHER_CTX_get_params(ctx, fp), "reading the key's failures failed");
+    }
     if (m.not_after == UINT64_MAX)
         m.not_after = now_s() + 86400; /* policy max_lifetime from key-set time */
     ERR_clear_error();

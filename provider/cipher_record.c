@@ -5,11 +5,14 @@
  *   nonce(seq) = static IV XOR u64be(seq) (right-aligned, as TLS 1.3)
  *   AAD        = u64be(epoch) || u64be(seq) || application AAD
  * Encrypting, the context assigns seq itself (0, 1, 2, ...) and a key can
- * encrypt in one context only (key_registry.c). Decrypting, the
- * application sets the received "seq" first; the replay window
- * (replay_window.c) refuses duplicates and too-old records before any
- * decryption work and learns the record only after its tag verifies. Key
- * lifetime and usage limits (key_limits.c) apply to both directions.
+ * encrypt in one context only, in the whole process (key_registry.c).
+ * Decrypting, the application sets the received "seq" first; the replay
+ * window (replay_window.c) refuses duplicates and too-old records before
+ * any decryption work and learns the record only after its tag verifies;
+ * failed decryptions count against the key's process-wide budget
+ * (key_registry.c). Key lifetime and usage limits (key_limits.c) apply to
+ * both directions. A context used in a forked child refuses to work
+ * (fork_guard.c).
  *
  * EVP usage per record, like AES-GCM: [set seq (+tag)] -> update(out=NULL,
  * AAD) ... -> update(data) ... -> final -> [get tag]. The next update after
@@ -25,6 +28,7 @@
 
 #include "cipher_record.h"
 #include "errors.h"
+#include "fork_guard.h"
 #include "key_limits.h"
 #include "key_registry.h"
 #include "prov.h"
@@ -33,6 +37,7 @@
 #define REC_IVLEN 12
 #define REC_PREFIX 16 /* u64be(epoch) || u64be(seq) */
 #define REC_MAXTAG 16
+#define REC_CCM_MAXLEN 0xFFFFFFu /* 12-byte nonce: L = 3 */
 
 /* Published AEAD usage limits per key (docs/PROTOCOL.md 5.4). */
 #define LIM_2_24_5 23726566ull /* floor(2^24.5): TLS 1.3 AES-GCM records */
@@ -74,6 +79,10 @@ typedef struct {
     int prefix_pending;
     unsigned char *aad; /* CCM: AAD is buffered until the data arrives */
     size_t aadlen, aadcap;
+    size_t ccm_len; /* CCM: the record length announced by update(NULL, NULL, len) */
+    int ccm_len_set;
+    uint64_t fork_id;   /* the process that keyed the context (fork_guard.h) */
+    M2M_FAIL_REF fails; /* decrypting: the key's process-wide failure count */
 } REC_CTX;
 
 static void *rec_newctx(void *provctx, const M2M_REC_ALG *alg)
@@ -124,23 +133,101 @@ static void *rec_dupctx(void *vctx)
     return NULL;
 }
 
-static uint64_t cap(uint64_t requested, uint64_t limit)
+/* The policy's cap (0: none) applied to an algorithm's limit. */
+static uint64_t policy_cap(uint64_t policy, uint64_t limit)
 {
-    return requested != 0 && requested < limit ? requested : limit;
+    return policy != 0 && policy < limit ? policy : limit;
 }
 
-/* Effective limits: the request, capped by the algorithm's limit and the policy. */
+/* The default limits of a key set at `start`: the algorithm's, lowered by the policy. */
+static void default_limits(const REC_CTX *c, uint64_t start, M2M_LIMITS *d)
+{
+    uint64_t failures = c->alg->ccm && c->taglen == 8 ? LIM_2_13 : c->alg->max_failures;
+    uint64_t life = c->pc->policy.max_lifetime;
+
+    d->max_records = policy_cap(c->pc->policy.max_records, c->alg->max_records);
+    d->max_bytes = policy_cap(c->pc->policy.max_bytes, c->alg->max_bytes);
+    d->max_failures = policy_cap(c->pc->policy.max_failures, failures);
+    d->not_after = start > UINT64_MAX - life ? UINT64_MAX : start + life;
+}
+
+static int limit_ok(const REC_CTX *c, const char *name, uint64_t req, uint64_t max,
+                    const char *what)
+{
+    if (req <= max)
+        return 1;
+    M2M_RAISE(M2M_R_INVALID_PARAMETER,
+              "%s: '%s' %llu is above %llu (%s); a limit can only be lowered", c->alg->name, name,
+              (unsigned long long)req, (unsigned long long)max, what);
+    return 0;
+}
+
+/*
+ * Are the requested limits at or below the defaults of a key set at
+ * `start`? A request above a default is refused, never clamped (0 means
+ * "not requested": the default).
+ */
+static int limits_check(const REC_CTX *c, uint64_t start)
+{
+    M2M_LIMITS d;
+
+    default_limits(c, start, &d);
+    return limit_ok(c, M2MSEC_REC_PARAM_MAX_RECORDS, c->req_records, d.max_records,
+                    "the per-key record limit of the cipher and policy") &&
+           limit_ok(c, M2MSEC_REC_PARAM_MAX_BYTES, c->req_bytes, d.max_bytes,
+                    "the per-key byte limit of the cipher and policy") &&
+           limit_ok(c, M2MSEC_REC_PARAM_MAX_FAILURES, c->req_failures, d.max_failures,
+                    c->alg->ccm && c->taglen == 8
+                        ? "the failed-decryption limit of the 8-byte CCM tag and policy"
+                        : "the failed-decryption limit of the cipher and policy") &&
+           limit_ok(c, M2MSEC_REC_PARAM_NOT_AFTER, c->req_not_after, d.not_after,
+                    "key-set time plus the policy's max_lifetime");
+}
+
+/* Effective limits: the request (checked by limits_check) or the default. */
 static void rec_limits(REC_CTX *c)
 {
-    uint64_t failures = c->alg->max_failures;
+    M2M_LIMITS d;
 
-    if (c->alg->ccm && c->taglen == 8)
-        failures = LIM_2_13;
-    /* The request, capped by the algorithm's limit and then by the policy. */
-    c->lim.max_records = cap(c->pc->policy.max_records, cap(c->req_records, c->alg->max_records));
-    c->lim.max_bytes = cap(c->pc->policy.max_bytes, cap(c->req_bytes, c->alg->max_bytes));
-    c->lim.max_failures = cap(c->pc->policy.max_failures, cap(c->req_failures, failures));
-    c->lim.not_after = cap(c->req_not_after, c->lim.start + c->pc->policy.max_lifetime);
+    default_limits(c, c->lim.start, &d);
+    c->lim.max_records = c->req_records != 0 ? c->req_records : d.max_records;
+    c->lim.max_bytes = c->req_bytes != 0 ? c->req_bytes : d.max_bytes;
+    c->lim.max_failures = c->req_failures != 0 ? c->req_failures : d.max_failures;
+    c->lim.not_after = c->req_not_after != 0 ? c->req_not_after : d.not_after;
+}
+
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static int
+forked_error(const REC_CTX *c)
+{
+    M2M_RAISE(M2M_R_FORKED,
+              "%s context used in a forked child: it belongs to the parent process (it would "
+              "repeat its nonces or accept what it accepts); create a new context in the child "
+              "(encrypting: with a new key)",
+              c->alg->name);
+    return 1;
+}
+
+/* A keyed context in a process other than the one that keyed it refuses everything. */
+static inline int refuse_forked(const REC_CTX *c)
+{
+    return c->keyed && !m2m_fork_same(c->fork_id) && forked_error(c);
+}
+
+/* Decrypting: the key's failed decryptions in the whole process, into lim.failures. */
+static inline void refresh_failures(REC_CTX *c)
+{
+    if (c->keyed && !c->enc)
+        c->lim.failures = m2m_failures_read(&c->fails);
+}
+
+/* A record that fails part-way is abandoned, and the tag set for it with it. */
+static void abandon(REC_CTX *c)
+{
+    c->state = ST_IDLE;
+    c->tag_ready = 0;
 }
 
 /* At the first record: freeze the limits and allocate the window. */
@@ -171,8 +258,19 @@ static int locked_param(REC_CTX *c, const char *name)
 
 static int get_u64(const OSSL_PARAM *p, uint64_t *v)
 {
-    if (!OSSL_PARAM_get_uint64(p, v)) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter '%s' must be an unsigned integer", p->key);
+    if (p->data == NULL || !OSSL_PARAM_get_uint64(p, v)) {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter '%s' must be an unsigned integer%s", p->key,
+                  p->data == NULL ? " (its data pointer is NULL)" : "");
+        return 0;
+    }
+    return 1;
+}
+
+static int get_size(const OSSL_PARAM *p, size_t *v)
+{
+    if (p->data == NULL || !OSSL_PARAM_get_size_t(p, v)) {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter '%s' must be an unsigned integer%s", p->key,
+                  p->data == NULL ? " (its data pointer is NULL)" : "");
         return 0;
     }
     return 1;
@@ -211,6 +309,8 @@ static int rec_set_ctx_params(void *vctx, const OSSL_PARAM params[]);
 static int rec_init(REC_CTX *c, const unsigned char *key, size_t keylen, const unsigned char *iv,
                     size_t ivlen, const OSSL_PARAM params[], int enc)
 {
+    if (refuse_forked(c))
+        return 0;
     if (c->enc != -1 && c->enc != enc && (c->keyed || c->started)) {
         M2M_RAISE(M2M_R_BAD_STATE, "a %s context cannot change direction; create a new one",
                   c->alg->name);
@@ -223,13 +323,23 @@ static int rec_init(REC_CTX *c, const unsigned char *key, size_t keylen, const u
                   c->alg->name);
         return 0;
     }
+    /*
+     * A re-init without key or IV abandons a record in progress - from its
+     * 'seq' on - with the tag set for it, nothing more. A tag set while no
+     * record was in progress stays, as OpenSSL's AEADs keep a tag set
+     * before the key.
+     */
+    if (c->state != ST_IDLE)
+        abandon(c);
+    if (enc)
+        c->tag_ready = 0; /* the last record's tag is no longer readable */
     c->enc = enc;
-    /* A re-init without key or IV abandons a record in progress, nothing more. */
-    c->state = ST_IDLE;
-    c->tag_ready = 0;
     if (!rec_set_ctx_params(c, params))
         return 0;
     if (key != NULL) {
+        M2M_KEY_FP fp;
+        uint64_t start = m2m_now_precise();
+
         if (keylen != c->alg->keylen) {
             M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s needs a %zu-byte key, got %zu bytes",
                       c->alg->name, c->alg->keylen, keylen);
@@ -241,7 +351,16 @@ static int rec_init(REC_CTX *c, const unsigned char *key, size_t keylen, const u
                       c->alg->name);
             return 0;
         }
-        if (enc && !m2m_key_registry_claim(c->pc->keys, c->alg->name, key, keylen))
+        if (start == UINT64_MAX) {
+            M2M_RAISE(M2M_R_KEY_EXPIRED, "%s: cannot read the clock; no key can be used",
+                      c->alg->name);
+            return 0;
+        }
+        /* Refuse bad limits before the key is claimed: a refused init must not burn it. */
+        if (!limits_check(c, start) ||
+            !m2m_key_fingerprint(c->pc->hmac, c->alg->name, key, keylen, &fp))
+            return 0;
+        if (enc && !m2m_key_registry_claim(&fp, c->alg->name))
             return 0;
         if (!EVP_CipherInit_ex2(c->inner, c->pc->rec_inner[c->alg - m2m_rec_algs], NULL, NULL, enc,
                                 NULL)) {
@@ -266,7 +385,12 @@ static int rec_init(REC_CTX *c, const unsigned char *key, size_t keylen, const u
             return 0;
         }
         c->keyed = 1;
-        c->lim.start = m2m_now();
+        c->lim.start = start;
+        c->fork_id = m2m_fork_id();
+        if (!enc)
+            m2m_failures_attach(&c->fails, &fp);
+        c->lim.failures = 0;
+        refresh_failures(c);
     }
     if (c->keyed)
         rec_limits(c); /* readable from now on; frozen at the first record */
@@ -306,7 +430,7 @@ static void put_u64(unsigned char *p, uint64_t v)
 #endif
 }
 
-/* At a record's start: read the clock for this record. */
+/* At a record's start: the clock and the failure count for this record. */
 static int refuse_expired_now(REC_CTX *c, size_t len);
 
 static int refuse_expired(REC_CTX *c, size_t len)
@@ -323,14 +447,26 @@ static int refuse_expired(REC_CTX *c, size_t len)
     why = m2m_limits_refuse(&l, c->now, len);
     if (why == NULL)
         return 0;
-    M2M_RAISE(M2M_R_KEY_EXPIRED, "session key expired: %s (epoch %llu)", why,
-              (unsigned long long)c->epoch);
+    if (c->enc)
+        M2M_RAISE(M2M_R_KEY_EXPIRED, "session key expired: %s (epoch %llu)", why,
+                  (unsigned long long)c->epoch);
+    else
+        M2M_RAISE(M2M_R_KEY_EXPIRED,
+                  "session key expired: %s (epoch %llu; %llu of %llu failed decryptions of this "
+                  "key, counted over all its contexts in this process)",
+                  why, (unsigned long long)c->epoch, (unsigned long long)l.failures,
+                  (unsigned long long)l.max_failures);
     return 1;
 }
 
+/*
+ * At a record's start: read the clock, and the key's failed decryptions in
+ * the whole process (not this context's), for this record.
+ */
 static int refuse_expired_now(REC_CTX *c, size_t len)
 {
     c->now = m2m_now();
+    refresh_failures(c);
     return refuse_expired(c, len);
 }
 
@@ -408,6 +544,7 @@ static int rec_begin(REC_CTX *c)
     }
     if (!EVP_CipherInit_ex2(c->inner, NULL, NULL, nonce, c->enc, NULL))
         goto crypto;
+    c->ccm_len_set = 0;
     if (c->alg->ccm) {
         c->aadlen = 0;
         if (!aad_reserve(c, REC_PREFIX))
@@ -427,14 +564,14 @@ crypto:
               (unsigned long long)c->seq);
 fail:
     OPENSSL_cleanse(nonce, sizeof(nonce));
-    c->state = ST_IDLE;
+    abandon(c);
     return 0;
 }
 
 /* Record failure while decrypting: count it, forget the record. */
 static void rec_auth_failed(REC_CTX *c)
 {
-    c->lim.failures++;
+    c->lim.failures = m2m_failures_add(&c->fails); /* the key's budget, process-wide */
     c->state = ST_IDLE;
     c->tag_ready = 0;
     M2M_RAISE(M2M_R_AUTH_FAILED,
@@ -486,13 +623,50 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
     int n = 0;
 
     *outl = 0;
-    if (c->state == ST_IDLE || c->state == ST_SEQ_SET) {
-        if (!rec_begin(c))
-            return 0;
+    if (refuse_forked(c))
+        return 0;
+    /*
+     * Nothing to do, as in OpenSSL's AEADs: an empty update of GCM or
+     * ChaCha20-Poly1305, and CCM's update(out, NULL, 0) (its "finish").
+     */
+    if (inl == 0 && (!c->alg->ccm || (in == NULL && out != NULL)))
+        return 1;
+    if (in == NULL && inl > 0 && (out != NULL || !c->alg->ccm)) {
+        /* Refused before the record begins: nothing changes. */
+        if (out != NULL)
+            M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: the input is NULL but its length is %zu",
+                      c->alg->name, inl);
+        else
+            M2M_RAISE(M2M_R_INVALID_PARAMETER,
+                      "%s: update(out = NULL, in = NULL, %zu) announces a CCM message length; "
+                      "%s takes none (give AAD with out = NULL, data with both buffers)",
+                      c->alg->name, inl, c->alg->name);
+        return 0;
     }
     if (inl > INT_MAX) {
         M2M_RAISE(M2M_R_INVALID_PARAMETER, "record too long");
         return 0;
+    }
+    if (c->state == ST_IDLE || c->state == ST_SEQ_SET) {
+        if (!rec_begin(c))
+            return 0;
+    }
+    if (in == NULL && out == NULL && c->alg->ccm) {
+        /* The CCM message length (EVP_CipherUpdate(ctx, NULL, &outl, NULL, len)). */
+        if (c->state != ST_AAD) {
+            M2M_RAISE(M2M_R_BAD_STATE, "%s: announce the message length before the record data",
+                      c->alg->name);
+            return 0;
+        }
+        if (inl > REC_CCM_MAXLEN) {
+            M2M_RAISE(M2M_R_INVALID_PARAMETER,
+                      "%s: a record holds at most %u bytes (12-byte nonce), not %zu", c->alg->name,
+                      REC_CCM_MAXLEN, inl);
+            return 0;
+        }
+        c->ccm_len = inl;
+        c->ccm_len_set = 1;
+        return 1;
     }
     if (out == NULL) { /* AAD */
         if (c->state != ST_AAD) {
@@ -518,7 +692,7 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
         return 1;
     }
     if (c->prefix_pending && !flush_prefix(c, NULL, 0)) {
-        c->state = ST_IDLE;
+        abandon(c);
         return 0;
     }
     if (outsize < inl) {
@@ -529,8 +703,16 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
         M2M_RAISE(M2M_R_BAD_STATE, "%s: give the record data in one update call", c->alg->name);
         return 0;
     }
+    if (c->alg->ccm && c->ccm_len_set && inl != c->ccm_len) {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER,
+                  "%s: %zu bytes of data for a record announced as %zu bytes; the record is "
+                  "abandoned",
+                  c->alg->name, inl, c->ccm_len);
+        abandon(c);
+        return 0;
+    }
     if (refuse_expired(c, inl)) {
-        c->state = ST_IDLE;
+        abandon(c);
         return 0;
     }
     c->lim.bytes += inl;
@@ -545,12 +727,12 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
         }
         if (r <= 0) {
             M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: record data update failed", c->alg->name);
-            c->state = ST_IDLE;
+            abandon(c);
             return 0;
         }
     } else if (!EVP_CipherUpdate(c->inner, out, &n, in, (int)inl)) {
         M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: record data update failed", c->alg->name);
-        c->state = ST_IDLE;
+        abandon(c);
         return 0;
     }
     *outl = (size_t)n;
@@ -560,22 +742,36 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
 static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsize)
 {
     REC_CTX *c = vctx;
+    unsigned char fin[EVP_MAX_BLOCK_LENGTH];
     int n = 0;
 
+    (void)out;
     (void)outsize;
     *outl = 0;
+    if (refuse_forked(c))
+        return 0;
     if (c->state == ST_IDLE || c->state == ST_SEQ_SET) {
         /* An empty record: begin it now. */
         if (!rec_begin(c))
             return 0;
     }
     if (c->prefix_pending && !flush_prefix(c, NULL, 0)) {
-        c->state = ST_IDLE;
+        abandon(c);
         return 0;
     }
     if (c->alg->ccm && c->state == ST_AAD) {
         unsigned char sink[1];
-        int r = ccm_data(c, sink, &n, NULL, 0);
+        int r;
+
+        if (c->ccm_len_set && c->ccm_len != 0) {
+            M2M_RAISE(M2M_R_INVALID_PARAMETER,
+                      "%s: final without the %zu bytes of data the record was announced with; "
+                      "the record is abandoned",
+                      c->alg->name, c->ccm_len);
+            abandon(c);
+            return 0;
+        }
+        r = ccm_data(c, sink, &n, NULL, 0);
 
         if (r == 0 && !c->enc) {
             rec_auth_failed(c);
@@ -583,7 +779,7 @@ static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsiz
         }
         if (r <= 0) {
             M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: empty record failed", c->alg->name);
-            c->state = ST_IDLE;
+            abandon(c);
             return 0;
         }
     }
@@ -592,24 +788,29 @@ static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsiz
 
         if (!c->tag_ready) {
             M2M_RAISE(M2M_R_BAD_STATE, "%s: set the record's tag before final", c->alg->name);
-            c->state = ST_IDLE;
+            abandon(c);
             return 0;
         }
         param_fill(&p[0], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING, c->tag, c->taglen);
         param_end(&p[1]);
         if (!EVP_CIPHER_CTX_set_params(c->inner, p)) {
             M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: cannot set tag", c->alg->name);
-            c->state = ST_IDLE;
+            abandon(c);
             return 0;
         }
     }
-    if (!EVP_CipherFinal_ex(c->inner, out, &n)) {
+    /*
+     * The AEADs write nothing at final; a buffer of our own, since the
+     * caller's may be NULL (EVP_Cipher(ctx, NULL, NULL, 0)), which the
+     * stock CCM would take for a message-length call.
+     */
+    if (!EVP_CipherFinal_ex(c->inner, fin, &n)) {
         if (!c->enc) {
             rec_auth_failed(c);
             return 0;
         }
         M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: final failed", c->alg->name);
-        c->state = ST_IDLE;
+        abandon(c);
         return 0;
     }
     if (c->enc) {
@@ -619,7 +820,7 @@ static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsiz
         param_end(&p[1]);
         if (!EVP_CIPHER_CTX_get_params(c->inner, p)) {
             M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: cannot read tag", c->alg->name);
-            c->state = ST_IDLE;
+            abandon(c);
             return 0;
         }
         c->tag_ready = 1;
@@ -633,6 +834,24 @@ static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsiz
     return 1;
 }
 
+/*
+ * EVP_Cipher(): input is an update, NULL input finishes the record (as
+ * OpenSSL's AEADs do); *outl is the input length, as theirs.
+ */
+static int rec_cipher(void *vctx, unsigned char *out, size_t *outl, size_t outsize,
+                      const unsigned char *in, size_t inl)
+{
+    size_t n = 0;
+
+    *outl = 0;
+    if (in == NULL && inl == 0)
+        return rec_final(vctx, out, outl, outsize);
+    if (!rec_update(vctx, out, &n, outsize, in, inl))
+        return 0;
+    *outl = inl;
+    return 1;
+}
+
 static int rec_set_seq(REC_CTX *c, uint64_t seq)
 {
     if (c->enc) {
@@ -641,24 +860,32 @@ static int rec_set_seq(REC_CTX *c, uint64_t seq)
                   c->alg->name);
         return 0;
     }
+    if (refuse_forked(c))
+        return 0;
     if (!c->keyed || !c->have_iv) {
         M2M_RAISE(M2M_R_BAD_STATE, "%s: set the key and the 12-byte static IV first", c->alg->name);
         return 0;
     }
     if (!c->started && !rec_start_session(c))
         return 0;
-    c->state = ST_IDLE; /* a new seq abandons any record in progress */
-    c->tag_ready = 0;
-    if (refuse_expired_now(c, 0))
+    /* A new seq abandons a record in progress, with its tag; a tag set before it stays. */
+    if (c->state != ST_IDLE)
+        c->tag_ready = 0;
+    c->state = ST_IDLE;
+    if (refuse_expired_now(c, 0)) {
+        c->tag_ready = 0; /* a refused record takes its tag with it */
         return 0;
+    }
     switch (m2m_replay_check(&c->win, seq)) {
     case M2M_REPLAY_DUP:
+        c->tag_ready = 0;
         M2M_RAISE(M2M_R_REPLAYED_RECORD,
                   "replayed record: sequence %llu of epoch %llu was "
                   "already accepted",
                   (unsigned long long)seq, (unsigned long long)c->epoch);
         return 0;
     case M2M_REPLAY_TOO_OLD:
+        c->tag_ready = 0;
         M2M_RAISE(M2M_R_OUTSIDE_WINDOW,
                   "record outside replay window: sequence %llu is %llu "
                   "or more below the highest accepted (%llu)",
@@ -683,6 +910,8 @@ enum {
     S_NOT_AFTER,
     S_WINDOW,
     S_TAGLEN,
+    S_IVLEN,
+    S_KEYLEN,
     S_SEQ,
     S_TAG,
     S_COUNT
@@ -693,13 +922,44 @@ static int set_limit(REC_CTX *c, const OSSL_PARAM *p, uint64_t *field)
     return p == NULL || (locked_param(c, p->key) && get_u64(p, field));
 }
 
+/* The tag length: 16, or 8 for AES-CCM; a change only before the key. */
+static int apply_taglen(REC_CTX *c, const char *name, size_t t)
+{
+    if (t == c->taglen)
+        return 1; /* no change: fine at any time */
+    if (!locked_param(c, name))
+        return 0;
+    if (t != 16 && !(c->alg->ccm && t == 8)) {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: tag length %zu is not supported (%s)", c->alg->name,
+                  t, c->alg->ccm ? "8 or 16" : "16");
+        return 0;
+    }
+    if (c->keyed) {
+        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag length before the key", c->alg->name);
+        return 0;
+    }
+    c->taglen = t;
+    return 1;
+}
+
 static int set_tag(REC_CTX *c, const OSSL_PARAM *p)
 {
+    if (p->data_type != OSSL_PARAM_OCTET_STRING) {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: the tag must be an octet string", c->alg->name);
+        return 0;
+    }
+    /*
+     * A tag without data is a tag length, as the stock AES-CCM and
+     * ChaCha20-Poly1305 take it: EVP_CIPHER_CTX_ctrl(ctx,
+     * EVP_CTRL_AEAD_SET_TAG, len, NULL), in either direction.
+     */
+    if (p->data == NULL)
+        return apply_taglen(c, p->key, p->data_size);
     if (c->enc) {
         M2M_RAISE(M2M_R_BAD_STATE, "%s: the tag is set only when decrypting", c->alg->name);
         return 0;
     }
-    if (p->data_type != OSSL_PARAM_OCTET_STRING || p->data_size != c->taglen || p->data == NULL) {
+    if (p->data_size != c->taglen) {
         M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: the tag must be %zu bytes", c->alg->name,
                   c->taglen);
         return 0;
@@ -719,18 +979,21 @@ static int set_taglen(REC_CTX *c, const OSSL_PARAM *p)
 {
     size_t t;
 
-    if (!locked_param(c, p->key) || !OSSL_PARAM_get_size_t(p, &t))
+    return get_size(p, &t) && apply_taglen(c, p->key, t);
+}
+
+/* IV length and key length are fixed: the same value is accepted, any other refused. */
+static int set_fixed(REC_CTX *c, const OSSL_PARAM *p, size_t fixed, const char *what)
+{
+    size_t v;
+
+    if (!get_size(p, &v))
         return 0;
-    if (t != 16 && !(c->alg->ccm && t == 8)) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: tag length %zu is not supported (%s)", c->alg->name,
-                  t, c->alg->ccm ? "8 or 16" : "16");
+    if (v != fixed) {
+        M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: the %s is %zu bytes, not %zu", c->alg->name, what,
+                  fixed, v);
         return 0;
     }
-    if (c->keyed && t != c->taglen) {
-        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag length before the key", c->alg->name);
-        return 0;
-    }
-    c->taglen = t;
     return 1;
 }
 
@@ -750,9 +1013,42 @@ static int set_window(REC_CTX *c, const OSSL_PARAM *p)
 }
 
 /*
+ * Parameters of OpenSSL's TLS record layer that would change what update
+ * means (an explicit nonce in the data, the tag appended to it, a MAC key):
+ * the record format here is fixed (docs/PROTOCOL.md 5.1), so they are
+ * refused rather than ignored.
+ */
+static int refuse_tls_param(const REC_CTX *c, const char *name)
+{
+    static const char *const tls[] = {
+        OSSL_CIPHER_PARAM_AEAD_TLS1_AAD,
+        OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED,
+        OSSL_CIPHER_PARAM_AEAD_TLS1_SET_IV_INV,
+        OSSL_CIPHER_PARAM_AEAD_MAC_KEY,
+        OSSL_CIPHER_PARAM_TLS_VERSION,
+        OSSL_CIPHER_PARAM_TLS_MAC_SIZE,
+        OSSL_CIPHER_PARAM_TLS1_MULTIBLOCK_MAX_SEND_FRAGMENT,
+        OSSL_CIPHER_PARAM_TLS1_MULTIBLOCK_AAD,
+        OSSL_CIPHER_PARAM_TLS1_MULTIBLOCK_ENC_IN,
+        OSSL_CIPHER_PARAM_TLS1_MULTIBLOCK_ENC,
+    };
+
+    for (size_t i = 0; i < sizeof(tls) / sizeof(tls[0]); i++)
+        if (strcmp(name, tls[i]) == 0) {
+            M2M_RAISE(M2M_R_INVALID_PARAMETER,
+                      "%s: parameter '%s' (TLS record mode) is not supported: records have the "
+                      "fixed M2M-REC format",
+                      c->alg->name, name);
+            return 1;
+        }
+    return 0;
+}
+
+/*
  * One pass over the caller's parameters (this runs for every record:
  * 'seq' and the tag first), then apply them in a fixed order so that the
- * tag may come before or after 'seq'.
+ * tag may come before or after 'seq'. Other parameters are ignored, as
+ * OpenSSL's ciphers do, except the TLS record-layer ones.
  */
 static int rec_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 {
@@ -764,12 +1060,14 @@ static int rec_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         [S_NOT_AFTER] = M2MSEC_REC_PARAM_NOT_AFTER,
         [S_WINDOW] = M2MSEC_REC_PARAM_REPLAY_WINDOW,
         [S_TAGLEN] = OSSL_CIPHER_PARAM_AEAD_TAGLEN,
+        [S_IVLEN] = OSSL_CIPHER_PARAM_AEAD_IVLEN,
+        [S_KEYLEN] = OSSL_CIPHER_PARAM_KEYLEN,
         [S_SEQ] = M2MSEC_REC_PARAM_SEQ,
         [S_TAG] = OSSL_CIPHER_PARAM_AEAD_TAG,
     };
-    static const int scan_order[S_COUNT] = {S_SEQ,          S_TAG,         S_EPOCH,
-                                            S_WINDOW,       S_MAX_RECORDS, S_MAX_BYTES,
-                                            S_MAX_FAILURES, S_NOT_AFTER,   S_TAGLEN};
+    static const int scan_order[S_COUNT] = {S_SEQ,         S_TAG,       S_EPOCH,        S_WINDOW,
+                                            S_MAX_RECORDS, S_MAX_BYTES, S_MAX_FAILURES, S_NOT_AFTER,
+                                            S_TAGLEN,      S_IVLEN,     S_KEYLEN};
     const OSSL_PARAM *got[S_COUNT] = {NULL};
     REC_CTX *c = vctx;
     int limits = 0;
@@ -777,22 +1075,44 @@ static int rec_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 
     if (params == NULL)
         return 1;
-    for (const OSSL_PARAM *p = params; p->key != NULL; p++)
-        for (int i = 0; i < S_COUNT; i++)
+    for (const OSSL_PARAM *p = params; p->key != NULL; p++) {
+        int i;
+
+        for (i = 0; i < S_COUNT; i++)
             if (strcmp(p->key, names[scan_order[i]]) == 0) {
                 got[scan_order[i]] = p;
                 limits |= scan_order[i] < S_SEQ;
                 break;
             }
+        if (i == S_COUNT && refuse_tls_param(c, p->key))
+            return 0;
+    }
     if (limits) {
+        /* All or nothing: a refused request leaves every setting as it was. */
+        uint64_t saved[6] = {c->epoch,        c->req_records,   c->req_bytes,
+                             c->req_failures, c->req_not_after, c->req_window};
+        size_t saved_taglen = c->taglen;
+
         if (!set_limit(c, got[S_EPOCH], &c->epoch) ||
             !set_limit(c, got[S_MAX_RECORDS], &c->req_records) ||
             !set_limit(c, got[S_MAX_BYTES], &c->req_bytes) ||
             !set_limit(c, got[S_MAX_FAILURES], &c->req_failures) ||
             !set_limit(c, got[S_NOT_AFTER], &c->req_not_after) ||
             (got[S_WINDOW] != NULL && !set_window(c, got[S_WINDOW])) ||
-            (got[S_TAGLEN] != NULL && !set_taglen(c, got[S_TAGLEN])))
+            (got[S_TAGLEN] != NULL && !set_taglen(c, got[S_TAGLEN])) ||
+            (got[S_IVLEN] != NULL && !set_fixed(c, got[S_IVLEN], REC_IVLEN, "nonce (IV) length")) ||
+            (got[S_KEYLEN] != NULL && !set_fixed(c, got[S_KEYLEN], c->alg->keylen, "key length")) ||
+            /* above a default: an error, never a clamp (unkeyed, the key's time is now) */
+            (!c->started && !limits_check(c, c->keyed ? c->lim.start : m2m_now_precise()))) {
+            c->epoch = saved[0];
+            c->req_records = saved[1];
+            c->req_bytes = saved[2];
+            c->req_failures = saved[3];
+            c->req_not_after = saved[4];
+            c->req_window = saved[5];
+            c->taglen = saved_taglen;
             return 0;
+        }
         if (c->keyed && !c->started)
             rec_limits(c);
     }
@@ -805,6 +1125,8 @@ static const OSSL_PARAM rec_settable[] = {
     OSSL_PARAM_uint64(M2MSEC_REC_PARAM_SEQ, NULL),
     OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, NULL, 0),
     OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_AEAD_TAGLEN, NULL),
+    OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, NULL),
+    OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_KEYLEN, NULL),
     OSSL_PARAM_uint64(M2MSEC_REC_PARAM_EPOCH, NULL),
     OSSL_PARAM_uint64(M2MSEC_REC_PARAM_REPLAY_WINDOW, NULL),
     OSSL_PARAM_uint64(M2MSEC_REC_PARAM_MAX_RECORDS, NULL),
@@ -876,11 +1198,22 @@ static int get_one(REC_CTX *c, OSSL_PARAM *p)
         return OSSL_PARAM_set_uint64(p, c->win.window);
     if (strcmp(k, M2MSEC_REC_PARAM_MEMORY) == 0)
         return OSSL_PARAM_set_uint64(p, sizeof(*c) + m2m_replay_heap_size(&c->win) + c->aadcap);
+    if (strcmp(k, OSSL_CIPHER_PARAM_IV) == 0 || strcmp(k, OSSL_CIPHER_PARAM_UPDATED_IV) == 0) {
+        /* EVP_CIPHER_CTX_get_original_iv/get_updated_iv: no single IV to hand out. */
+        M2M_RAISE(M2M_R_INVALID_PARAMETER,
+                  "%s: '%s' is not available: each record's nonce is the static IV XOR its "
+                  "sequence number (read 'seq')",
+                  c->alg->name, k);
+        return 0;
+    }
     return 1; /* not ours: leave it alone, as OSSL_PARAM_locate-based code would */
 }
 
 static int rec_get_ctx_params(void *vctx, OSSL_PARAM params[])
 {
+    if (params == NULL)
+        return 1;
+    refresh_failures(vctx); /* failures, rekey-needed and expired count the whole process */
     for (OSSL_PARAM *p = params; p->key != NULL; p++)
         if (!get_one(vctx, p))
             return 0;
@@ -973,6 +1306,7 @@ static const OSSL_PARAM *rec_gettable_params(void *provctx)
         {OSSL_FUNC_CIPHER_DECRYPT_INIT, (void (*)(void))rec_dinit},                                \
         {OSSL_FUNC_CIPHER_UPDATE, (void (*)(void))rec_update},                                     \
         {OSSL_FUNC_CIPHER_FINAL, (void (*)(void))rec_final},                                       \
+        {OSSL_FUNC_CIPHER_CIPHER, (void (*)(void))rec_cipher},                                     \
         {OSSL_FUNC_CIPHER_GET_PARAMS, (void (*)(void))sym##_get_params},                           \
         {OSSL_FUNC_CIPHER_GETTABLE_PARAMS, (void (*)(void))rec_gettable_params},                   \
         {OSSL_FUNC_CIPHER_GET_CTX_PARAMS, (void (*)(void))rec_get_ctx_params},                     \

@@ -55,6 +55,7 @@ static const OSSL_ITEM reason_strings[] = {
     {M2M_R_NOT_ALLOWED, "not allowed by policy"},
     {M2M_R_INTEGRITY_FAILED, "device integrity not verified"},
     {M2M_R_MODULE_INTEGRITY, "module integrity check failed"},
+    {M2M_R_FORKED, "context used in a forked child"},
     {0, NULL},
 };
 

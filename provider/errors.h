@@ -41,6 +41,7 @@
 #define M2M_R_NOT_ALLOWED M2MSEC_R_NOT_ALLOWED
 #define M2M_R_INTEGRITY_FAILED M2MSEC_R_INTEGRITY_FAILED
 #define M2M_R_MODULE_INTEGRITY M2MSEC_R_MODULE_INTEGRITY
+#define M2M_R_FORKED M2MSEC_R_FORKED
 
 /* The {reason, text} table handed to the core. */
 const OSSL_ITEM *m2m_reason_strings(void);

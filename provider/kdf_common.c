@@ -113,10 +113,25 @@ int m2m_kdf_set_ctx_params(void *ctx, const OSSL_PARAM params[])
 
     if (params == NULL)
         return 1;
-    for (size_t i = 0; i < t->nparams; i++)
-        if ((p = OSSL_PARAM_locate_const(params, t->params[i].name)) != NULL &&
-            !set_one(ctx, &t->params[i], p))
+    for (size_t i = 0; i < t->nparams; i++) {
+        if ((p = OSSL_PARAM_locate_const(params, t->params[i].name)) == NULL)
+            continue;
+        /*
+         * A value to set must be there: OpenSSL's readers would dereference
+         * a NULL integer, and an octet string of data_size bytes at NULL is
+         * no value either (the stock HKDF refuses both). UTF-8 strings are
+         * checked by m2m_param_utf8, which says so in its own words.
+         */
+        if (p->data == NULL && p->data_type != OSSL_PARAM_UTF8_STRING &&
+            p->data_type != OSSL_PARAM_UTF8_PTR) {
+            M2M_RAISE(M2M_R_INVALID_PARAMETER,
+                      "%s: parameter '%s' has no value (its data pointer is NULL, data_size %zu)",
+                      t->name, p->key, p->data_size);
             return 0;
+        }
+        if (!set_one(ctx, &t->params[i], p))
+            return 0;
+    }
     return 1;
 }
 

@@ -23,6 +23,12 @@ typedef struct m2m_limits_st {
 
 /* Wall-clock seconds since 1970 (coarse clock: cheap enough per record). */
 uint64_t m2m_now(void);
+/*
+ * The same from the precise clock, read once when a key is set: the
+ * coarse clock may lag a caller's time(NULL) by up to a tick, and a
+ * not-after computed from time(NULL) + max_lifetime must not be refused.
+ */
+uint64_t m2m_now_precise(void);
 
 /*
  * May one more record of `len` bytes be processed now? Returns NULL if so,

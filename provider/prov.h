@@ -20,11 +20,10 @@
 /* Provider context: read-only after OSSL_provider_init, shared by threads. */
 typedef struct m2m_provctx_st {
     const OSSL_CORE_HANDLE *handle;
-    OSSL_LIB_CTX *libctx;             /* child library context for our own fetches */
-    OSSL_PROVIDER *deflt;             /* default provider loaded into libctx */
-    EVP_MAC *hmac;                    /* fetched once from libctx */
-    EVP_CIPHER *rec_inner[4];         /* AEADs behind the M2M-REC ciphers (cipher_record.c) */
-    struct m2m_key_registry_st *keys; /* encryption keys already used (key_registry.c) */
+    OSSL_LIB_CTX *libctx;     /* child library context for our own fetches */
+    OSSL_PROVIDER *deflt;     /* default provider loaded into libctx */
+    EVP_MAC *hmac;            /* fetched once from libctx */
+    EVP_CIPHER *rec_inner[4]; /* AEADs behind the M2M-REC ciphers (cipher_record.c) */
     M2M_POLICY policy;
     int module_failed; /* the module self-check failed: every operation refuses */
 } M2M_PROVCTX;

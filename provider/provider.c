@@ -9,6 +9,7 @@
 
 #include "cipher_record.h"
 #include "errors.h"
+#include "fork_guard.h"
 #include "key_registry.h"
 #include "module_mac.h"
 #include "prov.h"
@@ -134,7 +135,6 @@ static void m2m_provctx_free(M2M_PROVCTX *pc)
     if (pc == NULL)
         return;
     m2m_policy_cleanup(&pc->policy);
-    m2m_key_registry_free(pc->keys);
     for (size_t i = 0; i < M2M_REC_NALGS; i++)
         EVP_CIPHER_free(pc->rec_inner[i]);
     EVP_MAC_free(pc->hmac);
@@ -210,11 +210,9 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
         }
     }
     m2m_self_check(pc, c_get_params);
-    pc->keys = m2m_key_registry_new(pc->libctx, pc->hmac);
-    if (pc->keys == NULL) {
-        M2M_RAISE(M2M_R_MALLOC_FAILURE, "m2msec: cannot create the key registry");
+    /* Process-wide, set up once whatever the number of instances (key_registry.h). */
+    if (!m2m_key_registry_init() || !m2m_fork_guard_init())
         goto err;
-    }
     *out = m2m_dispatch;
     *provctx = pc;
     return 1;

@@ -40,6 +40,9 @@ enum m2msec_reason {
     M2MSEC_R_NOT_ALLOWED = 22,      /**< "not allowed by policy" */
     M2MSEC_R_INTEGRITY_FAILED = 23, /**< "device integrity not verified" */
     M2MSEC_R_MODULE_INTEGRITY = 24, /**< "module integrity check failed" */
+    /** "context used in a forked child": a record context made before fork() refuses in the child
+     */
+    M2MSEC_R_FORKED = 25,
 };
 
 #ifdef __cplusplus

@@ -39,19 +39,26 @@
 #define M2MSEC_REC_PARAM_EPOCH "epoch"
 /** Decrypting: replay window in records, 64..32768 (default: policy, 256). */
 #define M2MSEC_REC_PARAM_REPLAY_WINDOW "replay-window"
-/** Lower the per-key record limit (default: the algorithm's published limit). */
+/**
+ * Lower the per-key record limit (default: the algorithm's published limit,
+ * or the policy's if lower). A value above the default is refused
+ * ("invalid parameter"), never clamped; so for the three below.
+ */
 #define M2MSEC_REC_PARAM_MAX_RECORDS "max-records"
 /** Lower the per-key byte limit. */
 #define M2MSEC_REC_PARAM_MAX_BYTES "max-bytes"
-/** Lower the per-key failed-decryption limit. */
+/** Lower the per-key failed-decryption limit (the key's failures count process-wide). */
 #define M2MSEC_REC_PARAM_MAX_FAILURES "max-failures"
-/** Key not usable from this time on (seconds since 1970); capped by policy max_lifetime. */
+/** Key not usable from this time on (seconds since 1970); at most key-set time + max_lifetime. */
 #define M2MSEC_REC_PARAM_NOT_AFTER "not-after"
 /** int, read-only: 1 once any usage passed 80 % of its limit: re-key now. */
 #define M2MSEC_REC_PARAM_REKEY_NEEDED "rekey-needed"
 /** int, read-only: 1 once a hard limit is reached: every record is refused. */
 #define M2MSEC_REC_PARAM_EXPIRED "expired"
-/** Read-only counters: records, bytes, failed decryptions. */
+/**
+ * Read-only counters: records and bytes of this context; failed decryptions
+ * of its key in the whole process (every decrypting context of the key).
+ */
 #define M2MSEC_REC_PARAM_RECORDS "records"
 #define M2MSEC_REC_PARAM_BYTES "bytes"
 #define M2MSEC_REC_PARAM_FAILURES "failures"

@@ -17,7 +17,10 @@
  *    the same key: exactly one wins, the others get "key already used for
  *    encryption". Through EVP, and directly on the registry (m2msec_core);
  *  - the errors of one provider instance after another instance in the
- *    same process was unloaded.
+ *    same process was unloaded;
+ *  - one key's failed-decryption budget, spent by threads that each make a
+ *    fresh context per attempt (the process-wide counters, their creation
+ *    while other threads read them).
  *
  * Threads never call CUnit: they count mismatches, the main thread checks.
  * Build with -Db_sanitize=thread for ThreadSanitizer (tests/hardening/
@@ -570,9 +573,18 @@ static void test_errors_after_other_instance(void)
 static EVP_CIPHER *race_cipher;
 static unsigned char race_key[16], race_iv[HT_IVLEN];
 static atomic_int race_wins, race_reused;
-static M2M_KEY_REGISTRY *direct_reg;
+static EVP_MAC *direct_hmac; /* the registry itself is process-wide (m2msec_core's copy) */
 #define RACE_ROUNDS 40
 #define DISTINCT_PER_THREAD 100
+
+/* A claim on the process-wide registry of m2msec_core, fingerprinted with the test's HMAC. */
+static int direct_claim(const char *alg, const unsigned char *key, size_t keylen)
+{
+    M2M_KEY_FP fp;
+
+    return m2m_key_fingerprint(direct_hmac, alg, key, keylen, &fp) &&
+           m2m_key_registry_claim(&fp, alg);
+}
 
 static void *registry_worker(void *arg)
 {
@@ -591,7 +603,7 @@ static void *registry_worker(void *arg)
             note(ts, "thread %u: a distinct key was refused", ts->t);
         }
         EVP_CIPHER_CTX_free(ctx);
-        if (!m2m_key_registry_claim(direct_reg, "direct", key, sizeof(key))) {
+        if (!direct_claim("direct", key, sizeof(key))) {
             ts->load_bad++;
             note(ts, "thread %u: direct claim of a distinct key refused", ts->t);
         }
@@ -606,7 +618,7 @@ static void *registry_worker(void *arg)
             atomic_fetch_add(&race_wins, 1);
         else if (reason_of_last() == M2MSEC_R_KEY_REUSED)
             atomic_fetch_add(&race_reused, 1);
-        if (m2m_key_registry_claim(direct_reg, "direct-race", race_key, sizeof(race_key)))
+        if (direct_claim("direct-race", race_key, sizeof(race_key)))
             atomic_fetch_add(&race_wins, 1000);
         ERR_clear_error();
         EVP_CIPHER_CTX_free(ctx);
@@ -626,9 +638,9 @@ static void test_registry(void)
     race_cipher = ciphers[0];
     ht_bytes(race_key, sizeof(race_key), 0x8000000u);
     ht_bytes(race_iv, sizeof(race_iv), 2);
-    direct_reg = hmac != NULL ? m2m_key_registry_new(refctx, hmac) : NULL;
-    CHECK(direct_reg != NULL, "a registry of its own (m2msec_core)");
-    if (direct_reg == NULL) {
+    direct_hmac = hmac;
+    CHECK(hmac != NULL && m2m_key_registry_init(), "the process-wide registry (m2msec_core)");
+    if (hmac == NULL) {
         EVP_MAC_free(hmac);
         return;
     }
@@ -647,8 +659,122 @@ static void test_registry(void)
     printf("\n  %d threads: %d distinct keys claimed concurrently (through EVP and directly), "
            "%d rounds of one key claimed by all threads: one winner each\n",
            NTHREADS, NTHREADS * DISTINCT_PER_THREAD, RACE_ROUNDS);
-    m2m_key_registry_free(direct_reg);
+    direct_hmac = NULL;
     EVP_MAC_free(hmac);
+}
+
+/* ---- the failed-decryption budget of one key, shared by threads ---- */
+
+#define BUDGET 48
+static EVP_CIPHER *budget_cipher;
+static unsigned char budget_key[16], budget_iv[HT_IVLEN];
+static unsigned char budget_pt[RECLEN], budget_ct[RECLEN], budget_tag[HT_TAGLEN];
+
+/* A fresh decrypting context of the budget key for every attempt, as per candidate epoch. */
+static EVP_CIPHER_CTX *budget_ctx(const unsigned char *key)
+{
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    uint64_t epoch = 2, maxf = BUDGET;
+    OSSL_PARAM p[3];
+
+    p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_EPOCH, &epoch);
+    p[1] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_MAX_FAILURES, &maxf);
+    p[2] = OSSL_PARAM_construct_end();
+    if (ctx == NULL || !EVP_DecryptInit_ex2(ctx, budget_cipher, key, budget_iv, p)) {
+        EVP_CIPHER_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+static void *budget_worker(void *arg)
+{
+    tstate *ts = arg;
+    unsigned char forged[HT_TAGLEN], pt[RECLEN], own[16];
+
+    memcpy(forged, budget_tag, HT_TAGLEN);
+    forged[0] ^= 0x01;
+    /* a key of this thread's own: its counter is created while the others read theirs */
+    ht_bytes(own, sizeof(own), 0x9100000u + ts->t);
+    pthread_barrier_wait(&start_line);
+    for (unsigned a = 0; a < 4 * BUDGET; a++) {
+        EVP_CIPHER_CTX *d = budget_ctx(a % 8 == 3 ? own : budget_key);
+        int ok;
+
+        if (d == NULL) {
+            ts->load_bad++;
+            note(ts, "thread %u: no decrypting context", ts->t);
+            break;
+        }
+        ERR_clear_error();
+        ok = ht_rec_open(d, a, rec_aad, sizeof(rec_aad), budget_ct, RECLEN, forged, pt);
+        EVP_CIPHER_CTX_free(d);
+        if (ok) {
+            ts->forgery_bad++;
+            note(ts, "thread %u: a forged record opened", ts->t);
+            break;
+        }
+        if (reason_of_last() == M2MSEC_R_AUTH_FAILED) {
+            if (a % 8 != 3)
+                ts->ops++; /* one attempt that reached authentication */
+        } else if (reason_of_last() == M2MSEC_R_KEY_EXPIRED) {
+            if (a % 8 == 3) {
+                ts->forgery_bad++;
+                note(ts, "thread %u: its own key was refused as expired", ts->t);
+            }
+            ts->sess_records++; /* refused before any decryption */
+        } else {
+            ts->forgery_bad++;
+            note(ts, "thread %u: unexpected error %lu", ts->t, reason_of_last());
+        }
+    }
+    ERR_clear_error();
+    return NULL;
+}
+
+static void test_failure_budget(void)
+{
+    tstate ts[NTHREADS];
+    unsigned long reached = 0, refused = 0;
+    uint64_t failures = UINT64_MAX;
+    EVP_CIPHER_CTX *d;
+    unsigned char pt[RECLEN];
+    OSSL_PARAM p[2];
+
+    budget_cipher = ciphers[0];
+    ht_bytes(budget_key, sizeof(budget_key), 0x9000000u);
+    ht_bytes(budget_iv, sizeof(budget_iv), 3);
+    ht_bytes(budget_pt, sizeof(budget_pt), 4);
+    CHECK(ht_ref_record(refctx, &ht_algs[0], budget_key, budget_iv, 2, 0, rec_aad, sizeof(rec_aad),
+                        budget_pt, RECLEN, budget_ct, budget_tag),
+          "reference record");
+    run_threads(NTHREADS, budget_worker, ts);
+    for (unsigned t = 0; t < NTHREADS; t++) {
+        CHECK(ts[t].load_bad == 0 && ts[t].forgery_bad == 0, "%s", ts[t].first);
+        CHECK(ts[t].sess_records > 0, "thread %u: its attempts ended refused as expired", t);
+        reached += ts[t].ops;
+        refused += ts[t].sess_records;
+    }
+    /* Concurrent attempts that passed the check together may each complete: at most one more
+     * per thread (PROTOCOL.md 5.3); never a reset. */
+    CHECK(reached >= BUDGET && reached <= BUDGET + NTHREADS - 1,
+          "%lu forgeries reached authentication against a budget of %d (at most %d more)", reached,
+          BUDGET, NTHREADS - 1);
+    d = budget_ctx(budget_key);
+    p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_FAILURES, &failures);
+    p[1] = OSSL_PARAM_construct_end();
+    CHECK(d != NULL && EVP_CIPHER_CTX_get_params(d, p) && failures == reached,
+          "the key's count is every failed attempt of every thread: %llu (want %lu)",
+          (unsigned long long)failures, reached);
+    CHECK(d != NULL &&
+              !ht_rec_open(d, 1000, rec_aad, sizeof(rec_aad), budget_ct, RECLEN, budget_tag, pt) &&
+              reason_of_last() == M2MSEC_R_KEY_EXPIRED,
+          "the spent key refuses even a genuine record");
+    ERR_clear_error();
+    EVP_CIPHER_CTX_free(d);
+    printf("\n  %d threads, a fresh context per attempt: %lu forgeries reached authentication "
+           "(budget %d), %lu refused; the key's count reads %llu\n",
+           NTHREADS, reached, BUDGET, refused, (unsigned long long)failures);
 }
 
 int main(int argc, char **argv)
@@ -659,6 +785,7 @@ int main(int argc, char **argv)
         {"concurrent provider loading", test_concurrent_loading},
         {"errors after another instance was unloaded", test_errors_after_other_instance},
         {"key registry under contention", test_registry},
+        {"one key's failure budget shared by threads", test_failure_budget},
     };
     const char *it = getenv("M2M_THREADS_ITER");
     int rc;

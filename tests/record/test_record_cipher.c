@@ -655,6 +655,7 @@ static void replay_errors(size_t ai)
         CU_ASSERT_EQUAL(open_small(d, &k, &far, 1000), OPEN_OK);
         CU_ASSERT_EQUAL(open_small(d, &k, &old, 1000 - 256), OPEN_SEQ);
         EXPECT_ERR(M2MSEC_R_OUTSIDE_WINDOW);
+        /* Accepted before and now too old: "outside window" (PROTOCOL.md 5.3). */
         CU_ASSERT_EQUAL(open_small(d, &k, &r[0], r[0].seq), OPEN_SEQ);
         EXPECT_ERR(M2MSEC_R_OUTSIDE_WINDOW);
         CU_ASSERT_EQUAL(open_small(d, &k, &edge, 1000 - 255), OPEN_OK);
@@ -761,10 +762,14 @@ static void auth_errors(size_t ai, size_t taglen)
         EXPECT_ERR(M2MSEC_R_AUTH_FAILED);
         fe++;
     }
-    CU_ASSERT_EQUAL(read_u64(d_epoch, M2MSEC_REC_PARAM_FAILURES), fe);
+    /*
+     * d and d_epoch hold the same key: its failed decryptions are counted
+     * per key, over all its contexts (PROTOCOL.md 5.3), so both read the sum.
+     */
+    CU_ASSERT_EQUAL(read_u64(d_epoch, M2MSEC_REC_PARAM_FAILURES), failures + fe);
     CU_ASSERT_EQUAL(read_u64(d_epoch, M2MSEC_REC_PARAM_RECORDS), 0);
     CU_ASSERT_EQUAL(read_u64(d_epoch, M2MSEC_REC_PARAM_EPOCH), 6);
-    CU_ASSERT_EQUAL(read_u64(d, M2MSEC_REC_PARAM_FAILURES), failures);
+    CU_ASSERT_EQUAL(read_u64(d, M2MSEC_REC_PARAM_FAILURES), failures + fe);
     CU_ASSERT_EQUAL(read_u64(d, M2MSEC_REC_PARAM_RECORDS), 8);
     EVP_CIPHER_CTX_free(e);
     EVP_CIPHER_CTX_free(d);
@@ -954,12 +959,12 @@ static void test_max_failures(void)
     }
 }
 
-/* Defaults and caps, read after the first record. */
+/* Defaults, and requests above them refused, read after the first record. */
 static void check_defaults(size_t ai, size_t taglen)
 {
     KEYSET k;
     LIMITS lim = {0};
-    EVP_CIPHER_CTX *e, *d, *d2;
+    EVP_CIPHER_CTX *e, *d, *d2, *x;
     SMALLREC r;
     uint64_t t0 = now_s(), v, fail_default = algs[ai].max_failures;
 
@@ -998,11 +1003,38 @@ static void check_defaults(size_t ai, size_t taglen)
     EVP_CIPHER_CTX_free(e);
     EVP_CIPHER_CTX_free(d);
 
-    /* Requests above the defaults are capped; below them they hold. */
+    /*
+     * Requests above the defaults are refused, never clamped (the 8-byte
+     * CCM tag: 2^13 failed decryptions); at or below them they hold. A
+     * refused encrypting init does not use up its key.
+     */
     keyset_new(&k, ai, 0, taglen);
-    lim.not_after = now_s() + 10000000;
-    lim.max_records = UINT64_MAX;
-    lim.max_failures = UINT64_MAX;
+    {
+        LIMITS above[6];
+
+        memset(above, 0, sizeof(above));
+        above[0].not_after = now_s() + 86400 + 100;
+        above[1].max_records = algs[ai].max_records + 1;
+        above[2].max_records = UINT64_MAX;
+        above[3].max_failures = fail_default + 1;
+        above[4].max_failures = UINT64_MAX;
+        above[5].max_bytes = algs[ai].max_bytes + 1;
+        for (size_t i = 0; i < sizeof(above) / sizeof(above[0]); i++) {
+            for (int enc = 0; enc < 2; enc++) {
+                ERR_clear_error();
+                x = rec_ctx(&k, enc, &above[i]);
+                CU_ASSERT_PTR_NULL(x);
+                EXPECT_ERR(M2MSEC_R_INVALID_PARAMETER);
+                EVP_CIPHER_CTX_free(x);
+            }
+        }
+        x = rec_ctx(&k, 1, NULL);
+        CU_ASSERT_PTR_NOT_NULL(x);
+        EVP_CIPHER_CTX_free(x);
+    }
+    lim.not_after = now_s() + 86400;
+    lim.max_records = algs[ai].max_records;
+    lim.max_failures = fail_default;
     lim.window = 32768;
     d = rec_ctx(&k, 0, &lim);
     lim.not_after = now_s() + 100;
@@ -1615,6 +1647,78 @@ static void test_epoch_rollover(void)
     }
 }
 
+/*
+ * PROTOCOL.md 5.3, as documented: the bytes of a forged record count
+ * against the receiver's byte budget (with one failed decryption); a
+ * record refused at 'seq' costs nothing. And GCM / ChaCha20-Poly1305 hand
+ * out the plaintext from update before final rejects the tag (the caller
+ * must discard it); CCM fails the update and zeroes the output.
+ */
+static void test_forged_bytes_and_early_plaintext(void)
+{
+    for (size_t ai = 0; ai < NALGS; ai++) {
+        KEYSET k;
+        LIMITS lim = {0};
+        EVP_CIPHER_CTX *e, *d;
+        SMALLREC r[3], f;
+        unsigned char out[64];
+        uint64_t seq;
+        int n = 0;
+
+        keyset_new(&k, ai, 0, MAXTAG);
+        lim.max_bytes = 100;
+        rec_pair(&k, NULL, &lim, &e, &d);
+        seal_many(e, &k, r, 3);
+        f = r[0];
+        f.tag[0] ^= 0x01;
+        CU_ASSERT_EQUAL(open_small(d, &k, &f, f.seq), algs[ai].ccm ? OPEN_DATA : OPEN_FINAL);
+        EXPECT_ERR(M2MSEC_R_AUTH_FAILED);
+        CU_ASSERT_EQUAL(read_u64(d, M2MSEC_REC_PARAM_BYTES), 40);
+        CU_ASSERT_EQUAL(read_u64(d, M2MSEC_REC_PARAM_FAILURES), 1);
+        CU_ASSERT_EQUAL(open_small(d, &k, &r[0], r[0].seq), OPEN_OK);  /* 80 of 100 */
+        CU_ASSERT_EQUAL(open_small(d, &k, &r[0], r[0].seq), OPEN_SEQ); /* a replay: free */
+        EXPECT_ERR(M2MSEC_R_REPLAYED_RECORD);
+        CU_ASSERT_EQUAL(read_u64(d, M2MSEC_REC_PARAM_BYTES), 80);
+        CU_ASSERT_EQUAL(open_small(d, &k, &r[1], r[1].seq), OPEN_DATA); /* 120 > 100 */
+        EXPECT_ERR(M2MSEC_R_KEY_EXPIRED);
+
+        /* Plaintext before the tag is checked (a fresh pair: this one's bytes are spent). */
+        EVP_CIPHER_CTX_free(d);
+        d = rec_ctx(&k, 0, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        f = r[2];
+        f.tag[3] ^= 0x10;
+        seq = f.seq;
+        memset(out, 0x5a, sizeof(out));
+        {
+            OSSL_PARAM p[3];
+
+            p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_SEQ, &seq);
+            p[1] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, f.tag, MAXTAG);
+            p[2] = OSSL_PARAM_construct_end();
+            EXPECT_OK(EVP_CIPHER_CTX_set_params(d, p));
+        }
+        EXPECT_OK(EVP_DecryptUpdate(d, NULL, &n, app_aad, (int)sizeof(app_aad)));
+        ERR_clear_error();
+        if (algs[ai].ccm) {
+            size_t nonzero = 0;
+
+            CU_ASSERT_FALSE(EVP_DecryptUpdate(d, out, &n, f.ct, 40));
+            EXPECT_ERR(M2MSEC_R_AUTH_FAILED);
+            for (size_t i = 0; i < 40; i++)
+                nonzero += out[i] != 0;
+            CU_ASSERT_EQUAL(nonzero, 0);
+        } else {
+            CU_ASSERT(EVP_DecryptUpdate(d, out, &n, f.ct, 40));
+            CU_ASSERT(n == 40 && memcmp(out, r[2].pt, 40) == 0);   /* handed out ... */
+            CU_ASSERT_FALSE(EVP_DecryptFinal_ex(d, out + 40, &n)); /* ... then refused */
+            EXPECT_ERR(M2MSEC_R_AUTH_FAILED);
+        }
+        EVP_CIPHER_CTX_free(e);
+        EVP_CIPHER_CTX_free(d);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Fetch, suite set-up                                                 */
 /* ------------------------------------------------------------------ */
@@ -1689,13 +1793,15 @@ int main(void)
         {"max-records and rekey-needed", test_max_records},
         {"max-bytes", test_max_bytes},
         {"max-failures", test_max_failures},
-        {"default limits and caps", test_defaults},
+        {"default limits; requests above them refused", test_defaults},
         {"state, re-init, copy, key registry", test_state_errors},
         {"AAD and data in pieces, CCM in one call", test_update_rules},
         {"replay-window parameter", test_window_param},
         {"CCM with 8-byte tag, tag lengths", test_ccm8},
         {"10^6 records: unique nonces, shuffled opening", test_million_records},
         {"epoch roll-over", test_epoch_rollover},
+        {"forged bytes count; plaintext before final (GCM, ChaCha)",
+         test_forged_bytes_and_early_plaintext},
     };
     return tc_run("test_record_cipher", "record_cipher", suite_init, suite_cleanup, tests,
                   sizeof(tests) / sizeof(tests[0]));

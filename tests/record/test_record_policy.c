@@ -1,8 +1,9 @@
 /*
  * The provider policy caps every record key's usage: max_records,
  * max_bytes, max_failures and max_lifetime from the provider's openssl.cnf
- * section lower the algorithm's limits (never raise them), and
- * allowed_aeads refuses a cipher outright.
+ * section lower the algorithm's limits (never raise them), a context's
+ * request above a cap is refused (never clamped), and allowed_aeads
+ * refuses a cipher outright.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,16 +78,49 @@ static void test_sixth_record_refused(void)
     EVP_CIPHER_CTX_free(c);
 }
 
+/* A request above a policy cap is an error (never clamped); at or below it, it holds. */
+static int set_u64(EVP_CIPHER_CTX *c, const char *name, uint64_t v)
+{
+    OSSL_PARAM p[2] = {OSSL_PARAM_construct_uint64(name, &v), OSSL_PARAM_END};
+
+    return EVP_CIPHER_CTX_set_params(c, p);
+}
+
+static void refused_above(EVP_CIPHER_CTX *c, const char *name, uint64_t v)
+{
+    unsigned long e;
+
+    ERR_clear_error();
+    CU_ASSERT_FALSE(set_u64(c, name, v));
+    e = ERR_peek_last_error();
+    CU_ASSERT_EQUAL(ERR_GET_REASON(e), M2MSEC_R_INVALID_PARAMETER);
+    CU_ASSERT(ERR_reason_error_string(e) != NULL &&
+              strcmp(ERR_reason_error_string(e), "invalid parameter") == 0);
+    ERR_clear_error();
+}
+
 static void test_request_cannot_raise(void)
 {
     EVP_CIPHER_CTX *c = keyed(M2MSEC_REC_CHACHA20_POLY1305, 0, 3);
-    uint64_t want = 1000;
-    OSSL_PARAM p[2] = {OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_MAX_RECORDS, &want),
-                       OSSL_PARAM_END};
+    uint64_t now = (uint64_t)time(NULL);
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-    CU_ASSERT(EVP_CIPHER_CTX_set_params(c, p));
+    refused_above(c, M2MSEC_REC_PARAM_MAX_RECORDS, 1000);
+    refused_above(c, M2MSEC_REC_PARAM_MAX_RECORDS, 6);
+    refused_above(c, M2MSEC_REC_PARAM_MAX_BYTES, 100001);
+    refused_above(c, M2MSEC_REC_PARAM_MAX_FAILURES, 4);
+    refused_above(c, M2MSEC_REC_PARAM_NOT_AFTER, now + 600 + 5);
     CU_ASSERT_EQUAL(get_u64(c, M2MSEC_REC_PARAM_MAX_RECORDS), 5);
+    CU_ASSERT_EQUAL(get_u64(c, M2MSEC_REC_PARAM_MAX_BYTES), 100000);
+    CU_ASSERT_EQUAL(get_u64(c, M2MSEC_REC_PARAM_MAX_FAILURES), 3);
+    CU_ASSERT(get_u64(c, M2MSEC_REC_PARAM_NOT_AFTER) <= now + 600 + 1);
+    /* At the cap, and below it, the request holds. */
+    CU_ASSERT(set_u64(c, M2MSEC_REC_PARAM_MAX_RECORDS, 5));
+    CU_ASSERT(set_u64(c, M2MSEC_REC_PARAM_MAX_FAILURES, 2));
+    CU_ASSERT(set_u64(c, M2MSEC_REC_PARAM_NOT_AFTER, now + 300));
+    CU_ASSERT_EQUAL(get_u64(c, M2MSEC_REC_PARAM_MAX_RECORDS), 5);
+    CU_ASSERT_EQUAL(get_u64(c, M2MSEC_REC_PARAM_MAX_FAILURES), 2);
+    CU_ASSERT_EQUAL(get_u64(c, M2MSEC_REC_PARAM_NOT_AFTER), now + 300);
     EVP_CIPHER_CTX_free(c);
 }
 
@@ -119,7 +153,7 @@ int main(void)
     static const tc_test tests[] = {
         {"policy caps lower the limits", test_caps_lower_the_limits},
         {"record beyond max_records refused", test_sixth_record_refused},
-        {"a context cannot raise a policy cap", test_request_cannot_raise},
+        {"a request above a policy cap is an error", test_request_cannot_raise},
         {"allowed_aeads refuses other ciphers", test_aead_not_allowed},
     };
     FILE *f;

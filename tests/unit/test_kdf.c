@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 #include <openssl/bio.h>
@@ -2334,6 +2336,282 @@ static void test_settable_all_read(void)
 }
 
 /* ======================================================================== */
+/* OSSL_PARAM shapes, next to the stock HKDF                                */
+/* ======================================================================== */
+
+/*
+ * One malformed (or unusual) parameter value at a time, given to the stock
+ * HKDF (default provider) and to each m2msec KDF in place of a parameter of
+ * the same kind: an octet string (HKDF and all three: "key"), a UTF-8 name
+ * (HKDF and M2M-SESSION-KDF "digest", ONEM2M-KDF "derivation", OSCORE-KDF
+ * "type") and an integer (HKDF "mode"; "epoch", "suid", "alg"). The rule:
+ * m2msec never crashes (ASan), refuses with an m2msec error naming the
+ * parameter, or derives exactly what the well-formed value derives (the
+ * independent reference of good_ref); it accepts what the stock HKDF
+ * refuses only where the row says why. The stock HKDF runs in a child,
+ * since it crashes on some of these; a row whose stock run is known to
+ * crash is not run under valgrind (whose log would count the crash).
+ */
+enum { PK_OCTET, PK_UTF8, PK_INT };
+
+typedef struct {
+    const char *name;
+    int kind;
+    int ours_ok;
+    const char *lenient; /* why m2msec may accept what the stock HKDF refuses */
+    int stock_crashes;   /* in OpenSSL 3.0: not run under valgrind */
+} PSHAPE;
+
+static const PSHAPE pshapes[] = {
+    {"octet string, data NULL, data_size 5", PK_OCTET, 0, NULL, 0},
+    {"octet string, data NULL, data_size 0", PK_OCTET, 0, NULL, 0},
+    {"octet string given as a UTF-8 string", PK_OCTET, 0, NULL, 0},
+    {"octet string given as an integer", PK_OCTET, 0, NULL, 0},
+    {"octet string given as an OCTET_PTR", PK_OCTET, 1,
+     "octet strings are read with OSSL_PARAM_get_octet_string_ptr, which takes OCTET_PTR too", 0},
+    {"octet string, well formed", PK_OCTET, 1, NULL, 0},
+    {"UTF-8 string, data NULL, data_size 6", PK_UTF8, 0, NULL, 0},
+    {"UTF-8 string without a NUL after data_size", PK_UTF8, 1,
+     "the value is exactly data_size bytes (OSSL_PARAM(3)); the stock HKDF reads on to a NUL", 0},
+    {"UTF-8 string whose data_size counts its NUL", PK_UTF8, 0, NULL, 0},
+    {"UTF-8 string given as an octet string", PK_UTF8, 0, NULL, 0},
+    {"UTF-8 name given as a UTF8_PTR", PK_UTF8, 1,
+     "UTF8_PTR is read as its C string, as OSSL_PARAM_get_utf8_string_ptr does", 0},
+    {"UTF-8 string, empty", PK_UTF8, 0, NULL, 0},
+    {"UTF-8 string, well formed", PK_UTF8, 1, NULL, 0},
+    {"integer, data NULL", PK_INT, 0, NULL, 1},
+    {"integer given as a UTF-8 string", PK_INT, 0, NULL, 0},
+    {"integer given as an octet string", PK_INT, 0, NULL, 0},
+    {"integer, well formed", PK_INT, 1, NULL, 0},
+};
+#define NPSHAPES (sizeof(pshapes) / sizeof(pshapes[0]))
+
+typedef struct {
+    OSSL_PARAM p;
+    int32_t i32;
+    uint64_t u64;
+    const void *ptr;
+    char *heap; /* malloc'd exactly to size (no NUL after the value) */
+} PVAL;
+
+/*
+ * The value of shape s for parameter `name` whose well-formed value is
+ * `good` (text, or for integers its number): into v->p.
+ */
+static void pshape_make(size_t s, const char *name, const char *good, int32_t goodnum, int u64,
+                        size_t keylen, int stock, PVAL *v)
+{
+    size_t glen = strlen(good);
+
+    memset(v, 0, sizeof(*v));
+    v->i32 = goodnum;
+    v->u64 = (uint64_t)goodnum;
+    switch (s) {
+    case 0:
+        v->p = OSSL_PARAM_construct_octet_string(name, NULL, 5);
+        break;
+    case 1:
+        v->p = OSSL_PARAM_construct_octet_string(name, NULL, 0);
+        break;
+    case 2:
+        v->p = OSSL_PARAM_construct_utf8_string(name, (char *)"abcdefghijklmnop", 0);
+        break;
+    case 3:
+        v->p = OSSL_PARAM_construct_int32(name, &v->i32);
+        break;
+    case 4:
+        v->ptr = K;
+        v->p = OSSL_PARAM_construct_octet_ptr(name, (void **)&v->ptr, keylen);
+        break;
+    case 5:
+        v->p = OSSL_PARAM_construct_octet_string(name, K, keylen);
+        break;
+    case 6:
+        v->p = OSSL_PARAM_construct_utf8_string(name, NULL, glen);
+        break;
+    case 7:
+        /* m2msec: exactly glen bytes on the heap (ASan sees any read past them); the stock
+         * HKDF, which reads on to a NUL, gets "X" and a NUL after them instead. */
+        v->heap = malloc(glen + 2);
+        if (v->heap == NULL)
+            abort();
+        memcpy(v->heap, good, glen);
+        if (stock) {
+            v->heap[glen] = 'X';
+            v->heap[glen + 1] = '\0';
+        } else {
+            char *exact = realloc(v->heap, glen);
+
+            if (exact == NULL)
+                abort();
+            v->heap = exact;
+        }
+        v->p = OSSL_PARAM_construct_utf8_string(name, v->heap, glen);
+        break;
+    case 8:
+        v->p = OSSL_PARAM_construct_utf8_string(name, (char *)good, glen + 1);
+        break;
+    case 9:
+        v->p = OSSL_PARAM_construct_octet_string(name, (void *)good, glen);
+        break;
+    case 10:
+        v->ptr = good;
+        v->p = OSSL_PARAM_construct_utf8_ptr(name, (char **)&v->ptr, 0);
+        break;
+    case 11:
+        v->p = OSSL_PARAM_construct_utf8_string(name, (char *)"", 0);
+        break;
+    case 12:
+        v->p = OSSL_PARAM_construct_utf8_string(name, (char *)good, 0);
+        break;
+    case 13:
+        v->p =
+            u64 ? OSSL_PARAM_construct_uint64(name, NULL) : OSSL_PARAM_construct_int32(name, NULL);
+        break;
+    case 14:
+        v->p = OSSL_PARAM_construct_utf8_string(name, (char *)"1", 0);
+        break;
+    case 15:
+        v->p = OSSL_PARAM_construct_octet_string(name, &v->u64, sizeof(v->u64));
+        break;
+    case 16:
+        v->p = u64 ? OSSL_PARAM_construct_uint64(name, &v->u64)
+                   : OSSL_PARAM_construct_int32(name, &v->i32);
+        break;
+    default:
+        abort();
+    }
+}
+
+/* The stock HKDF with shape s in place of its key, digest or mode: 1 derived, 0 refused. */
+static int stock_hkdf_shape(size_t s)
+{
+    static const char *const names[] = {OSSL_KDF_PARAM_KEY, OSSL_KDF_PARAM_DIGEST,
+                                        OSSL_KDF_PARAM_MODE};
+    int kind = pshapes[s].kind;
+    unsigned char out[32];
+    PVAL v;
+    PB b;
+    int rc;
+
+    pshape_make(s, names[kind], "SHA256", 0, 0, 16, 1, &v);
+    pb_init(&b);
+    if (kind != PK_UTF8)
+        pb_str(&b, OSSL_KDF_PARAM_DIGEST, "SHA256");
+    if (kind != PK_OCTET)
+        pb_oct(&b, OSSL_KDF_PARAM_KEY, K, 16);
+    pb_add(&b, v.p);
+    rc = kdf_derive(ref_ctx, "HKDF", b.p, out, sizeof(out));
+    free(v.heap);
+    ERR_clear_error();
+    return rc > 0;
+}
+
+/* In a child: 1 derived, 0 refused, -1 crashed. */
+static int stock_hkdf_shape_forked(size_t s)
+{
+    pid_t pid;
+    int st = 0;
+
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0)
+        _exit(stock_hkdf_shape(s) ? 41 : 40);
+    if (pid < 0 || waitpid(pid, &st, 0) != pid)
+        abort();
+    /* Any other end is a crash: a signal, or a sanitizer's exit status. */
+    if (!WIFEXITED(st) || (WEXITSTATUS(st) != 40 && WEXITSTATUS(st) != 41))
+        return -1;
+    return WEXITSTATUS(st) == 41;
+}
+
+static int under_valgrind(void)
+{
+    const char *pre = getenv("LD_PRELOAD");
+
+    return pre != NULL && strstr(pre, "vgpreload") != NULL;
+}
+
+static void test_param_shapes(void)
+{
+    static const struct {
+        const char *alg, *name[3], *good[3];
+        int32_t num[3];
+        int u64[3];
+        size_t keylen;
+    } kdfs[] = {
+        {SESSION, {"key", "digest", "epoch"}, {"", "SHA256", ""}, {0, 0, 0}, {0, 0, 1}, 16},
+        {ONEM2M, {"key", "derivation", "suid"}, {"", "km", ""}, {0, 0, 7}, {0, 0, 1}, 32},
+        {OSCORE, {"key", "type", "alg"}, {"", "key", ""}, {0, 0, 10}, {0, 0, 0}, 16},
+    };
+    unsigned refusals = 0, accepted = 0, lenient = 0;
+
+    for (size_t s = 0; s < NPSHAPES; s++) {
+        const PSHAPE *sh = &pshapes[s];
+        int stock = -2;
+
+        if (sh->stock_crashes && under_valgrind())
+            printf("\n    %-48s stock: not run under valgrind (crashes)", sh->name);
+        else
+            stock = stock_hkdf_shape_forked(s);
+        if (stock != -2)
+            printf("\n    %-48s stock HKDF: %s", sh->name,
+                   stock < 0 ? "CRASHES"
+                   : stock   ? "derives"
+                             : "refuses");
+        for (size_t k = 0; k < sizeof(kdfs) / sizeof(kdfs[0]); k++) {
+            const char *pname = kdfs[k].name[sh->kind];
+            unsigned char got[32], want[32];
+            PVAL v;
+            PB b;
+            int rc;
+
+            pshape_make(s, pname, kdfs[k].good[sh->kind], kdfs[k].num[sh->kind],
+                        kdfs[k].u64[sh->kind], kdfs[k].keylen, 0, &v);
+            good_pb(kdfs[k].alg, pname, &b);
+            pb_add(&b, v.p);
+            memset(got, 0xAA, sizeof(got));
+            ERR_clear_error();
+            rc = kdf_derive(app_ctx, kdfs[k].alg, b.p, got, sizeof(got));
+            if (rc > 0) {
+                accepted++;
+                lenient += stock == 0;
+                printf("\n      %-16s derives", kdfs[k].alg);
+                CHECK(sh->ours_ok, "%s, %s '%s': must be refused", sh->name, kdfs[k].alg, pname);
+                CHECK(good_ref(kdfs[k].alg, want), "%s reference", kdfs[k].alg);
+                CHECK_EQ(got, want, sizeof(got), "%s, %s '%s': the well-formed value's key",
+                         sh->name, kdfs[k].alg, pname);
+                CHECK(stock != 0 || sh->lenient != NULL,
+                      "%s, %s: accepted where the stock HKDF refuses, with no reason given",
+                      sh->name, kdfs[k].alg);
+            } else {
+                const char *t = take_errors(), *m = strstr(t, "m2msec:");
+                size_t mlen;
+
+                refusals++;
+                m = m != NULL ? m : t;
+                mlen = strcspn(m, "\n");
+                printf("\n      %-16s refuses: %.*s", kdfs[k].alg, (int)(mlen < 110 ? mlen : 110),
+                       m);
+                CHECK(!sh->ours_ok, "%s, %s '%s': must derive (%s)", sh->name, kdfs[k].alg, pname,
+                      t);
+                CHECK(strstr(t, ":m2msec:") != NULL && strstr(t, pname) != NULL,
+                      "%s, %s: an m2msec error naming '%s': %s", sh->name, kdfs[k].alg, pname, t);
+                for (size_t i = 0; i < sizeof(got); i++)
+                    if (got[i] != 0) {
+                        CHECK(0, "%s, %s: output not wiped", sh->name, kdfs[k].alg);
+                        break;
+                    }
+            }
+            free(v.heap);
+        }
+    }
+    printf("\n    %zu shapes x 3 KDFs: %u refused with an m2msec error, %u derived the reference "
+           "key (%u where the stock HKDF refuses, each with its reason) ",
+           NPSHAPES, refusals, accepted, lenient);
+}
+
+/* ======================================================================== */
 /* Setup and main                                                           */
 /* ======================================================================== */
 
@@ -2443,6 +2721,7 @@ int main(void)
         {"UTF8_PTR parameters", test_string_utf8_ptr},
         {"wrong type or no data", test_string_wrong_type},
         {"every settable parameter is read", test_settable_all_read},
+        {"OSSL_PARAM shapes next to the stock HKDF", test_param_shapes},
     };
     static const TEST ctx_tests[] = {
         {"application context with only m2msec", test_only_m2msec},
