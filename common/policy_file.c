@@ -14,10 +14,8 @@
 const char *const m2m_skey_names[M2M_SK_COUNT] = {M2M_SKEY_NAMES};
 
 const char *const m2m_aead_names[M2M_PF_NAEADS] = {
-    "M2M-REC-AES-128-GCM",
-    "M2M-REC-AES-256-GCM",
-    "M2M-REC-CHACHA20-POLY1305",
-    "M2M-REC-AES-128-CCM",
+    "M2M-REC-AES-128-GCM", "M2M-REC-AES-256-GCM", "M2M-REC-CHACHA20-POLY1305",
+    "M2M-REC-AES-128-CCM", M2M_PF_AEAD_CCM8,
 };
 
 static const char *const integrity_keys[] = {"default_action", "quarantine_dir", "log",

@@ -70,7 +70,14 @@ extern const char *const m2m_skey_names[M2M_SK_COUNT];
 int m2m_skey_lookup(const char *name);
 
 /* The names allowed_aeads accepts, exactly (the label is bound into session keys). */
-#define M2M_PF_NAEADS 4
+/*
+ * The names allowed_aeads accepts, exactly (the label is bound into session
+ * keys): the four M2M-REC ciphers, then M2M-REC-AES-128-CCM-8, the label of
+ * AES-128-CCM with an 8-byte tag (weaker: listing M2M-REC-AES-128-CCM does
+ * not allow it).
+ */
+#define M2M_PF_NAEADS 5
+#define M2M_PF_AEAD_CCM8 "M2M-REC-AES-128-CCM-8"
 extern const char *const m2m_aead_names[M2M_PF_NAEADS];
 
 /* Session-policy values, as given (a key not given keeps the reader's default). */

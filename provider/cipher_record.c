@@ -31,6 +31,7 @@
 #include "fork_guard.h"
 #include "key_limits.h"
 #include "key_registry.h"
+#include "policy_file.h"
 #include "prov.h"
 #include "replay_window.h"
 
@@ -92,7 +93,10 @@ static void *rec_newctx(void *provctx, const M2M_REC_ALG *alg)
 
     if (!m2m_prov_usable(pc))
         return NULL;
-    if (!m2m_policy_aead_allowed(&pc->policy, alg->name, strlen(alg->name))) {
+    /* AES-128-CCM: either tag length may still be chosen; the key set checks the one chosen. */
+    if (!m2m_policy_aead_allowed(&pc->policy, alg->name, strlen(alg->name)) &&
+        !(alg->ccm &&
+          m2m_policy_aead_allowed(&pc->policy, M2M_PF_AEAD_CCM8, strlen(M2M_PF_AEAD_CCM8)))) {
         M2M_RAISE(M2M_R_NOT_ALLOWED, "%s is not allowed by the security policy (allowed_aeads)",
                   alg->name);
         return NULL;
@@ -355,6 +359,16 @@ static int rec_init(REC_CTX *c, const unsigned char *key, size_t keylen, const u
             M2M_RAISE(M2M_R_KEY_EXPIRED, "%s: cannot read the clock; no key can be used",
                       c->alg->name);
             return 0;
+        }
+        /* The exact label: with an 8-byte tag, AES-128-CCM is M2M-REC-AES-128-CCM-8. */
+        {
+            const char *label = c->alg->ccm && c->taglen == 8 ? M2M_PF_AEAD_CCM8 : c->alg->name;
+
+            if (!m2m_policy_aead_allowed(&c->pc->policy, label, strlen(label))) {
+                M2M_RAISE(M2M_R_NOT_ALLOWED,
+                          "%s is not allowed by the security policy (allowed_aeads)", label);
+                return 0;
+            }
         }
         /* Refuse bad limits before the key is claimed: a refused init must not burn it. */
         if (!limits_check(c, start) ||

@@ -25,7 +25,7 @@ void m2m_policy_defaults(M2M_POLICY *pol)
     pol->max_lifetime = M2M_POLICY_DEFAULT_MAX_LIFETIME;
     pol->min_key_bits = M2M_POLICY_DEFAULT_MIN_KEY_BITS;
     pol->replay_window = M2M_REPLAY_DEFAULT;
-    pol->allowed_aeads = (1u << M2M_REC_NALGS) - 1;
+    pol->allowed_aeads = (1u << M2M_PF_NAEADS) - 1;
     pol->max_status_age = M2M_PF_DEFAULT_MAX_STATUS_AGE;
 }
 
@@ -41,7 +41,8 @@ void m2m_policy_cleanup(M2M_POLICY *pol)
 _Static_assert(M2M_POLICY_MAX_DEVICE_KEY == M2M_DEVICE_KEY_MAX, "device key sizes differ");
 _Static_assert(M2M_PF_REPLAY_MIN == M2M_REPLAY_MIN && M2M_PF_REPLAY_MAX == M2M_REPLAY_MAX,
                "replay window limits differ between common/ and the provider");
-_Static_assert(M2M_PF_NAEADS == M2M_REC_NALGS, "allowed_aeads names differ from the M2M-REC table");
+_Static_assert(M2M_PF_NAEADS == M2M_REC_NALGS + 1,
+               "allowed_aeads names: the M2M-REC ciphers and the CCM-8 label");
 
 /* Where a value came from, for messages. */
 typedef struct {
@@ -102,25 +103,8 @@ static int apply(M2M_POLICY *pol, const M2M_SESSION_VALUES *sv, const ORIGIN *o)
         if (sv->set & (1u << nums[i].key))
             memcpy((unsigned char *)pol + nums[i].off, &sv->num[nums[i].key], sizeof(uint64_t));
     if (sv->set & (1u << M2M_SK_ALLOWED_AEADS)) {
-        unsigned mask = 0;
-
-        /* common/ names the ciphers; map each to the provider's table by its exact name */
-        for (size_t i = 0; i < M2M_PF_NAEADS; i++) {
-            size_t j;
-
-            if (!(sv->aeads & (1u << i)))
-                continue;
-            for (j = 0; j < M2M_REC_NALGS; j++)
-                if (strcmp(m2m_aead_names[i], m2m_rec_algs[j].name) == 0)
-                    break;
-            if (j == M2M_REC_NALGS) {
-                M2M_RAISE(M2M_R_BAD_POLICY, "internal error: %s is not an M2M-REC cipher here",
-                          m2m_aead_names[i]);
-                return 0;
-            }
-            mask |= 1u << j;
-        }
-        pol->allowed_aeads = mask;
+        /* bit i: m2m_aead_names[i] (common/), the labels as bound into session keys */
+        pol->allowed_aeads = sv->aeads;
         pol->aeads_restricted = 1;
     }
     if (sv->set & (1u << M2M_SK_REQUIRE_INTEGRITY))
@@ -241,9 +225,9 @@ int m2m_policy_aead_allowed(const M2M_POLICY *pol, const char *name, size_t len)
 {
     if (!pol->aeads_restricted)
         return 1;
-    for (size_t i = 0; i < M2M_REC_NALGS; i++)
-        if ((pol->allowed_aeads & (1u << i)) && strlen(m2m_rec_algs[i].name) == len &&
-            memcmp(name, m2m_rec_algs[i].name, len) == 0)
+    for (size_t i = 0; i < M2M_PF_NAEADS; i++)
+        if ((pol->allowed_aeads & (1u << i)) && strlen(m2m_aead_names[i]) == len &&
+            memcmp(name, m2m_aead_names[i], len) == 0)
             return 1;
     return 0;
 }

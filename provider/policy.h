@@ -29,7 +29,7 @@ typedef struct m2m_policy_st {
     uint64_t replay_window; /* default replay window of M2M-REC decrypting contexts */
     /* Caps on every record key's usage (0: the algorithm's published limit). */
     uint64_t max_records, max_bytes, max_failures;
-    unsigned allowed_aeads;  /* bit i set: m2m_rec_algs[i] allowed */
+    unsigned allowed_aeads;  /* bit i set: m2m_aead_names[i] (common/policy_file.h) allowed */
     int aeads_restricted;    /* allowed_aeads was set by the policy */
     int require_integrity;   /* M2M-SESSION-KDF needs a passed integrity status */
     char *status_path;       /* integrity status record (require_integrity) */
