@@ -438,10 +438,16 @@ static int epoch_key_make(m2msec_session *s, epoch_key *k, uint64_t epoch,
             goto end;
         km = derived;
     }
-    if (!enc)
-        not_after += s->pol.grace_seconds;
     *pp++ = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_EPOCH, &epoch);
-    *pp++ = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_NOT_AFTER, &not_after);
+    /*
+     * A sender's key ends after key_lifetime (at most the policy's
+     * max_lifetime: M2M-SESSION-KDF refused a longer lifetime). A receiver
+     * keeps it grace_seconds longer for late records, but the provider
+     * refuses a not-after beyond key-set time + max_lifetime, so that end
+     * is set after the key, capped by the default the provider then reports.
+     */
+    if (enc)
+        *pp++ = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_NOT_AFTER, &not_after);
     if (s->pol.max_records != 0)
         *pp++ = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_MAX_RECORDS, &s->pol.max_records);
     if (!enc && s->pol.replay_window != 0)
@@ -457,6 +463,21 @@ static int epoch_key_make(m2msec_session *s, epoch_key *k, uint64_t epoch,
     }
     if (!EVP_CipherInit_ex2(k->ctx, s->cipher, km, km + s->keylen, enc, p))
         goto end;
+    if (!enc) {
+        uint64_t cap = 0;
+        OSSL_PARAM q[2];
+
+        not_after += s->pol.grace_seconds;
+        q[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_NOT_AFTER, &cap);
+        q[1] = OSSL_PARAM_construct_end();
+        if (!EVP_CIPHER_CTX_get_params(k->ctx, q))
+            goto end;
+        if (not_after < cap) {
+            q[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_NOT_AFTER, &not_after);
+            if (!EVP_CIPHER_CTX_set_params(k->ctx, q))
+                goto end;
+        }
+    }
     k->epoch = epoch;
     ok = 1;
 end:

@@ -960,6 +960,96 @@ static void test_forged_next_epoch_then_late_rekey(void)
     ERR_clear_error();
 }
 
+/*
+ * Issue 9.3 at the session level: a receiver derives a candidate context
+ * for every newer epoch a record names and drops it when another epoch
+ * comes, so an attacker who alternates two forged epochs got a fresh
+ * forgery budget with every record. The budget is per key and per process:
+ * with an 8-byte CCM tag (2^13 failed decryptions per key), forged records
+ * for epoch 2 alternating with epoch 3 reach authentication exactly 2^13
+ * times each; every later one is refused before any decryption.
+ */
+static void test_forgery_budget_across_candidates(void)
+{
+    m2msec_session_policy pol = {0};
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
+    m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
+    const uint64_t budget = 1u << 13, extra = 50;
+    uint64_t auth[2] = {0, 0}, expired[2] = {0, 0}, other = 0;
+    char name[64];
+    m2msec_session *snd, *rcv;
+    size_t olen, rl;
+
+    pol.aead = M2MSEC_REC_AES_128_CCM;
+    pol.tag_len = 8;
+    st_unique_name(name, sizeof(name), "budget");
+    snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
+    rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
+    st_fill_plain(pt, 16);
+    CHECK(m2msec_seal(snd, pt, 16, rec, sizeof(rec), &rl) == M2MSEC_OK, "seal");
+    CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "epoch 1 accepted");
+    for (uint64_t i = 0; i < 2 * (budget + extra); i++) {
+        int which = (int)(i & 1); /* epoch 2, then 3, then 2, ... */
+        m2msec_status st;
+
+        st_put_header(rec, 2 + (uint64_t)which, i / 2);
+        st_fill_plain(rec + 11, 16 + 8);
+        st = m2msec_open(rcv, rec, 11 + 16 + 8, out, sizeof(out), &olen);
+        if (st == M2MSEC_ERR_AUTH)
+            auth[which]++;
+        else if (st == M2MSEC_ERR_EXPIRED)
+            expired[which]++;
+        else
+            other++;
+    }
+    CHECK(auth[0] == budget && auth[1] == budget,
+          "forgeries that reached authentication: epoch 2 %" PRIu64 ", epoch 3 %" PRIu64
+          " (budget %" PRIu64 " each)",
+          auth[0], auth[1], budget);
+    CHECK(expired[0] == extra && expired[1] == extra,
+          "refused before decryption: epoch 2 %" PRIu64 ", epoch 3 %" PRIu64 " (want %" PRIu64 ")",
+          expired[0], expired[1], extra);
+    CHECK(other == 0, "%" PRIu64 " forgeries got another verdict", other);
+    /* The sender's current epoch still works: its key had no failure. */
+    CHECK(m2msec_seal(snd, pt, 16, rec, sizeof(rec), &rl) == M2MSEC_OK, "seal");
+    CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "epoch 1 still accepted");
+    m2msec_session_free(snd);
+    m2msec_session_free(rcv);
+    ERR_clear_error();
+}
+
+/*
+ * A receiver keeps a key grace_seconds beyond key_lifetime; the provider
+ * refuses a not-after past key-set time + max_lifetime (default 86400 s).
+ * A session whose key_lifetime is the policy maximum must still open
+ * records: the receiver's end is capped, not refused.
+ */
+static void test_receiver_lifetime_at_policy_max(void)
+{
+    m2msec_session_policy pol = {0};
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
+    m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
+    char name[64];
+    m2msec_session *snd, *rcv;
+    size_t olen, rl;
+
+    pol.key_lifetime = 86400;
+    st_unique_name(name, sizeof(name), "maxlife");
+    snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
+    rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+    CHECK(snd != NULL && rcv != NULL, "sessions with key_lifetime = max_lifetime start");
+    if (snd != NULL && rcv != NULL) {
+        st_fill_plain(pt, 16);
+        CHECK(m2msec_seal(snd, pt, 16, rec, sizeof(rec), &rl) == M2MSEC_OK, "seal");
+        CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "opened");
+    }
+    m2msec_session_free(snd);
+    m2msec_session_free(rcv);
+    ERR_clear_error();
+}
+
 /* ======================================================================== */
 /* 6. File store                                                            */
 /* ======================================================================== */
@@ -2154,6 +2244,10 @@ int main(void)
         {"3 epoch roll-over, reordering across epochs, jitter", test_rollover},
         {"3 forged next-epoch record, genuine epoch after the key lifetime",
          test_forged_next_epoch_then_late_rekey},
+        {"3 forgery budget per key across candidate epochs (CCM-8: 2^13)",
+         test_forgery_budget_across_candidates},
+        {"3 receiver with key_lifetime at the policy maximum",
+         test_receiver_lifetime_at_policy_max},
         {"6 file store: format and round trip", test_file_store_format},
         {"6 file store: malformed state refused", test_file_store_malformed},
         {"6 file store: failing saves", test_file_store_failures},
