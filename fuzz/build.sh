@@ -56,6 +56,7 @@ if (( $# > 0 )); then targets=("$@"); else targets=("${all_harnesses[@]}" make_s
 common=(-std=c11 -g -O1 -fno-omit-frame-pointer -D_POSIX_C_SOURCE=200809L
         -DM2M_VERSION='"0.1.0"' -I"$root/include" -I"$root/provider" -I"$root/libm2msec" -I"$root/common"
         -Wall -Wextra -Werror=implicit-function-declaration)
+# shellcheck disable=SC2054 # one compiler flag whose value is a comma-separated list
 san=(-fsanitize=address,undefined -fno-sanitize=function)
 libs=(-lcrypto -lutf8proc -lpthread)
 

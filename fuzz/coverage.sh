@@ -20,12 +20,14 @@ profdata=$(command -v llvm-profdata || command -v llvm-profdata-14)
 llvmcov=$(command -v llvm-cov || command -v llvm-cov-14)
 
 # The source lists of build.sh.
-eval "$(sed -n '/^provider_srcs=(/,/^)/p; /^lib_srcs=(/,/^)/p; /^all_harnesses=(/p' "$here/build.sh")"
+provider_srcs=() common_srcs=() lib_srcs=() all_harnesses=()
+eval "$(sed -n '/^provider_srcs=(/,/^)/p; /^common_srcs=(/,/^)/p; /^lib_srcs=(/,/^)/p; /^all_harnesses=(/p' "$here/build.sh")"
 
 flags=(-std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -DM2M_VERSION='"0.1.0"' -I"$root/include"
-       -I"$root/provider" -I"$root/libm2msec" -fprofile-instr-generate -fcoverage-mapping)
+       -I"$root/provider" -I"$root/libm2msec" -I"$root/common" -fprofile-instr-generate
+       -fcoverage-mapping)
 srcs=()
-for s in "${provider_srcs[@]}" "${lib_srcs[@]}"; do srcs+=("$root/$s"); done
+for s in "${provider_srcs[@]}" "${common_srcs[@]}" "${lib_srcs[@]}"; do srcs+=("$root/$s"); done
 mkdir -p "$out"
 rm -f "$out"/*.profraw "$out"/*.profdata
 objs=()

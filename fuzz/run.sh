@@ -29,7 +29,7 @@ fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=${FUZZ_OUT:-$here/out}
 jobs=${FUZZ_JOBS:-2}
-harnesses=(${FUZZ_HARNESSES:-fuzz_session_open fuzz_record_decrypt fuzz_manifest fuzz_policy fuzz_kdf_params})
+read -r -a harnesses <<<"${FUZZ_HARNESSES:-fuzz_session_open fuzz_record_decrypt fuzz_manifest fuzz_policy fuzz_kdf_params}"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
@@ -80,7 +80,8 @@ done
 
 # 2. Fuzzing, $jobs harnesses at a time.
 fuzz_one() { # harness
-    local h=$1 corpus=$work/corpus-$h log=$logs/$h.log rc runs cov dict=()
+    local h=$1
+    local corpus=$work/corpus-$h log=$logs/$h.log rc runs cov dict=()
     mkdir -p "$corpus"
     if [[ -d $here/corpus/$h ]]; then
         cp -R "$here/corpus/$h/." "$corpus/"

@@ -39,6 +39,7 @@ while read -r _ _ mode size path; do
 done < <(grep '^# meta ' "$TMP/MANIFEST")
 
 # The SHA-384 variant: the two 96-digit digests quoted in the text.
+# shellcheck disable=SC2016 # the backquotes are Markdown code spans, matched literally
 mapfile -t d384 < <(grep -oE '`[0-9a-f]{96}`' "$DOC" | tr -d '`' | head -2)
 {
     sed -n '1,3p' "$TMP/MANIFEST"

@@ -63,7 +63,7 @@ hex_bin() { # write the bytes of a hex string to stdout
         esc+="\\x${h:0:2}"
         h=${h:2}
     done
-    printf "$esc"
+    printf '%b' "$esc"
 }
 u16() { printf '%04x' "$1"; }
 u32() { printf '%08x' "$1"; }

@@ -88,6 +88,8 @@ while IFS=$'\t' read -r flag file line call; do
     while IFS='|' read -r afile acall areason; do
         [[ -z $afile || $afile == \#* ]] && continue
         afile=${afile%% } acall=${acall# } acall=${acall% } areason=${areason# }
+        # An allowlist entry "glob:PATTERN" matches calls by pattern, unquoted on purpose.
+        # shellcheck disable=SC2053
         if [[ $afile == "$file" && -n $areason ]] &&
             { [[ $acall == "$call" ]] || [[ $acall == glob:* && $call == ${acall#glob:} ]]; }; then
             reason=$areason
