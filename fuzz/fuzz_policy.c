@@ -54,6 +54,7 @@
 #include "fuzz_common.h"
 #include "m2msec/integrity.h"
 #include "policy.h"
+#include "policy_file.h"
 
 #define NKEYS 7
 static const char *const cnf_keys[NKEYS] = {
@@ -186,7 +187,7 @@ static void check_provider_policy(const M2M_POLICY *pol)
              (unsigned long long)pol->replay_window);
     FZ_CHECK(pol->max_status_age >= 1 && pol->max_status_age <= 366ull * 86400,
              "max_status_age %llu accepted", (unsigned long long)pol->max_status_age);
-    FZ_CHECK(pol->allowed_aeads != 0 && (pol->allowed_aeads & ~0xfu) == 0,
+    FZ_CHECK(pol->allowed_aeads != 0 && (pol->allowed_aeads >> M2M_PF_NAEADS) == 0,
              "allowed_aeads mask %#x accepted", pol->allowed_aeads);
     FZ_CHECK(pol->device_key_len == 0 ||
                  (pol->device_key_len >= 16 && pol->device_key_len <= M2M_POLICY_MAX_DEVICE_KEY),
@@ -200,9 +201,10 @@ static void check_provider_policy(const M2M_POLICY *pol)
     /* Exact names only: the label is bound into session keys. */
     FZ_CHECK(!m2m_policy_aead_allowed(pol, "m2m-rec-aes-128-gcm", 19) || !pol->aeads_restricted,
              "a restricted policy allows a lower-case label");
-    FZ_CHECK(m2m_policy_aead_allowed(pol, "M2M-REC-AES-128-GCM", 19) ==
-                 (!pol->aeads_restricted || (pol->allowed_aeads & 1)),
-             "allowed_aeads and m2m_policy_aead_allowed disagree");
+    for (unsigned i = 0; i < M2M_PF_NAEADS; i++)
+        FZ_CHECK(m2m_policy_aead_allowed(pol, m2m_aead_names[i], strlen(m2m_aead_names[i])) ==
+                     (!pol->aeads_restricted || ((pol->allowed_aeads >> i) & 1)),
+                 "allowed_aeads and m2m_policy_aead_allowed disagree on %s", m2m_aead_names[i]);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
