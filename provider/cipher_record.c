@@ -539,7 +539,8 @@ static int rec_begin(M2M_REC_CTX *c)
         c->seq = c->next_seq++;
         c->lim.records++; /* a started record consumes its sequence number */
     } else if (c->state != REC_SEQ) {
-        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the record's sequence number ('seq') first",
+        M2M_RAISE(M2M_R_BAD_STATE,
+                  "%s: set the record's sequence number ('" M2MSEC_REC_PARAM_SEQ "') first",
                   c->alg->name);
         return 0;
     }
@@ -702,9 +703,11 @@ static int rec_cipher(void *vctx, unsigned char *out, size_t *outl, size_t outsi
 static int rec_set_seq(M2M_REC_CTX *c, uint64_t seq)
 {
     if (c->enc) {
-        M2M_RAISE(M2M_R_BAD_STATE,
-                  "%s: an encrypting context assigns sequence numbers itself; 'seq' is read-only",
-                  c->alg->name);
+        M2M_RAISE(
+            M2M_R_BAD_STATE,
+            "%s: an encrypting context assigns sequence numbers itself; '" M2MSEC_REC_PARAM_SEQ
+            "' is read-only",
+            c->alg->name);
         return 0;
     }
     if (refuse_forked(c))
@@ -1012,7 +1015,8 @@ static int get_one(M2M_REC_CTX *c, OSSL_PARAM *p)
     }
     if (strcmp(k, M2MSEC_REC_PARAM_SEQ) == 0) {
         if (!has_seq(c)) {
-            M2M_RAISE(M2M_R_BAD_STATE, "%s: no record yet, so no 'seq'", c->alg->name);
+            M2M_RAISE(M2M_R_BAD_STATE, "%s: no record yet, so no '" M2MSEC_REC_PARAM_SEQ "'",
+                      c->alg->name);
             return 0;
         }
         return OSSL_PARAM_set_uint64(p, c->seq);
@@ -1053,7 +1057,7 @@ static int get_one(M2M_REC_CTX *c, OSSL_PARAM *p)
         /* EVP_CIPHER_CTX_get_original_iv/get_updated_iv: no single IV to hand out. */
         M2M_RAISE(M2M_R_INVALID_PARAMETER,
                   "%s: '%s' is not available: each record's nonce is the static IV XOR its "
-                  "sequence number (read 'seq')",
+                  "sequence number (read '" M2MSEC_REC_PARAM_SEQ "')",
                   c->alg->name, k);
         return 0;
     }
