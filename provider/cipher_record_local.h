@@ -86,7 +86,7 @@ typedef enum {
     REC_OK,      /* done */
     REC_REFUSED, /* refused (error raised): the record goes on as it was */
     REC_FAILED,  /* failed (error raised): the record is abandoned */
-    REC_FORGED /* decrypting: the record does not authenticate (counted and raised by the caller) */
+    REC_FORGED   /* decrypting: the record does not authenticate (the caller counts, raises) */
 } m2m_rec_result;
 
 typedef struct m2m_rec_ctx_st M2M_REC_CTX;
