@@ -29,6 +29,8 @@
 #include <openssl/params.h>
 #include <openssl/provider.h>
 
+#include "m2msec/names.h"
+
 #define OUTLEN 32
 #define MAX_PARAMS 12
 #define MAX_ROUNDS 20
@@ -88,7 +90,7 @@ static void usage(void)
 static size_t session_info_len(void)
 {
     const size_t label = sizeof("m2msec session key v1") - 1;
-    const size_t aead = sizeof("M2M-REC-AES-128-GCM") - 1;
+    const size_t aead = sizeof(M2MSEC_REC_AES_128_GCM) - 1;
 
     return 2 + label + 2 + strlen(purpose) + 2 + strlen(originator) + 2 + strlen(receiver) + 8 + 8 +
            8 + 2 + aead + 4 + 2 + 2;
@@ -203,35 +205,39 @@ int main(int argc, char **argv)
     benches[0].per[3] = OSSL_PARAM_construct_end();
 
     /* M2M-SESSION-KDF: everything per derivation, digest left at its SHA2-256 default. */
-    benches[1].label = "M2M-SESSION-KDF";
-    benches[1].alg = "M2M-SESSION-KDF";
+    benches[1].label = M2MSEC_KDF_SESSION;
+    benches[1].alg = M2MSEC_KDF_SESSION;
     benches[1].propq = "provider=m2msec";
     benches[1].once[0] = OSSL_PARAM_construct_end();
     benches[1].per[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key, sizeof(key));
     benches[1].per[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, sizeof(salt));
-    benches[1].per[2] = OSSL_PARAM_construct_utf8_string("purpose", purpose, 0);
-    benches[1].per[3] = OSSL_PARAM_construct_utf8_string("originator", originator, 0);
-    benches[1].per[4] = OSSL_PARAM_construct_utf8_string("receiver", receiver, 0);
-    benches[1].per[5] = OSSL_PARAM_construct_uint64("epoch", &epoch);
-    benches[1].per[6] = OSSL_PARAM_construct_uint64("not-before", &not_before);
-    benches[1].per[7] = OSSL_PARAM_construct_uint64("lifetime", &lifetime);
+    benches[1].per[2] = OSSL_PARAM_construct_utf8_string(M2MSEC_KDF_PARAM_PURPOSE, purpose, 0);
+    benches[1].per[3] =
+        OSSL_PARAM_construct_utf8_string(M2MSEC_KDF_PARAM_ORIGINATOR, originator, 0);
+    benches[1].per[4] = OSSL_PARAM_construct_utf8_string(M2MSEC_KDF_PARAM_RECEIVER, receiver, 0);
+    benches[1].per[5] = OSSL_PARAM_construct_uint64(M2MSEC_KDF_PARAM_EPOCH, &epoch);
+    benches[1].per[6] = OSSL_PARAM_construct_uint64(M2MSEC_KDF_PARAM_NOT_BEFORE, &not_before);
+    benches[1].per[7] = OSSL_PARAM_construct_uint64(M2MSEC_KDF_PARAM_LIFETIME, &lifetime);
     benches[1].per[8] = OSSL_PARAM_construct_end();
 
     /* ONEM2M-KDF kpsa: one HMAC-SHA-256; derivation once, key and Enrolee-B-ID per derivation. */
-    benches[2].label = "ONEM2M-KDF kpsa";
-    benches[2].alg = "ONEM2M-KDF";
+    benches[2].label = M2MSEC_KDF_ONEM2M " " M2MSEC_ONEM2M_KPSA;
+    benches[2].alg = M2MSEC_KDF_ONEM2M;
     benches[2].propq = "provider=m2msec";
-    benches[2].once[0] = OSSL_PARAM_construct_utf8_string("derivation", (char *)"kpsa", 0);
+    benches[2].once[0] = OSSL_PARAM_construct_utf8_string(M2MSEC_KDF_PARAM_DERIVATION,
+                                                          (char *)M2MSEC_ONEM2M_KPSA, 0);
     benches[2].once[1] = OSSL_PARAM_construct_end();
     benches[2].per[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key, sizeof(key));
-    benches[2].per[1] = OSSL_PARAM_construct_utf8_string("enrolee-id", enrolee_id, 0);
+    benches[2].per[1] =
+        OSSL_PARAM_construct_utf8_string(M2MSEC_KDF_PARAM_ENROLEE_ID, enrolee_id, 0);
     benches[2].per[2] = OSSL_PARAM_construct_end();
 
     /* ONEM2M-KDF e2e-msg-auth: two HMACs (Ke2e_master, then T(1)); key = Kpsa, salt. */
-    benches[3].label = "ONEM2M-KDF e2e-msg-auth";
-    benches[3].alg = "ONEM2M-KDF";
+    benches[3].label = M2MSEC_KDF_ONEM2M " " M2MSEC_ONEM2M_E2E_MSG_AUTH;
+    benches[3].alg = M2MSEC_KDF_ONEM2M;
     benches[3].propq = "provider=m2msec";
-    benches[3].once[0] = OSSL_PARAM_construct_utf8_string("derivation", (char *)"e2e-msg-auth", 0);
+    benches[3].once[0] = OSSL_PARAM_construct_utf8_string(M2MSEC_KDF_PARAM_DERIVATION,
+                                                          (char *)M2MSEC_ONEM2M_E2E_MSG_AUTH, 0);
     benches[3].once[1] = OSSL_PARAM_construct_end();
     benches[3].per[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key, sizeof(key));
     benches[3].per[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, sizeof(salt));

@@ -465,7 +465,7 @@ static void *rec_new(size_t size)
     EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, M2MSEC_REC_AES_128_GCM, "provider=m2msec");
 
     if (r == NULL || c == NULL)
-        die("cannot fetch M2M-REC-AES-128-GCM");
+        die("cannot fetch " M2MSEC_REC_AES_128_GCM);
     random_bytes(key, sizeof(key));
     random_bytes(iv, sizeof(iv));
     r->size = size;
@@ -473,7 +473,7 @@ static void *rec_new(size_t size)
     r->dec = EVP_CIPHER_CTX_new();
     if (r->enc == NULL || r->dec == NULL || !EVP_EncryptInit_ex2(r->enc, c, key, iv, NULL) ||
         !EVP_DecryptInit_ex2(r->dec, c, key, iv, NULL))
-        die("M2M-REC-AES-128-GCM init failed");
+        die(M2MSEC_REC_AES_128_GCM " init failed");
     EVP_CIPHER_free(c);
     return r;
 }
@@ -721,7 +721,7 @@ typedef struct {
 
 static const CONTENDER contenders[NCONT] = {
     {"raw", "raw EVP AES-128-GCM", raw_new, raw_one, raw_free},
-    {"rec", "M2M-REC-AES-128-GCM (EVP)", rec_new, rec_one, rec_free},
+    {"rec", M2MSEC_REC_AES_128_GCM " (EVP)", rec_new, rec_one, rec_free},
     {"session", "m2msec session", sess_new, sess_one, sess_free},
     {"dtls", "DTLS 1.2 " DTLS_CIPHER, dtls_new, dtls_one, dtls_free},
     {"sodium", "secretstream xchacha20poly1305", sstream_new, sstream_one, sstream_free},

@@ -33,7 +33,8 @@ fi
 # libm2msec/meson.build list the same files). integrity_status.c is shared
 # by both and compiled once.
 provider_srcs=(
-    provider/cipher_record.c provider/errors.c provider/fork_guard.c provider/hkdf.c provider/hmac.c
+    provider/cipher_record.c provider/cipher_record_ccm.c provider/cipher_record_gcm.c
+    provider/errors.c provider/fork_guard.c provider/hkdf.c provider/hmac.c
     provider/integrity_gate.c provider/integrity_status.c provider/kdf_common.c
     provider/kdf_onem2m.c provider/kdf_oscore.c provider/kdf_session.c provider/key_limits.c
     provider/key_registry.c provider/module_mac.c provider/params.c provider/policy.c

@@ -72,9 +72,11 @@
 
 #include "fuzz_common.h"
 #include "m2msec/errors.h"
+#include "m2msec/names.h"
 
 enum { K_SESSION, K_ONEM2M, K_OSCORE, K_COUNT };
-static const char *const kdf_names[K_COUNT] = {"M2M-SESSION-KDF", "ONEM2M-KDF", "OSCORE-KDF"};
+static const char *const kdf_names[K_COUNT] = {M2MSEC_KDF_SESSION, M2MSEC_KDF_ONEM2M,
+                                               M2MSEC_KDF_OSCORE};
 
 #define MAX_NAMES 24
 #define MAX_PARAMS 8
@@ -151,8 +153,10 @@ static const mval *get(const model *m, int k, const char *name)
 
 static int is_identifier(int k, const char *name)
 {
-    static const char *const ids[] = {"purpose", "originator", "receiver", "aead",
-                                      "maf-id",  "enrolee-id", "target-id"};
+    static const char *const ids[] = {M2MSEC_KDF_PARAM_PURPOSE,  M2MSEC_KDF_PARAM_ORIGINATOR,
+                                      M2MSEC_KDF_PARAM_RECEIVER, M2MSEC_KDF_PARAM_AEAD,
+                                      M2MSEC_KDF_PARAM_MAF_ID,   M2MSEC_KDF_PARAM_ENROLEE_ID,
+                                      M2MSEC_KDF_PARAM_TARGET_ID};
 
     (void)k;
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
@@ -178,9 +182,10 @@ static int md_size(const char *name)
     return 0;
 }
 
-static const char *const derivations[] = {"km",           "kpsa",         "usage-key",
-                                          "e2e-master",   "e2e-msg-auth", "e2e-msg-conf",
-                                          "e2e-att-auth", "e2e-att-conf", "esprim-session"};
+static const char *const derivations[] = {
+    M2MSEC_ONEM2M_KM,           M2MSEC_ONEM2M_KPSA,         M2MSEC_ONEM2M_USAGE_KEY,
+    M2MSEC_ONEM2M_E2E_MASTER,   M2MSEC_ONEM2M_E2E_MSG_AUTH, M2MSEC_ONEM2M_E2E_MSG_CONF,
+    M2MSEC_ONEM2M_E2E_ATT_AUTH, M2MSEC_ONEM2M_E2E_ATT_CONF, M2MSEC_ONEM2M_ESPRIM_SESSION};
 
 static int derivation_index(const char *s)
 {
@@ -273,11 +278,11 @@ static void model_apply(model *m, int k, const OSSL_PARAM *params)
                 nv.b = malloc(nv.len + 1);
                 memcpy(nv.b, s, nv.len);
                 nv.b[nv.len] = 0;
-                if (strcmp(name, "digest") == 0)
+                if (strcmp(name, OSSL_KDF_PARAM_DIGEST) == 0)
                     FZ_CHECK(md_size(s) != 0, "accepted digest '%s'", s);
-                if (strcmp(name, "derivation") == 0)
+                if (strcmp(name, M2MSEC_KDF_PARAM_DERIVATION) == 0)
                     FZ_CHECK(derivation_index(s) >= 0, "accepted derivation '%s'", s);
-                if (strcmp(name, "type") == 0)
+                if (strcmp(name, M2MSEC_KDF_PARAM_TYPE) == 0)
                     FZ_CHECK(strcmp(s, "key") == 0 || strcmp(s, "iv") == 0, "accepted type '%s'",
                              s);
             }
@@ -451,7 +456,7 @@ static struct {
 
 static int aead_allowed_strict(const mval *ae)
 {
-    static const char a[] = "M2M-REC-AES-256-GCM", c[] = "M2M-REC-CHACHA20-POLY1305";
+    static const char a[] = M2MSEC_REC_AES_256_GCM, c[] = M2MSEC_REC_CHACHA20_POLY1305;
 
     return ae->set && ((ae->len == sizeof(a) - 1 && memcmp(ae->b, a, ae->len) == 0) ||
                        (ae->len == sizeof(c) - 1 && memcmp(ae->b, c, ae->len) == 0));
@@ -463,7 +468,7 @@ static int aead_allowed_strict(const mval *ae)
  */
 static void check_success(const model *m, int k, int pol, const unsigned char *out, size_t L)
 {
-    const mval *key = get(m, k, "key"), *salt = get(m, k, "salt");
+    const mval *key = get(m, k, OSSL_KDF_PARAM_KEY), *salt = get(m, k, OSSL_KDF_PARAM_SALT);
     unsigned char *want = NULL;
 
     if (pol == P_INTEGRITY && k == K_SESSION)
@@ -478,14 +483,19 @@ static void check_success(const model *m, int k, int pol, const unsigned char *o
     want = malloc(L + 1);
 
     if (k == K_SESSION) {
-        const mval *dg = get(m, k, "digest"), *pu = get(m, k, "purpose"),
-                   *orig = get(m, k, "originator"), *re = get(m, k, "receiver"),
-                   *ep = get(m, k, "epoch"), *nb = get(m, k, "not-before"),
-                   *lt = get(m, k, "lifetime"), *ae = get(m, k, "aead"),
-                   *on = get(m, k, "originator-nonce"), *rn = get(m, k, "receiver-nonce");
+        const mval *dg = get(m, k, OSSL_KDF_PARAM_DIGEST),
+                   *pu = get(m, k, M2MSEC_KDF_PARAM_PURPOSE),
+                   *orig = get(m, k, M2MSEC_KDF_PARAM_ORIGINATOR),
+                   *re = get(m, k, M2MSEC_KDF_PARAM_RECEIVER),
+                   *ep = get(m, k, M2MSEC_KDF_PARAM_EPOCH),
+                   *nb = get(m, k, M2MSEC_KDF_PARAM_NOT_BEFORE),
+                   *lt = get(m, k, M2MSEC_KDF_PARAM_LIFETIME),
+                   *ae = get(m, k, M2MSEC_KDF_PARAM_AEAD),
+                   *on = get(m, k, M2MSEC_KDF_PARAM_ORIGINATOR_NONCE),
+                   *rn = get(m, k, M2MSEC_KDF_PARAM_RECEIVER_NONCE);
         int hlen = dg->set ? md_size((const char *)dg->b) : 32;
         uint64_t lifetime = lt->set ? lt->u : 3600, not_before = nb->set ? nb->u : 0;
-        static const char label[] = "m2msec session key v1", daead[] = "M2M-REC-AES-128-GCM";
+        static const char label[] = "m2msec session key v1", daead[] = M2MSEC_REC_AES_128_GCM;
         buf info = {0};
 
         FZ_CHECK(pu->set && orig->set && re->set, "M2M-SESSION-KDF derived without purpose, "
@@ -519,7 +529,7 @@ static void check_success(const model *m, int k, int pol, const unsigned char *o
                  salt->set ? salt->len : 0, key->b, key->len, info.p, info.n, want, L);
         free(info.p);
     } else if (k == K_ONEM2M) {
-        const mval *dv = get(m, k, "derivation");
+        const mval *dv = get(m, k, M2MSEC_KDF_PARAM_DERIVATION);
         int d;
         unsigned char r[32], master[32];
 
@@ -530,7 +540,8 @@ static void check_success(const model *m, int k, int pol, const unsigned char *o
             static const char km[] = "oneM2M Enrolment Key to Master Credential derivation";
             static const char kpsa[] =
                 "oneM2M Enrolment Key to Provisioned Secure Connection Key derivation";
-            const mval *id = get(m, k, d == 0 ? "maf-id" : "enrolee-id");
+            const mval *id =
+                get(m, k, d == 0 ? M2MSEC_KDF_PARAM_MAF_ID : M2MSEC_KDF_PARAM_ENROLEE_ID);
             part pp[2] = {{(const unsigned char *)(d == 0 ? km : kpsa),
                            d == 0 ? sizeof(km) - 1 : sizeof(kpsa) - 1},
                           {id->b, id->len}};
@@ -540,7 +551,8 @@ static void check_success(const model *m, int k, int pol, const unsigned char *o
         } else if (d == 2) {
             static const char lab[] =
                 "oneM2M Enrolment Key to Usage-Constrained Symmetric Key derivation";
-            const mval *su = get(m, k, "suid"), *tg = get(m, k, "target-id");
+            const mval *su = get(m, k, M2MSEC_KDF_PARAM_SUID),
+                       *tg = get(m, k, M2MSEC_KDF_PARAM_TARGET_ID);
             char dec[24];
             part pp[3];
 
@@ -568,7 +580,8 @@ static void check_success(const model *m, int k, int pol, const unsigned char *o
             }
         } else {
             static const char lab[] = "oneM2M HMAC-SHA256 sessionESPrimKey derivation algorithm";
-            const mval *rr = get(m, k, "receiver-rand"), *orr = get(m, k, "originator-rand");
+            const mval *rr = get(m, k, M2MSEC_KDF_PARAM_RECEIVER_RAND),
+                       *orr = get(m, k, M2MSEC_KDF_PARAM_ORIGINATOR_RAND);
             part pp[3];
 
             FZ_CHECK(rr->set && orr->set, "ONEM2M-KDF esprim-session derived without randoms");
@@ -579,8 +592,9 @@ static void check_success(const model *m, int k, int pol, const unsigned char *o
         }
         memcpy(want, r, L);
     } else {
-        const mval *ty = get(m, k, "type"), *id = get(m, k, "id"), *ic = get(m, k, "id-context"),
-                   *al = get(m, k, "alg");
+        const mval *ty = get(m, k, M2MSEC_KDF_PARAM_TYPE), *id = get(m, k, M2MSEC_KDF_PARAM_ID),
+                   *ic = get(m, k, M2MSEC_KDF_PARAM_ID_CONTEXT),
+                   *al = get(m, k, M2MSEC_KDF_PARAM_ALG);
         int iv;
         int32_t alg = al->set ? al->i : 10;
         buf info = {0};
@@ -713,7 +727,8 @@ static void decode_params(fz_in *in, int k, plist *pl)
             size_t w = widths[fz_u8(in) % 5];
 
             if (w == 0)
-                w = type == OSSL_PARAM_REAL ? sizeof(double) : (strcmp(name, "alg") == 0 ? 4 : 8);
+                w = type == OSSL_PARAM_REAL ? sizeof(double)
+                                            : (strcmp(name, M2MSEC_KDF_PARAM_ALG) == 0 ? 4 : 8);
             if (type == OSSL_PARAM_REAL)
                 w = sizeof(double);
             len = w;
@@ -983,12 +998,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 size_t want = 32;
 
                 if (k == K_SESSION) {
-                    const mval *dg = get(&m, k, "digest");
+                    const mval *dg = get(&m, k, OSSL_KDF_PARAM_DIGEST);
                     char dname[16] = "";
                     OSSL_PARAM gp[2];
 
                     want = 255 * (size_t)(dg->set ? md_size((const char *)dg->b) : 32);
-                    gp[0] = OSSL_PARAM_construct_utf8_string("digest", dname, sizeof(dname));
+                    gp[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, dname,
+                                                             sizeof(dname));
                     gp[1] = OSSL_PARAM_construct_end();
                     FZ_CHECK(EVP_KDF_CTX_get_params(ctx, gp) > 0 &&
                                  strcmp(dname, canonical_md((int)(want / 255))) == 0,

@@ -17,8 +17,16 @@
  * EVP usage per record, like AES-GCM: [set seq (+tag)] -> update(out=NULL,
  * AAD) ... -> update(data) ... -> final -> [get tag]. The next update after
  * final begins the next record. docs/PROTOCOL.md section 5 has the format.
+ *
+ * This file is the record state machine, once for all four ciphers (the
+ * states are drawn in cipher_record_local.h), with the parameters and the
+ * dispatch tables. How each step reaches the inner OpenSSL cipher depends
+ * on the AEAD's family, chosen once per algorithm (M2M_REC_ALG.ops):
+ * cipher_record_gcm.c for AES-GCM and ChaCha20-Poly1305,
+ * cipher_record_ccm.c for AES-CCM (its AAD buffering).
  */
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -26,19 +34,9 @@
 #include <openssl/params.h>
 #include <openssl/prov_ssl.h>
 
-#include "cipher_record.h"
-#include "errors.h"
+#include "cipher_record_local.h"
 #include "fork_guard.h"
-#include "key_limits.h"
-#include "key_registry.h"
-#include "policy_file.h"
-#include "prov.h"
-#include "replay_window.h"
-
-#define REC_IVLEN 12
-#define REC_PREFIX 16 /* u64be(epoch) || u64be(seq) */
-#define REC_MAXTAG 16
-#define REC_CCM_MAXLEN 0xFFFFFFu /* 12-byte nonce: L = 3 */
+#include "m2msec/names.h"
 
 /* Published AEAD usage limits per key (docs/PROTOCOL.md 5.4). */
 #define LIM_2_24_5 23726566ull /* floor(2^24.5): TLS 1.3 AES-GCM records */
@@ -48,55 +46,96 @@
 #define LIM_2_13 (1ull << 13)
 
 const M2M_REC_ALG m2m_rec_algs[M2M_REC_NALGS] = {
-    {"M2M-REC-AES-128-GCM", "AES-128-GCM", 16, 0, LIM_2_24_5, LIM_2_24_5 << 14, LIM_2_36},
-    {"M2M-REC-AES-256-GCM", "AES-256-GCM", 32, 0, LIM_2_24_5, LIM_2_24_5 << 14, LIM_2_36},
-    {"M2M-REC-CHACHA20-POLY1305", "ChaCha20-Poly1305", 32, 0, LIM_2_60, LIM_2_60, LIM_2_36},
-    {"M2M-REC-AES-128-CCM", "AES-128-CCM", 16, 1, LIM_2_23_5, LIM_2_23_5 << 14, LIM_2_23_5},
+    {.name = M2MSEC_REC_AES_128_GCM,
+     .inner = "AES-128-GCM",
+     .ops = &m2m_rec_gcm_ops,
+     .mode = EVP_CIPH_GCM_MODE,
+     .keylen = 16,
+     .max_records = LIM_2_24_5,
+     .max_bytes = LIM_2_24_5 << 14,
+     .max_failures = LIM_2_36},
+    {.name = M2MSEC_REC_AES_256_GCM,
+     .inner = "AES-256-GCM",
+     .ops = &m2m_rec_gcm_ops,
+     .mode = EVP_CIPH_GCM_MODE,
+     .keylen = 32,
+     .max_records = LIM_2_24_5,
+     .max_bytes = LIM_2_24_5 << 14,
+     .max_failures = LIM_2_36},
+    {.name = M2MSEC_REC_CHACHA20_POLY1305,
+     .inner = "ChaCha20-Poly1305",
+     .ops = &m2m_rec_gcm_ops,
+     .mode = EVP_CIPH_GCM_MODE,
+     .keylen = 32,
+     .max_records = LIM_2_60,
+     .max_bytes = LIM_2_60,
+     .max_failures = LIM_2_36},
+    {.name = M2MSEC_REC_AES_128_CCM,
+     .inner = "AES-128-CCM",
+     .ops = &m2m_rec_ccm_ops,
+     .mode = EVP_CIPH_CCM_MODE,
+     .keylen = 16,
+     .max_records = LIM_2_23_5,
+     .max_bytes = LIM_2_23_5 << 14,
+     .max_failures = LIM_2_23_5,
+     .short_taglen = 8,
+     .short_label = M2MSEC_REC_AES_128_CCM_8,
+     .short_what = "8-byte CCM tag",
+     .short_max_failures = LIM_2_13},
 };
 
-typedef enum { ST_IDLE = 0, ST_SEQ_SET, ST_AAD, ST_DATA } rec_state;
+/* Every function of the dispatch tables, declared with OpenSSL's own type. */
+static OSSL_FUNC_cipher_freectx_fn rec_freectx;
+static OSSL_FUNC_cipher_dupctx_fn rec_dupctx;
+static OSSL_FUNC_cipher_encrypt_init_fn rec_einit;
+static OSSL_FUNC_cipher_decrypt_init_fn rec_dinit;
+static OSSL_FUNC_cipher_update_fn rec_update;
+static OSSL_FUNC_cipher_final_fn rec_final;
+static OSSL_FUNC_cipher_cipher_fn rec_cipher;
+static OSSL_FUNC_cipher_gettable_params_fn rec_gettable_params;
+static OSSL_FUNC_cipher_get_ctx_params_fn rec_get_ctx_params;
+static OSSL_FUNC_cipher_gettable_ctx_params_fn rec_gettable_ctx_params;
+static OSSL_FUNC_cipher_set_ctx_params_fn rec_set_ctx_params;
+static OSSL_FUNC_cipher_settable_ctx_params_fn rec_settable_ctx_params;
 
-typedef struct {
-    M2M_PROVCTX *pc;
-    const M2M_REC_ALG *alg;
-    EVP_CIPHER_CTX *inner;
-    int enc; /* -1 until the first init */
-    int keyed, have_iv, started;
-    rec_state state;
-    unsigned char iv[REC_IVLEN];
-    uint64_t epoch;
-    uint64_t seq;      /* record in progress / last record */
-    uint64_t next_seq; /* encrypting: next to assign */
-    int have_seq;
-    size_t taglen;
-    unsigned char tag[REC_MAXTAG];
-    int tag_ready; /* enc: tag of last record; dec: tag set for this record */
-    /* Requested limits (0: default); effective ones live in lim. */
-    uint64_t req_records, req_bytes, req_failures, req_not_after, req_window;
-    M2M_LIMITS lim;
-    M2M_REPLAY win;
-    uint64_t now;                     /* clock read once per record, at its start */
-    unsigned char prefix[REC_PREFIX]; /* GCM/ChaCha: epoch || seq, sent with the first AAD */
-    int prefix_pending;
-    unsigned char *aad; /* CCM: AAD is buffered until the data arrives */
-    size_t aadlen, aadcap;
-    size_t ccm_len; /* CCM: the record length announced by update(NULL, NULL, len) */
-    int ccm_len_set;
-    uint64_t fork_id;   /* the process that keyed the context (fork_guard.h) */
-    M2M_FAIL_REF fails; /* decrypting: the key's process-wide failure count */
-} REC_CTX;
+/* What the state says (cipher_record_local.h). */
+static inline int keyed(const M2M_REC_CTX *c)
+{
+    return c->state == REC_KEY || c->state >= REC_READY;
+}
+
+static inline int started(const M2M_REC_CTX *c)
+{
+    return c->state >= REC_STARTED;
+}
+
+static inline int in_record(const M2M_REC_CTX *c)
+{
+    return c->state >= REC_SEQ;
+}
+
+static inline int has_seq(const M2M_REC_CTX *c)
+{
+    return c->state >= REC_IDLE;
+}
+
+/* Is the context set for the algorithm's shorter tag (AES-128-CCM with 8 bytes)? */
+static int short_tag(const M2M_REC_CTX *c)
+{
+    return c->alg->short_taglen != 0 && c->taglen == c->alg->short_taglen;
+}
 
 static void *rec_newctx(void *provctx, const M2M_REC_ALG *alg)
 {
     M2M_PROVCTX *pc = provctx;
-    REC_CTX *c;
+    M2M_REC_CTX *c;
 
     if (!m2m_prov_usable(pc))
         return NULL;
     /* AES-128-CCM: either tag length may still be chosen; the key set checks the one chosen. */
     if (!m2m_policy_aead_allowed(&pc->policy, alg->name, strlen(alg->name)) &&
-        !(alg->ccm &&
-          m2m_policy_aead_allowed(&pc->policy, M2M_PF_AEAD_CCM8, strlen(M2M_PF_AEAD_CCM8)))) {
+        !(alg->short_label != NULL &&
+          m2m_policy_aead_allowed(&pc->policy, alg->short_label, strlen(alg->short_label)))) {
         M2M_RAISE(M2M_R_NOT_ALLOWED, "%s is not allowed by the security policy (allowed_aeads)",
                   alg->name);
         return NULL;
@@ -109,6 +148,8 @@ static void *rec_newctx(void *provctx, const M2M_REC_ALG *alg)
     }
     c->pc = provctx;
     c->alg = alg;
+    c->ops = alg->ops;
+    c->state = REC_NEW;
     c->enc = -1;
     c->taglen = REC_MAXTAG;
     return c;
@@ -116,19 +157,19 @@ static void *rec_newctx(void *provctx, const M2M_REC_ALG *alg)
 
 static void rec_freectx(void *vctx)
 {
-    REC_CTX *c = vctx;
+    M2M_REC_CTX *c = vctx;
 
     if (c == NULL)
         return;
     EVP_CIPHER_CTX_free(c->inner); /* wipes the key schedule */
     m2m_replay_free(&c->win);
-    OPENSSL_clear_free(c->aad, c->aadcap);
+    OPENSSL_clear_free(c->ccm.aad, c->ccm.aadcap);
     OPENSSL_clear_free(c, sizeof(*c));
 }
 
 static void *rec_dupctx(void *vctx)
 {
-    REC_CTX *c = vctx;
+    M2M_REC_CTX *c = vctx;
 
     M2M_RAISE(M2M_R_COPY_REFUSED,
               "%s contexts cannot be copied: a copy would repeat nonces (encrypting) or "
@@ -144,9 +185,9 @@ static uint64_t policy_cap(uint64_t policy, uint64_t limit)
 }
 
 /* The default limits of a key set at `start`: the algorithm's, lowered by the policy. */
-static void default_limits(const REC_CTX *c, uint64_t start, M2M_LIMITS *d)
+static void default_limits(const M2M_REC_CTX *c, uint64_t start, M2M_LIMITS *d)
 {
-    uint64_t failures = c->alg->ccm && c->taglen == 8 ? LIM_2_13 : c->alg->max_failures;
+    uint64_t failures = short_tag(c) ? c->alg->short_max_failures : c->alg->max_failures;
     uint64_t life = c->pc->policy.max_lifetime;
 
     d->max_records = policy_cap(c->pc->policy.max_records, c->alg->max_records);
@@ -155,7 +196,7 @@ static void default_limits(const REC_CTX *c, uint64_t start, M2M_LIMITS *d)
     d->not_after = start > UINT64_MAX - life ? UINT64_MAX : start + life;
 }
 
-static int limit_ok(const REC_CTX *c, const char *name, uint64_t req, uint64_t max,
+static int limit_ok(const M2M_REC_CTX *c, const char *name, uint64_t req, uint64_t max,
                     const char *what)
 {
     if (req <= max)
@@ -171,25 +212,25 @@ static int limit_ok(const REC_CTX *c, const char *name, uint64_t req, uint64_t m
  * `start`? A request above a default is refused, never clamped (0 means
  * "not requested": the default).
  */
-static int limits_check(const REC_CTX *c, uint64_t start)
+static int limits_check(const M2M_REC_CTX *c, uint64_t start)
 {
     M2M_LIMITS d;
+    char failures[96];
 
     default_limits(c, start, &d);
+    snprintf(failures, sizeof(failures), "the failed-decryption limit of the %s and policy",
+             short_tag(c) ? c->alg->short_what : "cipher");
     return limit_ok(c, M2MSEC_REC_PARAM_MAX_RECORDS, c->req_records, d.max_records,
                     "the per-key record limit of the cipher and policy") &&
            limit_ok(c, M2MSEC_REC_PARAM_MAX_BYTES, c->req_bytes, d.max_bytes,
                     "the per-key byte limit of the cipher and policy") &&
-           limit_ok(c, M2MSEC_REC_PARAM_MAX_FAILURES, c->req_failures, d.max_failures,
-                    c->alg->ccm && c->taglen == 8
-                        ? "the failed-decryption limit of the 8-byte CCM tag and policy"
-                        : "the failed-decryption limit of the cipher and policy") &&
+           limit_ok(c, M2MSEC_REC_PARAM_MAX_FAILURES, c->req_failures, d.max_failures, failures) &&
            limit_ok(c, M2MSEC_REC_PARAM_NOT_AFTER, c->req_not_after, d.not_after,
                     "key-set time plus the policy's max_lifetime");
 }
 
 /* Effective limits: the request (checked by limits_check) or the default. */
-static void rec_limits(REC_CTX *c)
+static void rec_limits(M2M_REC_CTX *c)
 {
     M2M_LIMITS d;
 
@@ -204,7 +245,7 @@ static void rec_limits(REC_CTX *c)
 __attribute__((noinline, cold))
 #endif
 static int
-forked_error(const REC_CTX *c)
+forked_error(const M2M_REC_CTX *c)
 {
     M2M_RAISE(M2M_R_FORKED,
               "%s context used in a forked child: it belongs to the parent process (it would "
@@ -215,27 +256,50 @@ forked_error(const REC_CTX *c)
 }
 
 /* A keyed context in a process other than the one that keyed it refuses everything. */
-static inline int refuse_forked(const REC_CTX *c)
+static inline int refuse_forked(const M2M_REC_CTX *c)
 {
-    return c->keyed && !m2m_fork_same(c->fork_id) && forked_error(c);
+    return keyed(c) && !m2m_fork_same(c->fork_id) && forked_error(c);
 }
 
 /* Decrypting: the key's failed decryptions in the whole process, into lim.failures. */
-static inline void refresh_failures(REC_CTX *c)
+static inline void refresh_failures(M2M_REC_CTX *c)
 {
-    if (c->keyed && !c->enc)
+    if (keyed(c) && !c->enc)
         c->lim.failures = m2m_failures_read(&c->fails);
 }
 
-/* A record that fails part-way is abandoned, and the tag set for it with it. */
-static void abandon(REC_CTX *c)
+/* A record in progress that fails part-way is abandoned, and the tag set for it with it. */
+static void abandon(M2M_REC_CTX *c)
 {
-    c->state = ST_IDLE;
-    c->tag_ready = 0;
+    c->state = REC_IDLE;
+    c->tag_set = 0;
 }
 
-/* At the first record: freeze the limits and allocate the window. */
-static int rec_start_session(REC_CTX *c)
+/* Decrypting: the record did not authenticate. Count it, forget the record. */
+static void rec_auth_failed(M2M_REC_CTX *c)
+{
+    c->lim.failures = m2m_failures_add(&c->fails); /* the key's budget, process-wide */
+    abandon(c);
+    M2M_RAISE(M2M_R_AUTH_FAILED,
+              "authentication failed: record %llu of epoch %llu is forged or "
+              "corrupted",
+              (unsigned long long)c->seq, (unsigned long long)c->epoch);
+}
+
+/* Apply a family's result to the record: 1 if it may go on. */
+static inline int settle(M2M_REC_CTX *c, m2m_rec_result r)
+{
+    if (r == REC_OK)
+        return 1;
+    if (r == REC_FAILED)
+        abandon(c);
+    else if (r == REC_FORGED)
+        rec_auth_failed(c);
+    return 0;
+}
+
+/* At the first record (READY): freeze the limits and allocate the window. */
+static int rec_start_session(M2M_REC_CTX *c)
 {
     rec_limits(c);
     if (!c->enc) {
@@ -247,13 +311,13 @@ static int rec_start_session(REC_CTX *c)
             return 0;
         }
     }
-    c->started = 1;
+    c->state = REC_STARTED;
     return 1;
 }
 
-static int locked_param(REC_CTX *c, const char *name)
+static int locked_param(const M2M_REC_CTX *c, const char *name)
 {
-    if (c->started) {
+    if (started(c)) {
         M2M_RAISE(M2M_R_BAD_STATE, "'%s' can only be set before the first record", name);
         return 0;
     }
@@ -280,47 +344,28 @@ static int get_size(const OSSL_PARAM *p, size_t *v)
     return 1;
 }
 
-/*
- * Fill one OSSL_PARAM so that every byte of it is defined, padding included.
- * OSSL_PARAM has 4 padding bytes after data_type on LP64, and the structs
- * that OSSL_PARAM_construct_*() return leave them uninitialised. Copying
- * such a struct is valid C, but gcc -O2 copies it through SSE registers, and
- * OpenSSL 3.0's AVX GHASH (gcm_ghash_avx, used in the GCM final) reads its
- * caller's xmm0-xmm2 and cancels them by XOR, which memcheck cannot follow:
- * the stale padding made valgrind report the decrypt final's tag comparison
- * (scripts/valgrind.supp has the analysis). param_end() writes the end
- * marker the same way.
- */
-static void param_fill(OSSL_PARAM *p, const char *key, unsigned int type, void *data, size_t size)
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+m2m_rec_result
+m2m_rec_start_failed(const M2M_REC_CTX *c)
 {
-    memset(p, 0, sizeof(*p));
-    p->key = key;
-    p->data_type = type;
-    p->data = data;
-    p->data_size = size;
-    p->return_size = OSSL_PARAM_UNMODIFIED;
+    M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: cannot start record %llu", c->alg->name,
+              (unsigned long long)c->seq);
+    return REC_FAILED;
 }
 
-static void param_end(OSSL_PARAM *p)
-{
-    memset(p, 0, sizeof(*p));
-    p->key = NULL;
-    p->data = NULL;
-}
-
-static int rec_set_ctx_params(void *vctx, const OSSL_PARAM params[]);
-
-static int rec_init(REC_CTX *c, const unsigned char *key, size_t keylen, const unsigned char *iv,
-                    size_t ivlen, const OSSL_PARAM params[], int enc)
+static int rec_init(M2M_REC_CTX *c, const unsigned char *key, size_t keylen,
+                    const unsigned char *iv, size_t ivlen, const OSSL_PARAM params[], int enc)
 {
     if (refuse_forked(c))
         return 0;
-    if (c->enc != -1 && c->enc != enc && (c->keyed || c->started)) {
+    if (c->enc != -1 && c->enc != enc && keyed(c)) {
         M2M_RAISE(M2M_R_BAD_STATE, "a %s context cannot change direction; create a new one",
                   c->alg->name);
         return 0;
     }
-    if (c->started && (key != NULL || iv != NULL)) {
+    if (started(c) && (key != NULL || iv != NULL)) {
         M2M_RAISE(M2M_R_BAD_STATE,
                   "%s: a context that has processed records cannot take a new key or IV; "
                   "create a new context for the next epoch",
@@ -333,23 +378,29 @@ static int rec_init(REC_CTX *c, const unsigned char *key, size_t keylen, const u
      * record was in progress stays, as OpenSSL's AEADs keep a tag set
      * before the key.
      */
-    if (c->state != ST_IDLE)
+    if (in_record(c))
         abandon(c);
-    if (enc)
-        c->tag_ready = 0; /* the last record's tag is no longer readable */
+    if (enc) {
+        /* The last record's tag is no longer readable; encrypting takes no tag. */
+        c->tag_set = 0;
+        if (c->state == REC_SEALED)
+            c->state = REC_IDLE;
+    }
     c->enc = enc;
     if (!rec_set_ctx_params(c, params))
         return 0;
     if (key != NULL) {
         M2M_KEY_FP fp;
         uint64_t start = m2m_now_precise();
+        /* The exact label: with an 8-byte tag, AES-128-CCM is M2M-REC-AES-128-CCM-8. */
+        const char *label = short_tag(c) ? c->alg->short_label : c->alg->name;
 
         if (keylen != c->alg->keylen) {
             M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s needs a %zu-byte key, got %zu bytes",
                       c->alg->name, c->alg->keylen, keylen);
             return 0;
         }
-        if (c->keyed && enc) {
+        if (keyed(c) && enc) {
             M2M_RAISE(M2M_R_KEY_REUSED,
                       "%s: an encrypting context takes its key once; create a new context",
                       c->alg->name);
@@ -360,15 +411,10 @@ static int rec_init(REC_CTX *c, const unsigned char *key, size_t keylen, const u
                       c->alg->name);
             return 0;
         }
-        /* The exact label: with an 8-byte tag, AES-128-CCM is M2M-REC-AES-128-CCM-8. */
-        {
-            const char *label = c->alg->ccm && c->taglen == 8 ? M2M_PF_AEAD_CCM8 : c->alg->name;
-
-            if (!m2m_policy_aead_allowed(&c->pc->policy, label, strlen(label))) {
-                M2M_RAISE(M2M_R_NOT_ALLOWED,
-                          "%s is not allowed by the security policy (allowed_aeads)", label);
-                return 0;
-            }
+        if (!m2m_policy_aead_allowed(&c->pc->policy, label, strlen(label))) {
+            M2M_RAISE(M2M_R_NOT_ALLOWED, "%s is not allowed by the security policy (allowed_aeads)",
+                      label);
+            return 0;
         }
         /* Refuse bad limits before the key is claimed: a refused init must not burn it. */
         if (!limits_check(c, start) ||
@@ -381,24 +427,14 @@ static int rec_init(REC_CTX *c, const unsigned char *key, size_t keylen, const u
             M2M_RAISE(M2M_R_CRYPTO_FAILED, "cannot initialise %s", c->alg->inner);
             return 0;
         }
-        if (c->alg->ccm) {
-            OSSL_PARAM p[3];
-            size_t ivl = REC_IVLEN;
-
-            param_fill(&p[0], OSSL_CIPHER_PARAM_AEAD_IVLEN, OSSL_PARAM_UNSIGNED_INTEGER, &ivl,
-                       sizeof(ivl));
-            param_fill(&p[1], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING, NULL, c->taglen);
-            param_end(&p[2]);
-            if (!EVP_CIPHER_CTX_set_params(c->inner, p)) {
-                M2M_RAISE(M2M_R_CRYPTO_FAILED, "cannot set CCM nonce and tag lengths");
-                return 0;
-            }
-        }
+        if (c->ops->key != NULL && c->ops->key(c) != REC_OK)
+            return 0;
         if (!EVP_CipherInit_ex2(c->inner, NULL, key, NULL, enc, NULL)) {
             M2M_RAISE(M2M_R_CRYPTO_FAILED, "cannot set the %s key", c->alg->inner);
             return 0;
         }
-        c->keyed = 1;
+        /* NEW -> KEY, IV -> READY; KEY and READY (decrypting: another key) stay. */
+        c->state = c->state == REC_IV || c->state == REC_READY ? REC_READY : REC_KEY;
         c->lim.start = start;
         c->fork_id = m2m_fork_id();
         if (!enc)
@@ -406,7 +442,7 @@ static int rec_init(REC_CTX *c, const unsigned char *key, size_t keylen, const u
         c->lim.failures = 0;
         refresh_failures(c);
     }
-    if (c->keyed)
+    if (keyed(c))
         rec_limits(c); /* readable from now on; frozen at the first record */
     if (iv != NULL) {
         if (ivlen != REC_IVLEN) {
@@ -415,7 +451,11 @@ static int rec_init(REC_CTX *c, const unsigned char *key, size_t keylen, const u
             return 0;
         }
         memcpy(c->iv, iv, REC_IVLEN);
-        c->have_iv = 1;
+        /* NEW -> IV, KEY -> READY; IV and READY stay (not started: checked above). */
+        if (c->state == REC_NEW)
+            c->state = REC_IV;
+        else if (c->state == REC_KEY)
+            c->state = REC_READY;
     }
     return 1;
 }
@@ -444,10 +484,7 @@ static void put_u64(unsigned char *p, uint64_t v)
 #endif
 }
 
-/* At a record's start: the clock and the failure count for this record. */
-static int refuse_expired_now(REC_CTX *c, size_t len);
-
-static int refuse_expired(REC_CTX *c, size_t len)
+static int refuse_expired(M2M_REC_CTX *c, size_t len)
 {
     M2M_LIMITS l = c->lim;
     const char *why;
@@ -456,7 +493,7 @@ static int refuse_expired(REC_CTX *c, size_t len)
      * Encrypting, the record in progress was counted (and checked against
      * max-records) when it began: do not count it again for its data.
      */
-    if (c->enc && c->state != ST_IDLE && l.records > 0)
+    if (c->enc && in_record(c) && l.records > 0)
         l.records--;
     why = m2m_limits_refuse(&l, c->now, len);
     if (why == NULL)
@@ -477,175 +514,81 @@ static int refuse_expired(REC_CTX *c, size_t len)
  * At a record's start: read the clock, and the key's failed decryptions in
  * the whole process (not this context's), for this record.
  */
-static int refuse_expired_now(REC_CTX *c, size_t len)
+static int refuse_expired_now(M2M_REC_CTX *c, size_t len)
 {
     c->now = m2m_now();
     refresh_failures(c);
     return refuse_expired(c, len);
 }
 
-static int aad_reserve(REC_CTX *c, size_t more)
+/* Begin a record (-> BEGUN): its sequence number, nonce and epoch || seq prefix. */
+static int rec_begin(M2M_REC_CTX *c)
 {
-    size_t need = c->aadlen + more;
+    unsigned char nonce[REC_IVLEN];
+    int ok;
 
-    if (need < c->aadlen) {
-        M2M_RAISE(M2M_R_FIELD_TOO_LONG, "AAD too long");
-        return 0;
-    }
-    if (need > c->aadcap) {
-        size_t ncap = need < 64 ? 64 : need * 2;
-        unsigned char *n = OPENSSL_clear_realloc(c->aad, c->aadcap, ncap);
-
-        if (n == NULL) {
-            M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory buffering AAD");
-            return 0;
-        }
-        c->aad = n;
-        c->aadcap = ncap;
-    }
-    return 1;
-}
-
-/* Begin a record: nonce, inner IV, the authenticated epoch || seq prefix. */
-static int rec_begin(REC_CTX *c)
-{
-    unsigned char nonce[REC_IVLEN], prefix[REC_PREFIX];
-
-    if (!c->keyed || !c->have_iv) {
+    if (c->state < REC_READY) {
         M2M_RAISE(M2M_R_BAD_STATE, "%s: set the key and the 12-byte static IV first", c->alg->name);
         return 0;
     }
-    if (!c->started && !rec_start_session(c))
+    if (!started(c) && !rec_start_session(c))
         return 0;
     if (c->enc) {
         if (refuse_expired_now(c, 0))
             return 0;
         c->seq = c->next_seq++;
-        c->have_seq = 1;
         c->lim.records++; /* a started record consumes its sequence number */
-    } else if (c->state != ST_SEQ_SET) {
-        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the record's sequence number ('seq') first",
+    } else if (c->state != REC_SEQ) {
+        M2M_RAISE(M2M_R_BAD_STATE,
+                  "%s: set the record's sequence number ('" M2MSEC_REC_PARAM_SEQ "') first",
                   c->alg->name);
         return 0;
     }
+    put_u64(c->prefix, c->epoch);
+    put_u64(c->prefix + 8, c->seq);
+    /* From here on a failure abandons the record: its sequence number is used up. */
+    if (c->ops->begin != NULL && c->ops->begin(c) != REC_OK) {
+        abandon(c);
+        return 0;
+    }
     /* nonce = IV XOR (0^32 || u64be(seq)), in 8-byte words */
-    put_u64(prefix, c->epoch);
-    put_u64(prefix + 8, c->seq);
     {
         uint64_t lo, sq;
 
         memcpy(&lo, c->iv + REC_IVLEN - 8, 8);
-        memcpy(&sq, prefix + 8, 8);
+        memcpy(&sq, c->prefix + 8, 8);
         lo ^= sq;
         memcpy(nonce, c->iv, REC_IVLEN - 8);
         memcpy(nonce + REC_IVLEN - 8, &lo, 8);
     }
-    c->tag_ready = c->enc ? 0 : c->tag_ready;
-    if (c->alg->ccm && !c->enc && !c->tag_ready) {
-        M2M_RAISE(M2M_R_BAD_STATE,
-                  "%s: set the tag before the record's first update (CCM "
-                  "verifies as it decrypts)",
-                  c->alg->name);
-        goto fail;
-    }
-    if (c->alg->ccm && !c->enc) {
-        OSSL_PARAM p[2];
-
-        param_fill(&p[0], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING, c->tag, c->taglen);
-        param_end(&p[1]);
-        if (!EVP_CIPHER_CTX_set_params(c->inner, p))
-            goto crypto;
-    }
-    if (!EVP_CipherInit_ex2(c->inner, NULL, NULL, nonce, c->enc, NULL))
-        goto crypto;
-    c->ccm_len_set = 0;
-    if (c->alg->ccm) {
-        c->aadlen = 0;
-        if (!aad_reserve(c, REC_PREFIX))
-            goto fail;
-        memcpy(c->aad, prefix, REC_PREFIX);
-        c->aadlen = REC_PREFIX;
-    } else {
-        /* Sent with the first AAD in one update (one GHASH/Poly1305 call fewer). */
-        memcpy(c->prefix, prefix, REC_PREFIX);
-        c->prefix_pending = 1;
-    }
-    c->state = ST_AAD;
+    ok = EVP_CipherInit_ex2(c->inner, NULL, NULL, nonce, c->enc, NULL);
     OPENSSL_cleanse(nonce, sizeof(nonce));
-    return 1;
-crypto:
-    M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: cannot start record %llu", c->alg->name,
-              (unsigned long long)c->seq);
-fail:
-    OPENSSL_cleanse(nonce, sizeof(nonce));
-    abandon(c);
-    return 0;
-}
-
-/* Record failure while decrypting: count it, forget the record. */
-static void rec_auth_failed(REC_CTX *c)
-{
-    c->lim.failures = m2m_failures_add(&c->fails); /* the key's budget, process-wide */
-    c->state = ST_IDLE;
-    c->tag_ready = 0;
-    M2M_RAISE(M2M_R_AUTH_FAILED,
-              "authentication failed: record %llu of epoch %llu is forged or "
-              "corrupted",
-              (unsigned long long)c->seq, (unsigned long long)c->epoch);
-}
-
-/* CCM takes the length, then all AAD, then all data, in that order. */
-static int ccm_data(REC_CTX *c, unsigned char *out, int *outl, const unsigned char *in, size_t inl)
-{
-    static const unsigned char none[1];
-    unsigned char sink[1];
-    int n;
-
-    if (inl > INT_MAX || c->aadlen > INT_MAX ||
-        !EVP_CipherUpdate(c->inner, NULL, &n, NULL, (int)inl) ||
-        !EVP_CipherUpdate(c->inner, NULL, &n, c->aad, (int)c->aadlen))
-        return -1;
-    /* EVP lets CCM take a zero-length update; in and out must not be NULL. */
-    return EVP_CipherUpdate(c->inner, inl == 0 ? sink : out, outl, inl == 0 ? none : in, (int)inl)
-               ? 1
-               : 0;
-}
-
-#define PREFIX_MERGE_MAX 64 /* AAD up to this size travels with the prefix */
-
-/* GCM/ChaCha: feed the pending epoch || seq prefix, with aad if it is short. */
-static int flush_prefix(REC_CTX *c, const unsigned char *aad, size_t aadlen)
-{
-    unsigned char buf[REC_PREFIX + PREFIX_MERGE_MAX];
-    int n;
-
-    c->prefix_pending = 0;
-    memcpy(buf, c->prefix, REC_PREFIX);
-    if (aadlen > 0)
-        memcpy(buf + REC_PREFIX, aad, aadlen);
-    if (!EVP_CipherUpdate(c->inner, NULL, &n, buf, (int)(REC_PREFIX + aadlen))) {
-        M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: AAD update failed", c->alg->name);
+    if (!ok) {
+        m2m_rec_start_failed(c);
+        abandon(c);
         return 0;
     }
+    c->state = REC_BEGUN;
     return 1;
 }
 
 static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsize,
                       const unsigned char *in, size_t inl)
 {
-    REC_CTX *c = vctx;
+    M2M_REC_CTX *c = vctx;
     int n = 0;
 
     *outl = 0;
     if (refuse_forked(c))
         return 0;
     /*
-     * Nothing to do, as in OpenSSL's AEADs: an empty update of GCM or
-     * ChaCha20-Poly1305, and CCM's update(out, NULL, 0) (its "finish").
+     * Nothing to do, as in OpenSSL's AEADs: an update of zero bytes, except
+     * for a family that takes the data length (CCM), where only
+     * update(out, NULL, 0) - its "finish" - is empty.
      */
-    if (inl == 0 && (!c->alg->ccm || (in == NULL && out != NULL)))
+    if (inl == 0 && (c->ops->msglen == NULL || (in == NULL && out != NULL)))
         return 1;
-    if (in == NULL && inl > 0 && (out != NULL || !c->alg->ccm)) {
+    if (in == NULL && inl > 0 && (out != NULL || c->ops->msglen == NULL)) {
         /* Refused before the record begins: nothing changes. */
         if (out != NULL)
             M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: the input is NULL but its length is %zu",
@@ -661,101 +604,41 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
         M2M_RAISE(M2M_R_INVALID_PARAMETER, "record too long");
         return 0;
     }
-    if (c->state == ST_IDLE || c->state == ST_SEQ_SET) {
-        if (!rec_begin(c))
-            return 0;
-    }
-    if (in == NULL && out == NULL && c->alg->ccm) {
-        /* The CCM message length (EVP_CipherUpdate(ctx, NULL, &outl, NULL, len)). */
-        if (c->state != ST_AAD) {
-            M2M_RAISE(M2M_R_BAD_STATE, "%s: announce the message length before the record data",
-                      c->alg->name);
-            return 0;
-        }
-        if (inl > REC_CCM_MAXLEN) {
-            M2M_RAISE(M2M_R_INVALID_PARAMETER,
-                      "%s: a record holds at most %u bytes (12-byte nonce), not %zu", c->alg->name,
-                      REC_CCM_MAXLEN, inl);
-            return 0;
-        }
-        c->ccm_len = inl;
-        c->ccm_len_set = 1;
-        return 1;
-    }
+    if (c->state < REC_BEGUN && !rec_begin(c))
+        return 0;
+    if (in == NULL && out == NULL) /* the data length: only where msglen is not NULL (above) */
+        return settle(c, c->ops->msglen(c, inl));
     if (out == NULL) { /* AAD */
-        if (c->state != ST_AAD) {
+        if (c->state == REC_DATA) {
             M2M_RAISE(M2M_R_BAD_STATE, "%s: AAD must come before the record data", c->alg->name);
             return 0;
         }
-        if (c->alg->ccm) {
-            if (!aad_reserve(c, inl))
-                return 0;
-            if (inl > 0)
-                memcpy(c->aad + c->aadlen, in, inl);
-            c->aadlen += inl;
-            return 1;
-        }
-        if (c->prefix_pending && inl <= PREFIX_MERGE_MAX)
-            return flush_prefix(c, in, inl);
-        if (c->prefix_pending && !flush_prefix(c, NULL, 0))
+        if (!settle(c, c->ops->aad(c, in, inl)))
             return 0;
-        if (inl > 0 && !EVP_CipherUpdate(c->inner, NULL, &n, in, (int)inl)) {
-            M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: AAD update failed", c->alg->name);
-            return 0;
-        }
+        c->state = REC_AAD;
         return 1;
-    }
-    if (c->prefix_pending && !flush_prefix(c, NULL, 0)) {
-        abandon(c);
-        return 0;
     }
     if (outsize < inl) {
         M2M_RAISE(M2M_R_INVALID_PARAMETER, "output buffer too small");
         return 0;
     }
-    if (c->alg->ccm && c->state == ST_DATA) {
-        M2M_RAISE(M2M_R_BAD_STATE, "%s: give the record data in one update call", c->alg->name);
+    if (c->ops->data_ok != NULL && !settle(c, c->ops->data_ok(c, inl)))
         return 0;
-    }
-    if (c->alg->ccm && c->ccm_len_set && inl != c->ccm_len) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER,
-                  "%s: %zu bytes of data for a record announced as %zu bytes; the record is "
-                  "abandoned",
-                  c->alg->name, inl, c->ccm_len);
-        abandon(c);
-        return 0;
-    }
     if (refuse_expired(c, inl)) {
         abandon(c);
         return 0;
     }
-    c->lim.bytes += inl;
-    c->state = ST_DATA;
-    if (c->alg->ccm) {
-        int r = ccm_data(c, out, &n, in, inl);
-
-        if (r == 0 && !c->enc) {
-            OPENSSL_cleanse(out, inl);
-            rec_auth_failed(c);
-            return 0;
-        }
-        if (r <= 0) {
-            M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: record data update failed", c->alg->name);
-            abandon(c);
-            return 0;
-        }
-    } else if (!EVP_CipherUpdate(c->inner, out, &n, in, (int)inl)) {
-        M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: record data update failed", c->alg->name);
-        abandon(c);
+    c->lim.bytes += inl; /* a forged record's bytes count too (docs/PROTOCOL.md 5.3) */
+    if (!settle(c, c->ops->data(c, out, &n, in, inl)))
         return 0;
-    }
+    c->state = REC_DATA;
     *outl = (size_t)n;
     return 1;
 }
 
 static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsize)
 {
-    REC_CTX *c = vctx;
+    M2M_REC_CTX *c = vctx;
     unsigned char fin[EVP_MAX_BLOCK_LENGTH];
     int n = 0;
 
@@ -764,87 +647,37 @@ static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsiz
     *outl = 0;
     if (refuse_forked(c))
         return 0;
-    if (c->state == ST_IDLE || c->state == ST_SEQ_SET) {
-        /* An empty record: begin it now. */
-        if (!rec_begin(c))
-            return 0;
-    }
-    if (c->prefix_pending && !flush_prefix(c, NULL, 0)) {
-        abandon(c);
+    if (c->state < REC_BEGUN && !rec_begin(c)) /* an empty record: begin it now */
         return 0;
-    }
-    if (c->alg->ccm && c->state == ST_AAD) {
-        unsigned char sink[1];
-        int r;
-
-        if (c->ccm_len_set && c->ccm_len != 0) {
-            M2M_RAISE(M2M_R_INVALID_PARAMETER,
-                      "%s: final without the %zu bytes of data the record was announced with; "
-                      "the record is abandoned",
-                      c->alg->name, c->ccm_len);
-            abandon(c);
-            return 0;
-        }
-        r = ccm_data(c, sink, &n, NULL, 0);
-
-        if (r == 0 && !c->enc) {
-            rec_auth_failed(c);
-            return 0;
-        }
-        if (r <= 0) {
-            M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: empty record failed", c->alg->name);
-            abandon(c);
-            return 0;
-        }
-    }
-    if (!c->enc && !c->alg->ccm) {
-        OSSL_PARAM p[2];
-
-        if (!c->tag_ready) {
+    if (c->state != REC_DATA && !settle(c, c->ops->finish(c)))
+        return 0;
+    if (!c->enc && !c->ops->tag_at_begin) {
+        if (!c->tag_set) {
             M2M_RAISE(M2M_R_BAD_STATE, "%s: set the record's tag before final", c->alg->name);
             abandon(c);
             return 0;
         }
-        param_fill(&p[0], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING, c->tag, c->taglen);
-        param_end(&p[1]);
-        if (!EVP_CIPHER_CTX_set_params(c->inner, p)) {
-            M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: cannot set tag", c->alg->name);
-            abandon(c);
-            return 0;
-        }
+        if (!m2m_rec_inner_tag(c, 1))
+            return settle(c, M2M_REC_FAIL(c, "cannot set tag"));
     }
     /*
      * The AEADs write nothing at final; a buffer of our own, since the
      * caller's may be NULL (EVP_Cipher(ctx, NULL, NULL, 0)), which the
      * stock CCM would take for a message-length call.
      */
-    if (!EVP_CipherFinal_ex(c->inner, fin, &n)) {
-        if (!c->enc) {
-            rec_auth_failed(c);
-            return 0;
-        }
-        M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: final failed", c->alg->name);
-        abandon(c);
-        return 0;
-    }
+    if (!EVP_CipherFinal_ex(c->inner, fin, &n))
+        return settle(c, c->enc ? M2M_REC_FAIL(c, "final failed") : REC_FORGED);
     if (c->enc) {
-        OSSL_PARAM p[2];
-
-        param_fill(&p[0], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING, c->tag, c->taglen);
-        param_end(&p[1]);
-        if (!EVP_CIPHER_CTX_get_params(c->inner, p)) {
-            M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: cannot read tag", c->alg->name);
-            abandon(c);
-            return 0;
-        }
-        c->tag_ready = 1;
+        if (!m2m_rec_inner_tag(c, 0))
+            return settle(c, M2M_REC_FAIL(c, "cannot read tag"));
+        c->state = REC_SEALED;
     } else {
         /* Authenticated: only now does the window learn this record. */
         m2m_replay_update(&c->win, c->seq);
         c->lim.records++;
-        c->tag_ready = 0;
+        c->tag_set = 0;
+        c->state = REC_IDLE;
     }
-    c->state = ST_IDLE;
     return 1;
 }
 
@@ -866,40 +699,42 @@ static int rec_cipher(void *vctx, unsigned char *out, size_t *outl, size_t outsi
     return 1;
 }
 
-static int rec_set_seq(REC_CTX *c, uint64_t seq)
+/* Decrypting: the received record's sequence number (-> SEQ), checked before any decryption. */
+static int rec_set_seq(M2M_REC_CTX *c, uint64_t seq)
 {
     if (c->enc) {
-        M2M_RAISE(M2M_R_BAD_STATE,
-                  "%s: an encrypting context assigns sequence numbers itself; 'seq' is read-only",
-                  c->alg->name);
+        M2M_RAISE(
+            M2M_R_BAD_STATE,
+            "%s: an encrypting context assigns sequence numbers itself; '" M2MSEC_REC_PARAM_SEQ
+            "' is read-only",
+            c->alg->name);
         return 0;
     }
     if (refuse_forked(c))
         return 0;
-    if (!c->keyed || !c->have_iv) {
+    if (c->state < REC_READY) {
         M2M_RAISE(M2M_R_BAD_STATE, "%s: set the key and the 12-byte static IV first", c->alg->name);
         return 0;
     }
-    if (!c->started && !rec_start_session(c))
+    if (!started(c) && !rec_start_session(c))
         return 0;
     /* A new seq abandons a record in progress, with its tag; a tag set before it stays. */
-    if (c->state != ST_IDLE)
-        c->tag_ready = 0;
-    c->state = ST_IDLE;
+    if (in_record(c))
+        abandon(c);
     if (refuse_expired_now(c, 0)) {
-        c->tag_ready = 0; /* a refused record takes its tag with it */
+        c->tag_set = 0; /* a refused record takes its tag with it */
         return 0;
     }
     switch (m2m_replay_check(&c->win, seq)) {
     case M2M_REPLAY_DUP:
-        c->tag_ready = 0;
+        c->tag_set = 0;
         M2M_RAISE(M2M_R_REPLAYED_RECORD,
                   "replayed record: sequence %llu of epoch %llu was "
                   "already accepted",
                   (unsigned long long)seq, (unsigned long long)c->epoch);
         return 0;
     case M2M_REPLAY_TOO_OLD:
-        c->tag_ready = 0;
+        c->tag_set = 0;
         M2M_RAISE(M2M_R_OUTSIDE_WINDOW,
                   "record outside replay window: sequence %llu is %llu "
                   "or more below the highest accepted (%llu)",
@@ -910,8 +745,7 @@ static int rec_set_seq(REC_CTX *c, uint64_t seq)
         break;
     }
     c->seq = seq;
-    c->have_seq = 1;
-    c->state = ST_SEQ_SET;
+    c->state = REC_SEQ;
     return 1;
 }
 
@@ -931,24 +765,30 @@ enum {
     S_COUNT
 };
 
-static int set_limit(REC_CTX *c, const OSSL_PARAM *p, uint64_t *field)
+static int set_limit(M2M_REC_CTX *c, const OSSL_PARAM *p, uint64_t *field)
 {
     return p == NULL || (locked_param(c, p->key) && get_u64(p, field));
 }
 
-/* The tag length: 16, or 8 for AES-CCM; a change only before the key. */
-static int apply_taglen(REC_CTX *c, const char *name, size_t t)
+/* The tag length: 16, or the algorithm's shorter one (AES-CCM: 8); a change only before the key. */
+static int apply_taglen(M2M_REC_CTX *c, const char *name, size_t t)
 {
+    size_t short_len = c->alg->short_taglen;
+
     if (t == c->taglen)
         return 1; /* no change: fine at any time */
     if (!locked_param(c, name))
         return 0;
-    if (t != 16 && !(c->alg->ccm && t == 8)) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: tag length %zu is not supported (%s)", c->alg->name,
-                  t, c->alg->ccm ? "8 or 16" : "16");
+    if (t != REC_MAXTAG && (short_len == 0 || t != short_len)) {
+        if (short_len != 0)
+            M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: tag length %zu is not supported (%zu or %d)",
+                      c->alg->name, t, short_len, REC_MAXTAG);
+        else
+            M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: tag length %zu is not supported (%d)",
+                      c->alg->name, t, REC_MAXTAG);
         return 0;
     }
-    if (c->keyed) {
+    if (keyed(c)) {
         M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag length before the key", c->alg->name);
         return 0;
     }
@@ -956,7 +796,7 @@ static int apply_taglen(REC_CTX *c, const char *name, size_t t)
     return 1;
 }
 
-static int set_tag(REC_CTX *c, const OSSL_PARAM *p)
+static int set_tag(M2M_REC_CTX *c, const OSSL_PARAM *p)
 {
     if (p->data_type != OSSL_PARAM_OCTET_STRING) {
         M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: the tag must be an octet string", c->alg->name);
@@ -978,18 +818,18 @@ static int set_tag(REC_CTX *c, const OSSL_PARAM *p)
                   c->taglen);
         return 0;
     }
-    if (c->alg->ccm && (c->state == ST_AAD || c->state == ST_DATA)) {
+    if (c->ops->tag_at_begin && c->state >= REC_BEGUN) {
         /* CCM took its tag when the record began; a later one would be ignored. */
         M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag before the record's first update",
                   c->alg->name);
         return 0;
     }
     memcpy(c->tag, p->data, c->taglen);
-    c->tag_ready = 1;
+    c->tag_set = 1;
     return 1;
 }
 
-static int set_taglen(REC_CTX *c, const OSSL_PARAM *p)
+static int set_taglen(M2M_REC_CTX *c, const OSSL_PARAM *p)
 {
     size_t t;
 
@@ -997,7 +837,7 @@ static int set_taglen(REC_CTX *c, const OSSL_PARAM *p)
 }
 
 /* IV length and key length are fixed: the same value is accepted, any other refused. */
-static int set_fixed(REC_CTX *c, const OSSL_PARAM *p, size_t fixed, const char *what)
+static int set_fixed(const M2M_REC_CTX *c, const OSSL_PARAM *p, size_t fixed, const char *what)
 {
     size_t v;
 
@@ -1011,7 +851,7 @@ static int set_fixed(REC_CTX *c, const OSSL_PARAM *p, size_t fixed, const char *
     return 1;
 }
 
-static int set_window(REC_CTX *c, const OSSL_PARAM *p)
+static int set_window(M2M_REC_CTX *c, const OSSL_PARAM *p)
 {
     uint64_t v;
 
@@ -1032,7 +872,7 @@ static int set_window(REC_CTX *c, const OSSL_PARAM *p)
  * the record format here is fixed (docs/PROTOCOL.md 5.1), so they are
  * refused rather than ignored.
  */
-static int refuse_tls_param(const REC_CTX *c, const char *name)
+static int refuse_tls_param(const M2M_REC_CTX *c, const char *name)
 {
     static const char *const tls[] = {
         OSSL_CIPHER_PARAM_AEAD_TLS1_AAD,
@@ -1083,7 +923,7 @@ static int rec_set_ctx_params(void *vctx, const OSSL_PARAM params[])
                                             S_MAX_RECORDS, S_MAX_BYTES, S_MAX_FAILURES, S_NOT_AFTER,
                                             S_TAGLEN,      S_IVLEN,     S_KEYLEN};
     const OSSL_PARAM *got[S_COUNT] = {NULL};
-    REC_CTX *c = vctx;
+    M2M_REC_CTX *c = vctx;
     int limits = 0;
     uint64_t v;
 
@@ -1117,7 +957,7 @@ static int rec_set_ctx_params(void *vctx, const OSSL_PARAM params[])
             (got[S_IVLEN] != NULL && !set_fixed(c, got[S_IVLEN], REC_IVLEN, "nonce (IV) length")) ||
             (got[S_KEYLEN] != NULL && !set_fixed(c, got[S_KEYLEN], c->alg->keylen, "key length")) ||
             /* above a default: an error, never a clamp (unkeyed, the key's time is now) */
-            (!c->started && !limits_check(c, c->keyed ? c->lim.start : m2m_now_precise()))) {
+            (!started(c) && !limits_check(c, keyed(c) ? c->lim.start : m2m_now_precise()))) {
             c->epoch = saved[0];
             c->req_records = saved[1];
             c->req_bytes = saved[2];
@@ -1127,7 +967,7 @@ static int rec_set_ctx_params(void *vctx, const OSSL_PARAM params[])
             c->taglen = saved_taglen;
             return 0;
         }
-        if (c->keyed && !c->started)
+        if (keyed(c) && !started(c))
             rec_limits(c);
     }
     if (got[S_SEQ] != NULL && (!get_u64(got[S_SEQ], &v) || !rec_set_seq(c, v)))
@@ -1158,13 +998,13 @@ static const OSSL_PARAM *rec_settable_ctx_params(void *vctx, void *provctx)
 }
 
 /* Fill one gettable parameter; 1 if handled (or unknown), 0 on error. */
-static int get_one(REC_CTX *c, OSSL_PARAM *p)
+static int get_one(M2M_REC_CTX *c, OSSL_PARAM *p)
 {
     const char *k = p->key;
 
     /* Per record: the tag and 'seq' first. */
     if (strcmp(k, OSSL_CIPHER_PARAM_AEAD_TAG) == 0) {
-        if (!c->enc || !c->tag_ready || p->data_size < c->taglen) {
+        if (c->state != REC_SEALED || p->data_size < c->taglen) {
             M2M_RAISE(M2M_R_BAD_STATE,
                       "%s: the tag is readable after an encrypting final, "
                       "into a buffer of %zu bytes",
@@ -1174,8 +1014,9 @@ static int get_one(REC_CTX *c, OSSL_PARAM *p)
         return OSSL_PARAM_set_octet_string(p, c->tag, c->taglen);
     }
     if (strcmp(k, M2MSEC_REC_PARAM_SEQ) == 0) {
-        if (!c->have_seq) {
-            M2M_RAISE(M2M_R_BAD_STATE, "%s: no record yet, so no 'seq'", c->alg->name);
+        if (!has_seq(c)) {
+            M2M_RAISE(M2M_R_BAD_STATE, "%s: no record yet, so no '" M2MSEC_REC_PARAM_SEQ "'",
+                      c->alg->name);
             return 0;
         }
         return OSSL_PARAM_set_uint64(p, c->seq);
@@ -1189,9 +1030,9 @@ static int get_one(REC_CTX *c, OSSL_PARAM *p)
     if (strcmp(k, OSSL_CIPHER_PARAM_AEAD_TAGLEN) == 0)
         return OSSL_PARAM_set_size_t(p, c->taglen);
     if (strcmp(k, M2MSEC_REC_PARAM_REKEY_NEEDED) == 0)
-        return OSSL_PARAM_set_int(p, c->keyed && m2m_limits_soft(&c->lim, m2m_now()));
+        return OSSL_PARAM_set_int(p, keyed(c) && m2m_limits_soft(&c->lim, m2m_now()));
     if (strcmp(k, M2MSEC_REC_PARAM_EXPIRED) == 0)
-        return OSSL_PARAM_set_int(p, c->keyed && m2m_limits_refuse(&c->lim, m2m_now(), 0) != NULL);
+        return OSSL_PARAM_set_int(p, keyed(c) && m2m_limits_refuse(&c->lim, m2m_now(), 0) != NULL);
     if (strcmp(k, M2MSEC_REC_PARAM_EPOCH) == 0)
         return OSSL_PARAM_set_uint64(p, c->epoch);
     if (strcmp(k, M2MSEC_REC_PARAM_RECORDS) == 0)
@@ -1201,22 +1042,22 @@ static int get_one(REC_CTX *c, OSSL_PARAM *p)
     if (strcmp(k, M2MSEC_REC_PARAM_FAILURES) == 0)
         return OSSL_PARAM_set_uint64(p, c->lim.failures);
     if (strcmp(k, M2MSEC_REC_PARAM_MAX_RECORDS) == 0)
-        return OSSL_PARAM_set_uint64(p, c->keyed ? c->lim.max_records : 0);
+        return OSSL_PARAM_set_uint64(p, keyed(c) ? c->lim.max_records : 0);
     if (strcmp(k, M2MSEC_REC_PARAM_MAX_BYTES) == 0)
-        return OSSL_PARAM_set_uint64(p, c->keyed ? c->lim.max_bytes : 0);
+        return OSSL_PARAM_set_uint64(p, keyed(c) ? c->lim.max_bytes : 0);
     if (strcmp(k, M2MSEC_REC_PARAM_MAX_FAILURES) == 0)
-        return OSSL_PARAM_set_uint64(p, c->keyed ? c->lim.max_failures : 0);
+        return OSSL_PARAM_set_uint64(p, keyed(c) ? c->lim.max_failures : 0);
     if (strcmp(k, M2MSEC_REC_PARAM_NOT_AFTER) == 0)
-        return OSSL_PARAM_set_uint64(p, c->keyed ? c->lim.not_after : 0);
+        return OSSL_PARAM_set_uint64(p, keyed(c) ? c->lim.not_after : 0);
     if (strcmp(k, M2MSEC_REC_PARAM_REPLAY_WINDOW) == 0)
         return OSSL_PARAM_set_uint64(p, c->win.window);
     if (strcmp(k, M2MSEC_REC_PARAM_MEMORY) == 0)
-        return OSSL_PARAM_set_uint64(p, sizeof(*c) + m2m_replay_heap_size(&c->win) + c->aadcap);
+        return OSSL_PARAM_set_uint64(p, sizeof(*c) + m2m_replay_heap_size(&c->win) + c->ccm.aadcap);
     if (strcmp(k, OSSL_CIPHER_PARAM_IV) == 0 || strcmp(k, OSSL_CIPHER_PARAM_UPDATED_IV) == 0) {
         /* EVP_CIPHER_CTX_get_original_iv/get_updated_iv: no single IV to hand out. */
         M2M_RAISE(M2M_R_INVALID_PARAMETER,
                   "%s: '%s' is not available: each record's nonce is the static IV XOR its "
-                  "sequence number (read 'seq')",
+                  "sequence number (read '" M2MSEC_REC_PARAM_SEQ "')",
                   c->alg->name, k);
         return 0;
     }
@@ -1268,7 +1109,7 @@ static int rec_get_params(const M2M_REC_ALG *alg, OSSL_PARAM params[])
     OSSL_PARAM *p;
 
     if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_MODE)) != NULL &&
-        !OSSL_PARAM_set_uint(p, alg->ccm ? EVP_CIPH_CCM_MODE : EVP_CIPH_GCM_MODE))
+        !OSSL_PARAM_set_uint(p, alg->mode))
         return 0;
     if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_AEAD)) != NULL &&
         !OSSL_PARAM_set_int(p, 1))
@@ -1303,7 +1144,10 @@ static const OSSL_PARAM *rec_gettable_params(void *provctx)
     return table;
 }
 
+/* The dispatch table of one cipher; the casts are the table's, the types are checked above. */
 #define REC_DISPATCH(sym, idx)                                                                     \
+    static OSSL_FUNC_cipher_newctx_fn sym##_newctx;                                                \
+    static OSSL_FUNC_cipher_get_params_fn sym##_get_params;                                        \
     static void *sym##_newctx(void *provctx)                                                       \
     {                                                                                              \
         return rec_newctx(provctx, &m2m_rec_algs[idx]);                                            \

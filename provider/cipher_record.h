@@ -10,12 +10,25 @@
 
 #define M2M_REC_NALGS 4
 
+/* How a family of AEADs is driven (cipher_record_local.h). */
+struct m2m_rec_ops_st;
+
 typedef struct m2m_rec_alg_st {
-    const char *name;  /* provider name */
-    const char *inner; /* OpenSSL cipher doing the AEAD work */
+    const char *name;                 /* provider name (include/m2msec/names.h) */
+    const char *inner;                /* OpenSSL cipher doing the AEAD work */
+    const struct m2m_rec_ops_st *ops; /* its family: GCM-like or CCM */
+    unsigned int mode;                /* reported as OSSL_CIPHER_PARAM_MODE */
     size_t keylen;
-    int ccm;
     uint64_t max_records, max_bytes, max_failures; /* per-key defaults */
+    /*
+     * A shorter tag the cipher also takes (AES-128-CCM: 8 bytes; 0: none),
+     * its label in allowed_aeads, its name in errors and its own
+     * failed-decryption budget.
+     */
+    size_t short_taglen;
+    const char *short_label;
+    const char *short_what;
+    uint64_t short_max_failures;
 } M2M_REC_ALG;
 
 extern const M2M_REC_ALG m2m_rec_algs[M2M_REC_NALGS];

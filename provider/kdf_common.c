@@ -6,14 +6,21 @@
 #include "errors.h"
 #include "kdf_common.h"
 
-static M2M_BYTES *member(void *ctx, size_t offset)
+static void *at(void *ctx, size_t offset)
 {
-    return (M2M_BYTES *)(void *)((unsigned char *)ctx + offset);
+    return (unsigned char *)ctx + offset;
 }
 
-static const M2M_BYTES *const_member(const void *ctx, size_t offset)
+static const void *const_at(const void *ctx, size_t offset)
 {
-    return (const M2M_BYTES *)(const void *)((const unsigned char *)ctx + offset);
+    return (const unsigned char *)ctx + offset;
+}
+
+/* Is the parameter kept in an M2M_BYTES member (secret: one that is wiped)? */
+static int is_bytes(const M2M_KDF_PARAM *kp, int *secret)
+{
+    *secret = kp->kind == M2M_KP_SECRET;
+    return kp->kind == M2M_KP_SECRET || kp->kind == M2M_KP_OCTETS || kp->kind == M2M_KP_IDENT;
 }
 
 static void set_defaults(void *ctx, const M2M_KDF_TYPE *t)
@@ -42,13 +49,12 @@ void *m2m_kdf_new(void *provctx, const M2M_KDF_TYPE *t)
 
 void m2m_kdf_reset(void *ctx)
 {
-    M2M_KDF_BASE *b = ctx;
-    const M2M_KDF_TYPE *t = b->type;
+    const M2M_KDF_TYPE *t = ((M2M_KDF_BASE *)ctx)->type;
+    int secret;
 
-    m2m_bytes_free(&b->key, 1);
-    m2m_bytes_free(&b->salt, 1);
-    for (size_t i = 0; i < t->nothers; i++)
-        m2m_bytes_free(member(ctx, t->others[i]), 0);
+    for (size_t i = 0; i < t->nparams; i++)
+        if (is_bytes(&t->params[i], &secret))
+            m2m_bytes_free(at(ctx, t->params[i].offset), secret);
     set_defaults(ctx, t);
 }
 
@@ -68,20 +74,21 @@ void *m2m_kdf_dup(void *src)
     const M2M_KDF_BASE *s = src;
     const M2M_KDF_TYPE *t = s->type;
     M2M_KDF_BASE *d = OPENSSL_zalloc(t->size);
-    int ok;
+    int ok, secret;
 
     if (d == NULL)
         return NULL;
     /* The scalars as they are; then nothing in d may alias s if a copy below fails. */
     memcpy(d, s, t->size);
     d->hmac.ctx = NULL;
-    d->key = d->salt = (M2M_BYTES){NULL, 0};
-    for (size_t i = 0; i < t->nothers; i++)
-        *member(d, t->others[i]) = (M2M_BYTES){NULL, 0};
-    ok = m2m_hmac_dup(&d->hmac, &s->hmac) && m2m_bytes_dup(&d->key, &s->key, 1) &&
-         m2m_bytes_dup(&d->salt, &s->salt, 1);
-    for (size_t i = 0; ok && i < t->nothers; i++)
-        ok = m2m_bytes_dup(member(d, t->others[i]), const_member(s, t->others[i]), 0);
+    for (size_t i = 0; i < t->nparams; i++)
+        if (is_bytes(&t->params[i], &secret))
+            *(M2M_BYTES *)at(d, t->params[i].offset) = (M2M_BYTES){NULL, 0};
+    ok = m2m_hmac_dup(&d->hmac, &s->hmac);
+    for (size_t i = 0; ok && i < t->nparams; i++)
+        if (is_bytes(&t->params[i], &secret))
+            ok =
+                m2m_bytes_dup(at(d, t->params[i].offset), const_at(s, t->params[i].offset), secret);
     if (!ok) {
         m2m_kdf_free(d);
         return NULL;
@@ -89,18 +96,46 @@ void *m2m_kdf_dup(void *src)
     return d;
 }
 
+static int set_digest(m2m_md *md, const OSSL_PARAM *p)
+{
+    char name[32];
+    const char *s = NULL;
+    size_t len = 0;
+    int v = -1;
+
+    if (!m2m_param_utf8(p, &s, &len))
+        return 0;
+    if (len < sizeof(name)) {
+        memcpy(name, s, len);
+        name[len] = '\0';
+        v = m2m_md_from_name(name);
+    }
+    if (v < 0) {
+        M2M_RAISE(M2M_R_UNKNOWN_DIGEST,
+                  "digest '%.*s' is not supported (use SHA2-256, SHA2-384 or SHA2-512)",
+                  m2m_name_shown(len), s);
+        return 0;
+    }
+    *md = (m2m_md)v;
+    return 1;
+}
+
 static int set_one(void *ctx, const M2M_KDF_PARAM *kp, const OSSL_PARAM *p)
 {
     switch (kp->kind) {
     case M2M_KP_SECRET:
-        return m2m_param_octets(p, member(ctx, kp->offset), 1);
+        return m2m_param_octets(p, at(ctx, kp->offset), 1);
     case M2M_KP_OCTETS:
-        return m2m_param_octets(p, member(ctx, kp->offset), 0);
+        return m2m_param_octets(p, at(ctx, kp->offset), 0);
     case M2M_KP_IDENT:
-        return m2m_param_nfkc(p, member(ctx, kp->offset), 0);
+        return m2m_param_nfkc(p, at(ctx, kp->offset), 0);
     case M2M_KP_U64:
-        return m2m_param_u64(p, (uint64_t *)(void *)((unsigned char *)ctx + kp->offset));
-    case M2M_KP_CUSTOM:
+        return m2m_param_u64(p, at(ctx, kp->offset));
+    case M2M_KP_DIGEST:
+        return set_digest(at(ctx, kp->offset), p);
+    case M2M_KP_UTF8_FN:
+    case M2M_KP_U64_FN:
+    case M2M_KP_INT32_FN:
         return kp->set(ctx, p);
     }
     return 0;
@@ -135,20 +170,20 @@ int m2m_kdf_set_ctx_params(void *ctx, const OSSL_PARAM params[])
     return 1;
 }
 
-int m2m_kdf_get_size(OSSL_PARAM params[], size_t size)
+int m2m_kdf_get_ctx_params(void *ctx, OSSL_PARAM params[])
 {
-    OSSL_PARAM *p = OSSL_PARAM_locate(params, OSSL_KDF_PARAM_SIZE);
+    const M2M_KDF_TYPE *t = ((const M2M_KDF_BASE *)ctx)->type;
+    OSSL_PARAM *p;
 
-    return p == NULL || OSSL_PARAM_set_size_t(p, size);
-}
+    if ((p = OSSL_PARAM_locate(params, OSSL_KDF_PARAM_SIZE)) != NULL &&
+        !OSSL_PARAM_set_size_t(p, t->out_size(ctx)))
+        return 0;
+    for (size_t i = 0; i < t->nparams; i++) {
+        const M2M_KDF_PARAM *kp = &t->params[i];
 
-const OSSL_PARAM *m2m_kdf_gettable_size(void *vctx, void *provctx)
-{
-    static const OSSL_PARAM table[] = {
-        OSSL_PARAM_size_t(OSSL_KDF_PARAM_SIZE, NULL),
-        OSSL_PARAM_END,
-    };
-    (void)vctx;
-    (void)provctx;
-    return table;
+        if (kp->kind == M2M_KP_DIGEST && (p = OSSL_PARAM_locate(params, kp->name)) != NULL &&
+            !OSSL_PARAM_set_utf8_string(p, m2m_md_name(*(const m2m_md *)const_at(ctx, kp->offset))))
+            return 0;
+    }
+    return 1;
 }

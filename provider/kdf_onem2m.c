@@ -14,16 +14,9 @@
 #include "errors.h"
 #include "hmac.h"
 #include "kdf_common.h"
+#include "m2msec/names.h"
 #include "params.h"
 #include "prov.h"
-
-#define P_DERIVATION "derivation"
-#define P_MAF_ID "maf-id"
-#define P_ENROLEE_ID "enrolee-id"
-#define P_SUID "suid"
-#define P_TARGET_ID "target-id"
-#define P_RECEIVER_RAND "receiver-rand"
-#define P_ORIGINATOR_RAND "originator-rand"
 
 typedef enum {
     D_NONE = 0,
@@ -42,16 +35,23 @@ static const struct {
     const char *name;
     derivation d;
 } derivations[] = {
-    {"km", D_KM},
-    {"kpsa", D_KPSA},
-    {"usage-key", D_USAGE_KEY},
-    {"e2e-master", D_E2E_MASTER},
-    {"e2e-msg-auth", D_E2E_MSG_AUTH},
-    {"e2e-msg-conf", D_E2E_MSG_CONF},
-    {"e2e-att-auth", D_E2E_ATT_AUTH},
-    {"e2e-att-conf", D_E2E_ATT_CONF},
-    {"esprim-session", D_ESPRIM_SESSION},
+    {M2MSEC_ONEM2M_KM, D_KM},
+    {M2MSEC_ONEM2M_KPSA, D_KPSA},
+    {M2MSEC_ONEM2M_USAGE_KEY, D_USAGE_KEY},
+    {M2MSEC_ONEM2M_E2E_MASTER, D_E2E_MASTER},
+    {M2MSEC_ONEM2M_E2E_MSG_AUTH, D_E2E_MSG_AUTH},
+    {M2MSEC_ONEM2M_E2E_MSG_CONF, D_E2E_MSG_CONF},
+    {M2MSEC_ONEM2M_E2E_ATT_AUTH, D_E2E_ATT_AUTH},
+    {M2MSEC_ONEM2M_E2E_ATT_CONF, D_E2E_ATT_CONF},
+    {M2MSEC_ONEM2M_ESPRIM_SESSION, D_ESPRIM_SESSION},
 };
+
+/* The derivation values, for error details. */
+#define DERIVATION_LIST                                                                            \
+    M2MSEC_ONEM2M_KM ", " M2MSEC_ONEM2M_KPSA ", " M2MSEC_ONEM2M_USAGE_KEY                          \
+                     ", " M2MSEC_ONEM2M_E2E_MASTER ", " M2MSEC_ONEM2M_E2E_MSG_AUTH                 \
+                     ", " M2MSEC_ONEM2M_E2E_MSG_CONF ", " M2MSEC_ONEM2M_E2E_ATT_AUTH               \
+                     ", " M2MSEC_ONEM2M_E2E_ATT_CONF
 
 #define LABEL_KM "oneM2M Enrolment Key to Master Credential derivation"
 #define LABEL_KPSA "oneM2M Enrolment Key to Provisioned Secure Connection Key derivation"
@@ -88,8 +88,8 @@ static int onem2m_set_derivation(void *vctx, const OSSL_PARAM *p)
             break;
     if (i == NDERIVATIONS) {
         M2M_RAISE(M2M_R_UNKNOWN_DERIVATION,
-                  "derivation '%.*s' is unknown (use km, kpsa, usage-key, e2e-master, "
-                  "e2e-msg-auth, e2e-msg-conf, e2e-att-auth, e2e-att-conf or esprim-session)",
+                  "derivation '%.*s' is unknown (use " DERIVATION_LIST
+                  " or " M2MSEC_ONEM2M_ESPRIM_SESSION ")",
                   m2m_name_shown(len), name);
         return 0;
     }
@@ -107,22 +107,22 @@ static int onem2m_set_suid(void *vctx, const OSSL_PARAM *p)
     return 1;
 }
 
-static const size_t onem2m_others[] = {
-    offsetof(ONEM2M_KDF, maf_id), offsetof(ONEM2M_KDF, enrolee_id), offsetof(ONEM2M_KDF, target_id),
-    offsetof(ONEM2M_KDF, rrand),  offsetof(ONEM2M_KDF, orand),
-};
+/*
+ * Every parameter of ONEM2M-KDF, once (kdf_common.h): the order of its
+ * settable table, and the order in which they are applied.
+ */
+#define ONEM2M_PARAMS(P, T)                                                                        \
+    P(T, M2MSEC_KDF_PARAM_DERIVATION, UTF8_FN, onem2m_set_derivation)                              \
+    P(T, OSSL_KDF_PARAM_KEY, SECRET, base.key)                                                     \
+    P(T, OSSL_KDF_PARAM_SALT, SECRET, base.salt)                                                   \
+    P(T, M2MSEC_KDF_PARAM_MAF_ID, IDENT, maf_id)                                                   \
+    P(T, M2MSEC_KDF_PARAM_ENROLEE_ID, IDENT, enrolee_id)                                           \
+    P(T, M2MSEC_KDF_PARAM_SUID, U64_FN, onem2m_set_suid)                                           \
+    P(T, M2MSEC_KDF_PARAM_TARGET_ID, IDENT, target_id)                                             \
+    P(T, M2MSEC_KDF_PARAM_RECEIVER_RAND, OCTETS, rrand)                                            \
+    P(T, M2MSEC_KDF_PARAM_ORIGINATOR_RAND, OCTETS, orand)
 
-static const M2M_KDF_PARAM onem2m_params[] = {
-    {P_DERIVATION, M2M_KP_CUSTOM, 0, onem2m_set_derivation},
-    {OSSL_KDF_PARAM_KEY, M2M_KP_SECRET, offsetof(ONEM2M_KDF, base.key), NULL},
-    {OSSL_KDF_PARAM_SALT, M2M_KP_SECRET, offsetof(ONEM2M_KDF, base.salt), NULL},
-    {P_MAF_ID, M2M_KP_IDENT, offsetof(ONEM2M_KDF, maf_id), NULL},
-    {P_ENROLEE_ID, M2M_KP_IDENT, offsetof(ONEM2M_KDF, enrolee_id), NULL},
-    {P_TARGET_ID, M2M_KP_IDENT, offsetof(ONEM2M_KDF, target_id), NULL},
-    {P_SUID, M2M_KP_CUSTOM, 0, onem2m_set_suid},
-    {P_RECEIVER_RAND, M2M_KP_OCTETS, offsetof(ONEM2M_KDF, rrand), NULL},
-    {P_ORIGINATOR_RAND, M2M_KP_OCTETS, offsetof(ONEM2M_KDF, orand), NULL},
-};
+M2M_KDF_TABLES(onem2m, ONEM2M_KDF, ONEM2M_PARAMS)
 
 static void onem2m_defaults(void *vctx)
 {
@@ -133,44 +133,27 @@ static void onem2m_defaults(void *vctx)
     c->suid = 0;
 }
 
-static const M2M_KDF_TYPE onem2m_type = {
-    "ONEM2M-KDF",
-    sizeof(ONEM2M_KDF),
-    onem2m_others,
-    sizeof(onem2m_others) / sizeof(onem2m_others[0]),
-    onem2m_defaults,
-    onem2m_params,
-    sizeof(onem2m_params) / sizeof(onem2m_params[0]),
+static size_t onem2m_out_size(const void *vctx)
+{
+    (void)vctx;
+    return 32; /* HMAC-SHA-256 */
+}
+
+const M2M_KDF_TYPE m2m_onem2m_kdf_type = {
+    .name = M2MSEC_KDF_ONEM2M,
+    .size = sizeof(ONEM2M_KDF),
+    .defaults = onem2m_defaults,
+    .out_size = onem2m_out_size,
+    .params = onem2m_params,
+    .nparams = M2M_KDF_NPARAMS(onem2m),
 };
+
+static OSSL_FUNC_kdf_newctx_fn onem2m_new;
+static OSSL_FUNC_kdf_derive_fn onem2m_derive;
 
 static void *onem2m_new(void *provctx)
 {
-    return m2m_kdf_new(provctx, &onem2m_type);
-}
-
-static const OSSL_PARAM *onem2m_settable_ctx_params(void *vctx, void *provctx)
-{
-    static const OSSL_PARAM table[] = {
-        OSSL_PARAM_utf8_string(P_DERIVATION, NULL, 0),
-        OSSL_PARAM_octet_string(OSSL_KDF_PARAM_KEY, NULL, 0),
-        OSSL_PARAM_octet_string(OSSL_KDF_PARAM_SALT, NULL, 0),
-        OSSL_PARAM_utf8_string(P_MAF_ID, NULL, 0),
-        OSSL_PARAM_utf8_string(P_ENROLEE_ID, NULL, 0),
-        OSSL_PARAM_uint64(P_SUID, NULL),
-        OSSL_PARAM_utf8_string(P_TARGET_ID, NULL, 0),
-        OSSL_PARAM_octet_string(P_RECEIVER_RAND, NULL, 0),
-        OSSL_PARAM_octet_string(P_ORIGINATOR_RAND, NULL, 0),
-        OSSL_PARAM_END,
-    };
-    (void)vctx;
-    (void)provctx;
-    return table;
-}
-
-static int onem2m_get_ctx_params(void *vctx, OSSL_PARAM params[])
-{
-    (void)vctx;
-    return m2m_kdf_get_size(params, 32);
+    return m2m_kdf_new(provctx, &m2m_onem2m_kdf_type);
 }
 
 static int need(const char *derivname, const char *pname, const M2M_BYTES *b)
@@ -210,18 +193,19 @@ static int onem2m_derive(void *vctx, unsigned char *out, size_t outlen, const OS
             dname = derivations[i].name;
     if (dname == NULL) {
         M2M_RAISE(M2M_R_MISSING_PARAMETER,
-                  "parameter 'derivation' is required by ONEM2M-KDF (km, kpsa, usage-key, "
-                  "e2e-master, e2e-msg-auth, e2e-msg-conf, e2e-att-auth, e2e-att-conf, "
-                  "esprim-session)");
+                  "parameter '" M2MSEC_KDF_PARAM_DERIVATION "' is required by " M2MSEC_KDF_ONEM2M
+                  " (" DERIVATION_LIST ", " M2MSEC_ONEM2M_ESPRIM_SESSION ")");
         goto end;
     }
     if (outlen == 0 || outlen > 32) {
         M2M_RAISE(M2M_R_BAD_OUTPUT_LENGTH,
-                  "output length %zu is outside 1..32 for ONEM2M-KDF (HMAC-SHA-256)", outlen);
+                  "output length %zu is outside 1..32 for " M2MSEC_KDF_ONEM2M " (HMAC-SHA-256)",
+                  outlen);
         goto end;
     }
     if (c->base.key.data == NULL) {
-        M2M_RAISE(M2M_R_MISSING_KEY, "derivation '%s' requires parameter 'key'", dname);
+        M2M_RAISE(M2M_R_MISSING_KEY, "derivation '%s' requires parameter '" OSSL_KDF_PARAM_KEY "'",
+                  dname);
         goto end;
     }
     if (!m2m_key_long_enough(&c->base.key, c->base.pc->policy.min_key_bits))
@@ -229,12 +213,12 @@ static int onem2m_derive(void *vctx, unsigned char *out, size_t outlen, const OS
 
     switch (c->d) {
     case D_KM:
-        ok = need(dname, P_MAF_ID, &c->maf_id) &&
+        ok = need(dname, M2MSEC_KDF_PARAM_MAF_ID, &c->maf_id) &&
              mac(c, c->base.key.data, c->base.key.len, r, STR(LABEL_KM), c->maf_id.data,
                  c->maf_id.len, NULL, 0);
         break;
     case D_KPSA:
-        ok = need(dname, P_ENROLEE_ID, &c->enrolee_id) &&
+        ok = need(dname, M2MSEC_KDF_PARAM_ENROLEE_ID, &c->enrolee_id) &&
              mac(c, c->base.key.data, c->base.key.len, r, STR(LABEL_KPSA), c->enrolee_id.data,
                  c->enrolee_id.len, NULL, 0);
         break;
@@ -243,11 +227,12 @@ static int onem2m_derive(void *vctx, unsigned char *out, size_t outlen, const OS
         int n;
 
         if (!c->have_suid) {
-            M2M_RAISE(M2M_R_MISSING_PARAMETER, "derivation '%s' requires parameter 'suid'", dname);
+            M2M_RAISE(M2M_R_MISSING_PARAMETER,
+                      "derivation '%s' requires parameter '" M2MSEC_KDF_PARAM_SUID "'", dname);
             break;
         }
         n = snprintf(suid, sizeof(suid), "%llu", (unsigned long long)c->suid);
-        ok = need(dname, P_TARGET_ID, &c->target_id) &&
+        ok = need(dname, M2MSEC_KDF_PARAM_TARGET_ID, &c->target_id) &&
              mac(c, c->base.key.data, c->base.key.len, r, STR(LABEL_USAGE), (unsigned char *)suid,
                  (size_t)n, c->target_id.data, c->target_id.len);
         break;
@@ -273,7 +258,8 @@ static int onem2m_derive(void *vctx, unsigned char *out, size_t outlen, const OS
         break;
     }
     case D_ESPRIM_SESSION:
-        ok = need(dname, P_RECEIVER_RAND, &c->rrand) && need(dname, P_ORIGINATOR_RAND, &c->orand) &&
+        ok = need(dname, M2MSEC_KDF_PARAM_RECEIVER_RAND, &c->rrand) &&
+             need(dname, M2MSEC_KDF_PARAM_ORIGINATOR_RAND, &c->orand) &&
              mac(c, c->base.key.data, c->base.key.len, r, c->rrand.data, c->rrand.len,
                  c->orand.data, c->orand.len, STR(LABEL_ESPRIM));
         break;
@@ -298,7 +284,7 @@ const OSSL_DISPATCH m2m_onem2m_kdf_functions[] = {
     {OSSL_FUNC_KDF_DERIVE, (void (*)(void))onem2m_derive},
     {OSSL_FUNC_KDF_SETTABLE_CTX_PARAMS, (void (*)(void))onem2m_settable_ctx_params},
     {OSSL_FUNC_KDF_SET_CTX_PARAMS, (void (*)(void))m2m_kdf_set_ctx_params},
-    {OSSL_FUNC_KDF_GETTABLE_CTX_PARAMS, (void (*)(void))m2m_kdf_gettable_size},
-    {OSSL_FUNC_KDF_GET_CTX_PARAMS, (void (*)(void))onem2m_get_ctx_params},
+    {OSSL_FUNC_KDF_GETTABLE_CTX_PARAMS, (void (*)(void))onem2m_gettable_ctx_params},
+    {OSSL_FUNC_KDF_GET_CTX_PARAMS, (void (*)(void))m2m_kdf_get_ctx_params},
     {0, NULL},
 };

@@ -14,13 +14,10 @@
 #include "errors.h"
 #include "hkdf.h"
 #include "kdf_common.h"
+#include "m2msec/names.h"
 #include "params.h"
 #include "prov.h"
 
-#define P_ID "id"
-#define P_ID_CONTEXT "id-context"
-#define P_TYPE "type"
-#define P_ALG "alg"
 #define OSCORE_DEFAULT_ALG 10 /* AES-CCM-16-64-128 */
 #define OSCORE_ID_MAX 4096u   /* far above any real Sender ID or ID Context */
 
@@ -31,14 +28,6 @@ typedef struct {
     int32_t alg;
 } OSCORE_KDF;
 
-static void oscore_defaults(void *vctx)
-{
-    OSCORE_KDF *c = vctx;
-
-    c->is_iv = -1;
-    c->alg = OSCORE_DEFAULT_ALG;
-}
-
 static int oscore_set_type(void *vctx, const OSSL_PARAM *p)
 {
     OSCORE_KDF *c = vctx;
@@ -48,7 +37,8 @@ static int oscore_set_type(void *vctx, const OSSL_PARAM *p)
     if (!m2m_param_utf8(p, &t, &len))
         return 0;
     if (!m2m_name_is(t, len, "key") && !m2m_name_is(t, len, "iv")) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter 'type' must be 'key' or 'iv'");
+        M2M_RAISE(M2M_R_INVALID_PARAMETER,
+                  "parameter '" M2MSEC_KDF_PARAM_TYPE "' must be 'key' or 'iv'");
         return 0;
     }
     c->is_iv = m2m_name_is(t, len, "iv");
@@ -60,61 +50,56 @@ static int oscore_set_alg(void *vctx, const OSSL_PARAM *p)
     OSCORE_KDF *c = vctx;
 
     if (!OSSL_PARAM_get_int32(p, &c->alg)) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter 'alg' must be a COSE algorithm integer");
+        M2M_RAISE(M2M_R_INVALID_PARAMETER,
+                  "parameter '" M2MSEC_KDF_PARAM_ALG "' must be a COSE algorithm integer");
         return 0;
     }
     return 1;
 }
 
-static const size_t oscore_others[] = {
-    offsetof(OSCORE_KDF, id),
-    offsetof(OSCORE_KDF, id_context),
+/*
+ * Every parameter of OSCORE-KDF, once (kdf_common.h): the order of its
+ * settable table, and the order in which they are applied.
+ */
+#define OSCORE_PARAMS(P, T)                                                                        \
+    P(T, OSSL_KDF_PARAM_KEY, SECRET, base.key)                                                     \
+    P(T, OSSL_KDF_PARAM_SALT, SECRET, base.salt)                                                   \
+    P(T, M2MSEC_KDF_PARAM_ID, OCTETS, id)                                                          \
+    P(T, M2MSEC_KDF_PARAM_ID_CONTEXT, OCTETS, id_context)                                          \
+    P(T, M2MSEC_KDF_PARAM_TYPE, UTF8_FN, oscore_set_type)                                          \
+    P(T, M2MSEC_KDF_PARAM_ALG, INT32_FN, oscore_set_alg)
+
+M2M_KDF_TABLES(oscore, OSCORE_KDF, OSCORE_PARAMS)
+
+static void oscore_defaults(void *vctx)
+{
+    OSCORE_KDF *c = vctx;
+
+    c->is_iv = -1;
+    c->alg = OSCORE_DEFAULT_ALG;
+}
+
+static size_t oscore_out_size(const void *vctx)
+{
+    (void)vctx;
+    return m2m_hkdf_max_len(M2M_MD_SHA256);
+}
+
+const M2M_KDF_TYPE m2m_oscore_kdf_type = {
+    .name = M2MSEC_KDF_OSCORE,
+    .size = sizeof(OSCORE_KDF),
+    .defaults = oscore_defaults,
+    .out_size = oscore_out_size,
+    .params = oscore_params,
+    .nparams = M2M_KDF_NPARAMS(oscore),
 };
 
-static const M2M_KDF_PARAM oscore_params[] = {
-    {OSSL_KDF_PARAM_KEY, M2M_KP_SECRET, offsetof(OSCORE_KDF, base.key), NULL},
-    {OSSL_KDF_PARAM_SALT, M2M_KP_SECRET, offsetof(OSCORE_KDF, base.salt), NULL},
-    {P_ID, M2M_KP_OCTETS, offsetof(OSCORE_KDF, id), NULL},
-    {P_ID_CONTEXT, M2M_KP_OCTETS, offsetof(OSCORE_KDF, id_context), NULL},
-    {P_TYPE, M2M_KP_CUSTOM, 0, oscore_set_type},
-    {P_ALG, M2M_KP_CUSTOM, 0, oscore_set_alg},
-};
-
-static const M2M_KDF_TYPE oscore_type = {
-    "OSCORE-KDF",
-    sizeof(OSCORE_KDF),
-    oscore_others,
-    sizeof(oscore_others) / sizeof(oscore_others[0]),
-    oscore_defaults,
-    oscore_params,
-    sizeof(oscore_params) / sizeof(oscore_params[0]),
-};
+static OSSL_FUNC_kdf_newctx_fn oscore_new;
+static OSSL_FUNC_kdf_derive_fn oscore_derive;
 
 static void *oscore_new(void *provctx)
 {
-    return m2m_kdf_new(provctx, &oscore_type);
-}
-
-static const OSSL_PARAM *oscore_settable_ctx_params(void *vctx, void *provctx)
-{
-    static const OSSL_PARAM table[] = {
-        OSSL_PARAM_octet_string(OSSL_KDF_PARAM_KEY, NULL, 0),
-        OSSL_PARAM_octet_string(OSSL_KDF_PARAM_SALT, NULL, 0),
-        OSSL_PARAM_octet_string(P_ID, NULL, 0),
-        OSSL_PARAM_octet_string(P_ID_CONTEXT, NULL, 0),
-        OSSL_PARAM_utf8_string(P_TYPE, NULL, 0),
-        OSSL_PARAM_int32(P_ALG, NULL),
-        OSSL_PARAM_END,
-    };
-    (void)vctx;
-    (void)provctx;
-    return table;
-}
-
-static int oscore_get_ctx_params(void *vctx, OSSL_PARAM params[])
-{
-    (void)vctx;
-    return m2m_kdf_get_size(params, m2m_hkdf_max_len(M2M_MD_SHA256));
+    return m2m_kdf_new(provctx, &m2m_oscore_kdf_type);
 }
 
 /* CBOR (RFC 8949) head: major type and argument, shortest form. */
@@ -150,33 +135,39 @@ static int oscore_derive(void *vctx, unsigned char *out, size_t outlen, const OS
     if (!m2m_kdf_set_ctx_params(c, params))
         goto end;
     if (c->base.key.data == NULL) {
-        M2M_RAISE(M2M_R_MISSING_KEY, "no Master Secret: set parameter 'key'");
+        M2M_RAISE(M2M_R_MISSING_KEY, "no Master Secret: set parameter '" OSSL_KDF_PARAM_KEY "'");
         goto end;
     }
     if (!m2m_key_long_enough(&c->base.key, c->base.pc->policy.min_key_bits))
         goto end;
     if (c->is_iv < 0) {
-        M2M_RAISE(M2M_R_MISSING_PARAMETER, "parameter 'type' ('key' or 'iv') is required");
+        M2M_RAISE(M2M_R_MISSING_PARAMETER,
+                  "parameter '" M2MSEC_KDF_PARAM_TYPE "' ('key' or 'iv') is required");
         goto end;
     }
     if (!c->is_iv && c->id.data == NULL) {
         M2M_RAISE(M2M_R_MISSING_PARAMETER,
-                  "parameter 'id' (Sender or Recipient ID, may be empty) is required for a key");
+                  "parameter '" M2MSEC_KDF_PARAM_ID
+                  "' (Sender or Recipient ID, may be empty) is required for a key");
         goto end;
     }
     if (c->is_iv && c->id.len != 0) {
         M2M_RAISE(M2M_R_INVALID_PARAMETER,
-                  "parameter 'id' must be empty when deriving the Common IV (RFC 8613 3.2.1)");
+                  "parameter '" M2MSEC_KDF_PARAM_ID
+                  "' must be empty when deriving the Common IV (RFC 8613 3.2.1)");
         goto end;
     }
     if (c->id.len > OSCORE_ID_MAX || c->id_context.len > OSCORE_ID_MAX) {
-        M2M_RAISE(M2M_R_FIELD_TOO_LONG, "'id' and 'id-context' are limited to %u bytes",
+        M2M_RAISE(M2M_R_FIELD_TOO_LONG,
+                  "'" M2MSEC_KDF_PARAM_ID "' and '" M2MSEC_KDF_PARAM_ID_CONTEXT
+                  "' are limited to %u bytes",
                   OSCORE_ID_MAX);
         goto end;
     }
     if (outlen == 0 || outlen > m2m_hkdf_max_len(M2M_MD_SHA256)) {
-        M2M_RAISE(M2M_R_BAD_OUTPUT_LENGTH, "output length %zu is outside 1..%zu for OSCORE-KDF",
-                  outlen, m2m_hkdf_max_len(M2M_MD_SHA256));
+        M2M_RAISE(M2M_R_BAD_OUTPUT_LENGTH,
+                  "output length %zu is outside 1..%zu for " M2MSEC_KDF_OSCORE, outlen,
+                  m2m_hkdf_max_len(M2M_MD_SHA256));
         goto end;
     }
     p = cbor_head(p, 4, 5);
@@ -215,7 +206,7 @@ const OSSL_DISPATCH m2m_oscore_kdf_functions[] = {
     {OSSL_FUNC_KDF_DERIVE, (void (*)(void))oscore_derive},
     {OSSL_FUNC_KDF_SETTABLE_CTX_PARAMS, (void (*)(void))oscore_settable_ctx_params},
     {OSSL_FUNC_KDF_SET_CTX_PARAMS, (void (*)(void))m2m_kdf_set_ctx_params},
-    {OSSL_FUNC_KDF_GETTABLE_CTX_PARAMS, (void (*)(void))m2m_kdf_gettable_size},
-    {OSSL_FUNC_KDF_GET_CTX_PARAMS, (void (*)(void))oscore_get_ctx_params},
+    {OSSL_FUNC_KDF_GETTABLE_CTX_PARAMS, (void (*)(void))oscore_gettable_ctx_params},
+    {OSSL_FUNC_KDF_GET_CTX_PARAMS, (void (*)(void))m2m_kdf_get_ctx_params},
     {0, NULL},
 };

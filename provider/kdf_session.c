@@ -14,24 +14,14 @@
 #include "hkdf.h"
 #include "integrity_gate.h"
 #include "kdf_common.h"
+#include "m2msec/names.h"
 #include "params.h"
 #include "prov.h"
 
 #define SESSION_LABEL "m2msec session key v1"
 #define SESSION_DEFAULT_LIFETIME 3600u
-#define SESSION_DEFAULT_AEAD "M2M-REC-AES-128-GCM"
+#define SESSION_DEFAULT_AEAD M2MSEC_REC_AES_128_GCM
 #define FIELD_MAX 0xFFFFu
-
-/* Parameter names (also listed in docs/PROTOCOL.md and the man page). */
-#define P_PURPOSE "purpose"
-#define P_ORIGINATOR "originator"
-#define P_RECEIVER "receiver"
-#define P_EPOCH "epoch"
-#define P_NOT_BEFORE "not-before"
-#define P_LIFETIME "lifetime"
-#define P_AEAD "aead"
-#define P_ONONCE "originator-nonce"
-#define P_RNONCE "receiver-nonce"
 
 typedef struct {
     M2M_KDF_BASE base; /* pc, hmac, key, salt */
@@ -39,6 +29,26 @@ typedef struct {
     M2M_BYTES purpose, originator, receiver, aead, ononce, rnonce;
     uint64_t epoch, not_before, lifetime;
 } SESSION_KDF;
+
+/*
+ * Every parameter of M2M-SESSION-KDF, once (kdf_common.h): the order of
+ * its settable table, and the order in which they are applied.
+ */
+#define SESSION_PARAMS(P, T)                                                                       \
+    P(T, OSSL_KDF_PARAM_KEY, SECRET, base.key)                                                     \
+    P(T, OSSL_KDF_PARAM_SALT, SECRET, base.salt)                                                   \
+    P(T, OSSL_KDF_PARAM_DIGEST, DIGEST, md)                                                        \
+    P(T, M2MSEC_KDF_PARAM_PURPOSE, IDENT, purpose)                                                 \
+    P(T, M2MSEC_KDF_PARAM_ORIGINATOR, IDENT, originator)                                           \
+    P(T, M2MSEC_KDF_PARAM_RECEIVER, IDENT, receiver)                                               \
+    P(T, M2MSEC_KDF_PARAM_EPOCH, U64, epoch)                                                       \
+    P(T, M2MSEC_KDF_PARAM_NOT_BEFORE, U64, not_before)                                             \
+    P(T, M2MSEC_KDF_PARAM_LIFETIME, U64, lifetime)                                                 \
+    P(T, M2MSEC_KDF_PARAM_AEAD, IDENT, aead)                                                       \
+    P(T, M2MSEC_KDF_PARAM_ORIGINATOR_NONCE, OCTETS, ononce)                                        \
+    P(T, M2MSEC_KDF_PARAM_RECEIVER_NONCE, OCTETS, rnonce)
+
+M2M_KDF_TABLES(session, SESSION_KDF, SESSION_PARAMS)
 
 static void session_defaults(void *vctx)
 {
@@ -50,112 +60,26 @@ static void session_defaults(void *vctx)
     c->lifetime = SESSION_DEFAULT_LIFETIME;
 }
 
-static int session_set_digest(void *vctx, const OSSL_PARAM *p)
+static size_t session_out_size(const void *vctx)
 {
-    SESSION_KDF *c = vctx;
-    char name[32];
-    const char *s = NULL;
-    size_t len = 0;
-    int md = -1;
-
-    if (!m2m_param_utf8(p, &s, &len))
-        return 0;
-    if (len < sizeof(name)) {
-        memcpy(name, s, len);
-        name[len] = '\0';
-        md = m2m_md_from_name(name);
-    }
-    if (md < 0) {
-        M2M_RAISE(M2M_R_UNKNOWN_DIGEST,
-                  "digest '%.*s' is not supported (use SHA2-256, SHA2-384 or SHA2-512)",
-                  m2m_name_shown(len), s);
-        return 0;
-    }
-    c->md = (m2m_md)md;
-    return 1;
+    return m2m_hkdf_max_len(((const SESSION_KDF *)vctx)->md);
 }
 
-static const size_t session_others[] = {
-    offsetof(SESSION_KDF, purpose),  offsetof(SESSION_KDF, originator),
-    offsetof(SESSION_KDF, receiver), offsetof(SESSION_KDF, aead),
-    offsetof(SESSION_KDF, ononce),   offsetof(SESSION_KDF, rnonce),
+const M2M_KDF_TYPE m2m_session_kdf_type = {
+    .name = M2MSEC_KDF_SESSION,
+    .size = sizeof(SESSION_KDF),
+    .defaults = session_defaults,
+    .out_size = session_out_size,
+    .params = session_params,
+    .nparams = M2M_KDF_NPARAMS(session),
 };
 
-static const M2M_KDF_PARAM session_params[] = {
-    {OSSL_KDF_PARAM_DIGEST, M2M_KP_CUSTOM, 0, session_set_digest},
-    {OSSL_KDF_PARAM_KEY, M2M_KP_SECRET, offsetof(SESSION_KDF, base.key), NULL},
-    {OSSL_KDF_PARAM_SALT, M2M_KP_SECRET, offsetof(SESSION_KDF, base.salt), NULL},
-    {P_PURPOSE, M2M_KP_IDENT, offsetof(SESSION_KDF, purpose), NULL},
-    {P_ORIGINATOR, M2M_KP_IDENT, offsetof(SESSION_KDF, originator), NULL},
-    {P_RECEIVER, M2M_KP_IDENT, offsetof(SESSION_KDF, receiver), NULL},
-    {P_AEAD, M2M_KP_IDENT, offsetof(SESSION_KDF, aead), NULL},
-    {P_ONONCE, M2M_KP_OCTETS, offsetof(SESSION_KDF, ononce), NULL},
-    {P_RNONCE, M2M_KP_OCTETS, offsetof(SESSION_KDF, rnonce), NULL},
-    {P_EPOCH, M2M_KP_U64, offsetof(SESSION_KDF, epoch), NULL},
-    {P_NOT_BEFORE, M2M_KP_U64, offsetof(SESSION_KDF, not_before), NULL},
-    {P_LIFETIME, M2M_KP_U64, offsetof(SESSION_KDF, lifetime), NULL},
-};
-
-static const M2M_KDF_TYPE session_type = {
-    "M2M-SESSION-KDF",
-    sizeof(SESSION_KDF),
-    session_others,
-    sizeof(session_others) / sizeof(session_others[0]),
-    session_defaults,
-    session_params,
-    sizeof(session_params) / sizeof(session_params[0]),
-};
+static OSSL_FUNC_kdf_newctx_fn session_new;
+static OSSL_FUNC_kdf_derive_fn session_derive;
 
 static void *session_new(void *provctx)
 {
-    return m2m_kdf_new(provctx, &session_type);
-}
-
-static const OSSL_PARAM *session_settable_ctx_params(void *vctx, void *provctx)
-{
-    static const OSSL_PARAM table[] = {
-        OSSL_PARAM_octet_string(OSSL_KDF_PARAM_KEY, NULL, 0),
-        OSSL_PARAM_octet_string(OSSL_KDF_PARAM_SALT, NULL, 0),
-        OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_DIGEST, NULL, 0),
-        OSSL_PARAM_utf8_string(P_PURPOSE, NULL, 0),
-        OSSL_PARAM_utf8_string(P_ORIGINATOR, NULL, 0),
-        OSSL_PARAM_utf8_string(P_RECEIVER, NULL, 0),
-        OSSL_PARAM_uint64(P_EPOCH, NULL),
-        OSSL_PARAM_uint64(P_NOT_BEFORE, NULL),
-        OSSL_PARAM_uint64(P_LIFETIME, NULL),
-        OSSL_PARAM_utf8_string(P_AEAD, NULL, 0),
-        OSSL_PARAM_octet_string(P_ONONCE, NULL, 0),
-        OSSL_PARAM_octet_string(P_RNONCE, NULL, 0),
-        OSSL_PARAM_END,
-    };
-    (void)vctx;
-    (void)provctx;
-    return table;
-}
-
-static int session_get_ctx_params(void *vctx, OSSL_PARAM params[])
-{
-    SESSION_KDF *c = vctx;
-    OSSL_PARAM *p;
-
-    if (!m2m_kdf_get_size(params, m2m_hkdf_max_len(c->md)))
-        return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_KDF_PARAM_DIGEST)) != NULL &&
-        !OSSL_PARAM_set_utf8_string(p, m2m_md_name(c->md)))
-        return 0;
-    return 1;
-}
-
-static const OSSL_PARAM *session_gettable_ctx_params(void *vctx, void *provctx)
-{
-    static const OSSL_PARAM table[] = {
-        OSSL_PARAM_size_t(OSSL_KDF_PARAM_SIZE, NULL),
-        OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_DIGEST, NULL, 0),
-        OSSL_PARAM_END,
-    };
-    (void)vctx;
-    (void)provctx;
-    return table;
+    return m2m_kdf_new(provctx, &m2m_session_kdf_type);
 }
 
 /* Appends big-endian integers and u16-length-prefixed fields. */
@@ -190,7 +114,8 @@ static int check_field(const char *name, const M2M_BYTES *b)
 static int require(const char *name, const M2M_BYTES *b)
 {
     if (b->data == NULL) {
-        M2M_RAISE(M2M_R_MISSING_PARAMETER, "parameter '%s' is required by M2M-SESSION-KDF", name);
+        M2M_RAISE(M2M_R_MISSING_PARAMETER, "parameter '%s' is required by " M2MSEC_KDF_SESSION,
+                  name);
         return 0;
     }
     return check_field(name, b);
@@ -211,14 +136,18 @@ static int session_derive(void *vctx, unsigned char *out, size_t outlen, const O
     if (!m2m_kdf_set_ctx_params(c, params))
         goto fail;
     if (c->base.key.data == NULL) {
-        M2M_RAISE(M2M_R_MISSING_KEY, "no service-layer key: set parameter 'key'");
+        M2M_RAISE(M2M_R_MISSING_KEY,
+                  "no service-layer key: set parameter '" OSSL_KDF_PARAM_KEY "'");
         goto fail;
     }
     if (!m2m_key_long_enough(&c->base.key, pol->min_key_bits))
         goto fail;
-    if (!require(P_PURPOSE, &c->purpose) || !require(P_ORIGINATOR, &c->originator) ||
-        !require(P_RECEIVER, &c->receiver) || !check_field(P_ONONCE, &c->ononce) ||
-        !check_field(P_RNONCE, &c->rnonce) || !check_field(P_AEAD, &c->aead))
+    if (!require(M2MSEC_KDF_PARAM_PURPOSE, &c->purpose) ||
+        !require(M2MSEC_KDF_PARAM_ORIGINATOR, &c->originator) ||
+        !require(M2MSEC_KDF_PARAM_RECEIVER, &c->receiver) ||
+        !check_field(M2MSEC_KDF_PARAM_ORIGINATOR_NONCE, &c->ononce) ||
+        !check_field(M2MSEC_KDF_PARAM_RECEIVER_NONCE, &c->rnonce) ||
+        !check_field(M2MSEC_KDF_PARAM_AEAD, &c->aead))
         goto fail;
     if (c->lifetime == 0) {
         M2M_RAISE(M2M_R_INVALID_PARAMETER, "lifetime must be at least 1 s");
@@ -288,6 +217,6 @@ const OSSL_DISPATCH m2m_session_kdf_functions[] = {
     {OSSL_FUNC_KDF_SETTABLE_CTX_PARAMS, (void (*)(void))session_settable_ctx_params},
     {OSSL_FUNC_KDF_SET_CTX_PARAMS, (void (*)(void))m2m_kdf_set_ctx_params},
     {OSSL_FUNC_KDF_GETTABLE_CTX_PARAMS, (void (*)(void))session_gettable_ctx_params},
-    {OSSL_FUNC_KDF_GET_CTX_PARAMS, (void (*)(void))session_get_ctx_params},
+    {OSSL_FUNC_KDF_GET_CTX_PARAMS, (void (*)(void))m2m_kdf_get_ctx_params},
     {0, NULL},
 };

@@ -11,6 +11,7 @@
 #include "errors.h"
 #include "fork_guard.h"
 #include "key_registry.h"
+#include "m2msec/names.h"
 #include "module_mac.h"
 #include "prov.h"
 
@@ -18,12 +19,19 @@
 #define M2M_VERSION "0.0.0"
 #endif
 
+/* Every function of the dispatch table, declared with OpenSSL's own type. */
+static OSSL_FUNC_provider_teardown_fn m2m_teardown;
+static OSSL_FUNC_provider_gettable_params_fn m2m_gettable_params;
+static OSSL_FUNC_provider_get_params_fn m2m_get_params;
+static OSSL_FUNC_provider_query_operation_fn m2m_query;
+static OSSL_FUNC_provider_get_reason_strings_fn m2m_get_reason_strings;
+
 static const OSSL_ALGORITHM m2m_kdfs[] = {
-    {"M2M-SESSION-KDF", "provider=m2msec", m2m_session_kdf_functions,
+    {M2MSEC_KDF_SESSION, "provider=m2msec", m2m_session_kdf_functions,
      "HKDF session keys bound to M2M identities, epoch and lifetime"},
-    {"ONEM2M-KDF", "provider=m2msec", m2m_onem2m_kdf_functions,
+    {M2MSEC_KDF_ONEM2M, "provider=m2msec", m2m_onem2m_kdf_functions,
      "oneM2M TS-0003 clause 10.3 key derivations"},
-    {"OSCORE-KDF", "provider=m2msec", m2m_oscore_kdf_functions,
+    {M2MSEC_KDF_OSCORE, "provider=m2msec", m2m_oscore_kdf_functions,
      "RFC 8613 section 3.2 OSCORE key and IV derivation"},
     {NULL, NULL, NULL, NULL},
 };
@@ -158,10 +166,7 @@ static const OSSL_DISPATCH m2m_dispatch[] = {
     {0, NULL},
 };
 
-__attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HANDLE *handle,
-                                                              const OSSL_DISPATCH *in,
-                                                              const OSSL_DISPATCH **out,
-                                                              void **provctx);
+__attribute__((visibility("default"))) OSSL_provider_init_fn OSSL_provider_init;
 
 int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
                        const OSSL_DISPATCH **out, void **provctx)

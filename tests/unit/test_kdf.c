@@ -31,6 +31,7 @@
 
 #include "hkdf.h"
 #include "hmac.h"
+#include "kdf_common.h"
 #include "policy.h"
 #include "prov.h"
 #include "test_run.h"
@@ -2110,6 +2111,114 @@ static void test_fetch_properties(void)
     }
 }
 
+/*
+ * Each KDF lists its parameters once (kdf_common.h); what applications see
+ * through EVP must be that list: the settable table names every listed
+ * parameter, in list order, with the type its kind reads (and the integer
+ * width `openssl kdf -kdfopt` sizes its buffer by), and nothing else; the
+ * gettable table is "size" and the digest parameters; each listed name is
+ * read by set_params (a value without data is refused, naming it), and a
+ * name outside the list is not (ignored, as OpenSSL does).
+ */
+static void expect_kind_type(const char *alg, const M2M_KDF_PARAM *kp, const OSSL_PARAM *s)
+{
+    unsigned int type = 0;
+    size_t size = 0;
+
+    switch (kp->kind) {
+    case M2M_KP_SECRET:
+    case M2M_KP_OCTETS:
+        type = OSSL_PARAM_OCTET_STRING;
+        break;
+    case M2M_KP_IDENT:
+    case M2M_KP_DIGEST:
+    case M2M_KP_UTF8_FN:
+        type = OSSL_PARAM_UTF8_STRING;
+        break;
+    case M2M_KP_U64:
+    case M2M_KP_U64_FN:
+        type = OSSL_PARAM_UNSIGNED_INTEGER;
+        size = sizeof(uint64_t);
+        break;
+    case M2M_KP_INT32_FN:
+        type = OSSL_PARAM_INTEGER;
+        size = sizeof(int32_t);
+        break;
+    }
+    CHECK(s->data_type == type && s->data_size == size,
+          "%s: '%s' is settable as type %u of %zu bytes (listed as kind %d: type %u of %zu)", alg,
+          s->key, s->data_type, s->data_size, (int)kp->kind, type, size);
+}
+
+static void test_params_listed_once(void)
+{
+    static const struct {
+        const char *alg;
+        const M2M_KDF_TYPE *type;
+        size_t n; /* parameters, counted from docs/PROTOCOL.md 2.1, 3.1 and 4.1 */
+    } kdfs[] = {
+        {SESSION, &m2m_session_kdf_type, 12},
+        {ONEM2M, &m2m_onem2m_kdf_type, 9},
+        {OSCORE, &m2m_oscore_kdf_type, 6},
+    };
+    static const char *const unlisted[] = {"info", "mode", "properties", "Key", "seed"};
+
+    for (size_t k = 0; k < sizeof(kdfs) / sizeof(kdfs[0]); k++) {
+        const char *alg = kdfs[k].alg;
+        const M2M_KDF_TYPE *t = kdfs[k].type;
+        EVP_KDF *kdf = EVP_KDF_fetch(app_ctx, alg, "provider=m2msec");
+        const OSSL_PARAM *s = kdf != NULL ? EVP_KDF_settable_ctx_params(kdf) : NULL;
+        const OSSL_PARAM *g = kdf != NULL ? EVP_KDF_gettable_ctx_params(kdf) : NULL;
+        EVP_KDF_CTX *c = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
+        size_t i = 0, ng = 1, digests = 0;
+
+        CHECK(s != NULL && g != NULL && c != NULL, "%s: fetched, with its tables", alg);
+        CHECK(strcmp(t->name, alg) == 0, "%s: the list's KDF is named %s", alg, t->name);
+        CHECK(t->nparams == kdfs[k].n, "%s: %zu parameters listed", alg, t->nparams);
+        for (; s != NULL && s[i].key != NULL && i < t->nparams; i++) {
+            const M2M_KDF_PARAM *kp = &t->params[i];
+            OSSL_PARAM nodata[2] = {{kp->name, s[i].data_type, NULL, 8, OSSL_PARAM_UNMODIFIED},
+                                    OSSL_PARAM_END};
+
+            CHECK(strcmp(s[i].key, kp->name) == 0, "%s: settable #%zu is '%s', listed '%s'", alg, i,
+                  s[i].key, kp->name);
+            expect_kind_type(alg, kp, &s[i]);
+            if (kp->kind == M2M_KP_DIGEST) {
+                const OSSL_PARAM *gp = g != NULL ? OSSL_PARAM_locate_const(g, kp->name) : NULL;
+
+                digests++;
+                CHECK(gp != NULL && gp->data_type == OSSL_PARAM_UTF8_STRING,
+                      "%s: digest parameter '%s' is gettable", alg, kp->name);
+            }
+            ERR_clear_error();
+            CHECK(c != NULL && !EVP_KDF_CTX_set_params(c, nodata) &&
+                      strstr(take_errors(), kp->name) != NULL,
+                  "%s: listed '%s' is read (refused without data, named)", alg, kp->name);
+        }
+        CHECK(s != NULL && i == t->nparams && s[i].key == NULL,
+              "%s: the settable table has exactly the %zu listed parameters", alg, t->nparams);
+        CHECK(g != NULL && strcmp(g[0].key, OSSL_KDF_PARAM_SIZE) == 0 &&
+                  g[0].data_type == OSSL_PARAM_UNSIGNED_INTEGER,
+              "%s: 'size' is gettable", alg);
+        for (; g != NULL && g[ng].key != NULL; ng++)
+            ;
+        CHECK(ng == 1 + digests, "%s: gettable: 'size' and %zu digest parameters (%zu entries)",
+              alg, digests, ng);
+        for (size_t u = 0; u < sizeof(unlisted) / sizeof(unlisted[0]); u++) {
+            OSSL_PARAM nodata[2] = {
+                {unlisted[u], OSSL_PARAM_OCTET_STRING, NULL, 8, OSSL_PARAM_UNMODIFIED},
+                OSSL_PARAM_END};
+
+            CHECK(s == NULL || OSSL_PARAM_locate_const(s, unlisted[u]) == NULL,
+                  "%s: '%s' is not settable", alg, unlisted[u]);
+            CHECK(c != NULL && EVP_KDF_CTX_set_params(c, nodata) == 1,
+                  "%s: unlisted '%s' is not read (ignored)", alg, unlisted[u]);
+        }
+        EVP_KDF_CTX_free(c);
+        EVP_KDF_free(kdf);
+    }
+}
+
 /* ======================================================================== */
 /* Suite: UTF-8 string parameters read by their data_size                   */
 /* ======================================================================== */
@@ -2726,6 +2835,7 @@ int main(void)
     static const TEST ctx_tests[] = {
         {"application context with only m2msec", test_only_m2msec},
         {"fetch and settable params", test_fetch_properties},
+        {"each KDF's parameters: listed once, the tables agree", test_params_listed_once},
     };
     unsigned int failures;
 

@@ -1,0 +1,219 @@
+/*
+ * m2msec provider: the inside of an M2M-REC record context, shared by the
+ * record state machine (cipher_record.c) and the two AEAD families that
+ * drive the inner OpenSSL cipher: GCM-like (cipher_record_gcm.c: AES-GCM
+ * and ChaCha20-Poly1305, which take AAD and data in pieces) and CCM
+ * (cipher_record_ccm.c, which needs the whole record at once).
+ */
+#ifndef M2M_CIPHER_RECORD_LOCAL_H
+#define M2M_CIPHER_RECORD_LOCAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "cipher_record.h"
+#include "errors.h"
+#include "key_limits.h"
+#include "key_registry.h"
+#include "prov.h"
+#include "replay_window.h"
+
+#define REC_IVLEN 12
+#define REC_PREFIX 16 /* u64be(epoch) || u64be(seq) */
+#define REC_MAXTAG 16
+#define M2M_REC_CCM_NO_LEN SIZE_MAX /* CCM: no data length announced */
+
+/*
+ * The state of a record context: one value, so that no combination of
+ * flags can say two things at once. Two things stay apart from it: the
+ * direction (enc), chosen by the first init and fixed once a key is set;
+ * and a decrypting context's received tag (tag_set), which the
+ * application may hand in at any time, even before the key, as OpenSSL's
+ * AEADs allow.
+ *
+ * Setting up: no record yet; key, IV, tag length and limits may change.
+ *
+ *     NEW ---IV---> IV           a new IV keeps IV and READY; a decrypting
+ *      |            |            context may take another key (KEY and
+ *     key          key           READY stay), an encrypting one takes one
+ *      v            v            key only
+ *     KEY ---IV---> READY
+ *
+ * The first record - encrypting: an update or final; decrypting: 'seq',
+ * or an update or final refused for want of it - freezes the limits and
+ * allocates the replay window; from then on key and IV are fixed:
+ *
+ *     READY --> STARTED --> BEGUN or SEQ (below); it stays STARTED if
+ *                           that first record is refused: no 'seq' yet
+ *
+ * Records ('seq' exists in every state from IDLE on):
+ *
+ *     STARTED, IDLE, SEALED --update/final, encrypting: next seq--> BEGUN
+ *     STARTED, IDLE, SEQ..DATA --'seq' accepted, decrypting--> SEQ
+ *     SEQ --update/final--> BEGUN
+ *     BEGUN --AAD--> AAD,  BEGUN or AAD --data--> DATA  (GCM-like: more)
+ *     BEGUN, AAD, DATA --final--> SEALED  encrypting: the tag is readable
+ *                                 IDLE    decrypting: the window learns seq
+ *     SEQ..DATA --abandoned--> IDLE       a failure, a forged record, a
+ *                                         new or refused 'seq', a re-init
+ *     SEALED --re-init--> IDLE
+ *
+ * A refusal that leaves things as they were (a call shape refused, an
+ * encrypting record refused at its start, a 'seq' refused in STARTED or
+ * IDLE) changes no state. The order of the values below matters: the code
+ * compares them (state >= REC_SEQ: a record is in progress).
+ */
+typedef enum {
+    REC_NEW,     /* neither key nor IV */
+    REC_IV,      /* the static IV, no key yet */
+    REC_KEY,     /* the key, no IV yet */
+    REC_READY,   /* key and IV, no record yet */
+    REC_STARTED, /* limits frozen; the first record was refused: no 'seq' */
+    REC_IDLE,    /* between records */
+    REC_SEALED,  /* encrypting: the last record is finished, its tag readable */
+    REC_SEQ,     /* decrypting: 'seq' accepted, nothing of the record given yet */
+    REC_BEGUN,   /* the nonce is on the inner cipher; no AAD or data given yet */
+    REC_AAD,     /* AAD given */
+    REC_DATA     /* data given */
+} m2m_rec_state;
+
+/* The result of one step of a record, as the family reports it to the state machine. */
+typedef enum {
+    REC_OK,      /* done */
+    REC_REFUSED, /* refused (error raised): the record goes on as it was */
+    REC_FAILED,  /* failed (error raised): the record is abandoned */
+    REC_FORGED   /* decrypting: the record does not authenticate (the caller counts, raises) */
+} m2m_rec_result;
+
+typedef struct m2m_rec_ctx_st M2M_REC_CTX;
+
+/*
+ * An AEAD family: how the record state machine's steps reach the inner
+ * cipher. Chosen once per algorithm (M2M_REC_ALG.ops); called with the
+ * context in the state named. The state machine itself puts the nonce on
+ * the inner cipher and reads the tag after final; where a family takes
+ * the tag to verify is a property (tag_at_begin). A record of a GCM-like
+ * cipher costs two calls through this table per direction: its AAD and
+ * its data.
+ */
+typedef struct m2m_rec_ops_st {
+    /* At key set, before the key reaches the inner cipher (NULL: nothing to do). */
+    m2m_rec_result (*key)(M2M_REC_CTX *c);
+    /*
+     * A record begins (its seq is c->seq and c->prefix holds epoch || seq),
+     * just before its nonce goes to the inner cipher (NULL: nothing to do).
+     */
+    m2m_rec_result (*begin)(M2M_REC_CTX *c);
+    /*
+     * update(NULL, NULL, len) in BEGUN, AAD or DATA: the record's data
+     * length, announced. NULL: the family takes no length; then every
+     * update of zero bytes does nothing, and a NULL input with a length is
+     * refused.
+     */
+    m2m_rec_result (*msglen)(M2M_REC_CTX *c, size_t len);
+    /* AAD, in BEGUN or AAD (len may be 0 when msglen is not NULL). */
+    m2m_rec_result (*aad)(M2M_REC_CTX *c, const unsigned char *aad, size_t len);
+    /* May len bytes of data come now? Asked before the limits are (NULL: yes). */
+    m2m_rec_result (*data_ok)(const M2M_REC_CTX *c, size_t len);
+    /* Data, in BEGUN, AAD or DATA (the state is still the one before it). */
+    m2m_rec_result (*data)(M2M_REC_CTX *c, unsigned char *out, int *outl, const unsigned char *in,
+                           size_t len);
+    /* Final without data (in BEGUN or AAD): what the inner cipher still needs. */
+    m2m_rec_result (*finish)(M2M_REC_CTX *c);
+    /*
+     * Decrypting, the inner cipher takes the tag to verify as the record
+     * begins (CCM: begin hands it over), not just before final (the state
+     * machine does that for the others).
+     */
+    int tag_at_begin;
+} M2M_REC_OPS;
+
+extern const M2M_REC_OPS m2m_rec_gcm_ops; /* AES-GCM, ChaCha20-Poly1305 */
+extern const M2M_REC_OPS m2m_rec_ccm_ops; /* AES-CCM */
+
+struct m2m_rec_ctx_st {
+    M2M_PROVCTX *pc;
+    const M2M_REC_ALG *alg;
+    const M2M_REC_OPS *ops; /* alg->ops */
+    EVP_CIPHER_CTX *inner;
+    m2m_rec_state state;
+    int enc;     /* -1 until the first init */
+    int tag_set; /* decrypting: tag holds the tag received for the next or current record */
+    unsigned char iv[REC_IVLEN];
+    uint64_t epoch;
+    uint64_t seq;      /* the record in progress, or the last one (state REC_IDLE and later) */
+    uint64_t next_seq; /* encrypting: the next to assign */
+    size_t taglen;
+    unsigned char tag[REC_MAXTAG]; /* SEALED: the last record's; decrypting: the received one */
+    /* Requested limits (0: default); the effective ones live in lim. */
+    uint64_t req_records, req_bytes, req_failures, req_not_after, req_window;
+    M2M_LIMITS lim;
+    M2M_REPLAY win;
+    uint64_t now;       /* clock read once per record, at its start */
+    uint64_t fork_id;   /* the process that keyed the context (fork_guard.h) */
+    M2M_FAIL_REF fails; /* decrypting: the key's process-wide failure count */
+    /*
+     * The record's epoch || seq, the start of its AAD (GCM-like: given to
+     * the inner cipher with the first AAD, so pending while REC_BEGUN).
+     */
+    unsigned char prefix[REC_PREFIX];
+    /* CCM: the record's AAD, buffered until its data comes, and the length announced. */
+    struct {
+        unsigned char *aad;
+        size_t aadlen, aadcap;
+        size_t msglen; /* M2M_REC_CCM_NO_LEN: none announced */
+    } ccm;
+};
+
+/* Raise "crypto operation failed" with "<cipher>: what"; evaluates to REC_FAILED. */
+#define M2M_REC_FAIL(c, what)                                                                      \
+    (M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: %s", (c)->alg->name, (what)), REC_FAILED)
+
+/*
+ * Fill one OSSL_PARAM so that every byte of it is defined, padding included.
+ * OSSL_PARAM has 4 padding bytes after data_type on LP64, and the structs
+ * that OSSL_PARAM_construct_*() return leave them uninitialised. Copying
+ * such a struct is valid C, but gcc -O2 copies it through SSE registers, and
+ * OpenSSL 3.0's AVX GHASH (gcm_ghash_avx, used in the GCM final) reads its
+ * caller's xmm0-xmm2 and cancels them by XOR, which memcheck cannot follow:
+ * the stale padding made valgrind report the decrypt final's tag comparison
+ * (scripts/valgrind.supp has the analysis). m2m_rec_param_end() writes the
+ * end marker the same way.
+ */
+static inline void m2m_rec_param_fill(OSSL_PARAM *p, const char *key, unsigned int type, void *data,
+                                      size_t size)
+{
+    memset(p, 0, sizeof(*p));
+    p->key = key;
+    p->data_type = type;
+    p->data = data;
+    p->data_size = size;
+    p->return_size = OSSL_PARAM_UNMODIFIED;
+}
+
+static inline void m2m_rec_param_end(OSSL_PARAM *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->key = NULL;
+    p->data = NULL;
+}
+
+/* Hand c->tag to the inner cipher (set) or read it from there (!set); 0 on failure. */
+static inline int m2m_rec_inner_tag(M2M_REC_CTX *c, int set)
+{
+    OSSL_PARAM p[2];
+
+    m2m_rec_param_fill(&p[0], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING, c->tag,
+                       c->taglen);
+    m2m_rec_param_end(&p[1]);
+    return set ? EVP_CIPHER_CTX_set_params(c->inner, p) : EVP_CIPHER_CTX_get_params(c->inner, p);
+}
+
+/* Raise "cannot start record <seq>"; REC_FAILED. */
+m2m_rec_result m2m_rec_start_failed(const M2M_REC_CTX *c);
+
+#endif
