@@ -45,13 +45,16 @@ common_srcs=(
     common/cfile.c common/conf_check.c common/manifest_state.c common/policy_file.c
 )
 # Only the libm2msec parts the harnesses use: sessions, manifests and
-# signatures, the policy file (no curl, no verification threads).
+# signatures, the policy file, ESPrim with the file store it locks with (no
+# curl, no verification threads).
 lib_srcs=(
     libm2msec/kdf.c libm2msec/record_header.c libm2msec/session.c
     libm2msec/escape.c libm2msec/manifest.c libm2msec/manifest_sign.c libm2msec/safe_open.c
-    libm2msec/policy.c
+    libm2msec/policy.c libm2msec/store_file.c
+    libm2msec/esprim.c libm2msec/esprim_cache.c libm2msec/esprim_json.c libm2msec/esprim_jwe.c
+    libm2msec/esprim_rand.c libm2msec/esprim_state.c
 )
-all_harnesses=(fuzz_session_open fuzz_record_decrypt fuzz_manifest fuzz_policy fuzz_kdf_params)
+all_harnesses=(fuzz_session_open fuzz_record_decrypt fuzz_manifest fuzz_policy fuzz_kdf_params fuzz_jwe)
 if (( $# > 0 )); then targets=("$@"); else targets=("${all_harnesses[@]}" make_seeds); fi
 
 common=(-std=c11 -g -O1 -fno-omit-frame-pointer -D_POSIX_C_SOURCE=200809L

@@ -43,6 +43,27 @@ enum m2msec_reason {
     /** "context used in a forked child": a record context made before fork() refuses in the child
      */
     M2MSEC_R_FORKED = 25,
+    /* 40-59: ESPrim objects as JWE (m2msec/esprim.h, docs/PROTOCOL.md section 9) */
+    M2MSEC_R_JWE_PARTS = 40,           /**< "JWE not in compact form": not 5 parts */
+    M2MSEC_R_JWE_BASE64 = 41,          /**< "invalid base64url" */
+    M2MSEC_R_JWE_TOO_LARGE = 42,       /**< "JWE part too large" (header, ciphertext) */
+    M2MSEC_R_JWE_BAD_HEADER = 43,      /**< "malformed JWE header" */
+    M2MSEC_R_JSON_DUPLICATE = 44,      /**< "duplicate JSON member" */
+    M2MSEC_R_JWE_ALG_NONE = 45,        /**< "unsecured JWE (alg none) refused" */
+    M2MSEC_R_JWE_UNSUPPORTED_ALG = 46, /**< "unsupported JWE algorithm" (alg or enc) */
+    M2MSEC_R_JWE_ZIP = 47,             /**< "compressed JWE (zip) refused" */
+    M2MSEC_R_JWE_CRIT = 48,            /**< "JWE critical extension (crit) refused" */
+    M2MSEC_R_JWE_BAD_LENGTH = 49,      /**< "wrong JWE component length" (key, IV, tag) */
+    M2MSEC_R_ESPRIM_UNKNOWN_KID = 50,  /**< "unknown pairwiseESPrimKey ID" */
+    M2MSEC_R_ESPRIM_UNKNOWN_RAND = 51, /**< "unknown ESPrim RandObject" */
+    M2MSEC_R_ESPRIM_EXPIRED = 52,      /**< "ESPrim RandObject expired" */
+    M2MSEC_R_ESPRIM_EXPIRY_ORDER = 53, /**< "originator RandObject outlives the receiver's" */
+    M2MSEC_R_ESPRIM_NOT_OFFERED = 54,  /**< "ESPrim algorithm not offered" */
+    M2MSEC_R_ESPRIM_REPLAY = 55,       /**< "ESPrim object replayed" */
+    M2MSEC_R_ESPRIM_BAD_RAND = 56,     /**< "malformed ESPrim RandObject" */
+    M2MSEC_R_ESPRIM_LIMIT = 57,        /**< "ESPrim limit reached" */
+    M2MSEC_R_ESPRIM_CLOSED = 58,       /**< "ESPrim session closed" (restart, cache limit) */
+    M2MSEC_R_ESPRIM_STATE = 59,        /**< "ESPrim state unusable" */
 };
 
 #ifdef __cplusplus
