@@ -22,6 +22,7 @@
 #endif
 
 #include "cfile.h"
+#include "io.h"
 
 void m2m_errmsg_set(M2M_ERRMSG *err, const char *fmt, ...)
 {
@@ -206,41 +207,6 @@ int m2m_cf_open(const char *path, int flags, const char *what, M2M_ERRMSG *err)
     return fd;
 }
 
-/* Read up to cap bytes; *n gets the count; 1 at EOF within cap, 0 (errno) on error, -1 if longer.
- */
-static int read_all(int fd, unsigned char *buf, size_t cap, size_t *n)
-{
-    size_t got = 0;
-
-    for (;;) {
-        ssize_t r;
-
-        if (got == cap) {
-            unsigned char extra;
-
-            do {
-                r = read(fd, &extra, 1);
-            } while (r < 0 && errno == EINTR);
-            *n = got;
-            if (r < 0)
-                return 0;
-            return r == 0 ? 1 : -1;
-        }
-        r = read(fd, buf + got, cap - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            *n = got;
-            return 0;
-        }
-        if (r == 0) {
-            *n = got;
-            return 1;
-        }
-        got += (size_t)r;
-    }
-}
-
 int m2m_cf_read(const char *path, int flags, size_t max, const char *what, unsigned char **buf,
                 size_t *len, M2M_ERRMSG *err)
 {
@@ -265,7 +231,7 @@ int m2m_cf_read(const char *path, int flags, size_t max, const char *what, unsig
         m2m_errmsg_set(err, "%s %s: out of memory", what, path);
         return 0;
     }
-    r = read_all(fd, b, (size_t)st.st_size, &n);
+    r = m2m_read_all(fd, b, (size_t)st.st_size, &n);
     e = errno;
     close(fd);
     if (r <= 0) {
@@ -297,7 +263,7 @@ int m2m_cf_read_into(const char *path, int flags, char *buf, size_t cap, size_t 
     if (fd < 0)
         return 0;
     /* at most cap - 1 bytes: a file that fills the buffer is too long */
-    r = read_all(fd, (unsigned char *)buf, cap - 1, &n);
+    r = m2m_read_all(fd, buf, cap - 1, &n);
     e = errno;
     close(fd);
     if (r < 0) {

@@ -9,7 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
-#include "integrity_status.h"
+#include "status_record.h"
 #include "m2msec/integrity.h"
 #include "safe_open.h"
 

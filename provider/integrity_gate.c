@@ -19,7 +19,7 @@
 #include "cfile.h"
 #include "errors.h"
 #include "integrity_gate.h"
-#include "integrity_status.h"
+#include "status_record.h"
 #include "manifest_state.h"
 
 int m2m_integrity_gate(const M2M_PROVCTX *pc)

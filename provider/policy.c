@@ -14,7 +14,7 @@
 #include "cipher_record.h"
 #include "conf_check.h"
 #include "errors.h"
-#include "integrity_status.h"
+#include "status_record.h"
 #include "policy.h"
 #include "policy_file.h"
 #include "replay_window.h"

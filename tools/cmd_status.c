@@ -20,7 +20,7 @@
 #include <openssl/provider.h>
 
 #include "conf_check.h"
-#include "integrity_status.h"
+#include "status_record.h"
 #include "manifest_state.h"
 #include "policy_file.h"
 #include "tool.h"

@@ -13,7 +13,7 @@
 #include <openssl/err.h>
 
 #include "escape.h"
-#include "integrity_status.h"
+#include "status_record.h"
 #include "tool.h"
 
 _Static_assert(TOOL_DEVICE_KEY_MAX == M2M_DEVICE_KEY_MAX, "device key sizes differ");

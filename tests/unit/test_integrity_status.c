@@ -18,7 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/provider.h>
 
-#include "integrity_status.h"
+#include "status_record.h"
 #include "test_run.h"
 
 static OSSL_LIB_CTX *ref_ctx;

@@ -1,7 +1,8 @@
 /*
- * The device integrity status record (docs/PROTOCOL.md section 8): written
- * by the verifier (libm2msec), read by the provider's integrity gate.
- * This one source file is compiled into both, so the format lives once.
+ * common: the device integrity status record (docs/PROTOCOL.md section 8):
+ * written by the verifier (libm2msec), read by the provider's integrity
+ * gate and by `m2msec status`, all through this one file; and the device
+ * key that authenticates it (its size is defined here only).
  *
  *   m2msec-integrity-status 2\n
  *   result passed|failed|verifying\n
@@ -14,8 +15,8 @@
  * 1 (no "verifying": its writers did not invalidate the record before
  * verifying) is refused with its own message.
  */
-#ifndef M2M_INTEGRITY_STATUS_H
-#define M2M_INTEGRITY_STATUS_H
+#ifndef M2M_COMMON_STATUS_RECORD_H
+#define M2M_COMMON_STATUS_RECORD_H
 
 #include <stddef.h>
 #include <stdint.h>

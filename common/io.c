@@ -1,0 +1,123 @@
+/* common: reads and writes that survive EINTR, a growable array, path shapes (io.h). */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+
+#include "io.h"
+
+ssize_t m2m_read(int fd, void *buf, size_t n)
+{
+    ssize_t r;
+
+    do {
+        r = read(fd, buf, n);
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+int m2m_read_all(int fd, void *buf, size_t cap, size_t *n)
+{
+    unsigned char *b = buf;
+    size_t got = 0;
+
+    for (;;) {
+        ssize_t r;
+
+        if (got == cap) {
+            unsigned char extra;
+
+            r = m2m_read(fd, &extra, 1);
+            *n = got;
+            if (r < 0)
+                return 0;
+            return r == 0 ? 1 : -1;
+        }
+        r = m2m_read(fd, b + got, cap - got);
+        if (r <= 0) {
+            *n = got;
+            return r == 0;
+        }
+        got += (size_t)r;
+    }
+}
+
+int m2m_write_all(int fd, const void *buf, size_t n)
+{
+    const unsigned char *p = buf;
+
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return 0;
+        if (w == 0) {
+            errno = EIO;
+            return 0;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 1;
+}
+
+int m2m_pwrite_all(int fd, const void *buf, size_t n, off_t at)
+{
+    const unsigned char *p = buf;
+
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, at);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return 0;
+        if (w == 0) {
+            errno = EIO;
+            return 0;
+        }
+        p += w;
+        n -= (size_t)w;
+        at += w;
+    }
+    return 1;
+}
+
+void *m2m_grow(void *a, size_t n, size_t *cap, size_t elem, size_t first)
+{
+    size_t nc;
+    void *na;
+
+    if (n < *cap)
+        return a;
+    nc = *cap == 0 ? first : *cap * 2;
+    if (nc <= *cap || elem == 0 || nc > SIZE_MAX / elem)
+        return NULL;
+    if ((na = OPENSSL_realloc(a, nc * elem)) == NULL)
+        return NULL;
+    *cap = nc;
+    return na;
+}
+
+int m2m_path_shape_ok(const char *path)
+{
+    const char *p = path;
+
+    if (path[0] == '\0' || path[0] == '/' || strlen(path) >= PATH_MAX)
+        return 0;
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash != NULL ? (size_t)(slash - p) : strlen(p);
+
+        if (n == 0 || n > NAME_MAX || (n == 1 && p[0] == '.') ||
+            (n == 2 && p[0] == '.' && p[1] == '.'))
+            return 0;
+        if (slash == NULL)
+            return 1;
+        p = slash + 1;
+    }
+}
