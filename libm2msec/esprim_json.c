@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "esprim_internal.h"
+#include "text.h"
 
 #define JSON_MAX_DEPTH 16
 
@@ -457,26 +458,26 @@ int m2m_json_element(m2m_json *j, int *more)
 
 int m2m_json_uint(m2m_json *j, unsigned max, unsigned *v)
 {
-    unsigned x = 0;
+    uint64_t x = 0;
     size_t start;
 
     ws(j);
     start = j->pos;
-    if (j->pos >= j->n || j->s[j->pos] < '0' || j->s[j->pos] > '9')
-        return fail(j, "expected a non-negative integer");
-    while (j->pos < j->n && j->s[j->pos] >= '0' && j->s[j->pos] <= '9') {
-        unsigned d = (unsigned)(j->s[j->pos] - '0');
-
-        if (x > (max - d) / 10)
-            return fail(j, "integer out of range");
-        x = x * 10 + d;
+    while (j->pos < j->n && j->s[j->pos] >= '0' && j->s[j->pos] <= '9')
         j->pos++;
-    }
-    if (j->pos - start > 1 && j->s[start] == '0')
+    switch (m2m_dec_parse(j->s + start, j->pos - start, max, 0, &x)) {
+    case M2M_DEC_OK:
+        break;
+    case M2M_DEC_LEADING_ZERO:
         return fail(j, "integer with a leading zero");
+    case M2M_DEC_TOO_BIG:
+        return fail(j, "integer out of range");
+    default:
+        return fail(j, "expected a non-negative integer");
+    }
     if (j->pos < j->n && (j->s[j->pos] == '.' || j->s[j->pos] == 'e' || j->s[j->pos] == 'E'))
         return fail(j, "expected an integer, not a fraction or exponent");
-    *v = x;
+    *v = (unsigned)x;
     return 1;
 }
 

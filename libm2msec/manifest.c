@@ -19,6 +19,7 @@
 #include "m2msec/integrity.h"
 #include "manifest_internal.h"
 #include "safe_open.h"
+#include "text.h"
 
 #define MAGIC_LINE "# m2msec-manifest 1"
 
@@ -320,28 +321,6 @@ static int has_prefix(const line_t *l, const char *prefix, const char **rest, si
     return 1;
 }
 
-/* Canonical decimal (no sign, no leading zero) into *v, at most @p max. */
-static int parse_dec(const char *s, size_t len, uint64_t max, uint64_t *v)
-{
-    uint64_t x = 0;
-    size_t i;
-
-    if (len == 0 || (len > 1 && s[0] == '0'))
-        return 0;
-    for (i = 0; i < len; i++) {
-        unsigned d;
-
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        d = (unsigned)(s[i] - '0');
-        if (x > (max - d) / 10)
-            return 0;
-        x = x * 10 + d;
-    }
-    *v = x;
-    return 1;
-}
-
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -356,7 +335,8 @@ static int header_u64(const line_t *l, const char *prefix, const char *want, uin
     const char *rest;
     size_t rlen;
 
-    if (!has_prefix(l, prefix, &rest, &rlen) || !parse_dec(rest, rlen, UINT64_MAX, v))
+    if (!has_prefix(l, prefix, &rest, &rlen) ||
+        m2m_dec_parse(rest, rlen, UINT64_MAX, 0, v) != M2M_DEC_OK)
         return parse_error(l->no, want);
     return 1;
 }
@@ -401,7 +381,7 @@ static int parse_meta(const line_t *l, const char *s, size_t len, meta_t *meta)
     flen = (size_t)(sp - s);
     if (flen == 1 && s[0] == '-') {
         meta->size = -1;
-    } else if (parse_dec(s, flen, INT64_MAX, &v)) {
+    } else if (m2m_dec_parse(s, flen, INT64_MAX, 0, &v) == M2M_DEC_OK) {
         meta->size = (int64_t)v;
     } else {
         return parse_error(l->no, "'# meta' size must be a decimal number or '-'");

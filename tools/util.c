@@ -14,6 +14,7 @@
 
 #include "escape.h"
 #include "status_record.h"
+#include "text.h"
 #include "tool.h"
 
 _Static_assert(TOOL_DEVICE_KEY_MAX == M2M_DEVICE_KEY_MAX, "device key sizes differ");
@@ -208,21 +209,10 @@ CONF *tool_conf_load(const char *what, const char *path)
 
 int tool_parse_u64(const char *text, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-    uint64_t v = 0;
+    uint64_t v;
 
-    if (text == NULL || *text == '\0')
-        return 0;
-    for (const char *p = text; *p != '\0'; p++) {
-        unsigned d;
-
-        if (*p < '0' || *p > '9')
-            return 0;
-        d = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return 0;
-        v = v * 10 + d;
-    }
-    if (v < lo || v > hi)
+    /* typed by a person: leading zeros are fine ("007" is 7) */
+    if (m2m_dec_parse_str(text, hi, M2M_DEC_LEADING_ZEROS, &v) != M2M_DEC_OK || v < lo)
         return 0;
     *out = v;
     return 1;
