@@ -44,6 +44,51 @@ int m2m_read_all(int fd, void *buf, size_t cap, size_t *n)
     }
 }
 
+int m2m_read_fd_alloc(int fd, size_t max, size_t hint, unsigned char **buf, size_t *len)
+{
+    size_t cap = hint == 0 ? 1 : hint, n = 0;
+    unsigned char *b, *nb;
+    int err = 0;
+
+    *buf = NULL;
+    *len = 0;
+    if ((b = OPENSSL_malloc(cap)) == NULL)
+        return ENOMEM;
+    for (;;) {
+        ssize_t r;
+
+        if (n == cap) {
+            if (cap > max) {
+                err = EFBIG;
+                break;
+            }
+            if (cap > SIZE_MAX / 2 || (nb = OPENSSL_realloc(b, cap * 2)) == NULL) {
+                err = ENOMEM;
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        r = m2m_read(fd, b + n, cap - n);
+        if (r < 0) {
+            err = errno != 0 ? errno : EIO;
+            break;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    if (err == 0 && n > max)
+        err = EFBIG;
+    if (err != 0) {
+        OPENSSL_clear_free(b, cap);
+        return err;
+    }
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
 int m2m_write_all(int fd, const void *buf, size_t n)
 {
     const unsigned char *p = buf;

@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "policy_file.h"
+#include "io.h"
 #include "text.h"
 
 const char *const m2m_skey_names[M2M_SK_COUNT] = {M2M_SKEY_NAMES};
@@ -241,7 +242,7 @@ typedef struct parser {
     char where[64 + 4096];
     long sect_line[NSECT];
     long integ_line[N_INTEGRITY_KEYS];
-    size_t rules_cap;
+    size_t rules_cap, execs_cap;
     long exec_requires_line; /* "requires" of the current [exec.PROGRAM] */
 } PARSER;
 
@@ -411,7 +412,7 @@ static int integrity_entry(PARSER *ps, const char *key, const char *v)
 static int rule_entry(PARSER *ps, const char *pattern, const char *v)
 {
     M2M_POLICY_FILE *pf = ps->pf;
-    M2M_PF_RULE *r;
+    M2M_PF_RULE *r, *nr;
     int action;
 
     if (pattern[0] == '/')
@@ -423,15 +424,10 @@ static int rule_entry(PARSER *ps, const char *pattern, const char *v)
     if (action == 0)
         return fail(ps, "rule '%s = %s': the action is not deny, quarantine, alert or remediate",
                     pattern, v);
-    if (pf->nrules == ps->rules_cap) {
-        size_t ncap = ps->rules_cap == 0 ? 16 : 2 * ps->rules_cap;
-        M2M_PF_RULE *nr = OPENSSL_realloc(pf->rules, ncap * sizeof(*nr));
-
-        if (nr == NULL)
-            return fail(ps, "out of memory");
-        pf->rules = nr;
-        ps->rules_cap = ncap;
-    }
+    nr = m2m_grow(pf->rules, pf->nrules, &ps->rules_cap, sizeof(*nr), 16);
+    if (nr == NULL)
+        return fail(ps, "out of memory");
+    pf->rules = nr;
     r = &pf->rules[pf->nrules];
     r->pattern = OPENSSL_strdup(pattern);
     if (r->pattern == NULL)
@@ -461,7 +457,7 @@ static int exec_header(PARSER *ps, const char *b, const char *e, int *cur)
                         "section [exec.%s] appears twice (first at line %ld); write each "
                         "section once",
                         pf->execs[i].program, pf->execs[i].line);
-    nx = OPENSSL_realloc(pf->execs, (pf->nexecs + 1) * sizeof(*nx));
+    nx = m2m_grow(pf->execs, pf->nexecs, &ps->execs_cap, sizeof(*nx), 4);
     if (nx == NULL)
         return fail(ps, "out of memory");
     pf->execs = nx;

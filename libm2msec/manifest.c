@@ -16,6 +16,7 @@
 #include <openssl/err.h>
 
 #include "escape.h"
+#include "io.h"
 #include "m2msec/integrity.h"
 #include "manifest_internal.h"
 #include "safe_open.h"
@@ -236,18 +237,14 @@ int m2msec_manifest_add(m2msec_manifest *m, const m2msec_manifest_entry *e)
     if (found) {
         OPENSSL_free((char *)m->e[pos].path);
     } else {
-        if (m->n == m->cap) {
-            size_t ncap = m->cap == 0 ? 16 : m->cap * 2;
-            m2msec_manifest_entry *ne = OPENSSL_realloc(m->e, ncap * sizeof(*ne));
+        m2msec_manifest_entry *ne = m2m_grow(m->e, m->n, &m->cap, sizeof(*ne), 16);
 
-            if (ne == NULL) {
-                OPENSSL_free(path);
-                ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
-                return 0;
-            }
-            m->e = ne;
-            m->cap = ncap;
+        if (ne == NULL) {
+            OPENSSL_free(path);
+            ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
+            return 0;
         }
+        m->e = ne;
         memmove(m->e + pos + 1, m->e + pos, (m->n - pos) * sizeof(*m->e));
         m->n++;
     }

@@ -26,6 +26,7 @@
 #include <openssl/err.h>
 
 #include "escape.h"
+#include "io.h"
 #include "m2msec/integrity.h"
 #include "report_internal.h"
 
@@ -114,20 +115,15 @@ int m2msec_report_add_seen(m2msec_report *r, const char *path, m2msec_file_statu
                            const char *detail, const m2m_ident *seen)
 {
     m2msec_file_result *x;
+    result *nr;
 
     if (r == NULL || path == NULL) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_NULL_PARAMETER, "m2msec: NULL report or path");
         return 0;
     }
-    if (r->n == r->cap) {
-        size_t ncap = r->cap == 0 ? 16 : r->cap * 2;
-        result *nr = OPENSSL_realloc(r->res, ncap * sizeof(*nr));
-
-        if (nr == NULL)
-            goto oom;
-        r->res = nr;
-        r->cap = ncap;
-    }
+    if ((nr = m2m_grow(r->res, r->n, &r->cap, sizeof(*nr), 16)) == NULL)
+        goto oom;
+    r->res = nr;
     memset(&r->res[r->n], 0, sizeof(r->res[r->n]));
     if (seen != NULL && seen->known)
         r->res[r->n].seen = *seen;

@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 
 #include "errors.h"
+#include "io.h"
 
 /*
  * Where errors go: the core handle (and error functions) of a loaded
@@ -129,16 +130,13 @@ int m2m_errors_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in)
     if (s.new_error == NULL || s.set_error_debug == NULL || s.vset_error == NULL)
         return 1; /* a core without error functions: errors are not raised */
     pthread_mutex_lock(&sinks_lock);
-    if (nsinks == capsinks) {
-        size_t ncap = capsinks == 0 ? 4 : capsinks * 2;
-        err_sink *n = OPENSSL_realloc(sinks, ncap * sizeof(*n));
+    {
+        err_sink *n = m2m_grow(sinks, nsinks, &capsinks, sizeof(*n), 4);
 
-        if (n == NULL) {
+        if (n == NULL)
             ok = 0;
-        } else {
+        else
             sinks = n;
-            capsinks = ncap;
-        }
     }
     if (ok)
         sinks[nsinks++] = s;

@@ -38,7 +38,6 @@ void m2m_policy_cleanup(M2M_POLICY *pol)
     pol->status_path = pol->state_path = pol->policy_path = NULL;
 }
 
-_Static_assert(M2M_POLICY_MAX_DEVICE_KEY == M2M_DEVICE_KEY_MAX, "device key sizes differ");
 _Static_assert(M2M_PF_REPLAY_MIN == M2M_REPLAY_MIN && M2M_PF_REPLAY_MAX == M2M_REPLAY_MAX,
                "replay window limits differ between common/ and the provider");
 _Static_assert(M2M_PF_NAEADS == M2M_REC_NALGS + 1,

@@ -20,6 +20,7 @@
 
 #include "m2msec/integrity.h"
 #include "module_mac.h"
+#include "io.h"
 #include "tool.h"
 
 #ifndef M2M_MODULESDIR
@@ -176,7 +177,7 @@ static int write_temp(const char *path, const char *text, char *tmp, size_t cap)
         tool_err("cannot create a temporary file next to %s: %s", tool_name(path), strerror(errno));
         return 0;
     }
-    if (fchmod(fd, 0644) != 0 || !tool_write_all(fd, text, strlen(text)) || fsync(fd) != 0) {
+    if (fchmod(fd, 0644) != 0 || !m2m_write_all(fd, text, strlen(text)) || fsync(fd) != 0) {
         tool_err("cannot write %s: %s", tool_name(tmp), strerror(errno));
         close(fd);
         unlink(tmp);

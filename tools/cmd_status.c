@@ -417,7 +417,7 @@ static void time_text(uint64_t when, char *out, size_t cap)
 static int check_status_record(const char *path, const char *keyfile, const char *max_age_text,
                                const char *state_path)
 {
-    unsigned char key[TOOL_DEVICE_KEY_MAX];
+    unsigned char key[M2M_DEVICE_KEY_MAX];
     char buf[M2M_STATUS_MAX];
     size_t keylen = 0, len = 0;
     M2M_INTEGRITY_STATUS st = {0, 0, 0, 0};

@@ -17,8 +17,6 @@
 #include "text.h"
 #include "tool.h"
 
-_Static_assert(TOOL_DEVICE_KEY_MAX == M2M_DEVICE_KEY_MAX, "device key sizes differ");
-
 const char *tool_name(const char *name)
 {
     /* a name of PATH_MAX bytes fits escaped in full (4 bytes each at most) */
@@ -231,7 +229,7 @@ int tool_parse_jobs(const char *cmd, const char *text, unsigned *jobs)
     return 1;
 }
 
-int tool_read_device_key(const char *path, unsigned char key[TOOL_DEVICE_KEY_MAX], size_t *keylen)
+int tool_read_device_key(const char *path, unsigned char key[M2M_DEVICE_KEY_MAX], size_t *keylen)
 {
     int r = m2m_device_key_read(path, key, keylen);
 
@@ -290,24 +288,6 @@ int tool_resolve_root(const char *root, char *out)
         return 1;
     tool_err("root %s: cannot resolve it", tool_name(root));
     return 0;
-}
-
-int tool_write_all(int fd, const void *buf, size_t n)
-{
-    const unsigned char *p = buf;
-
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return 0;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 1;
 }
 
 uint64_t tool_now(void)

@@ -253,6 +253,59 @@ static void test_io(void)
     CHECK(m2m_read(-1, in, 1) < 0 && errno == EBADF, "m2m_read on a bad descriptor");
 }
 
+/* A pipe holding n bytes of a known pattern, its writing end closed: the reading end. */
+static int pipe_of(size_t n)
+{
+    unsigned char b[256];
+    int p[2];
+
+    if (pipe(p) != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(b); i++)
+        b[i] = (unsigned char)i;
+    for (size_t done = 0; done < n; done += n - done < sizeof(b) ? n - done : sizeof(b))
+        if (!m2m_write_all(p[1], b, n - done < sizeof(b) ? n - done : sizeof(b)))
+            break;
+    close(p[1]);
+    return p[0];
+}
+
+static void test_read_fd_alloc(void)
+{
+    static const struct {
+        size_t n, max, hint;
+        int want;
+    } cases[] = {
+        {0, 100, 1, 0},     {0, 0, 0, 0},           {100, 100, 1, 0},
+        {100, 100, 101, 0}, {101, 100, 1, EFBIG},   {101, 100, 200, EFBIG},
+        {5000, 6000, 7, 0}, {5000, 4999, 7, EFBIG}, {1, 0, 1, EFBIG},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        unsigned char *b = (unsigned char *)"untouched";
+        size_t len = 77;
+        int fd = pipe_of(cases[i].n), r, same = 1;
+
+        CHECK(fd >= 0, "pipe");
+        if (fd < 0)
+            continue;
+        r = m2m_read_fd_alloc(fd, cases[i].max, cases[i].hint, &b, &len);
+        close(fd);
+        CHECK(r == cases[i].want, "%zu bytes, max %zu, hint %zu: %d, want %d", cases[i].n,
+              cases[i].max, cases[i].hint, r, cases[i].want);
+        if (r == 0) {
+            for (size_t k = 0; k < len; k++)
+                same &= b[k] == (unsigned char)(k % 256);
+            CHECK(len == cases[i].n && same, "%zu bytes read back as %zu", cases[i].n, len);
+            OPENSSL_free(b);
+        } else {
+            CHECK(b == NULL && len == 0, "a refusal leaves no buffer");
+        }
+    }
+    CHECK(m2m_read_fd_alloc(-1, 10, 1, &(unsigned char *){NULL}, &(size_t){0}) == EBADF,
+          "a read error is its errno");
+}
+
 static void test_pwrite(void)
 {
     char path[] = "/tmp/m2msec-test-text.XXXXXX", got[16];
@@ -306,6 +359,7 @@ int main(void)
         {"lines and key value", test_lines},
         {"growable array", test_grow},
         {"read_all and write_all", test_io},
+        {"read_fd_alloc", test_read_fd_alloc},
         {"pwrite_all", test_pwrite},
         {"path shape", test_path_shape},
     };
