@@ -50,7 +50,7 @@ void m2m_policy_cleanup(M2M_POLICY *pol);
  * relative paths: common/conf_check.h) and the policy file it names (the
  * strict reader of common/policy_file.h). Unset keys keep their defaults;
  * an unknown key, a relative path, a malformed or out-of-range value, or a
- * policy file that is not exactly valid raises M2M_R_BAD_POLICY naming the
+ * policy file that is not exactly valid raises M2MSEC_R_BAD_POLICY naming the
  * file and line, and returns 0 (the provider then refuses to load: a typo
  * must never weaken security).
  */
