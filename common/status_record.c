@@ -143,6 +143,25 @@ const char *m2m_status_verify(EVP_MAC *hmac, const unsigned char *key, size_t ke
     return NULL;
 }
 
+int m2m_status_read(EVP_MAC *hmac, const unsigned char *key, size_t keylen, const char *path,
+                    M2M_INTEGRITY_STATUS *st, M2M_ERRMSG *err)
+{
+    char buf[M2M_STATUS_MAX];
+    const char *why;
+    size_t n = 0;
+
+    if (!m2m_cf_read_into(path, M2M_CF_NO_SYMLINKS, buf, sizeof(buf), &n, "device integrity status",
+                          err))
+        return 0;
+    why = m2m_status_verify(hmac, key, keylen, buf, n, st);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    if (why != NULL) {
+        m2m_errmsg_set(err, "%s", why);
+        return -1;
+    }
+    return 1;
+}
+
 int m2m_device_key_read(const char *path, unsigned char key[M2M_DEVICE_KEY_MAX], size_t *keylen)
 {
     char buf[M2M_DEVICE_KEY_FILE_MAX];

@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <openssl/evp.h>
 
+#include "cfile.h"
+
 #define M2M_STATUS_MAX 512
 
 typedef struct m2m_integrity_status {
@@ -51,6 +53,18 @@ size_t m2m_status_render(EVP_MAC *hmac, const unsigned char *key, size_t keylen,
  */
 const char *m2m_status_verify(EVP_MAC *hmac, const unsigned char *key, size_t keylen,
                               const char *buf, size_t len, M2M_INTEGRITY_STATUS *st);
+
+/*
+ * The reader that the provider's gate, libm2msec and `m2msec status` share:
+ * read the record at @p path (m2m_cf_read_into: no symlink in any
+ * component, a regular file, less than M2M_STATUS_MAX bytes) and
+ * authenticate it (m2m_status_verify); the buffer is wiped. 1 with *st
+ * filled; 0 when the file cannot be read (err->text says why,
+ * err->sys_errno is ENOENT when it does not exist); -1 when it is not a
+ * valid record (err->text is m2m_status_verify's text, sys_errno 0).
+ */
+int m2m_status_read(EVP_MAC *hmac, const unsigned char *key, size_t keylen, const char *path,
+                    M2M_INTEGRITY_STATUS *st, M2M_ERRMSG *err);
 
 /* Device key: 16..M2M_DEVICE_KEY_MAX bytes, as hex in a file. */
 #define M2M_DEVICE_KEY_MIN 16

@@ -25,31 +25,29 @@
 int m2m_integrity_gate(const M2M_PROVCTX *pc)
 {
     const M2M_POLICY *pol = &pc->policy;
-    char buf[M2M_STATUS_MAX];
     M2M_INTEGRITY_STATUS st;
     M2M_ERRMSG err;
     uint64_t accepted = 0, now;
-    const char *why;
-    size_t n = 0;
     time_t t;
+    int r;
 
     if (!pol->require_integrity)
         return 1;
-    if (!m2m_cf_read_into(pol->status_path, M2M_CF_NO_SYMLINKS, buf, sizeof(buf), &n,
-                          "device integrity status", &err)) {
-        if (err.sys_errno == ENOENT)
-            M2M_RAISE(M2MSEC_R_INTEGRITY_FAILED,
-                      "session keys refused: no device integrity status at %s; run m2msec "
-                      "verify",
-                      pol->status_path);
-        else
-            M2M_RAISE(M2MSEC_R_INTEGRITY_FAILED, "session keys refused: %s", err.text);
+    r = m2m_status_read(pc->hmac, pol->device_key, pol->device_key_len, pol->status_path, &st,
+                        &err);
+    if (r == 0 && err.sys_errno == ENOENT) {
+        M2M_RAISE(M2MSEC_R_INTEGRITY_FAILED,
+                  "session keys refused: no device integrity status at %s; run m2msec verify",
+                  pol->status_path);
         return 0;
     }
-    why = m2m_status_verify(pc->hmac, pol->device_key, pol->device_key_len, buf, n, &st);
-    OPENSSL_cleanse(buf, sizeof(buf));
-    if (why != NULL) {
-        M2M_RAISE(M2MSEC_R_INTEGRITY_FAILED, "session keys refused: %s: %s", pol->status_path, why);
+    if (r == 0) {
+        M2M_RAISE(M2MSEC_R_INTEGRITY_FAILED, "session keys refused: %s", err.text);
+        return 0;
+    }
+    if (r < 0) {
+        M2M_RAISE(M2MSEC_R_INTEGRITY_FAILED, "session keys refused: %s: %s", pol->status_path,
+                  err.text);
         return 0;
     }
     if (st.verifying) {
