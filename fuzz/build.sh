@@ -40,17 +40,17 @@ provider_srcs=(
     provider/provider.c provider/replay_window.c provider/utf8_nfkc.c
 )
 # common/: the strict policy-file reader, the status record, the module
-# MAC, the text parser and the I/O helpers, linked into both.
+# MAC, the text parser, the I/O helpers and the escaping, linked into both.
 common_srcs=(
-    common/cfile.c common/conf_check.c common/io.c common/manifest_state.c common/module_mac.c
-    common/policy_file.c common/status_record.c common/text.c
+    common/cfile.c common/conf_check.c common/escape.c common/io.c common/manifest_state.c
+    common/module_mac.c common/policy_file.c common/status_record.c common/text.c
 )
 # Only the libm2msec parts the harnesses use: sessions, manifests and
 # signatures, the policy file, ESPrim with the file store it locks with (no
 # curl, no verification threads).
 lib_srcs=(
     libm2msec/kdf.c libm2msec/record_header.c libm2msec/session.c
-    libm2msec/escape.c libm2msec/manifest.c libm2msec/manifest_sign.c libm2msec/safe_open.c
+    libm2msec/manifest.c libm2msec/manifest_sign.c libm2msec/safe_open.c
     libm2msec/policy.c libm2msec/store_file.c
     libm2msec/esprim.c libm2msec/esprim_cache.c libm2msec/esprim_json.c libm2msec/esprim_jwe.c
     libm2msec/esprim_rand.c libm2msec/esprim_state.c

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "escape.h"
 #include "esprim_internal.h"
 #include "text.h"
 
@@ -265,43 +266,6 @@ static int put_cp(m2m_json *j, unsigned cp, char *out, size_t cap, size_t *len)
     return 1;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (at most n bytes), 0 if malformed. */
-static size_t utf8_seq(const unsigned char *p, size_t n, unsigned *cp)
-{
-    size_t k;
-    unsigned c = p[0], min;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        k = 2;
-        *cp = c & 0x1f;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        k = 3;
-        *cp = c & 0x0f;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        k = 4;
-        *cp = c & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < k)
-        return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        *cp = *cp << 6 | (p[i] & 0x3fu);
-    }
-    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
-        return 0;
-    return k;
-}
-
 /* Read a string; out NULL: validate only. */
 static int string(m2m_json *j, char *out, size_t cap, size_t *len)
 {
@@ -393,8 +357,8 @@ static int string(m2m_json *j, char *out, size_t cap, size_t *len)
             continue;
         }
         {
-            unsigned cp;
-            size_t k = utf8_seq((const unsigned char *)j->s + j->pos, j->n - j->pos, &cp);
+            uint32_t cp;
+            size_t k = m2m_utf8_decode((const unsigned char *)j->s + j->pos, j->n - j->pos, &cp);
 
             if (k == 0)
                 return fail(j, "invalid UTF-8 in a string");

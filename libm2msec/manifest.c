@@ -53,37 +53,6 @@ const char *m2m_digest_canonical(const char *name, size_t *len)
     return NULL;
 }
 
-/* Length of the UTF-8 sequence at p (at most n bytes) and its code point; 0 if invalid. */
-static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
-{
-    size_t len, i;
-    uint32_t c, min;
-
-    if (p[0] < 0x80) {
-        *cp = p[0];
-        return 1;
-    } else if ((p[0] & 0xe0) == 0xc0) {
-        len = 2, c = p[0] & 0x1fu, min = 0x80;
-    } else if ((p[0] & 0xf0) == 0xe0) {
-        len = 3, c = p[0] & 0x0fu, min = 0x800;
-    } else if ((p[0] & 0xf8) == 0xf0) {
-        len = 4, c = p[0] & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (p[i] & 0x3fu);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return len;
-}
-
 const char *m2m_path_problem(const char *path, size_t len)
 {
     const unsigned char *p = (const unsigned char *)path;
@@ -115,7 +84,7 @@ const char *m2m_path_problem(const char *path, size_t len)
             return "backslash in path";
         {
             uint32_t cp;
-            size_t l = utf8_decode(p + i, len - i, &cp);
+            size_t l = m2m_utf8_decode(p + i, len - i, &cp);
 
             if (l == 0)
                 return "path is not valid UTF-8";

@@ -221,35 +221,6 @@ uint64_t m2msec_report_manifest_version(const m2msec_report *r)
 /* Escaping                                                          */
 /* ---------------------------------------------------------------- */
 
-/* Length of a valid UTF-8 sequence at s (NUL-terminated) and its code point, or 0. */
-static size_t utf8_seq(const unsigned char *s, uint32_t *cp)
-{
-    size_t len, i;
-    uint32_t c, min;
-
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    } else if ((s[0] & 0xe0) == 0xc0) {
-        len = 2, c = s[0] & 0x1fu, min = 0x80;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        len = 3, c = s[0] & 0x0fu, min = 0x800;
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        len = 4, c = s[0] & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
-            return 0;
-        c = (c << 6) | (s[i] & 0x3fu);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return len;
-}
-
 static int is_control(uint32_t cp)
 {
     return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0);
@@ -264,7 +235,7 @@ static int json_string(FILE *out, const char *str)
     fputc('"', out);
     while (*s != '\0') {
         uint32_t cp;
-        size_t l = utf8_seq(s, &cp);
+        size_t l = m2m_utf8_decode(s, 4, &cp);
 
         if (l == 0) {
             fputs("\\ufffd", out);
