@@ -132,26 +132,6 @@ static int first_symlink(const char *path, char *out, size_t cap)
     return 0;
 }
 
-static const char *type_text(mode_t mode)
-{
-    switch (mode & S_IFMT) {
-    case S_IFDIR:
-        return "directory";
-    case S_IFLNK:
-        return "symlink";
-    case S_IFIFO:
-        return "FIFO";
-    case S_IFSOCK:
-        return "socket";
-    case S_IFCHR:
-        return "character device";
-    case S_IFBLK:
-        return "block device";
-    default:
-        return "special file";
-    }
-}
-
 int m2m_cf_open(const char *path, int flags, const char *what, M2M_ERRMSG *err)
 {
     int oflags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW, fd, e;
@@ -201,7 +181,8 @@ int m2m_cf_open(const char *path, int flags, const char *what, M2M_ERRMSG *err)
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        m2m_errmsg_set(err, "%s %s is a %s, not a regular file", what, path, type_text(st.st_mode));
+        m2m_errmsg_set(err, "%s %s is a %s, not a regular file", what, path,
+                       m2m_type_text((unsigned)st.st_mode));
         return -1;
     }
     return fd;

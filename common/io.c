@@ -1,8 +1,11 @@
-/* common: reads and writes that survive EINTR, a growable array, path shapes (io.h). */
+/* common: reads and writes that survive EINTR, a growable array, file types, path shapes (io.h). */
+#define _DEFAULT_SOURCE /* S_IFMT and the S_IF* file types */
+
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 
@@ -89,12 +92,13 @@ int m2m_read_fd_alloc(int fd, size_t max, size_t hint, unsigned char **buf, size
     return 0;
 }
 
-int m2m_write_all(int fd, const void *buf, size_t n)
+/* write(2), or pwrite(2) at *at when at is not NULL, of all n bytes. */
+static int put_all(int fd, const void *buf, size_t n, off_t *at)
 {
     const unsigned char *p = buf;
 
     while (n > 0) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = at != NULL ? pwrite(fd, p, n, *at) : write(fd, p, n);
 
         if (w < 0 && errno == EINTR)
             continue;
@@ -106,30 +110,20 @@ int m2m_write_all(int fd, const void *buf, size_t n)
         }
         p += w;
         n -= (size_t)w;
+        if (at != NULL)
+            *at += w;
     }
     return 1;
 }
 
+int m2m_write_all(int fd, const void *buf, size_t n)
+{
+    return put_all(fd, buf, n, NULL);
+}
+
 int m2m_pwrite_all(int fd, const void *buf, size_t n, off_t at)
 {
-    const unsigned char *p = buf;
-
-    while (n > 0) {
-        ssize_t w = pwrite(fd, p, n, at);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return 0;
-        if (w == 0) {
-            errno = EIO;
-            return 0;
-        }
-        p += w;
-        n -= (size_t)w;
-        at += w;
-    }
-    return 1;
+    return put_all(fd, buf, n, &at);
 }
 
 void *m2m_grow(void *a, size_t n, size_t *cap, size_t elem, size_t first)
@@ -164,5 +158,27 @@ int m2m_path_shape_ok(const char *path)
         if (slash == NULL)
             return 1;
         p = slash + 1;
+    }
+}
+
+const char *m2m_type_text(unsigned mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFREG:
+        return "regular file";
+    case S_IFDIR:
+        return "directory";
+    case S_IFLNK:
+        return "symlink";
+    case S_IFIFO:
+        return "fifo";
+    case S_IFSOCK:
+        return "socket";
+    case S_IFCHR:
+        return "character device";
+    case S_IFBLK:
+        return "block device";
+    default:
+        return "unknown file type";
     }
 }

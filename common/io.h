@@ -43,6 +43,9 @@ int m2m_pwrite_all(int fd, const void *buf, size_t n, off_t at);
  */
 void *m2m_grow(void *a, size_t n, size_t *cap, size_t elem, size_t first);
 
+/* File type of a st_mode as a word: "regular file", "directory", "symlink", "fifo", ... */
+const char *m2m_type_text(unsigned mode);
+
 /*
  * A relative path below a root: not empty, shorter than PATH_MAX, not
  * starting with '/', no empty, "." or ".." component, none longer than

@@ -221,28 +221,6 @@ int m2msec_open_beneath(int rootfd, const char *path)
     return m2m_open_beneath_flags(rootfd, path, O_RDONLY | O_NONBLOCK);
 }
 
-const char *m2m_type_text(unsigned mode)
-{
-    switch (mode & S_IFMT) {
-    case S_IFREG:
-        return "regular file";
-    case S_IFDIR:
-        return "directory";
-    case S_IFLNK:
-        return "symlink";
-    case S_IFIFO:
-        return "fifo";
-    case S_IFSOCK:
-        return "socket";
-    case S_IFCHR:
-        return "character device";
-    case S_IFBLK:
-        return "block device";
-    default:
-        return "unknown file type";
-    }
-}
-
 void m2m_describe_component(int rootfd, const char *path, char *buf, size_t len)
 {
     char comp[NAME_MAX + 1];

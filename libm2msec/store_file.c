@@ -55,17 +55,6 @@ static int lock_path(const char *path, char buf[PATH_MAX])
     return 1;
 }
 
-static const char *type_text(mode_t m)
-{
-    return S_ISDIR(m)    ? "directory"
-           : S_ISLNK(m)  ? "symbolic link"
-           : S_ISFIFO(m) ? "fifo"
-           : S_ISSOCK(m) ? "socket"
-           : S_ISCHR(m)  ? "character device"
-           : S_ISBLK(m)  ? "block device"
-                         : "special file";
-}
-
 /* 1 if lockpath still names the file open at fd (not deleted, not replaced). */
 static int lock_in_place(int fd, const char *lockpath)
 {
@@ -95,7 +84,7 @@ static int file_lock(void *arg, void **handle)
     if (existed && !S_ISREG(before.st_mode)) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
                        "m2msec: the lock file %s is a %s, not a regular file; refusing to use it",
-                       lp, type_text(before.st_mode));
+                       lp, m2m_type_text((unsigned)before.st_mode));
         return -1;
     }
     fd = open(lp, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
