@@ -146,8 +146,10 @@ static int id_tok(const char *t, size_t tl, char out[M2MSEC_ESPRIM_ID_MAX + 1])
 
 int m2m_esp_state_parse(const char *text, size_t len, const char *name, m2m_esp_state_data *d)
 {
-    const char *p = text, *end = text + len, *t;
-    size_t tl, lineno = 2, rcap = 0, scap = 0, bad;
+    const char *t;
+    size_t tl, rcap = 0, scap = 0, bad;
+    M2M_LINES lines;
+    M2M_SPAN line;
     char msg[128];
 
     memset(d, 0, sizeof(*d));
@@ -156,15 +158,16 @@ int m2m_esp_state_parse(const char *text, size_t len, const char *name, m2m_esp_
         return state_err(name, "not an ESPrim state (it starts with \"m2msec-esprim-state 1\", "
                                "has no NUL byte and ends with a newline); refusing to guess");
     }
-    p += sizeof(MAGIC) - 1;
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p)), *q = p;
+    m2m_lines_init(&lines, text, len);
+    m2m_line_next(&lines, &line); /* the magic line, checked above */
+    while (m2m_line_next(&lines, &line) == 1) {
+        const char *eol = line.p + line.n, *q = line.p;
         void *na;
         int ok = 0;
 
         if (!token(&q, eol, &t, &tl, 0)) {
             /* fall through to the error below */
-        } else if (lineno == 2) {
+        } else if (lines.no == 2) {
             ok = tl == 3 && memcmp(t, "kid", 3) == 0 && token(&q, eol, &t, &tl, 1) &&
                  m2m_esp_token_ok(t, tl, 0);
             if (ok) {
@@ -218,11 +221,9 @@ int m2m_esp_state_parse(const char *text, size_t len, const char *name, m2m_esp_
             snprintf(msg, sizeof(msg),
                      "line %zu is malformed (docs/PROTOCOL.md 9.6); refusing "
                      "to guess",
-                     lineno);
+                     lines.no);
             return state_err(name, msg);
         }
-        p = eol + 1;
-        lineno++;
     }
     if (d->kid[0] == '\0') {
         m2m_esp_state_data_free(d);
