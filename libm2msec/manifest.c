@@ -429,28 +429,29 @@ m2msec_manifest *m2msec_manifest_parse(const unsigned char *buf, size_t len)
 {
     m2msec_manifest *m = NULL;
     line_t hdr[4], l;
-    const char *s = (const char *)buf, *prev = NULL, *rest;
-    size_t off = 0, no = 0, nh = 0, rlen, prev_len = 0;
+    const char *prev = NULL, *rest;
+    size_t no = 0, nh = 0, rlen, prev_len = 0;
     uint64_t version = 0, expires = 0;
+    M2M_LINES lines;
+    M2M_SPAN sp;
     meta_t meta;
+    int r;
 
     memset(&meta, 0, sizeof(meta));
     if (buf == NULL && len > 0) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_NULL_PARAMETER, "m2msec: NULL manifest text");
         return NULL;
     }
-    while (off < len) {
-        const char *nl = memchr(s + off, '\n', len - off);
-
-        no++;
-        if (nl == NULL) {
+    m2m_lines_init(&lines, (const char *)buf, len);
+    while ((r = m2m_line_next(&lines, &sp)) != 0) {
+        no = lines.no + (r < 0 ? 1 : 0);
+        if (r < 0) {
             parse_error(no, "no newline at the end of the line");
             goto fail;
         }
-        l.s = s + off;
-        l.len = (size_t)(nl - l.s);
+        l.s = sp.p;
+        l.len = sp.n;
         l.no = no;
-        off += l.len + 1;
         if (memchr(l.s, '\0', l.len) != NULL) {
             parse_error(no, "NUL byte");
             goto fail;
