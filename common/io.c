@@ -21,6 +21,16 @@ ssize_t m2m_read(int fd, void *buf, size_t n)
     return r;
 }
 
+ssize_t m2m_pread(int fd, void *buf, size_t n, off_t at)
+{
+    ssize_t r;
+
+    do {
+        r = pread(fd, buf, n, at);
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
 int m2m_read_all(int fd, void *buf, size_t cap, size_t *n)
 {
     unsigned char *b = buf;

@@ -12,6 +12,9 @@
 /* read(2), retried while it fails with EINTR; the result of the last call. */
 ssize_t m2m_read(int fd, void *buf, size_t n);
 
+/* pread(2) at offset at, retried while it fails with EINTR. */
+ssize_t m2m_pread(int fd, void *buf, size_t n, off_t at);
+
 /*
  * Read until EOF into buf (at most cap bytes); *n gets the count. 1 at
  * EOF within cap; 0 on a read error (errno set); -1 when there is more

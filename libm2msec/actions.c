@@ -454,10 +454,8 @@ static int copy_sparse(int in, int out, off_t size, uint64_t max)
         }
         for (off_t o = d; o < h;) {
             size_t want = (uint64_t)(h - o) < COPY_BUF ? (size_t)(h - o) : COPY_BUF;
-            ssize_t got = pread(in, buf, want, o);
+            ssize_t got = m2m_pread(in, buf, want, o);
 
-            if (got < 0 && errno == EINTR)
-                continue;
             if (got < 0) {
                 err = errno;
                 break;

@@ -318,6 +318,7 @@ static void test_pwrite(void)
     CHECK(m2m_write_all(fd, "abcdefgh", 8) && m2m_pwrite_all(fd, "XY", 2, 3), "pwrite_all");
     CHECK(pread(fd, got, sizeof(got), 0) == 8 && memcmp(got, "abcXYfgh", 8) == 0,
           "pwrite_all wrote at its offset");
+    CHECK(m2m_pread(fd, got, 3, 2) == 3 && memcmp(got, "cXY", 3) == 0, "m2m_pread at an offset");
     close(fd);
 }
 
@@ -360,7 +361,7 @@ int main(void)
         {"growable array", test_grow},
         {"read_all and write_all", test_io},
         {"read_fd_alloc", test_read_fd_alloc},
-        {"pwrite_all", test_pwrite},
+        {"pwrite_all and m2m_pread", test_pwrite},
         {"path shape", test_path_shape},
     };
 
