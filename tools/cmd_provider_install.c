@@ -1,6 +1,6 @@
 /*
  * m2msec provider-install: compute the module MAC of m2msec.so (the
- * provider's own FIPS-style self-check, provider/module_mac.c compiled in)
+ * provider's own FIPS-style self-check, common/module_mac.c, the code the provider uses)
  * and write the openssl.cnf that loads the provider with it.
  */
 #include <errno.h>

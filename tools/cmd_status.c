@@ -1,7 +1,7 @@
 /*
  * m2msec status: does the provider load (and pass its module self-check),
  * which policy is in force, and what does the device integrity status
- * record say (authenticated with provider/integrity_status.c, the code the
+ * record say (read and authenticated with common/status_record.c, the code the
  * provider itself uses).
  */
 #include <errno.h>
