@@ -1,7 +1,7 @@
 /*
  * m2msec provider-install: compute the module MAC of m2msec.so (the
- * provider's own FIPS-style self-check, common/module_mac.c, the code the provider uses)
- * and write the openssl.cnf that loads the provider with it.
+ * provider's own FIPS-style self-check; common/module_mac.c, the code the
+ * provider uses) and write the openssl.cnf that loads the provider with it.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,8 +1,8 @@
 /*
  * m2msec status: does the provider load (and pass its module self-check),
  * which policy is in force, and what does the device integrity status
- * record say (read and authenticated with common/status_record.c, the code the
- * provider itself uses).
+ * record say (read and authenticated with common/status_record.c, the
+ * code the provider itself uses).
  */
 #include <errno.h>
 #include <fcntl.h>
