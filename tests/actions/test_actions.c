@@ -16,7 +16,7 @@
 #include <openssl/provider.h>
 
 #include "actions_test.h"
-#include "integrity_status.h"
+#include "status_record.h"
 #include "m2msec/integrity.h"
 #include "remediate.h"
 #include "safe_open.h"
