@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <openssl/bio.h>
 #include <openssl/conf.h>
 #include <openssl/crypto.h>
@@ -587,6 +588,26 @@ end:
 }
 
 /* Load @p file into cnf (NCONF) and the scan, from the same bytes. */
+/*
+ * The file to read for @p file: @p file itself, or, when @p file is a
+ * symlink owned by root or by the effective user, the file it resolves to
+ * (realpath into @p buf). Debian's openssl package makes OpenSSL's default
+ * file /usr/lib/ssl/openssl.cnf such a symlink to /etc/ssl/openssl.cnf.
+ * OpenSSL has already read the configuration through the same link, so
+ * following it shows this check the file OpenSSL used and nothing more; a
+ * link someone else owns is still refused by m2m_cf_read.
+ */
+static const char *conf_target(const char *file, char buf[PATH_MAX])
+{
+    struct stat st;
+
+    if (lstat(file, &st) != 0 || !S_ISLNK(st.st_mode))
+        return file;
+    if (st.st_uid != 0 && st.st_uid != geteuid())
+        return file;
+    return realpath(file, buf) != NULL ? buf : file;
+}
+
 static int load_file(const char *file, CONF **cnf, SCAN *sc, M2M_ERRMSG *err)
 {
     unsigned char *text = NULL;
@@ -594,10 +615,11 @@ static int load_file(const char *file, CONF **cnf, SCAN *sc, M2M_ERRMSG *err)
     BIO *bio = NULL;
     long eline = -1;
     int ok = 0;
+    char target[PATH_MAX];
 
     *cnf = NULL;
     memset(sc, 0, sizeof(*sc));
-    if (!m2m_cf_read(file, 0, CNF_MAX_BYTES, "config file", &text, &len, err))
+    if (!m2m_cf_read(conf_target(file, target), 0, CNF_MAX_BYTES, "config file", &text, &len, err))
         return 0;
     ERR_set_mark();
     *cnf = NCONF_new(NULL);

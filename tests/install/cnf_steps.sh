@@ -25,26 +25,13 @@ section=$TMP/m2msec.cnf
 run "$tool" provider-install --module "$M2M_MODULES/m2msec.so" --section-only -o "$section"
 expect_run "step 1: m2msec provider-install --section-only -o FILE" 0
 
-# The five lines of step 2, each present and not commented out afterwards.
-step2_lines=('providers = provider_sect' '[provider_sect]' 'default = default_sect'
-    '[default_sect]' 'activate = 1')
+# shellcheck source=tests/install/enable_steps.sh
+source "$M2M_SOURCE_DIR/tests/install/enable_steps.sh"
 
-# apply_steps IN OUT [old]: the man page's steps 2-4 on a copy (with "old":
-# only the steps the man page gave before, no uncommenting).
+# apply_steps IN OUT [old]: the man page's steps 2-4 on a copy.
 apply_steps() {
-    local in=$1 out=$2 mode=${3:-new} l re
-    cp "$in" "$out"
-    if [[ $mode == new ]]; then
-        # Step 2: remove a leading "# " from each line where it is there.
-        for l in "${step2_lines[@]}"; do
-            re=$(printf '%s' "$l" | sed 's/[].[]/\\&/g')
-            sed -i -E "s/^#[[:space:]]*($re)[[:space:]]*\$/\\1/" "$out"
-        done
-    fi
-    # Step 3: in [provider_sect], below "default = default_sect".
-    sed -i '/^default = default_sect$/a m2msec = m2msec_sect' "$out"
-    # Step 4: the last line of the file.
-    printf '.include %s\n' "$section" >>"$out"
+    cp "$1" "$2"
+    enable_steps "$2" "$section" "${3:-new}"
 }
 
 for suite in bookworm trixie; do
@@ -58,7 +45,7 @@ for suite in bookworm trixie; do
 
     edited=$TMP/$suite.cnf
     apply_steps "$stock" "$edited"
-    for l in "${step2_lines[@]}"; do
+    for l in "${enable_step2_lines[@]}"; do
         expect_eq "$suite: after step 2 the line '$l' is present once, not commented" \
             "$(grep -cxF -- "$l" "$edited")" 1
     done
@@ -68,6 +55,11 @@ for suite in bookworm trixie; do
     # Step 5: the check of the man page.
     expect_eq "$suite: step 5: openssl list -providers shows m2msec active" \
         "$(provider_status "$edited")" "active"
+    # Debian's OpenSSL reads its default file /usr/lib/ssl/openssl.cnf, a
+    # symlink to /etc/ssl/openssl.cnf: the same through a symlink.
+    ln -s "$edited" "$TMP/$suite-link.cnf"
+    expect_eq "$suite: the same through a symlink (as /usr/lib/ssl/openssl.cnf on Debian)" \
+        "$(provider_status "$TMP/$suite-link.cnf")" "active"
     run env OPENSSL_CONF="$edited" "$OPENSSL" list -providers
     expect_run "$suite: the default provider stays active" 0 \
         'default'$'\n''.*name: OpenSSL Default Provider'

@@ -101,6 +101,19 @@ if flags=$(PKG_CONFIG_PATH=$pcdir PKG_CONFIG_SYSROOT_DIR=$stage pkg-config --cfl
 else
     not_ok "pkg-config libm2msec from $pcdir"
 fi
+# Every public header is installed and compiles on its own.
+for h in "$M2M_SOURCE_DIR"/include/m2msec/*.h; do
+    h=m2msec/$(basename "$h")
+    printf '#include <%s>\nint main(void) { return 0; }\n' "$h" >"$TMP/hdr.c"
+    # shellcheck disable=SC2086
+    if [[ -f $stage$prefix/include/$h ]] &&
+        cc -std=c11 -Wall -Werror -fsyntax-only $flags "$TMP/hdr.c" 2>"$TMP/hdr.err"; then
+        ok "installed header <$h> compiles on its own"
+    else
+        not_ok "installed header <$h> missing or not self-contained"
+        diag "$(cat "$TMP/hdr.err" 2>/dev/null)"
+    fi
+done
 pcmod=$(PKG_CONFIG_PATH=$pcdir pkg-config --variable=modulesdir libm2msec)
 expect_eq "libm2msec.pc modulesdir" "$pcmod" "$moddir"
 # flags holds several words on purpose.
