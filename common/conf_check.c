@@ -608,7 +608,8 @@ static const char *conf_target(const char *file, char buf[PATH_MAX])
     return realpath(file, buf) != NULL ? buf : file;
 }
 
-static int load_file(const char *file, CONF **cnf, SCAN *sc, M2M_ERRMSG *err)
+/* With @p follow, a symlink @p file is read as conf_target() allows. */
+static int load_file(const char *file, int follow, CONF **cnf, SCAN *sc, M2M_ERRMSG *err)
 {
     unsigned char *text = NULL;
     size_t len = 0;
@@ -619,7 +620,8 @@ static int load_file(const char *file, CONF **cnf, SCAN *sc, M2M_ERRMSG *err)
 
     *cnf = NULL;
     memset(sc, 0, sizeof(*sc));
-    if (!m2m_cf_read(conf_target(file, target), 0, CNF_MAX_BYTES, "config file", &text, &len, err))
+    if (!m2m_cf_read(follow ? conf_target(file, target) : file, 0, CNF_MAX_BYTES, "config file",
+                     &text, &len, err))
         return 0;
     ERR_set_mark();
     *cnf = NCONF_new(NULL);
@@ -678,7 +680,13 @@ int m2m_cnf_check(const char *provname, const char *const core[M2M_CK_COUNT], M2
                             "provider's section (out of memory)");
         return 0;
     }
-    if (!load_file(file, &cnf, &sc, &why)) {
+    /*
+     * The link is followed only when the core handed over keys, i.e. a
+     * configuration did configure the provider: then its section must be
+     * found and checked. Without keys the load stays as it was (a file that
+     * cannot be read leaves nothing to check).
+     */
+    if (!load_file(file, any, &cnf, &sc, &why)) {
         if (!any) { /* no configuration reached the provider: nothing to check */
             ok = 1;
             goto end;
@@ -725,7 +733,7 @@ int m2m_cnf_check_file(const char *file, const char *provname, M2M_CNF_SOURCE *s
     int n, ok = 0;
 
     memset(src, 0, sizeof(*src));
-    if (!load_file(file, &cnf, &sc, err))
+    if (!load_file(file, 1, &cnf, &sc, err))
         return 0;
     n = find_sections(cnf, provname != NULL ? provname : "m2msec", cand);
     for (int i = 0; i < n; i++)
