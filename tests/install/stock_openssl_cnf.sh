@@ -39,11 +39,17 @@ if [[ -z ${M2M_STOCK_CNF_DOWNLOAD:-} && $suite == bookworm && -r /etc/debian_ver
     fi
 fi
 
+# apt, dpkg-deb: uninstrumented system tools (the sanitizer stage preloads
+# its runtime into every command of the scripts).
+unset LD_PRELOAD
 apt_dir=$dir/apt
 rm -rf "$apt_dir"
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/deb"
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/deb" "$apt_dir/parts"
 echo "deb $mirror $suite main" >"$apt_dir/sources.list"
-apt_opts=(-q -o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o Dir::Etc::sourceparts=-
+# The system's apt.conf.d is not read (an empty parts directory): no update
+# hooks (appstream, command-not-found) run for these private lists.
+apt_opts=(-q -o "Dir::Etc::parts=$apt_dir/parts" -o "Dir::Etc::main=/dev/null"
+    -o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o Dir::Etc::sourceparts=-
     -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
     -o APT::Get::List-Cleanup=0 -o Debug::NoLocking=1)
 if ! apt-get "${apt_opts[@]}" update >"$apt_dir/update.log" 2>&1; then
