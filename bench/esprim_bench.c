@@ -233,7 +233,7 @@ static unsigned esp_serial;
 static void esp_new(esp_t *e, size_t *with_oro, size_t *without_oro, size_t n)
 {
     m2msec_esprim_config c;
-    m2msec_esprim_rand *r;
+    m2msec_esprim_rand *r = NULL;
     m2msec_esprim_info info;
     size_t jl, pl;
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <openssl/bio.h>
 #include <openssl/conf.h>
 #include <openssl/crypto.h>
@@ -583,17 +584,40 @@ end:
 }
 
 /* Load @p file into cnf (NCONF) and the scan, from the same bytes. */
-static int load_file(const char *file, CONF **cnf, SCAN *sc, M2M_ERRMSG *err)
+/*
+ * The file to read for @p file: @p file itself, or, when @p file is a
+ * symlink owned by root or by the effective user, the file it resolves to
+ * (realpath into @p buf). Debian's openssl package makes OpenSSL's default
+ * file /usr/lib/ssl/openssl.cnf such a symlink to /etc/ssl/openssl.cnf.
+ * OpenSSL has already read the configuration through the same link, so
+ * following it shows this check the file OpenSSL used and nothing more; a
+ * link someone else owns is still refused by m2m_cf_read.
+ */
+static const char *conf_target(const char *file, char buf[PATH_MAX])
+{
+    struct stat st;
+
+    if (lstat(file, &st) != 0 || !S_ISLNK(st.st_mode))
+        return file;
+    if (st.st_uid != 0 && st.st_uid != geteuid())
+        return file;
+    return realpath(file, buf) != NULL ? buf : file;
+}
+
+/* With @p follow, a symlink @p file is read as conf_target() allows. */
+static int load_file(const char *file, int follow, CONF **cnf, SCAN *sc, M2M_ERRMSG *err)
 {
     unsigned char *text = NULL;
     size_t len = 0;
     BIO *bio = NULL;
     long eline = -1;
     int ok = 0;
+    char target[PATH_MAX];
 
     *cnf = NULL;
     memset(sc, 0, sizeof(*sc));
-    if (!m2m_cf_read(file, 0, CNF_MAX_BYTES, "config file", &text, &len, err))
+    if (!m2m_cf_read(follow ? conf_target(file, target) : file, 0, CNF_MAX_BYTES, "config file",
+                     &text, &len, err))
         return 0;
     ERR_set_mark();
     *cnf = NCONF_new(NULL);
@@ -652,7 +676,13 @@ int m2m_cnf_check(const char *provname, const char *const core[M2M_CK_COUNT], M2
                             "provider's section (out of memory)");
         return 0;
     }
-    if (!load_file(file, &cnf, &sc, &why)) {
+    /*
+     * The link is followed only when the core handed over keys, i.e. a
+     * configuration did configure the provider: then its section must be
+     * found and checked. Without keys the load stays as it was (a file that
+     * cannot be read leaves nothing to check).
+     */
+    if (!load_file(file, any, &cnf, &sc, &why)) {
         if (!any) { /* no configuration reached the provider: nothing to check */
             ok = 1;
             goto end;
@@ -699,7 +729,7 @@ int m2m_cnf_check_file(const char *file, const char *provname, M2M_CNF_SOURCE *s
     int n, ok = 0;
 
     memset(src, 0, sizeof(*src));
-    if (!load_file(file, &cnf, &sc, err))
+    if (!load_file(file, 1, &cnf, &sc, err))
         return 0;
     n = find_sections(cnf, provname != NULL ? provname : "m2msec", cand);
     for (int i = 0; i < n; i++)

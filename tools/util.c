@@ -29,6 +29,7 @@ const char *tool_name(const char *name)
 }
 
 /* vfprintf(stderr) of a message, escaped with its backslashes kept (see tool.h). */
+static void vmessage(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 static void vmessage(const char *fmt, va_list ap)
 {
     char small[1024], *text = small;

@@ -138,7 +138,15 @@ static inline void serve_one(int c, const char *dir, srv_mode mode)
         send_all(c, notfound, strlen(notfound));
         return;
     }
-    snprintf(full, sizeof(full), "%s/%s", dir, path);
+    /* a name that does not fit is not served (and not truncated to another one) */
+    {
+        int fl = snprintf(full, sizeof(full), "%s/%s", dir, path);
+
+        if (fl < 0 || (size_t)fl >= sizeof(full)) {
+            send_all(c, notfound, strlen(notfound));
+            return;
+        }
+    }
     body = read_all(full, &len);
     if (body == NULL) {
         send_all(c, notfound, strlen(notfound));

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `meson install --destdir` puts everything where users and OpenSSL look for
-# it: the module in OpenSSL's modules directory exporting only
+# it: the module in its modules directory (OpenSSL's for prefix /usr, else
+# under the prefix; tests/install/staging.sh checks a non-system prefix in
+# depth) exporting only
 # OSSL_provider_init, the header, the library and its pkg-config file, the
 # example configuration and the documentation.
 # Env: M2M_BUILD_DIR, M2M_SOURCE_DIR (set by tests/meson.build).
@@ -41,9 +43,15 @@ abs() { [[ $1 == /* ]] && echo "$1" || echo "$prefix/$1"; }
 libdir=$(abs "$libdir")
 includedir=$(abs "$includedir")
 datadir=$(abs "$datadir")
-if [[ -z $modulesdir ]]; then
+# The module's directory by the rule of meson.build (README "Installing"):
+# OpenSSL's own for prefix /usr or -Dmodulesdir=system, else under the prefix.
+if [[ $modulesdir == system || (-z $modulesdir && $prefix == /usr) ]]; then
     modulesdir=$(pkg-config --variable=modulesdir libcrypto 2>/dev/null) ||
         modulesdir=$("$OPENSSL" version -m | sed -n 's/^MODULESDIR: "\(.*\)"$/\1/p')
+elif [[ -z $modulesdir ]]; then
+    modulesdir=$libdir/ossl-modules
+else
+    modulesdir=$(abs "$modulesdir")
 fi
 echo "prefix=$prefix libdir=$libdir modulesdir=$modulesdir"
 
@@ -52,7 +60,7 @@ check_file() { # description path
 }
 
 module=$tmp$modulesdir/m2msec.so
-check_file "provider module in OpenSSL's modules directory" "$module"
+check_file "provider module in its modules directory" "$module"
 check_file "public header" "$tmp$includedir/m2msec/m2msec.h"
 check_file "pkg-config file" "$tmp$libdir/pkgconfig/libm2msec.pc"
 if compgen -G "$tmp$libdir/libm2msec.so*" >/dev/null; then

@@ -421,7 +421,7 @@ static void test_limits(void)
     m2msec_esprim_info oi;
     m2msec_esprim_config rc, occ;
     m2msec_esprim_stats st;
-    size_t l, la;
+    size_t l = 0, la = 0;
     int ok;
 
     /* the originator's own budget */
