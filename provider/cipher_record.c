@@ -359,25 +359,18 @@ m2m_rec_start_failed(const M2M_REC_CTX *c)
 /*
  * A keyed context given its own key again: clear *key; and its own static
  * IV again: clear *iv. The init then takes neither, and what remains (a
- * new IV, a new key) follows the rules as before. The key is compared by
- * its fingerprint (key_registry.c), the IV with CRYPTO_memcmp. 0 if the
- * fingerprint cannot be computed.
+ * new IV, a new key) follows the rules as before. Both compared with
+ * CRYPTO_memcmp.
  */
-static int same_key_iv(const M2M_REC_CTX *c, const unsigned char **key, size_t keylen,
-                       const unsigned char **iv, size_t ivlen)
+static void same_key_iv(const M2M_REC_CTX *c, const unsigned char **key, size_t keylen,
+                        const unsigned char **iv, size_t ivlen)
 {
-    M2M_KEY_FP fp;
-
-    if (*key != NULL && keyed(c) && keylen == c->alg->keylen) {
-        if (!m2m_key_fingerprint(c->pc->hmac, c->alg->name, *key, keylen, &fp))
-            return 0;
-        if (CRYPTO_memcmp(fp.b, c->key_fp.b, sizeof(fp.b)) == 0)
-            *key = NULL;
-    }
+    if (*key != NULL && keyed(c) && keylen == c->alg->keylen &&
+        CRYPTO_memcmp(*key, c->key, keylen) == 0)
+        *key = NULL;
     if (*iv != NULL && (c->state == REC_IV || c->state >= REC_READY) && ivlen == REC_IVLEN &&
         CRYPTO_memcmp(*iv, c->iv, REC_IVLEN) == 0)
         *iv = NULL;
-    return 1;
 }
 
 static int rec_init(M2M_REC_CTX *c, const unsigned char *key, size_t keylen,
@@ -396,8 +389,7 @@ static int rec_init(M2M_REC_CTX *c, const unsigned char *key, size_t keylen,
      * without them does. This is what `openssl speed -evp` and other code
      * that re-inits with the same key and IV before every message do.
      */
-    if (!same_key_iv(c, &key, keylen, &iv, ivlen))
-        return 0;
+    same_key_iv(c, &key, keylen, &iv, ivlen);
     if (started(c) && (key != NULL || iv != NULL)) {
         M2M_RAISE(M2M_R_BAD_STATE,
                   "%s: a context that has processed records cannot take a new key or IV; "
@@ -469,7 +461,7 @@ static int rec_init(M2M_REC_CTX *c, const unsigned char *key, size_t keylen,
         /* NEW -> KEY, IV -> READY; KEY and READY (decrypting: another key) stay. */
         c->state = c->state == REC_IV || c->state == REC_READY ? REC_READY : REC_KEY;
         c->lim.start = start;
-        c->key_fp = fp;
+        memcpy(c->key, key, keylen);
         c->fork_id = m2m_fork_id();
         if (!enc)
             m2m_failures_attach(&c->fails, &fp);

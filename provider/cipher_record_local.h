@@ -161,7 +161,11 @@ struct m2m_rec_ctx_st {
     uint64_t now;       /* clock read once per record, at its start */
     uint64_t fork_id;   /* the process that keyed the context (fork_guard.h) */
     M2M_FAIL_REF fails; /* decrypting: the key's process-wide failure count */
-    M2M_KEY_FP key_fp;  /* the key's fingerprint (keyed): a re-init with it continues */
+    /*
+     * Keyed: the key, to recognise it in a re-init (which then continues).
+     * The inner cipher holds its schedule anyway; wiped with the context.
+     */
+    unsigned char key[32];
     /*
      * The record's epoch || seq, the start of its AAD (GCM-like: given to
      * the inner cipher with the first AAD, so pending while REC_BEGUN).
