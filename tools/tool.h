@@ -179,19 +179,6 @@ int tool_resolve_root(const char *root, char *out);
 /* write(2) all n bytes (EINTR retried); 0 with errno set on failure. */
 int tool_write_all(int fd, const void *buf, size_t n);
 
-/*
- * The whole of @p path ("-" or NULL: standard input), at most @p max bytes,
- * in a malloc'd buffer (*len bytes); NULL after a message naming @p what.
- */
-unsigned char *tool_read_input(const char *path, size_t max, size_t *len, const char *what);
-
-/*
- * Write @p len bytes to @p path ("-" or NULL: standard output) atomically:
- * a temporary file in the same directory (mode 0600), fsync, rename. 1, or
- * 0 after a message naming @p what (nothing left at path).
- */
-int tool_write_output(const char *path, const void *buf, size_t len, const char *what);
-
 /* Current time, seconds since 1970. */
 uint64_t tool_now(void);
 

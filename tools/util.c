@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
@@ -326,105 +325,4 @@ uint64_t tool_now(void)
     time_t t = time(NULL);
 
     return t < 0 ? 0 : (uint64_t)t;
-}
-
-/* The whole of path ("-" or NULL: standard input), at most max bytes; NULL after a message. */
-unsigned char *tool_read_input(const char *path, size_t max, size_t *len, const char *what)
-{
-    int fd = path == NULL || strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
-    size_t cap = 4096, n = 0;
-    unsigned char *b;
-
-    *len = 0;
-    if (fd < 0) {
-        tool_err("%s %s: cannot open it: %s", what, path, strerror(errno));
-        return NULL;
-    }
-    if ((b = malloc(cap)) == NULL) {
-        tool_err("out of memory");
-        goto fail;
-    }
-    for (;;) {
-        ssize_t r;
-
-        if (n == cap) {
-            unsigned char *nb;
-
-            if (cap > max) {
-                tool_err("%s %s: larger than %zu bytes", what, fd == 0 ? "(stdin)" : path, max);
-                goto fail;
-            }
-            if ((nb = realloc(b, cap * 2)) == NULL) {
-                tool_err("out of memory");
-                goto fail;
-            }
-            b = nb;
-            cap *= 2;
-        }
-        r = read(fd, b + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            tool_err("%s %s: cannot read it: %s", what, fd == 0 ? "(stdin)" : path,
-                     strerror(errno));
-            goto fail;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    if (n > max) {
-        tool_err("%s %s: larger than %zu bytes", what, fd == 0 ? "(stdin)" : path, max);
-        goto fail;
-    }
-    if (fd != 0)
-        close(fd);
-    *len = n;
-    return b;
-fail:
-    if (b != NULL)
-        OPENSSL_cleanse(b, cap);
-    free(b);
-    if (fd > 0)
-        close(fd);
-    return NULL;
-}
-
-/*
- * Write len bytes to path ("-" or NULL: standard output) atomically: a
- * temporary file in the same directory, fsync, rename. 1, or 0 after a
- * message (nothing left at path).
- */
-int tool_write_output(const char *path, const void *buf, size_t len, const char *what)
-{
-    char tmp[PATH_MAX];
-    int fd;
-
-    if (path == NULL || strcmp(path, "-") == 0) {
-        if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
-            tool_err("cannot write the %s to standard output", what);
-            return 0;
-        }
-        return 1;
-    }
-    if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= (int)sizeof(tmp)) {
-        tool_err("%s: path too long", path);
-        return 0;
-    }
-    if ((fd = mkstemp(tmp)) < 0) {
-        tool_err("cannot create a temporary file next to %s: %s", path, strerror(errno));
-        return 0;
-    }
-    if (fchmod(fd, 0600) != 0 || !tool_write_all(fd, buf, len) || fsync(fd) != 0) {
-        tool_err("cannot write the %s to %s: %s", what, tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        return 0;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        tool_err("cannot write the %s to %s: %s", what, path, strerror(errno));
-        unlink(tmp);
-        return 0;
-    }
-    return 1;
 }
