@@ -1033,12 +1033,12 @@ static int random_key(const M2M_REC_CTX *c, OSSL_PARAM *p)
 {
     if (p->data_type != OSSL_PARAM_OCTET_STRING || p->data == NULL ||
         p->data_size < c->alg->keylen) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: '%s' needs an octet string of %zu bytes",
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "%s: '%s' needs an octet string of %zu bytes",
                   c->alg->name, p->key, c->alg->keylen);
         return 0;
     }
     if (RAND_priv_bytes_ex(c->pc->libctx, p->data, c->alg->keylen, 0) != 1) {
-        M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: cannot generate a random key", c->alg->name);
+        M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "%s: cannot generate a random key", c->alg->name);
         return 0;
     }
     p->return_size = c->alg->keylen;
