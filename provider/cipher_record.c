@@ -33,6 +33,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/prov_ssl.h>
+#include <openssl/rand.h>
 
 #include "cipher_record_local.h"
 #include "fork_guard.h"
@@ -355,6 +356,23 @@ m2m_rec_start_failed(const M2M_REC_CTX *c)
     return REC_FAILED;
 }
 
+/*
+ * A keyed context given its own key again: clear *key; and its own static
+ * IV again: clear *iv. The init then takes neither, and what remains (a
+ * new IV, a new key) follows the rules as before. Both compared with
+ * CRYPTO_memcmp.
+ */
+static void same_key_iv(const M2M_REC_CTX *c, const unsigned char **key, size_t keylen,
+                        const unsigned char **iv, size_t ivlen)
+{
+    if (*key != NULL && keyed(c) && keylen == c->alg->keylen &&
+        CRYPTO_memcmp(*key, c->key, keylen) == 0)
+        *key = NULL;
+    if (*iv != NULL && (c->state == REC_IV || c->state >= REC_READY) && ivlen == REC_IVLEN &&
+        CRYPTO_memcmp(*iv, c->iv, REC_IVLEN) == 0)
+        *iv = NULL;
+}
+
 static int rec_init(M2M_REC_CTX *c, const unsigned char *key, size_t keylen,
                     const unsigned char *iv, size_t ivlen, const OSSL_PARAM params[], int enc)
 {
@@ -365,6 +383,13 @@ static int rec_init(M2M_REC_CTX *c, const unsigned char *key, size_t keylen,
                   c->alg->name);
         return 0;
     }
+    /*
+     * The key and static IV the context already has are no change: such a
+     * re-init continues the sequence (next_seq stays), as a re-init
+     * without them does. This is what `openssl speed -evp` and other code
+     * that re-inits with the same key and IV before every message do.
+     */
+    same_key_iv(c, &key, keylen, &iv, ivlen);
     if (started(c) && (key != NULL || iv != NULL)) {
         M2M_RAISE(M2MSEC_R_BAD_STATE,
                   "%s: a context that has processed records cannot take a new key or IV; "
@@ -436,6 +461,7 @@ static int rec_init(M2M_REC_CTX *c, const unsigned char *key, size_t keylen,
         /* NEW -> KEY, IV -> READY; KEY and READY (decrypting: another key) stay. */
         c->state = c->state == REC_IV || c->state == REC_READY ? REC_READY : REC_KEY;
         c->lim.start = start;
+        memcpy(c->key, key, keylen);
         c->fork_id = m2m_fork_id();
         if (!enc)
             m2m_failures_attach(&c->fails, &fp);
@@ -999,6 +1025,28 @@ static const OSSL_PARAM *rec_settable_ctx_params(void *vctx, void *provctx)
     return rec_settable;
 }
 
+/*
+ * EVP_CIPHER_CTX_rand_key(): a fresh key from the private DRBG (of the
+ * provider's library context). `openssl speed -evp` keys its contexts so;
+ * without it each would get whatever its buffer held, and the second
+ * context with the same bytes would be refused by the key registry.
+ */
+static int random_key(const M2M_REC_CTX *c, OSSL_PARAM *p)
+{
+    if (p->data_type != OSSL_PARAM_OCTET_STRING || p->data == NULL ||
+        p->data_size < c->alg->keylen) {
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "%s: '%s' needs an octet string of %zu bytes",
+                  c->alg->name, p->key, c->alg->keylen);
+        return 0;
+    }
+    if (RAND_priv_bytes_ex(c->pc->libctx, p->data, c->alg->keylen, 0) != 1) {
+        M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "%s: cannot generate a random key", c->alg->name);
+        return 0;
+    }
+    p->return_size = c->alg->keylen;
+    return 1;
+}
+
 /* Fill one gettable parameter; 1 if handled (or unknown), 0 on error. */
 static int get_one(M2M_REC_CTX *c, OSSL_PARAM *p)
 {
@@ -1055,6 +1103,8 @@ static int get_one(M2M_REC_CTX *c, OSSL_PARAM *p)
         return OSSL_PARAM_set_uint64(p, c->win.window);
     if (strcmp(k, M2MSEC_REC_PARAM_MEMORY) == 0)
         return OSSL_PARAM_set_uint64(p, sizeof(*c) + m2m_replay_heap_size(&c->win) + c->ccm.aadcap);
+    if (strcmp(k, OSSL_CIPHER_PARAM_RANDOM_KEY) == 0)
+        return random_key(c, p);
     if (strcmp(k, OSSL_CIPHER_PARAM_IV) == 0 || strcmp(k, OSSL_CIPHER_PARAM_UPDATED_IV) == 0) {
         /* EVP_CIPHER_CTX_get_original_iv/get_updated_iv: no single IV to hand out. */
         M2M_RAISE(M2MSEC_R_INVALID_PARAMETER,
@@ -1096,6 +1146,7 @@ static const OSSL_PARAM rec_gettable[] = {
     OSSL_PARAM_uint64(M2MSEC_REC_PARAM_NOT_AFTER, NULL),
     OSSL_PARAM_uint64(M2MSEC_REC_PARAM_REPLAY_WINDOW, NULL),
     OSSL_PARAM_uint64(M2MSEC_REC_PARAM_MEMORY, NULL),
+    OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_RANDOM_KEY, NULL, 0),
     OSSL_PARAM_END,
 };
 

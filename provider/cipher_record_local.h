@@ -62,6 +62,11 @@
  *                                         new or refused 'seq', a re-init
  *     SEALED --re-init--> IDLE
  *
+ * A re-init with the key and static IV the context already has (either
+ * may be absent) is a re-init without them: it continues the sequence,
+ * never restarts it (docs/PROTOCOL.md 5.6; `openssl speed -evp` re-inits
+ * so before every record).
+ *
  * A refusal that leaves things as they were (a call shape refused, an
  * encrypting record refused at its start, a 'seq' refused in STARTED or
  * IDLE) changes no state. The order of the values below matters: the code
@@ -156,6 +161,11 @@ struct m2m_rec_ctx_st {
     uint64_t now;       /* clock read once per record, at its start */
     uint64_t fork_id;   /* the process that keyed the context (fork_guard.h) */
     M2M_FAIL_REF fails; /* decrypting: the key's process-wide failure count */
+    /*
+     * Keyed: the key, to recognise it in a re-init (which then continues).
+     * The inner cipher holds its schedule anyway; wiped with the context.
+     */
+    unsigned char key[32];
     /*
      * The record's epoch || seq, the start of its AAD (GCM-like: given to
      * the inner cipher with the first AAD, so pending while REC_BEGUN).

@@ -225,6 +225,36 @@ static void env_restore(char *old, int had)
     free(old);
 }
 
+/*
+ * Does the running OpenSSL activate a provider whose section says
+ * "activate = @p v"? OpenSSL 3.0 to 3.2: any value does, even "0" or "no".
+ * From 3.3 on: 1, yes, true and on (all lower or all upper case) do; 0, no,
+ * false and off do not; any other value ("False", "maybe") does not either,
+ * and makes the configuration fail to load - silently for most
+ * applications, fatally when the file sets config_diagnostics = 1. A value
+ * of that last kind is reported here, naming the section.
+ */
+static int activate_value_activates(const char *sect, const char *v)
+{
+    static const char *const on[] = {"1", "yes", "YES", "true", "TRUE", "on", "ON"};
+    static const char *const off[] = {"0", "no", "NO", "false", "FALSE", "off", "OFF"};
+
+    if (OPENSSL_version_major() == 3 && OPENSSL_version_minor() < 3)
+        return 1;
+    for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+        if (strcmp(v, on[i]) == 0)
+            return 1;
+        if (strcmp(v, off[i]) == 0)
+            return 0;
+    }
+    tool_err("[%s] activate = '%s': OpenSSL %u.%u takes 1, yes, true or on (lower or upper case) "
+             "to activate a provider, 0, no, false or off not to; any other value makes the "
+             "configuration fail to load, silently unless config_diagnostics = 1, and m2msec is "
+             "not activated",
+             tool_name(sect), v, OPENSSL_version_major(), OPENSSL_version_minor());
+    return 0;
+}
+
 int tool_provider_probe(const char *conf, TOOL_PROVIDER_INFO *info)
 {
     OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
@@ -248,7 +278,7 @@ int tool_provider_probe(const char *conf, TOOL_PROVIDER_INFO *info)
         ERR_set_mark();
         activate = NCONF_get_string(cnf, sect, "activate");
         ERR_pop_to_mark();
-        if (activate != NULL) {
+        if (activate != NULL && activate_value_activates(sect, activate)) {
             explain_failed_activation(cnf, conf, sect);
             goto end;
         }

@@ -560,13 +560,15 @@ static int do_retry(const op *o, void *st)
  * The live blocks allocated after @p since: 1 if one of them was allocated
  * by m2msec's own code (a leak of m2msec). The first ones are described,
  * with their stacks when they were traced; *owned is set if one was
- * allocated by a libcrypto function that m2msec called directly.
+ * allocated by a libcrypto function that m2msec called directly. With
+ * @p core_drops (core_drops_provctx), 0 when m2msec's provider context is
+ * among them.
  */
-static int describe_leak(uint64_t since, char *out, size_t len, int *owned)
+static int describe_leak(uint64_t since, char *out, size_t len, int *owned, int core_drops)
 {
     char trace[700];
     size_t off = 0;
-    int mine = 0, shown = 0;
+    int mine = 0, shown = 0, provctx = 0;
 
     out[0] = '\0';
     *owned = 0;
@@ -577,6 +579,7 @@ static int describe_leak(uint64_t since, char *out, size_t len, int *owned)
         if (b->serial <= since)
             continue;
         m = m2m_site(b->file);
+        provctx |= m && strstr(HT_S(b->file), "provider/provider.c") != NULL;
         o = b->nbt > 0 && m2m_owned(b->bt, b->nbt, trace, sizeof(trace));
         mine |= m;
         *owned |= o;
@@ -586,7 +589,33 @@ static int describe_leak(uint64_t since, char *out, size_t len, int *owned)
                                     b->nbt > 0 ? trace : "");
     }
     pthread_mutex_unlock(&mem_mu);
-    return mine;
+    return mine && !(core_drops && provctx);
+}
+
+/*
+ * OpenSSL 3.5 and later can lose a provider whose OSSL_provider_init has
+ * succeeded. Seen with 3.5.9 in scripts/ossl-matrix, provider loads with
+ * "all from the N-th fail" at N = 3300..4000: m2msec's OSSL_provider_init
+ * returned 1, then the core failed an allocation of its own and gave the
+ * provider up without calling its teardown (crypto/provider_core.c's
+ * provider_init leaves by "goto end" after a successful init, e.g. when it
+ * cannot allocate its copy of the reason strings). Everything the provider
+ * context holds - the context itself, allocated in provider/provider.c,
+ * its policy strings, its child library context (some 3000 blocks) - is
+ * then lost by libcrypto, not leaked by m2msec: m2msec's own error path
+ * frees that context last, so a leaked provider context means m2msec's
+ * freeing code never ran. OpenSSL 3.0's allocations differ so that this
+ * test's injections never get there, and there every block of m2msec's
+ * counts, the error path of OSSL_provider_init included. So for the
+ * provider loads under 3.5 and later only, a leak that includes the
+ * provider context is libcrypto's (still reported, with its stacks);
+ * any other leak with a block of m2msec's is still m2msec's.
+ */
+static int core_drops_provctx(const op *o)
+{
+    return strncmp(o->name, "provider load", 13) == 0 &&
+           (OPENSSL_version_major() > 3 ||
+            (OPENSSL_version_major() == 3 && OPENSSL_version_minor() >= 5));
 }
 
 /* setup, run under injection, retry if it failed, cleanup: what a leak check repeats. */
@@ -707,7 +736,7 @@ static void one_iteration(const op *o, unsigned long n, int mode, const char *lb
                       (ssize_t)(live1 - live0));
         } else {
             again = l1 - l0;
-            mine = describe_leak(since, desc, sizeof(desc), &owned);
+            mine = describe_leak(since, desc, sizeof(desc), &owned, core_drops_provctx(o));
             if (mine || atomic_fetch_add(traced_leaks, 1) < 3) {
                 /* once more with stacks, to say where the leaked blocks came from */
                 since = serial_now();
@@ -715,7 +744,7 @@ static void one_iteration(const op *o, unsigned long n, int mode, const char *lb
                 atomic_store(&mem_trace, 1);
                 rerun(o, n, mode);
                 atomic_store(&mem_trace, 0);
-                mine |= describe_leak(since, desc, sizeof(desc), &owned);
+                mine |= describe_leak(since, desc, sizeof(desc), &owned, core_drops_provctx(o));
             }
             m2m_owned(inj_bt, inj_nbt, trace, sizeof(trace));
             child_msg(mine, "leak",

@@ -32,6 +32,7 @@
 
 #include <CUnit/Basic.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -419,13 +420,30 @@ static int sh_evp_cipher(RUN *r)
     return st_tag_gcm(r) && EVP_Cipher(r->ctx, NULL, NULL, 0) >= 0 && st_get_tag(r);
 }
 
+/*
+ * Does the stock cipher of this run crash on get_params(NULL)? OpenSSL 3.5
+ * and later decode AES-GCM's context parameters with generated code that
+ * walks the array without a NULL check (providers/implementations/ciphers/
+ * ciphercommon_gcm.c; seen with 3.5.9 and 3.6 in scripts/ossl-matrix):
+ * EVP_CIPHER_CTX_get_params(ctx, NULL) on the stock AES-GCM dies with
+ * SIGSEGV there, so that one call is left out for the stock AES-GCM only.
+ * The M2M-REC ciphers always get it.
+ */
+static int stock_null_get_crashes(const RUN *r)
+{
+    return !r->ours && strncmp(algs[r->ai].ref, "AES-", 4) == 0 && !algs[r->ai].ccm &&
+           (OPENSSL_version_major() > 3 ||
+            (OPENSSL_version_major() == 3 && OPENSSL_version_minor() >= 5));
+}
+
 /* NULL and empty parameter arrays, set and get, at every step. */
 static int nulls(RUN *r)
 {
     OSSL_PARAM empty[1] = {OSSL_PARAM_END};
 
     return EVP_CIPHER_CTX_set_params(r->ctx, NULL) && EVP_CIPHER_CTX_set_params(r->ctx, empty) &&
-           EVP_CIPHER_CTX_get_params(r->ctx, NULL) && EVP_CIPHER_CTX_get_params(r->ctx, empty);
+           (stock_null_get_crashes(r) || EVP_CIPHER_CTX_get_params(r->ctx, NULL)) &&
+           EVP_CIPHER_CTX_get_params(r->ctx, empty);
 }
 
 static int sh_null_params(RUN *r)

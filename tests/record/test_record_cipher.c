@@ -1157,9 +1157,13 @@ static void state_errors(size_t ai)
     /* A new key or IV after records: refused, and the sequence goes on. */
     keyset_new(&k2, ai, 0, MAXTAG);
     EXPECT_FAIL(EVP_EncryptInit_ex2(e, NULL, k2.key, NULL, NULL), M2MSEC_R_BAD_STATE);
-    EXPECT_FAIL(EVP_EncryptInit_ex2(e, NULL, k.key, NULL, NULL), M2MSEC_R_BAD_STATE);
     EXPECT_FAIL(EVP_EncryptInit_ex2(e, NULL, NULL, k2.iv, NULL), M2MSEC_R_BAD_STATE);
-    EXPECT_FAIL(EVP_EncryptInit_ex2(e, NULL, k.key, k.iv, NULL), M2MSEC_R_BAD_STATE);
+    EXPECT_FAIL(EVP_EncryptInit_ex2(e, NULL, k2.key, k.iv, NULL), M2MSEC_R_BAD_STATE);
+    EXPECT_FAIL(EVP_EncryptInit_ex2(e, NULL, k.key, k2.iv, NULL), M2MSEC_R_BAD_STATE);
+    /* Its own key and IV again are no change: the sequence goes on (PROTOCOL.md 5.6). */
+    EXPECT_OK(EVP_EncryptInit_ex2(e, NULL, k.key, NULL, NULL));
+    EXPECT_OK(EVP_EncryptInit_ex2(e, NULL, k.key, k.iv, NULL));
+    EXPECT_OK(EVP_EncryptInit_ex2(e, NULL, NULL, k.iv, NULL));
     EXPECT_OK(seal_small(e, &k, &r[3], 40));
     CU_ASSERT_EQUAL(r[3].seq, 3);
     /* A plain re-init keeps the sequence going (no nonce reuse). */
@@ -1211,6 +1215,11 @@ static void state_errors(size_t ai)
     /* New key after records: refused (a new epoch is a new ctx). */
     EXPECT_FAIL(EVP_DecryptInit_ex2(d, NULL, k2.key, NULL, NULL), M2MSEC_R_BAD_STATE);
     EXPECT_FAIL(EVP_EncryptInit_ex2(d, NULL, NULL, NULL, NULL), M2MSEC_R_BAD_STATE);
+    EXPECT_FAIL(EVP_DecryptInit_ex2(d, NULL, k.key, k2.iv, NULL), M2MSEC_R_BAD_STATE);
+    /* Its own key and IV again: the same window goes on. */
+    EXPECT_OK(EVP_DecryptInit_ex2(d, NULL, k.key, k.iv, NULL));
+    CU_ASSERT_EQUAL(open_small(d, &k, &r[3], 3), OPEN_SEQ);
+    EXPECT_ERR(M2MSEC_R_REPLAYED_RECORD);
     EXPECT_OK(EVP_DecryptInit_ex2(d, NULL, NULL, NULL, NULL));
     CU_ASSERT_EQUAL(open_small(d, &k, &r[1], 5), OPEN_OK); /* record 5 from above */
     CU_ASSERT_EQUAL(open_small(d, &k, &r[3], 3), OPEN_SEQ);
@@ -1723,6 +1732,85 @@ static void test_forged_bytes_and_early_plaintext(void)
 /* Fetch, suite set-up                                                 */
 /* ------------------------------------------------------------------ */
 
+/*
+ * `openssl speed -evp` (apps/speed.c of OpenSSL 3.0 to 3.6): a context made
+ * with the cipher only, its key from EVP_CIPHER_CTX_rand_key, then before
+ * every record the IV length, (CCM) the tag length, and an init with the
+ * same key and IV; CCM announces the length, then 13 bytes of AAD (-aead),
+ * the data, final. Every record must get the next seq, so a nonce of its
+ * own: each is checked against the stock AEAD at that seq, and no two
+ * ciphertexts of the same plaintext agree.
+ */
+#define SPEED_RECORDS 64
+static void speed_loop(size_t ai)
+{
+    const ALG *a = &algs[ai];
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new(), *other = EVP_CIPHER_CTX_new();
+    unsigned char key2[32], pt[64], ct[SPEED_RECORDS][64], tag[MAXTAG], out[64];
+    KEYSET k;
+    int n = 0;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+    memset(&k, 0, sizeof(k));
+    k.ai = ai;
+    k.taglen = MAXTAG;
+    CU_ASSERT_FATAL(RAND_bytes(k.iv, IVLEN) == 1);
+    EXPECT_OK(EVP_CipherInit_ex(ctx, rec_ciph[ai], NULL, NULL, NULL, 1));
+    EVP_CIPHER_CTX_set_padding(ctx, 0);
+    CU_ASSERT_EQUAL((size_t)EVP_CIPHER_CTX_get_key_length(ctx), a->keylen);
+    EXPECT_OK(EVP_CIPHER_CTX_rand_key(ctx, k.key));
+    /* A second context's random key is another key: both can encrypt. */
+    EXPECT_OK(EVP_CipherInit_ex(other, rec_ciph[ai], NULL, NULL, NULL, 1));
+    EXPECT_OK(EVP_CIPHER_CTX_rand_key(other, key2));
+    CU_ASSERT(memcmp(k.key, key2, a->keylen) != 0);
+    EXPECT_OK(EVP_CipherInit_ex(other, NULL, NULL, key2, k.iv, -1));
+    fill(pt, sizeof(pt));
+    for (uint64_t i = 0; i < SPEED_RECORDS; i++) {
+        uint64_t seq = UINT64_MAX;
+        OSSL_PARAM p[3];
+
+        EXPECT_OK(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, IVLEN, NULL));
+        if (a->ccm)
+            EXPECT_OK(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, MAXTAG, NULL));
+        EXPECT_OK(EVP_CipherInit_ex(ctx, NULL, NULL, k.key, k.iv, -1));
+        if (a->ccm)
+            EXPECT_OK(EVP_EncryptUpdate(ctx, NULL, &n, NULL, (int)sizeof(pt)));
+        EXPECT_OK(EVP_EncryptUpdate(ctx, NULL, &n, app_aad, (int)sizeof(app_aad)));
+        EXPECT_OK(EVP_EncryptUpdate(ctx, ct[i], &n, pt, (int)sizeof(pt)));
+        EXPECT_OK(EVP_EncryptFinal_ex(ctx, ct[i] + sizeof(pt), &n));
+        p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_SEQ, &seq);
+        p[1] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, MAXTAG);
+        p[2] = OSSL_PARAM_construct_end();
+        EXPECT_OK(EVP_CIPHER_CTX_get_params(ctx, p));
+        CU_ASSERT_EQUAL(seq, i);
+        CU_ASSERT(ref_open(&k, i, app_aad, sizeof(app_aad), ct[i], sizeof(pt), tag, out));
+        CU_ASSERT(memcmp(out, pt, sizeof(pt)) == 0);
+        for (uint64_t j = 0; j < i; j++)
+            CU_ASSERT(memcmp(ct[i], ct[j], sizeof(pt)) != 0);
+    }
+    CU_ASSERT_EQUAL(read_u64(ctx, M2MSEC_REC_PARAM_NEXT_SEQ), SPEED_RECORDS);
+    /* Another key, or the same key with another IV, is still refused. */
+    EXPECT_FAIL(EVP_CipherInit_ex(ctx, NULL, NULL, key2, k.iv, -1), M2MSEC_R_BAD_STATE);
+    k.iv[IVLEN - 1] ^= 1;
+    EXPECT_FAIL(EVP_CipherInit_ex(ctx, NULL, NULL, k.key, k.iv, -1), M2MSEC_R_BAD_STATE);
+    /* A new context with the first key: the key registry refuses it, as before. */
+    EVP_CIPHER_CTX_free(other);
+    other = EVP_CIPHER_CTX_new();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+    EXPECT_FAIL(EVP_EncryptInit_ex2(other, rec_ciph[ai], k.key, k.iv, NULL), M2MSEC_R_KEY_REUSED);
+    EVP_CIPHER_CTX_free(other);
+    EVP_CIPHER_CTX_free(ctx);
+    OPENSSL_cleanse(&k, sizeof(k));
+    OPENSSL_cleanse(key2, sizeof(key2));
+}
+
+static void test_speed_loop(void)
+{
+    for (size_t ai = 0; ai < NALGS; ai++)
+        speed_loop(ai);
+}
+
 static void test_fetch(void)
 {
     for (size_t ai = 0; ai < NALGS; ai++) {
@@ -1802,6 +1890,7 @@ int main(void)
         {"epoch roll-over", test_epoch_rollover},
         {"forged bytes count; plaintext before final (GCM, ChaCha)",
          test_forged_bytes_and_early_plaintext},
+        {"openssl speed's loop: same key and IV re-init continues the sequence", test_speed_loop},
     };
     return tc_run("test_record_cipher", "record_cipher", suite_init, suite_cleanup, tests,
                   sizeof(tests) / sizeof(tests[0]));
