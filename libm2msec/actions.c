@@ -1,6 +1,6 @@
 /*
  * libm2msec: carrying out the integrity policy on a verification report
- * (m2msec_apply_policy, include/m2msec/integrity.h; docs/POLICY.md,
+ * (m2msec_policy_apply, include/m2msec/integrity.h; docs/POLICY.md,
  * "Integrity rules", and docs/SECURITY.md, "Policy actions").
  *
  * The verifier runs as root in a tree where other users may own
@@ -1482,7 +1482,7 @@ static int cmp_depth(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-int m2msec_apply_policy(OSSL_LIB_CTX *libctx, const m2msec_policy *p, const m2msec_manifest *m,
+int m2msec_policy_apply(OSSL_LIB_CTX *libctx, const m2msec_policy *p, const m2msec_manifest *m,
                         const char *root, m2msec_report *r)
 {
     actx c;

@@ -6,7 +6,7 @@
 
 #include "m2msec/m2msec.h"
 
-int m2msec_derive_session_key_with(EVP_KDF *kdf, const m2msec_session_key_spec *spec,
-                                   unsigned char *out, size_t out_len);
+int m2m_session_key_derive_with(EVP_KDF *kdf, const m2msec_session_key_spec *spec,
+                                unsigned char *out, size_t out_len);
 
 #endif

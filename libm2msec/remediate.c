@@ -18,6 +18,7 @@
 #include "escape.h"
 #include "m2msec/integrity.h"
 #include "remediate.h"
+#include "safe_open.h"
 
 #define COPY_BUF (64u * 1024u)
 #define CONNECT_TIMEOUT_S 15L
@@ -82,7 +83,7 @@ static int fetch_dir(const char *repo, const char *path, sink *s, char *why, siz
         snprintf(why, whylen, "repository %s: %s", m2m_esc(repo, er, sizeof(er)), strerror(errno));
         return 0;
     }
-    fd = m2msec_open_beneath(dfd, path);
+    fd = m2m_open_beneath(dfd, path);
     if (fd < 0) {
         int err = errno;
 
