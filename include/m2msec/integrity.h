@@ -241,7 +241,8 @@ M2MSEC_WARN_UNUSED int m2msec_file_hash(OSSL_LIB_CTX *libctx, int fd, const char
 M2MSEC_WARN_UNUSED M2MSEC_NONNULL(2) int m2msec_file_open_beneath(int rootfd, const char *path);
 
 /* ------------------------------------------------------------------ */
-/* Policy (libm2msec/policy.c) and actions (libm2msec/actions.c)       */
+/* Policy (libm2msec/policy.c) and actions (libm2msec/actions.c:       */
+/* quarantine.c, remediate.c, fetch.c)                                 */
 /* ------------------------------------------------------------------ */
 
 /**

@@ -35,7 +35,7 @@
 #include <openssl/provider.h>
 
 #include "m2msec/integrity.h"
-#include "remediate.h"
+#include "actions_internal.h"
 #include "safe_open.h"
 #include "test_errors.h"
 #include "test_files.h"

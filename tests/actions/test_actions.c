@@ -18,7 +18,7 @@
 #include "actions_test.h"
 #include "integrity_status.h"
 #include "m2msec/integrity.h"
-#include "remediate.h"
+#include "actions_internal.h"
 #include "safe_open.h"
 
 static OSSL_LIB_CTX *libctx;
