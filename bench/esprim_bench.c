@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * esprim_bench: what an ESPrim object (m2msec/esprim.h, a JWE carried end
  * to end) costs, against m2msec's own record sessions and raw EVP AES-GCM,

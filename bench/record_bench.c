@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * record_bench: what m2msec record protection costs, against the raw AEAD
  * it is built on and against the alternatives an M2M application would

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * verify_bench: m2msec_tree_verify against coreutils `sha256sum -c` and a
  * single-thread OpenSSL SHA-256 loop, over the same files.

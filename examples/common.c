@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared helpers of the UDP record examples; see common.h. */
 #include <ctype.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared helpers of the UDP record examples (device, gateway, attacker):
  * option parsing, loopback UDP sockets, time, and setting up a record

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * device: an M2M sensor that sends protected readings over UDP.
  *

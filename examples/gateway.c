@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * gateway: receives protected sensor readings over UDP and opens them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_manifest: the integrity manifest parser, serialiser and acceptance
  * (docs/PROTOCOL.md section 7, include/m2msec/integrity.h).

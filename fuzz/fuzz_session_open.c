@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_session_open: framed records through m2msec_session_open on a receiver
  * session with a memory store (docs/PROTOCOL.md section 6).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * make_seeds: writes the seed corpora of the fuzz harnesses.
  *

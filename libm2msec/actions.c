@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: carrying out the integrity policy on a verification report
  * (m2msec_policy_apply, include/m2msec/integrity.h; docs/POLICY.md,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec internal: what the policy actions share. actions.c dispatches
  * each failed result to quarantine.c or remediate.c (which downloads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: escaping names for human-readable output (see escape.h and
  * docs/PROTOCOL.md section 7.5).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec internal: names in human-readable output (docs/PROTOCOL.md
  * section 7.5, "Names in human-readable output"). Compiled into libm2msec

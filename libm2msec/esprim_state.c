@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec ESPrim: the Receiver's state file (docs/PROTOCOL.md 9.6).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: fetching the expected copy of a file from the remediation
  * repository, a local directory or an http(s) base URL (see fetch.h), for

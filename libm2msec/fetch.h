@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec internal: fetching a file's expected copy from the remediation
  * repository (libm2msec/fetch.c), for the remediation action

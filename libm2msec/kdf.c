@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libm2msec: M2M-SESSION-KDF through EVP_KDF. */
 #include <string.h>
 #include <openssl/core_names.h>

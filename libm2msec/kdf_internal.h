@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libm2msec internal: M2M-SESSION-KDF with an already fetched EVP_KDF (sessions cache it). */
 #ifndef M2MSEC_KDF_INTERNAL_H
 #define M2MSEC_KDF_INTERNAL_H

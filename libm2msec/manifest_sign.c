@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: detached manifest signatures and the rollback state
  * (m2msec_manifest_sign, m2msec_manifest_accept; docs/PROTOCOL.md section 7).

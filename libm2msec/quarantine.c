@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: the quarantine action (m2msec_policy_apply dispatches to it
  * from actions.c; the rules every action follows are written there).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: opening files below a root without following symlinks, and
  * atomic whole-file reads and writes (see safe_open.h).

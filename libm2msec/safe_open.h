@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec internal: opening files below a root without following
  * symlinks (openat2 or a component-by-component fallback), and atomic

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: writing the device integrity status record that the
  * provider's integrity gate reads (docs/PROTOCOL.md section 8). The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: the default session state store, a small text file replaced
  * atomically (temp file in the same directory, fsync, rename, fsync of

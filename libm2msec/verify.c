@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: verifying a tree against a manifest (m2msec_tree_verify),
  * building a manifest from a tree (m2msec_manifest_from_tree) and hashing

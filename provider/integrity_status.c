@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Device integrity status record: render and authenticate (shared by provider and libm2msec). */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The device integrity status record (docs/PROTOCOL.md section 8): written
  * by the verifier (libm2msec), read by the provider's integrity gate.

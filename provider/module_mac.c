@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Module integrity MAC over the m2msec.so file (shared by provider and tool). */
 #include <stdio.h>
 #include <string.h>

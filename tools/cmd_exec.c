@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec exec: verify a program, then run exactly the bytes that were
  * verified.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec manifest create | sign | verify */
 #include <limits.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec state init | show: the state file of a record session
  * (docs/PROTOCOL.md 6.4). A session refuses a missing state, so that a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec verify: a tree against a signed manifest, then the policy and the status record. */
 #include <limits.h>
 #include <stdio.h>

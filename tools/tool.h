@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The m2msec command-line tool: what the subcommands share (exit codes,
  * option helpers, error printing). Each subcommand lives in its own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec tool: helpers shared by the subcommands. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file integrity.h
  * @brief Integrity verification of device files against signed manifests,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file m2msec.h
  * @brief libm2msec: helpers for applications that use the m2msec provider.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file session.h
  * @brief Replay-checked record sessions with re-keying that needs no messages.

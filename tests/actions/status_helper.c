@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Test helper for tests/cli/integrity_gate.sh: write a device integrity
  * status record with m2msec_integrity_status_write().

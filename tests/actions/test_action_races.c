@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Policy actions against a user who swaps entries while the verifier (root
  * in CI) acts on them (suite 'actions', docs/SECURITY.md "Policy actions").

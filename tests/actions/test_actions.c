@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Integrity policy and its actions (suite 'actions'): the policy file
  * (syntax, errors naming the line, rule order, default action), deny,

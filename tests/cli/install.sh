@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `meson install --destdir` puts everything where users and OpenSSL look for
 # it: the module in OpenSSL's modules directory exporting only
 # OSSL_provider_init, the header, the library and its pkg-config file, the

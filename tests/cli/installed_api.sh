@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The installed API is whole and exact (issue 10 point 1). After
 # `meson install --destdir` into a temporary directory:
 #   - every public header of include/m2msec/ is installed, and nothing else;

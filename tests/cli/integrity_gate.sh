@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The integrity gate of the provider with a device policy file (one file:
 # [session] read by the provider, [integrity] and [rules] by libm2msec):
 # require_integrity = yes makes M2M-SESSION-KDF derive only while the status

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An in-memory m2msec_store for tests (see mem_store.h). */
 #include <openssl/err.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * An in-memory m2msec_store (the persistent epoch of a session) for tests:
  * it keeps the last saved state, counts the saves, has the exclusive lock

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Session API calls that check the return convention; see session_call.h. */
 #include <stdio.h>
 #include <stdlib.h>

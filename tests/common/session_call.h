@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Calls of the session API for tests, each checking the library's return
  * convention (include/m2msec/m2msec.h) on every call it makes:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Secrets: none left in freed memory, none in error messages, logs or the
  * output of the command-line tools.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Threads on one m2msec provider, and the ThreadSanitizer target.
  *

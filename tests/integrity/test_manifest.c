@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Manifest tests (suite 'integrity'): format, parser and serialiser, path
  * rules, signatures and the rollback state.

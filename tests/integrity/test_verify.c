@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tree verification tests (suite 'integrity'): every file status, symlink
  * refusals with openat2 and with the openat() fallback, extra files,

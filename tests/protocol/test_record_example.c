@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Checks the worked record examples of docs/PROTOCOL.md section 6.6
  * (values computed there by an independent implementation; one block per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tests of the libm2msec session API (include/m2msec/session.h) in one
  * process: round trips with the four record ciphers, every rejection

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Regression tests of issue 9, point 1: no (key, nonce) reuse and no record
  * accepted twice, whatever the processes do with a session's state

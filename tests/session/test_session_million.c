@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * 10^6 records through one sender session and one receiver session, with
  * max_records 200000 so that the sender re-keys by itself several times

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Restarts of session endpoints with the file store, in separate processes:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for the device integrity status record reader and writer
  * (provider/integrity_status.c, docs/PROTOCOL.md section 8).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for common/: the one strict reader of the device policy file
  * (policy_file.c), the check of the provider's openssl.cnf section
