@@ -16,7 +16,7 @@
 set -uo pipefail
 
 : "${M2M_BUILD_DIR:?}" "${M2M_SOURCE_DIR:?}"
-CC=${CC:-gcc}
+CC=${CC:-cc}
 fails=0
 pass() { echo "ok:   $*"; }
 fail() {
@@ -87,7 +87,7 @@ fi
 # 2. The functions each installed header declares, from the compiler itself.
 declared() { # header -> function names, one a line, from that header only
     printf '#include <m2msec/%s>\n' "$1" >"$work/decl.c"
-    "$CC" -std=c11 "${pcflags[@]}" -fsyntax-only -aux-info "$work/decl.aux" "$work/decl.c" ||
+    gcc -std=c11 "${pcflags[@]}" -fsyntax-only -aux-info "$work/decl.aux" "$work/decl.c" ||
         return 1
     # (a header may declare no function: no match is not an error)
     { grep -F "/* $hdrdir/$1:" "$work/decl.aux" || true; } |
