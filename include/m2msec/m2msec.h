@@ -22,7 +22,8 @@
  *   wrong (read it with ERR_print_errors_fp); no output is left on failure
  *   (output buffers are wiped, lengths set to 0, pointers to NULL).
  * - Constructors return a pointer, or NULL with an error queued. Free
- *   functions accept NULL.
+ *   functions accept NULL. m2msec_file_open_beneath returns a descriptor,
+ *   or -1 with errno set and an error queued.
  * - Getters that cannot fail return values (counts, texts, fields).
  * - Telling failures apart: the reason of the last queued error
  *   (ERR_GET_REASON(ERR_peek_last_error())) is the M2MSEC_R_* code of
@@ -34,7 +35,10 @@
  *   expired, ...) and m2msec_manifest_accept (m2msec_manifest_verdict).
  * - M2MSEC_WARN_UNUSED marks every result that reports success or failure
  *   or returns a new object; M2MSEC_NONNULL lists the pointer parameters
- *   that must not be NULL.
+ *   that must not be NULL and that the function does not check. Pointer
+ *   parameters that a function checks (a NULL is refused with an error)
+ *   are deliberately not marked: the attribute would let the compiler
+ *   delete the check.
  */
 #ifndef M2MSEC_M2MSEC_H
 #define M2MSEC_M2MSEC_H
