@@ -274,12 +274,20 @@ static m2msec_session_status state_check(m2msec_session *s, int *took_failed)
     return M2MSEC_SESSION_OK;
 }
 
-/* Save st after state_check(); a failure leaves st as the pending state. */
+/*
+ * Save st after state_check(); a failure leaves st as the pending state.
+ * The library queues its own error: a store's save callback should queue
+ * one too, but the convention must not depend on it.
+ */
 static m2msec_session_status state_write(m2msec_session *s, const m2msec_session_state *st)
 {
     if (s->store.save(s->store.arg, s->lock, st) != 1) {
         s->pending = 1;
         s->pending_st = *st;
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                       "m2msec: the state store could not save epoch %llu seq-floor %llu at %s",
+                       (unsigned long long)st->epoch, (unsigned long long)st->seq_floor,
+                       state_name(s));
         return M2MSEC_SESSION_ERR_STORAGE;
     }
     s->last = *st;
@@ -560,9 +568,7 @@ static m2msec_session_status sender_enter(m2msec_session *s, uint64_t e)
         if (!epoch_km(s, e, km))
             goto end;
     }
-    if (state_write(s, &st) != M2MSEC_SESSION_OK) {
-        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
-                       "m2msec: the state store could not save epoch %llu", (unsigned long long)e);
+    if (state_write(s, &st) != M2MSEC_SESSION_OK) { /* its error is queued */
         ret = M2MSEC_SESSION_ERR_STORAGE;
         goto end;
     }

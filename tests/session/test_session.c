@@ -236,6 +236,15 @@ static void test_roles(void)
  * with and without the status argument (t_seal and t_open check the same
  * on every call of the other tests).
  */
+/* A save callback that fails without queuing an error (a store not following its contract). */
+static int silent_failing_save(void *arg, void *handle, const m2msec_session_state *st)
+{
+    (void)arg;
+    (void)handle;
+    (void)st;
+    return 0;
+}
+
 static void test_failures_queue_errors(void)
 {
     mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
@@ -294,8 +303,28 @@ static void test_failures_queue_errors(void)
               errors_have("replayed record", NULL),
           "replay: 0, replay, \"replayed record\" queued");
     ERR_clear_error();
-    m2msec_session_free(snd);
     m2msec_session_free(rcv);
+    /*
+     * A store whose save fails without an error of its own: the library
+     * queues one (found by fuzz_session_open, whose store fails saves
+     * silently).
+     */
+    {
+        mem_store m2 = MEM_STORE_FIRST_START;
+        m2msec_store quiet = mem_store_of(&m2);
+
+        quiet.save = silent_failing_save;
+        rcv = st_session(M2MSEC_SESSION_RECEIVER, name, NULL, &quiet);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
+        CHECK(m2msec_session_open(rcv, rec, rlen, out, sizeof(out), &olen, &st) == 0 &&
+                  st == M2MSEC_SESSION_ERR_STORAGE && ERR_peek_error() != 0 &&
+                  errors_have("could not save", NULL),
+              "a save failing silently: 0, storage, an error queued by the library");
+        ERR_clear_error();
+        m2msec_session_free(rcv);
+        ERR_clear_error();
+    }
+    m2msec_session_free(snd);
 }
 
 /* m2msec_session_new must return NULL and queue an error. */
