@@ -583,8 +583,13 @@ end:
     epoch_key_clear(&s->cur);
     s->cur = k;
     s->stats.epoch = e;
-    if (!sender_plan(s))
+    if (!sender_plan(s)) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                       "m2msec: cannot plan the re-key of epoch %llu (the key's limits or the "
+                       "random jitter are not available)",
+                       (unsigned long long)e);
         return M2MSEC_SESSION_ERR_INTERNAL;
+    }
     return M2MSEC_SESSION_OK;
 }
 
