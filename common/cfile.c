@@ -23,6 +23,7 @@
 #endif
 
 #include "cfile.h"
+#include "io.h"
 
 void m2m_errmsg_set(M2M_ERRMSG *err, const char *fmt, ...)
 {
@@ -132,26 +133,6 @@ static int first_symlink(const char *path, char *out, size_t cap)
     return 0;
 }
 
-static const char *type_text(mode_t mode)
-{
-    switch (mode & S_IFMT) {
-    case S_IFDIR:
-        return "directory";
-    case S_IFLNK:
-        return "symlink";
-    case S_IFIFO:
-        return "FIFO";
-    case S_IFSOCK:
-        return "socket";
-    case S_IFCHR:
-        return "character device";
-    case S_IFBLK:
-        return "block device";
-    default:
-        return "special file";
-    }
-}
-
 int m2m_cf_open(const char *path, int flags, const char *what, M2M_ERRMSG *err)
 {
     int oflags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW, fd, e;
@@ -201,45 +182,11 @@ int m2m_cf_open(const char *path, int flags, const char *what, M2M_ERRMSG *err)
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        m2m_errmsg_set(err, "%s %s is a %s, not a regular file", what, path, type_text(st.st_mode));
+        m2m_errmsg_set(err, "%s %s is a %s, not a regular file", what, path,
+                       m2m_type_text((unsigned)st.st_mode));
         return -1;
     }
     return fd;
-}
-
-/* Read up to cap bytes; *n gets the count; 1 at EOF within cap, 0 (errno) on error, -1 if longer.
- */
-static int read_all(int fd, unsigned char *buf, size_t cap, size_t *n)
-{
-    size_t got = 0;
-
-    for (;;) {
-        ssize_t r;
-
-        if (got == cap) {
-            unsigned char extra;
-
-            do {
-                r = read(fd, &extra, 1);
-            } while (r < 0 && errno == EINTR);
-            *n = got;
-            if (r < 0)
-                return 0;
-            return r == 0 ? 1 : -1;
-        }
-        r = read(fd, buf + got, cap - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            *n = got;
-            return 0;
-        }
-        if (r == 0) {
-            *n = got;
-            return 1;
-        }
-        got += (size_t)r;
-    }
 }
 
 int m2m_cf_read(const char *path, int flags, size_t max, const char *what, unsigned char **buf,
@@ -266,7 +213,7 @@ int m2m_cf_read(const char *path, int flags, size_t max, const char *what, unsig
         m2m_errmsg_set(err, "%s %s: out of memory", what, path);
         return 0;
     }
-    r = read_all(fd, b, (size_t)st.st_size, &n);
+    r = m2m_read_all(fd, b, (size_t)st.st_size, &n);
     e = errno;
     close(fd);
     if (r <= 0) {
@@ -298,7 +245,7 @@ int m2m_cf_read_into(const char *path, int flags, char *buf, size_t cap, size_t 
     if (fd < 0)
         return 0;
     /* at most cap - 1 bytes: a file that fills the buffer is too long */
-    r = read_all(fd, (unsigned char *)buf, cap - 1, &n);
+    r = m2m_read_all(fd, buf, cap - 1, &n);
     e = errno;
     close(fd);
     if (r < 0) {

@@ -23,6 +23,7 @@
 #include <openssl/err.h>
 
 #include "conf_check.h"
+#include "io.h"
 
 const char *const m2m_cnf_keys[M2M_CK_COUNT] = {
     M2M_SKEY_NAMES, "policy", "module-mac", "module", "activate", "identity", "soft_load",
@@ -101,16 +102,11 @@ static void scan_add(SCAN *s, const char *section, char *key, char *raw, long li
                      int foreign)
 {
     char *sect = OPENSSL_strdup(section);
+    SCAN_ENT *ne = m2m_grow(s->e, s->n, &s->cap, sizeof(*ne), 64);
 
-    if (s->n == s->cap) {
-        size_t ncap = s->cap == 0 ? 64 : 2 * s->cap;
-        SCAN_ENT *ne = OPENSSL_realloc(s->e, ncap * sizeof(*ne));
-
-        if (ne == NULL)
-            goto fail;
-        s->e = ne;
-        s->cap = ncap;
-    }
+    if (ne == NULL)
+        goto fail;
+    s->e = ne;
     if (sect == NULL || key == NULL || raw == NULL)
         goto fail;
     s->e[s->n].section = sect;

@@ -3,24 +3,20 @@
 #include <string.h>
 
 #include "manifest_state.h"
-
-#define STATE_PREFIX "m2msec-manifest-state 1\nversion "
+#include "text.h"
 
 int m2m_manifest_state_parse(const char *buf, size_t len, uint64_t *version)
 {
-    size_t prefix = sizeof(STATE_PREFIX) - 1;
-    uint64_t v = 0;
+    M2M_LINES lines;
+    M2M_SPAN magic, ver, extra;
+    uint64_t v;
 
-    if (len < prefix + 2 || memcmp(buf, STATE_PREFIX, prefix) != 0 || buf[len - 1] != '\n' ||
-        (buf[prefix] == '0' && len != prefix + 2))
+    m2m_lines_init(&lines, buf, len);
+    if (m2m_line_next(&lines, &magic) != 1 || !m2m_span_is(&magic, "m2msec-manifest-state 1") ||
+        m2m_line_next(&lines, &ver) != 1 ||
+        m2m_kv_u64(&ver, "version", UINT64_MAX, 0, &v) != M2M_DEC_OK ||
+        m2m_line_next(&lines, &extra) != 0)
         return 0;
-    for (size_t i = prefix; i < len - 1; i++) {
-        unsigned d = (unsigned)(buf[i] - '0');
-
-        if (buf[i] < '0' || buf[i] > '9' || v > (UINT64_MAX - d) / 10)
-            return 0;
-        v = v * 10 + d;
-    }
     *version = v;
     return 1;
 }

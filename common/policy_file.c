@@ -11,6 +11,8 @@
 #include <openssl/crypto.h>
 
 #include "policy_file.h"
+#include "io.h"
+#include "text.h"
 
 const char *const m2m_skey_names[M2M_SK_COUNT] = {M2M_SKEY_NAMES};
 
@@ -39,46 +41,21 @@ int m2m_skey_lookup(const char *name)
 /* Values                                                              */
 /* ------------------------------------------------------------------ */
 
-typedef enum { DEC_OK, DEC_NOT_DECIMAL, DEC_LEADING_ZERO, DEC_TOO_BIG } dec_result;
-
-static dec_result decimal(const char *text, uint64_t *out)
-{
-    uint64_t v = 0;
-    size_t n = strlen(text);
-
-    if (n == 0)
-        return DEC_NOT_DECIMAL;
-    for (size_t i = 0; i < n; i++)
-        if (text[i] < '0' || text[i] > '9')
-            return DEC_NOT_DECIMAL;
-    if (n > 1 && text[0] == '0')
-        return DEC_LEADING_ZERO;
-    for (size_t i = 0; i < n; i++) {
-        unsigned d = (unsigned)(text[i] - '0');
-
-        if (v > (UINT64_MAX - d) / 10)
-            return DEC_TOO_BIG;
-        v = 10 * v + d;
-    }
-    *out = v;
-    return DEC_OK;
-}
-
 static int set_u64(const char *key, const char *v, uint64_t lo, uint64_t hi, const char *where,
                    uint64_t *out, M2M_ERRMSG *err)
 {
     uint64_t x = 0;
 
-    switch (decimal(v, &x)) {
-    case DEC_OK:
+    switch (m2m_dec_parse_str(v, UINT64_MAX, 0, &x)) {
+    case M2M_DEC_OK:
         break;
-    case DEC_LEADING_ZERO:
+    case M2M_DEC_LEADING_ZERO:
         m2m_errmsg_set(err,
                        "%s: policy %s = '%s' has a leading zero (plain decimal only; it is not "
                        "octal)",
                        where, key, v);
         return 0;
-    case DEC_TOO_BIG:
+    case M2M_DEC_TOO_BIG:
         m2m_errmsg_set(err, "%s: policy %s = %s is out of range [%llu, %llu]", where, key, v,
                        (unsigned long long)lo, (unsigned long long)hi);
         return 0;
@@ -266,7 +243,7 @@ typedef struct parser {
     char where[64 + 4096];
     long sect_line[NSECT];
     long integ_line[N_INTEGRITY_KEYS];
-    size_t rules_cap;
+    size_t rules_cap, execs_cap;
     long exec_requires_line; /* "requires" of the current [exec.PROGRAM] */
 } PARSER;
 
@@ -415,13 +392,13 @@ static int integrity_entry(PARSER *ps, const char *key, const char *v)
     case 3:
         return set_repository(ps, v);
     default:
-        switch (decimal(v, &pf->quarantine_copy_max)) {
-        case DEC_OK:
+        switch (m2m_dec_parse_str(v, UINT64_MAX, 0, &pf->quarantine_copy_max)) {
+        case M2M_DEC_OK:
             return 1;
-        case DEC_TOO_BIG:
+        case M2M_DEC_TOO_BIG:
             return fail(ps, "quarantine_copy_max = %s is too large (at most %llu)", v,
                         (unsigned long long)UINT64_MAX);
-        case DEC_LEADING_ZERO:
+        case M2M_DEC_LEADING_ZERO:
             return fail(ps, "quarantine_copy_max = '%s' has a leading zero (plain decimal only)",
                         v);
         default:
@@ -436,7 +413,7 @@ static int integrity_entry(PARSER *ps, const char *key, const char *v)
 static int rule_entry(PARSER *ps, const char *pattern, const char *v)
 {
     M2M_POLICY_FILE *pf = ps->pf;
-    M2M_PF_RULE *r;
+    M2M_PF_RULE *r, *nr;
     int action;
 
     if (pattern[0] == '/')
@@ -448,15 +425,10 @@ static int rule_entry(PARSER *ps, const char *pattern, const char *v)
     if (action == 0)
         return fail(ps, "rule '%s = %s': the action is not deny, quarantine, alert or remediate",
                     pattern, v);
-    if (pf->nrules == ps->rules_cap) {
-        size_t ncap = ps->rules_cap == 0 ? 16 : 2 * ps->rules_cap;
-        M2M_PF_RULE *nr = OPENSSL_realloc(pf->rules, ncap * sizeof(*nr));
-
-        if (nr == NULL)
-            return fail(ps, "out of memory");
-        pf->rules = nr;
-        ps->rules_cap = ncap;
-    }
+    nr = m2m_grow(pf->rules, pf->nrules, &ps->rules_cap, sizeof(*nr), 16);
+    if (nr == NULL)
+        return fail(ps, "out of memory");
+    pf->rules = nr;
     r = &pf->rules[pf->nrules];
     r->pattern = OPENSSL_strdup(pattern);
     if (r->pattern == NULL)
@@ -486,7 +458,7 @@ static int exec_header(PARSER *ps, const char *b, const char *e, int *cur)
                         "section [exec.%s] appears twice (first at line %ld); write each "
                         "section once",
                         pf->execs[i].program, pf->execs[i].line);
-    nx = OPENSSL_realloc(pf->execs, (pf->nexecs + 1) * sizeof(*nx));
+    nx = m2m_grow(pf->execs, pf->nexecs, &ps->execs_cap, sizeof(*nx), 4);
     if (nx == NULL)
         return fail(ps, "out of memory");
     pf->execs = nx;

@@ -30,27 +30,28 @@ if [[ -z ${CC:-} ]]; then
     fi
 fi
 
-# The sources under test, listed explicitly (provider/meson.build and
-# libm2msec/meson.build list the same files). integrity_status.c is shared
-# by both and compiled once.
+# The sources under test, listed explicitly (provider/meson.build,
+# common/meson.build and libm2msec/meson.build list the same files).
 provider_srcs=(
     provider/cipher_record.c provider/cipher_record_ccm.c provider/cipher_record_gcm.c
     provider/errors.c provider/fork_guard.c provider/hkdf.c provider/hmac.c
-    provider/integrity_gate.c provider/integrity_status.c provider/kdf_common.c
+    provider/integrity_gate.c provider/kdf_common.c
     provider/kdf_onem2m.c provider/kdf_oscore.c provider/kdf_session.c provider/key_limits.c
-    provider/key_registry.c provider/module_mac.c provider/params.c provider/policy.c
+    provider/key_registry.c provider/params.c provider/policy.c
     provider/provider.c provider/replay_window.c provider/utf8_nfkc.c
 )
-# common/: the strict policy-file reader and friends, linked into both.
+# common/: the strict policy-file reader, the status record, the module
+# MAC, the text parser, the I/O helpers and the escaping, linked into both.
 common_srcs=(
-    common/cfile.c common/conf_check.c common/manifest_state.c common/policy_file.c
+    common/cfile.c common/conf_check.c common/escape.c common/io.c common/manifest_state.c
+    common/module_mac.c common/policy_file.c common/status_record.c common/text.c
 )
 # Only the libm2msec parts the harnesses use: sessions, manifests and
 # signatures, the policy file, ESPrim with the file store it locks with (no
 # curl, no verification threads).
 lib_srcs=(
     libm2msec/kdf.c libm2msec/record_header.c libm2msec/session.c
-    libm2msec/escape.c libm2msec/manifest.c libm2msec/manifest_sign.c libm2msec/safe_open.c
+    libm2msec/manifest.c libm2msec/manifest_sign.c libm2msec/safe_open.c
     libm2msec/policy.c libm2msec/store_file.c
     libm2msec/esprim.c libm2msec/esprim_cache.c libm2msec/esprim_json.c libm2msec/esprim_jwe.c
     libm2msec/esprim_rand.c libm2msec/esprim_state.c

@@ -190,8 +190,8 @@ static void check_provider_policy(const M2M_POLICY *pol)
              "max_status_age %llu accepted", (unsigned long long)pol->max_status_age);
     FZ_CHECK(pol->allowed_aeads != 0 && (pol->allowed_aeads >> M2M_PF_NAEADS) == 0,
              "allowed_aeads mask %#x accepted", pol->allowed_aeads);
-    FZ_CHECK(pol->device_key_len == 0 ||
-                 (pol->device_key_len >= 16 && pol->device_key_len <= M2M_POLICY_MAX_DEVICE_KEY),
+    FZ_CHECK(pol->device_key_len == 0 || (pol->device_key_len >= M2M_DEVICE_KEY_MIN &&
+                                          pol->device_key_len <= M2M_DEVICE_KEY_MAX),
              "device key of %zu bytes accepted", pol->device_key_len);
     FZ_CHECK(!pol->require_integrity ||
                  (pol->status_path != NULL && pol->state_path != NULL && pol->device_key_len > 0),

@@ -52,6 +52,7 @@
 #include <openssl/err.h>
 
 #include "escape.h"
+#include "io.h"
 #include "m2msec/integrity.h"
 #include "actions_internal.h"
 #include "policy_internal.h"
@@ -141,7 +142,7 @@ __attribute__((format(printf, 5, 6))) static int
 log_event(actx *c, const char *what, const char *path, m2msec_file_status st, const char *f, ...)
 {
     char when[32], rest[2 * WHY_MAX], line[LOG_LINE_MAX];
-    size_t n = 0, off = 0;
+    size_t n = 0;
     va_list ap;
     int fd = c->logfd >= 0 ? c->logfd : STDERR_FILENO;
 
@@ -173,19 +174,7 @@ log_event(actx *c, const char *what, const char *path, m2msec_file_status st, co
         n += strlen(line + n);
     }
     line[n++] = '\n';
-    while (off < n) {
-        ssize_t w = write(fd, line + off, n - off);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = EIO;
-            return 0;
-        }
-        off += (size_t)w;
-    }
-    return 1;
+    return m2m_write_all(fd, line, n);
 }
 
 /*
@@ -438,26 +427,6 @@ int m2m_act_open_or_create_dir(actx *c, const char *dir, size_t *created, char *
 /* Actions                                                           */
 /* ---------------------------------------------------------------- */
 
-/* Relative, no empty, "." or ".." component: a name below the root that an action can move. */
-static int path_shape_ok(const char *path)
-{
-    const char *p = path;
-
-    if (path[0] == '\0' || path[0] == '/' || strlen(path) >= PATH_MAX)
-        return 0;
-    for (;;) {
-        const char *slash = strchr(p, '/');
-        size_t n = slash != NULL ? (size_t)(slash - p) : strlen(p);
-
-        if (n == 0 || n > NAME_MAX || (n == 1 && p[0] == '.') ||
-            (n == 2 && p[0] == '.' && p[1] == '.'))
-            return 0;
-        if (slash == NULL)
-            return 1;
-        p = slash + 1;
-    }
-}
-
 /* One failed result. Sets action, action_ok and the detail text. */
 static void act_on(actx *c, m2msec_report *r, size_t i)
 {
@@ -472,7 +441,8 @@ static void act_on(actx *c, m2msec_report *r, size_t i)
     m2m_esc(res->path, shown, sizeof(shown));
     res->action = m2msec_policy_action(c->pol, res->path);
     word = m2msec_action_text(res->action);
-    if (!path_shape_ok(res->path)) {
+    /* relative, no empty, "." or ".." component: a name below the root that an action can move */
+    if (!m2m_path_shape_ok(res->path)) {
         /* e.g. "." for an unreadable root: nothing that a file action can change */
         m2m_act_fmt(why, sizeof(why), "not a file below the root");
         if (res->action != M2MSEC_ACTION_ALERT)

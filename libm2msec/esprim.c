@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 
 #include "esprim_internal.h"
+#include "io.h"
 
 #define DEFAULT_RECEIVER_LIFETIME 86400
 #define DEFAULT_ORIGINATOR_LIFETIME 3600
@@ -152,18 +153,13 @@ static void purge(m2msec_esprim *ep, uint64_t now, int force)
 
 static int ensure(void **a, size_t n, size_t *cap, size_t elem)
 {
-    void *na;
-    size_t nc;
+    void *na = m2m_grow(*a, n, cap, elem, 8);
 
-    if (n < *cap)
-        return 1;
-    nc = *cap < 8 ? 8 : *cap * 2;
-    if ((na = OPENSSL_realloc(*a, nc * elem)) == NULL) {
+    if (na == NULL) {
         M2M_ESP_ERR(M2MSEC_R_MALLOC_FAILURE, "out of memory");
         return 0;
     }
     *a = na;
-    *cap = nc;
     return 1;
 }
 

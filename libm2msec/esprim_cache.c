@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 
 #include "esprim_internal.h"
+#include "io.h"
 
 #define SLOT 16
 #define MIN_SLOTS 16
@@ -93,7 +94,7 @@ size_t m2m_esp_cache_purge(m2m_esp_cache *c, uint64_t now)
 m2m_esp_session *m2m_esp_cache_add(m2m_esp_cache *c, const char *rri, const char *ori,
                                    uint64_t expiry, int closed)
 {
-    m2m_esp_session *s;
+    m2m_esp_session *s, **ns;
 
     /* a closed session (from the state file) is always remembered: it refuses replays */
     if (!closed && c->n >= c->max_sessions) {
@@ -103,17 +104,11 @@ m2m_esp_session *m2m_esp_cache_add(m2m_esp_cache *c, const char *rri, const char
                     c->n);
         return NULL;
     }
-    if (c->n == c->cap) {
-        size_t ncap = c->cap == 0 ? 8 : c->cap * 2;
-        m2m_esp_session **ns = OPENSSL_realloc(c->s, ncap * sizeof(*ns));
-
-        if (ns == NULL) {
-            M2M_ESP_ERR(M2MSEC_R_MALLOC_FAILURE, "out of memory for a session");
-            return NULL;
-        }
-        c->s = ns;
-        c->cap = ncap;
+    if ((ns = m2m_grow(c->s, c->n, &c->cap, sizeof(*ns), 8)) == NULL) {
+        M2M_ESP_ERR(M2MSEC_R_MALLOC_FAILURE, "out of memory for a session");
+        return NULL;
     }
+    c->s = ns;
     if ((s = OPENSSL_zalloc(sizeof(*s))) == NULL) {
         M2M_ESP_ERR(M2MSEC_R_MALLOC_FAILURE, "out of memory for a session");
         return NULL;

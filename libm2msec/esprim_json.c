@@ -11,7 +11,9 @@
  */
 #include <string.h>
 
+#include "escape.h"
 #include "esprim_internal.h"
+#include "text.h"
 
 #define JSON_MAX_DEPTH 16
 
@@ -265,43 +267,6 @@ static int put_cp(m2m_json *j, unsigned cp, char *out, size_t cap, size_t *len)
     return 1;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (at most n bytes), 0 if malformed. */
-static size_t utf8_seq(const unsigned char *p, size_t n, unsigned *cp)
-{
-    size_t k;
-    unsigned c = p[0], min;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        k = 2;
-        *cp = c & 0x1f;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        k = 3;
-        *cp = c & 0x0f;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        k = 4;
-        *cp = c & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < k)
-        return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        *cp = *cp << 6 | (p[i] & 0x3fu);
-    }
-    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
-        return 0;
-    return k;
-}
-
 /* Read a string; out NULL: validate only. */
 static int string(m2m_json *j, char *out, size_t cap, size_t *len)
 {
@@ -393,8 +358,8 @@ static int string(m2m_json *j, char *out, size_t cap, size_t *len)
             continue;
         }
         {
-            unsigned cp;
-            size_t k = utf8_seq((const unsigned char *)j->s + j->pos, j->n - j->pos, &cp);
+            uint32_t cp;
+            size_t k = m2m_utf8_decode((const unsigned char *)j->s + j->pos, j->n - j->pos, &cp);
 
             if (k == 0)
                 return fail(j, "invalid UTF-8 in a string");
@@ -458,26 +423,26 @@ int m2m_json_element(m2m_json *j, int *more)
 
 int m2m_json_uint(m2m_json *j, unsigned max, unsigned *v)
 {
-    unsigned x = 0;
+    uint64_t x = 0;
     size_t start;
 
     ws(j);
     start = j->pos;
-    if (j->pos >= j->n || j->s[j->pos] < '0' || j->s[j->pos] > '9')
-        return fail(j, "expected a non-negative integer");
-    while (j->pos < j->n && j->s[j->pos] >= '0' && j->s[j->pos] <= '9') {
-        unsigned d = (unsigned)(j->s[j->pos] - '0');
-
-        if (x > (max - d) / 10)
-            return fail(j, "integer out of range");
-        x = x * 10 + d;
+    while (j->pos < j->n && j->s[j->pos] >= '0' && j->s[j->pos] <= '9')
         j->pos++;
-    }
-    if (j->pos - start > 1 && j->s[start] == '0')
+    switch (m2m_dec_parse(j->s + start, j->pos - start, max, 0, &x)) {
+    case M2M_DEC_OK:
+        break;
+    case M2M_DEC_LEADING_ZERO:
         return fail(j, "integer with a leading zero");
+    case M2M_DEC_TOO_BIG:
+        return fail(j, "integer out of range");
+    default:
+        return fail(j, "expected a non-negative integer");
+    }
     if (j->pos < j->n && (j->s[j->pos] == '.' || j->s[j->pos] == 'e' || j->s[j->pos] == 'E'))
         return fail(j, "expected an integer, not a fraction or exponent");
-    *v = x;
+    *v = (unsigned)x;
     return 1;
 }
 

@@ -4,6 +4,7 @@
  * their JSON form (docs/PROTOCOL.md 9.2), their checks, and
  * sessionESPrimKey through ONEM2M-KDF (docs/PROTOCOL.md 9.3).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "esprim_internal.h"
+#include "text.h"
 
 /* ---------------------------------------------------------------- clock, test hooks */
 
@@ -172,14 +174,14 @@ static unsigned month_days(unsigned y, unsigned m)
     return m == 2 && leap(y) ? 29 : md[m - 1];
 }
 
+/* n digits (leading zeros are part of the fixed-width fields) into *v. */
 static int dec(const char *s, size_t n, unsigned *v)
 {
-    *v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        *v = *v * 10 + (unsigned)(s[i] - '0');
-    }
+    uint64_t x;
+
+    if (m2m_dec_parse(s, n, UINT_MAX, M2M_DEC_LEADING_ZEROS, &x) != M2M_DEC_OK)
+        return 0;
+    *v = (unsigned)x;
     return 1;
 }
 

@@ -31,7 +31,9 @@
 #include <openssl/crypto.h>
 
 #include "esprim_internal.h"
+#include "io.h"
 #include "safe_open.h"
+#include "text.h"
 
 #define MAGIC "m2msec-esprim-state 1\n"
 
@@ -47,7 +49,7 @@ static int read_state(const char *path, char **buf, size_t *len)
     struct stat sb;
     char *b;
     size_t n = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY), err;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY), err, r;
 
     *buf = NULL;
     *len = 0;
@@ -71,27 +73,16 @@ static int read_state(const char *path, char **buf, size_t *len)
         M2M_ESP_ERR(M2MSEC_R_MALLOC_FAILURE, "state %s: out of memory", path);
         return -1;
     }
-    for (;;) {
-        ssize_t r = read(fd, b + n, (size_t)sb.st_size + 1 - n);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            err = errno;
-            close(fd);
-            OPENSSL_free(b);
-            M2M_ESP_ERR(M2MSEC_R_ESPRIM_STATE, "state %s: cannot read it: %s", path, strerror(err));
-            return -1;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-        if (n > (size_t)sb.st_size) {
-            close(fd);
-            OPENSSL_free(b);
+    r = m2m_read_all(fd, b, (size_t)sb.st_size, &n);
+    if (r <= 0) {
+        err = errno;
+        close(fd);
+        OPENSSL_free(b);
+        if (r < 0)
             M2M_ESP_ERR(M2MSEC_R_ESPRIM_STATE, "state %s: it grew while it was read", path);
-            return -1;
-        }
+        else
+            M2M_ESP_ERR(M2MSEC_R_ESPRIM_STATE, "state %s: cannot read it: %s", path, strerror(err));
+        return -1;
     }
     close(fd);
     b[n] = '\0';
@@ -124,26 +115,6 @@ static int token(const char **p, const char *end, const char **t, size_t *tl, in
     return 1;
 }
 
-static int u64_tok(const char *t, size_t tl, uint64_t *v)
-{
-    uint64_t x = 0;
-
-    if (tl == 0 || (tl > 1 && t[0] == '0'))
-        return 0;
-    for (size_t i = 0; i < tl; i++) {
-        unsigned d;
-
-        if (t[i] < '0' || t[i] > '9')
-            return 0;
-        d = (unsigned)(t[i] - '0');
-        if (x > (UINT64_MAX - d) / 10)
-            return 0;
-        x = x * 10 + d;
-    }
-    *v = x;
-    return 1;
-}
-
 static int list_tok(const char *t, size_t tl, int *out, size_t *n)
 {
     size_t i = 0;
@@ -155,8 +126,8 @@ static int list_tok(const char *t, size_t tl, int *out, size_t *n)
 
         while (i < tl && t[i] != ',')
             i++;
-        if (!u64_tok(t + s, i - s, &v) || v > 65535 || *n == M2MSEC_ESPRIM_MAX_ALGS ||
-            m2m_esp_has(out, *n, (int)v))
+        if (m2m_dec_parse(t + s, i - s, UINT64_MAX, 0, &v) != M2M_DEC_OK || v > 65535 ||
+            *n == M2MSEC_ESPRIM_MAX_ALGS || m2m_esp_has(out, *n, (int)v))
             return 0;
         out[(*n)++] = (int)v;
         if (i < tl && ++i == tl) /* a trailing comma */
@@ -174,25 +145,12 @@ static int id_tok(const char *t, size_t tl, char out[M2MSEC_ESPRIM_ID_MAX + 1])
     return 1;
 }
 
-static int grow_array(void **a, size_t n, size_t *cap, size_t elem)
-{
-    void *na;
-    size_t nc;
-
-    if (n < *cap)
-        return 1;
-    nc = *cap == 0 ? 8 : *cap * 2;
-    if ((na = OPENSSL_realloc(*a, nc * elem)) == NULL)
-        return 0;
-    *a = na;
-    *cap = nc;
-    return 1;
-}
-
 int m2m_esp_state_parse(const char *text, size_t len, const char *name, m2m_esp_state_data *d)
 {
-    const char *p = text, *end = text + len, *t;
-    size_t tl, lineno = 2, rcap = 0, scap = 0, bad;
+    const char *t;
+    size_t tl, rcap = 0, scap = 0, bad;
+    M2M_LINES lines;
+    M2M_SPAN line;
     char msg[128];
 
     memset(d, 0, sizeof(*d));
@@ -201,14 +159,16 @@ int m2m_esp_state_parse(const char *text, size_t len, const char *name, m2m_esp_
         return state_err(name, "not an ESPrim state (it starts with \"m2msec-esprim-state 1\", "
                                "has no NUL byte and ends with a newline); refusing to guess");
     }
-    p += sizeof(MAGIC) - 1;
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p)), *q = p;
+    m2m_lines_init(&lines, text, len);
+    m2m_line_next(&lines, &line); /* the magic line, checked above */
+    while (m2m_line_next(&lines, &line) == 1) {
+        const char *eol = line.p + line.n, *q = line.p;
+        void *na;
         int ok = 0;
 
         if (!token(&q, eol, &t, &tl, 0)) {
             /* fall through to the error below */
-        } else if (lineno == 2) {
+        } else if (lines.no == 2) {
             ok = tl == 3 && memcmp(t, "kid", 3) == 0 && token(&q, eol, &t, &tl, 1) &&
                  m2m_esp_token_ok(t, tl, 0);
             if (ok) {
@@ -224,43 +184,47 @@ int m2m_esp_state_parse(const char *text, size_t len, const char *name, m2m_esp_
             ok = d->nsessions == 0 && token(&q, eol, &t, &tl, 0) && id_tok(t, tl, r.id) &&
                  token(&q, eol, &t, &tl, 0) && tl == M2M_ESP_B64_RAND &&
                  m2m_b64url_decode(t, tl, r.value, &vl, &bad) && vl == sizeof(r.value) &&
-                 token(&q, eol, &t, &tl, 0) && u64_tok(t, tl, &r.expiry) &&
+                 token(&q, eol, &t, &tl, 0) &&
+                 m2m_dec_parse(t, tl, UINT64_MAX, 0, &r.expiry) == M2M_DEC_OK &&
                  token(&q, eol, &t, &tl, 0) && list_tok(t, tl, r.keygen, &r.nkeygen) &&
                  token(&q, eol, &t, &tl, 1) && list_tok(t, tl, r.aead, &r.naead);
             for (size_t i = 0; ok && i < d->nrands; i++)
                 ok = strcmp(d->rands[i].id, r.id) != 0;
-            if (ok && !grow_array((void **)&d->rands, d->nrands, &rcap, sizeof(r))) {
+            if (ok && (na = m2m_grow(d->rands, d->nrands, &rcap, sizeof(r), 8)) == NULL) {
                 m2m_esp_state_data_free(d);
                 M2M_ESP_ERR(M2MSEC_R_MALLOC_FAILURE, "state %s: out of memory", name);
                 return 0;
             }
-            if (ok)
+            if (ok) {
+                d->rands = na;
                 d->rands[d->nrands++] = r;
+            }
         } else if (tl == 7 && memcmp(t, "session", 7) == 0) {
             m2m_esp_state_session s;
 
             ok = token(&q, eol, &t, &tl, 0) && id_tok(t, tl, s.rri) && token(&q, eol, &t, &tl, 0) &&
-                 id_tok(t, tl, s.ori) && token(&q, eol, &t, &tl, 1) && u64_tok(t, tl, &s.expiry);
+                 id_tok(t, tl, s.ori) && token(&q, eol, &t, &tl, 1) &&
+                 m2m_dec_parse(t, tl, UINT64_MAX, 0, &s.expiry) == M2M_DEC_OK;
             for (size_t i = 0; ok && i < d->nsessions; i++)
                 ok = strcmp(d->sessions[i].rri, s.rri) != 0 || strcmp(d->sessions[i].ori, s.ori);
-            if (ok && !grow_array((void **)&d->sessions, d->nsessions, &scap, sizeof(s))) {
+            if (ok && (na = m2m_grow(d->sessions, d->nsessions, &scap, sizeof(s), 8)) == NULL) {
                 m2m_esp_state_data_free(d);
                 M2M_ESP_ERR(M2MSEC_R_MALLOC_FAILURE, "state %s: out of memory", name);
                 return 0;
             }
-            if (ok)
+            if (ok) {
+                d->sessions = na;
                 d->sessions[d->nsessions++] = s;
+            }
         }
         if (!ok) {
             m2m_esp_state_data_free(d);
             snprintf(msg, sizeof(msg),
                      "line %zu is malformed (docs/PROTOCOL.md 9.6); refusing "
                      "to guess",
-                     lineno);
+                     lines.no);
             return state_err(name, msg);
         }
-        p = eol + 1;
-        lineno++;
     }
     if (d->kid[0] == '\0') {
         m2m_esp_state_data_free(d);

@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "escape.h"
+#include "io.h"
 #include "m2msec/integrity.h"
 #include "fetch.h"
 #include "safe_open.h"
@@ -47,17 +48,9 @@ static int sink_write(sink *s, const unsigned char *p, size_t len)
         return 0;
     }
     s->n += len;
-    while (len > 0) {
-        ssize_t w = write(s->fd, p, len);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            s->err = w < 0 ? errno : EIO;
-            return 0;
-        }
-        p += w;
-        len -= (size_t)w;
+    if (!m2m_write_all(s->fd, p, len)) {
+        s->err = errno;
+        return 0;
     }
     return 1;
 }
@@ -111,10 +104,8 @@ static int fetch_dir(const char *repo, const char *path, sink *s, char *why, siz
         goto end;
     }
     for (;;) {
-        ssize_t r = read(fd, buf, COPY_BUF);
+        ssize_t r = m2m_read(fd, buf, COPY_BUF);
 
-        if (r < 0 && errno == EINTR)
-            continue;
         if (r < 0) {
             int err = errno;
 

@@ -17,9 +17,11 @@
 #include <openssl/err.h>
 
 #include "escape.h"
+#include "io.h"
 #include "m2msec/integrity.h"
 #include "manifest_internal.h"
 #include "safe_open.h"
+#include "text.h"
 
 #define MAGIC_LINE "# m2msec-manifest 1"
 
@@ -50,37 +52,6 @@ const char *m2m_digest_canonical(const char *name, size_t *len)
         }
     }
     return NULL;
-}
-
-/* Length of the UTF-8 sequence at p (at most n bytes) and its code point; 0 if invalid. */
-static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
-{
-    size_t len, i;
-    uint32_t c, min;
-
-    if (p[0] < 0x80) {
-        *cp = p[0];
-        return 1;
-    } else if ((p[0] & 0xe0) == 0xc0) {
-        len = 2, c = p[0] & 0x1fu, min = 0x80;
-    } else if ((p[0] & 0xf0) == 0xe0) {
-        len = 3, c = p[0] & 0x0fu, min = 0x800;
-    } else if ((p[0] & 0xf8) == 0xf0) {
-        len = 4, c = p[0] & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (p[i] & 0x3fu);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return len;
 }
 
 const char *m2m_path_problem(const char *path, size_t len)
@@ -114,7 +85,7 @@ const char *m2m_path_problem(const char *path, size_t len)
             return "backslash in path";
         {
             uint32_t cp;
-            size_t l = utf8_decode(p + i, len - i, &cp);
+            size_t l = m2m_utf8_decode(p + i, len - i, &cp);
 
             if (l == 0)
                 return "path is not valid UTF-8";
@@ -236,18 +207,14 @@ int m2msec_manifest_add(m2msec_manifest *m, const m2msec_manifest_entry *e)
     if (found) {
         OPENSSL_free((char *)m->e[pos].path);
     } else {
-        if (m->n == m->cap) {
-            size_t ncap = m->cap == 0 ? 16 : m->cap * 2;
-            m2msec_manifest_entry *ne = OPENSSL_realloc(m->e, ncap * sizeof(*ne));
+        m2msec_manifest_entry *ne = m2m_grow(m->e, m->n, &m->cap, sizeof(*ne), 16);
 
-            if (ne == NULL) {
-                OPENSSL_free(path);
-                ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
-                return 0;
-            }
-            m->e = ne;
-            m->cap = ncap;
+        if (ne == NULL) {
+            OPENSSL_free(path);
+            ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
+            return 0;
         }
+        m->e = ne;
         memmove(m->e + pos + 1, m->e + pos, (m->n - pos) * sizeof(*m->e));
         m->n++;
     }
@@ -321,28 +288,6 @@ static int has_prefix(const line_t *l, const char *prefix, const char **rest, si
     return 1;
 }
 
-/* Canonical decimal (no sign, no leading zero) into *v, at most @p max. */
-static int parse_dec(const char *s, size_t len, uint64_t max, uint64_t *v)
-{
-    uint64_t x = 0;
-    size_t i;
-
-    if (len == 0 || (len > 1 && s[0] == '0'))
-        return 0;
-    for (i = 0; i < len; i++) {
-        unsigned d;
-
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        d = (unsigned)(s[i] - '0');
-        if (x > (max - d) / 10)
-            return 0;
-        x = x * 10 + d;
-    }
-    *v = x;
-    return 1;
-}
-
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -357,7 +302,8 @@ static int header_u64(const line_t *l, const char *prefix, const char *want, uin
     const char *rest;
     size_t rlen;
 
-    if (!has_prefix(l, prefix, &rest, &rlen) || !parse_dec(rest, rlen, UINT64_MAX, v))
+    if (!has_prefix(l, prefix, &rest, &rlen) ||
+        m2m_dec_parse(rest, rlen, UINT64_MAX, 0, v) != M2M_DEC_OK)
         return parse_error(l->no, want);
     return 1;
 }
@@ -402,7 +348,7 @@ static int parse_meta(const line_t *l, const char *s, size_t len, meta_t *meta)
     flen = (size_t)(sp - s);
     if (flen == 1 && s[0] == '-') {
         meta->size = -1;
-    } else if (parse_dec(s, flen, INT64_MAX, &v)) {
+    } else if (m2m_dec_parse(s, flen, INT64_MAX, 0, &v) == M2M_DEC_OK) {
         meta->size = (int64_t)v;
     } else {
         return parse_error(l->no, "'# meta' size must be a decimal number or '-'");
@@ -484,28 +430,29 @@ m2msec_manifest *m2msec_manifest_parse(const unsigned char *buf, size_t len)
 {
     m2msec_manifest *m = NULL;
     line_t hdr[4], l;
-    const char *s = (const char *)buf, *prev = NULL, *rest;
-    size_t off = 0, no = 0, nh = 0, rlen, prev_len = 0;
+    const char *prev = NULL, *rest;
+    size_t no = 0, nh = 0, rlen, prev_len = 0;
     uint64_t version = 0, expires = 0;
+    M2M_LINES lines;
+    M2M_SPAN sp;
     meta_t meta;
+    int r;
 
     memset(&meta, 0, sizeof(meta));
     if (buf == NULL && len > 0) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_NULL_PARAMETER, "m2msec: NULL manifest text");
         return NULL;
     }
-    while (off < len) {
-        const char *nl = memchr(s + off, '\n', len - off);
-
-        no++;
-        if (nl == NULL) {
+    m2m_lines_init(&lines, (const char *)buf, len);
+    while ((r = m2m_line_next(&lines, &sp)) != 0) {
+        no = lines.no + (r < 0 ? 1 : 0);
+        if (r < 0) {
             parse_error(no, "no newline at the end of the line");
             goto fail;
         }
-        l.s = s + off;
-        l.len = (size_t)(nl - l.s);
+        l.s = sp.p;
+        l.len = sp.n;
         l.no = no;
-        off += l.len + 1;
         if (memchr(l.s, '\0', l.len) != NULL) {
             parse_error(no, "NUL byte");
             goto fail;

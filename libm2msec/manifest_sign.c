@@ -28,6 +28,7 @@
 #include "escape.h"
 #include "m2msec/integrity.h"
 #include "manifest_internal.h"
+#include "manifest_state.h"
 #include "safe_open.h"
 
 #define STATE_MAGIC "m2msec-manifest-state 1"
@@ -195,8 +196,7 @@ end:
 static int state_read(const char *path, uint64_t *version)
 {
     unsigned char *buf;
-    size_t len, i, prefix = strlen(STATE_MAGIC "\nversion ");
-    uint64_t v = 0;
+    size_t len;
     int err;
 
     ERR_set_mark();
@@ -210,18 +210,9 @@ static int state_read(const char *path, uint64_t *version)
         return -1;
     }
     ERR_clear_last_mark();
-    if (len < prefix + 2 || memcmp(buf, STATE_MAGIC "\nversion ", prefix) != 0 ||
-        buf[len - 1] != '\n' || (buf[prefix] == '0' && len != prefix + 2))
+    if (!m2m_manifest_state_parse((const char *)buf, len, version))
         goto bad;
-    for (i = prefix; i < len - 1; i++) {
-        unsigned d = (unsigned)(buf[i] - '0');
-
-        if (buf[i] < '0' || buf[i] > '9' || v > (UINT64_MAX - d) / 10)
-            goto bad;
-        v = v * 10 + d;
-    }
     OPENSSL_free(buf);
-    *version = v;
     return 1;
 bad:
     OPENSSL_free(buf);

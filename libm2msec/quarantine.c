@@ -30,6 +30,7 @@
 
 #include "actions_internal.h"
 #include "escape.h"
+#include "io.h"
 #include "m2msec/integrity.h"
 #include "policy_internal.h"
 #include "report_internal.h"
@@ -90,25 +91,6 @@ int m2m_act_rename_noreplace(int fromfd, const char *from, int tofd, const char 
     if (errno != ENOENT)
         return -1;
     return renameat(fromfd, from, tofd, to);
-}
-
-static int pwrite_all(int fd, const unsigned char *p, size_t len, off_t at)
-{
-    while (len > 0) {
-        ssize_t w = pwrite(fd, p, len, at);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = EIO;
-            return 0;
-        }
-        p += w;
-        len -= (size_t)w;
-        at += w;
-    }
-    return 1;
 }
 
 static int all_zero(const unsigned char *p, size_t n)
@@ -187,10 +169,8 @@ static int copy_sparse(int in, int out, off_t size, uint64_t max)
         }
         for (off_t o = d; o < h;) {
             size_t want = (uint64_t)(h - o) < COPY_BUF ? (size_t)(h - o) : COPY_BUF;
-            ssize_t got = pread(in, buf, want, o);
+            ssize_t got = m2m_pread(in, buf, want, o);
 
-            if (got < 0 && errno == EINTR)
-                continue;
             if (got < 0) {
                 err = errno;
                 break;
@@ -202,7 +182,7 @@ static int copy_sparse(int in, int out, off_t size, uint64_t max)
                 err = EFBIG;
                 break;
             }
-            if (!all_zero(buf, (size_t)got) && !pwrite_all(out, buf, (size_t)got, o)) {
+            if (!all_zero(buf, (size_t)got) && !m2m_pwrite_all(out, buf, (size_t)got, o)) {
                 err = errno;
                 break;
             }

@@ -29,32 +29,13 @@
 #include <openssl/err.h>
 
 #include "escape.h"
+#include "io.h"
 #include "m2msec/integrity.h"
 #include "safe_open.h"
 
 /* 0: not probed yet, 1: openat2 works, 2: fall back to the openat() walk */
 static atomic_int openat2_state;
 static atomic_int force_fallback;
-
-static int path_shape_ok(const char *path)
-{
-    const char *p = path;
-    size_t total = strlen(path);
-
-    if (total == 0 || total >= PATH_MAX || path[0] == '/')
-        return 0;
-    for (;;) {
-        const char *slash = strchr(p, '/');
-        size_t n = slash != NULL ? (size_t)(slash - p) : strlen(p);
-
-        if (n == 0 || n > NAME_MAX || (n == 1 && p[0] == '.') ||
-            (n == 2 && p[0] == '.' && p[1] == '.'))
-            return 0;
-        if (slash == NULL)
-            return 1;
-        p = slash + 1;
-    }
-}
 
 static long sys_openat2(int dirfd, const char *path, int flags)
 {
@@ -138,7 +119,7 @@ static int walk_open(int rootfd, const char *path, int flags)
 
 int m2m_open_beneath_flags(int rootfd, const char *path, int flags)
 {
-    if (path == NULL || !path_shape_ok(path)) {
+    if (path == NULL || !m2m_path_shape_ok(path)) {
         errno = EINVAL;
         return -1;
     }
@@ -255,28 +236,6 @@ int m2msec_file_open_beneath(int rootfd, const char *path)
     return -1;
 }
 
-const char *m2m_type_text(unsigned mode)
-{
-    switch (mode & S_IFMT) {
-    case S_IFREG:
-        return "regular file";
-    case S_IFDIR:
-        return "directory";
-    case S_IFLNK:
-        return "symlink";
-    case S_IFIFO:
-        return "fifo";
-    case S_IFSOCK:
-        return "socket";
-    case S_IFCHR:
-        return "character device";
-    case S_IFBLK:
-        return "block device";
-    default:
-        return "unknown file type";
-    }
-}
-
 void m2m_describe_component(int rootfd, const char *path, char *buf, size_t len)
 {
     char comp[NAME_MAX + 1];
@@ -284,7 +243,7 @@ void m2m_describe_component(int rootfd, const char *path, char *buf, size_t len)
     int dfd = rootfd;
 
     snprintf(buf, len, "a component of the path is a symlink or not a directory");
-    if (path == NULL || !path_shape_ok(path))
+    if (path == NULL || !m2m_path_shape_ok(path))
         return;
     for (;;) {
         struct stat st;
@@ -324,7 +283,7 @@ int m2m_read_file(const char *path, size_t max, const char *what, unsigned char 
     char ep[M2M_ESC_NAME]; /* the path, escaped for a message */
     struct stat st;
     unsigned char *b = NULL;
-    size_t n = 0, cap;
+    size_t n = 0;
     int fd, err;
 
     *buf = NULL;
@@ -350,63 +309,24 @@ int m2m_read_file(const char *path, size_t max, const char *what, unsigned char 
                        m2m_esc(path, ep, sizeof(ep)), m2m_type_text((unsigned)st.st_mode));
         goto fail;
     }
-    if (st.st_size < 0 || (unsigned long long)st.st_size > max) {
-        err = EFBIG;
+    /* hint st_size + 1: notices growth, and is never 0 */
+    err = st.st_size < 0 || (unsigned long long)st.st_size > max
+              ? EFBIG
+              : m2m_read_fd_alloc(fd, max, (size_t)st.st_size + 1, &b, &n);
+    if (err == EFBIG) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
                        "m2msec: %s %s is larger than %zu bytes", what,
                        m2m_esc(path, ep, sizeof(ep)), max);
         goto fail;
     }
-    cap = (size_t)st.st_size + 1; /* +1: notices growth, and never 0 */
-    b = OPENSSL_malloc(cap);
-    if (b == NULL) {
-        err = ENOMEM;
+    if (err == ENOMEM) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory reading %s %s",
                        what, m2m_esc(path, ep, sizeof(ep)));
         goto fail;
     }
-    for (;;) {
-        ssize_t r;
-
-        if (n == cap) {
-            unsigned char *nb;
-
-            if (cap > max) {
-                err = EFBIG;
-                ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
-                               "m2msec: %s %s is larger than %zu bytes", what,
-                               m2m_esc(path, ep, sizeof(ep)), max);
-                goto fail;
-            }
-            nb = OPENSSL_realloc(b, cap * 2);
-            if (nb == NULL) {
-                err = ENOMEM;
-                ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE,
-                               "m2msec: out of memory reading %s %s", what,
-                               m2m_esc(path, ep, sizeof(ep)));
-                goto fail;
-            }
-            b = nb;
-            cap *= 2;
-        }
-        r = read(fd, b + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            err = errno;
-            ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot read %s %s", what,
-                           m2m_esc(path, ep, sizeof(ep)));
-            goto fail;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    if (n > max) {
-        err = EFBIG;
-        ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
-                       "m2msec: %s %s is larger than %zu bytes", what,
-                       m2m_esc(path, ep, sizeof(ep)), max);
+    if (err != 0) {
+        ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot read %s %s", what,
+                       m2m_esc(path, ep, sizeof(ep)));
         goto fail;
     }
     close(fd);
@@ -418,21 +338,6 @@ fail:
     close(fd);
     errno = err;
     return -1;
-}
-
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return 0;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 1;
 }
 
 int m2m_write_atomic(const char *path, const void *buf, size_t len, unsigned mode, const char *what)
@@ -467,7 +372,7 @@ int m2m_write_atomic(const char *path, const void *buf, size_t len, unsigned mod
         tmp[0] = '\0';
         goto end;
     }
-    if (!write_all(fd, buf, len) || fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0) {
+    if (!m2m_write_all(fd, buf, len) || fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0) {
         ERR_raise_data(ERR_LIB_SYS, errno, "m2msec: cannot write %s %s (temporary file %s)", what,
                        m2m_esc(path, ep, sizeof(ep)), m2m_esc(tmp, et, sizeof(et)));
         goto end;

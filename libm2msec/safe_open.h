@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "io.h"
+
 /*
  * Open @p path below @p rootfd with O_NOFOLLOW | O_CLOEXEC added to @p flags
  * (e.g. O_RDONLY | O_NONBLOCK, O_RDONLY | O_DIRECTORY, O_PATH), never
@@ -61,8 +63,7 @@ int m2m_ident_same(const m2m_ident *was, const m2m_ident *now);
  */
 void m2m_describe_component(int rootfd, const char *path, char *buf, size_t len);
 
-/* File type of a st_mode as a word: "regular file", "symlink", ... */
-const char *m2m_type_text(unsigned mode);
+/* m2m_type_text(): common/io.h */
 
 /*
  * Read the whole file @p path (not following a final symlink) into an

@@ -2,21 +2,17 @@
 /*
  * libm2msec: writing the device integrity status record that the
  * provider's integrity gate reads (docs/PROTOCOL.md section 8). The
- * format and its MAC live in provider/integrity_status.c, compiled into
- * both the provider and this library.
+ * format, its MAC and the device key sizes live in common/status_record.c,
+ * linked into the provider, this library and the m2msec tool.
  */
 #include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
-#include "integrity_status.h"
+#include "status_record.h"
 #include "m2msec/integrity.h"
 #include "safe_open.h"
-
-/* The provider accepts device keys of 16 to 64 bytes (device_key_file). */
-#define KEY_MIN 16
-#define KEY_MAX 64
 
 static int write_record(OSSL_LIB_CTX *libctx, const char *path, const unsigned char *key,
                         size_t keylen, const M2M_INTEGRITY_STATUS *st)
@@ -31,10 +27,10 @@ static int write_record(OSSL_LIB_CTX *libctx, const char *path, const unsigned c
                        "m2msec: NULL status path or device key");
         return 0;
     }
-    if (keylen < KEY_MIN || keylen > KEY_MAX) {
+    if (keylen < M2M_DEVICE_KEY_MIN || keylen > M2M_DEVICE_KEY_MAX) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
                        "m2msec: device key of %zu bytes; the provider needs %d to %d", keylen,
-                       KEY_MIN, KEY_MAX);
+                       M2M_DEVICE_KEY_MIN, M2M_DEVICE_KEY_MAX);
         return 0;
     }
     hmac = EVP_MAC_fetch(libctx, "HMAC", NULL);

@@ -27,39 +27,11 @@
 #include <openssl/err.h>
 
 #include "m2msec/session.h"
+#include "io.h"
 #include "safe_open.h"
+#include "text.h"
 
 #define STATE_MAGIC "m2msec-state 1"
-
-/*
- * Expect `label` then a decimal uint64 then '\n' at *p. Digits only: no
- * sign, no white space, no overflow (sscanf's %llu takes "-1" as 2^64 - 1
- * and saturates on overflow, which would make a sender wrap to epoch 0).
- */
-static int parse_field(const char **p, const char *label, uint64_t *v)
-{
-    const char *c = *p;
-    size_t ll = strlen(label);
-    uint64_t x = 0;
-
-    if (strncmp(c, label, ll) != 0)
-        return 0;
-    c += ll;
-    if (*c < '0' || *c > '9')
-        return 0;
-    for (; *c >= '0' && *c <= '9'; c++) {
-        unsigned d = (unsigned)(*c - '0');
-
-        if (x > (UINT64_MAX - d) / 10)
-            return 0;
-        x = x * 10 + d;
-    }
-    if (*c++ != '\n')
-        return 0;
-    *v = x;
-    *p = c;
-    return 1;
-}
 
 #define LOCK_SUFFIX ".lock"
 
@@ -82,17 +54,6 @@ static int lock_path(const char *path, char buf[PATH_MAX])
         return 0;
     }
     return 1;
-}
-
-static const char *type_text(mode_t m)
-{
-    return S_ISDIR(m)    ? "directory"
-           : S_ISLNK(m)  ? "symbolic link"
-           : S_ISFIFO(m) ? "fifo"
-           : S_ISSOCK(m) ? "socket"
-           : S_ISCHR(m)  ? "character device"
-           : S_ISBLK(m)  ? "block device"
-                         : "special file";
 }
 
 /* 1 if lockpath still names the file open at fd (not deleted, not replaced). */
@@ -124,7 +85,7 @@ static int file_lock(void *arg, void **handle)
     if (existed && !S_ISREG(before.st_mode)) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
                        "m2msec: the lock file %s is a %s, not a regular file; refusing to use it",
-                       lp, type_text(before.st_mode));
+                       lp, m2m_type_text((unsigned)before.st_mode));
         return -1;
     }
     fd = open(lp, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
@@ -182,12 +143,13 @@ static int file_load(void *arg, void *handle, m2msec_session_state *st)
 {
     const char *path = arg;
     char buf[256];
-    const char *p;
+    M2M_LINES lines;
+    M2M_SPAN l;
     uint64_t e, f;
-    ssize_t n;
+    size_t n = 0;
     struct stat sb;
     /* O_NONBLOCK: a fifo put in its place must not hang the session */
-    int ok, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    int r, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 
     (void)handle; /* reading needs no lock: the file is replaced atomically */
     if (fd < 0) {
@@ -205,20 +167,28 @@ static int file_load(void *arg, void *handle, m2msec_session_state *st)
         close(fd);
         return -1;
     }
-    n = read(fd, buf, sizeof(buf) - 1);
+    r = m2m_read_all(fd, buf, sizeof(buf) - 1, &n);
     close(fd);
-    if (n < 0) {
+    if (r == 0) {
         int err = errno;
 
         ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot read state file %s: %s", path,
                        strerror(err));
         return -1;
     }
-    buf[n] = '\0';
-    /* Exactly the three lines, nothing before, between or after them (no NUL bytes). */
-    ok = strlen(buf) == (size_t)n && strncmp(buf, STATE_MAGIC "\n", sizeof(STATE_MAGIC)) == 0;
-    p = buf + sizeof(STATE_MAGIC);
-    if (!ok || !parse_field(&p, "epoch ", &e) || !parse_field(&p, "seq-floor ", &f) || *p != '\0') {
+    /*
+     * Exactly the three lines, nothing before, between or after them (no
+     * NUL bytes); decimals without sign or white space (sscanf's %llu takes
+     * "-1" as 2^64 - 1 and saturates on overflow, which would make a sender
+     * wrap to epoch 0); leading zeros are accepted, as they always were.
+     */
+    m2m_lines_init(&lines, buf, n);
+    if (r < 0 || memchr(buf, '\0', n) != NULL || m2m_line_next(&lines, &l) != 1 ||
+        !m2m_span_is(&l, STATE_MAGIC) || m2m_line_next(&lines, &l) != 1 ||
+        m2m_kv_u64(&l, "epoch", UINT64_MAX, M2M_DEC_LEADING_ZEROS, &e) != M2M_DEC_OK ||
+        m2m_line_next(&lines, &l) != 1 ||
+        m2m_kv_u64(&l, "seq-floor", UINT64_MAX, M2M_DEC_LEADING_ZEROS, &f) != M2M_DEC_OK ||
+        m2m_line_next(&lines, &l) != 0) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
                        "m2msec: state file %s is malformed; refusing to guess", path);
         return -1;

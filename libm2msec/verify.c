@@ -39,6 +39,7 @@
 #include <openssl/evp.h>
 
 #include "escape.h"
+#include "io.h"
 #include "m2msec/integrity.h"
 #include "manifest_internal.h"
 #include "report_internal.h"
@@ -132,10 +133,7 @@ static int hash_loop(EVP_MD_CTX *ctx, int fd, unsigned char *buf, size_t bufsize
             if ((uint64_t)expect - *total < want)
                 want = (size_t)((uint64_t)expect - *total);
         }
-        r = read(fd, buf, want);
-
-        if (r < 0 && errno == EINTR)
-            continue;
+        r = m2m_read(fd, buf, want);
         if (r < 0)
             return errno != 0 ? errno : EIO;
         if (r == 0)
@@ -414,15 +412,11 @@ __attribute__((format(printf, 5, 6))) static void walk_report(walk_t *w, const c
 
 static int add_found(walk_t *w, char *path)
 {
-    if (w->nfound == w->capfound) {
-        size_t ncap = w->capfound == 0 ? 64 : w->capfound * 2;
-        char **nf = OPENSSL_realloc(w->found, ncap * sizeof(*nf));
+    char **nf = m2m_grow(w->found, w->nfound, &w->capfound, sizeof(*nf), 64);
 
-        if (nf == NULL)
-            return 0;
-        w->found = nf;
-        w->capfound = ncap;
-    }
+    if (nf == NULL)
+        return 0;
+    w->found = nf;
     w->found[w->nfound++] = path;
     return 1;
 }
@@ -496,19 +490,15 @@ static void walk_dir(walk_t *w, const char *rel)
             }
             OPENSSL_free(child);
         } else if (S_ISDIR(st.st_mode)) {
-            if (nsub == capsub) {
-                size_t ncap = capsub == 0 ? 16 : capsub * 2;
-                char **ns = OPENSSL_realloc(subdirs, ncap * sizeof(*ns));
+            char **ns = m2m_grow(subdirs, nsub, &capsub, sizeof(*ns), 16);
 
-                if (ns == NULL) {
-                    OPENSSL_free(child);
-                    ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
-                    w->failed = 1;
-                    break;
-                }
-                subdirs = ns;
-                capsub = ncap;
+            if (ns == NULL) {
+                OPENSSL_free(child);
+                ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
+                w->failed = 1;
+                break;
             }
+            subdirs = ns;
             subdirs[nsub++] = child;
         } else if (w->report != NULL) {
             if (m2msec_manifest_find(w->m, child) == NULL) {

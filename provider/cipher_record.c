@@ -137,14 +137,14 @@ static void *rec_newctx(void *provctx, const M2M_REC_ALG *alg)
     if (!m2m_policy_aead_allowed(&pc->policy, alg->name, strlen(alg->name)) &&
         !(alg->short_label != NULL &&
           m2m_policy_aead_allowed(&pc->policy, alg->short_label, strlen(alg->short_label)))) {
-        M2M_RAISE(M2M_R_NOT_ALLOWED, "%s is not allowed by the security policy (allowed_aeads)",
+        M2M_RAISE(M2MSEC_R_NOT_ALLOWED, "%s is not allowed by the security policy (allowed_aeads)",
                   alg->name);
         return NULL;
     }
     c = OPENSSL_zalloc(sizeof(*c));
     if (c == NULL || (c->inner = EVP_CIPHER_CTX_new()) == NULL) {
         OPENSSL_free(c);
-        M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory creating %s context", alg->name);
+        M2M_RAISE(M2MSEC_R_MALLOC_FAILURE, "out of memory creating %s context", alg->name);
         return NULL;
     }
     c->pc = provctx;
@@ -172,7 +172,7 @@ static void *rec_dupctx(void *vctx)
 {
     M2M_REC_CTX *c = vctx;
 
-    M2M_RAISE(M2M_R_COPY_REFUSED,
+    M2M_RAISE(M2MSEC_R_COPY_REFUSED,
               "%s contexts cannot be copied: a copy would repeat nonces (encrypting) or "
               "accept replays (decrypting)",
               c->alg->name);
@@ -202,7 +202,7 @@ static int limit_ok(const M2M_REC_CTX *c, const char *name, uint64_t req, uint64
 {
     if (req <= max)
         return 1;
-    M2M_RAISE(M2M_R_INVALID_PARAMETER,
+    M2M_RAISE(M2MSEC_R_INVALID_PARAMETER,
               "%s: '%s' %llu is above %llu (%s); a limit can only be lowered", c->alg->name, name,
               (unsigned long long)req, (unsigned long long)max, what);
     return 0;
@@ -248,7 +248,7 @@ __attribute__((noinline, cold))
 static int
 forked_error(const M2M_REC_CTX *c)
 {
-    M2M_RAISE(M2M_R_FORKED,
+    M2M_RAISE(M2MSEC_R_FORKED,
               "%s context used in a forked child: it belongs to the parent process (it would "
               "repeat its nonces or accept what it accepts); create a new context in the child "
               "(encrypting: with a new key)",
@@ -281,7 +281,7 @@ static void rec_auth_failed(M2M_REC_CTX *c)
 {
     c->lim.failures = m2m_failures_add(&c->fails); /* the key's budget, process-wide */
     abandon(c);
-    M2M_RAISE(M2M_R_AUTH_FAILED,
+    M2M_RAISE(M2MSEC_R_AUTH_FAILED,
               "authentication failed: record %llu of epoch %llu is forged or "
               "corrupted",
               (unsigned long long)c->seq, (unsigned long long)c->epoch);
@@ -307,7 +307,7 @@ static int rec_start_session(M2M_REC_CTX *c)
         uint64_t w = c->req_window != 0 ? c->req_window : c->pc->policy.replay_window;
 
         if (!m2m_replay_init(&c->win, w)) {
-            M2M_RAISE(M2M_R_MALLOC_FAILURE, "cannot allocate a replay window of %llu records",
+            M2M_RAISE(M2MSEC_R_MALLOC_FAILURE, "cannot allocate a replay window of %llu records",
                       (unsigned long long)w);
             return 0;
         }
@@ -319,7 +319,7 @@ static int rec_start_session(M2M_REC_CTX *c)
 static int locked_param(const M2M_REC_CTX *c, const char *name)
 {
     if (started(c)) {
-        M2M_RAISE(M2M_R_BAD_STATE, "'%s' can only be set before the first record", name);
+        M2M_RAISE(M2MSEC_R_BAD_STATE, "'%s' can only be set before the first record", name);
         return 0;
     }
     return 1;
@@ -328,8 +328,8 @@ static int locked_param(const M2M_REC_CTX *c, const char *name)
 static int get_u64(const OSSL_PARAM *p, uint64_t *v)
 {
     if (p->data == NULL || !OSSL_PARAM_get_uint64(p, v)) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter '%s' must be an unsigned integer%s", p->key,
-                  p->data == NULL ? " (its data pointer is NULL)" : "");
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "parameter '%s' must be an unsigned integer%s",
+                  p->key, p->data == NULL ? " (its data pointer is NULL)" : "");
         return 0;
     }
     return 1;
@@ -338,8 +338,8 @@ static int get_u64(const OSSL_PARAM *p, uint64_t *v)
 static int get_size(const OSSL_PARAM *p, size_t *v)
 {
     if (p->data == NULL || !OSSL_PARAM_get_size_t(p, v)) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter '%s' must be an unsigned integer%s", p->key,
-                  p->data == NULL ? " (its data pointer is NULL)" : "");
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "parameter '%s' must be an unsigned integer%s",
+                  p->key, p->data == NULL ? " (its data pointer is NULL)" : "");
         return 0;
     }
     return 1;
@@ -351,7 +351,7 @@ __attribute__((noinline, cold))
 m2m_rec_result
 m2m_rec_start_failed(const M2M_REC_CTX *c)
 {
-    M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: cannot start record %llu", c->alg->name,
+    M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "%s: cannot start record %llu", c->alg->name,
               (unsigned long long)c->seq);
     return REC_FAILED;
 }
@@ -362,12 +362,12 @@ static int rec_init(M2M_REC_CTX *c, const unsigned char *key, size_t keylen,
     if (refuse_forked(c))
         return 0;
     if (c->enc != -1 && c->enc != enc && keyed(c)) {
-        M2M_RAISE(M2M_R_BAD_STATE, "a %s context cannot change direction; create a new one",
+        M2M_RAISE(M2MSEC_R_BAD_STATE, "a %s context cannot change direction; create a new one",
                   c->alg->name);
         return 0;
     }
     if (started(c) && (key != NULL || iv != NULL)) {
-        M2M_RAISE(M2M_R_BAD_STATE,
+        M2M_RAISE(M2MSEC_R_BAD_STATE,
                   "%s: a context that has processed records cannot take a new key or IV; "
                   "create a new context for the next epoch",
                   c->alg->name);
@@ -397,24 +397,24 @@ static int rec_init(M2M_REC_CTX *c, const unsigned char *key, size_t keylen,
         const char *label = short_tag(c) ? c->alg->short_label : c->alg->name;
 
         if (keylen != c->alg->keylen) {
-            M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s needs a %zu-byte key, got %zu bytes",
+            M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "%s needs a %zu-byte key, got %zu bytes",
                       c->alg->name, c->alg->keylen, keylen);
             return 0;
         }
         if (keyed(c) && enc) {
-            M2M_RAISE(M2M_R_KEY_REUSED,
+            M2M_RAISE(M2MSEC_R_KEY_REUSED,
                       "%s: an encrypting context takes its key once; create a new context",
                       c->alg->name);
             return 0;
         }
         if (start == UINT64_MAX) {
-            M2M_RAISE(M2M_R_KEY_EXPIRED, "%s: cannot read the clock; no key can be used",
+            M2M_RAISE(M2MSEC_R_KEY_EXPIRED, "%s: cannot read the clock; no key can be used",
                       c->alg->name);
             return 0;
         }
         if (!m2m_policy_aead_allowed(&c->pc->policy, label, strlen(label))) {
-            M2M_RAISE(M2M_R_NOT_ALLOWED, "%s is not allowed by the security policy (allowed_aeads)",
-                      label);
+            M2M_RAISE(M2MSEC_R_NOT_ALLOWED,
+                      "%s is not allowed by the security policy (allowed_aeads)", label);
             return 0;
         }
         /* Refuse bad limits before the key is claimed: a refused init must not burn it. */
@@ -425,13 +425,13 @@ static int rec_init(M2M_REC_CTX *c, const unsigned char *key, size_t keylen,
             return 0;
         if (!EVP_CipherInit_ex2(c->inner, c->pc->rec_inner[c->alg - m2m_rec_algs], NULL, NULL, enc,
                                 NULL)) {
-            M2M_RAISE(M2M_R_CRYPTO_FAILED, "cannot initialise %s", c->alg->inner);
+            M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "cannot initialise %s", c->alg->inner);
             return 0;
         }
         if (c->ops->key != NULL && c->ops->key(c) != REC_OK)
             return 0;
         if (!EVP_CipherInit_ex2(c->inner, NULL, key, NULL, enc, NULL)) {
-            M2M_RAISE(M2M_R_CRYPTO_FAILED, "cannot set the %s key", c->alg->inner);
+            M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "cannot set the %s key", c->alg->inner);
             return 0;
         }
         /* NEW -> KEY, IV -> READY; KEY and READY (decrypting: another key) stay. */
@@ -447,7 +447,7 @@ static int rec_init(M2M_REC_CTX *c, const unsigned char *key, size_t keylen,
         rec_limits(c); /* readable from now on; frozen at the first record */
     if (iv != NULL) {
         if (ivlen != REC_IVLEN) {
-            M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s needs a %d-byte static IV, got %zu bytes",
+            M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "%s needs a %d-byte static IV, got %zu bytes",
                       c->alg->name, REC_IVLEN, ivlen);
             return 0;
         }
@@ -500,10 +500,10 @@ static int refuse_expired(M2M_REC_CTX *c, size_t len)
     if (why == NULL)
         return 0;
     if (c->enc)
-        M2M_RAISE(M2M_R_KEY_EXPIRED, "session key expired: %s (epoch %llu)", why,
+        M2M_RAISE(M2MSEC_R_KEY_EXPIRED, "session key expired: %s (epoch %llu)", why,
                   (unsigned long long)c->epoch);
     else
-        M2M_RAISE(M2M_R_KEY_EXPIRED,
+        M2M_RAISE(M2MSEC_R_KEY_EXPIRED,
                   "session key expired: %s (epoch %llu; %llu of %llu failed decryptions of this "
                   "key, counted over all its contexts in this process)",
                   why, (unsigned long long)c->epoch, (unsigned long long)l.failures,
@@ -529,7 +529,8 @@ static int rec_begin(M2M_REC_CTX *c)
     int ok;
 
     if (c->state < REC_READY) {
-        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the key and the 12-byte static IV first", c->alg->name);
+        M2M_RAISE(M2MSEC_R_BAD_STATE, "%s: set the key and the 12-byte static IV first",
+                  c->alg->name);
         return 0;
     }
     if (!started(c) && !rec_start_session(c))
@@ -540,7 +541,7 @@ static int rec_begin(M2M_REC_CTX *c)
         c->seq = c->next_seq++;
         c->lim.records++; /* a started record consumes its sequence number */
     } else if (c->state != REC_SEQ) {
-        M2M_RAISE(M2M_R_BAD_STATE,
+        M2M_RAISE(M2MSEC_R_BAD_STATE,
                   "%s: set the record's sequence number ('" M2MSEC_REC_PARAM_SEQ "') first",
                   c->alg->name);
         return 0;
@@ -592,17 +593,17 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
     if (in == NULL && inl > 0 && (out != NULL || c->ops->msglen == NULL)) {
         /* Refused before the record begins: nothing changes. */
         if (out != NULL)
-            M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: the input is NULL but its length is %zu",
+            M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "%s: the input is NULL but its length is %zu",
                       c->alg->name, inl);
         else
-            M2M_RAISE(M2M_R_INVALID_PARAMETER,
+            M2M_RAISE(M2MSEC_R_INVALID_PARAMETER,
                       "%s: update(out = NULL, in = NULL, %zu) announces a CCM message length; "
                       "%s takes none (give AAD with out = NULL, data with both buffers)",
                       c->alg->name, inl, c->alg->name);
         return 0;
     }
     if (inl > INT_MAX) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "record too long");
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "record too long");
         return 0;
     }
     if (c->state < REC_BEGUN && !rec_begin(c))
@@ -611,7 +612,7 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
         return settle(c, c->ops->msglen(c, inl));
     if (out == NULL) { /* AAD */
         if (c->state == REC_DATA) {
-            M2M_RAISE(M2M_R_BAD_STATE, "%s: AAD must come before the record data", c->alg->name);
+            M2M_RAISE(M2MSEC_R_BAD_STATE, "%s: AAD must come before the record data", c->alg->name);
             return 0;
         }
         if (!settle(c, c->ops->aad(c, in, inl)))
@@ -620,7 +621,7 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
         return 1;
     }
     if (outsize < inl) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "output buffer too small");
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "output buffer too small");
         return 0;
     }
     if (c->ops->data_ok != NULL && !settle(c, c->ops->data_ok(c, inl)))
@@ -654,7 +655,7 @@ static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsiz
         return 0;
     if (!c->enc && !c->ops->tag_at_begin) {
         if (!c->tag_set) {
-            M2M_RAISE(M2M_R_BAD_STATE, "%s: set the record's tag before final", c->alg->name);
+            M2M_RAISE(M2MSEC_R_BAD_STATE, "%s: set the record's tag before final", c->alg->name);
             abandon(c);
             return 0;
         }
@@ -705,7 +706,7 @@ static int rec_set_seq(M2M_REC_CTX *c, uint64_t seq)
 {
     if (c->enc) {
         M2M_RAISE(
-            M2M_R_BAD_STATE,
+            M2MSEC_R_BAD_STATE,
             "%s: an encrypting context assigns sequence numbers itself; '" M2MSEC_REC_PARAM_SEQ
             "' is read-only",
             c->alg->name);
@@ -714,7 +715,8 @@ static int rec_set_seq(M2M_REC_CTX *c, uint64_t seq)
     if (refuse_forked(c))
         return 0;
     if (c->state < REC_READY) {
-        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the key and the 12-byte static IV first", c->alg->name);
+        M2M_RAISE(M2MSEC_R_BAD_STATE, "%s: set the key and the 12-byte static IV first",
+                  c->alg->name);
         return 0;
     }
     if (!started(c) && !rec_start_session(c))
@@ -729,14 +731,14 @@ static int rec_set_seq(M2M_REC_CTX *c, uint64_t seq)
     switch (m2m_replay_check(&c->win, seq)) {
     case M2M_REPLAY_DUP:
         c->tag_set = 0;
-        M2M_RAISE(M2M_R_REPLAYED_RECORD,
+        M2M_RAISE(M2MSEC_R_REPLAYED_RECORD,
                   "replayed record: sequence %llu of epoch %llu was "
                   "already accepted",
                   (unsigned long long)seq, (unsigned long long)c->epoch);
         return 0;
     case M2M_REPLAY_TOO_OLD:
         c->tag_set = 0;
-        M2M_RAISE(M2M_R_OUTSIDE_WINDOW,
+        M2M_RAISE(M2MSEC_R_OUTSIDE_WINDOW,
                   "record outside replay window: sequence %llu is %llu "
                   "or more below the highest accepted (%llu)",
                   (unsigned long long)seq, (unsigned long long)c->win.window,
@@ -782,15 +784,15 @@ static int apply_taglen(M2M_REC_CTX *c, const char *name, size_t t)
         return 0;
     if (t != REC_MAXTAG && (short_len == 0 || t != short_len)) {
         if (short_len != 0)
-            M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: tag length %zu is not supported (%zu or %d)",
+            M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "%s: tag length %zu is not supported (%zu or %d)",
                       c->alg->name, t, short_len, REC_MAXTAG);
         else
-            M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: tag length %zu is not supported (%d)",
+            M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "%s: tag length %zu is not supported (%d)",
                       c->alg->name, t, REC_MAXTAG);
         return 0;
     }
     if (keyed(c)) {
-        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag length before the key", c->alg->name);
+        M2M_RAISE(M2MSEC_R_BAD_STATE, "%s: set the tag length before the key", c->alg->name);
         return 0;
     }
     c->taglen = t;
@@ -800,7 +802,7 @@ static int apply_taglen(M2M_REC_CTX *c, const char *name, size_t t)
 static int set_tag(M2M_REC_CTX *c, const OSSL_PARAM *p)
 {
     if (p->data_type != OSSL_PARAM_OCTET_STRING) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: the tag must be an octet string", c->alg->name);
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "%s: the tag must be an octet string", c->alg->name);
         return 0;
     }
     /*
@@ -811,17 +813,17 @@ static int set_tag(M2M_REC_CTX *c, const OSSL_PARAM *p)
     if (p->data == NULL)
         return apply_taglen(c, p->key, p->data_size);
     if (c->enc) {
-        M2M_RAISE(M2M_R_BAD_STATE, "%s: the tag is set only when decrypting", c->alg->name);
+        M2M_RAISE(M2MSEC_R_BAD_STATE, "%s: the tag is set only when decrypting", c->alg->name);
         return 0;
     }
     if (p->data_size != c->taglen) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: the tag must be %zu bytes", c->alg->name,
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "%s: the tag must be %zu bytes", c->alg->name,
                   c->taglen);
         return 0;
     }
     if (c->ops->tag_at_begin && c->state >= REC_BEGUN) {
         /* CCM took its tag when the record began; a later one would be ignored. */
-        M2M_RAISE(M2M_R_BAD_STATE, "%s: set the tag before the record's first update",
+        M2M_RAISE(M2MSEC_R_BAD_STATE, "%s: set the tag before the record's first update",
                   c->alg->name);
         return 0;
     }
@@ -845,8 +847,8 @@ static int set_fixed(const M2M_REC_CTX *c, const OSSL_PARAM *p, size_t fixed, co
     if (!get_size(p, &v))
         return 0;
     if (v != fixed) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "%s: the %s is %zu bytes, not %zu", c->alg->name, what,
-                  fixed, v);
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "%s: the %s is %zu bytes, not %zu", c->alg->name,
+                  what, fixed, v);
         return 0;
     }
     return 1;
@@ -859,7 +861,7 @@ static int set_window(M2M_REC_CTX *c, const OSSL_PARAM *p)
     if (!locked_param(c, p->key) || !get_u64(p, &v))
         return 0;
     if (v < M2M_REPLAY_MIN || v > M2M_REPLAY_MAX) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "replay window %llu is outside %u..%u records",
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "replay window %llu is outside %u..%u records",
                   (unsigned long long)v, M2M_REPLAY_MIN, M2M_REPLAY_MAX);
         return 0;
     }
@@ -890,7 +892,7 @@ static int refuse_tls_param(const M2M_REC_CTX *c, const char *name)
 
     for (size_t i = 0; i < sizeof(tls) / sizeof(tls[0]); i++)
         if (strcmp(name, tls[i]) == 0) {
-            M2M_RAISE(M2M_R_INVALID_PARAMETER,
+            M2M_RAISE(M2MSEC_R_INVALID_PARAMETER,
                       "%s: parameter '%s' (TLS record mode) is not supported: records have the "
                       "fixed M2M-REC format",
                       c->alg->name, name);
@@ -1006,7 +1008,7 @@ static int get_one(M2M_REC_CTX *c, OSSL_PARAM *p)
     /* Per record: the tag and 'seq' first. */
     if (strcmp(k, OSSL_CIPHER_PARAM_AEAD_TAG) == 0) {
         if (c->state != REC_SEALED || p->data_size < c->taglen) {
-            M2M_RAISE(M2M_R_BAD_STATE,
+            M2M_RAISE(M2MSEC_R_BAD_STATE,
                       "%s: the tag is readable after an encrypting final, "
                       "into a buffer of %zu bytes",
                       c->alg->name, c->taglen);
@@ -1016,7 +1018,7 @@ static int get_one(M2M_REC_CTX *c, OSSL_PARAM *p)
     }
     if (strcmp(k, M2MSEC_REC_PARAM_SEQ) == 0) {
         if (!has_seq(c)) {
-            M2M_RAISE(M2M_R_BAD_STATE, "%s: no record yet, so no '" M2MSEC_REC_PARAM_SEQ "'",
+            M2M_RAISE(M2MSEC_R_BAD_STATE, "%s: no record yet, so no '" M2MSEC_REC_PARAM_SEQ "'",
                       c->alg->name);
             return 0;
         }
@@ -1056,7 +1058,7 @@ static int get_one(M2M_REC_CTX *c, OSSL_PARAM *p)
         return OSSL_PARAM_set_uint64(p, sizeof(*c) + m2m_replay_heap_size(&c->win) + c->ccm.aadcap);
     if (strcmp(k, OSSL_CIPHER_PARAM_IV) == 0 || strcmp(k, OSSL_CIPHER_PARAM_UPDATED_IV) == 0) {
         /* EVP_CIPHER_CTX_get_original_iv/get_updated_iv: no single IV to hand out. */
-        M2M_RAISE(M2M_R_INVALID_PARAMETER,
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER,
                   "%s: '%s' is not available: each record's nonce is the static IV XOR its "
                   "sequence number (read '" M2MSEC_REC_PARAM_SEQ "')",
                   c->alg->name, k);

@@ -37,7 +37,7 @@ static m2m_rec_result ccm_key(M2M_REC_CTX *c)
     m2m_rec_param_fill(&p[1], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING, NULL, c->taglen);
     m2m_rec_param_end(&p[2]);
     if (!EVP_CIPHER_CTX_set_params(c->inner, p)) {
-        M2M_RAISE(M2M_R_CRYPTO_FAILED, "cannot set CCM nonce and tag lengths");
+        M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "cannot set CCM nonce and tag lengths");
         return REC_FAILED;
     }
     return REC_OK;
@@ -49,7 +49,7 @@ static m2m_rec_result aad_reserve(M2M_REC_CTX *c, size_t more)
     size_t need = c->ccm.aadlen + more;
 
     if (need < c->ccm.aadlen) {
-        M2M_RAISE(M2M_R_FIELD_TOO_LONG, "AAD too long");
+        M2M_RAISE(M2MSEC_R_FIELD_TOO_LONG, "AAD too long");
         return REC_FAILED;
     }
     if (need > c->ccm.aadcap) {
@@ -57,7 +57,7 @@ static m2m_rec_result aad_reserve(M2M_REC_CTX *c, size_t more)
         unsigned char *n = OPENSSL_clear_realloc(c->ccm.aad, c->ccm.aadcap, ncap);
 
         if (n == NULL) {
-            M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory buffering AAD");
+            M2M_RAISE(M2MSEC_R_MALLOC_FAILURE, "out of memory buffering AAD");
             return REC_FAILED;
         }
         c->ccm.aad = n;
@@ -73,7 +73,7 @@ static m2m_rec_result ccm_begin(M2M_REC_CTX *c)
 
     if (!c->enc) {
         if (!c->tag_set) {
-            M2M_RAISE(M2M_R_BAD_STATE,
+            M2M_RAISE(M2MSEC_R_BAD_STATE,
                       "%s: set the tag before the record's first update (CCM "
                       "verifies as it decrypts)",
                       c->alg->name);
@@ -95,12 +95,12 @@ static m2m_rec_result ccm_begin(M2M_REC_CTX *c)
 static m2m_rec_result ccm_msglen(M2M_REC_CTX *c, size_t len)
 {
     if (c->state == REC_DATA) {
-        M2M_RAISE(M2M_R_BAD_STATE, "%s: announce the message length before the record data",
+        M2M_RAISE(M2MSEC_R_BAD_STATE, "%s: announce the message length before the record data",
                   c->alg->name);
         return REC_REFUSED;
     }
     if (len > CCM_MAXLEN) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER,
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER,
                   "%s: a record holds at most %u bytes (12-byte nonce), not %zu", c->alg->name,
                   CCM_MAXLEN, len);
         return REC_REFUSED;
@@ -124,11 +124,11 @@ static m2m_rec_result ccm_aad(M2M_REC_CTX *c, const unsigned char *aad, size_t l
 static m2m_rec_result ccm_data_ok(const M2M_REC_CTX *c, size_t len)
 {
     if (c->state == REC_DATA) {
-        M2M_RAISE(M2M_R_BAD_STATE, "%s: give the record data in one update call", c->alg->name);
+        M2M_RAISE(M2MSEC_R_BAD_STATE, "%s: give the record data in one update call", c->alg->name);
         return REC_REFUSED;
     }
     if (c->ccm.msglen != M2M_REC_CCM_NO_LEN && len != c->ccm.msglen) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER,
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER,
                   "%s: %zu bytes of data for a record announced as %zu bytes; the record is "
                   "abandoned",
                   c->alg->name, len, c->ccm.msglen);
@@ -179,7 +179,7 @@ static m2m_rec_result ccm_finish(M2M_REC_CTX *c)
     int n = 0, r;
 
     if (c->ccm.msglen != M2M_REC_CCM_NO_LEN && c->ccm.msglen != 0) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER,
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER,
                   "%s: final without the %zu bytes of data the record was announced with; "
                   "the record is abandoned",
                   c->alg->name, c->ccm.msglen);

@@ -172,7 +172,7 @@ struct m2m_rec_ctx_st {
 
 /* Raise "crypto operation failed" with "<cipher>: what"; evaluates to REC_FAILED. */
 #define M2M_REC_FAIL(c, what)                                                                      \
-    (M2M_RAISE(M2M_R_CRYPTO_FAILED, "%s: %s", (c)->alg->name, (what)), REC_FAILED)
+    (M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "%s: %s", (c)->alg->name, (what)), REC_FAILED)
 
 /*
  * Fill one OSSL_PARAM so that every byte of it is defined, padding included.

@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "errors.h"
+#include "io.h"
 
 /*
  * Where errors go: the core handle (and error functions) of a loaded
@@ -31,54 +32,12 @@ static pthread_mutex_t sinks_lock = PTHREAD_MUTEX_INITIALIZER;
 static err_sink *sinks;
 static size_t nsinks, capsinks;
 
+/* Made from the one list of reasons in m2msec/errors.h (M2MSEC_REASONS). */
 static const OSSL_ITEM reason_strings[] = {
-    {M2M_R_MISSING_KEY, "missing key"},
-    {M2M_R_KEY_TOO_SHORT, "key shorter than policy minimum"},
-    {M2M_R_LIFETIME_EXCEEDS_POLICY, "lifetime exceeds policy maximum"},
-    {M2M_R_MISSING_PARAMETER, "missing parameter"},
-    {M2M_R_INVALID_PARAMETER, "invalid parameter"},
-    {M2M_R_INVALID_UTF8, "invalid UTF-8"},
-    {M2M_R_UNKNOWN_DERIVATION, "unknown derivation"},
-    {M2M_R_BAD_OUTPUT_LENGTH, "bad output length"},
-    {M2M_R_UNKNOWN_DIGEST, "unsupported digest"},
-    {M2M_R_FIELD_TOO_LONG, "field too long"},
-    {M2M_R_BAD_POLICY, "bad security policy"},
-    {M2M_R_FETCH_FAILED, "algorithm fetch failed"},
-    {M2M_R_CRYPTO_FAILED, "cryptographic operation failed"},
-    {M2M_R_MALLOC_FAILURE, "out of memory"},
-    {M2M_R_REPLAYED_RECORD, "replayed record"},
-    {M2M_R_OUTSIDE_WINDOW, "record outside replay window"},
-    {M2M_R_AUTH_FAILED, "authentication failed"},
-    {M2M_R_KEY_EXPIRED, "session key expired"},
-    {M2M_R_KEY_REUSED, "key already used for encryption"},
-    {M2M_R_BAD_STATE, "operation out of order"},
-    {M2M_R_COPY_REFUSED, "record context cannot be copied"},
-    {M2M_R_NOT_ALLOWED, "not allowed by policy"},
-    {M2M_R_INTEGRITY_FAILED, "device integrity not verified"},
-    {M2M_R_MODULE_INTEGRITY, "module integrity check failed"},
-    {M2M_R_FORKED, "context used in a forked child"},
-    /* ESPrim (libm2msec, m2msec/esprim.h): the provider only lists their texts */
-    {M2MSEC_R_JWE_PARTS, "JWE not in compact form"},
-    {M2MSEC_R_JWE_BASE64, "invalid base64url"},
-    {M2MSEC_R_JWE_TOO_LARGE, "JWE part too large"},
-    {M2MSEC_R_JWE_BAD_HEADER, "malformed JWE header"},
-    {M2MSEC_R_JSON_DUPLICATE, "duplicate JSON member"},
-    {M2MSEC_R_JWE_ALG_NONE, "unsecured JWE (alg none) refused"},
-    {M2MSEC_R_JWE_UNSUPPORTED_ALG, "unsupported JWE algorithm"},
-    {M2MSEC_R_JWE_ZIP, "compressed JWE (zip) refused"},
-    {M2MSEC_R_JWE_CRIT, "JWE critical extension (crit) refused"},
-    {M2MSEC_R_JWE_BAD_LENGTH, "wrong JWE component length"},
-    {M2MSEC_R_ESPRIM_UNKNOWN_KID, "unknown pairwiseESPrimKey ID"},
-    {M2MSEC_R_ESPRIM_UNKNOWN_RAND, "unknown ESPrim RandObject"},
-    {M2MSEC_R_ESPRIM_EXPIRED, "ESPrim RandObject expired"},
-    {M2MSEC_R_ESPRIM_EXPIRY_ORDER, "originator RandObject outlives the receiver's"},
-    {M2MSEC_R_ESPRIM_NOT_OFFERED, "ESPrim algorithm not offered"},
-    {M2MSEC_R_ESPRIM_REPLAY, "ESPrim object replayed"},
-    {M2MSEC_R_ESPRIM_BAD_RAND, "malformed ESPrim RandObject"},
-    {M2MSEC_R_ESPRIM_LIMIT, "ESPrim limit reached"},
-    {M2MSEC_R_ESPRIM_CLOSED, "ESPrim session closed"},
-    {M2MSEC_R_ESPRIM_STATE, "ESPrim state unusable"},
-    {0, NULL},
+#define M2M_REASON_ITEM(name, number, text) {M2MSEC_R_##name, text},
+    M2MSEC_REASONS(M2M_REASON_ITEM)
+#undef M2M_REASON_ITEM
+        {0, NULL},
 };
 
 const OSSL_ITEM *m2m_reason_strings(void)
@@ -103,7 +62,7 @@ sink_raise_now(const err_sink *s, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    sink_raise(s, OPENSSL_FILE, OPENSSL_LINE, OPENSSL_FUNC, M2M_R_MALLOC_FAILURE, fmt, ap);
+    sink_raise(s, OPENSSL_FILE, OPENSSL_LINE, OPENSSL_FUNC, M2MSEC_R_MALLOC_FAILURE, fmt, ap);
     va_end(ap);
 }
 
@@ -130,16 +89,13 @@ int m2m_errors_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in)
     if (s.new_error == NULL || s.set_error_debug == NULL || s.vset_error == NULL)
         return 1; /* a core without error functions: errors are not raised */
     pthread_mutex_lock(&sinks_lock);
-    if (nsinks == capsinks) {
-        size_t ncap = capsinks == 0 ? 4 : capsinks * 2;
-        err_sink *n = OPENSSL_realloc(sinks, ncap * sizeof(*n));
+    {
+        err_sink *n = m2m_grow(sinks, nsinks, &capsinks, sizeof(*n), 4);
 
-        if (n == NULL) {
+        if (n == NULL)
             ok = 0;
-        } else {
+        else
             sinks = n;
-            capsinks = ncap;
-        }
     }
     if (ok)
         sinks[nsinks++] = s;

@@ -46,7 +46,8 @@ int m2m_fork_guard_init(void)
 {
     if (pthread_once(&g_once, init_once) == 0 && g_ready)
         return 1;
-    M2M_RAISE(M2M_R_CRYPTO_FAILED, "m2msec: cannot set up fork detection (pthread_atfork failed)");
+    M2M_RAISE(M2MSEC_R_CRYPTO_FAILED,
+              "m2msec: cannot set up fork detection (pthread_atfork failed)");
     return 0;
 }
 

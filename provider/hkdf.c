@@ -21,7 +21,7 @@ int m2m_hkdf(M2M_HMAC *h, const M2M_PROVCTX *pc, m2m_md md, const unsigned char 
     int ok = 0;
 
     if (outlen == 0 || outlen > m2m_hkdf_max_len(md)) {
-        M2M_RAISE(M2M_R_BAD_OUTPUT_LENGTH, "output length %zu is outside 1..%zu for HKDF-%s",
+        M2M_RAISE(M2MSEC_R_BAD_OUTPUT_LENGTH, "output length %zu is outside 1..%zu for HKDF-%s",
                   outlen, m2m_hkdf_max_len(md), m2m_md_name(md));
         OPENSSL_cleanse(out, outlen);
         return 0;

@@ -45,7 +45,7 @@ int m2m_hmac_init(M2M_HMAC *h, const M2M_PROVCTX *pc, m2m_md md, const unsigned 
         h->ctx = EVP_MAC_CTX_new(pc->hmac);
         h->md = -1;
         if (h->ctx == NULL) {
-            M2M_RAISE(M2M_R_MALLOC_FAILURE, "cannot create HMAC context");
+            M2M_RAISE(M2MSEC_R_MALLOC_FAILURE, "cannot create HMAC context");
             return 0;
         }
     }
@@ -57,14 +57,14 @@ int m2m_hmac_init(M2M_HMAC *h, const M2M_PROVCTX *pc, m2m_md md, const unsigned 
         p[1] = OSSL_PARAM_construct_end();
         if (!EVP_MAC_CTX_set_params(h->ctx, p)) {
             h->md = -1;
-            M2M_RAISE(M2M_R_FETCH_FAILED, "cannot set HMAC digest %s", md_table[md].canonical);
+            M2M_RAISE(M2MSEC_R_FETCH_FAILED, "cannot set HMAC digest %s", md_table[md].canonical);
             return 0;
         }
         h->md = (int)md;
     }
     /* An empty HMAC key is valid (RFC 2104 pads it with zeros); pass a real pointer. */
     if (!EVP_MAC_init(h->ctx, keylen == 0 ? empty : key, keylen, NULL)) {
-        M2M_RAISE(M2M_R_CRYPTO_FAILED, "HMAC-%s key setup failed", md_table[md].canonical);
+        M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "HMAC-%s key setup failed", md_table[md].canonical);
         return 0;
     }
     return 1;
@@ -75,7 +75,7 @@ int m2m_hmac_update(M2M_HMAC *h, const unsigned char *data, size_t len)
     if (len == 0)
         return 1;
     if (!EVP_MAC_update(h->ctx, data, len)) {
-        M2M_RAISE(M2M_R_CRYPTO_FAILED, "HMAC update failed");
+        M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "HMAC update failed");
         return 0;
     }
     return 1;
@@ -86,7 +86,7 @@ int m2m_hmac_final(M2M_HMAC *h, unsigned char *out)
     size_t outl = 0;
 
     if (!EVP_MAC_final(h->ctx, out, &outl, M2M_MAX_MD_SIZE)) {
-        M2M_RAISE(M2M_R_CRYPTO_FAILED, "HMAC final failed");
+        M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "HMAC final failed");
         return 0;
     }
     return 1;

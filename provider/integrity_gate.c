@@ -20,41 +20,39 @@
 #include "cfile.h"
 #include "errors.h"
 #include "integrity_gate.h"
-#include "integrity_status.h"
+#include "status_record.h"
 #include "manifest_state.h"
 
 int m2m_integrity_gate(const M2M_PROVCTX *pc)
 {
     const M2M_POLICY *pol = &pc->policy;
-    char buf[M2M_STATUS_MAX];
     M2M_INTEGRITY_STATUS st;
     M2M_ERRMSG err;
     uint64_t accepted = 0, now;
-    const char *why;
-    size_t n = 0;
     time_t t;
+    int r;
 
     if (!pol->require_integrity)
         return 1;
-    if (!m2m_cf_read_into(pol->status_path, M2M_CF_NO_SYMLINKS, buf, sizeof(buf), &n,
-                          "device integrity status", &err)) {
-        if (err.sys_errno == ENOENT)
-            M2M_RAISE(M2M_R_INTEGRITY_FAILED,
-                      "session keys refused: no device integrity status at %s; run m2msec "
-                      "verify",
-                      pol->status_path);
-        else
-            M2M_RAISE(M2M_R_INTEGRITY_FAILED, "session keys refused: %s", err.text);
+    r = m2m_status_read(pc->hmac, pol->device_key, pol->device_key_len, pol->status_path, &st,
+                        &err);
+    if (r == 0 && err.sys_errno == ENOENT) {
+        M2M_RAISE(M2MSEC_R_INTEGRITY_FAILED,
+                  "session keys refused: no device integrity status at %s; run m2msec verify",
+                  pol->status_path);
         return 0;
     }
-    why = m2m_status_verify(pc->hmac, pol->device_key, pol->device_key_len, buf, n, &st);
-    OPENSSL_cleanse(buf, sizeof(buf));
-    if (why != NULL) {
-        M2M_RAISE(M2M_R_INTEGRITY_FAILED, "session keys refused: %s: %s", pol->status_path, why);
+    if (r == 0) {
+        M2M_RAISE(M2MSEC_R_INTEGRITY_FAILED, "session keys refused: %s", err.text);
+        return 0;
+    }
+    if (r < 0) {
+        M2M_RAISE(M2MSEC_R_INTEGRITY_FAILED, "session keys refused: %s: %s", pol->status_path,
+                  err.text);
         return 0;
     }
     if (st.verifying) {
-        M2M_RAISE(M2M_R_INTEGRITY_FAILED,
+        M2M_RAISE(M2MSEC_R_INTEGRITY_FAILED,
                   "session keys refused: a verification started at %llu has not finished (in "
                   "progress, interrupted, or its result could not be written); run m2msec "
                   "verify",
@@ -62,7 +60,7 @@ int m2m_integrity_gate(const M2M_PROVCTX *pc)
         return 0;
     }
     if (!st.passed) {
-        M2M_RAISE(M2M_R_INTEGRITY_FAILED,
+        M2M_RAISE(M2MSEC_R_INTEGRITY_FAILED,
                   "session keys refused: the device failed integrity verification (manifest "
                   "version %llu); remediate and verify again",
                   (unsigned long long)st.manifest_version);
@@ -71,14 +69,14 @@ int m2m_integrity_gate(const M2M_PROVCTX *pc)
     t = time(NULL);
     now = t < 0 ? 0 : (uint64_t)t;
     if (st.time > now) {
-        M2M_RAISE(M2M_R_INTEGRITY_FAILED,
+        M2M_RAISE(M2MSEC_R_INTEGRITY_FAILED,
                   "session keys refused: the status record is dated %llu, after the current "
                   "time %llu (the clock went back?); run m2msec verify",
                   (unsigned long long)st.time, (unsigned long long)now);
         return 0;
     }
     if (now - st.time > pol->max_status_age) {
-        M2M_RAISE(M2M_R_INTEGRITY_FAILED,
+        M2M_RAISE(M2MSEC_R_INTEGRITY_FAILED,
                   "session keys refused: the last verification passed %llu s ago, longer than "
                   "the policy's max_status_age of %llu s; run m2msec verify",
                   (unsigned long long)(now - st.time), (unsigned long long)pol->max_status_age);
@@ -86,16 +84,16 @@ int m2m_integrity_gate(const M2M_PROVCTX *pc)
     }
     if (!m2m_manifest_state_read(pol->state_path, &accepted, &err)) {
         if (err.sys_errno == ENOENT)
-            M2M_RAISE(M2M_R_INTEGRITY_FAILED,
+            M2M_RAISE(M2MSEC_R_INTEGRITY_FAILED,
                       "session keys refused: no manifest state at %s (m2msec verify --state %s "
                       "keeps the newest accepted manifest version)",
                       pol->state_path, pol->state_path);
         else
-            M2M_RAISE(M2M_R_INTEGRITY_FAILED, "session keys refused: %s", err.text);
+            M2M_RAISE(M2MSEC_R_INTEGRITY_FAILED, "session keys refused: %s", err.text);
         return 0;
     }
     if (st.manifest_version < accepted) {
-        M2M_RAISE(M2M_R_INTEGRITY_FAILED,
+        M2M_RAISE(M2MSEC_R_INTEGRITY_FAILED,
                   "session keys refused: the status record is for manifest version %llu, but "
                   "version %llu has been accepted on this device; run m2msec verify",
                   (unsigned long long)st.manifest_version, (unsigned long long)accepted);

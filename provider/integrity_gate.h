@@ -5,7 +5,7 @@
 
 #include "prov.h"
 
-/* 1 if keys may be derived; 0 with M2M_R_INTEGRITY_FAILED raised otherwise. */
+/* 1 if keys may be derived; 0 with M2MSEC_R_INTEGRITY_FAILED raised otherwise. */
 int m2m_integrity_gate(const M2M_PROVCTX *pc);
 
 #endif

@@ -38,7 +38,7 @@ void *m2m_kdf_new(void *provctx, const M2M_KDF_TYPE *t)
         return NULL;
     b = OPENSSL_zalloc(t->size);
     if (b == NULL) {
-        M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory creating %s context", t->name);
+        M2M_RAISE(M2MSEC_R_MALLOC_FAILURE, "out of memory creating %s context", t->name);
         return NULL;
     }
     b->type = t;
@@ -112,7 +112,7 @@ static int set_digest(m2m_md *md, const OSSL_PARAM *p)
         v = m2m_md_from_name(name);
     }
     if (v < 0) {
-        M2M_RAISE(M2M_R_UNKNOWN_DIGEST,
+        M2M_RAISE(M2MSEC_R_UNKNOWN_DIGEST,
                   "digest '%.*s' is not supported (use SHA2-256, SHA2-384 or SHA2-512)",
                   m2m_name_shown(len), s);
         return 0;
@@ -160,7 +160,7 @@ int m2m_kdf_set_ctx_params(void *ctx, const OSSL_PARAM params[])
          */
         if (p->data == NULL && p->data_type != OSSL_PARAM_UTF8_STRING &&
             p->data_type != OSSL_PARAM_UTF8_PTR) {
-            M2M_RAISE(M2M_R_INVALID_PARAMETER,
+            M2M_RAISE(M2MSEC_R_INVALID_PARAMETER,
                       "%s: parameter '%s' has no value (its data pointer is NULL, data_size %zu)",
                       t->name, p->key, p->data_size);
             return 0;

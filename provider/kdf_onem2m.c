@@ -88,7 +88,7 @@ static int onem2m_set_derivation(void *vctx, const OSSL_PARAM *p)
         if (m2m_name_is(name, len, derivations[i].name))
             break;
     if (i == NDERIVATIONS) {
-        M2M_RAISE(M2M_R_UNKNOWN_DERIVATION,
+        M2M_RAISE(M2MSEC_R_UNKNOWN_DERIVATION,
                   "derivation '%.*s' is unknown (use " DERIVATION_LIST
                   " or " M2MSEC_ONEM2M_ESPRIM_SESSION ")",
                   m2m_name_shown(len), name);
@@ -160,7 +160,7 @@ static void *onem2m_new(void *provctx)
 static int need(const char *derivname, const char *pname, const M2M_BYTES *b)
 {
     if (b->data == NULL) {
-        M2M_RAISE(M2M_R_MISSING_PARAMETER, "derivation '%s' requires parameter '%s'", derivname,
+        M2M_RAISE(M2MSEC_R_MISSING_PARAMETER, "derivation '%s' requires parameter '%s'", derivname,
                   pname);
         return 0;
     }
@@ -193,20 +193,20 @@ static int onem2m_derive(void *vctx, unsigned char *out, size_t outlen, const OS
         if (derivations[i].d == c->d)
             dname = derivations[i].name;
     if (dname == NULL) {
-        M2M_RAISE(M2M_R_MISSING_PARAMETER,
+        M2M_RAISE(M2MSEC_R_MISSING_PARAMETER,
                   "parameter '" M2MSEC_KDF_PARAM_DERIVATION "' is required by " M2MSEC_KDF_ONEM2M
                   " (" DERIVATION_LIST ", " M2MSEC_ONEM2M_ESPRIM_SESSION ")");
         goto end;
     }
     if (outlen == 0 || outlen > 32) {
-        M2M_RAISE(M2M_R_BAD_OUTPUT_LENGTH,
+        M2M_RAISE(M2MSEC_R_BAD_OUTPUT_LENGTH,
                   "output length %zu is outside 1..32 for " M2MSEC_KDF_ONEM2M " (HMAC-SHA-256)",
                   outlen);
         goto end;
     }
     if (c->base.key.data == NULL) {
-        M2M_RAISE(M2M_R_MISSING_KEY, "derivation '%s' requires parameter '" OSSL_KDF_PARAM_KEY "'",
-                  dname);
+        M2M_RAISE(M2MSEC_R_MISSING_KEY,
+                  "derivation '%s' requires parameter '" OSSL_KDF_PARAM_KEY "'", dname);
         goto end;
     }
     if (!m2m_key_long_enough(&c->base.key, c->base.pc->policy.min_key_bits))
@@ -228,7 +228,7 @@ static int onem2m_derive(void *vctx, unsigned char *out, size_t outlen, const OS
         int n;
 
         if (!c->have_suid) {
-            M2M_RAISE(M2M_R_MISSING_PARAMETER,
+            M2M_RAISE(M2MSEC_R_MISSING_PARAMETER,
                       "derivation '%s' requires parameter '" M2MSEC_KDF_PARAM_SUID "'", dname);
             break;
         }

@@ -38,7 +38,7 @@ static int oscore_set_type(void *vctx, const OSSL_PARAM *p)
     if (!m2m_param_utf8(p, &t, &len))
         return 0;
     if (!m2m_name_is(t, len, "key") && !m2m_name_is(t, len, "iv")) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER,
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER,
                   "parameter '" M2MSEC_KDF_PARAM_TYPE "' must be 'key' or 'iv'");
         return 0;
     }
@@ -51,7 +51,7 @@ static int oscore_set_alg(void *vctx, const OSSL_PARAM *p)
     OSCORE_KDF *c = vctx;
 
     if (!OSSL_PARAM_get_int32(p, &c->alg)) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER,
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER,
                   "parameter '" M2MSEC_KDF_PARAM_ALG "' must be a COSE algorithm integer");
         return 0;
     }
@@ -136,37 +136,37 @@ static int oscore_derive(void *vctx, unsigned char *out, size_t outlen, const OS
     if (!m2m_kdf_set_ctx_params(c, params))
         goto end;
     if (c->base.key.data == NULL) {
-        M2M_RAISE(M2M_R_MISSING_KEY, "no Master Secret: set parameter '" OSSL_KDF_PARAM_KEY "'");
+        M2M_RAISE(M2MSEC_R_MISSING_KEY, "no Master Secret: set parameter '" OSSL_KDF_PARAM_KEY "'");
         goto end;
     }
     if (!m2m_key_long_enough(&c->base.key, c->base.pc->policy.min_key_bits))
         goto end;
     if (c->is_iv < 0) {
-        M2M_RAISE(M2M_R_MISSING_PARAMETER,
+        M2M_RAISE(M2MSEC_R_MISSING_PARAMETER,
                   "parameter '" M2MSEC_KDF_PARAM_TYPE "' ('key' or 'iv') is required");
         goto end;
     }
     if (!c->is_iv && c->id.data == NULL) {
-        M2M_RAISE(M2M_R_MISSING_PARAMETER,
+        M2M_RAISE(M2MSEC_R_MISSING_PARAMETER,
                   "parameter '" M2MSEC_KDF_PARAM_ID
                   "' (Sender or Recipient ID, may be empty) is required for a key");
         goto end;
     }
     if (c->is_iv && c->id.len != 0) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER,
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER,
                   "parameter '" M2MSEC_KDF_PARAM_ID
                   "' must be empty when deriving the Common IV (RFC 8613 3.2.1)");
         goto end;
     }
     if (c->id.len > OSCORE_ID_MAX || c->id_context.len > OSCORE_ID_MAX) {
-        M2M_RAISE(M2M_R_FIELD_TOO_LONG,
+        M2M_RAISE(M2MSEC_R_FIELD_TOO_LONG,
                   "'" M2MSEC_KDF_PARAM_ID "' and '" M2MSEC_KDF_PARAM_ID_CONTEXT
                   "' are limited to %u bytes",
                   OSCORE_ID_MAX);
         goto end;
     }
     if (outlen == 0 || outlen > m2m_hkdf_max_len(M2M_MD_SHA256)) {
-        M2M_RAISE(M2M_R_BAD_OUTPUT_LENGTH,
+        M2M_RAISE(M2MSEC_R_BAD_OUTPUT_LENGTH,
                   "output length %zu is outside 1..%zu for " M2MSEC_KDF_OSCORE, outlen,
                   m2m_hkdf_max_len(M2M_MD_SHA256));
         goto end;

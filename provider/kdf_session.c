@@ -105,7 +105,7 @@ static void put_field(ENC *e, const unsigned char *d, size_t len)
 static int check_field(const char *name, const M2M_BYTES *b)
 {
     if (b->len > FIELD_MAX) {
-        M2M_RAISE(M2M_R_FIELD_TOO_LONG, "parameter '%s' is %zu bytes; the maximum is %u", name,
+        M2M_RAISE(M2MSEC_R_FIELD_TOO_LONG, "parameter '%s' is %zu bytes; the maximum is %u", name,
                   b->len, FIELD_MAX);
         return 0;
     }
@@ -115,7 +115,7 @@ static int check_field(const char *name, const M2M_BYTES *b)
 static int require(const char *name, const M2M_BYTES *b)
 {
     if (b->data == NULL) {
-        M2M_RAISE(M2M_R_MISSING_PARAMETER, "parameter '%s' is required by " M2MSEC_KDF_SESSION,
+        M2M_RAISE(M2MSEC_R_MISSING_PARAMETER, "parameter '%s' is required by " M2MSEC_KDF_SESSION,
                   name);
         return 0;
     }
@@ -137,7 +137,7 @@ static int session_derive(void *vctx, unsigned char *out, size_t outlen, const O
     if (!m2m_kdf_set_ctx_params(c, params))
         goto fail;
     if (c->base.key.data == NULL) {
-        M2M_RAISE(M2M_R_MISSING_KEY,
+        M2M_RAISE(M2MSEC_R_MISSING_KEY,
                   "no service-layer key: set parameter '" OSSL_KDF_PARAM_KEY "'");
         goto fail;
     }
@@ -151,28 +151,28 @@ static int session_derive(void *vctx, unsigned char *out, size_t outlen, const O
         !check_field(M2MSEC_KDF_PARAM_AEAD, &c->aead))
         goto fail;
     if (c->lifetime == 0) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "lifetime must be at least 1 s");
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "lifetime must be at least 1 s");
         goto fail;
     }
     if (c->not_before > UINT64_MAX - c->lifetime) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER,
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER,
                   "not-before %llu + lifetime %llu s does not fit in 64 bits",
                   (unsigned long long)c->not_before, (unsigned long long)c->lifetime);
         goto fail;
     }
     if (c->lifetime > pol->max_lifetime) {
-        M2M_RAISE(M2M_R_LIFETIME_EXCEEDS_POLICY, "lifetime %llu s exceeds policy maximum %llu s",
+        M2M_RAISE(M2MSEC_R_LIFETIME_EXCEEDS_POLICY, "lifetime %llu s exceeds policy maximum %llu s",
                   (unsigned long long)c->lifetime, (unsigned long long)pol->max_lifetime);
         goto fail;
     }
     if (outlen == 0 || outlen > m2m_hkdf_max_len(c->md)) {
-        M2M_RAISE(M2M_R_BAD_OUTPUT_LENGTH, "output length %zu is outside 1..%zu for HKDF-%s",
+        M2M_RAISE(M2MSEC_R_BAD_OUTPUT_LENGTH, "output length %zu is outside 1..%zu for HKDF-%s",
                   outlen, m2m_hkdf_max_len(c->md), m2m_md_name(c->md));
         goto fail;
     }
     aead = c->aead.data != NULL ? &c->aead : &default_aead;
     if (!m2m_policy_aead_allowed(pol, (const char *)aead->data, aead->len)) {
-        M2M_RAISE(M2M_R_NOT_ALLOWED, "aead '%.*s' is not allowed by the security policy",
+        M2M_RAISE(M2MSEC_R_NOT_ALLOWED, "aead '%.*s' is not allowed by the security policy",
                   (int)aead->len, (const char *)aead->data);
         goto fail;
     }
@@ -183,7 +183,7 @@ static int session_derive(void *vctx, unsigned char *out, size_t outlen, const O
               c->receiver.len + 8 + 8 + 8 + 2 + aead->len + 4 + 2 + c->ononce.len + 2 +
               c->rnonce.len;
     if (infolen > sizeof(stackbuf) && (info = OPENSSL_malloc(infolen)) == NULL) {
-        M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory encoding info");
+        M2M_RAISE(M2MSEC_R_MALLOC_FAILURE, "out of memory encoding info");
         goto fail;
     }
     e.p = info;

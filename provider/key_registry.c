@@ -81,7 +81,7 @@ int m2m_key_registry_init(void)
 {
     if (pthread_once(&g_once, init_once) == 0 && g_ready)
         return 1;
-    M2M_RAISE(M2M_R_CRYPTO_FAILED,
+    M2M_RAISE(M2MSEC_R_CRYPTO_FAILED,
               "m2msec: cannot set up the process-wide key registry (no random secret from the "
               "kernel's getrandom)");
     return 0;
@@ -91,7 +91,7 @@ static int lock(void)
 {
     if (pthread_mutex_lock(&g_lock) == 0)
         return 1;
-    M2M_RAISE(M2M_R_CRYPTO_FAILED, "cannot lock the process-wide key registry");
+    M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "cannot lock the process-wide key registry");
     return 0;
 }
 
@@ -125,7 +125,7 @@ int m2m_key_fingerprint(EVP_MAC *hmac, const char *alg, const unsigned char *key
         if (memcmp(fp->b, zero, M2M_KEY_FP_LEN) == 0)
             fp->b[0] = 1; /* all-zero marks an empty slot */
     } else {
-        M2M_RAISE(M2M_R_CRYPTO_FAILED, "cannot fingerprint the %s record key", alg);
+        M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "cannot fingerprint the %s record key", alg);
     }
     OPENSSL_cleanse(mac, sizeof(mac));
     return ok;
@@ -188,14 +188,14 @@ int m2m_key_registry_claim(const M2M_KEY_FP *fp, const char *alg)
         return 0;
     if (!claims_room()) {
         unlock();
-        M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory in the key registry");
+        M2M_RAISE(M2MSEC_R_MALLOC_FAILURE, "out of memory in the key registry");
         return 0;
     }
     fresh = claims_insert(g_claims, g_claims_slots, fp->b);
     g_claims_used += (size_t)fresh;
     unlock();
     if (!fresh)
-        M2M_RAISE(M2M_R_KEY_REUSED,
+        M2M_RAISE(M2MSEC_R_KEY_REUSED,
                   "this %s key was already used to encrypt in this process; its nonces "
                   "would repeat: derive a new session key (next epoch)",
                   alg);

@@ -62,7 +62,7 @@ int m2m_key_fingerprint(EVP_MAC *hmac, const char *alg, const unsigned char *key
 
 /*
  * Claim a key for encryption: 1 if claimed now; 0 if it was claimed before
- * in this process (M2M_R_KEY_REUSED raised) or on failure (raised).
+ * in this process (M2MSEC_R_KEY_REUSED raised) or on failure (raised).
  */
 int m2m_key_registry_claim(const M2M_KEY_FP *fp, const char *alg);
 

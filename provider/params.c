@@ -23,7 +23,7 @@ static int set_copy(M2M_BYTES *b, const void *src, size_t len, int secret)
     unsigned char *d = OPENSSL_malloc(len + 1);
 
     if (d == NULL) {
-        M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory copying a parameter");
+        M2M_RAISE(M2MSEC_R_MALLOC_FAILURE, "out of memory copying a parameter");
         return 0;
     }
     if (len > 0)
@@ -50,7 +50,7 @@ int m2m_param_octets(const OSSL_PARAM *p, M2M_BYTES *b, int secret)
     size_t len = 0;
 
     if (!OSSL_PARAM_get_octet_string_ptr(p, &v, &len)) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter '%s' must be an octet string", p->key);
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "parameter '%s' must be an octet string", p->key);
         return 0;
     }
     return set_copy(b, v, len, secret);
@@ -71,17 +71,17 @@ int m2m_param_utf8(const OSSL_PARAM *p, const char **s, size_t *len)
         v = *(const char *const *)p->data;
         n = strlen(v);
         if (p->data_size != 0 && p->data_size != n) {
-            M2M_RAISE(M2M_R_INVALID_UTF8,
+            M2M_RAISE(M2MSEC_R_INVALID_UTF8,
                       "parameter '%s' contains a NUL byte at offset %zu (data_size %zu)", p->key, n,
                       p->data_size);
             return 0;
         }
     } else {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter '%s' must be a UTF-8 string", p->key);
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "parameter '%s' must be a UTF-8 string", p->key);
         return 0;
     }
     if ((nul = memchr(v, '\0', n)) != NULL) {
-        M2M_RAISE(M2M_R_INVALID_UTF8,
+        M2M_RAISE(M2MSEC_R_INVALID_UTF8,
                   "parameter '%s' contains a NUL byte at offset %zu (data_size %zu)", p->key,
                   (size_t)(nul - v), n);
         return 0;
@@ -111,7 +111,7 @@ int m2m_param_nfkc(const OSSL_PARAM *p, M2M_BYTES *b, int allow_empty)
         return 0;
     if (normlen == 0 && !allow_empty) {
         OPENSSL_free(norm);
-        M2M_RAISE(M2M_R_INVALID_PARAMETER, "parameter '%s' must not be empty", p->key);
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "parameter '%s' must not be empty", p->key);
         return 0;
     }
     m2m_bytes_free(b, 0);
@@ -124,7 +124,7 @@ int m2m_key_long_enough(const M2M_BYTES *key, uint64_t min_key_bits)
 {
     if (key->len * 8 >= min_key_bits)
         return 1;
-    M2M_RAISE(M2M_R_KEY_TOO_SHORT, "key is %zu bits; policy minimum is %llu bits", key->len * 8,
+    M2M_RAISE(M2MSEC_R_KEY_TOO_SHORT, "key is %zu bits; policy minimum is %llu bits", key->len * 8,
               (unsigned long long)min_key_bits);
     return 0;
 }
@@ -132,7 +132,7 @@ int m2m_key_long_enough(const M2M_BYTES *key, uint64_t min_key_bits)
 int m2m_param_u64(const OSSL_PARAM *p, uint64_t *v)
 {
     if (!OSSL_PARAM_get_uint64(p, v)) {
-        M2M_RAISE(M2M_R_INVALID_PARAMETER,
+        M2M_RAISE(M2MSEC_R_INVALID_PARAMETER,
                   "parameter '%s' must be an unsigned integer that fits 64 bits", p->key);
         return 0;
     }

@@ -15,7 +15,7 @@
 #include "cipher_record.h"
 #include "conf_check.h"
 #include "errors.h"
-#include "integrity_status.h"
+#include "status_record.h"
 #include "policy.h"
 #include "policy_file.h"
 #include "replay_window.h"
@@ -39,7 +39,6 @@ void m2m_policy_cleanup(M2M_POLICY *pol)
     pol->status_path = pol->state_path = pol->policy_path = NULL;
 }
 
-_Static_assert(M2M_POLICY_MAX_DEVICE_KEY == M2M_DEVICE_KEY_MAX, "device key sizes differ");
 _Static_assert(M2M_PF_REPLAY_MIN == M2M_REPLAY_MIN && M2M_PF_REPLAY_MAX == M2M_REPLAY_MAX,
                "replay window limits differ between common/ and the provider");
 _Static_assert(M2M_PF_NAEADS == M2M_REC_NALGS + 1,
@@ -64,7 +63,7 @@ static int set_string(char **dst, const char *v)
     char *copy = OPENSSL_strdup(v);
 
     if (copy == NULL) {
-        M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory reading the policy");
+        M2M_RAISE(M2MSEC_R_MALLOC_FAILURE, "out of memory reading the policy");
         return 0;
     }
     OPENSSL_free(*dst);
@@ -78,7 +77,7 @@ static int read_device_key(M2M_POLICY *pol, const char *path, const char *where)
     int r = m2m_device_key_read(path, pol->device_key, &pol->device_key_len);
 
     if (r != 0)
-        M2M_RAISE(M2M_R_BAD_POLICY, "%s: policy device_key_file %s: %s", where, path,
+        M2M_RAISE(M2MSEC_R_BAD_POLICY, "%s: policy device_key_file %s: %s", where, path,
                   m2m_device_key_error(r));
     return r == 0;
 }
@@ -136,7 +135,7 @@ static int load_section(M2M_POLICY *pol, char *const vals[M2M_CK_COUNT], const c
 
     memset(&sv, 0, sizeof(sv));
     if (!m2m_cnf_check(provname, (const char *const *)vals, src, &err)) {
-        M2M_RAISE(M2M_R_BAD_POLICY, "%s", err.text);
+        M2M_RAISE(M2MSEC_R_BAD_POLICY, "%s", err.text);
         return 0;
     }
     for (int k = 0; k < M2M_SK_COUNT; k++) {
@@ -144,13 +143,13 @@ static int load_section(M2M_POLICY *pol, char *const vals[M2M_CK_COUNT], const c
             continue;
         m2m_cnf_where(src, k, where, sizeof(where));
         if (!m2m_session_set(&sv, (M2M_SKEY)k, vals[k], where, src->line[k], &err)) {
-            M2M_RAISE(M2M_R_BAD_POLICY, "%s", err.text);
+            M2M_RAISE(M2MSEC_R_BAD_POLICY, "%s", err.text);
             goto end;
         }
     }
     if (vals[M2M_CK_POLICY] != NULL && vals[M2M_CK_POLICY][0] != '/') {
         m2m_cnf_where(src, M2M_CK_POLICY, where, sizeof(where));
-        M2M_RAISE(M2M_R_BAD_POLICY,
+        M2M_RAISE(M2MSEC_R_BAD_POLICY,
                   "%s: policy = '%s' is not an absolute path (a relative one would depend on "
                   "the application's working directory)",
                   where, vals[M2M_CK_POLICY]);
@@ -171,7 +170,7 @@ static int load_policy_file(M2M_POLICY *pol, const char *path)
     int ok;
 
     if (!m2m_policy_file_load(path, &pf, &err)) {
-        M2M_RAISE(M2M_R_BAD_POLICY, "%s", err.text);
+        M2M_RAISE(M2MSEC_R_BAD_POLICY, "%s", err.text);
         return 0;
     }
     ok = apply(pol, &pf.session, &o);
@@ -198,7 +197,7 @@ int m2m_policy_load(M2M_POLICY *pol, const OSSL_CORE_HANDLE *handle,
         return 1; /* no config section: defaults */
     src = OPENSSL_zalloc(sizeof(*src));
     if (src == NULL) {
-        M2M_RAISE(M2M_R_MALLOC_FAILURE, "out of memory reading the policy");
+        M2M_RAISE(M2MSEC_R_MALLOC_FAILURE, "out of memory reading the policy");
         return 0;
     }
     if (!load_section(pol, vals, provname, src))
@@ -208,7 +207,7 @@ int m2m_policy_load(M2M_POLICY *pol, const OSSL_CORE_HANDLE *handle,
         goto end;
     if (pol->require_integrity &&
         (pol->status_path == NULL || pol->device_key_len == 0 || pol->state_path == NULL)) {
-        M2M_RAISE(M2M_R_BAD_POLICY,
+        M2M_RAISE(M2MSEC_R_BAD_POLICY,
                   "policy require_integrity needs integrity_status, device_key_file and "
                   "manifest_state (missing:%s%s%s)",
                   pol->status_path == NULL ? " integrity_status" : "",

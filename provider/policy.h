@@ -16,13 +16,13 @@
 #include <openssl/core_dispatch.h>
 
 #include "policy_file.h"
+#include "status_record.h" /* M2M_DEVICE_KEY_MAX */
 
 #define M2M_POLICY_DEFAULT_MAX_LIFETIME 86400u /* seconds: one day */
 #define M2M_POLICY_DEFAULT_MIN_KEY_BITS 128u
 /* A policy may raise the floor, never lower it; the ceiling is ten years. */
 #define M2M_POLICY_FLOOR_MIN_KEY_BITS M2M_PF_MIN_KEY_BITS_FLOOR
 #define M2M_POLICY_CEIL_MAX_LIFETIME M2M_PF_MAX_LIFETIME_CEIL
-#define M2M_POLICY_MAX_DEVICE_KEY 64
 
 typedef struct m2m_policy_st {
     uint64_t max_lifetime;  /* longest session-key lifetime, seconds */
@@ -36,7 +36,7 @@ typedef struct m2m_policy_st {
     char *status_path;       /* integrity status record (require_integrity) */
     char *state_path;        /* manifest rollback state: the newest accepted manifest version */
     uint64_t max_status_age; /* seconds a "passed" status record stays good */
-    unsigned char device_key[M2M_POLICY_MAX_DEVICE_KEY]; /* authenticates the status */
+    unsigned char device_key[M2M_DEVICE_KEY_MAX]; /* authenticates the status */
     size_t device_key_len;
     char *policy_path; /* the policy file, if any */
 } M2M_POLICY;
@@ -51,7 +51,7 @@ void m2m_policy_cleanup(M2M_POLICY *pol);
  * relative paths: common/conf_check.h) and the policy file it names (the
  * strict reader of common/policy_file.h). Unset keys keep their defaults;
  * an unknown key, a relative path, a malformed or out-of-range value, or a
- * policy file that is not exactly valid raises M2M_R_BAD_POLICY naming the
+ * policy file that is not exactly valid raises M2MSEC_R_BAD_POLICY naming the
  * file and line, and returns 0 (the provider then refuses to load: a typo
  * must never weaken security).
  */

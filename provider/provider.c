@@ -107,7 +107,7 @@ int m2m_prov_usable(const M2M_PROVCTX *pc)
 {
     if (!pc->module_failed)
         return 1;
-    M2M_RAISE(M2M_R_MODULE_INTEGRITY,
+    M2M_RAISE(M2MSEC_R_MODULE_INTEGRITY,
               "module integrity check failed: m2msec.so does not match the module-mac recorded "
               "by m2msec provider-install; every operation is refused");
     return 0;
@@ -184,7 +184,7 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 
     pc = OPENSSL_zalloc(sizeof(*pc));
     if (pc == NULL) {
-        M2M_RAISE(M2M_R_MALLOC_FAILURE, "m2msec: out of memory at provider load");
+        M2M_RAISE(M2MSEC_R_MALLOC_FAILURE, "m2msec: out of memory at provider load");
         m2m_errors_release(handle);
         return 0;
     }
@@ -200,18 +200,18 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     pc->libctx = OSSL_LIB_CTX_new_child(handle, in);
     if (pc->libctx == NULL ||
         (pc->deflt = OSSL_PROVIDER_try_load(pc->libctx, "default", 1)) == NULL) {
-        M2M_RAISE(M2M_R_FETCH_FAILED, "m2msec: cannot create child library context");
+        M2M_RAISE(M2MSEC_R_FETCH_FAILED, "m2msec: cannot create child library context");
         goto err;
     }
     pc->hmac = EVP_MAC_fetch(pc->libctx, "HMAC", NULL);
     if (pc->hmac == NULL) {
-        M2M_RAISE(M2M_R_FETCH_FAILED, "m2msec: cannot fetch HMAC");
+        M2M_RAISE(M2MSEC_R_FETCH_FAILED, "m2msec: cannot fetch HMAC");
         goto err;
     }
     for (size_t i = 0; i < M2M_REC_NALGS; i++) {
         pc->rec_inner[i] = EVP_CIPHER_fetch(pc->libctx, m2m_rec_algs[i].inner, "provider!=m2msec");
         if (pc->rec_inner[i] == NULL) {
-            M2M_RAISE(M2M_R_FETCH_FAILED, "m2msec: cannot fetch %s", m2m_rec_algs[i].inner);
+            M2M_RAISE(M2MSEC_R_FETCH_FAILED, "m2msec: cannot fetch %s", m2m_rec_algs[i].inner);
             goto err;
         }
     }

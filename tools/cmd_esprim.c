@@ -29,6 +29,7 @@
 
 #include "m2msec/esprim.h"
 #include "m2msec/m2msec.h"
+#include "io.h"
 #include "tool.h"
 
 #define ESP_MAX_JWE ((size_t)24 << 20) /* a JWE of the largest primitive fits */
@@ -260,62 +261,24 @@ static int require(const char *cmd, const char *v, const char *opt)
 static unsigned char *read_input(const char *path, size_t max, size_t *len, const char *what)
 {
     int fd = path == NULL || strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
-    size_t cap = 4096, n = 0;
-    unsigned char *b;
+    unsigned char *b = NULL;
+    int err;
 
     *len = 0;
     if (fd < 0) {
         tool_err("%s %s: cannot open it: %s", what, path, strerror(errno));
         return NULL;
     }
-    if ((b = malloc(cap)) == NULL) {
-        tool_err("out of memory");
-        goto fail;
-    }
-    for (;;) {
-        ssize_t r;
-
-        if (n == cap) {
-            unsigned char *nb;
-
-            if (cap > max) {
-                tool_err("%s %s: larger than %zu bytes", what, fd == 0 ? "(stdin)" : path, max);
-                goto fail;
-            }
-            if ((nb = realloc(b, cap * 2)) == NULL) {
-                tool_err("out of memory");
-                goto fail;
-            }
-            b = nb;
-            cap *= 2;
-        }
-        r = read(fd, b + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            tool_err("%s %s: cannot read it: %s", what, fd == 0 ? "(stdin)" : path,
-                     strerror(errno));
-            goto fail;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    if (n > max) {
-        tool_err("%s %s: larger than %zu bytes", what, fd == 0 ? "(stdin)" : path, max);
-        goto fail;
-    }
+    err = m2m_read_fd_alloc(fd, max, 4096, &b, len);
     if (fd != 0)
         close(fd);
-    *len = n;
+    if (err == EFBIG)
+        tool_err("%s %s: larger than %zu bytes", what, fd == 0 ? "(stdin)" : path, max);
+    else if (err == ENOMEM)
+        tool_err("out of memory");
+    else if (err != 0)
+        tool_err("%s %s: cannot read it: %s", what, fd == 0 ? "(stdin)" : path, strerror(err));
     return b;
-fail:
-    if (b != NULL)
-        OPENSSL_cleanse(b, cap);
-    free(b);
-    if (fd > 0)
-        close(fd);
-    return NULL;
 }
 
 /*
@@ -343,7 +306,7 @@ static int write_output(const char *path, const void *buf, size_t len, const cha
         tool_err("cannot create a temporary file next to %s: %s", path, strerror(errno));
         return 0;
     }
-    if (fchmod(fd, 0600) != 0 || !tool_write_all(fd, buf, len) || fsync(fd) != 0) {
+    if (fchmod(fd, 0600) != 0 || !m2m_write_all(fd, buf, len) || fsync(fd) != 0) {
         tool_err("cannot write the %s to %s: %s", what, tmp, strerror(errno));
         close(fd);
         unlink(tmp);
@@ -362,7 +325,7 @@ static int write_output(const char *path, const void *buf, size_t len, const cha
 typedef struct esp_ctx {
     OSSL_LIB_CTX *libctx;
     OSSL_PROVIDER *prov, *deflt;
-    unsigned char key[TOOL_DEVICE_KEY_MAX];
+    unsigned char key[M2M_DEVICE_KEY_MAX];
     size_t key_len;
     int aeads[3];
     size_t naeads;
@@ -586,7 +549,7 @@ static int esp_rand_check(int argc, char **argv)
         NULL)
         return EXIT_USAGE;
     r = m2msec_esprim_rand_parse((const char *)in, chomp(in, len), role);
-    free(in);
+    OPENSSL_free(in);
     if (r == NULL) {
         tool_fail("the %s RandObject is refused", a.role);
         return EXIT_INTEGRITY;
@@ -681,8 +644,8 @@ static int esp_seal(int argc, char **argv)
 end:
     if (pt != NULL)
         OPENSSL_cleanse(pt, pl);
-    free(pt);
-    free(rj);
+    OPENSSL_free(pt);
+    OPENSSL_free(rj);
     free(out);
     m2msec_esprim_rand_free(r);
     m2msec_esprim_free(ep);
@@ -769,8 +732,8 @@ end:
     if (rp != NULL)
         OPENSSL_cleanse(rp, rpl);
     free(pt);
-    free(rp);
-    free(jwe);
+    OPENSSL_free(rp);
+    OPENSSL_free(jwe);
     free(rout);
     m2msec_esprim_free(ep);
     esp_ctx_free(&c);

@@ -44,6 +44,7 @@
 #include <openssl/evp.h>
 
 #include "m2msec/integrity.h"
+#include "io.h"
 #include "tool.h"
 
 #ifndef MFD_EXEC
@@ -295,11 +296,9 @@ static int copy_and_hash(int fd, const char *prog, const char *digest, unsigned 
         goto end;
     }
     for (;;) {
-        ssize_t n = read(fd, buf, COPY_BUF);
+        ssize_t n = m2m_read(fd, buf, COPY_BUF);
 
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
             tool_err("exec refused: %s: read: %s", tool_name(prog), strerror(errno));
             goto end;
         }
@@ -311,7 +310,7 @@ static int copy_and_hash(int fd, const char *prog, const char *digest, unsigned 
             tool_print_errors();
             goto end;
         }
-        if (!tool_write_all(mfd, buf, (size_t)n)) {
+        if (!m2m_write_all(mfd, buf, (size_t)n)) {
             tool_err("cannot copy %s into memory: %s", tool_name(prog), strerror(errno));
             goto end;
         }

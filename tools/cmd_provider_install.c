@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec provider-install: compute the module MAC of m2msec.so (the
- * provider's own FIPS-style self-check, provider/module_mac.c compiled in)
- * and write the openssl.cnf that loads the provider with it.
+ * provider's own FIPS-style self-check; common/module_mac.c, the code the
+ * provider uses) and write the openssl.cnf that loads the provider with it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +21,7 @@
 
 #include "m2msec/integrity.h"
 #include "module_mac.h"
+#include "io.h"
 #include "tool.h"
 
 #ifndef M2M_MODULESDIR
@@ -177,7 +178,7 @@ static int write_temp(const char *path, const char *text, char *tmp, size_t cap)
         tool_err("cannot create a temporary file next to %s: %s", tool_name(path), strerror(errno));
         return 0;
     }
-    if (fchmod(fd, 0644) != 0 || !tool_write_all(fd, text, strlen(text)) || fsync(fd) != 0) {
+    if (fchmod(fd, 0644) != 0 || !m2m_write_all(fd, text, strlen(text)) || fsync(fd) != 0) {
         tool_err("cannot write %s: %s", tool_name(tmp), strerror(errno));
         close(fd);
         unlink(tmp);

@@ -2,8 +2,8 @@
 /*
  * m2msec status: does the provider load (and pass its module self-check),
  * which policy is in force, and what does the device integrity status
- * record say (authenticated with provider/integrity_status.c, the code the
- * provider itself uses).
+ * record say (read and authenticated with common/status_record.c, the
+ * code the provider itself uses).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +21,7 @@
 #include <openssl/provider.h>
 
 #include "conf_check.h"
-#include "integrity_status.h"
+#include "status_record.h"
 #include "manifest_state.h"
 #include "policy_file.h"
 #include "tool.h"
@@ -418,16 +418,14 @@ static void time_text(uint64_t when, char *out, size_t cap)
 static int check_status_record(const char *path, const char *keyfile, const char *max_age_text,
                                const char *state_path)
 {
-    unsigned char key[TOOL_DEVICE_KEY_MAX];
-    char buf[M2M_STATUS_MAX];
-    size_t keylen = 0, len = 0;
+    unsigned char key[M2M_DEVICE_KEY_MAX];
+    size_t keylen = 0;
     M2M_INTEGRITY_STATUS st = {0, 0, 0, 0};
     EVP_MAC *hmac = NULL;
     M2M_ERRMSG err;
     uint64_t max_age = M2M_PF_DEFAULT_MAX_STATUS_AGE, accepted = 0, now = tool_now();
-    const char *why;
     char when[64];
-    int res = -1;
+    int res = -1, r;
 
     if (max_age_text != NULL && !tool_parse_u64(max_age_text, 1, UINT64_MAX, &max_age)) {
         tool_err("max_status_age '%s' is not a number", max_age_text);
@@ -435,22 +433,18 @@ static int check_status_record(const char *path, const char *keyfile, const char
     }
     if (!tool_read_device_key(keyfile, key, &keylen))
         return -1;
-    if (!m2m_cf_read_into(path, M2M_CF_NO_SYMLINKS, buf, sizeof(buf), &len,
-                          "device integrity status", &err)) {
-        if (err.sys_errno == ENOENT)
-            printf("integrity status: %s: missing (%s)\n", tool_name(path), strerror(ENOENT));
-        else
-            printf("integrity status: not accepted: %s\n", tool_name(err.text));
-        res = 0;
-        goto end;
-    }
     if ((hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL) {
         tool_print_errors();
         goto end;
     }
-    why = m2m_status_verify(hmac, key, keylen, buf, len, &st);
-    if (why != NULL) {
-        printf("integrity status: %s: not accepted: %s\n", tool_name(path), why);
+    r = m2m_status_read(hmac, key, keylen, path, &st, &err);
+    if (r == 0 && err.sys_errno == ENOENT)
+        printf("integrity status: %s: missing (%s)\n", tool_name(path), strerror(ENOENT));
+    else if (r == 0)
+        printf("integrity status: not accepted: %s\n", tool_name(err.text));
+    else if (r < 0)
+        printf("integrity status: %s: not accepted: %s\n", tool_name(path), err.text);
+    if (r <= 0) {
         res = 0;
         goto end;
     }
@@ -495,7 +489,6 @@ static int check_status_record(const char *path, const char *keyfile, const char
                (unsigned long long)accepted);
     }
 end:
-    OPENSSL_cleanse(buf, sizeof(buf));
     EVP_MAC_free(hmac);
     OPENSSL_cleanse(key, sizeof(key));
     return res;

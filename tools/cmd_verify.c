@@ -174,7 +174,7 @@ int cmd_verify(int argc, char **argv)
     static const TOOL_CMD cmd = {"verify", "h", opts, usage, 0, verify_option};
     VERIFY_ARGS va = {.vo.report_extra = 1};
     const TOOL_MANIFEST_ARGS *a = &va.a;
-    unsigned char key[TOOL_DEVICE_KEY_MAX];
+    unsigned char key[M2M_DEVICE_KEY_MAX];
     size_t keylen = 0, nign = 0, failures;
     char root_real[PATH_MAX], *sig_default = NULL, *ignore_buf[7] = {NULL};
     const char *ignore[8] = {NULL}, *why = NULL;

@@ -14,14 +14,12 @@
 #include <openssl/conf.h>
 
 #include "m2msec/integrity.h"
+#include "status_record.h" /* M2M_DEVICE_KEY_MAX */
 
 /* Exit codes, the same for every subcommand. */
 #define EXIT_OK 0        /* done; the device may run */
 #define EXIT_INTEGRITY 1 /* verification failed, signature bad, manifest or exec refused */
 #define EXIT_USAGE 2     /* bad usage or unusable input (missing file, unreadable key, ...) */
-
-/* Longest device key (bytes), as the provider accepts it. */
-#define TOOL_DEVICE_KEY_MAX 64
 
 /* Subcommands: argv[0] is the subcommand's own name. */
 int cmd_manifest(int argc, char **argv);
@@ -144,7 +142,7 @@ int tool_parse_jobs(const char *cmd, const char *text, unsigned *jobs);
  * format of the provider's device_key_file). 1 on success; on failure a
  * message naming the file (never the key) is printed.
  */
-int tool_read_device_key(const char *path, unsigned char key[TOOL_DEVICE_KEY_MAX], size_t *keylen);
+int tool_read_device_key(const char *path, unsigned char key[M2M_DEVICE_KEY_MAX], size_t *keylen);
 
 /*
  * If @p path (which need not exist, but its directory must) lies below the
@@ -175,9 +173,6 @@ int tool_provider_probe(const char *conf, TOOL_PROVIDER_INFO *info);
 char *tool_realpath(const char *path, char *out);
 /* tool_realpath() of the --root DIR; 0 after "root DIR: cannot resolve it". */
 int tool_resolve_root(const char *root, char *out);
-
-/* write(2) all n bytes (EINTR retried); 0 with errno set on failure. */
-int tool_write_all(int fd, const void *buf, size_t n);
 
 /* Current time, seconds since 1970. */
 uint64_t tool_now(void);

@@ -14,10 +14,9 @@
 #include <openssl/err.h>
 
 #include "escape.h"
-#include "integrity_status.h"
+#include "status_record.h"
+#include "text.h"
 #include "tool.h"
-
-_Static_assert(TOOL_DEVICE_KEY_MAX == M2M_DEVICE_KEY_MAX, "device key sizes differ");
 
 const char *tool_name(const char *name)
 {
@@ -208,21 +207,10 @@ CONF *tool_conf_load(const char *what, const char *path)
 
 int tool_parse_u64(const char *text, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-    uint64_t v = 0;
+    uint64_t v;
 
-    if (text == NULL || *text == '\0')
-        return 0;
-    for (const char *p = text; *p != '\0'; p++) {
-        unsigned d;
-
-        if (*p < '0' || *p > '9')
-            return 0;
-        d = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return 0;
-        v = v * 10 + d;
-    }
-    if (v < lo || v > hi)
+    /* typed by a person: leading zeros are fine ("007" is 7) */
+    if (m2m_dec_parse_str(text, hi, M2M_DEC_LEADING_ZEROS, &v) != M2M_DEC_OK || v < lo)
         return 0;
     *out = v;
     return 1;
@@ -241,7 +229,7 @@ int tool_parse_jobs(const char *cmd, const char *text, unsigned *jobs)
     return 1;
 }
 
-int tool_read_device_key(const char *path, unsigned char key[TOOL_DEVICE_KEY_MAX], size_t *keylen)
+int tool_read_device_key(const char *path, unsigned char key[M2M_DEVICE_KEY_MAX], size_t *keylen)
 {
     int r = m2m_device_key_read(path, key, keylen);
 
@@ -300,24 +288,6 @@ int tool_resolve_root(const char *root, char *out)
         return 1;
     tool_err("root %s: cannot resolve it", tool_name(root));
     return 0;
-}
-
-int tool_write_all(int fd, const void *buf, size_t n)
-{
-    const unsigned char *p = buf;
-
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return 0;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 1;
 }
 
 uint64_t tool_now(void)

@@ -16,55 +16,67 @@
 extern "C" {
 #endif
 
+/**
+ * Every reason, once: X(NAME, number, "text") defines M2MSEC_R_NAME =
+ * number with its readable text. The enum below and the provider's table
+ * of reason strings (provider/errors.c) are both made from this list, so a
+ * code cannot lose its text. The numbers never change (applications and
+ * logs compare them); new codes take new numbers. An application may use
+ * the list too, e.g. to print every code with its text.
+ */
+#define M2MSEC_REASONS(X)                                                                          \
+    X(MISSING_KEY, 1, "missing key")                                                               \
+    X(KEY_TOO_SHORT, 2, "key shorter than policy minimum")                                         \
+    X(LIFETIME_EXCEEDS_POLICY, 3, "lifetime exceeds policy maximum")                               \
+    X(MISSING_PARAMETER, 4, "missing parameter")                                                   \
+    X(INVALID_PARAMETER, 5, "invalid parameter")                                                   \
+    X(INVALID_UTF8, 6, "invalid UTF-8")                                                            \
+    X(UNKNOWN_DERIVATION, 7, "unknown derivation")                                                 \
+    X(BAD_OUTPUT_LENGTH, 8, "bad output length")                                                   \
+    X(UNKNOWN_DIGEST, 9, "unsupported digest")                                                     \
+    X(FIELD_TOO_LONG, 10, "field too long")                                                        \
+    X(BAD_POLICY, 11, "bad security policy")                                                       \
+    X(FETCH_FAILED, 12, "algorithm fetch failed")                                                  \
+    X(CRYPTO_FAILED, 13, "cryptographic operation failed")                                         \
+    X(MALLOC_FAILURE, 14, "out of memory")                                                         \
+    X(REPLAYED_RECORD, 15, "replayed record")             /* sequence number already accepted */   \
+    X(OUTSIDE_WINDOW, 16, "record outside replay window") /* too old */                            \
+    X(AUTH_FAILED, 17, "authentication failed")           /* tag did not verify */                 \
+    X(KEY_EXPIRED, 18, "session key expired")             /* a hard limit is reached */            \
+    X(KEY_REUSED, 19, "key already used for encryption")                                           \
+    X(BAD_STATE, 20, "operation out of order")                                                     \
+    X(COPY_REFUSED, 21, "record context cannot be copied")                                         \
+    X(NOT_ALLOWED, 22, "not allowed by policy")                                                    \
+    X(INTEGRITY_FAILED, 23, "device integrity not verified")                                       \
+    X(MODULE_INTEGRITY, 24, "module integrity check failed")                                       \
+    X(FORKED, 25, "context used in a forked child") /* a context made before fork() */             \
+    /* 40-59: ESPrim objects as JWE (m2msec/esprim.h, docs/PROTOCOL.md section 9) */               \
+    X(JWE_PARTS, 40, "JWE not in compact form") /* not 5 parts */                                  \
+    X(JWE_BASE64, 41, "invalid base64url")                                                         \
+    X(JWE_TOO_LARGE, 42, "JWE part too large") /* header, ciphertext */                            \
+    X(JWE_BAD_HEADER, 43, "malformed JWE header")                                                  \
+    X(JSON_DUPLICATE, 44, "duplicate JSON member")                                                 \
+    X(JWE_ALG_NONE, 45, "unsecured JWE (alg none) refused")                                        \
+    X(JWE_UNSUPPORTED_ALG, 46, "unsupported JWE algorithm") /* alg or enc */                       \
+    X(JWE_ZIP, 47, "compressed JWE (zip) refused")                                                 \
+    X(JWE_CRIT, 48, "JWE critical extension (crit) refused")                                       \
+    X(JWE_BAD_LENGTH, 49, "wrong JWE component length") /* key, IV, tag */                         \
+    X(ESPRIM_UNKNOWN_KID, 50, "unknown pairwiseESPrimKey ID")                                      \
+    X(ESPRIM_UNKNOWN_RAND, 51, "unknown ESPrim RandObject")                                        \
+    X(ESPRIM_EXPIRED, 52, "ESPrim RandObject expired")                                             \
+    X(ESPRIM_EXPIRY_ORDER, 53, "originator RandObject outlives the receiver's")                    \
+    X(ESPRIM_NOT_OFFERED, 54, "ESPrim algorithm not offered")                                      \
+    X(ESPRIM_REPLAY, 55, "ESPrim object replayed")                                                 \
+    X(ESPRIM_BAD_RAND, 56, "malformed ESPrim RandObject")                                          \
+    X(ESPRIM_LIMIT, 57, "ESPrim limit reached")                                                    \
+    X(ESPRIM_CLOSED, 58, "ESPrim session closed") /* restart, cache limit */                       \
+    X(ESPRIM_STATE, 59, "ESPrim state unusable")
+
+/** The reason codes: M2MSEC_R_MISSING_KEY = 1, ... (M2MSEC_REASONS). */
 enum m2msec_reason {
-    M2MSEC_R_MISSING_KEY = 1,             /**< "missing key" */
-    M2MSEC_R_KEY_TOO_SHORT = 2,           /**< "key shorter than policy minimum" */
-    M2MSEC_R_LIFETIME_EXCEEDS_POLICY = 3, /**< "lifetime exceeds policy maximum" */
-    M2MSEC_R_MISSING_PARAMETER = 4,       /**< "missing parameter" */
-    M2MSEC_R_INVALID_PARAMETER = 5,       /**< "invalid parameter" */
-    M2MSEC_R_INVALID_UTF8 = 6,            /**< "invalid UTF-8" */
-    M2MSEC_R_UNKNOWN_DERIVATION = 7,      /**< "unknown derivation" */
-    M2MSEC_R_BAD_OUTPUT_LENGTH = 8,       /**< "bad output length" */
-    M2MSEC_R_UNKNOWN_DIGEST = 9,          /**< "unsupported digest" */
-    M2MSEC_R_FIELD_TOO_LONG = 10,         /**< "field too long" */
-    M2MSEC_R_BAD_POLICY = 11,             /**< "bad security policy" */
-    M2MSEC_R_FETCH_FAILED = 12,           /**< "algorithm fetch failed" */
-    M2MSEC_R_CRYPTO_FAILED = 13,          /**< "cryptographic operation failed" */
-    M2MSEC_R_MALLOC_FAILURE = 14,         /**< "out of memory" */
-    M2MSEC_R_REPLAYED_RECORD = 15,  /**< "replayed record": sequence number already accepted */
-    M2MSEC_R_OUTSIDE_WINDOW = 16,   /**< "record outside replay window": too old */
-    M2MSEC_R_AUTH_FAILED = 17,      /**< "authentication failed": tag did not verify */
-    M2MSEC_R_KEY_EXPIRED = 18,      /**< "session key expired": a hard limit is reached */
-    M2MSEC_R_KEY_REUSED = 19,       /**< "key already used for encryption" */
-    M2MSEC_R_BAD_STATE = 20,        /**< "operation out of order" */
-    M2MSEC_R_COPY_REFUSED = 21,     /**< "record context cannot be copied" */
-    M2MSEC_R_NOT_ALLOWED = 22,      /**< "not allowed by policy" */
-    M2MSEC_R_INTEGRITY_FAILED = 23, /**< "device integrity not verified" */
-    M2MSEC_R_MODULE_INTEGRITY = 24, /**< "module integrity check failed" */
-    /** "context used in a forked child": a record context made before fork() refuses in the child
-     */
-    M2MSEC_R_FORKED = 25,
-    /* 40-59: ESPrim objects as JWE (m2msec/esprim.h, docs/PROTOCOL.md section 9) */
-    M2MSEC_R_JWE_PARTS = 40,           /**< "JWE not in compact form": not 5 parts */
-    M2MSEC_R_JWE_BASE64 = 41,          /**< "invalid base64url" */
-    M2MSEC_R_JWE_TOO_LARGE = 42,       /**< "JWE part too large" (header, ciphertext) */
-    M2MSEC_R_JWE_BAD_HEADER = 43,      /**< "malformed JWE header" */
-    M2MSEC_R_JSON_DUPLICATE = 44,      /**< "duplicate JSON member" */
-    M2MSEC_R_JWE_ALG_NONE = 45,        /**< "unsecured JWE (alg none) refused" */
-    M2MSEC_R_JWE_UNSUPPORTED_ALG = 46, /**< "unsupported JWE algorithm" (alg or enc) */
-    M2MSEC_R_JWE_ZIP = 47,             /**< "compressed JWE (zip) refused" */
-    M2MSEC_R_JWE_CRIT = 48,            /**< "JWE critical extension (crit) refused" */
-    M2MSEC_R_JWE_BAD_LENGTH = 49,      /**< "wrong JWE component length" (key, IV, tag) */
-    M2MSEC_R_ESPRIM_UNKNOWN_KID = 50,  /**< "unknown pairwiseESPrimKey ID" */
-    M2MSEC_R_ESPRIM_UNKNOWN_RAND = 51, /**< "unknown ESPrim RandObject" */
-    M2MSEC_R_ESPRIM_EXPIRED = 52,      /**< "ESPrim RandObject expired" */
-    M2MSEC_R_ESPRIM_EXPIRY_ORDER = 53, /**< "originator RandObject outlives the receiver's" */
-    M2MSEC_R_ESPRIM_NOT_OFFERED = 54,  /**< "ESPrim algorithm not offered" */
-    M2MSEC_R_ESPRIM_REPLAY = 55,       /**< "ESPrim object replayed" */
-    M2MSEC_R_ESPRIM_BAD_RAND = 56,     /**< "malformed ESPrim RandObject" */
-    M2MSEC_R_ESPRIM_LIMIT = 57,        /**< "ESPrim limit reached" */
-    M2MSEC_R_ESPRIM_CLOSED = 58,       /**< "ESPrim session closed" (restart, cache limit) */
-    M2MSEC_R_ESPRIM_STATE = 59,        /**< "ESPrim state unusable" */
+#define M2MSEC_REASON_ENUM_(name, number, text) M2MSEC_R_##name = number,
+    M2MSEC_REASONS(M2MSEC_REASON_ENUM_)
+#undef M2MSEC_REASON_ENUM_
 };
 
 #ifdef __cplusplus

@@ -17,7 +17,7 @@
 #include <openssl/provider.h>
 
 #include "actions_test.h"
-#include "integrity_status.h"
+#include "status_record.h"
 #include "m2msec/integrity.h"
 #include "actions_internal.h"
 #include "safe_open.h"

@@ -1865,7 +1865,7 @@ static void test_lock_file_shapes(void)
     cfg.receiver = "MN-CSE-session-test";
     cfg.store = &fs;
     for (int k = 0; k < 3; k++) {
-        const char *kind = k == 0 ? "symbolic link" : k == 1 ? "directory" : "fifo";
+        const char *kind = k == 0 ? "symlink" : k == 1 ? "directory" : "fifo";
 
         int made = k == 0   ? symlink(target, lockp)
                    : k == 1 ? mkdir(lockp, 0700)

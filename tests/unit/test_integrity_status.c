@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for the device integrity status record reader and writer
- * (provider/integrity_status.c, docs/PROTOCOL.md section 8).
+ * (common/status_record.c, docs/PROTOCOL.md section 8), and the file
+ * reader that the provider's gate, libm2msec and `m2msec status` share.
  *
  * Every record here is built by this file: the lines by hand, the MAC with
  * OpenSSL's HMAC-SHA-256 from the default provider (EVP_Q_mac), never with
@@ -19,7 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/provider.h>
 
-#include "integrity_status.h"
+#include "status_record.h"
 #include "test_run.h"
 
 static OSSL_LIB_CTX *ref_ctx;
@@ -491,6 +492,56 @@ static void test_device_key(void)
     CHECK(rmdir(key_dir) == 0, "rmdir %s", key_dir);
 }
 
+/* ---- the shared reader (m2m_status_read): a file, read and authenticated ---- */
+
+static void test_status_read(void)
+{
+    char dir[] = "/tmp/m2msec-status-read.XXXXXX", path[300], link_path[300], rec[REC_CAP];
+    static const char body[] =
+        "m2msec-integrity-status 2\nresult passed\nmanifest-version 9\ntime 1767225600\n";
+    M2M_INTEGRITY_STATUS st = {-1, 0, 0, -1};
+    M2M_ERRMSG err;
+    size_t n = build_canonical(rec, body);
+    FILE *f;
+    int r;
+
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp failed");
+    snprintf(path, sizeof(path), "%s/status", dir);
+    snprintf(link_path, sizeof(link_path), "%s/link", dir);
+
+    r = m2m_status_read(hmac, KEY, sizeof(KEY), path, &st, &err);
+    CHECK(r == 0 && err.sys_errno == ENOENT, "a missing record: %d (%s)", r, err.text);
+
+    f = fopen(path, "wb");
+    CHECK(f != NULL && fwrite(rec, 1, n, f) == n && fclose(f) == 0, "cannot write %s", path);
+    r = m2m_status_read(hmac, KEY, sizeof(KEY), path, &st, &err);
+    CHECK(r == 1 && st.passed == 1 && st.verifying == 0 && st.manifest_version == 9 &&
+              st.time == 1767225600u,
+          "a valid record: %d (%s)", r, r == 1 ? "" : err.text);
+
+    CHECK(symlink(path, link_path) == 0, "symlink");
+    r = m2m_status_read(hmac, KEY, sizeof(KEY), link_path, &st, &err);
+    CHECK(r == 0 && strstr(err.text, "is a symlink") != NULL, "a symlink: %d (%s)", r, err.text);
+
+    /* one MAC digit changed: read, then refused with the verifier's text */
+    rec[n - 2] = rec[n - 2] == '0' ? '1' : '0';
+    f = fopen(path, "wb");
+    CHECK(f != NULL && fwrite(rec, 1, n, f) == n && fclose(f) == 0, "cannot write %s", path);
+    r = m2m_status_read(hmac, KEY, sizeof(KEY), path, &st, &err);
+    CHECK(r == -1 && err.sys_errno == 0 && strstr(err.text, "MAC does not verify") != NULL,
+          "a forged record: %d (%s)", r, err.text);
+
+    /* too long for a record: not read */
+    f = fopen(path, "wb");
+    for (size_t i = 0; f != NULL && i < M2M_STATUS_MAX; i++)
+        fputc('x', f);
+    CHECK(f != NULL && fclose(f) == 0, "cannot write %s", path);
+    r = m2m_status_read(hmac, KEY, sizeof(KEY), path, &st, &err);
+    CHECK(r == 0 && strstr(err.text, "or longer") != NULL, "a long file: %d (%s)", r, err.text);
+
+    CHECK(unlink(link_path) == 0 && unlink(path) == 0 && rmdir(dir) == 0, "cleanup");
+}
+
 int main(void)
 {
     static const tc_test tests[] = {
@@ -501,6 +552,7 @@ int main(void)
         {"docs/PROTOCOL.md 8.3 examples", test_protocol_examples},
         {"length limits", test_lengths},
         {"device key file: 16..64 bytes of hex", test_device_key},
+        {"the shared file reader", test_status_read},
     };
     int rc;
 

@@ -322,7 +322,7 @@ static void test_cfile(void)
     OPENSSL_free(buf);
     pathf(fifo, "fifo");
     CHECK(mkfifo(fifo, 0600) == 0, "mkfifo");
-    CHECK(!m2m_policy_file_load(fifo, &pf, &err) && strstr(err.text, "is a FIFO") != NULL,
+    CHECK(!m2m_policy_file_load(fifo, &pf, &err) && strstr(err.text, "is a fifo") != NULL,
           "a FIFO is refused without blocking: %s", err.text);
     CHECK(!m2m_policy_file_load(dir, &pf, &err) && strstr(err.text, "is a directory") != NULL,
           "a directory: %s", err.text);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libm2msec internal: names in human-readable output (docs/PROTOCOL.md
- * section 7.5, "Names in human-readable output"). Compiled into libm2msec
- * and into the m2msec tool; not exported, not installed.
+ * common: names in human-readable output (docs/PROTOCOL.md section 7.5,
+ * "Names in human-readable output"), linked into libm2msec and the m2msec
+ * tool; not exported, not installed.
  *
  * A name (a path from the file system or the command line, a manifest
  * entry) may hold any byte but NUL. Wherever one is put into a message, a
@@ -59,6 +59,16 @@ size_t m2m_escape(const char *in, unsigned flags, char *out, size_t len);
 
 /* m2m_escape(in, 0, buf, len), returning @p buf: for a "%s" argument. */
 const char *m2m_esc(const char *in, char *buf, size_t len);
+
+/*
+ * Length of the valid UTF-8 sequence at @p p (at most @p n bytes) with its
+ * code point in *cp; 0 when it is not one (overlong forms, surrogates,
+ * code points above U+10FFFF, a sequence cut short by n or by a
+ * non-continuation byte such as a NUL). The one UTF-8 decoder of the
+ * escaping, the JSON report, the manifest's path check and the ESPrim
+ * JSON reader.
+ */
+size_t m2m_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
 
 /*
  * 1 for a code point above ASCII that the rule escapes although it is

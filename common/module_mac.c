@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Module integrity MAC over the m2msec.so file (shared by provider and tool). */
+/* common: the module integrity MAC over the m2msec.so file (module_mac.h). */
 #include <stdio.h>
 #include <string.h>
 #include <openssl/core_names.h>

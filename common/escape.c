@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libm2msec: escaping names for human-readable output (see escape.h and
- * docs/PROTOCOL.md section 7.5).
+ * common: escaping names for human-readable output (see escape.h and
+ * docs/PROTOCOL.md section 7.5), and the one UTF-8 decoder.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -9,33 +9,42 @@
 
 #include "escape.h"
 
-/* Length of a valid UTF-8 sequence at s (NUL-terminated) and its code point, or 0. */
-static size_t utf8_seq(const unsigned char *s, uint32_t *cp)
+size_t m2m_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
 {
     size_t len, i;
     uint32_t c, min;
 
-    if (s[0] < 0x80) {
-        *cp = s[0];
+    if (n == 0)
+        return 0;
+    if (p[0] < 0x80) {
+        *cp = p[0];
         return 1;
-    } else if ((s[0] & 0xe0) == 0xc0) {
-        len = 2, c = s[0] & 0x1fu, min = 0x80;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        len = 3, c = s[0] & 0x0fu, min = 0x800;
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        len = 4, c = s[0] & 0x07u, min = 0x10000;
+    } else if ((p[0] & 0xe0) == 0xc0) {
+        len = 2, c = p[0] & 0x1fu, min = 0x80;
+    } else if ((p[0] & 0xf0) == 0xe0) {
+        len = 3, c = p[0] & 0x0fu, min = 0x800;
+    } else if ((p[0] & 0xf8) == 0xf0) {
+        len = 4, c = p[0] & 0x07u, min = 0x10000;
     } else {
         return 0;
     }
+    if (len > n)
+        return 0;
     for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+        if ((p[i] & 0xc0) != 0x80) /* also stops at a NUL */
             return 0;
-        c = (c << 6) | (s[i] & 0x3fu);
+        c = (c << 6) | (p[i] & 0x3fu);
     }
     if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
         return 0;
     *cp = c;
     return len;
+}
+
+/* The same for a NUL-terminated s: the NUL ends a sequence early, as any non-continuation byte. */
+static size_t utf8_seq(const unsigned char *s, uint32_t *cp)
+{
+    return m2m_utf8_decode(s, 4, cp);
 }
 
 int m2m_escape_special(uint32_t cp)

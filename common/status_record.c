@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Device integrity status record: render and authenticate (shared by provider and libm2msec). */
+/* common: the device integrity status record, render and authenticate (status_record.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -11,7 +11,9 @@
 #include <openssl/params.h>
 
 #include "cfile.h"
-#include "integrity_status.h"
+#include "io.h"
+#include "status_record.h"
+#include "text.h"
 
 #define MAGIC_LINE "m2msec-integrity-status 2"
 #define MAGIC MAGIC_LINE "\n"
@@ -60,54 +62,6 @@ size_t m2m_status_render(EVP_MAC *hmac, const unsigned char *key, size_t keylen,
     return (size_t)(n + m);
 }
 
-/* Record lines, without their LF. */
-typedef struct {
-    const char *p;
-    size_t n;
-} LINE;
-
-static int line_is(const LINE *l, const char *text)
-{
-    return l->n == strlen(text) && memcmp(l->p, text, l->n) == 0;
-}
-
-/* The rest of l after prefix, if l begins with it. */
-static int line_after(const LINE *l, const char *prefix, LINE *rest)
-{
-    size_t k = strlen(prefix);
-
-    if (l->n < k || memcmp(l->p, prefix, k) != 0)
-        return 0;
-    rest->p = l->p + k;
-    rest->n = l->n - k;
-    return 1;
-}
-
-typedef enum { DEC_OK = 0, DEC_NOT_DECIMAL, DEC_LEADING_ZERO, DEC_TOO_BIG } dec_result;
-
-/* The canonical decimal: digits only (no sign, no space), no leading zero but "0", < 2^64. */
-static dec_result canonical_u64(const LINE *d, uint64_t *v)
-{
-    uint64_t x = 0;
-
-    if (d->n == 0)
-        return DEC_NOT_DECIMAL;
-    for (size_t i = 0; i < d->n; i++)
-        if (d->p[i] < '0' || d->p[i] > '9')
-            return DEC_NOT_DECIMAL;
-    if (d->n > 1 && d->p[0] == '0')
-        return DEC_LEADING_ZERO;
-    for (size_t i = 0; i < d->n; i++) {
-        unsigned digit = (unsigned)(d->p[i] - '0');
-
-        if (x > (UINT64_MAX - digit) / 10)
-            return DEC_TOO_BIG;
-        x = 10 * x + digit;
-    }
-    *v = x;
-    return DEC_OK;
-}
-
 const char *m2m_status_verify(EVP_MAC *hmac, const unsigned char *key, size_t keylen,
                               const char *buf, size_t len, M2M_INTEGRITY_STATUS *st)
 {
@@ -124,10 +78,11 @@ const char *m2m_status_verify(EVP_MAC *hmac, const unsigned char *key, size_t ke
         "malformed status record (time has a leading zero)",
         "malformed status record (time does not fit in 64 bits)",
     };
-    LINE line[5], rest;
-    size_t nlines = 0, start = 0;
+    M2M_SPAN line[5], rest;
+    M2M_LINES lines;
+    size_t nlines = 0;
     uint64_t ver = 0, when = 0;
-    dec_result r;
+    M2M_DEC r;
     char want[65];
     int passed, verifying = 0;
 
@@ -142,43 +97,37 @@ const char *m2m_status_verify(EVP_MAC *hmac, const unsigned char *key, size_t ke
         return "malformed status record (CR: lines end with LF only)";
     if (buf[len - 1] != '\n')
         return "malformed status record (the last line does not end with LF)";
-    for (size_t i = 0; i < len; i++) {
-        if (buf[i] != '\n')
-            continue;
-        if (nlines == 5)
+    m2m_lines_init(&lines, buf, len);
+    while (m2m_line_next(&lines, nlines < 5 ? &line[nlines] : &rest) > 0)
+        if (nlines++ == 5)
             return "malformed status record (more than five lines)";
-        line[nlines].p = buf + start;
-        line[nlines].n = i - start;
-        nlines++;
-        start = i + 1;
-    }
     if (nlines != 5)
         return "malformed status record (fewer than five lines: no mac line)";
-    if (line_is(&line[0], OLD_MAGIC_LINE))
+    if (m2m_span_is(&line[0], OLD_MAGIC_LINE))
         return "status record format 1 is no longer accepted (its writer did not invalidate the "
                "record before verifying); run m2msec verify again";
-    if (!line_is(&line[0], MAGIC_LINE))
+    if (!m2m_span_is(&line[0], MAGIC_LINE))
         return "malformed status record (line 1 is not '" MAGIC_LINE "')";
-    if (line_is(&line[1], "result passed")) {
+    if (m2m_span_is(&line[1], "result passed")) {
         passed = 1;
-    } else if (line_is(&line[1], "result failed")) {
+    } else if (m2m_span_is(&line[1], "result failed")) {
         passed = 0;
-    } else if (line_is(&line[1], "result verifying")) {
+    } else if (m2m_span_is(&line[1], "result verifying")) {
         passed = 0;
         verifying = 1;
     } else {
         return "malformed status record (line 2 is not 'result passed', 'result failed' or "
                "'result verifying')";
     }
-    if (!line_after(&line[2], "manifest-version ", &rest))
+    if (!m2m_kv_value(&line[2], "manifest-version", &rest))
         return "malformed status record (line 3 is not 'manifest-version <decimal>')";
-    if ((r = canonical_u64(&rest, &ver)) != DEC_OK)
+    if ((r = m2m_dec_parse(rest.p, rest.n, UINT64_MAX, 0, &ver)) != M2M_DEC_OK)
         return version_why[r];
-    if (!line_after(&line[3], "time ", &rest))
+    if (!m2m_kv_value(&line[3], "time", &rest))
         return "malformed status record (line 4 is not 'time <decimal>')";
-    if ((r = canonical_u64(&rest, &when)) != DEC_OK)
+    if ((r = m2m_dec_parse(rest.p, rest.n, UINT64_MAX, 0, &when)) != M2M_DEC_OK)
         return time_why[r];
-    if (!line_after(&line[4], "mac ", &rest) || rest.n != 64)
+    if (!m2m_kv_value(&line[4], "mac", &rest) || rest.n != 64)
         return "malformed status record (line 5 is not 'mac <64 hex digits>')";
     for (size_t i = 0; i < rest.n; i++)
         if (!((rest.p[i] >= '0' && rest.p[i] <= '9') || (rest.p[i] >= 'a' && rest.p[i] <= 'f')))
@@ -195,6 +144,25 @@ const char *m2m_status_verify(EVP_MAC *hmac, const unsigned char *key, size_t ke
     return NULL;
 }
 
+int m2m_status_read(EVP_MAC *hmac, const unsigned char *key, size_t keylen, const char *path,
+                    M2M_INTEGRITY_STATUS *st, M2M_ERRMSG *err)
+{
+    char buf[M2M_STATUS_MAX];
+    const char *why;
+    size_t n = 0;
+
+    if (!m2m_cf_read_into(path, M2M_CF_NO_SYMLINKS, buf, sizeof(buf), &n, "device integrity status",
+                          err))
+        return 0;
+    why = m2m_status_verify(hmac, key, keylen, buf, n, st);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    if (why != NULL) {
+        m2m_errmsg_set(err, "%s", why);
+        return -1;
+    }
+    return 1;
+}
+
 int m2m_device_key_read(const char *path, unsigned char key[M2M_DEVICE_KEY_MAX], size_t *keylen)
 {
     char buf[M2M_DEVICE_KEY_FILE_MAX];
@@ -207,18 +175,9 @@ int m2m_device_key_read(const char *path, unsigned char key[M2M_DEVICE_KEY_MAX],
         OPENSSL_cleanse(key, M2M_DEVICE_KEY_MAX);
         return err.sys_errno != 0 ? err.sys_errno : EINVAL;
     }
-    for (;;) {
-        ssize_t r = read(fd, buf + n, sizeof(buf) - n);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            n = sizeof(buf);
-            break;
-        }
-        if (r == 0 || (n += (size_t)r) == sizeof(buf))
-            break;
-    }
+    /* a file of sizeof(buf) bytes or more, or one that cannot be read, is refused */
+    if (m2m_read_all(fd, buf, sizeof(buf) - 1, &n) != 1)
+        n = sizeof(buf);
     close(fd);
     if (n == sizeof(buf)) {
         ret = -1;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The device integrity status record (docs/PROTOCOL.md section 8): written
- * by the verifier (libm2msec), read by the provider's integrity gate.
- * This one source file is compiled into both, so the format lives once.
+ * common: the device integrity status record (docs/PROTOCOL.md section 8):
+ * written by the verifier (libm2msec), read by the provider's integrity
+ * gate and by `m2msec status`, all through this one file; and the device
+ * key that authenticates it (its size is defined here only).
  *
  *   m2msec-integrity-status 2\n
  *   result passed|failed|verifying\n
@@ -15,12 +16,14 @@
  * 1 (no "verifying": its writers did not invalidate the record before
  * verifying) is refused with its own message.
  */
-#ifndef M2M_INTEGRITY_STATUS_H
-#define M2M_INTEGRITY_STATUS_H
+#ifndef M2M_COMMON_STATUS_RECORD_H
+#define M2M_COMMON_STATUS_RECORD_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/evp.h>
+
+#include "cfile.h"
 
 #define M2M_STATUS_MAX 512
 
@@ -51,6 +54,18 @@ size_t m2m_status_render(EVP_MAC *hmac, const unsigned char *key, size_t keylen,
  */
 const char *m2m_status_verify(EVP_MAC *hmac, const unsigned char *key, size_t keylen,
                               const char *buf, size_t len, M2M_INTEGRITY_STATUS *st);
+
+/*
+ * The reader that the provider's gate, libm2msec and `m2msec status` share:
+ * read the record at @p path (m2m_cf_read_into: no symlink in any
+ * component, a regular file, less than M2M_STATUS_MAX bytes) and
+ * authenticate it (m2m_status_verify); the buffer is wiped. 1 with *st
+ * filled; 0 when the file cannot be read (err->text says why,
+ * err->sys_errno is ENOENT when it does not exist); -1 when it is not a
+ * valid record (err->text is m2m_status_verify's text, sys_errno 0).
+ */
+int m2m_status_read(EVP_MAC *hmac, const unsigned char *key, size_t keylen, const char *path,
+                    M2M_INTEGRITY_STATUS *st, M2M_ERRMSG *err);
 
 /* Device key: 16..M2M_DEVICE_KEY_MAX bytes, as hex in a file. */
 #define M2M_DEVICE_KEY_MIN 16

@@ -3,11 +3,11 @@
  * Module integrity MAC, as OpenSSL's FIPS module does it: HMAC-SHA-256
  * with a fixed, public key over the whole m2msec.so file. It detects a
  * modified or corrupted module file, not an attacker who can also rewrite
- * the configuration (docs/SECURITY.md). Shared by the provider (check at
- * load) and the m2msec tool (provider-install).
+ * the configuration (docs/SECURITY.md). In common/: the provider checks it
+ * at load, the m2msec tool writes it (provider-install).
  */
-#ifndef M2M_MODULE_MAC_H
-#define M2M_MODULE_MAC_H
+#ifndef M2M_COMMON_MODULE_MAC_H
+#define M2M_COMMON_MODULE_MAC_H
 
 #include <stddef.h>
 #include <openssl/evp.h>
