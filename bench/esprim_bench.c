@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * esprim_bench: what an ESPrim object (m2msec/esprim.h, a JWE carried end
  * to end) costs, against m2msec's own record sessions and raw EVP AES-GCM,
@@ -10,7 +11,7 @@
  *                        with the IV on a keyed context, update, final, get
  *                        the tag; then the same to decrypt with set tag
  *   raw + random IV      the same with the IV from RAND_bytes, as a JWE has
- *   m2msec session       m2msec_seal + m2msec_open (M2M-REC-AES-128-GCM,
+ *   m2msec session       m2msec_session_seal + m2msec_session_open (M2M-REC-AES-128-GCM,
  *                        memory stores)
  *   ESPrim A128GCM       m2msec_esprim_seal at an Originator +
  *                        m2msec_esprim_open at a Receiver, in a session past
@@ -140,7 +141,7 @@ static void raw_one(raw_t *r, size_t n, int random_iv)
 /* ---------------------------------------------------------------- record sessions */
 
 typedef struct {
-    m2msec_state st;
+    m2msec_session_state st;
     int locked;
 } mstore;
 
@@ -161,14 +162,14 @@ static void ms_unlock(void *arg, void *h)
     ((mstore *)arg)->locked = 0;
 }
 
-static int ms_load(void *arg, void *h, m2msec_state *st)
+static int ms_load(void *arg, void *h, m2msec_session_state *st)
 {
     (void)h;
     *st = ((mstore *)arg)->st;
     return 1;
 }
 
-static int ms_save(void *arg, void *h, const m2msec_state *st)
+static int ms_save(void *arg, void *h, const m2msec_session_state *st)
 {
     (void)h;
     ((mstore *)arg)->st = *st;
@@ -188,18 +189,20 @@ static void sess_new(sess_t *s)
     m2msec_session_config c;
 
     memset(s, 0, sizeof(*s));
-    s->ss = (m2msec_store){ms_lock, ms_load, ms_save, ms_unlock, &sender_state, "bench sender"};
-    s->rs = (m2msec_store){ms_lock, ms_load, ms_save, ms_unlock, &receiver_state, "bench receiver"};
+    s->ss =
+        (m2msec_store){ms_lock, ms_load, ms_save, ms_unlock, &sender_state, "bench sender", NULL};
+    s->rs = (m2msec_store){ms_lock,         ms_load,          ms_save, ms_unlock,
+                           &receiver_state, "bench receiver", NULL};
     memset(&c, 0, sizeof(c));
     c.libctx = libctx;
     c.key = service_key;
     c.key_len = sizeof(service_key);
     c.originator = "bench-device";
     c.receiver = "bench-server";
-    c.role = M2MSEC_SENDER;
+    c.role = M2MSEC_SESSION_SENDER;
     c.store = &s->ss;
     s->snd = m2msec_session_new(&c);
-    c.role = M2MSEC_RECEIVER;
+    c.role = M2MSEC_SESSION_RECEIVER;
     c.store = &s->rs;
     s->rcv = m2msec_session_new(&c);
     if (s->snd == NULL || s->rcv == NULL)
@@ -216,8 +219,8 @@ static void sess_one(sess_t *s, size_t n)
 {
     size_t rl, pl;
 
-    if (m2msec_seal(s->snd, msg, n, rec, sizeof(rec), &rl) != M2MSEC_OK ||
-        m2msec_open(s->rcv, rec, rl, plain, sizeof(plain), &pl) != M2MSEC_OK || pl != n)
+    if (!m2msec_session_seal(s->snd, msg, n, rec, sizeof(rec), &rl, NULL) ||
+        !m2msec_session_open(s->rcv, rec, rl, plain, sizeof(plain), &pl, NULL) || pl != n)
         die("record session");
 }
 

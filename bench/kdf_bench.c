@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kdf_bench: derivations per second of the m2msec KDFs against OpenSSL's
  * own HKDF (default provider), all through the same EVP calls.

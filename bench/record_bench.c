@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * record_bench: what m2msec record protection costs, against the raw AEAD
  * it is built on and against the alternatives an M2M application would
@@ -11,14 +12,14 @@
  *                             set tag and a verifying final
  *       M2M-REC-AES-128-GCM   the provider cipher alone through EVP (the
  *                             same 11 bytes of AAD, seq and tag as params)
- *       m2msec session        m2msec_seal + m2msec_open, memory stores
+ *       m2msec session        m2msec_session_seal + m2msec_session_open, memory stores
  *       DTLS 1.2              OpenSSL's record layer, PSK-AES128-GCM-SHA256
  *                             over memory BIOs, SSL_write + SSL_read
  *       secretstream          libsodium crypto_secretstream_xchacha20poly1305
  *                             push + pull (no additional data)
  *  2. replay window: m2m_replay_check + m2m_replay_update per record over an
  *     in-order stream with some reordering and duplicates, windows 64, 1024
- *     and 8192; then m2msec_open with receivers using those windows.
+ *     and 8192; then m2msec_session_open with receivers using those windows.
  *  3. re-keying one epoch: sender (a seal that enters a new epoch minus a
  *     normal seal) and receiver (first record of a new epoch minus a normal
  *     open), with a memory store and with the file store (fsync).
@@ -58,7 +59,7 @@
 #define MAX_ROUNDS 20
 #define MAX_SIZE 16384
 #define WIRE_EXTRA 128 /* room for any record overhead */
-#define AAD_LEN M2MSEC_HEADER_LEN
+#define AAD_LEN M2MSEC_SESSION_HEADER_LEN
 #define TAG_LEN 16
 #define IV_LEN 12
 #define NSIZES 3
@@ -163,9 +164,9 @@ static void die(const char *what)
     exit(2);
 }
 
-static void die_status(const char *what, m2msec_status st)
+static void die_status(const char *what, m2msec_session_status st)
 {
-    fprintf(stderr, "record_bench: %s: %s\n", what, m2msec_status_text(st));
+    fprintf(stderr, "record_bench: %s: %s\n", what, m2msec_session_status_text(st));
     ERR_print_errors_fp(stderr);
     exit(2);
 }
@@ -257,7 +258,7 @@ static void print_load(const char *when)
 /* ---- memory store: save keeps the state in memory, nothing else ---- */
 
 typedef struct {
-    m2msec_state st;
+    m2msec_session_state st;
     int have, locked;
     unsigned long saves;
 } MEM_STORE;
@@ -279,7 +280,7 @@ static void mem_unlock(void *arg, void *handle)
     ((MEM_STORE *)arg)->locked = 0;
 }
 
-static int mem_load(void *arg, void *handle, m2msec_state *st)
+static int mem_load(void *arg, void *handle, m2msec_session_state *st)
 {
     MEM_STORE *m = arg;
 
@@ -290,7 +291,7 @@ static int mem_load(void *arg, void *handle, m2msec_state *st)
     return 1;
 }
 
-static int mem_save(void *arg, void *handle, const m2msec_state *st)
+static int mem_save(void *arg, void *handle, const m2msec_session_state *st)
 {
     MEM_STORE *m = arg;
 
@@ -313,18 +314,18 @@ static void mem_store_init(m2msec_store *store, MEM_STORE *m)
     store->unlock = mem_unlock;
     store->arg = m;
     store->name = "memory store";
+    store->release = NULL;
 }
 
 /* The file store at path, initialised for a first start. */
 static void file_store_init(m2msec_store *store, const char *path)
 {
-    m2msec_store_file(store, path);
-    if (!m2msec_store_init(store))
+    if (!m2msec_store_file(store, path) || !m2msec_store_init(store))
         die("m2msec_store_init failed");
 }
 
 /* Every session gets its own random service key, so epoch keys never collide. */
-static m2msec_session *session_make(m2msec_role role, const unsigned char key[32],
+static m2msec_session *session_make(m2msec_session_role role, const unsigned char key[32],
                                     const m2msec_session_policy *pol, const m2msec_store *store)
 {
     m2msec_session_config cfg;
@@ -348,20 +349,20 @@ static size_t seal_or_die(m2msec_session *s, const unsigned char *in, size_t n, 
                           size_t cap)
 {
     size_t len = 0;
-    m2msec_status st = m2msec_seal(s, in, n, out, cap, &len);
+    m2msec_session_status st;
 
-    if (st != M2MSEC_OK)
-        die_status("m2msec_seal", st);
+    if (!m2msec_session_seal(s, in, n, out, cap, &len, &st))
+        die_status("m2msec_session_seal", st);
     return len;
 }
 
 static void open_or_die(m2msec_session *s, const unsigned char *in, size_t n)
 {
     size_t len = 0;
-    m2msec_status st = m2msec_open(s, in, n, plain, sizeof(plain), &len);
+    m2msec_session_status st;
 
-    if (st != M2MSEC_OK)
-        die_status("m2msec_open", st);
+    if (!m2msec_session_open(s, in, n, plain, sizeof(plain), &len, &st))
+        die_status("m2msec_session_open", st);
 }
 
 /* ======================= section 1: throughput ======================= */
@@ -501,8 +502,8 @@ static int sess_one(void *v)
     SESS *s = v;
     size_t wl = 0, pl = 0;
 
-    return m2msec_seal(s->snd, msg, s->size, wire, sizeof(wire), &wl) == M2MSEC_OK &&
-           m2msec_open(s->rcv, wire, wl, plain, sizeof(plain), &pl) == M2MSEC_OK && pl == s->size;
+    return m2msec_session_seal(s->snd, msg, s->size, wire, sizeof(wire), &wl, NULL) &&
+           m2msec_session_open(s->rcv, wire, wl, plain, sizeof(plain), &pl, NULL) && pl == s->size;
 }
 
 static SESS *sess_pair(size_t size, const m2msec_session_policy *spol,
@@ -516,8 +517,8 @@ static SESS *sess_pair(size_t size, const m2msec_session_policy *spol,
     random_bytes(s->key, sizeof(s->key));
     mem_store_init(&s->ss, &s->sm);
     mem_store_init(&s->rs, &s->rm);
-    s->snd = session_make(M2MSEC_SENDER, s->key, spol, &s->ss);
-    s->rcv = session_make(M2MSEC_RECEIVER, s->key, rpol, &s->rs);
+    s->snd = session_make(M2MSEC_SESSION_SENDER, s->key, spol, &s->ss);
+    s->rcv = session_make(M2MSEC_SESSION_RECEIVER, s->key, rpol, &s->rs);
     return s;
 }
 
@@ -785,7 +786,7 @@ static void section_throughput(void)
     }
     printf("\n  bytes added per record on the wire: m2msec %d (11 header + 16 tag), DTLS 1.2 %zu, "
            "secretstream %d\n",
-           M2MSEC_HEADER_LEN + TAG_LEN, dtls_overhead,
+           M2MSEC_SESSION_HEADER_LEN + TAG_LEN, dtls_overhead,
            (int)crypto_secretstream_xchacha20poly1305_ABYTES);
     printf("\n  m2msec session against the others (same run):\n");
     printf("  %6s %14s %11s %11s %14s\n", "size", "session rec/s", "vs raw EVP", "vs DTLS 1.2",
@@ -939,12 +940,12 @@ static void section_replay(void)
     plen = make_order(order, REPLAY_BATCH, &span, &pdups, &pswaps);
     random_bytes(key, sizeof(key));
     mem_store_init(&ss, &sm);
-    snd = session_make(M2MSEC_SENDER, key, NULL, &ss);
+    snd = session_make(M2MSEC_SESSION_SENDER, key, NULL, &ss);
     for (int w = 0; w < NWIN; w++) {
         memset(&rpol[w], 0, sizeof(rpol[w]));
         rpol[w].replay_window = windows[w];
         mem_store_init(&rs[w], &rm[w]);
-        rcv[w] = session_make(M2MSEC_RECEIVER, key, &rpol[w], &rs[w]);
+        rcv[w] = session_make(M2MSEC_SESSION_RECEIVER, key, &rpol[w], &rs[w]);
         replay_open_ns[w] = 1e30;
     }
     for (int r = 0; r < rounds; r++) {
@@ -967,13 +968,15 @@ static void section_replay(void)
 
                 for (size_t i = 0; i < plen; i++) {
                     size_t len = 0;
-                    m2msec_status st =
-                        m2msec_open(s, recs[order[i]], lens[order[i]], plain, sizeof(plain), &len);
+                    m2msec_session_status st;
 
-                    if (st == M2MSEC_ERR_REPLAY)
-                        refused++;
-                    else if (st != M2MSEC_OK)
-                        die_status("m2msec_open (replay stream)", st);
+                    if (m2msec_session_open(s, recs[order[i]], lens[order[i]], plain, sizeof(plain),
+                                            &len, &st))
+                        continue;
+                    if (st != M2MSEC_SESSION_ERR_REPLAY)
+                        die_status("m2msec_session_open (replay stream)", st);
+                    refused++;
+                    ERR_clear_error(); /* the refusal's error, expected */
                 }
                 spent[w] += now() - t0;
             }
@@ -988,7 +991,8 @@ static void section_replay(void)
         if (refused != (unsigned long long)pdups * NWIN * (opened / plen))
             die("unexpected number of refused duplicates");
     }
-    printf("  m2msec_open of 64-byte records arriving in the same kind of order (%zu arrivals per "
+    printf("  m2msec_session_open of 64-byte records arriving in the same kind of order (%zu "
+           "arrivals per "
            "%llu records: %u duplicates refused, %u swaps):\n",
            plen, (unsigned long long)span, pdups, pswaps);
     for (int w = 0; w < NWIN; w++) {
@@ -1012,7 +1016,7 @@ static int seal_one_rec(void *v)
     SEALER *x = v;
     size_t len = 0;
 
-    return m2msec_seal(x->s, msg, x->size, wire, sizeof(wire), &len) == M2MSEC_OK;
+    return m2msec_session_seal(x->s, msg, x->size, wire, sizeof(wire), &len, NULL);
 }
 
 /* Open batches sealed (untimed) by `gen` with `rcv`: records per second of the opens. */
@@ -1098,9 +1102,9 @@ static void section_rekey(void)
     mem_store_init(&s_n, &m_n);
     mem_store_init(&s_m, &m_m);
     file_store_init(&s_f, path_snd);
-    normal.s = session_make(M2MSEC_SENDER, key_n, NULL, &s_n);
-    memk.s = session_make(M2MSEC_SENDER, key_m, &every, &s_m);
-    filek.s = session_make(M2MSEC_SENDER, key_f, &every, &s_f);
+    normal.s = session_make(M2MSEC_SESSION_SENDER, key_n, NULL, &s_n);
+    memk.s = session_make(M2MSEC_SESSION_SENDER, key_m, &every, &s_m);
+    filek.s = session_make(M2MSEC_SESSION_SENDER, key_f, &every, &s_f);
     normal.size = memk.size = filek.size = 64;
     for (int r = 0; r < rounds; r++) {
         double a = run_records(seal_one_rec, &normal, seconds, 8, NULL);
@@ -1135,11 +1139,11 @@ static void section_rekey(void)
     mem_store_init(&s_rm, &m_rm);
     mem_store_init(&s_g3, &m_g3);
     file_store_init(&s_rf, path_rcv);
-    gn = session_make(M2MSEC_SENDER, key_r, NULL, &s_g);
-    gr = session_make(M2MSEC_SENDER, key_g, &every, &s_g3);
-    rn = session_make(M2MSEC_RECEIVER, key_r, NULL, &s_rn);
-    rm = session_make(M2MSEC_RECEIVER, key_g, NULL, &s_rm);
-    rf = session_make(M2MSEC_RECEIVER, key_g, NULL, &s_rf);
+    gn = session_make(M2MSEC_SESSION_SENDER, key_r, NULL, &s_g);
+    gr = session_make(M2MSEC_SESSION_SENDER, key_g, &every, &s_g3);
+    rn = session_make(M2MSEC_SESSION_RECEIVER, key_r, NULL, &s_rn);
+    rm = session_make(M2MSEC_SESSION_RECEIVER, key_g, NULL, &s_rm);
+    rf = session_make(M2MSEC_SESSION_RECEIVER, key_g, NULL, &s_rf);
     for (int r = 0; r < rounds; r++) {
         double a = open_rate(gn, rn, OPEN_BATCH, seconds);
         double b = open_rate(gr, rm, REKEY_BATCH, seconds);
@@ -1172,9 +1176,9 @@ static void section_rekey(void)
     mem_store_init(&s_g, &m_g);
     mem_store_init(&s_r3, &m_r3);
     file_store_init(&s_rf, path_rcv2);
-    g3 = session_make(M2MSEC_SENDER, key_r, NULL, &s_g);
-    r3 = session_make(M2MSEC_RECEIVER, key_r, NULL, &s_r3);
-    r4 = session_make(M2MSEC_RECEIVER, key_r, NULL, &s_rf);
+    g3 = session_make(M2MSEC_SESSION_SENDER, key_r, NULL, &s_g);
+    r3 = session_make(M2MSEC_SESSION_RECEIVER, key_r, NULL, &s_r3);
+    r4 = session_make(M2MSEC_SESSION_RECEIVER, key_r, NULL, &s_rf);
     for (int r = 0; r < rounds; r++) {
         /* Both receivers open the same records: seal once, open twice. */
         static unsigned char recs[OPEN_BATCH][64 + WIRE_EXTRA];
@@ -1253,21 +1257,21 @@ static void section_memory(void)
     mem_store_init(&rs1, &rm1);
     mem_store_init(&rs2, &rm2);
     base_all = base = live_bytes;
-    snd = session_make(M2MSEC_SENDER, key, NULL, &ss);
+    snd = session_make(M2MSEC_SESSION_SENDER, key, NULL, &ss);
     l1 = seal_or_die(snd, msg, 64, rec1, sizeof(rec1));
     mem_snd = live_since(base);
     m2msec_session_get_stats(snd, &st);
     stat_snd = st.memory;
 
     base = live_bytes;
-    r256 = session_make(M2MSEC_RECEIVER, key, &p256, &rs1);
+    r256 = session_make(M2MSEC_SESSION_RECEIVER, key, &p256, &rs1);
     open_or_die(r256, rec1, l1);
     mem_rcv256 = live_since(base);
     m2msec_session_get_stats(r256, &st);
     stat_rcv256 = st.memory;
 
     base = live_bytes;
-    r8192 = session_make(M2MSEC_RECEIVER, key, &p8192, &rs2);
+    r8192 = session_make(M2MSEC_SESSION_RECEIVER, key, &p8192, &rs2);
     open_or_die(r8192, rec1, l1);
     mem_rcv8192 = live_since(base);
     m2msec_session_get_stats(r8192, &st);
@@ -1277,11 +1281,11 @@ static void section_memory(void)
     random_bytes(key2, sizeof(key2));
     mem_store_init(&ss2, &sm2);
     mem_store_init(&rs3, &rm3);
-    s2 = session_make(M2MSEC_SENDER, key2, &every, &ss2);
+    s2 = session_make(M2MSEC_SESSION_SENDER, key2, &every, &ss2);
     l1 = seal_or_die(s2, msg, 64, rec1, sizeof(rec1));
     l2 = seal_or_die(s2, msg, 64, rec2, sizeof(rec2));
     base = live_bytes;
-    rg = session_make(M2MSEC_RECEIVER, key2, &p256, &rs3);
+    rg = session_make(M2MSEC_SESSION_RECEIVER, key2, &p256, &rs3);
     open_or_die(rg, rec1, l1);
     open_or_die(rg, rec2, l2);
     mem_rcv_grace = live_since(base);
@@ -1318,7 +1322,7 @@ static void section_memory(void)
         session_libctx = lc;
         mem_store_init(&ss2, &sm2);
         random_bytes(key2, sizeof(key2));
-        s2 = session_make(M2MSEC_SENDER, key2, &every, &ss2);
+        s2 = session_make(M2MSEC_SESSION_SENDER, key2, &every, &ss2);
         seal_or_die(s2, msg, 64, rec1, sizeof(rec1));
         base = live_bytes;
         for (int i = 0; i < nkeys; i++)

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * verify_bench: m2msec_verify_tree against coreutils `sha256sum -c` and a
+ * verify_bench: m2msec_tree_verify against coreutils `sha256sum -c` and a
  * single-thread OpenSSL SHA-256 loop, over the same files.
  *
  * Two trees are built in a temporary directory: a few large files (4 x 256
@@ -7,7 +8,7 @@
  * KiB in 100 directories). Each tree gets a manifest (SHA-256) written next
  * to it. Then, for each tree:
  *
- *   m2msec    m2msec_verify_tree with one job per online core, extra-file
+ *   m2msec    m2msec_tree_verify with one job per online core, extra-file
  *             walk on (what `m2msec verify` does by default);
  *   openssl   one thread: open each listed file, read it in 256 KiB
  *             blocks into one EVP_MD_CTX (SHA-256), compare the digest;
@@ -243,17 +244,17 @@ static m2msec_manifest *load_manifest(const char *path)
 
 static double child_m2msec(const m2msec_manifest *m, const char *root, unsigned jobs)
 {
-    m2msec_verify_options opt = {0};
+    m2msec_tree_verify_options opt = {0};
     m2msec_report *r;
     double t0, t1;
 
     opt.jobs = jobs;
     opt.report_extra = !no_extra;
     t0 = now();
-    r = m2msec_verify_tree(NULL, m, root, &opt);
+    r = m2msec_tree_verify(NULL, m, root, &opt);
     t1 = now();
     if (r == NULL || m2msec_report_failures(r) != 0)
-        die("m2msec_verify_tree failed on %s", root);
+        die("m2msec_tree_verify failed on %s", root);
     m2msec_report_free(r);
     return t1 - t0;
 }
@@ -390,7 +391,7 @@ static void bench_tree(const char *label, const char *manifest, const char *root
         char what[64];
 
         if (c == C_M2MSEC)
-            snprintf(what, sizeof(what), "m2msec_verify_tree, %u jobs", jobs);
+            snprintf(what, sizeof(what), "m2msec_tree_verify, %u jobs", jobs);
         else if (c == C_OPENSSL)
             snprintf(what, sizeof(what), "OpenSSL SHA-256 loop, 1 thread");
         else

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common: reading small security files without symlink games (cfile.h).
  */

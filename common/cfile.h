@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common (internal static library, linked into the provider module,
  * libm2msec and the m2msec tool): reading the small files that carry

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common: the strict check of the provider's own openssl.cnf section
  * (conf_check.h).

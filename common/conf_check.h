@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common: the strict check of the m2msec provider's own openssl.cnf section
  * (docs/POLICY.md section 1.4).

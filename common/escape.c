@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common: escaping names for human-readable output (see escape.h and
  * docs/PROTOCOL.md section 7.5), and the one UTF-8 decoder.

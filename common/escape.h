@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common: names in human-readable output (docs/PROTOCOL.md section 7.5,
  * "Names in human-readable output"), linked into libm2msec and the m2msec

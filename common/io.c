@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* common: reads and writes that survive EINTR, a growable array, file types, path shapes (io.h). */
 #define _DEFAULT_SOURCE /* S_IFMT and the S_IF* file types */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common: the I/O helpers that the provider, libm2msec and the tool share:
  * reads and writes that retry after EINTR and never stop half way, a

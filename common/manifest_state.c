@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* common: reading the manifest rollback state file (manifest_state.h). */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common: the manifest rollback state file that `m2msec verify --state`
  * keeps (docs/PROTOCOL.md section 7.3): the newest manifest version

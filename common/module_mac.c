@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* common: the module integrity MAC over the m2msec.so file (module_mac.h). */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Module integrity MAC, as OpenSSL's FIPS module does it: HMAC-SHA-256
  * with a fixed, public key over the whole m2msec.so file. It detects a

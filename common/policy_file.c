@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common: the strict policy-file reader and the session-policy values
  * (policy_file.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common: the ONE strict reader of the device policy file (docs/POLICY.md)
  * and the one list of its sections, keys and values. The provider reads

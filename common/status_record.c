@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* common: the device integrity status record, render and authenticate (status_record.h). */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common: the device integrity status record (docs/PROTOCOL.md section 8):
  * written by the verifier (libm2msec), read by the provider's integrity
@@ -11,7 +12,7 @@
  *   mac <64 lowercase hex: HMAC-SHA-256(device key, all bytes above)>\n
  *
  * "verifying" is written before a verification starts (m2msec verify,
- * m2msec_status_invalidate) and refused by the gate like "failed". Format
+ * m2msec_integrity_status_invalidate) and refused by the gate like "failed". Format
  * 1 (no "verifying": its writers did not invalidate the record before
  * verifying) is refused with its own message.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* common: the one strict decimal parser and "key value" line reader (text.h). */
 #include <string.h>
 

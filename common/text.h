@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common: the one strict text parser for the small files and arguments
  * that carry security decisions: an unsigned decimal, and the lines of a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * attacker: a man-in-the-middle UDP relay between device and gateway.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared helpers of the UDP record examples; see common.h. */
 #include <ctype.h>
 #include <errno.h>
@@ -339,7 +340,8 @@ end:
     return ok;
 }
 
-int ex_session_open(const char *prog, const ex_session_opts *o, m2msec_role role, ex_session *es)
+int ex_session_open(const char *prog, const ex_session_opts *o, m2msec_session_role role,
+                    ex_session *es)
 {
     unsigned char key[KEY_MAX];
     size_t keylen = 0;
@@ -361,7 +363,10 @@ int ex_session_open(const char *prog, const ex_session_opts *o, m2msec_role role
     es->pol.max_records = o->max_records;
     es->pol.key_lifetime = o->key_lifetime;
     es->pol.replay_window = o->replay_window;
-    m2msec_store_file(&es->store, o->state);
+    if (!m2msec_store_file(&es->store, o->state)) {
+        fprintf(stderr, "%s: cannot set up the state file store %s\n", prog, o->state);
+        goto fail;
+    }
     if (o->init_state && !m2msec_store_init(&es->store)) {
         fprintf(stderr, "%s: --init-state: cannot initialise the state %s\n", prog, o->state);
         goto fail;
@@ -378,7 +383,8 @@ int ex_session_open(const char *prog, const ex_session_opts *o, m2msec_role role
     es->s = m2msec_session_new(&cfg);
     if (es->s == NULL) {
         fprintf(stderr, "%s: cannot start the %s session (key %s, state %s, cipher %s)\n", prog,
-                role == M2MSEC_SENDER ? "sender" : "receiver", o->key_file, o->state, o->aead);
+                role == M2MSEC_SESSION_SENDER ? "sender" : "receiver", o->key_file, o->state,
+                o->aead);
         goto fail;
     }
     OPENSSL_cleanse(key, sizeof(key));
@@ -394,6 +400,7 @@ void ex_session_close(ex_session *es)
 {
     m2msec_session_free(es->s);
     es->s = NULL;
+    m2msec_store_clear(&es->store); /* after the session that used it */
     if (es->prov != NULL)
         OSSL_PROVIDER_unload(es->prov);
     es->prov = NULL;
@@ -413,7 +420,7 @@ uint64_t ex_header_seq(const unsigned char *rec)
 {
     uint64_t seq = 0;
 
-    for (int i = 5; i < M2MSEC_HEADER_LEN; i++)
+    for (int i = 5; i < M2MSEC_SESSION_HEADER_LEN; i++)
         seq = seq << 8 | rec[i];
     return seq;
 }
@@ -448,7 +455,7 @@ size_t ex_header_line(char *buf, size_t cap, const unsigned char *rec, size_t le
 {
     int n;
 
-    if (len >= M2MSEC_HEADER_LEN)
+    if (len >= M2MSEC_SESSION_HEADER_LEN)
         n = snprintf(buf, cap, "%" PRIu64 " %" PRIu64 " %s\n", ex_header_epoch(rec),
                      ex_header_seq(rec), tail);
     else
@@ -472,6 +479,6 @@ int ex_log_record(const char *prog, const char *what, int fd, OSSL_LIB_CTX *libc
     for (size_t i = 0; i < mdlen; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
     hex[2 * mdlen] = '\0';
-    n = ex_header_line(line, sizeof(line), rec, M2MSEC_HEADER_LEN, hex);
+    n = ex_header_line(line, sizeof(line), rec, M2MSEC_SESSION_HEADER_LEN, hex);
     return ex_append_line(prog, what, fd, line, n);
 }

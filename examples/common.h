@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared helpers of the UDP record examples (device, gateway, attacker):
  * option parsing, loopback UDP sockets, time, and setting up a record
@@ -65,7 +66,7 @@ int ex_write_port_file(const char *prog, const char *path, uint16_t port);
 /* Value of the hex digit c, or -1. */
 int ex_hexval(int c);
 
-/* The epoch and the sequence number in a record header (M2MSEC_HEADER_LEN bytes). */
+/* The epoch and the sequence number in a record header (M2MSEC_SESSION_HEADER_LEN bytes). */
 uint64_t ex_header_epoch(const unsigned char *rec);
 uint64_t ex_header_seq(const unsigned char *rec);
 
@@ -129,7 +130,8 @@ typedef struct ex_session {
  * (m2msec_store_init: refused if it exists). Returns 1, or 0 with the
  * reason printed.
  */
-int ex_session_open(const char *prog, const ex_session_opts *o, m2msec_role role, ex_session *es);
+int ex_session_open(const char *prog, const ex_session_opts *o, m2msec_session_role role,
+                    ex_session *es);
 void ex_session_close(ex_session *es);
 
 #endif

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # m2msec demo: derives keys with every m2msec KDF through the stock
 # `openssl kdf` command and the BUILT provider, and checks each result
 # against an independent computation (stock OpenSSL HMAC/HKDF or the RFC's

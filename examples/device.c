@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * device: an M2M sensor that sends protected readings over UDP.
  *
@@ -92,7 +93,7 @@ int main(int argc, char **argv)
     ex_session_opts_check(PROG, &so);
     ex_catch_signals();
 
-    if (!ex_session_open(PROG, &so, M2MSEC_SENDER, &es))
+    if (!ex_session_open(PROG, &so, M2MSEC_SESSION_SENDER, &es))
         return EX_FAIL;
     if (log_path != NULL && (log_fd = ex_open_log(PROG, log_path)) < 0)
         goto end;
@@ -113,15 +114,15 @@ int main(int argc, char **argv)
     for (uint64_t n = 1; n <= count && !ex_stop; n++) {
         uint64_t before = st.epoch;
         size_t reclen = 0;
-        m2msec_status ms;
+        m2msec_session_status ms;
         int len = reading(text, sizeof(text), so.device_id, boot, n, ex_now_ms() - start);
 
         if (len < 0 || (size_t)len >= sizeof(text))
             goto end_fd;
-        ms = m2msec_seal(es.s, (const unsigned char *)text, (size_t)len, rec, sizeof(rec), &reclen);
-        if (ms != M2MSEC_OK) {
+        if (!m2msec_session_seal(es.s, (const unsigned char *)text, (size_t)len, rec, sizeof(rec),
+                                 &reclen, &ms)) {
             fprintf(stderr, PROG ": cannot seal reading %" PRIu64 ": %s\n", n,
-                    m2msec_status_text(ms));
+                    m2msec_session_status_text(ms));
             ERR_print_errors_fp(stderr);
             goto end_fd;
         }

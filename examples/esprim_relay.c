@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * esprim_relay: end-to-end protected primitives through a gateway that
  * cannot read them (oneM2M ESPrim, docs/PROTOCOL.md section 9).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * gateway: receives protected sensor readings over UDP and opens them.
  *
@@ -83,20 +84,20 @@ static int seen_before(uint64_t *slots, uint64_t fp)
 }
 
 /* Reason words of --reject-log, the keys of the counts line. */
-static const char *reason_word(m2msec_status st)
+static const char *reason_word(m2msec_session_status st)
 {
     switch (st) {
-    case M2MSEC_ERR_REPLAY:
+    case M2MSEC_SESSION_ERR_REPLAY:
         return "replayed";
-    case M2MSEC_ERR_TOO_OLD:
+    case M2MSEC_SESSION_ERR_TOO_OLD:
         return "outside_window";
-    case M2MSEC_ERR_AUTH:
+    case M2MSEC_SESSION_ERR_AUTH:
         return "auth";
-    case M2MSEC_ERR_EXPIRED:
+    case M2MSEC_SESSION_ERR_EXPIRED:
         return "expired";
-    case M2MSEC_ERR_OLD_EPOCH:
+    case M2MSEC_SESSION_ERR_OLD_EPOCH:
         return "stale_epoch";
-    case M2MSEC_ERR_MALFORMED:
+    case M2MSEC_SESSION_ERR_MALFORMED:
         return "malformed";
     default:
         return "other";
@@ -107,7 +108,7 @@ static const char *reason_word(m2msec_status st)
  * --reject-log: one line per rejected datagram, appended with a single
  * write(2), so a kill -9 loses at most the line being written.
  */
-static int log_rejected(int fd, const unsigned char *rec, size_t len, m2msec_status st)
+static int log_rejected(int fd, const unsigned char *rec, size_t len, m2msec_session_status st)
 {
     char line[128];
 
@@ -118,9 +119,9 @@ static int log_rejected(int fd, const unsigned char *rec, size_t len, m2msec_sta
 int main(int argc, char **argv)
 {
     static uint64_t seen[SEEN_SLOTS];
-    static const m2msec_status reasons[] = {
-        M2MSEC_ERR_REPLAY,  M2MSEC_ERR_TOO_OLD,   M2MSEC_ERR_AUTH,
-        M2MSEC_ERR_EXPIRED, M2MSEC_ERR_OLD_EPOCH, M2MSEC_ERR_MALFORMED,
+    static const m2msec_session_status reasons[] = {
+        M2MSEC_SESSION_ERR_REPLAY,  M2MSEC_SESSION_ERR_TOO_OLD,   M2MSEC_SESSION_ERR_AUTH,
+        M2MSEC_SESSION_ERR_EXPIRED, M2MSEC_SESSION_ERR_OLD_EPOCH, M2MSEC_SESSION_ERR_MALFORMED,
     };
     ex_session_opts so;
     ex_session es;
@@ -163,7 +164,7 @@ int main(int argc, char **argv)
     ex_session_opts_check(PROG, &so);
     ex_catch_signals();
 
-    if (!ex_session_open(PROG, &so, M2MSEC_RECEIVER, &es))
+    if (!ex_session_open(PROG, &so, M2MSEC_SESSION_RECEIVER, &es))
         return EX_FAIL;
     if ((log_path != NULL && (log_fd = ex_open_log(PROG, log_path)) < 0) ||
         (rej_path != NULL && (rej_fd = ex_open_log(PROG, rej_path)) < 0))
@@ -180,7 +181,7 @@ int main(int argc, char **argv)
     for (;;) {
         uint64_t now = ex_now_ms(), wait;
         size_t outlen = 0;
-        m2msec_status ms;
+        m2msec_session_status ms;
         long n;
 
         if (ex_stop) {
@@ -203,16 +204,17 @@ int main(int argc, char **argv)
             continue;
         last = ex_now_ms();
         datagrams++;
-        ms = m2msec_open(es.s, buf, (size_t)n, out, sizeof(out), &outlen);
-        if (ms != M2MSEC_OK) {
+        if (!m2msec_session_open(es.s, buf, (size_t)n, out, sizeof(out), &outlen, &ms)) {
             if (verbose)
                 printf(PROG ": rejected datagram %" PRIu64 " (%ld bytes): %s\n", datagrams, n,
-                       m2msec_status_text(ms));
-            if (ms == M2MSEC_ERR_INTERNAL || ms == M2MSEC_ERR_STORAGE) {
+                       m2msec_session_status_text(ms));
+            if (ms == M2MSEC_SESSION_ERR_INTERNAL || ms == M2MSEC_SESSION_ERR_STORAGE) {
                 fprintf(stderr, PROG ": datagram %" PRIu64 ": %s\n", datagrams,
-                        m2msec_status_text(ms));
+                        m2msec_session_status_text(ms));
                 ERR_print_errors_fp(stderr);
             }
+            /* every refusal queues its error: handled, so drop it */
+            ERR_clear_error();
             if (rej_fd >= 0 && !log_rejected(rej_fd, buf, (size_t)n, ms))
                 goto end_fd;
             continue;
@@ -250,8 +252,8 @@ int main(int argc, char **argv)
     }
 
     m2msec_session_get_stats(es.s, &st);
-    other = st.rejected[M2MSEC_ERR_BUFFER] + st.rejected[M2MSEC_ERR_STORAGE] +
-            st.rejected[M2MSEC_ERR_INTERNAL];
+    other = st.rejected[M2MSEC_SESSION_ERR_BUFFER] + st.rejected[M2MSEC_SESSION_ERR_STORAGE] +
+            st.rejected[M2MSEC_SESSION_ERR_INTERNAL];
     for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
         rejected += st.rejected[reasons[i]];
     rejected += other;
@@ -260,7 +262,7 @@ int main(int argc, char **argv)
     printf(PROG ": accepted %" PRIu64 "\n", st.records);
     printf(PROG ": rejected %" PRIu64 ":", rejected);
     for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-        printf("%s %s %" PRIu64, i == 0 ? "" : ",", m2msec_status_text(reasons[i]),
+        printf("%s %s %" PRIu64, i == 0 ? "" : ",", m2msec_session_status_text(reasons[i]),
                st.rejected[reasons[i]]);
     if (other != 0)
         printf(", other errors %" PRIu64, other);
@@ -274,12 +276,13 @@ int main(int argc, char **argv)
                 " outside_window=%" PRIu64 " auth=%" PRIu64 " expired=%" PRIu64
                 " stale_epoch=%" PRIu64 " malformed=%" PRIu64 " other=%" PRIu64 " epochs=%" PRIu64
                 " rekeys=%" PRIu64 " duplicates=%" PRIu64 " datagrams=%" PRIu64 "\n",
-           st.records, rejected, st.rejected[M2MSEC_ERR_REPLAY], st.rejected[M2MSEC_ERR_TOO_OLD],
-           st.rejected[M2MSEC_ERR_AUTH], st.rejected[M2MSEC_ERR_EXPIRED],
-           st.rejected[M2MSEC_ERR_OLD_EPOCH], st.rejected[M2MSEC_ERR_MALFORMED], other, epochs,
-           st.rekeys, duplicates, datagrams);
+           st.records, rejected, st.rejected[M2MSEC_SESSION_ERR_REPLAY],
+           st.rejected[M2MSEC_SESSION_ERR_TOO_OLD], st.rejected[M2MSEC_SESSION_ERR_AUTH],
+           st.rejected[M2MSEC_SESSION_ERR_EXPIRED], st.rejected[M2MSEC_SESSION_ERR_OLD_EPOCH],
+           st.rejected[M2MSEC_SESSION_ERR_MALFORMED], other, epochs, st.rekeys, duplicates,
+           datagrams);
     rc = EX_OK;
-    if (st.rejected[M2MSEC_ERR_STORAGE] + st.rejected[M2MSEC_ERR_INTERNAL] != 0) {
+    if (st.rejected[M2MSEC_SESSION_ERR_STORAGE] + st.rejected[M2MSEC_SESSION_ERR_INTERNAL] != 0) {
         fprintf(stderr, PROG ": internal or storage errors while opening records\n");
         rc = EX_FAIL;
     }

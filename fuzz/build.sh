@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build the libFuzzer harnesses of m2msec into fuzz/out/ with clang.
 #
 #   fuzz/build.sh            # all harnesses and fuzz/out/make_seeds

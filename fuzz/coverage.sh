@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Line coverage of the provider and libm2msec reached by a corpus.
 #
 #   fuzz/coverage.sh [CORPUS_ROOT]     # default fuzz/corpus

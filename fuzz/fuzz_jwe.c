@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_jwe: the ESPrim parsers and the Receiver (libm2msec/esprim*.c,
  * docs/PROTOCOL.md section 9).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_kdf_params: random parameter sets through the three m2msec KDFs.
  *

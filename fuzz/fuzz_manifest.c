@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_manifest: the integrity manifest parser, serialiser and acceptance
  * (docs/PROTOCOL.md section 7, include/m2msec/integrity.h).
  *
  * Input:
- *   u8 mode: bit 0 also run m2msec_manifest_open on the text
+ *   u8 mode: bit 0 also run m2msec_manifest_accept on the text
  *            bit 1 sign the text correctly (else use the fuzzer's bytes)
  *            bit 2 ECDSA P-256 key (else Ed25519)
  *            bit 3 a rollback state file with fuzzer content
@@ -18,7 +19,7 @@
  *     re-parsed manifest equals the first one, the same entries added one by
  *     one in reverse order serialise to the same text, entries are sorted
  *     and unique, and m2msec_manifest_find finds each of them;
- *   - m2msec_manifest_open gives exactly the verdict that the documented
+ *   - m2msec_manifest_accept gives exactly the verdict that the documented
  *     checks give in their order (signature file, signature verified
  *     independently with the public key, syntax, expiry, rollback state),
  *     returns a manifest only with OK, rewrites the state file only on OK
@@ -172,7 +173,8 @@ static void check_open(fz_in *in, uint8_t mode, const uint8_t *text, size_t len,
     const uint8_t *fsig = fz_bytes(in, fz_u8(in), &got), *state;
     uint64_t now, stored = 0;
     m2msec_manifest *out = NULL;
-    m2msec_manifest_verdict v, want;
+    m2msec_manifest_verdict v = M2MSEC_MANIFEST_ERROR, want;
+    int ok;
     int state_ok = 0;
 
     memcpy(sig, fsig, got);
@@ -232,11 +234,13 @@ static void check_open(fz_in *in, uint8_t mode, const uint8_t *text, size_t len,
     else
         want = M2MSEC_MANIFEST_OK;
 
-    v = m2msec_manifest_open(libctx, p_manifest, NULL, p_pub[p256], p_state, now, &out);
+    ok = m2msec_manifest_accept(libctx, p_manifest, NULL, p_pub[p256], p_state, now, &out, &v);
+    FZ_CHECK(ok == (v == M2MSEC_MANIFEST_OK) && (ok || ERR_peek_error() != 0),
+             "manifest_accept: return value %d, verdict %d, error queue", ok, (int)v);
     fz_stat(m2msec_manifest_verdict_text(v));
-    FZ_CHECK(v == want, "manifest_open: verdict %d (%s), expected %d (%s)", (int)v,
+    FZ_CHECK(v == want, "manifest_accept: verdict %d (%s), expected %d (%s)", (int)v,
              m2msec_manifest_verdict_text(v), (int)want, m2msec_manifest_verdict_text(want));
-    FZ_CHECK((v == M2MSEC_MANIFEST_OK) == (out != NULL), "manifest_open: verdict %d, manifest %p",
+    FZ_CHECK((v == M2MSEC_MANIFEST_OK) == (out != NULL), "manifest_accept: verdict %d, manifest %p",
              (int)v, (void *)out);
     after = fz_read_file(p_state, &alen);
     if (v == M2MSEC_MANIFEST_OK) {
@@ -244,7 +248,7 @@ static void check_open(fz_in *in, uint8_t mode, const uint8_t *text, size_t len,
         int n = snprintf(canon, sizeof(canon), "m2msec-manifest-state 1\nversion %" PRIu64 "\n",
                          m2msec_manifest_version(parsed));
 
-        entries_equal(out, parsed, "manifest_open");
+        entries_equal(out, parsed, "manifest_accept");
         FZ_CHECK(after != NULL && alen == (size_t)n && memcmp(after, canon, alen) == 0,
                  "the state file after an accepted manifest is not the canonical text");
     } else if (have_state) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_policy: the one strict reader of the device policy file
  * (common/policy_file.c, docs/POLICY.md) through its two users,

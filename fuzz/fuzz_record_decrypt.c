@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_record_decrypt: raw EVP decryption with the M2M-REC-* ciphers, many
  * records against one decrypting context, so that the replay window, the

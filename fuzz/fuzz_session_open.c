@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * fuzz_session_open: framed records through m2msec_open on a receiver
+ * fuzz_session_open: framed records through m2msec_session_open on a receiver
  * session with a memory store (docs/PROTOCOL.md section 6).
  *
  * LLVMFuzzerInitialize seals genuine records with sender sessions (the same
@@ -95,7 +96,7 @@ static sealed seals[NCIPHERS][NSEALED];
 
 typedef struct {
     int have, locked;
-    m2msec_state st;
+    m2msec_session_state st;
     int fail_next; /* saves still to fail */
     int max_epoch_seen_set;
     uint64_t max_epoch_seen;
@@ -119,7 +120,7 @@ static void mem_unlock(void *arg, void *handle)
     s->locked = 0;
 }
 
-static int mem_load(void *arg, void *handle, m2msec_state *st)
+static int mem_load(void *arg, void *handle, m2msec_session_state *st)
 {
     mem_store *s = arg;
 
@@ -130,7 +131,7 @@ static int mem_load(void *arg, void *handle, m2msec_state *st)
     return 1;
 }
 
-static int mem_save(void *arg, void *handle, const m2msec_state *st)
+static int mem_save(void *arg, void *handle, const m2msec_session_state *st)
 {
     mem_store *s = arg;
 
@@ -162,7 +163,7 @@ static void fixed_unlock(void *arg, void *handle)
     (void)handle;
 }
 
-static int fixed_load(void *arg, void *handle, m2msec_state *st)
+static int fixed_load(void *arg, void *handle, m2msec_session_state *st)
 {
     const int64_t *before = arg;
 
@@ -172,7 +173,7 @@ static int fixed_load(void *arg, void *handle, m2msec_state *st)
     return 1;
 }
 
-static int fixed_save(void *arg, void *handle, const m2msec_state *st)
+static int fixed_save(void *arg, void *handle, const m2msec_session_state *st)
 {
     (void)arg;
     (void)handle;
@@ -203,7 +204,7 @@ static void seal_epoch0(int c)
     p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_EPOCH, &epoch);
     p[1] = OSSL_PARAM_construct_end();
     if (ctx == NULL || keylen == 0 || keylen > 32 ||
-        !m2msec_derive_session_key(libctx, &spec, km, keylen + 12) ||
+        !m2msec_session_key_derive(libctx, &spec, km, keylen + 12) ||
         !EVP_EncryptInit_ex2(ctx, cipher, km, km + keylen, p))
         fz_fail("cannot set up %s for epoch 0", ciphers[c]);
     for (int i = 0; i < PER_EPOCH; i++) {
@@ -238,14 +239,14 @@ static void seal_all(void)
         seal_epoch0(c);
         for (int e = 1; e < NEPOCHS; e++) {
             int64_t before = e - 1;
-            m2msec_store store = {fixed_lock,   fixed_load, fixed_save,
-                                  fixed_unlock, &before,    "fixed store"};
+            m2msec_store store = {fixed_lock, fixed_load,    fixed_save, fixed_unlock,
+                                  &before,    "fixed store", NULL};
             m2msec_session_policy pol = {0};
             m2msec_session_config cfg = {0};
             m2msec_session *s;
 
             pol.aead = ciphers[c];
-            cfg.role = M2MSEC_SENDER;
+            cfg.role = M2MSEC_SESSION_SENDER;
             cfg.libctx = libctx;
             cfg.key = service_key;
             cfg.key_len = sizeof(service_key);
@@ -260,8 +261,8 @@ static void seal_all(void)
                 sealed *x = &seals[c][e * PER_EPOCH + i];
                 size_t n = strlen(plaintexts[i]);
 
-                if (m2msec_seal(s, (const unsigned char *)plaintexts[i], n, x->rec, sizeof(x->rec),
-                                &x->len) != M2MSEC_OK)
+                if (!m2msec_session_seal(s, (const unsigned char *)plaintexts[i], n, x->rec,
+                                         sizeof(x->rec), &x->len, NULL))
                     fz_fail("sealing record %d of epoch %d failed", i, e);
                 x->epoch = (uint64_t)e;
                 x->seq = (uint64_t)i;
@@ -282,7 +283,7 @@ typedef struct {
     int cipher;
     /* what was loaded at the last (re)start */
     int restarted;
-    m2msec_state loaded;
+    m2msec_session_state loaded;
     /* every (epoch, seq) accepted so far */
     uint64_t acc_epoch[MAX_ACCEPTED], acc_seq[MAX_ACCEPTED];
     size_t nacc;
@@ -294,11 +295,12 @@ typedef struct {
 
 static m2msec_session *receiver_new(world *w)
 {
-    m2msec_store store = {mem_lock, mem_load, mem_save, mem_unlock, &w->store, "memory store"};
+    m2msec_store store = {mem_lock,  mem_load,       mem_save, mem_unlock,
+                          &w->store, "memory store", NULL};
     m2msec_session_config cfg = {0};
     m2msec_session *s;
 
-    cfg.role = M2MSEC_RECEIVER;
+    cfg.role = M2MSEC_SESSION_RECEIVER;
     cfg.libctx = libctx;
     cfg.key = service_key;
     cfg.key_len = sizeof(service_key);
@@ -321,22 +323,31 @@ static void deliver(world *w, const unsigned char *rec, size_t len, int small)
     static unsigned char out[OUTCAP];
     size_t outlen = 12345, outcap = OUTCAP;
     size_t over = m2msec_session_overhead(w->s);
-    m2msec_status st;
+    m2msec_session_status st;
+    int ok;
 
     if (small && len > over)
         outcap = len - over - 1;
     memset(out, 0xa5, sizeof(out));
-    st = m2msec_open(w->s, rec, len, out, outcap, &outlen);
-    FZ_CHECK((unsigned)st < M2MSEC_STATUS_COUNT, "unknown status %d", (int)st);
+    st = M2MSEC_SESSION_STATUS_COUNT;
+    ok = m2msec_session_open(w->s, rec, len, out, outcap, &outlen, &st);
+    FZ_CHECK((unsigned)st < M2MSEC_SESSION_STATUS_COUNT, "unknown status %d", (int)st);
+    /* The return convention: 1 exactly on OK, an error queued on every refusal. */
+    FZ_CHECK(ok == (st == M2MSEC_SESSION_OK), "returned %d with status '%s'", ok,
+             m2msec_session_status_text(st));
+    FZ_CHECK(ok || ERR_peek_error() != 0, "refused ('%s') with no error queued",
+             m2msec_session_status_text(st));
+    ERR_clear_error();
     /* Nothing a peer sends may look like a library failure. */
-    FZ_CHECK(st != M2MSEC_ERR_INTERNAL, "m2msec_open returned 'internal error'");
-    fz_stat(m2msec_status_text(st));
-    if (st != M2MSEC_OK) {
-        FZ_CHECK(outlen == 0, "status '%s' with outlen %zu", m2msec_status_text(st), outlen);
+    FZ_CHECK(st != M2MSEC_SESSION_ERR_INTERNAL, "m2msec_session_open returned 'internal error'");
+    fz_stat(m2msec_session_status_text(st));
+    if (st != M2MSEC_SESSION_OK) {
+        FZ_CHECK(outlen == 0, "status '%s' with outlen %zu", m2msec_session_status_text(st),
+                 outlen);
         for (size_t i = 0; i < sizeof(out); i++)
             FZ_CHECK(out[i] == 0xa5 || out[i] == 0,
                      "status '%s' left byte %zu of the output = %02x (plaintext?)",
-                     m2msec_status_text(st), i, out[i]);
+                     m2msec_session_status_text(st), i, out[i]);
         return;
     }
     /* Accepted: it must be one of the genuine records, byte for byte. */

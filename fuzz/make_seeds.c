@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * make_seeds: writes the seed corpora of the fuzz harnesses.
  *
@@ -556,7 +557,7 @@ static void fixed_unlock(void *arg, void *handle)
     (void)handle;
 }
 
-static int fixed_load(void *arg, void *handle, m2msec_state *st)
+static int fixed_load(void *arg, void *handle, m2msec_session_state *st)
 {
     const int64_t *before = arg;
 
@@ -566,7 +567,7 @@ static int fixed_load(void *arg, void *handle, m2msec_state *st)
     return 1;
 }
 
-static int fixed_save(void *arg, void *handle, const m2msec_state *st)
+static int fixed_save(void *arg, void *handle, const m2msec_session_state *st)
 {
     (void)arg;
     (void)handle;
@@ -611,7 +612,7 @@ static void seal_epoch0(const char *cipher, srec out[6])
     p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_EPOCH, &epoch);
     p[1] = OSSL_PARAM_construct_end();
     if (ctx == NULL || keylen == 0 || keylen > 32 ||
-        !m2msec_derive_session_key(libctx, &spec, km, keylen + 12) ||
+        !m2msec_session_key_derive(libctx, &spec, km, keylen + 12) ||
         !EVP_EncryptInit_ex2(ctx, c, km, km + keylen, p))
         fz_fail("sender for %s epoch 0", cipher);
     for (int i = 0; i < 6; i++) {
@@ -641,7 +642,8 @@ static void seal_epoch0(const char *cipher, srec out[6])
 static void seal_epoch(const char *cipher, int epoch, srec out[6])
 {
     int64_t before = epoch - 1;
-    m2msec_store store = {fixed_lock, fixed_load, fixed_save, fixed_unlock, &before, "fixed store"};
+    m2msec_store store = {fixed_lock, fixed_load,    fixed_save, fixed_unlock,
+                          &before,    "fixed store", NULL};
     m2msec_session_policy pol = {0};
     m2msec_session_config cfg = {0};
     m2msec_session *s;
@@ -651,7 +653,7 @@ static void seal_epoch(const char *cipher, int epoch, srec out[6])
         return;
     }
     pol.aead = cipher;
-    cfg.role = M2MSEC_SENDER;
+    cfg.role = M2MSEC_SESSION_SENDER;
     cfg.libctx = libctx;
     cfg.key = service_key;
     cfg.key_len = sizeof(service_key);
@@ -663,8 +665,8 @@ static void seal_epoch(const char *cipher, int epoch, srec out[6])
     if (s == NULL)
         fz_fail("sender for %s epoch %d", cipher, epoch);
     for (int i = 0; i < 6; i++)
-        if (m2msec_seal(s, (const unsigned char *)plaintexts[i], strlen(plaintexts[i]), out[i].rec,
-                        sizeof(out[i].rec), &out[i].len) != M2MSEC_OK)
+        if (!m2msec_session_seal(s, (const unsigned char *)plaintexts[i], strlen(plaintexts[i]),
+                                 out[i].rec, sizeof(out[i].rec), &out[i].len, NULL))
             fz_fail("seal");
     m2msec_session_free(s);
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Regenerate the seed corpora in fuzz/corpus/ (commit the result).
 #
 #   fuzz/make_seeds.sh

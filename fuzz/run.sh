@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build the fuzz harnesses, replay the regression inputs, then fuzz each
 # harness for a while.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fixed test key pairs of fuzz_manifest and make_seeds (generated once with
  * `openssl genpkey`; they protect nothing). Ed25519 signatures are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec ESPrim: an ESPrim end (m2msec/esprim.h) - sealing primitives
  * into JWE objects and opening them with every check of TS-0003 8.4.2 C.6

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec ESPrim: sessions and the replay cache (docs/PROTOCOL.md 9.6).
  *

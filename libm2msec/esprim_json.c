@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec ESPrim: base64url without padding (RFC 4648 section 5, as JOSE
  * uses it, RFC 7515 section 2) and a strict JSON reader (RFC 8259) for the

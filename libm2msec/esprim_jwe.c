@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec ESPrim: the JWE Compact Serialization (RFC 7516 section 7.1)
  * of ESPrim objects, docs/PROTOCOL.md 9.4:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec ESPrim: RandObjects (TS-0003 8.4.3.1, TS-0004 6.3.5.50/51) in
  * their JSON form (docs/PROTOCOL.md 9.2), their checks, and

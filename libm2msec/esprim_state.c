@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec ESPrim: the Receiver's state file (docs/PROTOCOL.md 9.6).
  *
@@ -316,11 +317,13 @@ static int take_lock(const char *path, m2msec_store *ls, void **h)
 {
     int r;
 
-    m2msec_store_file(ls, path);
     *h = NULL;
+    if (!m2msec_store_file(ls, path))
+        return 0;
     r = ls->lock(ls->arg, h);
     if (r == 1)
         return 1;
+    m2msec_store_clear(ls);
     if (r == 0)
         M2M_ESP_ERR(M2MSEC_R_ESPRIM_STATE,
                     "state %s: in use by another ESPrim end (the lock "
@@ -370,6 +373,7 @@ int m2msec_esprim_state_init(const char *path, const char *kid)
         state_err(path, "cannot write the initial state");
 end:
     ls.unlock(ls.arg, h);
+    m2msec_store_clear(&ls);
     return ok;
 }
 
@@ -425,6 +429,7 @@ void m2m_esp_state_close(m2m_esp_state *st)
 {
     if (st->locked)
         st->lockstore.unlock(st->lockstore.arg, st->lock);
+    m2msec_store_clear(&st->lockstore);
     OPENSSL_free(st->last);
     OPENSSL_free(st->path);
     memset(st, 0, sizeof(*st));

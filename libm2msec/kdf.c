@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libm2msec: M2M-SESSION-KDF through EVP_KDF. */
 #include <string.h>
 #include <openssl/core_names.h>
@@ -10,8 +11,8 @@
 #include "kdf_internal.h"
 #include "m2msec/m2msec.h"
 
-int m2msec_derive_session_key_with(EVP_KDF *kdf, const m2msec_session_key_spec *s,
-                                   unsigned char *out, size_t out_len)
+int m2m_session_key_derive_with(EVP_KDF *kdf, const m2msec_session_key_spec *s, unsigned char *out,
+                                size_t out_len)
 {
     OSSL_PARAM params[16], *p = params;
     EVP_KDF_CTX *kctx = NULL;
@@ -55,11 +56,11 @@ int m2msec_derive_session_key_with(EVP_KDF *kdf, const m2msec_session_key_spec *
     return ok;
 }
 
-int m2msec_derive_session_key(OSSL_LIB_CTX *libctx, const m2msec_session_key_spec *s,
+int m2msec_session_key_derive(OSSL_LIB_CTX *libctx, const m2msec_session_key_spec *s,
                               unsigned char *out, size_t out_len)
 {
     EVP_KDF *kdf = EVP_KDF_fetch(libctx, "M2M-SESSION-KDF", NULL);
-    int ok = kdf != NULL && m2msec_derive_session_key_with(kdf, s, out, out_len);
+    int ok = kdf != NULL && m2m_session_key_derive_with(kdf, s, out, out_len);
 
     if (!ok && out != NULL)
         OPENSSL_cleanse(out, out_len);

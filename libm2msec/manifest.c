@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: integrity manifests (include/m2msec/integrity.h,
  * docs/PROTOCOL.md section 7).

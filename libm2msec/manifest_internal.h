@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec internal: helpers shared by the manifest, signing and
  * verification code. Not exported.

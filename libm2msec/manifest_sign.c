@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: detached manifest signatures and the rollback state
- * (m2msec_manifest_sign, m2msec_manifest_open; docs/PROTOCOL.md section 7).
+ * (m2msec_manifest_sign, m2msec_manifest_accept; docs/PROTOCOL.md section 7).
  *
  * The signature covers the exact bytes of the manifest file: Ed25519 (raw,
  * 64 bytes; "pure" EdDSA, as `openssl pkeyutl -sign -rawin` makes it) or
@@ -233,10 +234,10 @@ static int state_write(const char *path, uint64_t version)
     return m2m_write_atomic(path, text, (size_t)n, 0644, "rollback state file");
 }
 
-m2msec_manifest_verdict m2msec_manifest_open(OSSL_LIB_CTX *libctx, const char *manifest_path,
-                                             const char *sig_path, const char *pubkey_path,
-                                             const char *rollback_state, uint64_t now,
-                                             m2msec_manifest **out)
+static m2msec_manifest_verdict accept_verdict(OSSL_LIB_CTX *libctx, const char *manifest_path,
+                                              const char *sig_path, const char *pubkey_path,
+                                              const char *rollback_state, uint64_t now,
+                                              m2msec_manifest **out)
 {
     m2msec_manifest_verdict v = M2MSEC_MANIFEST_ERROR;
     unsigned char *buf = NULL, *sig = NULL;
@@ -365,4 +366,16 @@ end:
     OPENSSL_free(buf);
     OPENSSL_free(def_sig);
     return v;
+}
+
+int m2msec_manifest_accept(OSSL_LIB_CTX *libctx, const char *manifest_path, const char *sig_path,
+                           const char *pubkey_path, const char *rollback_state, uint64_t now,
+                           m2msec_manifest **out, m2msec_manifest_verdict *verdict)
+{
+    m2msec_manifest_verdict v =
+        accept_verdict(libctx, manifest_path, sig_path, pubkey_path, rollback_state, now, out);
+
+    if (verdict != NULL)
+        *verdict = v;
+    return v == M2MSEC_MANIFEST_OK;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: the integrity part of the device policy file (docs/POLICY.md,
  * "Integrity rules"), read by the one strict reader of the whole file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec internal: what actions.c needs from a loaded policy
  * (libm2msec/policy.c). Not exported (m2m_ prefix), not installed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libm2msec: loading the m2msec provider into a library context. */
 #include <openssl/err.h>
 #include <openssl/provider.h>

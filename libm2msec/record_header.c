@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libm2msec: encoding and decoding of the record header. */
 #include "record_header.h"
 

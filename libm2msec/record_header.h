@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libm2msec: the 11-byte record header (docs/PROTOCOL.md section 6.1). */
 #ifndef M2MSEC_RECORD_HEADER_H
 #define M2MSEC_RECORD_HEADER_H

@@ -1,306 +1,298 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libm2msec: fetching the expected copy of a file from the remediation
- * repository, a local directory or an http(s) base URL (see remediate.h).
- * What is fetched is hashed while it is written; the caller compares the
- * digest with the manifest before anything on the device changes.
+ * libm2msec: the remediation action (m2msec_policy_apply dispatches to it
+ * from actions.c; the rules every action follows are written there). The
+ * download itself is fetch.c.
+ *
+ * Remediation downloads the expected copy into a temporary file in the
+ * target's directory (O_EXCL), hashing it while writing; only when the
+ * digest (and size, when recorded) equals the manifest does anything
+ * change: the copy is exchanged with the old file in one step
+ * (RENAME_EXCHANGE), checked, then the old file is moved to quarantine.
+ * Every step has an undo, run in reverse order when a later step fails.
+ * An undo puts the permission bits back while the entry is still in the
+ * quarantine directory, before it is renamed back.
  */
+#define _GNU_SOURCE /* renameat2(), RENAME_EXCHANGE, RENAME_NOREPLACE, O_PATH, SEEK_DATA */
+
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
-#include <curl/curl.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <openssl/err.h>
 
+#include "actions_internal.h"
 #include "escape.h"
-#include "io.h"
+#include "fetch.h"
 #include "m2msec/integrity.h"
-#include "remediate.h"
+#include "policy_internal.h"
+#include "report_internal.h"
+#include "safe_open.h"
 
-#define COPY_BUF (64u * 1024u)
-#define CONNECT_TIMEOUT_S 15L
-#define LOW_SPEED_TIME_S 60L /* abort below 1 byte/s for this long */
-#define TOTAL_TIMEOUT_S 3600L
-#define MAX_REDIRECTS 5L
+typedef struct remedy {
+    char dir[PATH_MAX], base[NAME_MAX + 1], tmp[64];
+    const char *shown; /* the file's path, escaped */
+    const m2m_ident *id;
+    int pdfd;
+    m2m_ident tmpid; /* our temporary file */
+    size_t created;  /* offset of the first created directory, or (size_t)-1 */
+    int tmp_present; /* our temporary file exists under tmp */
+    int swapped;     /* new file at base, old one under tmp */
+    int placed;      /* new file at base, nothing was there before */
+    int quarantined;
+    const char *qfrom; /* name the old file had when it was quarantined */
+    qmove q;
+} remedy;
 
-typedef struct sink {
-    int fd;
-    EVP_MD_CTX *md;
-    uint64_t n, limit;
-    int err;    /* errno of a failed write; EFBIG: over the limit */
-    int crypto; /* the digest failed */
-} sink;
-
-static int sink_write(sink *s, const unsigned char *p, size_t len)
+/* Our new file still at pdfd/name? */
+static int is_ours(const remedy *x, const char *name)
 {
-    if (len > s->limit - s->n) {
-        s->err = EFBIG;
-        return 0;
+    return m2m_act_is_at(x->pdfd, name, &x->tmpid);
+}
+
+/* Undo, in reverse order, what the remediation did; append to @p why what could not be undone. */
+static void remedy_undo(actx *c, remedy *x, char *why, size_t whylen)
+{
+    char extra[WHY_MAX];
+    const m2m_ident *old = x->id; /* the old file: the verified one, or its copy put back */
+
+    /* the new file placed where nothing was, or where the old one was before quarantine */
+    if (x->placed && is_ours(x, x->base))
+        unlinkat(x->pdfd, x->base, 0);
+    if (x->quarantined) {
+        if (m2m_act_quarantine_undo(c, x->pdfd, x->qfrom, x->shown, &x->q, extra, sizeof(extra)))
+            old = &x->q.vid;
+        else
+            m2m_act_fmt_add(why, whylen, "; undo failed: %s", extra);
     }
-    if (EVP_DigestUpdate(s->md, p, len) != 1) {
-        s->crypto = 1;
-        return 0;
+    if (x->swapped) {
+        if (renameat2(x->pdfd, x->tmp, x->pdfd, x->base, RENAME_EXCHANGE) != 0)
+            m2m_act_fmt_add(why, whylen, "; undo failed: cannot swap back (%s)", strerror(errno));
+        else if (!m2m_act_is_at(x->pdfd, x->base, old))
+            m2m_act_fmt_add(why, whylen,
+                            "; undo failed: after swapping back, %s is not the old file", x->shown);
     }
-    s->n += len;
-    if (!m2m_write_all(s->fd, p, len)) {
-        s->err = errno;
+    if ((x->tmp_present || x->swapped) && is_ours(x, x->tmp))
+        unlinkat(x->pdfd, x->tmp, 0);
+    (void)fsync(x->pdfd);
+    close(x->pdfd);
+    x->pdfd = -1;
+    m2m_act_remove_created(c, x->dir, x->created);
+}
+
+static int hook_fail(const char *step, const char *path, char *why, size_t whylen)
+{
+    int err = m2m_act_hook(step, path);
+
+    if (err != 0)
+        m2m_act_fmt(why, whylen, "failure after step '%s': %s", step, strerror(err));
+    return err != 0;
+}
+
+/*
+ * After the exchange of our copy (x->tmp) with the old file (x->base):
+ * is our copy at base and the verified old file under tmp? 1, or 0 with a
+ * reason.
+ */
+static int exchange_ok(remedy *x, char *why, size_t whylen)
+{
+    if (!m2m_act_is_at(x->pdfd, x->base, &x->tmpid) || !m2m_act_is_at(x->pdfd, x->tmp, x->id)) {
+        m2m_act_fmt(why, whylen, "%s changed while it was being replaced; not touched", x->shown);
         return 0;
     }
     return 1;
 }
 
-static void sink_why(const sink *s, char *why, size_t whylen)
+int m2m_act_remediate(actx *c, const m2msec_file_result *res, const char *shown,
+                      const m2m_ident *id, const m2msec_manifest_entry *e, char *done,
+                      size_t donelen, char *why, size_t whylen)
 {
-    if (s->crypto)
-        snprintf(why, whylen, "digest computation failed");
-    else if (s->err == EFBIG)
-        snprintf(why, whylen, "repository copy is larger than %llu bytes",
-                 (unsigned long long)s->limit);
-    else
-        snprintf(why, whylen, "cannot write the temporary file: %s", strerror(s->err));
-}
-
-static int fetch_dir(const char *repo, const char *path, sink *s, char *why, size_t whylen)
-{
-    char er[M2M_ESC_NAME], ep[M2M_ESC_NAME]; /* repo and path, escaped for messages */
-    unsigned char *buf = NULL;
+    unsigned char md[M2MSEC_DIGEST_MAX];
+    size_t mdlen = sizeof(md);
+    uint64_t nbytes = 0, limit;
+    char repo[M2M_ESC_NAME];
+    remedy x;
+    int tmpfd = -1, pfd;
     struct stat st;
-    int dfd, fd = -1, ok = 0;
 
-    dfd = open(repo, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) {
-        snprintf(why, whylen, "repository %s: %s", m2m_esc(repo, er, sizeof(er)), strerror(errno));
+    memset(&x, 0, sizeof(x));
+    x.pdfd = -1;
+    x.created = (size_t)-1;
+    x.shown = shown;
+    x.id = id;
+    m2m_repository_display(m2m_policy_repository(c->pol), repo, sizeof(repo));
+    if (!m2m_act_split_path(res->path, x.dir, sizeof(x.dir), x.base, sizeof(x.base))) {
+        m2m_act_fmt(why, whylen, "path too long");
         return 0;
     }
-    fd = m2msec_open_beneath(dfd, path);
-    if (fd < 0) {
-        int err = errno;
-
-        snprintf(why, whylen, "repository copy %s/%s: %s", m2m_esc(repo, er, sizeof(er)),
-                 m2m_esc(path, ep, sizeof(ep)),
-                 err == ELOOP || err == EXDEV ? "a symlink on the way (not followed)"
-                                              : strerror(err));
-        goto end;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(why, whylen, "repository copy %s/%s is not a regular file",
-                 m2m_esc(repo, er, sizeof(er)), m2m_esc(path, ep, sizeof(ep)));
-        goto end;
-    }
-    if ((uint64_t)st.st_size > s->limit) {
-        s->err = EFBIG;
-        sink_why(s, why, whylen);
-        goto end;
-    }
-    buf = OPENSSL_malloc(COPY_BUF);
-    if (buf == NULL) {
-        snprintf(why, whylen, "out of memory");
-        goto end;
-    }
-    for (;;) {
-        ssize_t r = m2m_read(fd, buf, COPY_BUF);
-
-        if (r < 0) {
-            int err = errno;
-
-            snprintf(why, whylen, "cannot read repository copy %s/%s: %s",
-                     m2m_esc(repo, er, sizeof(er)), m2m_esc(path, ep, sizeof(ep)), strerror(err));
-            goto end;
-        }
-        if (r == 0)
-            break;
-        if (!sink_write(s, buf, (size_t)r)) {
-            sink_why(s, why, whylen);
-            goto end;
-        }
-    }
-    ok = 1;
-end:
-    OPENSSL_free(buf);
-    if (fd >= 0)
-        close(fd);
-    close(dfd);
-    return ok;
-}
-
-static size_t curl_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-    size_t len = size * nmemb;
-
-    return sink_write(arg, (const unsigned char *)ptr, len) ? len : 0;
-}
-
-/* <base>/<path> with every path component percent-encoded; OPENSSL_free()d by the caller. */
-static char *make_url(CURL *curl, const char *base, const char *path)
-{
-    size_t blen = strlen(base), cap = blen + 3 * strlen(path) + 2, n;
-    char *url = OPENSSL_malloc(cap);
-    const char *p = path;
-
-    if (url == NULL)
-        return NULL;
-    memcpy(url, base, blen);
-    n = blen;
-    if (n == 0 || url[n - 1] != '/')
-        url[n++] = '/';
-    for (;;) {
-        const char *slash = strchr(p, '/');
-        size_t clen = slash != NULL ? (size_t)(slash - p) : strlen(p);
-        char *esc = curl_easy_escape(curl, p, (int)clen);
-        size_t elen;
-
-        if (esc == NULL) {
-            OPENSSL_free(url);
-            return NULL;
-        }
-        elen = strlen(esc);
-        if (n + elen + 2 > cap) { /* cannot happen: 3 bytes per byte at most */
-            curl_free(esc);
-            OPENSSL_free(url);
-            return NULL;
-        }
-        memcpy(url + n, esc, elen);
-        n += elen;
-        curl_free(esc);
-        if (slash == NULL)
-            break;
-        url[n++] = '/';
-        p = slash + 1;
-    }
-    url[n] = '\0';
-    return url;
-}
-
-static int fetch_url(const char *base, const char *path, sink *s, char *why, size_t whylen)
-{
-    char errbuf[CURL_ERROR_SIZE] = "", shown[M2M_ESC_NAME], ep[M2M_ESC_NAME],
-         ee[4 * CURL_ERROR_SIZE];
-    char *url = NULL;
-    long code = 0;
-    CURLcode rc;
-    CURL *curl = curl_easy_init();
-    int ok = 0;
-
-    m2m_repository_display(base, shown, sizeof(shown));
-    if (curl == NULL) {
-        snprintf(why, whylen, "cannot start libcurl");
+    if (res->status != M2MSEC_FILE_MISSING && !id->known) {
+        m2m_act_fmt(
+            why, whylen,
+            "what is at %s could not be looked at during verification, so it cannot be told "
+            "from something put there since; not touched",
+            shown);
         return 0;
     }
-    url = make_url(curl, base, path);
-    if (url == NULL) {
-        snprintf(why, whylen, "out of memory");
-        goto end;
+    x.pdfd = res->status == M2MSEC_FILE_MISSING
+                 ? m2m_act_open_or_create_dir(c, x.dir, &x.created, why, whylen)
+                 : m2m_act_open_dir_beneath(c, x.dir);
+    if (x.pdfd < 0) {
+        if (res->status != M2MSEC_FILE_MISSING)
+            m2m_act_why_open_dir(c, x.dir, errno, why, whylen);
+        return 0;
     }
-    if (curl_easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
-#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
-        curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-#else
-        curl_easy_setopt(curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) !=
-            CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) !=
-            CURLE_OK ||
-#endif
-        curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_MAXREDIRS, MAX_REDIRECTS) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->limit) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, LOW_SPEED_TIME_S) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT, TOTAL_TIMEOUT_S) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_USERAGENT, "m2msec/" M2M_VERSION) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, curl_write_cb) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_WRITEDATA, s) != CURLE_OK) {
-        snprintf(why, whylen, "cannot set up libcurl for %s", shown);
-        goto end;
+    /* before anything is written: is the entry still the verified one (or still absent)? */
+    if (res->status == M2MSEC_FILE_MISSING) {
+        if (fstatat(x.pdfd, x.base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            m2m_act_fmt(why, whylen, "%s was missing when verified and is there now; not touched",
+                        shown);
+            goto fail;
+        }
+    } else {
+        pfd = m2m_act_open_ident(x.pdfd, x.base, id, &st, NULL);
+        if (pfd < 0) {
+            m2m_act_why_ident(shown, id, errno, &st, "since it was verified", why, whylen);
+            goto fail;
+        }
+        close(pfd);
+        if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+            m2m_act_fmt(
+                why, whylen,
+                "%s has %ju hard links: its old copy could not be quarantined without changing "
+                "the file under its other names; not touched (remove the other links)",
+                shown, (uintmax_t)st.st_nlink);
+            goto fail;
+        }
     }
-    rc = curl_easy_perform(curl);
-    if (rc == CURLE_WRITE_ERROR && (s->err != 0 || s->crypto)) {
-        sink_why(s, why, whylen);
-        goto end;
-    }
-    if (rc == CURLE_FILESIZE_EXCEEDED) {
-        s->err = EFBIG;
-        sink_why(s, why, whylen);
-        goto end;
-    }
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    if (rc != CURLE_OK) {
-        snprintf(why, whylen, "download of %s from %s failed: %s%s%s",
-                 m2m_esc(path, ep, sizeof(ep)), shown, curl_easy_strerror(rc),
-                 errbuf[0] != '\0' ? ": " : "", m2m_esc(errbuf, ee, sizeof(ee)));
-        goto end;
-    }
-    if (code != 200) {
-        snprintf(why, whylen, "download of %s from %s failed: HTTP status %ld",
-                 m2m_esc(path, ep, sizeof(ep)), shown, code);
-        goto end;
-    }
-    ok = 1;
-end:
-    OPENSSL_free(url);
-    curl_easy_cleanup(curl);
-    return ok;
-}
 
-int m2m_fetch(OSSL_LIB_CTX *libctx, const char *repository, const char *path, int outfd,
-              const char *digest, uint64_t limit, unsigned char *md, size_t *mdlen,
-              uint64_t *nbytes, char *why, size_t whylen)
-{
-    EVP_MD *alg = EVP_MD_fetch(libctx, digest != NULL ? digest : "SHA256", NULL);
-    sink s;
-    unsigned int dlen = 0;
-    int ok = 0;
-
-    memset(&s, 0, sizeof(s));
-    s.fd = outfd;
-    s.limit = limit;
-    s.md = EVP_MD_CTX_new();
-    if (alg == NULL || s.md == NULL || EVP_DigestInit_ex2(s.md, alg, NULL) != 1) {
-        snprintf(why, whylen, "cannot set up digest %s", digest != NULL ? digest : "SHA256");
-        goto end;
+    /* 1. download into a new temporary file next to the target, hashing it */
+    for (int n = 0; n < 100 && tmpfd < 0; n++) {
+        m2m_act_fmt(x.tmp, sizeof(x.tmp), ".m2msec-%ld-%u.tmp", (long)getpid(), c->seq++);
+        tmpfd = openat(x.pdfd, x.tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (tmpfd < 0 && errno != EEXIST)
+            break;
     }
-    if (strncasecmp(repository, "http://", 7) == 0 || strncasecmp(repository, "https://", 8) == 0)
-        ok = fetch_url(repository, path, &s, why, whylen);
+    if (tmpfd < 0) {
+        char dshown[M2M_ESC_NAME];
+
+        m2m_act_fmt(why, whylen, "cannot create a temporary file in %s: %s",
+                    x.dir[0] ? m2m_esc(x.dir, dshown, sizeof(dshown)) : "the root",
+                    strerror(errno));
+        goto fail;
+    }
+    x.tmp_present = 1;
+    if (m2m_ident_fd(tmpfd, &x.tmpid) != 0) {
+        m2m_act_fmt(why, whylen, "cannot stat the temporary file: %s", strerror(errno));
+        goto fail;
+    }
+    limit = e->size >= 0 ? (uint64_t)e->size : M2M_FETCH_MAX;
+    if (!m2m_fetch(c->libctx, m2m_policy_repository(c->pol), res->path, tmpfd,
+                   m2msec_manifest_digest(c->m), limit, md, &mdlen, &nbytes, why, whylen))
+        goto fail;
+    if (mdlen != e->digest_len || CRYPTO_memcmp(md, e->digest, mdlen) != 0) {
+        m2m_act_fmt(why, whylen, "the copy from %s does not match the manifest digest", repo);
+        goto fail;
+    }
+    if (e->size >= 0 && nbytes != (uint64_t)e->size) {
+        m2m_act_fmt(why, whylen, "the copy from %s has %llu bytes, the manifest says %lld", repo,
+                    (unsigned long long)nbytes, (long long)e->size);
+        goto fail;
+    }
+    if (fchmod(tmpfd, e->mode >= 0 ? (mode_t)e->mode : 0644) != 0 || fsync(tmpfd) != 0) {
+        m2m_act_fmt(why, whylen, "cannot write the temporary file: %s", strerror(errno));
+        goto fail;
+    }
+    if (close(tmpfd) != 0) {
+        tmpfd = -1;
+        m2m_act_fmt(why, whylen, "cannot write the temporary file: %s", strerror(errno));
+        goto fail;
+    }
+    tmpfd = -1;
+    if (hook_fail("downloaded", res->path, why, whylen))
+        goto fail;
+
+    /* 2. put it in place */
+    if (res->status == M2MSEC_FILE_MISSING) {
+        /* nothing there (missing): no old file to keep */
+        if (m2m_act_rename_noreplace(x.pdfd, x.tmp, x.pdfd, x.base) != 0) {
+            if (errno == EEXIST)
+                m2m_act_fmt(why, whylen,
+                            "%s was missing when verified and is there now; not touched", shown);
+            else
+                m2m_act_fmt(why, whylen, "cannot rename the verified copy into place: %s",
+                            strerror(errno));
+            goto fail;
+        }
+        x.tmp_present = 0;
+        x.placed = 1;
+        if (!is_ours(&x, x.base)) {
+            m2m_act_fmt(why, whylen, "%s changed while it was being restored", shown);
+            goto fail;
+        }
+    } else if (renameat2(x.pdfd, x.tmp, x.pdfd, x.base, RENAME_EXCHANGE) == 0) {
+        x.swapped = 1; /* the old file is now under x.tmp */
+        x.tmp_present = 0;
+        if (!exchange_ok(&x, why, whylen))
+            goto fail;
+        if (hook_fail("swapped", res->path, why, whylen))
+            goto fail;
+        if (m2m_act_quarantine_entry(c, x.pdfd, x.tmp, res->path, shown, id, &x.q, why, whylen) !=
+            Q_DONE) {
+            if (why[0] == '\0')
+                m2m_act_fmt(why, whylen, "%s disappeared while it was being replaced", shown);
+            goto fail;
+        }
+        x.quarantined = 1;
+        x.qfrom = x.tmp;
+    } else if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+        /* no RENAME_EXCHANGE here: old file to quarantine first, then the copy in place */
+        if (m2m_act_quarantine_entry(c, x.pdfd, x.base, res->path, shown, id, &x.q, why, whylen) !=
+            Q_DONE) {
+            if (why[0] == '\0')
+                m2m_act_fmt(why, whylen, "%s disappeared while it was being replaced", shown);
+            goto fail;
+        }
+        x.quarantined = 1;
+        x.qfrom = x.base;
+        if (m2m_act_rename_noreplace(x.pdfd, x.tmp, x.pdfd, x.base) != 0) {
+            m2m_act_fmt(why, whylen, "cannot rename the verified copy into place: %s",
+                        strerror(errno));
+            goto fail;
+        }
+        x.tmp_present = 0;
+        x.placed = 1;
+        if (!is_ours(&x, x.base)) {
+            m2m_act_fmt(why, whylen, "%s changed while it was being replaced", shown);
+            goto fail;
+        }
+    } else {
+        m2m_act_fmt(why, whylen, "cannot exchange %s with the verified copy: %s", shown,
+                    strerror(errno));
+        goto fail;
+    }
+    if (x.quarantined && hook_fail("quarantined", res->path, why, whylen))
+        goto fail;
+    if (fsync(x.pdfd) != 0) {
+        m2m_act_fmt(why, whylen, "cannot sync the directory of %s: %s", shown, strerror(errno));
+        goto fail;
+    }
+    if (x.quarantined)
+        m2m_act_fmt(done, donelen, "replaced by the verified copy from %s; old file in %s/%s", repo,
+                    c->qshown, x.q.name);
     else
-        ok = fetch_dir(repository, path, &s, why, whylen);
-    if (ok && (EVP_DigestFinal_ex(s.md, md, &dlen) != 1 || dlen > *mdlen)) {
-        snprintf(why, whylen, "digest computation failed");
-        ok = 0;
-    }
-    if (ok) {
-        *mdlen = dlen;
-        *nbytes = s.n;
-    }
-end:
-    EVP_MD_CTX_free(s.md);
-    EVP_MD_free(alg);
-    return ok;
-}
-
-void m2m_repository_display(const char *repository, char *out, size_t len)
-{
-    const char *scheme = strstr(repository, "://"), *host, *slash, *at = NULL;
-    char plain[4 * M2M_ESC_NAME];
-
-    if (scheme == NULL) {
-        m2m_escape(repository, 0, out, len);
-        return;
-    }
-    host = scheme + 3;
-    slash = strchr(host, '/');
-    for (const char *q = host; *q != '\0' && (slash == NULL || q < slash); q++)
-        if (*q == '@')
-            at = q;
-    if (at == NULL)
-        snprintf(plain, sizeof(plain), "%s", repository);
-    else
-        snprintf(plain, sizeof(plain), "%.*s***%s", (int)(host - repository), repository, at);
-    m2m_escape(plain, 0, out, len);
+        m2m_act_fmt(done, donelen, "restored from %s", repo);
+    close(x.pdfd);
+    return 1;
+fail:
+    if (tmpfd >= 0)
+        close(tmpfd);
+    remedy_undo(c, &x, why, whylen);
+    return 0;
 }

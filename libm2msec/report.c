@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: verification reports (include/m2msec/integrity.h,
  * libm2msec/report_internal.h): the result list and its table and JSON

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec internal: building and annotating verification reports.
  *
@@ -59,7 +60,7 @@ const char *m2msec_report_root(const m2msec_report *r);
 uint64_t m2msec_report_manifest_version(const m2msec_report *r);
 
 /*
- * Tests only. When set, m2msec_verify_tree() (and m2msec_manifest_from_tree)
+ * Tests only. When set, m2msec_tree_verify() (and m2msec_manifest_from_tree)
  * call @p hook for every listed regular file after the first fstat() of the
  * opened descriptor @p fd and before hashing it. The hook may change the
  * file (to test CHANGED) or return an errno value, which is then treated

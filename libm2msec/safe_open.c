@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: opening files below a root without following symlinks, and
  * atomic whole-file reads and writes (see safe_open.h).
@@ -216,9 +217,23 @@ int m2m_ident_same(const m2m_ident *was, const m2m_ident *now)
     return 1;
 }
 
-int m2msec_open_beneath(int rootfd, const char *path)
+int m2m_open_beneath(int rootfd, const char *path)
 {
     return m2m_open_beneath_flags(rootfd, path, O_RDONLY | O_NONBLOCK);
+}
+
+int m2msec_file_open_beneath(int rootfd, const char *path)
+{
+    int fd = m2m_open_beneath(rootfd, path), err;
+    char ebuf[M2M_ESC_NAME];
+
+    if (fd >= 0)
+        return fd;
+    err = errno;
+    ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot open %s below the root without symlinks: %s",
+                   m2m_esc(path, ebuf, sizeof(ebuf)), strerror(err));
+    errno = err;
+    return -1;
 }
 
 void m2m_describe_component(int rootfd, const char *path, char *buf, size_t len)

@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec internal: opening files below a root without following
  * symlinks (openat2 or a component-by-component fallback), and atomic
- * whole-file reads and writes. The m2m_ functions are not exported; the
- * m2msec_ ones are exported for the tests only and are not part of the API.
+ * whole-file reads and writes. Nothing here is exported (libm2msec.map);
+ * tests reach the m2msec_ test hook through the static twin.
  */
 #ifndef M2MSEC_LIBM2MSEC_SAFE_OPEN_H
 #define M2MSEC_LIBM2MSEC_SAFE_OPEN_H
@@ -19,6 +20,12 @@
  * following a symlink. -1 with errno on failure (EINVAL for a bad path).
  */
 int m2m_open_beneath_flags(int rootfd, const char *path, int flags);
+/*
+ * m2msec_file_open_beneath() without an error queued (-1 with errno only):
+ * for the verifier and remediation, where a missing file is an expected
+ * outcome, not an error.
+ */
+int m2m_open_beneath(int rootfd, const char *path);
 
 /* fstat() of @p path below @p rootfd (an O_PATH open, no symlink followed). 0 or -1. */
 struct stat;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: record sessions (include/m2msec/session.h).
  *
@@ -11,6 +12,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -49,7 +51,7 @@ typedef struct {
 } epoch_key;
 
 struct m2msec_session {
-    m2msec_role role;
+    m2msec_session_role role;
     OSSL_LIB_CTX *libctx;
     unsigned char *key;
     size_t key_len;
@@ -61,7 +63,7 @@ struct m2msec_session {
     int locked;  /* the store's lock is held */
     int broken;  /* the state changed outside this session: it stops */
     int pending; /* a save failed, but the store may hold pending_st all the same */
-    m2msec_state last, pending_st; /* the state this session last saved or loaded */
+    m2msec_session_state last, pending_st; /* the state this session last saved or loaded */
     uint64_t token; /* fork_token() when created: another value means a forked child */
     pid_t pid;      /* getpid() when created (checked only without MADV_WIPEONFORK) */
     EVP_CIPHER *cipher;
@@ -88,23 +90,23 @@ struct m2msec_session {
     m2msec_session_stats stats;
 };
 
-static const char *const status_text[M2MSEC_STATUS_COUNT] = {
-    [M2MSEC_OK] = "ok",
-    [M2MSEC_ERR_REPLAY] = "replayed record",
-    [M2MSEC_ERR_TOO_OLD] = "record outside replay window",
-    [M2MSEC_ERR_AUTH] = "authentication failed",
-    [M2MSEC_ERR_EXPIRED] = "session key expired",
-    [M2MSEC_ERR_OLD_EPOCH] = "stale epoch",
-    [M2MSEC_ERR_MALFORMED] = "malformed record",
-    [M2MSEC_ERR_BUFFER] = "buffer too small",
-    [M2MSEC_ERR_STORAGE] = "state storage failed",
-    [M2MSEC_ERR_INTERNAL] = "internal error",
-    [M2MSEC_ERR_FORKED] = "session used after fork",
+static const char *const status_text[M2MSEC_SESSION_STATUS_COUNT] = {
+    [M2MSEC_SESSION_OK] = "ok",
+    [M2MSEC_SESSION_ERR_REPLAY] = "replayed record",
+    [M2MSEC_SESSION_ERR_TOO_OLD] = "record outside replay window",
+    [M2MSEC_SESSION_ERR_AUTH] = "authentication failed",
+    [M2MSEC_SESSION_ERR_EXPIRED] = "session key expired",
+    [M2MSEC_SESSION_ERR_OLD_EPOCH] = "stale epoch",
+    [M2MSEC_SESSION_ERR_MALFORMED] = "malformed record",
+    [M2MSEC_SESSION_ERR_BUFFER] = "buffer too small",
+    [M2MSEC_SESSION_ERR_STORAGE] = "state storage failed",
+    [M2MSEC_SESSION_ERR_INTERNAL] = "internal error",
+    [M2MSEC_SESSION_ERR_FORKED] = "session used after fork",
 };
 
-const char *m2msec_status_text(m2msec_status st)
+const char *m2msec_session_status_text(m2msec_session_status st)
 {
-    return (unsigned)st < M2MSEC_STATUS_COUNT ? status_text[st] : "unknown status";
+    return (unsigned)st < M2MSEC_SESSION_STATUS_COUNT ? status_text[st] : "unknown status";
 }
 
 static uint64_t now_seconds(void)
@@ -190,12 +192,12 @@ static int forked(const m2msec_session *s)
            (!fork_wipes && getpid() != s->pid);
 }
 
-static m2msec_status refuse_forked(void)
+static m2msec_session_status refuse_forked(void)
 {
     ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
                    "m2msec: session used after fork(): a session belongs to the process that "
                    "created it; create a new session in the child (on a state of its own)");
-    return M2MSEC_ERR_FORKED;
+    return M2MSEC_SESSION_ERR_FORKED;
 }
 
 static const char *state_name(const m2msec_session *s)
@@ -203,18 +205,18 @@ static const char *state_name(const m2msec_session *s)
     return s->store.name != NULL ? s->store.name : "the session state";
 }
 
-static int same_state(const m2msec_state *a, const m2msec_state *b)
+static int same_state(const m2msec_session_state *a, const m2msec_session_state *b)
 {
     return a->epoch == b->epoch && a->seq_floor == b->seq_floor;
 }
 
-static m2msec_status refuse_broken(const m2msec_session *s)
+static m2msec_session_status refuse_broken(const m2msec_session *s)
 {
     ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
                    "m2msec: the state at %s changed outside this session earlier; the session "
                    "stopped (docs/SECURITY.md section 3, state files)",
                    state_name(s));
-    return M2MSEC_ERR_STORAGE;
+    return M2MSEC_SESSION_ERR_STORAGE;
 }
 
 /*
@@ -228,9 +230,9 @@ static m2msec_status refuse_broken(const m2msec_session *s)
  * the session for good: its view of what was used or accepted can no
  * longer be trusted to be the store's.
  */
-static m2msec_status state_check(m2msec_session *s, int *took_failed)
+static m2msec_session_status state_check(m2msec_session *s, int *took_failed)
 {
-    m2msec_state now = {0, 0};
+    m2msec_session_state now = {0, 0};
     int r;
 
     *took_failed = 0;
@@ -241,7 +243,7 @@ static m2msec_status state_check(m2msec_session *s, int *took_failed)
         ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
                        "m2msec: cannot read the state at %s back before saving; nothing saved",
                        state_name(s));
-        return M2MSEC_ERR_STORAGE;
+        return M2MSEC_SESSION_ERR_STORAGE;
     }
     if (r == 0) {
         s->broken = 1;
@@ -250,7 +252,7 @@ static m2msec_status state_check(m2msec_session *s, int *took_failed)
             "m2msec: the state at %s was deleted while this session held it; the "
             "session stops (do not initialise it again: docs/SECURITY.md section 3, state files)",
             state_name(s));
-        return M2MSEC_ERR_STORAGE;
+        return M2MSEC_SESSION_ERR_STORAGE;
     }
     if (!same_state(&now, &s->last)) {
         if (!s->pending || !same_state(&now, &s->pending_st)) {
@@ -263,33 +265,41 @@ static m2msec_status state_check(m2msec_session *s, int *took_failed)
                            state_name(s), (unsigned long long)now.epoch,
                            (unsigned long long)now.seq_floor, (unsigned long long)s->last.epoch,
                            (unsigned long long)s->last.seq_floor);
-            return M2MSEC_ERR_STORAGE;
+            return M2MSEC_SESSION_ERR_STORAGE;
         }
         s->last = s->pending_st;
         *took_failed = 1;
     }
     s->pending = 0;
-    return M2MSEC_OK;
+    return M2MSEC_SESSION_OK;
 }
 
-/* Save st after state_check(); a failure leaves st as the pending state. */
-static m2msec_status state_write(m2msec_session *s, const m2msec_state *st)
+/*
+ * Save st after state_check(); a failure leaves st as the pending state.
+ * The library queues its own error: a store's save callback should queue
+ * one too, but the convention must not depend on it.
+ */
+static m2msec_session_status state_write(m2msec_session *s, const m2msec_session_state *st)
 {
     if (s->store.save(s->store.arg, s->lock, st) != 1) {
         s->pending = 1;
         s->pending_st = *st;
-        return M2MSEC_ERR_STORAGE;
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                       "m2msec: the state store could not save epoch %llu seq-floor %llu at %s",
+                       (unsigned long long)st->epoch, (unsigned long long)st->seq_floor,
+                       state_name(s));
+        return M2MSEC_SESSION_ERR_STORAGE;
     }
     s->last = *st;
-    return M2MSEC_OK;
+    return M2MSEC_SESSION_OK;
 }
 
-static m2msec_status state_save(m2msec_session *s, const m2msec_state *st)
+static m2msec_session_status state_save(m2msec_session *s, const m2msec_session_state *st)
 {
     int took_failed;
-    m2msec_status r = state_check(s, &took_failed);
+    m2msec_session_status r = state_check(s, &took_failed);
 
-    return r != M2MSEC_OK ? r : state_write(s, st);
+    return r != M2MSEC_SESSION_OK ? r : state_write(s, st);
 }
 
 static int store_complete(const m2msec_store *st)
@@ -326,7 +336,7 @@ static int store_lock(const m2msec_store *st, void **handle)
 int m2msec_store_init(const m2msec_store *store)
 {
     const char *name;
-    m2msec_state st = {0, 0}, zero = {0, 0};
+    m2msec_session_state st = {0, 0}, zero = {0, 0};
     void *h;
     int r, ok = 0;
 
@@ -376,10 +386,10 @@ void m2msec_session_free(m2msec_session *s)
         return;
     /* In a forked child the store is the parent's: no save, no unlock. */
     if (s->locked && !forked(s)) {
-        if (s->role == M2MSEC_RECEIVER && s->cur.ctx != NULL && s->cur_high + 1 < s->floor_saved &&
-            !s->broken) {
+        if (s->role == M2MSEC_SESSION_RECEIVER && s->cur.ctx != NULL &&
+            s->cur_high + 1 < s->floor_saved && !s->broken) {
             /* Clean shutdown: persist the exact floor so that a restart loses nothing. */
-            m2msec_state st = {s->cur.epoch, s->cur_high + 1};
+            m2msec_session_state st = {s->cur.epoch, s->cur_high + 1};
 
             ERR_set_mark();
             state_save(s, &st); /* if it fails, the saved, higher floor stays: still safe */
@@ -418,7 +428,7 @@ static int epoch_km(m2msec_session *s, uint64_t epoch, unsigned char km[MAX_KEY 
     spec.epoch = epoch;
     spec.lifetime = s->pol.key_lifetime;
     spec.aead = s->label;
-    return m2msec_derive_session_key_with(s->kdf, &spec, km, s->keylen + IV_LEN);
+    return m2m_session_key_derive_with(s->kdf, &spec, km, s->keylen + IV_LEN);
 }
 
 /* Set up a cipher context for `epoch` from its key material (NULL: derive it). */
@@ -430,7 +440,7 @@ static int epoch_key_make(m2msec_session *s, epoch_key *k, uint64_t epoch,
     uint64_t not_after = now_seconds() + s->pol.key_lifetime;
     size_t taglen = s->taglen;
     OSSL_PARAM p[6], *pp = p;
-    int enc = s->role == M2MSEC_SENDER, ok = 0;
+    int enc = s->role == M2MSEC_SESSION_SENDER, ok = 0;
 
     epoch_key_clear(k);
     if (km == NULL) {
@@ -531,20 +541,20 @@ static int sender_plan(m2msec_session *s)
  * up for an epoch that then could not be saved could never be used, and
  * every retry would fail. An epoch saved but not used costs nothing.
  */
-static m2msec_status sender_enter(m2msec_session *s, uint64_t e)
+static m2msec_session_status sender_enter(m2msec_session *s, uint64_t e)
 {
-    m2msec_state st = {e, 0};
+    m2msec_session_state st = {e, 0};
     epoch_key k = {0};
     unsigned char km[MAX_KEY + IV_LEN];
-    m2msec_status ret = M2MSEC_ERR_INTERNAL;
+    m2msec_session_status ret = M2MSEC_SESSION_ERR_INTERNAL;
     int took_failed = 0;
 
     if (!epoch_km(s, e, km))
         goto end;
-    if (state_check(s, &took_failed) != M2MSEC_OK) {
+    if (state_check(s, &took_failed) != M2MSEC_SESSION_OK) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
                        "m2msec: the state store could not save epoch %llu", (unsigned long long)e);
-        ret = M2MSEC_ERR_STORAGE;
+        ret = M2MSEC_SESSION_ERR_STORAGE;
         goto end;
     }
     if (took_failed) {
@@ -558,36 +568,40 @@ static m2msec_status sender_enter(m2msec_session *s, uint64_t e)
         if (!epoch_km(s, e, km))
             goto end;
     }
-    if (state_write(s, &st) != M2MSEC_OK) {
-        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
-                       "m2msec: the state store could not save epoch %llu", (unsigned long long)e);
-        ret = M2MSEC_ERR_STORAGE;
+    if (state_write(s, &st) != M2MSEC_SESSION_OK) { /* its error is queued */
+        ret = M2MSEC_SESSION_ERR_STORAGE;
         goto end;
     }
     s->next_epoch = e + 1; /* saved: never tried again, even if the set-up below fails */
     if (!epoch_key_make(s, &k, e, km))
         goto end;
-    ret = M2MSEC_OK;
+    ret = M2MSEC_SESSION_OK;
 end:
     OPENSSL_cleanse(km, sizeof(km));
-    if (ret != M2MSEC_OK)
+    if (ret != M2MSEC_SESSION_OK)
         return ret;
     epoch_key_clear(&s->cur);
     s->cur = k;
     s->stats.epoch = e;
-    if (!sender_plan(s))
-        return M2MSEC_ERR_INTERNAL;
-    return M2MSEC_OK;
+    if (!sender_plan(s)) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+                       "m2msec: cannot plan the re-key of epoch %llu (the key's limits or the "
+                       "random jitter are not available)",
+                       (unsigned long long)e);
+        return M2MSEC_SESSION_ERR_INTERNAL;
+    }
+    return M2MSEC_SESSION_OK;
 }
 
 m2msec_session *m2msec_session_new(const m2msec_session_config *cfg)
 {
     m2msec_session *s;
-    m2msec_state st = {0, 0};
+    m2msec_session_state st = {0, 0};
     int loaded;
 
     if (cfg == NULL || cfg->key == NULL || cfg->originator == NULL || cfg->receiver == NULL ||
-        cfg->store == NULL || (cfg->role != M2MSEC_SENDER && cfg->role != M2MSEC_RECEIVER)) {
+        cfg->store == NULL ||
+        (cfg->role != M2MSEC_SESSION_SENDER && cfg->role != M2MSEC_SESSION_RECEIVER)) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_NULL_PARAMETER,
                        "m2msec: a session needs a role, key, originator, receiver and store");
         return NULL;
@@ -702,9 +716,9 @@ m2msec_session *m2msec_session_new(const m2msec_session_config *cfg)
         goto err;
     }
     s->last = st;
-    if (s->role == M2MSEC_SENDER) {
+    if (s->role == M2MSEC_SESSION_SENDER) {
         /* Never touch the stored epoch again: it may have been used. Start the next one. */
-        if (sender_enter(s, st.epoch + 1) != M2MSEC_OK)
+        if (sender_enter(s, st.epoch + 1) != M2MSEC_SESSION_OK)
             goto err;
     } else {
         /* Check key, identities, cipher and policy now, not at the first record. */
@@ -729,22 +743,22 @@ err:
 
 size_t m2msec_session_overhead(const m2msec_session *s)
 {
-    return M2MSEC_HEADER_LEN + s->taglen;
+    return M2MSEC_SESSION_HEADER_LEN + s->taglen;
 }
 
-static m2msec_status status_from_error(void)
+static m2msec_session_status status_from_error(void)
 {
     switch (ERR_GET_REASON(ERR_peek_last_error())) {
     case M2MSEC_R_REPLAYED_RECORD:
-        return M2MSEC_ERR_REPLAY;
+        return M2MSEC_SESSION_ERR_REPLAY;
     case M2MSEC_R_OUTSIDE_WINDOW:
-        return M2MSEC_ERR_TOO_OLD;
+        return M2MSEC_SESSION_ERR_TOO_OLD;
     case M2MSEC_R_AUTH_FAILED:
-        return M2MSEC_ERR_AUTH;
+        return M2MSEC_SESSION_ERR_AUTH;
     case M2MSEC_R_KEY_EXPIRED:
-        return M2MSEC_ERR_EXPIRED;
+        return M2MSEC_SESSION_ERR_EXPIRED;
     default:
-        return M2MSEC_ERR_INTERNAL;
+        return M2MSEC_SESSION_ERR_INTERNAL;
     }
 }
 
@@ -755,32 +769,59 @@ static int seal_one(m2msec_session *s, const unsigned char *in, size_t inlen, un
 
     m2msec_header_write(out, s->cur.epoch, s->seq_next);
     p[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
-                                             out + M2MSEC_HEADER_LEN + inlen, s->taglen);
+                                             out + M2MSEC_SESSION_HEADER_LEN + inlen, s->taglen);
     p[1] = OSSL_PARAM_construct_end();
-    return EVP_EncryptUpdate(s->cur.ctx, NULL, &n, out, M2MSEC_HEADER_LEN) &&
-           EVP_EncryptUpdate(s->cur.ctx, out + M2MSEC_HEADER_LEN, &n, in, (int)inlen) &&
-           EVP_EncryptFinal_ex(s->cur.ctx, out + M2MSEC_HEADER_LEN + n, &m) &&
+    return EVP_EncryptUpdate(s->cur.ctx, NULL, &n, out, M2MSEC_SESSION_HEADER_LEN) &&
+           EVP_EncryptUpdate(s->cur.ctx, out + M2MSEC_SESSION_HEADER_LEN, &n, in, (int)inlen) &&
+           EVP_EncryptFinal_ex(s->cur.ctx, out + M2MSEC_SESSION_HEADER_LEN + n, &m) &&
            EVP_CIPHER_CTX_get_params(s->cur.ctx, p);
 }
 
-m2msec_status m2msec_seal(m2msec_session *s, const unsigned char *in, size_t inlen,
-                          unsigned char *out, size_t outcap, size_t *outlen)
+/* A failure the library itself detects: queue an error saying what, return st. */
+static m2msec_session_status refuse(m2msec_session_status st, int reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static m2msec_session_status refuse(m2msec_session_status st, int reason, const char *fmt, ...)
 {
-    size_t total = inlen + M2MSEC_HEADER_LEN + s->taglen;
-    m2msec_status st;
+    va_list ap;
+
+    va_start(ap, fmt);
+    ERR_new();
+    ERR_set_debug(OPENSSL_FILE, OPENSSL_LINE, OPENSSL_FUNC);
+    ERR_vset_error(ERR_LIB_USER, reason, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+static m2msec_session_status wrong_role(const char *op, const char *role)
+{
+    return refuse(M2MSEC_SESSION_ERR_INTERNAL, ERR_R_PASSED_INVALID_ARGUMENT,
+                  "m2msec: %s needs a %s session", op, role);
+}
+
+static m2msec_session_status seal_status(m2msec_session *s, const unsigned char *in, size_t inlen,
+                                         unsigned char *out, size_t outcap, size_t *outlen)
+{
+    size_t total = inlen + M2MSEC_SESSION_HEADER_LEN + s->taglen;
+    m2msec_session_status st;
 
     *outlen = 0;
-    if (s->role != M2MSEC_SENDER)
-        return M2MSEC_ERR_INTERNAL;
+    if (s->role != M2MSEC_SESSION_SENDER)
+        return wrong_role("m2msec_session_seal", "sender");
     if (forked(s))
         return refuse_forked();
     if (s->broken)
         return refuse_broken(s);
-    if (inlen > M2MSEC_MAX_RECORD || outcap < total)
-        return M2MSEC_ERR_BUFFER;
+    if (inlen > M2MSEC_SESSION_MAX_RECORD)
+        return refuse(M2MSEC_SESSION_ERR_BUFFER, ERR_R_PASSED_INVALID_ARGUMENT,
+                      "m2msec: record of %zu bytes is longer than the largest, %zu", inlen,
+                      (size_t)M2MSEC_SESSION_MAX_RECORD);
+    if (outcap < total)
+        return refuse(M2MSEC_SESSION_ERR_BUFFER, ERR_R_PASSED_INVALID_ARGUMENT,
+                      "m2msec: output buffer of %zu bytes is too small for the record (%zu)",
+                      outcap, total);
     if (s->seq_next >= s->rekey_records || s->bytes + inlen > s->rekey_bytes ||
         s->seq_next > M2MSEC_MAX_SEQ || now_seconds() >= s->rekey_time) {
-        if ((st = sender_enter(s, s->next_epoch)) != M2MSEC_OK)
+        if ((st = sender_enter(s, s->next_epoch)) != M2MSEC_SESSION_OK)
             return st;
         s->stats.rekeys++;
     }
@@ -801,7 +842,18 @@ m2msec_status m2msec_seal(m2msec_session *s, const unsigned char *in, size_t inl
     s->bytes += inlen;
     s->stats.records++;
     *outlen = total;
-    return M2MSEC_OK;
+    return M2MSEC_SESSION_OK;
+}
+
+int m2msec_session_seal(m2msec_session *s, const unsigned char *in, size_t inlen,
+                        unsigned char *out, size_t outcap, size_t *outlen,
+                        m2msec_session_status *status)
+{
+    m2msec_session_status st = seal_status(s, in, inlen, out, outcap, outlen);
+
+    if (status != NULL)
+        *status = st;
+    return st == M2MSEC_SESSION_OK;
 }
 
 /* Receiver: decrypt with k; 1 on success. */
@@ -812,12 +864,12 @@ static int open_with(m2msec_session *s, epoch_key *k, uint64_t seq, const unsign
     OSSL_PARAM p[3];
 
     p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_SEQ, &seq);
-    p[1] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
-                                             (void *)(in + M2MSEC_HEADER_LEN + ctlen), s->taglen);
+    p[1] = OSSL_PARAM_construct_octet_string(
+        OSSL_CIPHER_PARAM_AEAD_TAG, (void *)(in + M2MSEC_SESSION_HEADER_LEN + ctlen), s->taglen);
     p[2] = OSSL_PARAM_construct_end();
     return EVP_CIPHER_CTX_set_params(k->ctx, p) &&
-           EVP_DecryptUpdate(k->ctx, NULL, &n, in, M2MSEC_HEADER_LEN) &&
-           EVP_DecryptUpdate(k->ctx, out, &n, in + M2MSEC_HEADER_LEN, (int)ctlen) &&
+           EVP_DecryptUpdate(k->ctx, NULL, &n, in, M2MSEC_SESSION_HEADER_LEN) &&
+           EVP_DecryptUpdate(k->ctx, out, &n, in + M2MSEC_SESSION_HEADER_LEN, (int)ctlen) &&
            EVP_DecryptFinal_ex(k->ctx, out + n, &m);
 }
 
@@ -831,7 +883,7 @@ static int open_with(m2msec_session *s, epoch_key *k, uint64_t seq, const unsign
 static int save_floor(m2msec_session *s, uint64_t epoch, uint64_t seq)
 {
     uint64_t t = now_ms();
-    m2msec_state st;
+    m2msec_session_state st;
 
     if (s->floor_step == 0)
         s->floor_step = 1;
@@ -844,7 +896,7 @@ static int save_floor(m2msec_session *s, uint64_t epoch, uint64_t seq)
     st.seq_floor = seq + s->floor_step;
     if (st.seq_floor < seq)
         st.seq_floor = UINT64_MAX;
-    if (state_save(s, &st) != M2MSEC_OK)
+    if (state_save(s, &st) != M2MSEC_SESSION_OK)
         return 0;
     s->floor_saved = st.seq_floor;
     return 1;
@@ -852,8 +904,12 @@ static int save_floor(m2msec_session *s, uint64_t epoch, uint64_t seq)
 
 /*
  * Error-queue hygiene without a mark per record (a mark costs as much as a
- * small record's MAC): if the queue was empty when m2msec_open began, an
- * expected rejection just clears it; only a non-empty queue gets a mark.
+ * small record's MAC): only a queue that was not empty when
+ * m2msec_session_open began gets a mark, so that a record that opens
+ * leaves the queue as it found it. A refusal always leaves its error
+ * queued (the library's return convention, include/m2msec/m2msec.h);
+ * OpenSSL's queue is a ring of 16 entries, so a stream of refusals does
+ * not make it grow.
  */
 static int queue_begin(void)
 {
@@ -863,30 +919,26 @@ static int queue_begin(void)
     return 1;
 }
 
-static void queue_drop(int marked)
-{
-    if (marked)
-        ERR_pop_to_mark();
-    else
-        ERR_clear_error();
-}
-
-static m2msec_status reject(m2msec_session *s, int marked, m2msec_status st, unsigned char *out,
-                            size_t n)
+static m2msec_session_status reject(m2msec_session *s, int marked, m2msec_session_status st,
+                                    unsigned char *out, size_t n)
 {
     if (out != NULL && n > 0)
         OPENSSL_cleanse(out, n);
     s->stats.rejected[st]++;
-    /* Expected rejections are reported by status; keep the error queue small. */
-    if (st != M2MSEC_ERR_INTERNAL && st != M2MSEC_ERR_STORAGE)
-        queue_drop(marked);
-    else if (marked)
+    if (marked)
         ERR_clear_last_mark();
     return st;
 }
 
-m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inlen,
-                          unsigned char *out, size_t outcap, size_t *outlen)
+static m2msec_session_status stale_epoch(uint64_t epoch)
+{
+    return refuse(M2MSEC_SESSION_ERR_OLD_EPOCH, ERR_R_OPERATION_FAIL,
+                  "m2msec: stale epoch: records of epoch %llu are no longer accepted",
+                  (unsigned long long)epoch);
+}
+
+static m2msec_session_status open_status(m2msec_session *s, const unsigned char *in, size_t inlen,
+                                         unsigned char *out, size_t outcap, size_t *outlen)
 {
     uint64_t epoch, seq, now;
     size_t ctlen;
@@ -894,22 +946,35 @@ m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inl
     int marked;
 
     *outlen = 0;
-    if (s->role != M2MSEC_RECEIVER)
-        return M2MSEC_ERR_INTERNAL;
+    if (s->role != M2MSEC_SESSION_RECEIVER)
+        return wrong_role("m2msec_session_open", "receiver");
     if (forked(s))
         return refuse_forked();
     marked = queue_begin();
     if (s->broken)
         return reject(s, marked, refuse_broken(s), NULL, 0);
-    if (inlen < M2MSEC_HEADER_LEN + s->taglen || !m2msec_header_read(in, &epoch, &seq))
-        return reject(s, marked, M2MSEC_ERR_MALFORMED, NULL, 0);
-    ctlen = inlen - M2MSEC_HEADER_LEN - s->taglen;
-    if (ctlen > M2MSEC_MAX_RECORD || outcap < ctlen)
-        return reject(s, marked, M2MSEC_ERR_BUFFER, NULL, 0);
+    if (inlen < M2MSEC_SESSION_HEADER_LEN + s->taglen || !m2msec_header_read(in, &epoch, &seq))
+        return reject(s, marked,
+                      refuse(M2MSEC_SESSION_ERR_MALFORMED, ERR_R_PASSED_INVALID_ARGUMENT,
+                             "m2msec: not a record (%zu bytes, or an unknown version)", inlen),
+                      NULL, 0);
+    ctlen = inlen - M2MSEC_SESSION_HEADER_LEN - s->taglen;
+    if (ctlen > M2MSEC_SESSION_MAX_RECORD || outcap < ctlen)
+        return reject(s, marked,
+                      refuse(M2MSEC_SESSION_ERR_BUFFER, ERR_R_PASSED_INVALID_ARGUMENT,
+                             "m2msec: output buffer of %zu bytes is too small for the record's "
+                             "%zu (or the record is too long)",
+                             outcap, ctlen),
+                      NULL, 0);
     if (s->have_min && (epoch < s->min_epoch))
-        return reject(s, marked, M2MSEC_ERR_OLD_EPOCH, NULL, 0);
+        return reject(s, marked, stale_epoch(epoch), NULL, 0);
     if (s->have_restart && epoch == s->restart_epoch && seq < s->restart_floor)
-        return reject(s, marked, M2MSEC_ERR_TOO_OLD, NULL, 0);
+        return reject(s, marked,
+                      refuse(M2MSEC_SESSION_ERR_TOO_OLD, ERR_R_OPERATION_FAIL,
+                             "m2msec: record outside replay window: below the floor kept "
+                             "across a restart (epoch %llu)",
+                             (unsigned long long)epoch),
+                      NULL, 0);
 
     now = now_seconds();
     if (s->prev.ctx != NULL && now >= s->prev.until)
@@ -927,12 +992,12 @@ m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inl
          */
         if (s->cand.ctx == NULL || s->cand.epoch != epoch || now >= s->cand.until) {
             if (!epoch_key_make(s, &s->cand, epoch, NULL))
-                return reject(s, marked, M2MSEC_ERR_INTERNAL, NULL, 0);
+                return reject(s, marked, M2MSEC_SESSION_ERR_INTERNAL, NULL, 0);
             s->cand.until = now + s->pol.grace_seconds;
         }
         k = &s->cand;
     } else {
-        return reject(s, marked, M2MSEC_ERR_OLD_EPOCH, NULL, 0);
+        return reject(s, marked, stale_epoch(epoch), NULL, 0);
     }
     if (!open_with(s, k, seq, in, ctlen, out))
         return reject(s, marked, status_from_error(), out, ctlen);
@@ -955,7 +1020,7 @@ m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inl
          */
         if (s->cur.ctx == NULL && s->have_restart && epoch > s->restart_epoch &&
             s->restart_floor > 0 && !epoch_key_make(s, &restored, s->restart_epoch, NULL))
-            return reject(s, marked, M2MSEC_ERR_INTERNAL, out, ctlen);
+            return reject(s, marked, M2MSEC_SESSION_ERR_INTERNAL, out, ctlen);
         /*
          * Authenticated: persist before accepting, then move forward for
          * good. The floor step starts again at 1 in a new epoch, so that it
@@ -964,7 +1029,7 @@ m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inl
         s->floor_step = 0;
         if (!save_floor(s, epoch, seq)) {
             epoch_key_clear(&restored);
-            return reject(s, marked, M2MSEC_ERR_STORAGE, out, ctlen);
+            return reject(s, marked, M2MSEC_SESSION_ERR_STORAGE, out, ctlen);
         }
         epoch_key_clear(&s->prev);
         if (s->cur.ctx != NULL) {
@@ -984,7 +1049,7 @@ m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inl
         s->stats.epoch = epoch;
     } else if (k == &s->cur && seq >= s->floor_saved) {
         if (!save_floor(s, epoch, seq))
-            return reject(s, marked, M2MSEC_ERR_STORAGE, out, ctlen);
+            return reject(s, marked, M2MSEC_SESSION_ERR_STORAGE, out, ctlen);
     }
     if (k == &s->cur && seq > s->cur_high)
         s->cur_high = seq;
@@ -992,7 +1057,18 @@ m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inl
         ERR_pop_to_mark();
     s->stats.records++;
     *outlen = ctlen;
-    return M2MSEC_OK;
+    return M2MSEC_SESSION_OK;
+}
+
+int m2msec_session_open(m2msec_session *s, const unsigned char *in, size_t inlen,
+                        unsigned char *out, size_t outcap, size_t *outlen,
+                        m2msec_session_status *status)
+{
+    m2msec_session_status st = open_status(s, in, inlen, out, outcap, outlen);
+
+    if (status != NULL)
+        *status = st;
+    return st == M2MSEC_SESSION_OK;
 }
 
 void m2msec_session_get_stats(const m2msec_session *s, m2msec_session_stats *st)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: writing the device integrity status record that the
  * provider's integrity gate reads (docs/PROTOCOL.md section 8). The
@@ -51,8 +52,9 @@ static int write_record(OSSL_LIB_CTX *libctx, const char *path, const unsigned c
     return ok;
 }
 
-int m2msec_status_write(OSSL_LIB_CTX *libctx, const char *path, const unsigned char *key,
-                        size_t keylen, int passed, uint64_t manifest_version, uint64_t when)
+int m2msec_integrity_status_write(OSSL_LIB_CTX *libctx, const char *path, const unsigned char *key,
+                                  size_t keylen, int passed, uint64_t manifest_version,
+                                  uint64_t when)
 {
     M2M_INTEGRITY_STATUS st;
 
@@ -63,8 +65,8 @@ int m2msec_status_write(OSSL_LIB_CTX *libctx, const char *path, const unsigned c
     return write_record(libctx, path, key, keylen, &st);
 }
 
-int m2msec_status_invalidate(OSSL_LIB_CTX *libctx, const char *path, const unsigned char *key,
-                             size_t keylen, uint64_t when)
+int m2msec_integrity_status_invalidate(OSSL_LIB_CTX *libctx, const char *path,
+                                       const unsigned char *key, size_t keylen, uint64_t when)
 {
     M2M_INTEGRITY_STATUS st;
 

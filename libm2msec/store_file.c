@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: the default session state store, a small text file replaced
  * atomically (temp file in the same directory, fsync, rename, fsync of
@@ -138,7 +139,7 @@ static void file_unlock(void *arg, void *handle)
     close(handle_fd(handle));
 }
 
-static int file_load(void *arg, void *handle, m2msec_state *st)
+static int file_load(void *arg, void *handle, m2msec_session_state *st)
 {
     const char *path = arg;
     char buf[256];
@@ -197,7 +198,7 @@ static int file_load(void *arg, void *handle, m2msec_state *st)
     return 1;
 }
 
-static int file_save(void *arg, void *handle, const m2msec_state *st)
+static int file_save(void *arg, void *handle, const m2msec_session_state *st)
 {
     const char *path = arg;
     char text[128], lp[PATH_MAX];
@@ -222,12 +223,36 @@ static int file_save(void *arg, void *handle, const m2msec_state *st)
     return m2m_write_atomic(path, text, (size_t)len, 0600, "session state file");
 }
 
-void m2msec_store_file(m2msec_store *store, const char *path)
+static void file_release(void *arg)
 {
+    OPENSSL_free(arg);
+}
+
+int m2msec_store_file(m2msec_store *store, const char *path)
+{
+    char *copy = OPENSSL_strdup(path);
+
+    memset(store, 0, sizeof(*store));
+    if (copy == NULL) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE,
+                       "m2msec: out of memory for the state file's name");
+        return 0;
+    }
     store->lock = file_lock;
     store->load = file_load;
     store->save = file_save;
     store->unlock = file_unlock;
-    store->arg = (void *)path;
-    store->name = path;
+    store->release = file_release;
+    store->arg = copy;
+    store->name = copy;
+    return 1;
+}
+
+void m2msec_store_clear(m2msec_store *store)
+{
+    if (store == NULL)
+        return;
+    if (store->release != NULL)
+        store->release(store->arg);
+    memset(store, 0, sizeof(*store));
 }

@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libm2msec: verifying a tree against a manifest (m2msec_verify_tree),
+ * libm2msec: verifying a tree against a manifest (m2msec_tree_verify),
  * building a manifest from a tree (m2msec_manifest_from_tree) and hashing
- * an open descriptor (m2msec_hash_fd).
+ * an open descriptor (m2msec_file_hash).
  *
  * The root is opened once; every file is opened below it without following
  * any symlink (safe_open.c), checked with fstat() and hashed from that
@@ -170,7 +171,7 @@ static void check_one(pool_t *p, task_t *t, unsigned char *buf, EVP_MD_CTX *ctx)
     uint64_t total = 0;
     int fd, err;
 
-    fd = m2msec_open_beneath(p->rootfd, t->path);
+    fd = m2m_open_beneath(p->rootfd, t->path);
     if (fd < 0) {
         err = errno;
         /* what is there (a final symlink, a socket, a file it may not read), for the actions */
@@ -315,7 +316,7 @@ static int cmp_order(const void *a, const void *b)
 /* ---------------------------------------------------------------- */
 
 typedef struct {
-    const m2msec_verify_options *opt;
+    const m2msec_tree_verify_options *opt;
     pool_t *pool;
     uint64_t bytes_total;
     struct timespec last;
@@ -577,7 +578,7 @@ static int64_t size_estimate(int rootfd, const task_t *t, size_t n)
  * an error queued.
  */
 static int run(OSSL_LIB_CTX *libctx, const char *digest, int rootfd, task_t *tasks, size_t n,
-               unsigned jobs, const m2msec_verify_options *opt, walk_t *w)
+               unsigned jobs, const m2msec_tree_verify_options *opt, walk_t *w)
 {
     pthread_t threads[MAX_JOBS];
     unsigned started = 0, k;
@@ -708,8 +709,8 @@ static void free_tasks(task_t *tasks, size_t n)
     OPENSSL_free(tasks);
 }
 
-m2msec_report *m2msec_verify_tree(OSSL_LIB_CTX *libctx, const m2msec_manifest *m, const char *root,
-                                  const m2msec_verify_options *opt)
+m2msec_report *m2msec_tree_verify(OSSL_LIB_CTX *libctx, const m2msec_manifest *m, const char *root,
+                                  const m2msec_tree_verify_options *opt)
 {
     m2msec_report *r = NULL;
     task_t *tasks = NULL;
@@ -837,8 +838,8 @@ end:
     return m;
 }
 
-int m2msec_hash_fd(OSSL_LIB_CTX *libctx, int fd, const char *digest, unsigned char *out,
-                   size_t *outlen)
+int m2msec_file_hash(OSSL_LIB_CTX *libctx, int fd, const char *digest, unsigned char *out,
+                     size_t *outlen)
 {
     const char *name;
     size_t dlen;
@@ -851,7 +852,7 @@ int m2msec_hash_fd(OSSL_LIB_CTX *libctx, int fd, const char *digest, unsigned ch
 
     if (out == NULL || outlen == NULL || fd < 0) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
-                       "m2msec: hash_fd needs a descriptor and an output buffer");
+                       "m2msec: m2msec_file_hash needs a descriptor and an output buffer");
         return 0;
     }
     name = m2m_digest_canonical(digest, &dlen);

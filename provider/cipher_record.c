@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * M2M-REC-* AEAD record ciphers: replay-checked record protection.
  *

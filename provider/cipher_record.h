@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec provider: M2M-REC-* record ciphers (see cipher_record.c). */
 #ifndef M2M_CIPHER_RECORD_H
 #define M2M_CIPHER_RECORD_H

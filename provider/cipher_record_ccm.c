@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * M2M-REC record ciphers: the CCM family (AES-128-CCM, with a 16- or
  * 8-byte tag). CCM's MAC runs over the data length, then the AAD, then the

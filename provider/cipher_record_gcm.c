@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * M2M-REC record ciphers: the GCM-like family (AES-128-GCM, AES-256-GCM,
  * ChaCha20-Poly1305). Their inner cipher takes AAD and data in pieces, as

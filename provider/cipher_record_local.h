@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec provider: the inside of an M2M-REC record context, shared by the
  * record state machine (cipher_record.c) and the two AEAD families that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec provider: readable error reasons raised through the core. */
 #include <pthread.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec provider: fork detection for record contexts (see fork_guard.h). */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MADV_WIPEONFORK */
 #include <pthread.h>

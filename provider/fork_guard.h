@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec provider: telling a forked child from the process that set a
  * record context up.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec provider: HKDF extract-and-expand (RFC 5869). */
 #include <string.h>
 #include <openssl/crypto.h>

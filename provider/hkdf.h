@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec provider: HKDF (RFC 5869) over M2M_HMAC, shared by M2M-SESSION-KDF and OSCORE-KDF. */
 #ifndef M2M_HKDF_H
 #define M2M_HKDF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec provider: reusable HMAC context over the provider's cached EVP_MAC. */
 #include <strings.h>
 #include <openssl/core_names.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec provider: the integrity gate. With the policy's require_integrity,
  * M2M-SESSION-KDF derives session keys only while the device's last

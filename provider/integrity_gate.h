@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec provider: integrity gate for session-key derivation (see integrity_gate.c). */
 #ifndef M2M_INTEGRITY_GATE_H
 #define M2M_INTEGRITY_GATE_H

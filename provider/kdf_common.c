@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec provider: KDF context handling shared by the three KDFs (see kdf_common.h). */
 #include <string.h>
 #include <openssl/core_names.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec provider: the context handling the three KDFs share. Each KDF
  * context begins with an M2M_KDF_BASE and is described by an M2M_KDF_TYPE

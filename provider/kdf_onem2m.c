@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ONEM2M-KDF: the key derivations of oneM2M TS-0003 clause 10.3, selected
  * with parameter "derivation". All are HMAC-SHA-256; the output is the

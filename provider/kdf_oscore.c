@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * OSCORE-KDF: RFC 8613 section 3.2.1 derivation of Sender Key, Recipient
  * Key and Common IV. output = HKDF-SHA-256(salt = Master Salt,

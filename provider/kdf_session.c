@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * M2M-SESSION-KDF: session keys of limited lifetime derived from an M2M
  * service-layer key. HKDF (RFC 5869) whose info is an injective,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec provider: key lifetime and usage limits. */
 #include <time.h>
 

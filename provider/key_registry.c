@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec provider: the process-wide record-key tables (see key_registry.h). */
 #include <errno.h>
 #include <pthread.h>

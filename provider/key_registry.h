@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec provider: what the whole process knows about record keys.
  *

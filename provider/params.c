@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec provider: copying and validating KDF parameters. */
 #include <string.h>
 #include <openssl/crypto.h>

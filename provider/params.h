@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec provider: helpers that copy OSSL_PARAM values into KDF contexts. */
 #ifndef M2M_PARAMS_H
 #define M2M_PARAMS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec provider: security policy from the provider's openssl.cnf section
  * and the [session] section of the device policy file, both through the

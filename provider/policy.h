@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec provider: the security policy, read once at load time from the
  * provider's openssl.cnf section (checked strictly: common/conf_check.h)

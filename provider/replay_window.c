@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec provider: RFC 6479 anti-replay window. */
 #include <string.h>
 #include <openssl/crypto.h>

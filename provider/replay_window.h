@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec provider: anti-replay window (RFC 6479 ring bitmap, no shifting).
  *

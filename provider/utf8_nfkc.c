@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec provider: UTF-8 validation and NFKC normalisation for identifiers. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec provider: UTF-8 validation and Unicode NFKC normalisation (via libutf8proc). */
 #ifndef M2M_UTF8_NFKC_H
 #define M2M_UTF8_NFKC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec esprim: oneM2M ESPrim objects (JWE) from the command line
  * (m2msec/esprim.h, docs/PROTOCOL.md section 9, docs/m2msec.1):

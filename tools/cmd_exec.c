@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec exec: verify a program, then run exactly the bytes that were
  * verified.
  *
- * The program is opened once below the root (m2msec_open_beneath: no
+ * The program is opened once below the root (m2msec_file_open_beneath: no
  * symlink anywhere on the way). Its bytes are copied from that descriptor
  * into an anonymous memory file (memfd) and hashed while they are copied;
  * the digest is compared with the manifest, the memfd is sealed against
@@ -19,7 +20,7 @@
  * Files the program needs come from the policy file: a section
  *     [exec.PROGRAM]            (PROGRAM as listed in the manifest)
  *     requires = lib/a.so, etc/app.conf
- * Those are verified (m2msec_verify_tree) before the program runs and the
+ * Those are verified (m2msec_tree_verify) before the program runs and the
  * policy's actions apply to them as in `m2msec verify`: the program runs
  * if the policy lets the device run (deny refuses, alert lets it run,
  * remediate must succeed) and no required file was quarantined (moved
@@ -195,7 +196,7 @@ end:
     return ok;
 }
 
-/* A manifest holding only the given entries of m (for m2msec_verify_tree). */
+/* A manifest holding only the given entries of m (for m2msec_tree_verify). */
 static m2msec_manifest *sub_manifest(const m2msec_manifest *m, char *const *names, size_t n)
 {
     m2msec_manifest *sub = m2msec_manifest_new(
@@ -226,7 +227,7 @@ static m2msec_manifest *sub_manifest(const m2msec_manifest *m, char *const *name
 static int verify_files(const m2msec_manifest *m, const m2msec_policy *policy, const char *root,
                         char *const *names, size_t n)
 {
-    m2msec_verify_options vo = {0};
+    m2msec_tree_verify_options vo = {0};
     m2msec_manifest *sub;
     m2msec_report *r;
     int may_run;
@@ -235,14 +236,14 @@ static int verify_files(const m2msec_manifest *m, const m2msec_policy *policy, c
         return 1;
     if ((sub = sub_manifest(m, names, n)) == NULL)
         return 0;
-    r = m2msec_verify_tree(NULL, sub, root, &vo);
+    r = m2msec_tree_verify(NULL, sub, root, &vo);
     if (r == NULL) {
         tool_fail("exec refused: cannot verify the required files");
         m2msec_manifest_free(sub);
         return 0;
     }
     if (policy != NULL) {
-        may_run = m2msec_apply_policy(NULL, policy, m, root, r);
+        may_run = m2msec_policy_apply(NULL, policy, m, root, r);
         tool_print_errors();
         /* a required file that quarantine moved away is not there to be used */
         for (size_t i = 0; i < m2msec_report_count(r); i++)
@@ -251,8 +252,9 @@ static int verify_files(const m2msec_manifest *m, const m2msec_policy *policy, c
     } else {
         may_run = m2msec_report_failures(r) == 0;
     }
-    if (m2msec_report_failures(r) > 0)
-        m2msec_report_print(r, stderr, M2MSEC_REPORT_FAILURES_ONLY);
+    if (m2msec_report_failures(r) > 0 &&
+        !m2msec_report_print(r, stderr, M2MSEC_REPORT_FAILURES_ONLY))
+        ERR_clear_error(); /* stderr itself failed: nowhere to say so */
     m2msec_report_free(r);
     m2msec_manifest_free(sub);
     return may_run;
@@ -368,7 +370,7 @@ static int verified_image(const m2msec_manifest *m, const char *root, const char
         *rc = EXIT_USAGE;
         return -1;
     }
-    fd = m2msec_open_beneath(rootfd, rel);
+    fd = m2msec_file_open_beneath(rootfd, rel);
     if (fd < 0) {
         int err = errno;
 
@@ -459,7 +461,7 @@ int cmd_exec(int argc, char **argv)
         if (!policy_requires(a.policy, rel, &req_store, req, &nreq))
             goto end;
     }
-    if ((rc = tool_manifest_open(&a, &m, &why)) != EXIT_OK) {
+    if ((rc = tool_manifest_accept(&a, &m, &why)) != EXIT_OK) {
         tool_err("exec refused: manifest %s: %s", tool_name(a.manifest), why);
         goto end;
     }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec manifest create | sign | verify */
 #include <limits.h>
 #include <stdio.h>
@@ -301,7 +302,7 @@ static int manifest_verify(int argc, char **argv)
     if (argc - optind != 1)
         return tool_usage_error(cmd.name, "expected exactly one MANIFEST");
     a.manifest = argv[optind];
-    if ((rc = tool_manifest_open(&a, &m, &why)) != EXIT_OK) {
+    if ((rc = tool_manifest_accept(&a, &m, &why)) != EXIT_OK) {
         /* as sha256sum -c: a line with an escaped name starts with a backslash */
         printf("%s%s: %s\n", m2m_escape_needed(a.manifest, 0) ? "\\" : "", tool_name(a.manifest),
                why);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec provider-install: compute the module MAC of m2msec.so (the
  * provider's own FIPS-style self-check; common/module_mac.c, the code the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec record seal | open: record sessions (m2msec/session.h,
  * docs/PROTOCOL.md section 6) from the shell.
@@ -33,7 +34,8 @@
 #include "m2msec/session.h"
 #include "tool.h"
 
-#define REC_MAX_INPUT (M2MSEC_MAX_RECORD + 64) /* a record of the largest plaintext fits */
+/* a record of the largest plaintext fits */
+#define REC_MAX_INPUT (M2MSEC_SESSION_MAX_RECORD + 64)
 #define REC_KEY_MAX 64      /* the device key file's longest key (tool_read_device_key) */
 #define REC_HELP_SHOWN (-2) /* rec_start: --help printed, nothing more to do */
 
@@ -62,7 +64,7 @@ static void usage_record(FILE *out)
           "                          --receiver ID [options]\n"
           "\n"
           "Seal and open records of a libm2msec record session (docs/PROTOCOL.md section 6):\n"
-          "the same bytes as m2msec_seal()/m2msec_open(), the same replay protection. Each\n"
+          "the same bytes as m2msec_session_seal()/_open(), the same replay protection. Each\n"
           "end has its own state file; each run is one session over it. The key is read\n"
           "from a file, never from the command line.\n"
           "\n"
@@ -341,6 +343,7 @@ static void rec_ctx_free(REC_CTX *c)
 {
     m2msec_session_free(c->s); /* a receiver saves its exact floor here */
     c->s = NULL;
+    m2msec_store_clear(&c->store); /* after the session: it used the store until here */
     OSSL_PROVIDER_unload(c->prov);
     OSSL_PROVIDER_unload(c->deflt);
     OSSL_LIB_CTX_free(c->libctx);
@@ -353,8 +356,8 @@ static void rec_ctx_free(REC_CTX *c)
  * and, for a sender, persists a new epoch. EXIT_OK; REC_HELP_SHOWN after
  * --help; or the exit code after a message.
  */
-static int rec_start(const TOOL_CMD *cmd, int argc, char **argv, m2msec_role role, REC_ARGS *a,
-                     REC_CTX *c, unsigned char **in, size_t *inl, size_t max)
+static int rec_start(const TOOL_CMD *cmd, int argc, char **argv, m2msec_session_role role,
+                     REC_ARGS *a, REC_CTX *c, unsigned char **in, size_t *inl, size_t max)
 {
     m2msec_session_config cfg;
     int rc;
@@ -369,7 +372,8 @@ static int rec_start(const TOOL_CMD *cmd, int argc, char **argv, m2msec_role rol
         return tool_usage_error(cmd->name, "--state, --key-file, --originator and --receiver "
                                            "are required");
     if (!read_key(a->key_file, c->key, &c->key_len) ||
-        (*in = read_all(a->in, max, inl, role == M2MSEC_SENDER ? "input" : "record")) == NULL)
+        (*in = read_all(a->in, max, inl, role == M2MSEC_SESSION_SENDER ? "input" : "record")) ==
+            NULL)
         return EXIT_USAGE;
     if ((c->libctx = OSSL_LIB_CTX_new()) == NULL ||
         (c->prov = m2msec_provider_load(c->libctx, a->provider_dir, &c->deflt)) == NULL) {
@@ -377,7 +381,10 @@ static int rec_start(const TOOL_CMD *cmd, int argc, char **argv, m2msec_role rol
                   a->provider_dir != NULL ? tool_name(a->provider_dir) : "");
         return EXIT_USAGE;
     }
-    m2msec_store_file(&c->store, a->state);
+    if (!m2msec_store_file(&c->store, a->state)) {
+        tool_fail("cannot use state %s", tool_name(a->state));
+        return EXIT_USAGE;
+    }
     c->policy.aead = a->aead;
     c->policy.tag_len = a->tag_len;
     memset(&cfg, 0, sizeof(cfg));
@@ -392,23 +399,23 @@ static int rec_start(const TOOL_CMD *cmd, int argc, char **argv, m2msec_role rol
     cfg.store = &c->store;
     if ((c->s = m2msec_session_new(&cfg)) == NULL) {
         tool_fail("the %s session cannot start on state %s",
-                  role == M2MSEC_SENDER ? "sender" : "receiver", tool_name(a->state));
+                  role == M2MSEC_SESSION_SENDER ? "sender" : "receiver", tool_name(a->state));
         return EXIT_USAGE;
     }
     return EXIT_OK;
 }
 
-/* A status of m2msec_seal/m2msec_open as an exit code, after its message. */
-static int status_exit(m2msec_status st, const char *what)
+/* A status of m2msec_session_seal/_open as an exit code, after its message. */
+static int status_exit(m2msec_session_status st, const char *what)
 {
-    tool_fail("%s: %s", what, m2msec_status_text(st));
+    tool_fail("%s: %s", what, m2msec_session_status_text(st));
     switch (st) {
-    case M2MSEC_ERR_REPLAY:
-    case M2MSEC_ERR_TOO_OLD:
-    case M2MSEC_ERR_AUTH:
-    case M2MSEC_ERR_EXPIRED:
-    case M2MSEC_ERR_OLD_EPOCH:
-    case M2MSEC_ERR_MALFORMED:
+    case M2MSEC_SESSION_ERR_REPLAY:
+    case M2MSEC_SESSION_ERR_TOO_OLD:
+    case M2MSEC_SESSION_ERR_AUTH:
+    case M2MSEC_SESSION_ERR_EXPIRED:
+    case M2MSEC_SESSION_ERR_OLD_EPOCH:
+    case M2MSEC_SESSION_ERR_MALFORMED:
         return EXIT_INTEGRITY;
     default:
         return EXIT_USAGE; /* buffer, storage, internal, forked */
@@ -422,11 +429,12 @@ static int rec_seal(int argc, char **argv)
     REC_CTX c;
     unsigned char *in = NULL, *out = NULL;
     size_t inl = 0, outl = 0, cap = 0;
-    m2msec_status st;
+    m2msec_session_status st;
     int rc;
 
     memset(&c, 0, sizeof(c));
-    rc = rec_start(&cmd, argc, argv, M2MSEC_SENDER, &a, &c, &in, &inl, M2MSEC_MAX_RECORD);
+    rc = rec_start(&cmd, argc, argv, M2MSEC_SESSION_SENDER, &a, &c, &in, &inl,
+                   M2MSEC_SESSION_MAX_RECORD);
     if (rc != EXIT_OK) {
         rc = rc == REC_HELP_SHOWN ? EXIT_OK : rc;
         goto end;
@@ -437,8 +445,7 @@ static int rec_seal(int argc, char **argv)
         tool_err("out of memory");
         goto end;
     }
-    st = m2msec_seal(c.s, in, inl, out, cap, &outl);
-    if (st != M2MSEC_OK) {
+    if (!m2msec_session_seal(c.s, in, inl, out, cap, &outl, &st)) {
         rc = status_exit(st, "the input was not sealed");
         goto end;
     }
@@ -458,11 +465,11 @@ static int rec_open(int argc, char **argv)
     REC_CTX c;
     unsigned char *in = NULL, *out = NULL;
     size_t inl = 0, outl = 0;
-    m2msec_status st;
+    m2msec_session_status st;
     int rc;
 
     memset(&c, 0, sizeof(c));
-    rc = rec_start(&cmd, argc, argv, M2MSEC_RECEIVER, &a, &c, &in, &inl, REC_MAX_INPUT);
+    rc = rec_start(&cmd, argc, argv, M2MSEC_SESSION_RECEIVER, &a, &c, &in, &inl, REC_MAX_INPUT);
     if (rc != EXIT_OK) {
         rc = rc == REC_HELP_SHOWN ? EXIT_OK : rc;
         goto end;
@@ -472,8 +479,7 @@ static int rec_open(int argc, char **argv)
         tool_err("out of memory");
         goto end;
     }
-    st = m2msec_open(c.s, in, inl, out, inl + 1, &outl);
-    if (st != M2MSEC_OK) {
+    if (!m2msec_session_open(c.s, in, inl, out, inl + 1, &outl, &st)) {
         rc = status_exit(st, "the record is refused");
         goto end;
     }

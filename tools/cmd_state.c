@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec state init | show: the state file of a record session
  * (docs/PROTOCOL.md 6.4). A session refuses a missing state, so that a
@@ -106,20 +107,26 @@ static int state_init(int argc, char **argv)
 
     if (path == NULL)
         return rc;
-    m2msec_store_file(&fs, path);
+    if (!m2msec_store_file(&fs, path)) {
+        tool_print_errors();
+        return EXIT_USAGE;
+    }
     if (m2msec_store_init(&fs)) {
         printf("%s: initialised (epoch 0, seq-floor 0); lock file %s.lock\n", path, path);
+        m2msec_store_clear(&fs);
         return EXIT_OK;
     }
     tool_print_errors();
     /* Refused (1) when a state exists or a session holds it; anything else is an input error. */
     if (lstat(path, &st) == 0) {
         tool_err("%s was not initialised: something already exists there", path);
+        m2msec_store_clear(&fs);
         return EXIT_INTEGRITY;
     }
     lk = fs.lock(fs.arg, &h);
     if (lk == 1)
         fs.unlock(fs.arg, h);
+    m2msec_store_clear(&fs);
     busy = lk == 0;
     ERR_clear_error();
     tool_err("%s was not initialised%s", path, busy ? ": a session holds it" : "");
@@ -131,14 +138,18 @@ static int state_show(int argc, char **argv)
     static const struct option opts[] = {TOOL_OPTS_END};
     static const TOOL_CMD cmd = {"state show", "h", opts, usage_show, 1, no_option};
     m2msec_store fs;
-    m2msec_state st = {0, 0};
+    m2msec_session_state st = {0, 0};
     int rc, r;
     const char *path = state_file(&cmd, argc, argv, &rc);
 
     if (path == NULL)
         return rc;
-    m2msec_store_file(&fs, path);
+    if (!m2msec_store_file(&fs, path)) {
+        tool_print_errors();
+        return EXIT_USAGE;
+    }
     r = fs.load(fs.arg, NULL, &st); /* a read without the lock: the file is replaced atomically */
+    m2msec_store_clear(&fs);
     if (r == 1) {
         printf("epoch %" PRIu64 "\nseq-floor %" PRIu64 "\n", st.epoch, st.seq_floor);
         return EXIT_OK;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec status: does the provider load (and pass its module self-check),
  * which policy is in force, and what does the device integrity status

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec verify: a tree against a signed manifest, then the policy and the status record. */
 #include <limits.h>
 #include <stdio.h>
@@ -99,7 +100,7 @@ static int invalidate_status(const char *path, const unsigned char *key, size_t 
 {
     if (path == NULL)
         return 1;
-    if (!m2msec_status_invalidate(NULL, path, key, keylen, tool_now())) {
+    if (!m2msec_integrity_status_invalidate(NULL, path, key, keylen, tool_now())) {
         tool_fail("cannot invalidate the status record %s before verifying; nothing was "
                   "verified (an older record there may still be in force until it is older "
                   "than the policy's max_status_age)",
@@ -115,7 +116,7 @@ static int write_status(const char *path, const unsigned char *key, size_t keyle
 {
     if (path == NULL)
         return 1;
-    if (!m2msec_status_write(NULL, path, key, keylen, passed, version, tool_now())) {
+    if (!m2msec_integrity_status_write(NULL, path, key, keylen, passed, version, tool_now())) {
         tool_fail("cannot write the status record %s; it stays 'verifying', which the "
                   "provider refuses",
                   tool_name(path));
@@ -129,7 +130,7 @@ static int write_status(const char *path, const unsigned char *key, size_t keyle
 typedef struct {
     TOOL_MANIFEST_ARGS a;
     const char *status_file, *keyfile;
-    m2msec_verify_options vo;
+    m2msec_tree_verify_options vo;
     int json;
 } VERIFY_ARGS;
 
@@ -201,7 +202,7 @@ int cmd_verify(int argc, char **argv)
     if (a->policy != NULL && (policy = tool_policy_load(a->policy, a->policy)) == NULL)
         goto end;
 
-    if ((mrc = tool_manifest_open(a, &m, &why)) != EXIT_OK) {
+    if ((mrc = tool_manifest_accept(a, &m, &why)) != EXIT_OK) {
         tool_err("manifest %s refused: %s", tool_name(a->manifest), why);
         rc = mrc;
         /* an older "passed" record must not outlive a refused manifest */
@@ -237,7 +238,7 @@ int cmd_verify(int argc, char **argv)
     va.vo.progress = progress_cb;
     va.vo.progress_arg = &pg;
 
-    r = m2msec_verify_tree(NULL, m, a->root, &va.vo);
+    r = m2msec_tree_verify(NULL, m, a->root, &va.vo);
     if (pg.shown)
         fputs("\r\033[K", stderr);
     if (r == NULL) {
@@ -247,7 +248,7 @@ int cmd_verify(int argc, char **argv)
     }
     failures = m2msec_report_failures(r);
     if (policy != NULL) {
-        may_run = m2msec_apply_policy(NULL, policy, m, a->root, r);
+        may_run = m2msec_policy_apply(NULL, policy, m, a->root, r);
         /* the actions' own errors are in the report; keep the queue for real errors */
         tool_print_errors();
     } else {

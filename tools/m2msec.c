@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * m2msec: device integrity and provider administration for the m2msec
  * OpenSSL provider. This file dispatches to the subcommands (cmd_*.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The m2msec command-line tool: what the subcommands share (exit codes,
  * option helpers, error printing). Each subcommand lives in its own
@@ -112,12 +113,12 @@ int tool_manifest_option(TOOL_MANIFEST_ARGS *a, int c, const char *arg);
 int tool_manifest_args_check(const char *cmd, const TOOL_MANIFEST_ARGS *a);
 
 /*
- * m2msec_manifest_open() of a->manifest (a->sig, a->pubkey, a->state) at the
+ * m2msec_manifest_accept() of a->manifest (a->sig, a->pubkey, a->state) at the
  * current time. EXIT_OK with *m set; on a refusal the error queue is printed,
  * *why is the verdict's text, and the result is EXIT_INTEGRITY (refused) or
  * EXIT_USAGE (the manifest, signature or key cannot be read).
  */
-int tool_manifest_open(const TOOL_MANIFEST_ARGS *a, m2msec_manifest **m, const char **why);
+int tool_manifest_accept(const TOOL_MANIFEST_ARGS *a, m2msec_manifest **m, const char **why);
 
 /*
  * m2msec_policy_load(path); NULL after "policy NAME cannot be used" (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec tool: helpers shared by the subcommands. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
@@ -169,12 +170,11 @@ int tool_manifest_args_check(const char *cmd, const TOOL_MANIFEST_ARGS *a)
     return EXIT_OK;
 }
 
-int tool_manifest_open(const TOOL_MANIFEST_ARGS *a, m2msec_manifest **m, const char **why)
+int tool_manifest_accept(const TOOL_MANIFEST_ARGS *a, m2msec_manifest **m, const char **why)
 {
-    m2msec_manifest_verdict v =
-        m2msec_manifest_open(NULL, a->manifest, a->sig, a->pubkey, a->state, tool_now(), m);
+    m2msec_manifest_verdict v = M2MSEC_MANIFEST_ERROR;
 
-    if (v == M2MSEC_MANIFEST_OK)
+    if (m2msec_manifest_accept(NULL, a->manifest, a->sig, a->pubkey, a->state, tool_now(), m, &v))
         return EXIT_OK;
     tool_print_errors();
     *why = m2msec_manifest_verdict_text(v);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file errors.h
  * @brief Reason codes that the m2msec provider raises.

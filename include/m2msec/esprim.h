@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file esprim.h
  * @brief oneM2M End-to-End Security of Primitives (ESPrim): RandObjects,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file integrity.h
  * @brief Integrity verification of device files against signed manifests,
@@ -9,8 +10,9 @@
  * with a detached Ed25519 (default) or ECDSA P-256 signature that the stock
  * openssl command verifies. The format is in docs/PROTOCOL.md section 7.
  *
- * All functions return 1 / a pointer on success and 0 / NULL on failure
- * with an OpenSSL error queued whose text names the problem (file, line).
+ * The return convention of m2msec/m2msec.h: functions return 1 / a pointer
+ * on success and 0 / NULL on failure with an OpenSSL error queued whose text
+ * names the problem (file, line); getters that cannot fail return values.
  */
 #ifndef M2MSEC_INTEGRITY_H
 #define M2MSEC_INTEGRITY_H
@@ -19,6 +21,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <openssl/types.h>
+
+#include "m2msec/m2msec.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,17 +47,19 @@ typedef struct m2msec_manifest_entry {
 } m2msec_manifest_entry;
 
 /** An empty manifest; @p digest is "SHA256" (default when NULL), "SHA384" or "SHA512". */
-m2msec_manifest *m2msec_manifest_new(const char *digest, uint64_t version, uint64_t expires);
+M2MSEC_WARN_UNUSED m2msec_manifest *m2msec_manifest_new(const char *digest, uint64_t version,
+                                                        uint64_t expires);
 void m2msec_manifest_free(m2msec_manifest *m);
 /** Add or replace an entry (copied). Paths are validated. */
-int m2msec_manifest_add(m2msec_manifest *m, const m2msec_manifest_entry *e);
+M2MSEC_WARN_UNUSED int m2msec_manifest_add(m2msec_manifest *m, const m2msec_manifest_entry *e);
 
 /** Parse manifest text (strict; errors name the line). */
-m2msec_manifest *m2msec_manifest_parse(const unsigned char *buf, size_t len);
+M2MSEC_WARN_UNUSED m2msec_manifest *m2msec_manifest_parse(const unsigned char *buf, size_t len);
 /** Serialise (entries sorted by path); *buf from OPENSSL_malloc. */
-int m2msec_manifest_serialize(const m2msec_manifest *m, unsigned char **buf, size_t *len);
+M2MSEC_WARN_UNUSED int m2msec_manifest_serialize(const m2msec_manifest *m, unsigned char **buf,
+                                                 size_t *len);
 /** Write to @p path atomically (temp file, fsync, rename). */
-int m2msec_manifest_write(const m2msec_manifest *m, const char *path);
+M2MSEC_WARN_UNUSED int m2msec_manifest_write(const m2msec_manifest *m, const char *path);
 
 uint64_t m2msec_manifest_version(const m2msec_manifest *m);
 uint64_t m2msec_manifest_expires(const m2msec_manifest *m);   /**< seconds since 1970 */
@@ -68,9 +74,9 @@ const m2msec_manifest_entry *m2msec_manifest_find(const m2msec_manifest *m, cons
  * @param with_meta also record size and mode of each file
  * @param jobs worker threads, 0 = one per core
  */
-m2msec_manifest *m2msec_manifest_from_tree(OSSL_LIB_CTX *libctx, const char *root,
-                                           const char *digest, uint64_t version, uint64_t expires,
-                                           int with_meta, unsigned jobs);
+M2MSEC_WARN_UNUSED M2MSEC_NONNULL(2) m2msec_manifest *m2msec_manifest_from_tree(
+    OSSL_LIB_CTX *libctx, const char *root, const char *digest, uint64_t version, uint64_t expires,
+    int with_meta, unsigned jobs);
 
 /**
  * Sign the file @p manifest_path with the PEM private key at @p key_path
@@ -80,8 +86,8 @@ m2msec_manifest *m2msec_manifest_from_tree(OSSL_LIB_CTX *libctx, const char *roo
  * file that is not a valid manifest. The signature file is written
  * atomically (temp file, fsync, rename): on failure nothing is left behind.
  */
-int m2msec_manifest_sign(OSSL_LIB_CTX *libctx, const char *manifest_path, const char *key_path,
-                         const char *sig_path);
+M2MSEC_WARN_UNUSED int m2msec_manifest_sign(OSSL_LIB_CTX *libctx, const char *manifest_path,
+                                            const char *key_path, const char *sig_path);
 
 /** Why a manifest was refused. */
 typedef enum m2msec_manifest_verdict {
@@ -94,7 +100,7 @@ typedef enum m2msec_manifest_verdict {
     M2MSEC_MANIFEST_ERROR          /**< I/O or other error */
 } m2msec_manifest_verdict;
 
-const char *m2msec_manifest_verdict_text(m2msec_manifest_verdict v);
+M2MSEC_WARN_UNUSED const char *m2msec_manifest_verdict_text(m2msec_manifest_verdict v);
 
 /**
  * Read, verify and accept a manifest: signature with the PEM public key,
@@ -109,13 +115,16 @@ const char *m2msec_manifest_verdict_text(m2msec_manifest_verdict v);
  * (EXPIRED), version >= the version in the state file (ROLLBACK; a missing
  * state file accepts any version, a malformed one is an ERROR), state file
  * written (ERROR; only when the version differs from the stored one).
- * @p sig_path NULL means @p manifest_path with ".sig" appended. Every
- * verdict but OK queues an error naming the file.
+ * @p sig_path NULL means @p manifest_path with ".sig" appended.
+ * @param verdict NULL, or where to store the verdict (M2MSEC_MANIFEST_OK
+ *                on success)
+ * @return 1 if the manifest is accepted (*out set), 0 otherwise with an
+ *         error queued naming the file (*out NULL).
  */
-m2msec_manifest_verdict m2msec_manifest_open(OSSL_LIB_CTX *libctx, const char *manifest_path,
-                                             const char *sig_path, const char *pubkey_path,
-                                             const char *rollback_state, uint64_t now,
-                                             m2msec_manifest **out);
+M2MSEC_WARN_UNUSED M2MSEC_NONNULL(2, 7) int m2msec_manifest_accept(
+    OSSL_LIB_CTX *libctx, const char *manifest_path, const char *sig_path, const char *pubkey_path,
+    const char *rollback_state, uint64_t now, m2msec_manifest **out,
+    m2msec_manifest_verdict *verdict);
 
 /* ------------------------------------------------------------------ */
 /* Verification (libm2msec/verify.c)                                   */
@@ -134,7 +143,7 @@ typedef enum m2msec_file_status {
 } m2msec_file_status;
 
 /** "ok", "modified", "missing", "wrong-type", "wrong-mode", "unreadable", "changed", "extra". */
-const char *m2msec_file_status_text(m2msec_file_status st);
+M2MSEC_WARN_UNUSED const char *m2msec_file_status_text(m2msec_file_status st);
 
 typedef enum m2msec_action {
     M2MSEC_ACTION_NONE = 0,   /**< file is fine */
@@ -145,19 +154,19 @@ typedef enum m2msec_action {
 } m2msec_action;
 
 /** "none", "deny", "quarantine", "alert", "remediate". */
-const char *m2msec_action_text(m2msec_action a);
+M2MSEC_WARN_UNUSED const char *m2msec_action_text(m2msec_action a);
 
 typedef struct m2msec_file_result {
     const char *path;
     m2msec_file_status status;
     const char *detail;   /**< e.g. "expected 1234 bytes, found 1200"; may be NULL; names
                              in it are escaped (docs/PROTOCOL.md 7.5) */
-    m2msec_action action; /**< decided by the policy (m2msec_apply_policy) */
+    m2msec_action action; /**< decided by the policy (m2msec_policy_apply) */
     int action_ok;        /**< the action was carried out completely */
     const char *action_detail;
 } m2msec_file_result;
 
-typedef struct m2msec_verify_options {
+typedef struct m2msec_tree_verify_options {
     unsigned jobs;    /**< worker threads; 0 = one per online core */
     int report_extra; /**< also report files under the root that are not listed */
     /** Called from the calling thread now and then; may be NULL. */
@@ -170,7 +179,7 @@ typedef struct m2msec_verify_options {
      * e.g. the manifest and its signature when they live under the root.
      */
     const char *const *ignore;
-} m2msec_verify_options;
+} m2msec_tree_verify_options;
 
 typedef struct m2msec_report m2msec_report;
 
@@ -180,8 +189,9 @@ typedef struct m2msec_report m2msec_report;
  * RESOLVE_NO_SYMLINKS), hashed from the opened descriptor by worker
  * threads through EVP, memory bounded independently of file sizes.
  */
-m2msec_report *m2msec_verify_tree(OSSL_LIB_CTX *libctx, const m2msec_manifest *m, const char *root,
-                                  const m2msec_verify_options *opt);
+M2MSEC_WARN_UNUSED m2msec_report *m2msec_tree_verify(OSSL_LIB_CTX *libctx, const m2msec_manifest *m,
+                                                     const char *root,
+                                                     const m2msec_tree_verify_options *opt);
 void m2msec_report_free(m2msec_report *r);
 size_t m2msec_report_count(const m2msec_report *r);
 const m2msec_file_result *m2msec_report_at(const m2msec_report *r, size_t i);
@@ -192,7 +202,7 @@ size_t m2msec_report_failures(const m2msec_report *r);
 #define M2MSEC_REPORT_FAILURES_ONLY 2 /**< leave out the results that are OK */
 /**
  * Human-readable table (status, path, detail, action; then a summary line)
- * or, with M2MSEC_REPORT_JSON in @p json, a JSON document:
+ * or, with M2MSEC_REPORT_JSON in @p flags, a JSON document:
  * {"root":..., "manifest_version":N, "files":[{"path":..., "status":...,
  * "detail":...|null, "action":..., "action_ok":true|false,
  * "action_detail":...|null}], "summary":{"ok":N, "modified":N, ...,
@@ -204,7 +214,7 @@ size_t m2msec_report_failures(const m2msec_report *r);
  * as in sha256sum's output. The detail texts of the results hold their
  * names escaped already.
  */
-int m2msec_report_print(const m2msec_report *r, FILE *out, int json);
+M2MSEC_WARN_UNUSED int m2msec_report_print(const m2msec_report *r, FILE *out, int flags);
 
 /**
  * Hash the already opened descriptor @p fd from its current offset to the
@@ -212,8 +222,8 @@ int m2msec_report_print(const m2msec_report *r, FILE *out, int json);
  * EVP with one bounded buffer. @p outlen: on input the size of @p out
  * (M2MSEC_DIGEST_MAX always suffices), on output the digest length.
  */
-int m2msec_hash_fd(OSSL_LIB_CTX *libctx, int fd, const char *digest, unsigned char *out,
-                   size_t *outlen);
+M2MSEC_WARN_UNUSED int m2msec_file_hash(OSSL_LIB_CTX *libctx, int fd, const char *digest,
+                                        unsigned char *out, size_t *outlen);
 
 /**
  * Open @p path (relative: no leading '/', no empty, '.' or '..' component)
@@ -226,12 +236,14 @@ int m2msec_hash_fd(OSSL_LIB_CTX *libctx, int fd, const char *digest, unsigned ch
  * fstat() the result: it may be a directory, FIFO or device.
  * @return the descriptor, or -1 with errno set (ENOENT missing; ELOOP,
  * EXDEV or ENOTDIR: a symlink or non-directory on the way; EINVAL: bad
- * path). No OpenSSL error is queued.
+ * path) and an error queued (ERR_LIB_SYS with errno as its reason, naming
+ * the path).
  */
-int m2msec_open_beneath(int rootfd, const char *path);
+M2MSEC_WARN_UNUSED M2MSEC_NONNULL(2) int m2msec_file_open_beneath(int rootfd, const char *path);
 
 /* ------------------------------------------------------------------ */
-/* Policy (libm2msec/policy.c) and actions (libm2msec/actions.c)       */
+/* Policy (libm2msec/policy.c) and actions (libm2msec/actions.c:       */
+/* quarantine.c, remediate.c, fetch.c)                                 */
 /* ------------------------------------------------------------------ */
 
 /**
@@ -242,7 +254,7 @@ int m2msec_open_beneath(int rootfd, const char *path);
  */
 typedef struct m2msec_policy m2msec_policy;
 
-m2msec_policy *m2msec_policy_load(const char *path);
+M2MSEC_WARN_UNUSED m2msec_policy *m2msec_policy_load(const char *path);
 void m2msec_policy_free(m2msec_policy *p);
 /** Action for a failed file at @p path (relative to the root). */
 m2msec_action m2msec_policy_action(const m2msec_policy *p, const char *path);
@@ -255,10 +267,13 @@ m2msec_action m2msec_policy_action(const m2msec_policy *p, const char *path);
  * http(s) URL), verifies it against @p m, and replaces it atomically,
  * keeping the old copy in quarantine - if any step fails, everything stays
  * as it was. Results record the action and whether it succeeded.
- * @return 1 if the device may run (no deny and every action succeeded), 0 otherwise.
+ * @return 1 if the device may run (no deny and every action succeeded), 0
+ *         otherwise, with an error queued naming the first file denied or
+ *         whose action failed.
  */
-int m2msec_apply_policy(OSSL_LIB_CTX *libctx, const m2msec_policy *p, const m2msec_manifest *m,
-                        const char *root, m2msec_report *r);
+M2MSEC_WARN_UNUSED int m2msec_policy_apply(OSSL_LIB_CTX *libctx, const m2msec_policy *p,
+                                           const m2msec_manifest *m, const char *root,
+                                           m2msec_report *r);
 
 /* ------------------------------------------------------------------ */
 /* Integrity status record (libm2msec/status.c; read by the provider)  */
@@ -272,12 +287,14 @@ int m2msec_apply_policy(OSSL_LIB_CTX *libctx, const m2msec_policy *p, const m2ms
  * 1970). With the policy's require_integrity, M2M-SESSION-KDF refuses to
  * derive while this record is missing, forged, says failed or verifying,
  * is older than max_status_age, or is for a manifest version older than
- * the one in the policy's manifest_state. Call m2msec_status_invalidate()
+ * the one in the policy's manifest_state. Call m2msec_integrity_status_invalidate()
  * before verifying: if this write then fails, the record stays invalid.
  * @return 1, or 0 with an error queued (the old record is untouched).
  */
-int m2msec_status_write(OSSL_LIB_CTX *libctx, const char *path, const unsigned char *key,
-                        size_t keylen, int passed, uint64_t manifest_version, uint64_t when);
+M2MSEC_WARN_UNUSED int m2msec_integrity_status_write(OSSL_LIB_CTX *libctx, const char *path,
+                                                     const unsigned char *key, size_t keylen,
+                                                     int passed, uint64_t manifest_version,
+                                                     uint64_t when);
 
 /**
  * Replace the status record with "result verifying" (manifest version 0,
@@ -287,8 +304,9 @@ int m2msec_status_write(OSSL_LIB_CTX *libctx, const char *path, const unsigned c
  * verifier must stop (not verify) when this fails.
  * @return 1, or 0 with an error queued.
  */
-int m2msec_status_invalidate(OSSL_LIB_CTX *libctx, const char *path, const unsigned char *key,
-                             size_t keylen, uint64_t when);
+M2MSEC_WARN_UNUSED int m2msec_integrity_status_invalidate(OSSL_LIB_CTX *libctx, const char *path,
+                                                          const unsigned char *key, size_t keylen,
+                                                          uint64_t when);
 
 #ifdef __cplusplus
 }

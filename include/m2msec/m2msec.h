@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file m2msec.h
  * @brief libm2msec: helpers for applications that use the m2msec provider.
@@ -6,9 +7,38 @@
  * the common calls short. Everything here goes through public EVP APIs,
  * so an application can always do the same with EVP directly.
  *
- * Return convention: functions return 1 on success and 0 on failure; on
- * failure an OpenSSL error is queued (read it with ERR_print_errors_fp) and
- * no output is written (output buffers are wiped).
+ * API conventions (the whole library: m2msec.h, session.h, integrity.h,
+ * esprim.h; DEVELOPERS.md "API conventions"):
+ *
+ * - Names: m2msec_<object>_<verb>, one prefix per object (session,
+ *   session_key, store, manifest, tree, report, file, policy,
+ *   integrity_status, esprim, esprim_rand, provider) and one meaning per
+ *   verb: seal/open protect and unprotect a record or object, accept takes
+ *   something from outside after checking it (and may record that it did),
+ *   new/free and load/free make and release objects, get_* and the bare
+ *   getters read.
+ * - Functions returning int return 1 on success and 0 on failure, with at
+ *   least one error on the OpenSSL error queue whose text names what is
+ *   wrong (read it with ERR_print_errors_fp); no output is left on failure
+ *   (output buffers are wiped, lengths set to 0, pointers to NULL).
+ * - Constructors return a pointer, or NULL with an error queued. Free
+ *   functions accept NULL. m2msec_file_open_beneath returns a descriptor,
+ *   or -1 with errno set and an error queued.
+ * - Getters that cannot fail return values (counts, texts, fields).
+ * - Telling failures apart: the reason of the last queued error
+ *   (ERR_GET_REASON(ERR_peek_last_error())) is the M2MSEC_R_* code of
+ *   m2msec/errors.h where one applies (each function's comment lists them).
+ *   Where a caller must act on the kind of failure and the library has a
+ *   result enum for it, the function takes it through an optional last
+ *   out-parameter (NULL when not wanted), set on success too:
+ *   m2msec_session_seal/_open (m2msec_session_status: replayed, forged,
+ *   expired, ...) and m2msec_manifest_accept (m2msec_manifest_verdict).
+ * - M2MSEC_WARN_UNUSED marks every result that reports success or failure
+ *   or returns a new object; M2MSEC_NONNULL lists the pointer parameters
+ *   that must not be NULL and that the function does not check. Pointer
+ *   parameters that a function checks (a NULL is refused with an error)
+ *   are deliberately not marked: the attribute would let the compiler
+ *   delete the check.
  */
 #ifndef M2MSEC_M2MSEC_H
 #define M2MSEC_M2MSEC_H
@@ -37,7 +67,7 @@ extern "C" {
 #endif
 
 /** Library version string, e.g. "0.1.0". */
-const char *m2msec_version(void);
+M2MSEC_WARN_UNUSED const char *m2msec_version(void);
 
 /**
  * Load the m2msec provider into @p libctx (NULL: the default context).
@@ -56,7 +86,8 @@ const char *m2msec_version(void);
  * @return the m2msec provider, or NULL (error queued, nothing left loaded).
  *         Unload both handles with OSSL_PROVIDER_unload when done.
  */
-OSSL_PROVIDER *m2msec_provider_load(OSSL_LIB_CTX *libctx, const char *dir, OSSL_PROVIDER **deflt);
+M2MSEC_WARN_UNUSED OSSL_PROVIDER *m2msec_provider_load(OSSL_LIB_CTX *libctx, const char *dir,
+                                                       OSSL_PROVIDER **deflt);
 
 /** Inputs of M2M-SESSION-KDF; see docs/PROTOCOL.md section 2. */
 typedef struct m2msec_session_key_spec {
@@ -82,8 +113,9 @@ typedef struct m2msec_session_key_spec {
  * Derive @p out_len bytes with M2M-SESSION-KDF fetched from @p libctx.
  * @return 1 on success, 0 on error (error queued, @p out wiped).
  */
-int m2msec_derive_session_key(OSSL_LIB_CTX *libctx, const m2msec_session_key_spec *spec,
-                              unsigned char *out, size_t out_len);
+M2MSEC_WARN_UNUSED int m2msec_session_key_derive(OSSL_LIB_CTX *libctx,
+                                                 const m2msec_session_key_spec *spec,
+                                                 unsigned char *out, size_t out_len);
 
 #ifdef __cplusplus
 }

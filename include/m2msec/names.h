@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file names.h
  * @brief Every name a caller types to reach m2msec through EVP: algorithm

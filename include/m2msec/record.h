@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file record.h
  * @brief Names of the M2M-REC-* record ciphers and their context parameters.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file session.h
  * @brief Replay-checked record sessions with re-keying that needs no messages.
@@ -34,7 +35,7 @@
  * store's exclusive lock from m2msec_session_new() to m2msec_session_free():
  * a second session on the same state, in this process or another, is
  * refused at creation ("state in use by another session"). Before every
- * save the session reads the state back and refuses (M2MSEC_ERR_STORAGE)
+ * save the session reads the state back and refuses (M2MSEC_SESSION_ERR_STORAGE)
  * unless it is exactly what the session last saved or loaded: a state
  * deleted, edited or restored from a backup while the session runs stops
  * it. A missing state is never taken for a first start: initialise it once
@@ -42,7 +43,7 @@
  * session; a sender's first epoch is then 1.
  *
  * fork(): a session belongs to the process that created it. In a forked
- * child m2msec_seal() and m2msec_open() refuse (M2MSEC_ERR_FORKED) and
+ * child m2msec_session_seal() and m2msec_session_open() refuse (M2MSEC_SESSION_ERR_FORKED) and
  * m2msec_session_free() only frees memory (no save, no unlock); the parent
  * goes on. The child keeps its inherited copy of the lock until it exits
  * or execs (the file store's descriptor is close-on-exec), so a new session
@@ -58,34 +59,42 @@
 #include <stdint.h>
 #include <openssl/types.h>
 
+#include "m2msec/m2msec.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/** Result of m2msec_seal() / m2msec_open(). Every failure leaves no output. */
-typedef enum m2msec_status {
-    M2MSEC_OK = 0,
-    M2MSEC_ERR_REPLAY,    /**< record already accepted ("replayed record") */
-    M2MSEC_ERR_TOO_OLD,   /**< below the replay window ("record outside replay window") */
-    M2MSEC_ERR_AUTH,      /**< forged, corrupted or truncated ("authentication failed") */
-    M2MSEC_ERR_EXPIRED,   /**< key of that epoch is past a hard limit ("session key expired") */
-    M2MSEC_ERR_OLD_EPOCH, /**< epoch older than the receiver accepts ("stale epoch") */
-    M2MSEC_ERR_MALFORMED, /**< not a record: too short or unknown version */
-    M2MSEC_ERR_BUFFER,    /**< output buffer too small, or record too long */
-    M2MSEC_ERR_STORAGE,   /**< the state store failed or the state changed outside the session:
-                             nothing was sent or accepted */
-    M2MSEC_ERR_INTERNAL,  /**< anything else; see the OpenSSL error queue */
-    M2MSEC_ERR_FORKED,    /**< used in a forked child ("session used after fork") */
-    M2MSEC_STATUS_COUNT
-} m2msec_status;
+/**
+ * What m2msec_session_seal() / m2msec_session_open() did, through their
+ * optional last argument: M2MSEC_SESSION_OK on success, else why the record
+ * was refused (an error saying the same is queued). Every failure leaves no
+ * output.
+ */
+typedef enum m2msec_session_status {
+    M2MSEC_SESSION_OK = 0,
+    M2MSEC_SESSION_ERR_REPLAY,  /**< record already accepted ("replayed record") */
+    M2MSEC_SESSION_ERR_TOO_OLD, /**< below the replay window ("record outside replay window") */
+    M2MSEC_SESSION_ERR_AUTH,    /**< forged, corrupted or truncated ("authentication failed") */
+    M2MSEC_SESSION_ERR_EXPIRED, /**< key of that epoch is past a hard limit ("session key expired")
+                                 */
+    M2MSEC_SESSION_ERR_OLD_EPOCH, /**< epoch older than the receiver accepts ("stale epoch") */
+    M2MSEC_SESSION_ERR_MALFORMED, /**< not a record: too short or unknown version */
+    M2MSEC_SESSION_ERR_BUFFER,    /**< output buffer too small, or record too long */
+    M2MSEC_SESSION_ERR_STORAGE,   /**< the state store failed or the state changed outside the
+                             session:   nothing was sent or accepted */
+    M2MSEC_SESSION_ERR_INTERNAL,  /**< anything else; see the OpenSSL error queue */
+    M2MSEC_SESSION_ERR_FORKED,    /**< used in a forked child ("session used after fork") */
+    M2MSEC_SESSION_STATUS_COUNT
+} m2msec_session_status;
 
 /** Short readable text for a status, e.g. "replayed record". */
-const char *m2msec_status_text(m2msec_status st);
+M2MSEC_WARN_UNUSED const char *m2msec_session_status_text(m2msec_session_status st);
 
 /** Bytes of the record header; the tag adds 16 more (8 with tag_len 8). */
-#define M2MSEC_HEADER_LEN 11
+#define M2MSEC_SESSION_HEADER_LEN 11
 /** Largest plaintext per record. */
-#define M2MSEC_MAX_RECORD (((size_t)1 << 24) - 1)
+#define M2MSEC_SESSION_MAX_RECORD (((size_t)1 << 24) - 1)
 
 /**
  * Persisted state. Sender: epoch = the last epoch it may have used (it
@@ -93,10 +102,10 @@ const char *m2msec_status_text(m2msec_status st);
  * accepts from, seq_floor = no record of that epoch below it is accepted.
  * The state of a first start, written by m2msec_store_init(), is {0, 0}.
  */
-typedef struct m2msec_state {
+typedef struct m2msec_session_state {
     uint64_t epoch;
     uint64_t seq_floor;
-} m2msec_state;
+} m2msec_session_state;
 
 /**
  * Where a session keeps its state across restarts. Every callback is
@@ -124,19 +133,23 @@ typedef struct m2msec_store {
      */
     int (*lock)(void *arg, void **handle);
     /** 1: *st loaded; 0: nothing stored (never initialised, or deleted); -1: error. */
-    int (*load)(void *arg, void *handle, m2msec_state *st);
+    int (*load)(void *arg, void *handle, m2msec_session_state *st);
     /** 1: durably saved (written, synced, atomically replaced); 0: failed (error queued). */
-    int (*save)(void *arg, void *handle, const m2msec_state *st);
+    int (*save)(void *arg, void *handle, const m2msec_session_state *st);
     /** Release the lock taken by lock(). */
     void (*unlock)(void *arg, void *handle);
     void *arg;
     /** What errors call the state, e.g. its path; NULL = "the session state". */
     const char *name;
+    /** Optional: frees @p arg; called by m2msec_store_clear(). */
+    void (*release)(void *arg);
 } m2msec_store;
 
 /**
- * Fill @p store with the file store at @p path (the string must outlive the
- * session and its store). File format: docs/PROTOCOL.md section 6.4. The
+ * Fill @p store with the file store at @p path. The path is copied: release
+ * the copy with m2msec_store_clear() once no session uses the store any
+ * more (a session keeps using the store it was created with until
+ * m2msec_session_free()). File format: docs/PROTOCOL.md section 6.4. The
  * lock is an exclusive flock(2) on the companion file "<path>.lock",
  * created (mode 0600) if missing, opened without following a symlink, and
  * refused if it is not a regular file; the file stays after the session.
@@ -144,7 +157,14 @@ typedef struct m2msec_store {
  * the file the session locked and refuses otherwise. load() also works
  * without the lock (handle NULL), e.g. to show the state; save() does not.
  */
-void m2msec_store_file(m2msec_store *store, const char *path);
+M2MSEC_WARN_UNUSED M2MSEC_NONNULL(1, 2) int m2msec_store_file(m2msec_store *store,
+                                                              const char *path);
+
+/**
+ * Release what m2msec_store_file() allocated (through the store's release
+ * callback, when it has one) and zero @p store. NULL is ignored.
+ */
+void m2msec_store_clear(m2msec_store *store);
 
 /**
  * First start: store the initial state {epoch 0, seq_floor 0} under the
@@ -153,7 +173,7 @@ void m2msec_store_file(m2msec_store *store, const char *path);
  * recreated by accident (docs/PROTOCOL.md 6.4).
  * @return 1 on success, 0 on failure (OpenSSL error queued).
  */
-int m2msec_store_init(const m2msec_store *store);
+M2MSEC_WARN_UNUSED int m2msec_store_init(const m2msec_store *store);
 
 /** Session policy. Zero fields take the documented defaults. */
 typedef struct m2msec_session_policy {
@@ -180,10 +200,13 @@ typedef struct m2msec_session_policy {
     size_t tag_len;
 } m2msec_session_policy;
 
-typedef enum m2msec_role { M2MSEC_SENDER = 1, M2MSEC_RECEIVER = 2 } m2msec_role;
+typedef enum m2msec_session_role {
+    M2MSEC_SESSION_SENDER = 1,
+    M2MSEC_SESSION_RECEIVER = 2
+} m2msec_session_role;
 
 typedef struct m2msec_session_config {
-    m2msec_role role;
+    m2msec_session_role role;
     OSSL_LIB_CTX *libctx;     /**< where m2msec is loaded; NULL = default context */
     const unsigned char *key; /**< service-layer key (>= 16 bytes, provider policy) */
     size_t key_len;
@@ -204,7 +227,7 @@ typedef struct m2msec_session m2msec_session;
  * will use before returning.
  * @return the session, or NULL (OpenSSL error queued).
  */
-m2msec_session *m2msec_session_new(const m2msec_session_config *cfg);
+M2MSEC_WARN_UNUSED m2msec_session *m2msec_session_new(const m2msec_session_config *cfg);
 /**
  * Wipe and free; a receiver first saves its exact floor (clean shutdown),
  * then the lock is released. In a forked child only the memory is freed.
@@ -213,33 +236,49 @@ m2msec_session *m2msec_session_new(const m2msec_session_config *cfg);
 void m2msec_session_free(m2msec_session *s);
 
 /** Record overhead of this session in bytes (header + tag: 27, or 19 with tag_len 8). */
-size_t m2msec_session_overhead(const m2msec_session *s);
+M2MSEC_NONNULL(1) size_t m2msec_session_overhead(const m2msec_session *s);
 
 /**
- * Seal @p in into one record at @p out (capacity @p outcap >= inlen +
- * overhead). Re-keys by itself when the epoch reaches its soft limit.
+ * Sender: seal @p in into one record at @p out (capacity @p outcap >= inlen
+ * + overhead). Re-keys by itself when the epoch reaches its soft limit.
+ * @param status NULL, or where to store what happened (M2MSEC_SESSION_OK on
+ *               success)
+ * @return 1 on success (*outlen bytes at @p out), 0 on failure (error
+ *         queued, *outlen 0, @p out wiped).
  */
-m2msec_status m2msec_seal(m2msec_session *s, const unsigned char *in, size_t inlen,
-                          unsigned char *out, size_t outcap, size_t *outlen);
+M2MSEC_WARN_UNUSED M2MSEC_NONNULL(1, 4, 6) int m2msec_session_seal(m2msec_session *s,
+                                                                   const unsigned char *in,
+                                                                   size_t inlen, unsigned char *out,
+                                                                   size_t outcap, size_t *outlen,
+                                                                   m2msec_session_status *status);
 
 /**
- * Open one record. On success the plaintext (inlen - overhead bytes) is at
- * @p out. On failure nothing is written to @p out (it is wiped).
+ * Receiver: open one record. On success the plaintext (inlen - overhead
+ * bytes) is at @p out. On failure nothing is written to @p out (it is
+ * wiped), and @p status (if not NULL) says why: a replay, a forgery and an
+ * expired key are told apart there (the queued error says the same, e.g.
+ * "replayed record", with the provider's M2MSEC_R_* reason where one
+ * applies).
+ * @return 1 on success, 0 on failure (error queued).
  */
-m2msec_status m2msec_open(m2msec_session *s, const unsigned char *in, size_t inlen,
-                          unsigned char *out, size_t outcap, size_t *outlen);
+M2MSEC_WARN_UNUSED M2MSEC_NONNULL(1, 2, 6) int m2msec_session_open(m2msec_session *s,
+                                                                   const unsigned char *in,
+                                                                   size_t inlen, unsigned char *out,
+                                                                   size_t outcap, size_t *outlen,
+                                                                   m2msec_session_status *status);
 
 /** Counters, for monitoring and the examples. */
 typedef struct m2msec_session_stats {
-    uint64_t epoch;                         /**< current epoch */
-    uint64_t rekeys;                        /**< epochs moved to since creation */
-    uint64_t records;                       /**< records sealed or accepted */
-    uint64_t rejected[M2MSEC_STATUS_COUNT]; /**< receiver: refusals by status */
+    uint64_t epoch;                                 /**< current epoch */
+    uint64_t rekeys;                                /**< epochs moved to since creation */
+    uint64_t records;                               /**< records sealed or accepted */
+    uint64_t rejected[M2MSEC_SESSION_STATUS_COUNT]; /**< receiver: refusals by status */
     size_t memory; /**< bytes in m2msec structures (session, provider contexts, windows); OpenSSL's
                       own EVP and AEAD contexts add about 1.4 KB per live epoch key
                       (bench/record_bench measures the total) */
 } m2msec_session_stats;
 
+M2MSEC_NONNULL(1, 2)
 void m2msec_session_get_stats(const m2msec_session *s, m2msec_session_stats *st);
 
 #ifdef __cplusplus

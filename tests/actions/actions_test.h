@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Helpers of the policy/action tests (tests/actions): snapshots of a
  * directory (listing, types, modes, sizes, contents) for "nothing

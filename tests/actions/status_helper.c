@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Test helper for tests/cli/integrity_gate.sh: write a device integrity
- * status record with m2msec_status_write().
+ * status record with m2msec_integrity_status_write().
  *
  *   status_helper FILE KEYHEX passed|failed MANIFEST-VERSION [TIME]
  *   status_helper --policy FILE     load the policy file with m2msec_policy_load()
@@ -49,7 +50,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: KEYHEX is not hex\n", argv[0]);
         return 2;
     }
-    ok = m2msec_status_write(NULL, argv[1], key, (size_t)keylen, passed, version, when);
+    ok = m2msec_integrity_status_write(NULL, argv[1], key, (size_t)keylen, passed, version, when);
     OPENSSL_clear_free(key, (size_t)keylen);
     if (!ok) {
         ERR_print_errors_fp(stderr);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Policy actions against a user who swaps entries while the verifier (root
  * in CI) acts on them (suite 'actions', docs/SECURITY.md "Policy actions").
@@ -35,7 +36,7 @@
 #include <openssl/provider.h>
 
 #include "m2msec/integrity.h"
-#include "remediate.h"
+#include "actions_internal.h"
 #include "safe_open.h"
 #include "test_errors.h"
 #include "test_files.h"
@@ -234,12 +235,12 @@ static void fx_free(fx *f)
 
 static void fx_verify(fx *f)
 {
-    m2msec_verify_options opt;
+    m2msec_tree_verify_options opt;
 
     memset(&opt, 0, sizeof(opt));
     opt.jobs = 1;
     opt.report_extra = 1;
-    f->r = m2msec_verify_tree(libctx, f->m, f->root, &opt);
+    f->r = m2msec_tree_verify(libctx, f->m, f->root, &opt);
     CU_ASSERT_FATAL(f->r != NULL);
 }
 
@@ -322,7 +323,7 @@ static void test_quarantine_swap_before_rename(void)
     fx_new(&f, 0, "quarantine");
     fx_verify(&f);
     arm(AT_RENAME_BEFORE, f.bin, f.qdir);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT_EQUAL(m2msec_policy_apply(libctx, f.p, f.m, f.root, f.r), 0);
     ERR_clear_error();
     CU_ASSERT(trap.fired);
     CU_ASSERT(precious_intact());
@@ -349,7 +350,7 @@ static void test_undo_swap_after_rename_back(void)
     fx_verify(&f);
     m2msec_actions_set_test_hook(fail_at_quarantined, NULL);
     arm(AT_RENAME_AFTER, f.qdir, f.bin);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT_EQUAL(m2msec_policy_apply(libctx, f.p, f.m, f.root, f.r), 0);
     ERR_clear_error();
     CU_ASSERT(trap.fired);
     CU_ASSERT(precious_intact());
@@ -375,7 +376,7 @@ static void test_remediate_swap_before_exchange(void)
     fx_new(&f, 0, "remediate");
     fx_verify(&f);
     arm(AT_EXCHANGE, f.bin, f.bin);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT_EQUAL(m2msec_policy_apply(libctx, f.p, f.m, f.root, f.r), 0);
     ERR_clear_error();
     CU_ASSERT(trap.fired);
     CU_ASSERT(precious_intact());
@@ -410,7 +411,7 @@ static void test_undo_copy_back_swap(void)
     fx_verify(&f);
     m2msec_actions_set_test_hook(fail_at_quarantined, NULL);
     arm(AT_UNLINK_AFTER, f.qdir, f.bin);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT_EQUAL(m2msec_policy_apply(libctx, f.p, f.m, f.root, f.r), 0);
     ERR_clear_error();
     CU_ASSERT(trap.fired);
     CU_ASSERT(precious_intact());
@@ -440,7 +441,7 @@ static void test_copy_out_swap(void)
     }
     fx_verify(&f);
     arm(AT_RENAME_BEFORE, f.bin, f.qdir);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT_EQUAL(m2msec_policy_apply(libctx, f.p, f.m, f.root, f.r), 0);
     ERR_clear_error();
     CU_ASSERT(trap.fired);
     CU_ASSERT(precious_intact());

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Integrity policy and its actions (suite 'actions'): the policy file
  * (syntax, errors naming the line, rule order, default action), deny,
@@ -18,7 +19,7 @@
 #include "actions_test.h"
 #include "status_record.h"
 #include "m2msec/integrity.h"
-#include "remediate.h"
+#include "actions_internal.h"
 #include "safe_open.h"
 
 static OSSL_LIB_CTX *libctx;
@@ -109,12 +110,12 @@ __attribute__((format(printf, 2, 3))) static int fx_policy(fx *f, const char *fm
 
 static m2msec_report *verify(const fx *f)
 {
-    m2msec_verify_options opt;
+    m2msec_tree_verify_options opt;
 
     memset(&opt, 0, sizeof(opt));
     opt.jobs = 1;
     opt.report_extra = 1;
-    return m2msec_verify_tree(libctx, f->m, f->root, &opt);
+    return m2msec_tree_verify(libctx, f->m, f->root, &opt);
 }
 
 /* Verify into f->r and remember the tree. */
@@ -127,11 +128,11 @@ static void fx_verify(fx *f)
     f->before = snapshot(f->root);
 }
 
-/* fx_verify(), then the policy's actions on the result: m2msec_apply_policy()'s value. */
+/* fx_verify(), then the policy's actions on the result: m2msec_policy_apply()'s value. */
 static int fx_apply(fx *f)
 {
     fx_verify(f);
-    return m2msec_apply_policy(libctx, f->p, f->m, f->root, f->r);
+    return m2msec_policy_apply(libctx, f->p, f->m, f->root, f->r);
 }
 
 static const m2msec_file_result *result_for(const m2msec_report *r, const char *path)
@@ -180,7 +181,7 @@ static size_t failures_now(const fx *f)
     size_t n = r != NULL ? m2msec_report_failures(r) : (size_t)-1;
 
     if (n != 0 && r != NULL)
-        m2msec_report_print(r, stderr, M2MSEC_REPORT_FAILURES_ONLY);
+        CU_ASSERT(m2msec_report_print(r, stderr, M2MSEC_REPORT_FAILURES_ONLY));
     m2msec_report_free(r);
     return n;
 }
@@ -488,7 +489,7 @@ static void test_quarantine_symlink(void)
     CU_ASSERT_EQUAL(x->status, M2MSEC_FILE_WRONG_TYPE);
     /* lib (an unlisted symlink) comes before lib/libx.so: the link is moved, then
        lib/libx.so cannot be reached any more: that action fails */
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT_EQUAL(m2msec_policy_apply(libctx, f.p, f.m, f.root, f.r), 0);
     ERR_clear_error();
     CU_ASSERT_EQUAL(x->action_ok, 1);
     CU_ASSERT_EQUAL(result_for(f.r, "lib")->action_ok, 1);
@@ -683,7 +684,7 @@ static void test_swapped_after_verification(void)
                       f.root, f.root, f.root) == 0);
         free(f.before);
         f.before = snapshot(f.root);
-        CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+        CU_ASSERT_EQUAL(m2msec_policy_apply(libctx, f.p, f.m, f.root, f.r), 0);
         CU_ASSERT(errors_have("action(s) failed", "changed since it was verified", NULL));
         x = result_for(f.r, "bin/app");
         CU_ASSERT(x != NULL && x->action_ok == 0);
@@ -724,7 +725,7 @@ static void test_missing_then_present(void)
     put(&f, "etc/main.conf", "put there since\n", 0644);
     free(f.before);
     f.before = snapshot(f.root);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT_EQUAL(m2msec_policy_apply(libctx, f.p, f.m, f.root, f.r), 0);
     ERR_clear_error();
     CU_ASSERT(detail_has(result_for(f.r, "etc/main.conf"),
                          "etc/main.conf was missing when verified and is there now"));
@@ -949,7 +950,7 @@ static void test_trusted_dirs(void)
     fx_free(&f);
 }
 
-/* The error of m2msec_apply_policy() names the first failed file escaped: no forged line. */
+/* The error of m2msec_policy_apply() names the first failed file escaped: no forged line. */
 static void test_error_names_escaped(void)
 {
     char *text;
@@ -1079,7 +1080,7 @@ static void test_remediate_directory_in_place(void)
     fx_verify(&f);
     CU_ASSERT_EQUAL(result_for(f.r, "bin/app")->status, M2MSEC_FILE_WRONG_TYPE);
     CU_ASSERT_EQUAL(result_for(f.r, "bin/app/sub/x")->status, M2MSEC_FILE_EXTRA);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 1);
+    CU_ASSERT_EQUAL(m2msec_policy_apply(libctx, f.p, f.m, f.root, f.r), 1);
     CU_ASSERT_EQUAL(failures_now(&f), 0);
     CU_ASSERT(no_temp_files(&f));
     /* bin/app/sub/x, bin/app/y, then the (now empty) directory bin/app */
@@ -1265,7 +1266,7 @@ static void test_remediate_other_fs_fifo(void)
                               f.qdir, f.log, f.repo));
     fx_verify(&f);
     CU_ASSERT_EQUAL(result_for(f.r, "bin/app")->status, M2MSEC_FILE_WRONG_TYPE);
-    CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+    CU_ASSERT_EQUAL(m2msec_policy_apply(libctx, f.p, f.m, f.root, f.r), 0);
     ERR_clear_error();
     expect_nothing_changed(&f, "bin/app", "on another filesystem");
     run("rm -rf '%s'", shm);
@@ -1314,7 +1315,7 @@ static void test_remediate_undo_each_step(void)
             fail_step = steps[i];
             fail_calls = 0;
             m2msec_actions_set_test_hook(fail_hook, NULL);
-            CU_ASSERT_EQUAL(m2msec_apply_policy(libctx, f.p, f.m, f.root, f.r), 0);
+            CU_ASSERT_EQUAL(m2msec_policy_apply(libctx, f.p, f.m, f.root, f.r), 0);
             ERR_clear_error();
             m2msec_actions_set_test_hook(NULL, NULL);
             /* bin/app and etc/main.conf reach every step; var/log/messages only "downloaded" */
@@ -1485,7 +1486,8 @@ static void test_status(void)
     fx_new(&f);
     CU_ASSERT_FATAL(hmac != NULL);
     pathf(path, sizeof(path), "%s/status", f.base);
-    CU_ASSERT_EQUAL(m2msec_status_write(libctx, path, key, sizeof(key), 1, 7, 1700000000u), 1);
+    CU_ASSERT_EQUAL(
+        m2msec_integrity_status_write(libctx, path, key, sizeof(key), 1, 7, 1700000000u), 1);
     CU_ASSERT_EQUAL(mode_of(f.base, "status"), 0644);
     text = read_all(path, NULL);
     CU_ASSERT_FATAL(text != NULL);
@@ -1522,7 +1524,7 @@ static void test_status(void)
         free(text);
     }
     /* failed, replaced atomically: no temporary file left */
-    CU_ASSERT_EQUAL(m2msec_status_write(libctx, path, key, 16, 0, 8, 1700000001u), 1);
+    CU_ASSERT_EQUAL(m2msec_integrity_status_write(libctx, path, key, 16, 0, 8, 1700000001u), 1);
     text = read_all(path, NULL);
     CU_ASSERT_PTR_NULL(m2m_status_verify(hmac, key, 16, text, strlen(text), &st));
     CU_ASSERT(st.passed == 0 && st.manifest_version == 8);
@@ -1531,12 +1533,12 @@ static void test_status(void)
     CU_ASSERT(cnt != NULL && atoi(cnt) == 1);
     free(cnt);
     /* bad arguments */
-    CU_ASSERT_EQUAL(m2msec_status_write(libctx, path, key, 8, 1, 1, 1), 0);
+    CU_ASSERT_EQUAL(m2msec_integrity_status_write(libctx, path, key, 8, 1, 1, 1), 0);
     CU_ASSERT(errors_have("device key of 8 bytes", NULL));
-    CU_ASSERT_EQUAL(m2msec_status_write(libctx, path, NULL, 32, 1, 1, 1), 0);
+    CU_ASSERT_EQUAL(m2msec_integrity_status_write(libctx, path, NULL, 32, 1, 1, 1), 0);
     ERR_clear_error();
     pathf(path, sizeof(path), "%s/no/such/dir/status", f.base);
-    CU_ASSERT_EQUAL(m2msec_status_write(libctx, path, key, 32, 1, 1, 1), 0);
+    CU_ASSERT_EQUAL(m2msec_integrity_status_write(libctx, path, key, 32, 1, 1, 1), 0);
     CU_ASSERT(errors_have("integrity status", NULL));
     EVP_MAC_free(hmac);
     fx_free(&f);

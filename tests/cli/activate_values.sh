@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The 'activate' value of m2msec's openssl.cnf section, by OpenSSL version
 # (README "Supported OpenSSL versions"): OpenSSL 3.0 to 3.2 activate on any
 # value, even 0; from 3.3 on only 1, yes, true and on (lower or upper case)

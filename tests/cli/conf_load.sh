@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # m2msec loaded from openssl.cnf (OPENSSL_CONF, no -provider flags) and its
 # policy keys: max_lifetime and min_key_bits cap the KDFs; a malformed policy
 # makes the provider refuse to load; a section without "activate" still gives

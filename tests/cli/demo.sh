@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The README demo (examples/demo.sh) runs end to end against the built
 # provider: exit status 0, every step reported ok, the over-policy lifetime
 # refused with its readable reason, the UDP record exchange through the

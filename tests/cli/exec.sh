@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # m2msec exec: an intact program runs with its arguments, environment and
 # exit code; a tampered, missing, unlisted or symlinked program is refused
 # with exit 1 and does not run (it would create a marker file); files the

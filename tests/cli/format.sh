@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Every C source and header git tracks is formatted as .clang-format says
 # (clang-format --dry-run -Werror). Skipped (exit 77) when clang-format or
 # git is missing, or the source is not a git checkout (a release tarball).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `meson install --destdir` puts everything where users and OpenSSL look for
 # it: the module in its modules directory (OpenSSL's for prefix /usr, else
 # under the prefix; tests/install/staging.sh checks a non-system prefix in

@@ -1,8 +1,9 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The integrity gate of the provider with a device policy file (one file:
 # [session] read by the provider, [integrity] and [rules] by libm2msec):
 # require_integrity = yes makes M2M-SESSION-KDF derive only while the status
-# record written by m2msec_status_write() (tests/actions/status_helper) says
+# record written by m2msec_integrity_status_write() (tests/actions/status_helper) says
 # passed, its HMAC-SHA-256 under the device key verifies, it is at most
 # max_status_age seconds old, and it is for a manifest version at least the
 # one in manifest_state. Missing, failed, hand-edited, truncated, symlinked,
@@ -155,7 +156,7 @@ echo "# no status record"
 derive
 expect_refused "no status record" "no device integrity status at $STATUS"
 
-echo "# status written by m2msec_status_write: passed, now"
+echo "# status written by m2msec_integrity_status_write: passed, now"
 passed_at 12 "$(now)"
 derive
 expect_key "passed record: M2M-SESSION-KDF derives"

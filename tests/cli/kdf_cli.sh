@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Every m2msec KDF through `openssl kdf`, compared with independent references:
 #   ONEM2M-KDF      stock `openssl mac ... HMAC` over the oneM2M TS-0003 10.3 input bytes
 #   OSCORE-KDF      the RFC 8613 Appendix C.1-C.3 values

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Bad input to the m2msec KDFs through `openssl kdf`: openssl must exit
 # non-zero, stderr must name the problem in words (every error line has
 # text, none reads "reason(N)"), and stdout must carry no key.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Shared helpers for the CLI tests; sourced by tests/cli/*.sh (bash).
 #

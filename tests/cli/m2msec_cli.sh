@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The m2msec tool end to end: every subcommand's --help, usage errors (exit
 # 2), manifest create -> sign -> verify checked by the stock tools
 # (openssl pkeyutl / dgst, sha256sum -c), then each integrity failure with

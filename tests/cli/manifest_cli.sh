@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The manifest format examples of docs/PROTOCOL.md section 7 against the stock tools: the example manifest
 # passes `sha256sum -c --strict` on the tree it describes, its '# meta' lines
 # match stat(1), the SHA-384 digests it quotes pass `sha384sum -c`, and the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Output that a file name cannot forge (docs/PROTOCOL.md 7.5): files whose
 # names hold a newline and a fake log line, a carriage return, a backslash,
 # terminal escape sequences (ESC, a C1 CSI), a right-to-left override, a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Checks every machine-readable worked example in docs/PROTOCOL.md.
 #
 #   ```example          M2M-SESSION-KDF (section 2)

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # m2msec provider-install: the configuration it writes loads the provider
 # with OPENSSL_CONF alone (m2msec and default active, M2M-SESSION-KDF
 # works), module-mac is the HMAC-SHA-256 of the module under the fixed key

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # m2msec record seal | open (docs/m2msec.1): records of a libm2msec session
 # from the shell.
 #   - the bytes: a first seal from a fresh state is exactly the record of

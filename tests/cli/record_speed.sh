@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # `openssl speed -evp` on the four M2M-REC record ciphers (docs/PROTOCOL.md
 # 5.6, "Re-init with the same key and IV"): speed re-inits its context with
 # the same key and IV before every message, which continues the record

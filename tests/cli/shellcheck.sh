@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Every shell script git tracks (*.sh, and the extension-less scripts whose
 # first line runs bash or sh) passes shellcheck with no finding at any
 # severity. Skipped (exit 77) when shellcheck or git is missing, or the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An in-memory m2msec_store for tests (see mem_store.h). */
 #include <openssl/err.h>
 
@@ -18,7 +19,7 @@ int mem_store_lock(void *arg, void **handle)
     return 1;
 }
 
-int mem_store_load(void *arg, void *handle, m2msec_state *st)
+int mem_store_load(void *arg, void *handle, m2msec_session_state *st)
 {
     mem_store *m = arg;
 
@@ -33,7 +34,7 @@ int mem_store_load(void *arg, void *handle, m2msec_state *st)
     return 1;
 }
 
-int mem_store_save(void *arg, void *handle, const m2msec_state *st)
+int mem_store_save(void *arg, void *handle, const m2msec_session_state *st)
 {
     mem_store *m = arg;
 
@@ -63,8 +64,8 @@ void mem_store_unlock(void *arg, void *handle)
 
 m2msec_store mem_store_of(mem_store *m)
 {
-    m2msec_store s = {mem_store_lock, mem_store_load, mem_store_save, mem_store_unlock, m,
-                      "memory store"};
+    m2msec_store s = {
+        mem_store_lock, mem_store_load, mem_store_save, mem_store_unlock, m, "memory store", NULL};
 
     return s;
 }

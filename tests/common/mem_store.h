@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * An in-memory m2msec_store (the persistent epoch of a session) for tests:
  * it keeps the last saved state, counts the saves, has the exclusive lock
@@ -14,7 +15,7 @@
 #include "m2msec/session.h"
 
 typedef struct {
-    m2msec_state st;
+    m2msec_session_state st;
     int have;      /* something saved (or preset: the state a restarted device finds) */
     int fail_save; /* save returns 0 */
     int fail_load; /* load returns -1 */
@@ -34,13 +35,13 @@ typedef struct {
 int mem_store_lock(void *arg, void **handle);
 
 /* load: -1 if fail_load, 0 if nothing is saved, else 1 with the saved state. */
-int mem_store_load(void *arg, void *handle, m2msec_state *st);
+int mem_store_load(void *arg, void *handle, m2msec_session_state *st);
 
 /*
  * save: 0 if fail_save (or without the lock), else the state is kept (have
  * set, saves counted) and 1 is returned, or 0 if lose_ack.
  */
-int mem_store_save(void *arg, void *handle, const m2msec_state *st);
+int mem_store_save(void *arg, void *handle, const m2msec_session_state *st);
 
 /* unlock: clears locked. */
 void mem_store_unlock(void *arg, void *handle);

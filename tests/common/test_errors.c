@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The OpenSSL error queue as text (see test_errors.h). */
 #include "test_errors.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The OpenSSL error queue as text, for tests that check readable error reasons. */
 #ifndef M2MSEC_TESTS_COMMON_TEST_ERRORS_H
 #define M2MSEC_TESTS_COMMON_TEST_ERRORS_H

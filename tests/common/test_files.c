@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Files and shell commands for the C tests (see test_files.h). */
 #define _GNU_SOURCE /* popen, fchmod with C11 */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Files and shell commands for the C tests: formatted paths that must fit,
  * running a command (exit status or standard output), writing and reading

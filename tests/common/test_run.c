@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Running a CUnit program (see test_run.h). */
 #include "test_run.h"
 

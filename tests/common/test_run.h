@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Running a CUnit program: CHECK(cond, fmt, ...), an assertion whose
  * message is formatted only when it fails, and tc_run(), which registers

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # m2msec esprim (docs/m2msec.1): help texts and usage errors (exit 2); keys
 # only from files, never printed; state-init (exact bytes, refusals);
 # rand and rand-check (strict JSON, expired objects); seal from stdin or a

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The ESPrim worked examples of docs/PROTOCOL.md section 9.7, computed
 without any m2msec code: Python's hmac/hashlib for sessionESPrimKey and
 the `cryptography` package's AESGCM for the JWE.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared helpers of the ESPrim tests (tests/esprim/test_*.c). Static
  * inline: each program takes what it uses.

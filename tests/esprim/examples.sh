@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The ESPrim worked examples of docs/PROTOCOL.md 9.7 (```esprim-example
 # blocks) against independent implementations and the m2msec command:
 #  (a) the HMAC input is rebuilt with bash from the two RandObjects'

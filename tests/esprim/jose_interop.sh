@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # ESPrim objects between m2msec and an independent JOSE implementation, the
 # npm `jose` package (version pinned in tests/esprim/jose/package.json and
 # package-lock.json; node:crypto does the HMAC):

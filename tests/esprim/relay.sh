@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The ESPrim relay example (examples/esprim_relay.c): a device sends
 # readings sealed as JWE through a gateway that has no key to a server.
 #

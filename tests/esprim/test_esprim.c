@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ESPrim objects (m2msec/esprim.h, docs/PROTOCOL.md section 9):
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ESPrim state and limits (docs/PROTOCOL.md 9.6):
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Shared helpers of the fault tests (tests/faults/*.sh, sourced): the
 # examples' device, gateway and attacker relay started on 127.0.0.1 as

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A restarted gateway refuses replays of records accepted before its crash.
 #
 # The relay (examples/attacker, --capture) records every original datagram

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Faults on the wire and in processes (issue "Hardening", point 6).
 #
 # A device sends readings through a UDP relay on 127.0.0.1 (examples/attacker)

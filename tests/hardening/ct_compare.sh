@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Constant-time comparisons: every comparison of secret or authenticating
 # values in provider/, libm2msec/, tools/ and common/ must use CRYPTO_memcmp.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Allocation failures in every public operation of m2msec.
  *
@@ -71,6 +72,7 @@
 #include "mem_store.h"
 #include "m2msec/integrity.h"
 #include "m2msec/session.h"
+#include "session_call.h"
 
 /* ======================================================================== */
 /* The allocator                                                            */
@@ -985,7 +987,7 @@ static void load_after(void *v, int ok)
     spec.originator = "CAE01";
     spec.receiver = "CSE02";
     spec.lifetime = 600;
-    if (!m2msec_derive_session_key(s->ctx, &spec, out, sizeof(out))) {
+    if (!m2msec_session_key_derive(s->ctx, &spec, out, sizeof(out))) {
         /* libcrypto remembers a failed lazy initialisation of a library context for good */
         char err[256];
         int m2m;
@@ -1027,7 +1029,7 @@ static void load_cleanup(void *v)
 
 typedef struct kdf_case {
     const char *name;
-    const char *kdf; /* NULL: m2msec_derive_session_key */
+    const char *kdf; /* NULL: m2msec_session_key_derive */
     OSSL_PARAM params[KDF_MAXP];
     size_t outlen;
     unsigned char ref[64];
@@ -1088,7 +1090,7 @@ static int kdf_run(void *v)
     if (s->kdf == NULL) {
         m2msec_session_key_spec spec = lib_spec();
 
-        return m2msec_derive_session_key(libctx, &spec, s->out, s->c->outlen);
+        return m2msec_session_key_derive(libctx, &spec, s->out, s->c->outlen);
     }
     kctx = EVP_KDF_CTX_new(s->kdf);
     ok = kctx != NULL && EVP_KDF_derive(kctx, s->out, s->c->outlen, s->c->params) > 0;
@@ -1205,7 +1207,7 @@ static void test_kdfs(void)
     cases[nc++].name = "OSCORE-KDF iv";
     cases[nc].kdf = NULL;
     cases[nc].outlen = 44;
-    cases[nc++].name = "m2msec_derive_session_key";
+    cases[nc++].name = "m2msec_session_key_derive";
 
     for (size_t i = 0; i < nc; i++) {
         op o = {cases[i].name, cases[i].kdf == NULL, 0, 0, 0, kdf_setup, kdf_run, kdf_after,
@@ -1359,7 +1361,7 @@ typedef struct {
 
 static int cur_skind, cur_sfile;
 
-static m2msec_session *sess_make(sess_st *s, m2msec_role role)
+static m2msec_session *sess_make(sess_st *s, m2msec_session_role role)
 {
     m2msec_session_config cfg = {0};
 
@@ -1370,7 +1372,7 @@ static m2msec_session *sess_make(sess_st *s, m2msec_role role)
     cfg.originator = s->origin;
     cfg.receiver = "MN-CSE-alloc";
     cfg.policy = &s->pol;
-    cfg.store = role == M2MSEC_SENDER ? &s->ss : &s->sr;
+    cfg.store = role == M2MSEC_SESSION_SENDER ? &s->ss : &s->sr;
     return m2msec_session_new(&cfg);
 }
 
@@ -1381,6 +1383,8 @@ static void sess_cleanup(void *v)
     m2msec_session_free(s->snd);
     m2msec_session_free(s->rcv);
     m2msec_session_free(s->made);
+    m2msec_store_clear(&s->ss); /* after the sessions that used them */
+    m2msec_store_clear(&s->sr);
     if (s->file)
         ht_rmtree(s->dir);
     free(s->before);
@@ -1410,9 +1414,8 @@ static void *sess_setup(void)
             free(s);
             return NULL;
         }
-        m2msec_store_file(&s->ss, s->spath);
-        m2msec_store_file(&s->sr, s->rpath);
-        ok = m2msec_store_init(&s->ss) && m2msec_store_init(&s->sr); /* first start */
+        ok = m2msec_store_file(&s->ss, s->spath) && m2msec_store_file(&s->sr, s->rpath) &&
+             m2msec_store_init(&s->ss) && m2msec_store_init(&s->sr); /* first start */
     } else {
         s->ms = (mem_store)MEM_STORE_FIRST_START;
         s->mr = (mem_store)MEM_STORE_FIRST_START;
@@ -1420,18 +1423,20 @@ static void *sess_setup(void)
         s->sr = mem_store_of(&s->mr);
     }
     if (ok && s->kind != S_NEW_SENDER) {
-        s->snd = sess_make(s, M2MSEC_SENDER);
+        s->snd = sess_make(s, M2MSEC_SESSION_SENDER);
         ok = s->snd != NULL;
     }
     if (ok && s->kind != S_NEW_RECEIVER && s->kind != S_NEW_SENDER) {
-        s->rcv = sess_make(s, M2MSEC_RECEIVER);
+        s->rcv = sess_make(s, M2MSEC_SESSION_RECEIVER);
         ok = s->rcv != NULL;
     }
     /* records 0 and 1 (with re-keying: epochs 1 and 2; a sender's first epoch is 1) */
     for (int i = 0; ok && s->snd != NULL && i < 2; i++)
-        ok = m2msec_seal(s->snd, s->pt, sizeof(s->pt), s->rec[i], SBUF, &s->reclen[i]) == M2MSEC_OK;
+        ok = t_seal(s->snd, s->pt, sizeof(s->pt), s->rec[i], SBUF, &s->reclen[i]) ==
+             M2MSEC_SESSION_OK;
     if (ok && s->rcv != NULL && s->kind != S_NEW_RECEIVER)
-        ok = m2msec_open(s->rcv, s->rec[0], s->reclen[0], s->out, sizeof(s->out), &n) == M2MSEC_OK;
+        ok = t_open(s->rcv, s->rec[0], s->reclen[0], s->out, sizeof(s->out), &n) ==
+             M2MSEC_SESSION_OK;
     if (!ok) {
         ERR_print_errors_fp(stderr);
         sess_cleanup(s);
@@ -1451,15 +1456,16 @@ static int sess_run(void *v)
     case S_NEW_SENDER:
     case S_NEW_RECEIVER:
         m2msec_session_free(s->made);
-        s->made = sess_make(s, s->kind == S_NEW_SENDER ? M2MSEC_SENDER : M2MSEC_RECEIVER);
+        s->made =
+            sess_make(s, s->kind == S_NEW_SENDER ? M2MSEC_SESSION_SENDER : M2MSEC_SESSION_RECEIVER);
         return s->made != NULL;
     case S_SEAL:
     case S_REKEY_SENDER:
-        return m2msec_seal(s->snd, s->pt, sizeof(s->pt), s->out, sizeof(s->out), &s->outlen) ==
-               M2MSEC_OK;
+        return t_seal(s->snd, s->pt, sizeof(s->pt), s->out, sizeof(s->out), &s->outlen) ==
+               M2MSEC_SESSION_OK;
     default: /* open record 1 (S_REKEY_RECEIVER: the first of epoch 2) */
-        return m2msec_open(s->rcv, s->rec[1], s->reclen[1], s->out, sizeof(s->out), &s->outlen) ==
-               M2MSEC_OK;
+        return t_open(s->rcv, s->rec[1], s->reclen[1], s->out, sizeof(s->out), &s->outlen) ==
+               M2MSEC_SESSION_OK;
     }
 }
 
@@ -1467,13 +1473,15 @@ static int sess_run(void *v)
 static int state_file_ok(const char *path)
 {
     m2msec_store fs;
-    m2msec_state st;
+    m2msec_session_state st;
     int r;
 
     if (!file_exists(path))
         return 1;
-    m2msec_store_file(&fs, path);
+    if (!m2msec_store_file(&fs, path))
+        return 0;
     r = fs.load(fs.arg, NULL, &st);
+    m2msec_store_clear(&fs);
     ERR_clear_error();
     return r == 1;
 }
@@ -1496,12 +1504,12 @@ static void sess_after(void *v, int ok)
         if (!ok)
             CHECK(s->made == NULL, "%s: a session returned on failure", label);
         if (ok && s->kind == S_NEW_SENDER)
-            CHECK(m2msec_seal(s->made, s->pt, sizeof(s->pt), s->out, sizeof(s->out), &n) ==
-                      M2MSEC_OK,
+            CHECK(t_seal(s->made, s->pt, sizeof(s->pt), s->out, sizeof(s->out), &n) ==
+                      M2MSEC_SESSION_OK,
                   "%s: the new sender seals", label);
         if (ok && s->kind == S_NEW_RECEIVER)
-            CHECK(m2msec_open(s->made, s->rec[0], s->reclen[0], s->out, sizeof(s->out), &n) ==
-                      M2MSEC_OK,
+            CHECK(t_open(s->made, s->rec[0], s->reclen[0], s->out, sizeof(s->out), &n) ==
+                      M2MSEC_SESSION_OK,
                   "%s: the new receiver opens", label);
         ERR_clear_error();
         memset(s->out, 0xAA, sizeof(s->out));
@@ -1525,14 +1533,14 @@ static void sess_after(void *v, int ok)
 
         memcpy(rec, s->out, rl);
         if (s->kind == S_SEAL) {
-            CHECK(m2msec_open(s->rcv, rec, rl, s->out, sizeof(s->out), &n) == M2MSEC_OK &&
+            CHECK(t_open(s->rcv, rec, rl, s->out, sizeof(s->out), &n) == M2MSEC_SESSION_OK &&
                       n == SREC && memcmp(s->out, s->pt, SREC) == 0,
                   "%s: the sealed record opens", label);
         } else {
             m2msec_session_get_stats(s->snd, &stats);
             CHECK(stats.epoch >= 3, "%s: sender at epoch %" PRIu64 " after the re-key", label,
                   stats.epoch);
-            CHECK(m2msec_open(s->rcv, rec, rl, s->out, sizeof(s->out), &n) == M2MSEC_OK &&
+            CHECK(t_open(s->rcv, rec, rl, s->out, sizeof(s->out), &n) == M2MSEC_SESSION_OK &&
                       n == SREC && memcmp(s->out, s->pt, SREC) == 0,
                   "%s: the record of the new epoch opens", label);
         }
@@ -1840,8 +1848,8 @@ static void sign_after(void *v, int ok)
         m2msec_manifest *m = NULL;
 
         CHECK(no_temp_files(now), "%s: temporary file left:\n%s", label, HT_S(now));
-        CHECK(m2msec_manifest_open(libctx, s->path, NULL, s->which ? pubec : pubed, NULL, 1000,
-                                   &m) == M2MSEC_MANIFEST_OK,
+        CHECK(m2msec_manifest_accept(libctx, s->path, NULL, s->which ? pubec : pubed, NULL, 1000,
+                                     &m, NULL) == 1,
               "%s: the signature verifies", label);
         m2msec_manifest_free(m);
         ERR_clear_error();
@@ -1863,8 +1871,7 @@ static int open_run(void *v)
 
     m2msec_manifest_free(s->m);
     s->m = (m2msec_manifest *)sentinel;
-    return m2msec_manifest_open(libctx, mpath, NULL, pubed, s->path, 1000, &s->m) ==
-           M2MSEC_MANIFEST_OK;
+    return m2msec_manifest_accept(libctx, mpath, NULL, pubed, s->path, 1000, &s->m, NULL);
 }
 
 static void open_after(void *v, int ok)
@@ -1907,12 +1914,12 @@ static void *verify_setup(void)
 static int verify_run(void *v)
 {
     man_st *s = v;
-    m2msec_verify_options opt = {0};
+    m2msec_tree_verify_options opt = {0};
 
     opt.jobs = 2;
     opt.report_extra = 1;
     m2msec_report_free(s->r);
-    s->r = m2msec_verify_tree(libctx, good_m, s->path, &opt);
+    s->r = m2msec_tree_verify(libctx, good_m, s->path, &opt);
     return s->r != NULL;
 }
 
@@ -2013,7 +2020,7 @@ static m2msec_policy *run_policy(const man_st *s)
 static void *apply_setup(void)
 {
     man_st *s = man_new();
-    m2msec_verify_options opt = {0};
+    m2msec_tree_verify_options opt = {0};
 
     if (s == NULL)
         return NULL;
@@ -2022,7 +2029,7 @@ static void *apply_setup(void)
     opt.report_extra = 1;
     /* lib/libx.so would be "deny": keep it good, so the only failures are actions */
     if (!make_tree(s->path, 1) || (s->pol = run_policy(s)) == NULL ||
-        (s->r = m2msec_verify_tree(libctx, good_m, s->path, &opt)) == NULL) {
+        (s->r = m2msec_tree_verify(libctx, good_m, s->path, &opt)) == NULL) {
         ERR_print_errors_fp(stderr);
         man_cleanup(s);
         return NULL;
@@ -2034,20 +2041,20 @@ static int apply_run(void *v)
 {
     man_st *s = v;
 
-    return m2msec_apply_policy(libctx, s->pol, good_m, s->path, s->r);
+    return m2msec_policy_apply(libctx, s->pol, good_m, s->path, s->r);
 }
 
 /* Verify again and apply again: after a failed run, the next one must converge. */
 static int apply_retry(void *v)
 {
     man_st *s = v;
-    m2msec_verify_options opt = {0};
+    m2msec_tree_verify_options opt = {0};
 
     opt.jobs = 1;
     opt.report_extra = 1;
     m2msec_report_free(s->r);
-    s->r = m2msec_verify_tree(libctx, good_m, s->path, &opt);
-    return s->r != NULL && m2msec_apply_policy(libctx, s->pol, good_m, s->path, s->r);
+    s->r = m2msec_tree_verify(libctx, good_m, s->path, &opt);
+    return s->r != NULL && m2msec_policy_apply(libctx, s->pol, good_m, s->path, s->r);
 }
 
 static void apply_after(void *v, int ok)
@@ -2111,7 +2118,8 @@ static int status_run(void *v)
 {
     man_st *s = v;
 
-    return m2msec_status_write(libctx, s->path, device_key, sizeof(device_key), 1, 5, 1700000000);
+    return m2msec_integrity_status_write(libctx, s->path, device_key, sizeof(device_key), 1, 5,
+                                         1700000000);
 }
 
 static void status_after(void *v, int ok)
@@ -2193,8 +2201,8 @@ static int write_config(void)
     /* a passed record of now (max_status_age) for the manifest version in the state */
     if (!ht_write_str(sess, text) || !write_file(keyfile, hex, 64, 0600) ||
         !ht_write_str(state, "m2msec-manifest-state 1\nversion 5\n") ||
-        !m2msec_status_write(libctx, status, device_key, sizeof(device_key), 1, 5,
-                             (uint64_t)time(NULL)))
+        !m2msec_integrity_status_write(libctx, status, device_key, sizeof(device_key), 1, 5,
+                                       (uint64_t)time(NULL)))
         return 0;
     snprintf(text, sizeof(text),
              "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"

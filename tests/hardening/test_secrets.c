@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Secrets: none left in freed memory, none in error messages, logs or the
  * output of the command-line tools.
@@ -24,7 +25,7 @@
  *    the whole error queue is printed into a memory BIO, which must contain
  *    neither the raw bytes nor their hex (upper or lower case, with or
  *    without ':' or ' ' separators) of any 4-byte run of those keys.
- * 3. The action log and report of m2msec_apply_policy with a repository URL
+ * 3. The action log and report of m2msec_policy_apply with a repository URL
  *    that carries a password, and the output of the m2msec tool (status,
  *    verify) and of `openssl kdf` with the key in a device key file or on
  *    the command line: no key, no password.
@@ -43,6 +44,7 @@
 #include "hard_test.h"
 #include "m2msec/integrity.h"
 #include "m2msec/session.h"
+#include "session_call.h"
 
 /* ======================================================================== */
 /* The scanning allocator                                                   */
@@ -439,7 +441,8 @@ static void test_freed_memory(void)
 
     /* ---- everything from here on is scanned ---- */
     atomic_store(&scanning, 1);
-    CHECK(m2msec_status_write(refctx, status, dev_key, sizeof(dev_key), 1, 3, (uint64_t)time(NULL)),
+    CHECK(m2msec_integrity_status_write(refctx, status, dev_key, sizeof(dev_key), 1, 3,
+                                        (uint64_t)time(NULL)),
           "status record written (device key, libm2msec)");
     /* the provider checks its section in the file OpenSSL reads by default */
     setenv("OPENSSL_CONF", cnf, 1);
@@ -521,7 +524,7 @@ static void test_freed_memory(void)
     {
         m2msec_session_policy pol = {0};
         m2msec_session_config cfg = {0};
-        m2msec_state ss = {0, 0}, sr = {0, 0};
+        m2msec_session_state ss = {0, 0}, sr = {0, 0};
         m2msec_session *snd, *rcv;
         m2msec_session_stats st;
         unsigned char pt[64], rec[64 + 27], back[64 + 27];
@@ -544,28 +547,28 @@ static void test_freed_memory(void)
 
             pathf(spath, sizeof(spath), "%s/sender.state", tmp);
             pathf(rpath, sizeof(rpath), "%s/receiver.state", tmp);
-            m2msec_store_file(&sst, spath);
-            m2msec_store_file(&rst, rpath);
+            t_store_file(&sst, spath);
+            t_store_file(&rst, rpath);
             if (!m2msec_store_init(&sst) || !m2msec_store_init(&rst)) /* first start */
                 ERR_print_errors_fp(stderr);
-            cfg.role = M2MSEC_SENDER;
+            cfg.role = M2MSEC_SESSION_SENDER;
             cfg.store = &sst;
             snd = m2msec_session_new(&cfg);
-            cfg.role = M2MSEC_RECEIVER;
+            cfg.role = M2MSEC_SESSION_RECEIVER;
             cfg.store = &rst;
             rcv = m2msec_session_new(&cfg);
             ok = snd != NULL && rcv != NULL;
             for (int r = 0; ok && r < 40; r++) {
                 ht_bytes(pt, sizeof(pt), (uint64_t)r);
-                ok = m2msec_seal(snd, pt, sizeof(pt), rec, sizeof(rec), &rl) == M2MSEC_OK &&
-                     m2msec_open(rcv, rec, rl, back, sizeof(back), &bl) == M2MSEC_OK &&
+                ok = t_seal(snd, pt, sizeof(pt), rec, sizeof(rec), &rl) == M2MSEC_SESSION_OK &&
+                     t_open(rcv, rec, rl, back, sizeof(back), &bl) == M2MSEC_SESSION_OK &&
                      bl == sizeof(pt) && memcmp(back, pt, bl) == 0;
             }
             if (ok) {
                 /* a new record, forged (the last one would be a replay) */
-                ok = m2msec_seal(snd, pt, sizeof(pt), rec, sizeof(rec), &rl) == M2MSEC_OK;
+                ok = t_seal(snd, pt, sizeof(pt), rec, sizeof(rec), &rl) == M2MSEC_SESSION_OK;
                 rec[20] ^= 1;
-                ok = m2msec_open(rcv, rec, rl, back, sizeof(back), &bl) == M2MSEC_ERR_AUTH;
+                ok = t_open(rcv, rec, rl, back, sizeof(back), &bl) == M2MSEC_SESSION_ERR_AUTH;
             }
             if (snd != NULL)
                 m2msec_session_get_stats(snd, &st);
@@ -908,16 +911,16 @@ static void test_error_messages(void)
         spec.purpose = "record";
         spec.originator = "CAE01";
         spec.receiver = "CSE02";
-        collect("m2msec_derive_session_key short key",
-                !m2msec_derive_session_key(ctx, &spec, out, sizeof(out)));
+        collect("m2msec_session_key_derive short key",
+                !m2msec_session_key_derive(ctx, &spec, out, sizeof(out)));
         spec.key = dk;
         spec.key_len = 32;
         spec.aead = "no such cipher\xff";
-        collect("m2msec_derive_session_key bad aead",
-                !m2msec_derive_session_key(ctx, &spec, out, sizeof(out)));
+        collect("m2msec_session_key_derive bad aead",
+                !m2msec_session_key_derive(ctx, &spec, out, sizeof(out)));
         pathf(path, sizeof(path), "%s/no/such/dir/state", tmp);
-        m2msec_store_file(&st, path);
-        cfg.role = M2MSEC_SENDER;
+        t_store_file(&st, path);
+        cfg.role = M2MSEC_SESSION_SENDER;
         cfg.libctx = ctx;
         cfg.key = a5;
         cfg.key_len = 10;
@@ -929,11 +932,11 @@ static void test_error_messages(void)
         cfg.key_len = 32;
         collect("session whose store cannot be written", m2msec_session_new(&cfg) == NULL);
         collect("status write with a 10-byte key",
-                !m2msec_status_write(ctx, path, a5, 10, 1, 1, 1));
+                !m2msec_integrity_status_write(ctx, path, a5, 10, 1, 1, 1));
         collect("status write with a 65-byte key",
-                !m2msec_status_write(ctx, path, dk, 65, 1, 1, 1));
+                !m2msec_integrity_status_write(ctx, path, dk, 65, 1, 1, 1));
         collect("status write into a missing directory",
-                !m2msec_status_write(ctx, path, dk, 32, 1, 1, 1));
+                !m2msec_integrity_status_write(ctx, path, dk, 32, 1, 1, 1));
     }
     /* the provider's device key file: malformed (the key bytes, then junk) and too long */
     for (int variant = 0; variant < 3; variant++) {
@@ -984,7 +987,7 @@ static void test_error_messages(void)
         for (size_t i = 0; i < 32; i++)
             o += (size_t)snprintf(body + o, sizeof(body) - o, "%02X", a5[i]);
         CHECK(realpath(mods, mod) != NULL && ht_write_str(keyfile, body) &&
-                  m2msec_status_write(refctx, status, dk, 32, 1, 1, 1),
+                  m2msec_integrity_status_write(refctx, status, dk, 32, 1, 1, 1),
               "a status record under another key");
         write_gate_files(sess, status, keyfile, cnf, mod);
         if (c2 != NULL && OSSL_LIB_CTX_load_config(c2, cnf))
@@ -1034,7 +1037,7 @@ static void test_apply_policy_log(void)
     m2msec_manifest *m = NULL;
     m2msec_policy *policy = NULL;
     m2msec_report *r = NULL;
-    m2msec_verify_options opt = {0};
+    m2msec_tree_verify_options opt = {0};
     BIO *b = BIO_new(BIO_s_mem());
     char *etext = NULL;
     long elen;
@@ -1056,19 +1059,20 @@ static void test_apply_policy_log(void)
     policy = m2msec_policy_load(pol);
     CHECK(policy != NULL, "policy loads");
     opt.jobs = 1;
-    r = m != NULL ? m2msec_verify_tree(ctx, m, root, &opt) : NULL;
+    r = m != NULL ? m2msec_tree_verify(ctx, m, root, &opt) : NULL;
     CHECK(r != NULL && m2msec_report_failures(r) == 1, "one modified file");
     if (policy != NULL && r != NULL && b != NULL) {
         const m2msec_file_result *res;
 
-        CHECK(!m2msec_apply_policy(ctx, policy, m, root, r),
+        CHECK(!m2msec_policy_apply(ctx, policy, m, root, r),
               "remediation from an unreachable repository fails");
         res = m2msec_report_at(r, 0);
         CHECK(res != NULL && !res->action_ok && res->action_detail != NULL &&
                   strstr(res->action_detail, URL_PASSWORD) == NULL,
               "the report's detail does not contain the password (%s)",
               res != NULL ? HT_S(res->action_detail) : "");
-        m2msec_report_print(r, stdout, M2MSEC_REPORT_JSON | M2MSEC_REPORT_FAILURES_ONLY);
+        CHECK(m2msec_report_print(r, stdout, M2MSEC_REPORT_JSON | M2MSEC_REPORT_FAILURES_ONLY),
+              "the report prints");
         ERR_print_errors(b);
         elen = BIO_get_mem_data(b, &etext);
         CHECK(elen >= 0 && memmem(etext, (size_t)elen, URL_PASSWORD, strlen(URL_PASSWORD)) == NULL,
@@ -1145,7 +1149,7 @@ static void test_cli_output(void)
         CHECK(ht_write_str(bad, body), "malformed device key file");
         pathf(body, sizeof(body), "%s%s%s\n", hexa5, hexa5, hexa5);
         CHECK(ht_write_str(big, body), "too long device key file");
-        CHECK(m2msec_status_write(refctx, status, a5, 32, 1, 1, 1),
+        CHECK(m2msec_integrity_status_write(refctx, status, a5, 32, 1, 1, 1),
               "a status record under another key");
         pathf(body, sizeof(body),
               "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Threads on one m2msec provider, and the ThreadSanitizer target.
  *
@@ -37,6 +38,7 @@
 #include "key_registry.h"
 #include "mem_store.h"
 #include "m2msec/session.h"
+#include "session_call.h"
 
 #define NTHREADS 16
 #define MAXITER 64
@@ -403,10 +405,10 @@ static void *session_worker(void *arg)
     cfg.receiver = "CSE-threads";
     cfg.policy = &pol;
     pthread_barrier_wait(&start_line);
-    cfg.role = M2MSEC_SENDER;
+    cfg.role = M2MSEC_SESSION_SENDER;
     cfg.store = &ss;
     snd = m2msec_session_new(&cfg);
-    cfg.role = M2MSEC_RECEIVER;
+    cfg.role = M2MSEC_SESSION_RECEIVER;
     cfg.store = &sr;
     rcv = m2msec_session_new(&cfg);
     if (snd == NULL || rcv == NULL) {
@@ -418,8 +420,8 @@ static void *session_worker(void *arg)
         size_t rl = 0, ol = 0;
 
         ht_bytes(pt, sizeof(pt), (uint64_t)ts->t << 32 | r);
-        if (m2msec_seal(snd, pt, sizeof(pt), rec, sizeof(rec), &rl) != M2MSEC_OK ||
-            m2msec_open(rcv, rec, rl, out, sizeof(out), &ol) != M2MSEC_OK || ol != sizeof(pt) ||
+        if (t_seal(snd, pt, sizeof(pt), rec, sizeof(rec), &rl) != M2MSEC_SESSION_OK ||
+            t_open(rcv, rec, rl, out, sizeof(out), &ol) != M2MSEC_SESSION_OK || ol != sizeof(pt) ||
             memcmp(out, pt, sizeof(pt)) != 0) {
             ts->sess_bad++;
             note(ts, "thread %u: record %u does not go through", ts->t, r);

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # m2msec(1)'s steps for loading the provider from the system openssl.cnf
 # (section provider-install), applied literally to the stock
 # /etc/ssl/openssl.cnf of Debian 12 (bookworm: the providers lines are all

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # deb_install.sh DEBDIR: install the Debian packages built by
 # scripts/build-debs into a throwaway root, enable the provider there with
 # the documented steps, check it, and purge the packages again.

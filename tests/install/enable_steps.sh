@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # m2msec(1)'s steps 2-4 for loading the provider from the system openssl.cnf
 # (section provider-install), as text edits; sourced by cnf_steps.sh (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A program as a user writes it against an installed m2msec: compiled by
  * tests/install/staging.sh with the flags of `pkg-config libm2msec` from a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The install layout with a non-system prefix, as a user meets it
 # (README "Installing"): a separate build of this tree configured with
 # --prefix=/opt/m2msec, installed with `meson install --destdir` into a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # stock_openssl_cnf.sh SUITE CACHE_DIR: print the path of the stock
 # /etc/ssl/openssl.cnf of Debian's `openssl` package in SUITE (bookworm =
 # Debian 12, trixie = Debian 13), fetched once into CACHE_DIR/SUITE/.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared helpers of the integrity tests (tests/integrity/test_*.c):
  * temporary trees, the stock tools (openssl, sha256sum, sha384sum,

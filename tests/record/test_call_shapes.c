@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Standard EVP call shapes on the M2M-REC ciphers, side by side with the
  * stock AEADs (docs/PROTOCOL.md 5.5).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The process-wide record-key tables of provider/key_registry.c, directly
  * (the provider's objects, m2msec_core, are linked into this program; the

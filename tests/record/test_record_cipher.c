@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tests for the M2M-REC-* record ciphers, through EVP only.
  *

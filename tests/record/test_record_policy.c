@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The provider policy caps every record key's usage: max_records,
  * max_bytes, max_failures and max_lifetime from the provider's openssl.cnf

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The M2M-REC ciphers' process-wide rules, through EVP only
  * (docs/PROTOCOL.md 5.2 and 5.3):

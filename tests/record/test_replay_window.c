@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for the RFC 6479 anti-replay window (provider/replay_window.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared helpers of the session tests (tests/session/test_*.c).
  *
@@ -212,7 +213,7 @@ static inline void st_unique_name(char *buf, size_t len, const char *what)
     snprintf(buf, len, "CAE-%s-%u-%ld", what, st_name_counter++, (long)getpid());
 }
 
-static inline m2msec_session *st_session(m2msec_role role, const char *originator,
+static inline m2msec_session *st_session(m2msec_session_role role, const char *originator,
                                          const m2msec_session_policy *pol,
                                          const m2msec_store *store)
 {

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # m2msec state init | show, and the explicit first start of the examples'
 # sessions (docs/PROTOCOL.md 6.4, docs/m2msec.1):
 #  - help texts and usage errors (exit 2);

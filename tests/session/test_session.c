@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tests of the libm2msec session API (include/m2msec/session.h) in one
  * process: round trips with the four record ciphers, every rejection
@@ -15,6 +16,7 @@
 
 #include "session_test.h"
 #include "test_errors.h"
+#include "session_call.h"
 
 #define MAXPT 16384
 #define RECBUF (MAXPT + ST_OVERHEAD)
@@ -45,11 +47,11 @@ static stored *seal_many(m2msec_session *s, size_t n, size_t len)
         return NULL;
     for (size_t i = 0; i < n; i++) {
         size_t olen = 0;
-        m2msec_status st;
+        m2msec_session_status st;
 
         st_fill_plain(pt, len);
-        st = m2msec_seal(s, pt, len, rec, sizeof(rec), &olen);
-        if (st != M2MSEC_OK || olen != len + ST_OVERHEAD) {
+        st = t_seal(s, pt, len, rec, sizeof(rec), &olen);
+        if (st != M2MSEC_SESSION_OK || olen != len + ST_OVERHEAD) {
             failed++;
             continue;
         }
@@ -67,11 +69,11 @@ static stored *seal_many(m2msec_session *s, size_t n, size_t len)
 }
 
 /* Open with a 0xAA-filled output buffer of `cap` bytes. */
-static m2msec_status open_rec(m2msec_session *s, const unsigned char *r, size_t len, size_t cap,
-                              size_t *olen)
+static m2msec_session_status open_rec(m2msec_session *s, const unsigned char *r, size_t len,
+                                      size_t cap, size_t *olen)
 {
     memset(out, 0xAA, sizeof(out));
-    return m2msec_open(s, r, len, out, cap, olen);
+    return t_open(s, r, len, out, cap, olen);
 }
 
 /*
@@ -127,8 +129,8 @@ static void test_round_trip(void)
 
         pol.aead = st_algs[a].m2m;
         st_unique_name(name, sizeof(name), "rt");
-        snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
-        rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+        snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &ss);
+        rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &sr);
         CHECK(snd != NULL && rcv != NULL, "%s: sessions created", st_algs[a].m2m);
         if (snd == NULL || rcv == NULL) {
             ERR_print_errors_fp(stderr);
@@ -146,15 +148,15 @@ static void test_round_trip(void)
         for (size_t i = 0; i < nsizes; i++) {
             size_t n = i, olen = 99, plen = 99;
             const unsigned char *p = pool + (st_rand() & 255);
-            m2msec_status s1, s2;
+            m2msec_session_status s1, s2;
             st_hdr h;
 
-            s1 = m2msec_seal(snd, p, n, rec, n + ST_OVERHEAD, &olen);
+            s1 = t_seal(snd, p, n, rec, n + ST_OVERHEAD, &olen);
             h = st_header(rec);
             s2 = open_rec(rcv, rec, olen, n, &plen);
-            if (s1 != M2MSEC_OK || olen != n + ST_OVERHEAD || h.version != 1 || h.epoch != 1 ||
-                h.seq != i || s2 != M2MSEC_OK || plen != n || memcmp(out, p, n) != 0 ||
-                out[n] != 0xAA) {
+            if (s1 != M2MSEC_SESSION_OK || olen != n + ST_OVERHEAD || h.version != 1 ||
+                h.epoch != 1 || h.seq != i || s2 != M2MSEC_SESSION_OK || plen != n ||
+                memcmp(out, p, n) != 0 || out[n] != 0xAA) {
                 if (bad++ < 5)
                     CHECK(0,
                           "%s size %zu: seal %d (len %zu, v%u e%" PRIu64 " s%" PRIu64
@@ -170,7 +172,7 @@ static void test_round_trip(void)
         CHECK(st.records == nsizes && st.epoch == 1 && st.rekeys == 0 && st.memory > 0,
               "%s: sender stats records %" PRIu64 " epoch %" PRIu64 " rekeys %" PRIu64,
               st_algs[a].m2m, st.records, st.epoch, st.rekeys);
-        for (int k = 0; k < M2MSEC_STATUS_COUNT; k++)
+        for (int k = 0; k < M2MSEC_SESSION_STATUS_COUNT; k++)
             CHECK(st.rejected[k] == 0, "%s: sender rejected[%d] = %" PRIu64, st_algs[a].m2m, k,
                   st.rejected[k]);
         get_stats(rcv, &st);
@@ -178,7 +180,7 @@ static void test_round_trip(void)
         CHECK(st.records == nsizes && st.epoch == 1 && st.rekeys == 0 && st.memory > 0,
               "%s: receiver stats records %" PRIu64 " epoch %" PRIu64 " rekeys %" PRIu64,
               st_algs[a].m2m, st.records, st.epoch, st.rekeys);
-        for (int k = 0; k < M2MSEC_STATUS_COUNT; k++)
+        for (int k = 0; k < M2MSEC_SESSION_STATUS_COUNT; k++)
             CHECK(st.rejected[k] == 0, "%s: receiver rejected[%d] = %" PRIu64, st_algs[a].m2m, k,
                   st.rejected[k]);
         m2msec_session_free(snd);
@@ -196,27 +198,28 @@ static void test_roles(void)
     m2msec_session_stats st;
 
     st_unique_name(name, sizeof(name), "roles");
-    snd = st_session(M2MSEC_SENDER, name, NULL, &ss);
-    rcv = st_session(M2MSEC_RECEIVER, name, NULL, &sr);
+    snd = st_session(M2MSEC_SESSION_SENDER, name, NULL, &ss);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, name, NULL, &sr);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     st_fill_plain(pt, 20);
-    CHECK(m2msec_seal(snd, pt, 20, rec, sizeof(rec), &olen) == M2MSEC_OK, "seal");
+    CHECK(t_seal(snd, pt, 20, rec, sizeof(rec), &olen) == M2MSEC_SESSION_OK, "seal");
     /* A sender cannot open, a receiver cannot seal. */
     memset(out, 0xAA, sizeof(out));
     olen = 7;
-    CHECK(m2msec_open(snd, rec, 47, out, sizeof(out), &olen) != M2MSEC_OK, "sender opened");
+    CHECK(t_open(snd, rec, 47, out, sizeof(out), &olen) != M2MSEC_SESSION_OK, "sender opened");
     CHECK(olen == 0, "outlen %zu", olen);
     check_no_output("sender open", olen, 0, UNTOUCHED);
     olen = 7;
     memset(out, 0xAA, sizeof(out));
-    CHECK(m2msec_seal(rcv, pt, 20, out, sizeof(out), &olen) != M2MSEC_OK, "receiver sealed");
+    CHECK(t_seal(rcv, pt, 20, out, sizeof(out), &olen) != M2MSEC_SESSION_OK, "receiver sealed");
     check_no_output("receiver seal", olen, 0, UNTOUCHED);
     /* The real record still works for the receiver and the sender goes on. */
-    CHECK(open_rec(rcv, rec, 47, sizeof(out), &olen) == M2MSEC_OK && olen == 20 &&
+    CHECK(open_rec(rcv, rec, 47, sizeof(out), &olen) == M2MSEC_SESSION_OK && olen == 20 &&
               memcmp(out, pt, 20) == 0,
           "receiver opens after the wrong-role calls");
-    CHECK(m2msec_seal(snd, pt, 20, rec, sizeof(rec), &olen) == M2MSEC_OK && st_header(rec).seq == 1,
+    CHECK(t_seal(snd, pt, 20, rec, sizeof(rec), &olen) == M2MSEC_SESSION_OK &&
+              st_header(rec).seq == 1,
           "sender continues at seq 1");
     get_stats(snd, &st);
     CHECK(st.records == 2, "sender records %" PRIu64, st.records);
@@ -224,6 +227,104 @@ static void test_roles(void)
     m2msec_session_free(rcv);
     m2msec_session_free(NULL); /* ignored */
     ERR_clear_error();
+}
+
+/*
+ * The return convention on failures the library itself detects (not only
+ * the provider's refusals): 0, the status through the optional argument,
+ * and an error on the queue saying what is wrong. Called directly here,
+ * with and without the status argument (t_seal and t_open check the same
+ * on every call of the other tests).
+ */
+/* A save callback that fails without queuing an error (a store not following its contract). */
+static int silent_failing_save(void *arg, void *handle, const m2msec_session_state *st)
+{
+    (void)arg;
+    (void)handle;
+    (void)st;
+    return 0;
+}
+
+static void test_failures_queue_errors(void)
+{
+    mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
+    m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
+    char name[64];
+    m2msec_session *snd, *rcv;
+    m2msec_session_status st;
+    size_t olen = 7, rlen = 0;
+
+    st_unique_name(name, sizeof(name), "conv");
+    snd = st_session(M2MSEC_SESSION_SENDER, name, NULL, &ss);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, name, NULL, &sr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
+    st_fill_plain(pt, 20);
+    ERR_clear_error();
+    /* seal on a receiver: it once returned an internal error with nothing queued */
+    CHECK(m2msec_session_seal(rcv, pt, 20, out, sizeof(out), &olen, NULL) == 0 && olen == 0 &&
+              ERR_peek_error() != 0 && errors_have("needs a sender session", NULL),
+          "seal on a receiver: 0 and an error queued");
+    ERR_clear_error();
+    st = M2MSEC_SESSION_OK;
+    CHECK(m2msec_session_open(snd, rec, 47, out, sizeof(out), &olen, &st) == 0 &&
+              st == M2MSEC_SESSION_ERR_INTERNAL && ERR_peek_error() != 0 &&
+              errors_have("needs a receiver session", NULL),
+          "open on a sender: 0, internal, an error queued");
+    ERR_clear_error();
+    CHECK(m2msec_session_seal(snd, pt, 20, rec, 20, &olen, &st) == 0 &&
+              st == M2MSEC_SESSION_ERR_BUFFER && ERR_peek_error() != 0 &&
+              errors_have("too small", NULL),
+          "seal into a small buffer: 0, buffer, an error queued");
+    ERR_clear_error();
+    CHECK(m2msec_session_seal(snd, pt, 20, rec, sizeof(rec), &rlen, &st) == 1 &&
+              st == M2MSEC_SESSION_OK && ERR_peek_error() == 0,
+          "seal: 1, OK, nothing queued");
+    CHECK(m2msec_session_open(rcv, rec, 5, out, sizeof(out), &olen, &st) == 0 &&
+              st == M2MSEC_SESSION_ERR_MALFORMED && ERR_peek_error() != 0 &&
+              errors_have("not a record", NULL),
+          "open of 5 bytes: 0, malformed, an error queued");
+    ERR_clear_error();
+    CHECK(m2msec_session_open(rcv, rec, rlen, out, 3, &olen, &st) == 0 &&
+              st == M2MSEC_SESSION_ERR_BUFFER && ERR_peek_error() != 0,
+          "open into a small buffer: 0, buffer, an error queued");
+    ERR_clear_error();
+    rec[rlen - 1] ^= 1;
+    CHECK(m2msec_session_open(rcv, rec, rlen, out, sizeof(out), &olen, NULL) == 0 &&
+              ERR_peek_error() != 0 && errors_have("authentication failed", NULL),
+          "forged record: 0 and \"authentication failed\" queued (status not asked for)");
+    ERR_clear_error();
+    rec[rlen - 1] ^= 1;
+    CHECK(m2msec_session_open(rcv, rec, rlen, out, sizeof(out), &olen, &st) == 1 &&
+              st == M2MSEC_SESSION_OK && olen == 20 && ERR_peek_error() == 0,
+          "the genuine record: 1, OK, nothing queued");
+    CHECK(m2msec_session_open(rcv, rec, rlen, out, sizeof(out), &olen, &st) == 0 &&
+              st == M2MSEC_SESSION_ERR_REPLAY && ERR_peek_error() != 0 &&
+              errors_have("replayed record", NULL),
+          "replay: 0, replay, \"replayed record\" queued");
+    ERR_clear_error();
+    m2msec_session_free(rcv);
+    /*
+     * A store whose save fails without an error of its own: the library
+     * queues one (found by fuzz_session_open, whose store fails saves
+     * silently).
+     */
+    {
+        mem_store m2 = MEM_STORE_FIRST_START;
+        m2msec_store quiet = mem_store_of(&m2);
+
+        quiet.save = silent_failing_save;
+        rcv = st_session(M2MSEC_SESSION_RECEIVER, name, NULL, &quiet);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
+        CHECK(m2msec_session_open(rcv, rec, rlen, out, sizeof(out), &olen, &st) == 0 &&
+                  st == M2MSEC_SESSION_ERR_STORAGE && ERR_peek_error() != 0 &&
+                  errors_have("could not save", NULL),
+              "a save failing silently: 0, storage, an error queued by the library");
+        ERR_clear_error();
+        m2msec_session_free(rcv);
+        ERR_clear_error();
+    }
+    m2msec_session_free(snd);
 }
 
 /* m2msec_session_new must return NULL and queue an error. */
@@ -255,7 +356,7 @@ static void expect_new_fails_with(const char *what, const m2msec_session_config 
 
 static void test_bad_configs(void)
 {
-    static const m2msec_role roles[] = {M2MSEC_SENDER, M2MSEC_RECEIVER};
+    static const m2msec_session_role roles[] = {M2MSEC_SESSION_SENDER, M2MSEC_SESSION_RECEIVER};
 
     for (size_t r = 0; r < 2; r++) {
         mem_store m = MEM_STORE_FIRST_START;
@@ -263,7 +364,7 @@ static void test_bad_configs(void)
         m2msec_session_policy pol = {0};
         m2msec_session_config cfg = {0}, c;
         char name[64], what[128];
-        const char *role = roles[r] == M2MSEC_SENDER ? "sender" : "receiver";
+        const char *role = roles[r] == M2MSEC_SESSION_SENDER ? "sender" : "receiver";
 
         st_unique_name(name, sizeof(name), "badcfg");
         cfg.role = roles[r];
@@ -344,10 +445,10 @@ static void test_bad_configs(void)
               role, m.saves);
         m.have = 1;
         c = cfg;
-        c.role = (m2msec_role)0;
+        c.role = (m2msec_session_role)0;
         expect_new_fails("role 0", &c);
         c = cfg;
-        c.role = (m2msec_role)3;
+        c.role = (m2msec_session_role)3;
         expect_new_fails("role 3", &c);
         c = cfg;
         pol.aead = "M2M-REC-NO-SUCH-CIPHER";
@@ -359,7 +460,7 @@ static void test_bad_configs(void)
         c.policy = &pol;
         snprintf(what, sizeof(what), "%s: non-record cipher AES-128-GCM", role);
         expect_new_fails(what, &c);
-        if (roles[r] == M2MSEC_RECEIVER) {
+        if (roles[r] == M2MSEC_SESSION_RECEIVER) {
             c = cfg;
             pol.aead = NULL;
             pol.replay_window = 10; /* the provider accepts 64..32768 */
@@ -381,7 +482,7 @@ static void test_bad_configs(void)
         m.fail_load = 0;
         CHECK(m.saves == 0, "%s: nothing saved by failed creations (%lu)", role, m.saves);
         CHECK(!m.locked, "%s: a failed creation kept the lock", role);
-        if (roles[r] == M2MSEC_SENDER) {
+        if (roles[r] == M2MSEC_SESSION_SENDER) {
             /* The epoch cannot be persisted: no sender; once it can, the sender starts. */
             m2msec_session *s;
 
@@ -417,32 +518,35 @@ static void test_bad_configs(void)
 
 static void test_status_text(void)
 {
-    static const char *const want[M2MSEC_STATUS_COUNT] = {
-        [M2MSEC_OK] = "ok",
-        [M2MSEC_ERR_REPLAY] = "replayed record",
-        [M2MSEC_ERR_TOO_OLD] = "record outside replay window",
-        [M2MSEC_ERR_AUTH] = "authentication failed",
-        [M2MSEC_ERR_EXPIRED] = "session key expired",
-        [M2MSEC_ERR_OLD_EPOCH] = "stale epoch",
-        [M2MSEC_ERR_MALFORMED] = "malformed record",
-        [M2MSEC_ERR_BUFFER] = "buffer too small",
-        [M2MSEC_ERR_STORAGE] = "state storage failed",
-        [M2MSEC_ERR_INTERNAL] = "internal error",
-        [M2MSEC_ERR_FORKED] = "session used after fork",
+    static const char *const want[M2MSEC_SESSION_STATUS_COUNT] = {
+        [M2MSEC_SESSION_OK] = "ok",
+        [M2MSEC_SESSION_ERR_REPLAY] = "replayed record",
+        [M2MSEC_SESSION_ERR_TOO_OLD] = "record outside replay window",
+        [M2MSEC_SESSION_ERR_AUTH] = "authentication failed",
+        [M2MSEC_SESSION_ERR_EXPIRED] = "session key expired",
+        [M2MSEC_SESSION_ERR_OLD_EPOCH] = "stale epoch",
+        [M2MSEC_SESSION_ERR_MALFORMED] = "malformed record",
+        [M2MSEC_SESSION_ERR_BUFFER] = "buffer too small",
+        [M2MSEC_SESSION_ERR_STORAGE] = "state storage failed",
+        [M2MSEC_SESSION_ERR_INTERNAL] = "internal error",
+        [M2MSEC_SESSION_ERR_FORKED] = "session used after fork",
     };
 
-    for (int i = 0; i < M2MSEC_STATUS_COUNT; i++) {
-        const char *t = m2msec_status_text((m2msec_status)i);
+    for (int i = 0; i < M2MSEC_SESSION_STATUS_COUNT; i++) {
+        const char *t = m2msec_session_status_text((m2msec_session_status)i);
 
         CHECK(t != NULL && strcmp(t, want[i]) == 0, "status %d: \"%s\", want \"%s\"", i,
               t != NULL ? t : "(null)", want[i]);
         for (int j = 0; j < i; j++)
-            CHECK(t != NULL && strcmp(t, m2msec_status_text((m2msec_status)j)) != 0,
+            CHECK(t != NULL && strcmp(t, m2msec_session_status_text((m2msec_session_status)j)) != 0,
                   "statuses %d and %d share their text", i, j);
     }
-    CHECK(strcmp(m2msec_status_text(M2MSEC_STATUS_COUNT), "unknown status") == 0, "out of range");
-    CHECK(strcmp(m2msec_status_text((m2msec_status)-1), "unknown status") == 0, "negative");
-    CHECK(strcmp(m2msec_status_text((m2msec_status)1000), "unknown status") == 0, "1000");
+    CHECK(strcmp(m2msec_session_status_text(M2MSEC_SESSION_STATUS_COUNT), "unknown status") == 0,
+          "out of range");
+    CHECK(strcmp(m2msec_session_status_text((m2msec_session_status)-1), "unknown status") == 0,
+          "negative");
+    CHECK(strcmp(m2msec_session_status_text((m2msec_session_status)1000), "unknown status") == 0,
+          "1000");
 }
 
 /* ======================================================================== */
@@ -451,14 +555,15 @@ static void test_status_text(void)
 
 /* Expect status `want` for record r (len bytes); counts it in exp[]. */
 static void expect_refused(m2msec_session *rcv, const char *what, const unsigned char *r,
-                           size_t len, size_t cap, m2msec_status want, int how, uint64_t *exp)
+                           size_t len, size_t cap, m2msec_session_status want, int how,
+                           uint64_t *exp)
 {
     size_t olen = 99;
-    m2msec_status got = open_rec(rcv, r, len, cap, &olen);
+    m2msec_session_status got = open_rec(rcv, r, len, cap, &olen);
     size_t ctlen = len >= ST_OVERHEAD ? len - ST_OVERHEAD : 0;
 
-    CHECK(got == want, "%s: status %d (%s), want %d (%s)", what, got, m2msec_status_text(got), want,
-          m2msec_status_text(want));
+    CHECK(got == want, "%s: status %d (%s), want %d (%s)", what, got,
+          m2msec_session_status_text(got), want, m2msec_session_status_text(want));
     check_no_output(what, olen, ctlen, how);
     exp[want]++;
 }
@@ -469,9 +574,9 @@ static void check_rejected(m2msec_session *rcv, const char *what, const uint64_t
     m2msec_session_stats st;
 
     get_stats(rcv, &st);
-    for (int k = 0; k < M2MSEC_STATUS_COUNT; k++)
+    for (int k = 0; k < M2MSEC_SESSION_STATUS_COUNT; k++)
         CHECK(st.rejected[k] == exp[k], "%s: rejected[%s] = %" PRIu64 ", want %" PRIu64, what,
-              m2msec_status_text((m2msec_status)k), st.rejected[k], exp[k]);
+              m2msec_session_status_text((m2msec_session_status)k), st.rejected[k], exp[k]);
     CHECK(st.records == records, "%s: records %" PRIu64 ", want %" PRIu64, what, st.records,
           records);
 }
@@ -481,7 +586,7 @@ static void test_rejections(void)
     m2msec_session_policy pol = {0};
     mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
     m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
-    uint64_t exp[M2MSEC_STATUS_COUNT] = {0}, accepted = 0;
+    uint64_t exp[M2MSEC_SESSION_STATUS_COUNT] = {0}, accepted = 0;
     unsigned char bad[RECBUF];
     char name[64];
     m2msec_session *snd, *rcv;
@@ -491,8 +596,8 @@ static void test_rejections(void)
 
     pol.replay_window = 64;
     st_unique_name(name, sizeof(name), "reject");
-    snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
-    rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+    snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &ss);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &sr);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     r = seal_many(snd, N, LEN);
@@ -502,25 +607,27 @@ static void test_rejections(void)
               r[i].epoch, r[i].seq);
 
     /* Replay. */
-    CHECK(open_rec(rcv, r[0].b, RL, sizeof(out), &olen) == M2MSEC_OK && olen == LEN, "seq 0");
+    CHECK(open_rec(rcv, r[0].b, RL, sizeof(out), &olen) == M2MSEC_SESSION_OK && olen == LEN,
+          "seq 0");
     accepted++;
-    expect_refused(rcv, "same record twice", r[0].b, RL, sizeof(out), M2MSEC_ERR_REPLAY, ZEROED,
-                   exp);
-    expect_refused(rcv, "same record three times", r[0].b, RL, sizeof(out), M2MSEC_ERR_REPLAY,
+    expect_refused(rcv, "same record twice", r[0].b, RL, sizeof(out), M2MSEC_SESSION_ERR_REPLAY,
                    ZEROED, exp);
+    expect_refused(rcv, "same record three times", r[0].b, RL, sizeof(out),
+                   M2MSEC_SESSION_ERR_REPLAY, ZEROED, exp);
     check_rejected(rcv, "after replays", exp, accepted);
 
     /* Too old: window 64, seq 100 then seq 10. */
-    CHECK(open_rec(rcv, r[100].b, RL, sizeof(out), &olen) == M2MSEC_OK, "seq 100");
+    CHECK(open_rec(rcv, r[100].b, RL, sizeof(out), &olen) == M2MSEC_SESSION_OK, "seq 100");
     accepted++;
     expect_refused(rcv, "seq 10 after seq 100 (window 64)", r[10].b, RL, sizeof(out),
-                   M2MSEC_ERR_TOO_OLD, ZEROED, exp);
+                   M2MSEC_SESSION_ERR_TOO_OLD, ZEROED, exp);
     expect_refused(rcv, "seq 36 after seq 100 (window 64)", r[36].b, RL, sizeof(out),
-                   M2MSEC_ERR_TOO_OLD, ZEROED, exp);
-    CHECK(open_rec(rcv, r[37].b, RL, sizeof(out), &olen) == M2MSEC_OK,
+                   M2MSEC_SESSION_ERR_TOO_OLD, ZEROED, exp);
+    CHECK(open_rec(rcv, r[37].b, RL, sizeof(out), &olen) == M2MSEC_SESSION_OK,
           "seq 37 is inside the window");
     accepted++;
-    expect_refused(rcv, "seq 100 again", r[100].b, RL, sizeof(out), M2MSEC_ERR_REPLAY, ZEROED, exp);
+    expect_refused(rcv, "seq 100 again", r[100].b, RL, sizeof(out), M2MSEC_SESSION_ERR_REPLAY,
+                   ZEROED, exp);
     check_rejected(rcv, "after too-old", exp, accepted);
 
     /* Authentication: one flipped bit anywhere but the version byte. */
@@ -542,29 +649,29 @@ static void test_rejections(void)
                (37, 100); seq 50 +- 2^k: 51, 48, 54, 58, 34 (too old), 114, 178, 306... */
             /* A flip in the epoch may give epoch 0, older than the receiver's (stale). */
             if (pos >= 1 && pos < 5 && st_header(bad).epoch == 0) {
-                expect_refused(rcv, what, bad, RL, sizeof(out), M2MSEC_ERR_OLD_EPOCH, UNTOUCHED,
-                               exp);
+                expect_refused(rcv, what, bad, RL, sizeof(out), M2MSEC_SESSION_ERR_OLD_EPOCH,
+                               UNTOUCHED, exp);
                 continue;
             }
             if (pos >= 5 && pos < 11) {
                 st_hdr h = st_header(bad);
 
                 if (h.epoch == 1 && 100 - (int64_t)h.seq >= 64 && h.seq < 100) {
-                    expect_refused(rcv, what, bad, RL, sizeof(out), M2MSEC_ERR_TOO_OLD, ZEROED,
-                                   exp);
+                    expect_refused(rcv, what, bad, RL, sizeof(out), M2MSEC_SESSION_ERR_TOO_OLD,
+                                   ZEROED, exp);
                     continue;
                 }
             }
-            expect_refused(rcv, what, bad, RL, sizeof(out), M2MSEC_ERR_AUTH, ZEROED, exp);
+            expect_refused(rcv, what, bad, RL, sizeof(out), M2MSEC_SESSION_ERR_AUTH, ZEROED, exp);
         }
         /* Every byte after the version flipped in turn: all refused. */
         for (size_t pos = 1; pos < RL; pos++) {
-            m2msec_status got;
+            m2msec_session_status got;
 
             memcpy(bad, base, RL);
             bad[pos] ^= 0x80;
             got = open_rec(rcv, bad, RL, sizeof(out), &olen);
-            CHECK(got == M2MSEC_ERR_AUTH || got == M2MSEC_ERR_TOO_OLD,
+            CHECK(got == M2MSEC_SESSION_ERR_AUTH || got == M2MSEC_SESSION_ERR_TOO_OLD,
                   "byte %zu flipped: status %d", pos, got);
             check_no_output("byte flip", olen, LEN, ZEROED);
             exp[got]++;
@@ -575,19 +682,20 @@ static void test_rejections(void)
 
             snprintf(what, sizeof(what), "truncated to %zu bytes", len);
             if (len < ST_OVERHEAD)
-                expect_refused(rcv, what, base, len, sizeof(out), M2MSEC_ERR_MALFORMED, UNTOUCHED,
-                               exp);
+                expect_refused(rcv, what, base, len, sizeof(out), M2MSEC_SESSION_ERR_MALFORMED,
+                               UNTOUCHED, exp);
             else
-                expect_refused(rcv, what, base, len, sizeof(out), M2MSEC_ERR_AUTH, ZEROED, exp);
+                expect_refused(rcv, what, base, len, sizeof(out), M2MSEC_SESSION_ERR_AUTH, ZEROED,
+                               exp);
         }
         /* Extended by one byte. */
         memcpy(bad, base, RL);
         bad[RL] = 0;
-        expect_refused(rcv, "one byte appended", bad, RL + 1, sizeof(out), M2MSEC_ERR_AUTH, ZEROED,
-                       exp);
+        expect_refused(rcv, "one byte appended", bad, RL + 1, sizeof(out), M2MSEC_SESSION_ERR_AUTH,
+                       ZEROED, exp);
         check_rejected(rcv, "after forgeries", exp, accepted);
         /* None of this poisoned the window: the genuine record is accepted. */
-        CHECK(open_rec(rcv, base, RL, sizeof(out), &olen) == M2MSEC_OK && olen == LEN,
+        CHECK(open_rec(rcv, base, RL, sizeof(out), &olen) == M2MSEC_SESSION_OK && olen == LEN,
               "genuine seq 50 after its forgeries");
         accepted++;
     }
@@ -602,15 +710,17 @@ static void test_rejections(void)
             char what[32];
 
             snprintf(what, sizeof(what), "version 0x%02x", v);
-            expect_refused(rcv, what, bad, RL, sizeof(out), M2MSEC_ERR_MALFORMED, UNTOUCHED, exp);
+            expect_refused(rcv, what, bad, RL, sizeof(out), M2MSEC_SESSION_ERR_MALFORMED, UNTOUCHED,
+                           exp);
         }
     }
 
     /* Buffer too small: refused before anything, the record is not consumed. */
-    expect_refused(rcv, "output one byte short", r[61].b, RL, LEN - 1, M2MSEC_ERR_BUFFER, UNTOUCHED,
+    expect_refused(rcv, "output one byte short", r[61].b, RL, LEN - 1, M2MSEC_SESSION_ERR_BUFFER,
+                   UNTOUCHED, exp);
+    expect_refused(rcv, "no output space", r[61].b, RL, 0, M2MSEC_SESSION_ERR_BUFFER, UNTOUCHED,
                    exp);
-    expect_refused(rcv, "no output space", r[61].b, RL, 0, M2MSEC_ERR_BUFFER, UNTOUCHED, exp);
-    CHECK(open_rec(rcv, r[61].b, RL, LEN, &olen) == M2MSEC_OK && olen == LEN,
+    CHECK(open_rec(rcv, r[61].b, RL, LEN, &olen) == M2MSEC_SESSION_OK && olen == LEN,
           "exact output size accepted afterwards");
     accepted++;
     check_rejected(rcv, "after malformed and buffer", exp, accepted);
@@ -620,12 +730,12 @@ static void test_rejections(void)
         size_t sl = 99;
 
         memset(out, 0xAA, sizeof(out));
-        CHECK(m2msec_seal(snd, pt, LEN, out, RL - 1, &sl) == M2MSEC_ERR_BUFFER,
+        CHECK(t_seal(snd, pt, LEN, out, RL - 1, &sl) == M2MSEC_SESSION_ERR_BUFFER,
               "seal into a short buffer");
         check_no_output("short seal", sl, 0, UNTOUCHED);
-        CHECK(m2msec_seal(snd, pt, LEN, rec, RL, &sl) == M2MSEC_OK && st_header(rec).seq == N,
+        CHECK(t_seal(snd, pt, LEN, rec, RL, &sl) == M2MSEC_SESSION_OK && st_header(rec).seq == N,
               "next seal uses seq %zu", N);
-        CHECK(open_rec(rcv, rec, RL, sizeof(out), &olen) == M2MSEC_OK, "and is accepted");
+        CHECK(open_rec(rcv, rec, RL, sizeof(out), &olen) == M2MSEC_SESSION_OK, "and is accepted");
         accepted++;
     }
     check_rejected(rcv, "end of part 1", exp, accepted);
@@ -641,7 +751,7 @@ static void test_rejections_epochs(void)
     m2msec_session_policy pol = {0}, rpol = {0};
     mem_store ms = MEM_STORE_FIRST_START, mr = MEM_STORE_FIRST_START;
     m2msec_store ss = mem_store_of(&ms), sr = mem_store_of(&mr);
-    uint64_t exp[M2MSEC_STATUS_COUNT] = {0}, accepted = 0;
+    uint64_t exp[M2MSEC_SESSION_STATUS_COUNT] = {0}, accepted = 0;
     size_t first[8] = {0}, nfirst = 0, olen;
     char name[64];
     m2msec_session *snd, *rcv;
@@ -651,8 +761,8 @@ static void test_rejections_epochs(void)
     pol.max_records = 10; /* re-key after 7 or 8 records */
     rpol = pol;
     st_unique_name(name, sizeof(name), "epochs");
-    snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
-    rcv = st_session(M2MSEC_RECEIVER, name, &rpol, &sr);
+    snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &ss);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &rpol, &sr);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     r = seal_many(snd, N, LEN);
@@ -667,22 +777,22 @@ static void test_rejections_epochs(void)
     CU_ASSERT_FATAL(nfirst >= 4);
     /* e0 s0, e1 s0, e2 s0: now e2 is current, e1 is in its grace period, e0 is stale. */
     for (size_t e = 0; e < 3; e++) {
-        CHECK(open_rec(rcv, r[first[e]].b, RL, sizeof(out), &olen) == M2MSEC_OK,
+        CHECK(open_rec(rcv, r[first[e]].b, RL, sizeof(out), &olen) == M2MSEC_SESSION_OK,
               "first record of epoch %zu", e);
         accepted++;
     }
     expect_refused(rcv, "epoch 0 after epoch 2", r[first[0] + 1].b, RL, sizeof(out),
-                   M2MSEC_ERR_OLD_EPOCH, UNTOUCHED, exp);
-    CHECK(open_rec(rcv, r[first[1] + 1].b, RL, sizeof(out), &olen) == M2MSEC_OK,
+                   M2MSEC_SESSION_ERR_OLD_EPOCH, UNTOUCHED, exp);
+    CHECK(open_rec(rcv, r[first[1] + 1].b, RL, sizeof(out), &olen) == M2MSEC_SESSION_OK,
           "epoch 1 in its grace period");
     accepted++;
-    CHECK(open_rec(rcv, r[first[3]].b, RL, sizeof(out), &olen) == M2MSEC_OK, "epoch 3");
+    CHECK(open_rec(rcv, r[first[3]].b, RL, sizeof(out), &olen) == M2MSEC_SESSION_OK, "epoch 3");
     accepted++;
     expect_refused(rcv, "epoch 1 after epoch 3", r[first[1] + 2].b, RL, sizeof(out),
-                   M2MSEC_ERR_OLD_EPOCH, UNTOUCHED, exp);
+                   M2MSEC_SESSION_ERR_OLD_EPOCH, UNTOUCHED, exp);
     expect_refused(rcv, "epoch 0 after epoch 3", r[first[0] + 2].b, RL, sizeof(out),
-                   M2MSEC_ERR_OLD_EPOCH, UNTOUCHED, exp);
-    CHECK(open_rec(rcv, r[first[2] + 1].b, RL, sizeof(out), &olen) == M2MSEC_OK,
+                   M2MSEC_SESSION_ERR_OLD_EPOCH, UNTOUCHED, exp);
+    CHECK(open_rec(rcv, r[first[2] + 1].b, RL, sizeof(out), &olen) == M2MSEC_SESSION_OK,
           "epoch 2 in its grace period");
     accepted++;
     check_rejected(rcv, "stale epochs", exp, accepted);
@@ -692,25 +802,26 @@ static void test_rejections_epochs(void)
 
     /* Expired: the receiver allows 3 records per key, the sender sends more. */
     {
-        uint64_t exp2[M2MSEC_STATUS_COUNT] = {0};
+        uint64_t exp2[M2MSEC_SESSION_STATUS_COUNT] = {0};
 
         ms = (mem_store)MEM_STORE_FIRST_START;
         mr = (mem_store)MEM_STORE_FIRST_START;
         pol.max_records = 0;
         rpol.max_records = 3;
         st_unique_name(name, sizeof(name), "expired");
-        snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
-        rcv = st_session(M2MSEC_RECEIVER, name, &rpol, &sr);
+        snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &ss);
+        rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &rpol, &sr);
         CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
         CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
         r = seal_many(snd, 5, LEN);
         CU_ASSERT_PTR_NOT_NULL_FATAL(r);
         for (size_t i = 0; i < 3; i++)
-            CHECK(open_rec(rcv, r[i].b, RL, sizeof(out), &olen) == M2MSEC_OK, "record %zu", i);
+            CHECK(open_rec(rcv, r[i].b, RL, sizeof(out), &olen) == M2MSEC_SESSION_OK, "record %zu",
+                  i);
         expect_refused(rcv, "4th record, receiver limit 3", r[3].b, RL, sizeof(out),
-                       M2MSEC_ERR_EXPIRED, ZEROED, exp2);
+                       M2MSEC_SESSION_ERR_EXPIRED, ZEROED, exp2);
         expect_refused(rcv, "5th record, receiver limit 3", r[4].b, RL, sizeof(out),
-                       M2MSEC_ERR_EXPIRED, ZEROED, exp2);
+                       M2MSEC_SESSION_ERR_EXPIRED, ZEROED, exp2);
         check_rejected(rcv, "expired", exp2, 3);
         stored_free(r, 5);
         m2msec_session_free(snd);
@@ -780,8 +891,8 @@ static void test_rollover(void)
 
     pol.max_records = 50;
     st_unique_name(name, sizeof(name), "rollover");
-    snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
-    rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+    snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &ss);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &sr);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     r = rollover_send(snd, N, counts, &ncounts);
@@ -838,11 +949,11 @@ static void test_rollover(void)
     qsort(ord, N, sizeof(*ord), order_cmp);
     for (size_t k = 0; k < N; k++) {
         const stored *x = &r[ord[k].idx];
-        m2msec_status st = open_rec(rcv, x->b, x->len, sizeof(out), &olen);
+        m2msec_session_status st = open_rec(rcv, x->b, x->len, sizeof(out), &olen);
 
-        if (st != M2MSEC_OK && bad++ < 5)
+        if (st != M2MSEC_SESSION_OK && bad++ < 5)
             CHECK(0, "delivery %zu (e%" PRIu64 " s%" PRIu64 "): %s", k, x->epoch, x->seq,
-                  m2msec_status_text(st));
+                  m2msec_session_status_text(st));
     }
     CHECK(bad == 0, "%zu of %zu records refused", bad, N);
     CHECK(late >= 40, "only %zu records delivered after the next epoch began", late);
@@ -850,14 +961,14 @@ static void test_rollover(void)
     /* Every record again: refused, as replay (current epoch and grace) or stale. */
     bad = 0;
     for (size_t i = 0; i < N; i++) {
-        m2msec_status want =
-            r[i].epoch + 1 >= last_epoch ? M2MSEC_ERR_REPLAY : M2MSEC_ERR_OLD_EPOCH;
-        m2msec_status st = open_rec(rcv, r[i].b, r[i].len, sizeof(out), &olen);
+        m2msec_session_status want =
+            r[i].epoch + 1 >= last_epoch ? M2MSEC_SESSION_ERR_REPLAY : M2MSEC_SESSION_ERR_OLD_EPOCH;
+        m2msec_session_status st = open_rec(rcv, r[i].b, r[i].len, sizeof(out), &olen);
 
         if (st != want && bad++ < 5)
             CHECK(0, "replay of e%" PRIu64 " s%" PRIu64 " (last epoch %" PRIu64 "): %s, want %s",
-                  r[i].epoch, r[i].seq, last_epoch, m2msec_status_text(st),
-                  m2msec_status_text(want));
+                  r[i].epoch, r[i].seq, last_epoch, m2msec_session_status_text(st),
+                  m2msec_session_status_text(want));
     }
     CHECK(bad == 0, "%zu replays not refused as expected", bad);
 
@@ -881,15 +992,17 @@ static void test_rollover(void)
                 nrep++;
             else
                 nold++;
-        CHECK(rst.rejected[M2MSEC_ERR_REPLAY] == nrep && rst.rejected[M2MSEC_ERR_OLD_EPOCH] == nold,
+        CHECK(rst.rejected[M2MSEC_SESSION_ERR_REPLAY] == nrep &&
+                  rst.rejected[M2MSEC_SESSION_ERR_OLD_EPOCH] == nold,
               "rejected: replay %" PRIu64 " (want %" PRIu64 "), stale %" PRIu64 " (want %" PRIu64
               ")",
-              rst.rejected[M2MSEC_ERR_REPLAY], nrep, rst.rejected[M2MSEC_ERR_OLD_EPOCH], nold);
+              rst.rejected[M2MSEC_SESSION_ERR_REPLAY], nrep,
+              rst.rejected[M2MSEC_SESSION_ERR_OLD_EPOCH], nold);
     }
 
     /* A second sender (fresh randomness) re-keys at other points. */
     st_unique_name(name2, sizeof(name2), "rollover2");
-    snd2 = st_session(M2MSEC_SENDER, name2, &pol, &ss2);
+    snd2 = st_session(M2MSEC_SESSION_SENDER, name2, &pol, &ss2);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd2);
     r2 = rollover_send(snd2, N, counts2, &ncounts2);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r2);
@@ -923,22 +1036,22 @@ static void test_forged_next_epoch_then_late_rekey(void)
     m2msec_session *snd, *rcv;
     size_t olen, rl;
     time_t t0;
-    m2msec_status st;
+    m2msec_session_status st;
 
     pol.key_lifetime = 2;
     pol.grace_seconds = 1;
     st_unique_name(name, sizeof(name), "forged-next");
-    snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
-    rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+    snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &ss);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &sr);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     st_fill_plain(pt, 16);
-    CHECK(m2msec_seal(snd, pt, 16, rec, sizeof(rec), &rl) == M2MSEC_OK, "seal");
-    CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "epoch 0 accepted");
+    CHECK(t_seal(snd, pt, 16, rec, sizeof(rec), &rl) == M2MSEC_SESSION_OK, "seal");
+    CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_SESSION_OK, "epoch 0 accepted");
     /* Forgery: a header of the next epoch (2) and random bytes. */
     st_put_header(rec, 2, 0);
     st_fill_plain(rec + 11, 16 + ST_TAGLEN);
-    CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_ERR_AUTH, "forgery refused");
+    CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_SESSION_ERR_AUTH, "forgery refused");
     /* Wait past lifetime + grace of anything derived so far. */
     t0 = time(NULL);
     while (time(NULL) < t0 + 4) {
@@ -946,15 +1059,16 @@ static void test_forged_next_epoch_then_late_rekey(void)
 
         nanosleep(&ts, NULL);
     }
-    st = m2msec_seal(snd, pt, 16, rec, sizeof(rec), &rl);
-    CHECK(st == M2MSEC_OK && st_header(rec).epoch >= 2, "sender re-keyed by time: %s, e%" PRIu64,
-          m2msec_status_text(st), st_header(rec).epoch);
+    st = t_seal(snd, pt, 16, rec, sizeof(rec), &rl);
+    CHECK(st == M2MSEC_SESSION_OK && st_header(rec).epoch >= 2,
+          "sender re-keyed by time: %s, e%" PRIu64, m2msec_session_status_text(st),
+          st_header(rec).epoch);
     st = open_rec(rcv, rec, rl, sizeof(out), &olen);
-    CHECK(st == M2MSEC_OK, "genuine record of the next epoch after a forgery: %s",
-          m2msec_status_text(st));
-    st = m2msec_seal(snd, pt, 16, rec, sizeof(rec), &rl);
-    st = st == M2MSEC_OK ? open_rec(rcv, rec, rl, sizeof(out), &olen) : st;
-    CHECK(st == M2MSEC_OK, "and the next one: %s", m2msec_status_text(st));
+    CHECK(st == M2MSEC_SESSION_OK, "genuine record of the next epoch after a forgery: %s",
+          m2msec_session_status_text(st));
+    st = t_seal(snd, pt, 16, rec, sizeof(rec), &rl);
+    st = st == M2MSEC_SESSION_OK ? open_rec(rcv, rec, rl, sizeof(out), &olen) : st;
+    CHECK(st == M2MSEC_SESSION_OK, "and the next one: %s", m2msec_session_status_text(st));
     m2msec_session_free(snd);
     m2msec_session_free(rcv);
     ERR_clear_error();
@@ -983,23 +1097,23 @@ static void test_forgery_budget_across_candidates(void)
     pol.aead = M2MSEC_REC_AES_128_CCM;
     pol.tag_len = 8;
     st_unique_name(name, sizeof(name), "budget");
-    snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
-    rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+    snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &ss);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &sr);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     st_fill_plain(pt, 16);
-    CHECK(m2msec_seal(snd, pt, 16, rec, sizeof(rec), &rl) == M2MSEC_OK, "seal");
-    CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "epoch 1 accepted");
+    CHECK(t_seal(snd, pt, 16, rec, sizeof(rec), &rl) == M2MSEC_SESSION_OK, "seal");
+    CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_SESSION_OK, "epoch 1 accepted");
     for (uint64_t i = 0; i < 2 * (budget + extra); i++) {
         int which = (int)(i & 1); /* epoch 2, then 3, then 2, ... */
-        m2msec_status st;
+        m2msec_session_status st;
 
         st_put_header(rec, 2 + (uint64_t)which, i / 2);
         st_fill_plain(rec + 11, 16 + 8);
-        st = m2msec_open(rcv, rec, 11 + 16 + 8, out, sizeof(out), &olen);
-        if (st == M2MSEC_ERR_AUTH)
+        st = t_open(rcv, rec, 11 + 16 + 8, out, sizeof(out), &olen);
+        if (st == M2MSEC_SESSION_ERR_AUTH)
             auth[which]++;
-        else if (st == M2MSEC_ERR_EXPIRED)
+        else if (st == M2MSEC_SESSION_ERR_EXPIRED)
             expired[which]++;
         else
             other++;
@@ -1013,8 +1127,9 @@ static void test_forgery_budget_across_candidates(void)
           expired[0], expired[1], extra);
     CHECK(other == 0, "%" PRIu64 " forgeries got another verdict", other);
     /* The sender's current epoch still works: its key had no failure. */
-    CHECK(m2msec_seal(snd, pt, 16, rec, sizeof(rec), &rl) == M2MSEC_OK, "seal");
-    CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "epoch 1 still accepted");
+    CHECK(t_seal(snd, pt, 16, rec, sizeof(rec), &rl) == M2MSEC_SESSION_OK, "seal");
+    CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_SESSION_OK,
+          "epoch 1 still accepted");
     m2msec_session_free(snd);
     m2msec_session_free(rcv);
     ERR_clear_error();
@@ -1037,13 +1152,13 @@ static void test_receiver_lifetime_at_policy_max(void)
 
     pol.key_lifetime = 86400;
     st_unique_name(name, sizeof(name), "maxlife");
-    snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
-    rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+    snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &ss);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &sr);
     CHECK(snd != NULL && rcv != NULL, "sessions with key_lifetime = max_lifetime start");
     if (snd != NULL && rcv != NULL) {
         st_fill_plain(pt, 16);
-        CHECK(m2msec_seal(snd, pt, 16, rec, sizeof(rec), &rl) == M2MSEC_OK, "seal");
-        CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "opened");
+        CHECK(t_seal(snd, pt, 16, rec, sizeof(rec), &rl) == M2MSEC_SESSION_OK, "seal");
+        CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_SESSION_OK, "opened");
     }
     m2msec_session_free(snd);
     m2msec_session_free(rcv);
@@ -1144,17 +1259,36 @@ static void test_file_store_format(void)
 {
     char path[512], buf[512], want[256];
     m2msec_store fs;
-    m2msec_state st;
+    m2msec_session_state st;
     void *h = NULL;
-    static const m2msec_state values[] = {
+    static const m2msec_session_state values[] = {
         {0, 0}, {7, 42}, {0xFFFFFFFFull, 0xFFFFFFFFFFFFull}, {UINT64_MAX, UINT64_MAX}};
 
     CU_ASSERT_FATAL(make_tmpdir());
     snprintf(path, sizeof(path), "%s/state", tmpdir);
-    m2msec_store_file(&fs, path);
+    t_store_file(&fs, path);
     CHECK(fs.lock != NULL && fs.load != NULL && fs.save != NULL && fs.unlock != NULL &&
-              fs.arg == (void *)path && fs.name == path,
+              fs.release != NULL,
           "store filled in");
+    /* the path is copied: the caller's buffer may change or go away */
+    CHECK(fs.arg != (void *)path && fs.name != path && fs.name == fs.arg &&
+              strcmp(fs.name, path) == 0,
+          "store_file copies the path");
+    {
+        m2msec_store tmp;
+        char moving[512];
+
+        snprintf(moving, sizeof(moving), "%s/other", tmpdir);
+        CU_ASSERT_FATAL(m2msec_store_file(&tmp, moving) == 1);
+        memset(moving, 'x', sizeof(moving) - 1);
+        CHECK(strcmp(tmp.name, path) != 0 && strncmp(tmp.name, tmpdir, strlen(tmpdir)) == 0,
+              "the store keeps its own copy after the caller's buffer changed");
+        m2msec_store_clear(&tmp);
+        CHECK(tmp.arg == NULL && tmp.lock == NULL && tmp.release == NULL,
+              "m2msec_store_clear zeroes the store");
+        m2msec_store_clear(&tmp); /* again: nothing left to release */
+        m2msec_store_clear(NULL);
+    }
     CHECK(fs.load(fs.arg, NULL, &st) == 0, "no file yet: load returns 0");
     ERR_clear_error();
     CHECK(fs.save(fs.arg, NULL, &values[0]) == 0 && access(path, F_OK) != 0,
@@ -1191,15 +1325,15 @@ static void test_file_store_format(void)
 
         snprintf(spath, sizeof(spath), "%s/sender", tmpdir);
         snprintf(rpath, sizeof(rpath), "%s/receiver", tmpdir);
-        m2msec_store_file(&sfs, spath);
-        m2msec_store_file(&rfs, rpath);
+        t_store_file(&sfs, spath);
+        t_store_file(&rfs, rpath);
         st_unique_name(name, sizeof(name), "format");
         CHECK(m2msec_store_init(&sfs) && m2msec_store_init(&rfs), "first start initialised");
         read_file(spath, buf, sizeof(buf));
         CHECK(strcmp(buf, "m2msec-state 1\nepoch 0\nseq-floor 0\n") == 0, "initial state: \"%s\"",
               buf);
-        snd = st_session(M2MSEC_SENDER, name, NULL, &sfs);
-        rcv = st_session(M2MSEC_RECEIVER, name, NULL, &rfs);
+        snd = st_session(M2MSEC_SESSION_SENDER, name, NULL, &sfs);
+        rcv = st_session(M2MSEC_SESSION_RECEIVER, name, NULL, &rfs);
         CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
         CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
         read_file(spath, buf, sizeof(buf));
@@ -1209,8 +1343,8 @@ static void test_file_store_format(void)
         CHECK(strcmp(buf, "m2msec-state 1\nepoch 0\nseq-floor 0\n") == 0,
               "receiver state before any record: \"%s\"", buf);
         st_fill_plain(pt, 3);
-        CHECK(m2msec_seal(snd, pt, 3, rec, sizeof(rec), &rl) == M2MSEC_OK, "seal");
-        CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "open");
+        CHECK(t_seal(snd, pt, 3, rec, sizeof(rec), &rl) == M2MSEC_SESSION_OK, "seal");
+        CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_SESSION_OK, "open");
         read_file(rpath, buf, sizeof(buf));
         CHECK(strcmp(buf, "m2msec-state 1\nepoch 1\nseq-floor 1\n") == 0,
               "receiver state after seq 0: \"%s\"", buf);
@@ -1220,7 +1354,7 @@ static void test_file_store_format(void)
         CHECK(strcmp(buf, "m2msec-state 1\nepoch 1\nseq-floor 0\n") == 0,
               "sender state after free: \"%s\"", buf);
         /* A restarted sender moves to the next epoch. */
-        snd = st_session(M2MSEC_SENDER, name, NULL, &sfs);
+        snd = st_session(M2MSEC_SESSION_SENDER, name, NULL, &sfs);
         CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
         read_file(spath, buf, sizeof(buf));
         CHECK(strcmp(buf, "m2msec-state 1\nepoch 2\nseq-floor 0\n") == 0,
@@ -1263,14 +1397,14 @@ static void test_file_store_malformed(void)
         "m2msec-state 1 epoch 3 seq-floor 0\n",         /* one line */
         "m2msec-state 1\nepoch 3\nseq-floor 0\n\n",     /* empty line after */
     };
-    static const m2msec_role roles[] = {M2MSEC_SENDER, M2MSEC_RECEIVER};
+    static const m2msec_session_role roles[] = {M2MSEC_SESSION_SENDER, M2MSEC_SESSION_RECEIVER};
     char path[512], name[64], what[160];
     m2msec_store fs;
-    m2msec_state st;
+    m2msec_session_state st;
 
     CU_ASSERT_FATAL(make_tmpdir());
     snprintf(path, sizeof(path), "%s/state", tmpdir);
-    m2msec_store_file(&fs, path);
+    t_store_file(&fs, path);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char shown[96];
         size_t k = 0;
@@ -1290,7 +1424,7 @@ static void test_file_store_malformed(void)
         CHECK(ERR_peek_error() != 0, "no error queued for \"%s\"", shown);
         for (size_t r = 0; r < 2; r++) {
             snprintf(what, sizeof(what), "%s with state \"%s\"",
-                     roles[r] == M2MSEC_SENDER ? "sender" : "receiver", shown);
+                     roles[r] == M2MSEC_SESSION_SENDER ? "sender" : "receiver", shown);
             st_unique_name(name, sizeof(name), "malformed");
             {
                 m2msec_session_config cfg = {0};
@@ -1364,7 +1498,7 @@ static void test_file_store_malformed(void)
 
             CU_ASSERT_FATAL(write_file(path, top[i], strlen(top[i])));
             st_unique_name(name, sizeof(name), "top-epoch");
-            cfg.role = M2MSEC_SENDER;
+            cfg.role = M2MSEC_SESSION_SENDER;
             cfg.libctx = st_libctx;
             cfg.key = st_key;
             cfg.key_len = sizeof(st_key);
@@ -1416,49 +1550,51 @@ static void storage_failure_case(break_kind how)
     m2msec_session_stats st, st2;
     unsigned char held[64];
     size_t rl, olen, heldlen, sent = 0, accepted = 0;
-    m2msec_status s;
+    m2msec_session_status s;
     const char *kind = how == BREAK_NOTDIR ? "ENOTDIR" : "read-only";
 
     snprintf(dir, sizeof(dir), "%s/state", tmpdir);
     CU_ASSERT_FATAL(mkdir(dir, 0700) == 0);
     snprintf(spath, sizeof(spath), "%s/sender", dir);
     snprintf(rpath, sizeof(rpath), "%s/receiver", dir);
-    m2msec_store_file(&sfs, spath);
-    m2msec_store_file(&rfs, rpath);
+    t_store_file(&sfs, spath);
+    t_store_file(&rfs, rpath);
     CU_ASSERT_FATAL(m2msec_store_init(&sfs) && m2msec_store_init(&rfs));
     pol.max_records = 10;
     st_unique_name(name, sizeof(name), "storage");
-    snd = st_session(M2MSEC_SENDER, name, &pol, &sfs);
-    rcv = st_session(M2MSEC_RECEIVER, name, &pol, &rfs);
+    snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &sfs);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &rfs);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     /* Receiver accepts seq 0 (floor 1 saved) and seq 1 (floor 3 saved). */
     for (int i = 0; i < 2; i++) {
         st_fill_plain(pt, 4);
-        CHECK(m2msec_seal(snd, pt, 4, rec, sizeof(rec), &rl) == M2MSEC_OK, "seal");
-        CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "open");
+        CHECK(t_seal(snd, pt, 4, rec, sizeof(rec), &rl) == M2MSEC_SESSION_OK, "seal");
+        CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_SESSION_OK, "open");
         sent++;
         accepted++;
     }
     CU_ASSERT_FATAL(break_dir(dir, how));
 
     /* Receiver: seq 2 < floor 3 needs no save; seq 3 does and is refused. */
-    CHECK(m2msec_seal(snd, pt, 4, rec, sizeof(rec), &rl) == M2MSEC_OK, "seal seq 2");
-    CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "seq 2 below the saved floor");
+    CHECK(t_seal(snd, pt, 4, rec, sizeof(rec), &rl) == M2MSEC_SESSION_OK, "seal seq 2");
+    CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_SESSION_OK,
+          "seq 2 below the saved floor");
     sent++;
     accepted++;
-    CHECK(m2msec_seal(snd, pt, 4, rec, sizeof(rec), &rl) == M2MSEC_OK, "seal seq 3");
+    CHECK(t_seal(snd, pt, 4, rec, sizeof(rec), &rl) == M2MSEC_SESSION_OK, "seal seq 3");
     sent++;
     memcpy(held, rec, rl);
     heldlen = rl;
     get_stats(rcv, &st);
     s = open_rec(rcv, rec, rl, sizeof(out), &olen);
-    CHECK(s == M2MSEC_ERR_STORAGE, "%s: receiver status %s", kind, m2msec_status_text(s));
+    CHECK(s == M2MSEC_SESSION_ERR_STORAGE, "%s: receiver status %s", kind,
+          m2msec_session_status_text(s));
     check_no_output("storage failure", olen, 4, ZEROED);
     get_stats(rcv, &st2);
-    CHECK(st2.records == st.records && st2.rejected[M2MSEC_ERR_STORAGE] == 1,
+    CHECK(st2.records == st.records && st2.rejected[M2MSEC_SESSION_ERR_STORAGE] == 1,
           "%s: receiver records %" PRIu64 " -> %" PRIu64 ", storage refusals %" PRIu64, kind,
-          st.records, st2.records, st2.rejected[M2MSEC_ERR_STORAGE]);
+          st.records, st2.records, st2.rejected[M2MSEC_SESSION_ERR_STORAGE]);
     ERR_clear_error();
 
     /* Sender: seals until its re-key point (7 or 8), then cannot persist the next epoch. */
@@ -1466,16 +1602,16 @@ static void storage_failure_case(break_kind how)
         st_fill_plain(pt, 4);
         memset(out, 0xAA, sizeof(out));
         get_stats(snd, &st);
-        s = m2msec_seal(snd, pt, 4, out, sizeof(out), &olen);
-        if (s != M2MSEC_OK)
+        s = t_seal(snd, pt, 4, out, sizeof(out), &olen);
+        if (s != M2MSEC_SESSION_OK)
             break;
         CHECK(st_header(out).epoch == 1, "sealed in epoch %" PRIu64, st_header(out).epoch);
         sent++;
         if (sent > 20)
             break;
     }
-    CHECK(s == M2MSEC_ERR_STORAGE, "%s: sender status %s after %zu records", kind,
-          m2msec_status_text(s), sent);
+    CHECK(s == M2MSEC_SESSION_ERR_STORAGE, "%s: sender status %s after %zu records", kind,
+          m2msec_session_status_text(s), sent);
     CHECK(sent >= 7 && sent <= 8, "%zu records sent before the re-key", sent);
     check_no_output("sender storage failure", olen, 0, UNTOUCHED);
     get_stats(snd, &st2);
@@ -1483,8 +1619,9 @@ static void storage_failure_case(break_kind how)
           "%s: sender records %" PRIu64 " -> %" PRIu64 ", epoch %" PRIu64, kind, st.records,
           st2.records, st2.epoch);
     memset(out, 0xAA, sizeof(out));
-    s = m2msec_seal(snd, pt, 4, out, sizeof(out), &olen);
-    CHECK(s == M2MSEC_ERR_STORAGE, "%s: sender still refuses: %s", kind, m2msec_status_text(s));
+    s = t_seal(snd, pt, 4, out, sizeof(out), &olen);
+    CHECK(s == M2MSEC_SESSION_ERR_STORAGE, "%s: sender still refuses: %s", kind,
+          m2msec_session_status_text(s));
     check_no_output("sender storage failure again", olen, 0, UNTOUCHED);
     ERR_clear_error();
     /* A new sender cannot start either (it must persist its epoch first). */
@@ -1494,18 +1631,18 @@ static void storage_failure_case(break_kind how)
         char p2[700];
 
         snprintf(p2, sizeof(p2), "%s/sender2", dir);
-        m2msec_store_file(&fs2, p2);
+        t_store_file(&fs2, p2);
         st_unique_name(name2, sizeof(name2), "storage-new");
         ERR_clear_error();
         CHECK(!m2msec_store_init(&fs2), "%s: state initialised without a store", kind);
         ERR_clear_error();
-        CHECK(st_session(M2MSEC_SENDER, name2, &pol, &fs2) == NULL,
+        CHECK(st_session(M2MSEC_SESSION_SENDER, name2, &pol, &fs2) == NULL,
               "%s: sender created without a store", kind);
         ERR_clear_error();
         CU_ASSERT_FATAL(repair_dir(dir, how));
         CHECK(m2msec_store_init(&fs2), "%s: state initialised once the store works again", kind);
         {
-            m2msec_session *s2 = st_session(M2MSEC_SENDER, name2, &pol, &fs2);
+            m2msec_session *s2 = st_session(M2MSEC_SESSION_SENDER, name2, &pol, &fs2);
 
             CHECK(s2 != NULL, "%s: sender created once the store works again", kind);
             if (s2 == NULL)
@@ -1522,24 +1659,25 @@ static void storage_failure_case(break_kind how)
      * lost: see the report on docs/PROTOCOL.md 6.5).
      */
     {
-        m2msec_status again = open_rec(rcv, held, heldlen, sizeof(out), &olen);
+        m2msec_session_status again = open_rec(rcv, held, heldlen, sizeof(out), &olen);
 
-        CHECK(again == M2MSEC_OK || again == M2MSEC_ERR_REPLAY,
-              "%s: storage-refused record sent again: %s", kind, m2msec_status_text(again));
+        CHECK(again == M2MSEC_SESSION_OK || again == M2MSEC_SESSION_ERR_REPLAY,
+              "%s: storage-refused record sent again: %s", kind, m2msec_session_status_text(again));
         again = open_rec(rcv, held, heldlen, sizeof(out), &olen);
-        CHECK(again == M2MSEC_ERR_REPLAY, "%s: and once more: %s", kind, m2msec_status_text(again));
+        CHECK(again == M2MSEC_SESSION_ERR_REPLAY, "%s: and once more: %s", kind,
+              m2msec_session_status_text(again));
         ERR_clear_error();
     }
     /* The sender re-keys and goes on, the receiver accepts. */
-    s = m2msec_seal(snd, pt, 4, rec, sizeof(rec), &rl);
-    CHECK(s == M2MSEC_OK && st_header(rec).epoch == 2 && st_header(rec).seq == 0,
+    s = t_seal(snd, pt, 4, rec, sizeof(rec), &rl);
+    CHECK(s == M2MSEC_SESSION_OK && st_header(rec).epoch == 2 && st_header(rec).seq == 0,
           "%s: after repair the sender seals: %s (e%" PRIu64 " s%" PRIu64 ")", kind,
-          m2msec_status_text(s), st_header(rec).epoch, st_header(rec).seq);
-    if (s != M2MSEC_OK)
+          m2msec_session_status_text(s), st_header(rec).epoch, st_header(rec).seq);
+    if (s != M2MSEC_SESSION_OK)
         ERR_print_errors_fp(stderr);
     s = open_rec(rcv, rec, rl, sizeof(out), &olen);
-    CHECK(s == M2MSEC_OK, "%s: after repair the receiver opens epoch 2: %s", kind,
-          m2msec_status_text(s));
+    CHECK(s == M2MSEC_SESSION_OK, "%s: after repair the receiver opens epoch 2: %s", kind,
+          m2msec_session_status_text(s));
     ERR_clear_error();
     m2msec_session_free(snd);
     m2msec_session_free(rcv);
@@ -1573,20 +1711,20 @@ static void test_file_store_no_temp_files(void)
     CU_ASSERT_FATAL(make_tmpdir());
     snprintf(spath, sizeof(spath), "%s/s.state", tmpdir);
     snprintf(rpath, sizeof(rpath), "%s/r.state", tmpdir);
-    m2msec_store_file(&sfs, spath);
-    m2msec_store_file(&rfs, rpath);
+    t_store_file(&sfs, spath);
+    t_store_file(&rfs, rpath);
     CU_ASSERT_FATAL(m2msec_store_init(&sfs) && m2msec_store_init(&rfs));
     pol.max_records = 20;
     pol.seq_floor_step = 2;
     st_unique_name(name, sizeof(name), "notemp");
-    snd = st_session(M2MSEC_SENDER, name, &pol, &sfs);
-    rcv = st_session(M2MSEC_RECEIVER, name, &pol, &rfs);
+    snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &sfs);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &rfs);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     for (int i = 0; i < 300; i++) {
         st_fill_plain(pt, 4);
-        if (m2msec_seal(snd, pt, 4, rec, sizeof(rec), &rl) != M2MSEC_OK ||
-            open_rec(rcv, rec, rl, sizeof(out), &olen) != M2MSEC_OK)
+        if (t_seal(snd, pt, 4, rec, sizeof(rec), &rl) != M2MSEC_SESSION_OK ||
+            open_rec(rcv, rec, rl, sizeof(out), &olen) != M2MSEC_SESSION_OK)
             bad++;
     }
     CHECK(bad == 0, "%zu records failed", bad);
@@ -1665,7 +1803,7 @@ static void test_store_init(void)
     CU_ASSERT_FATAL(make_tmpdir());
     snprintf(path, sizeof(path), "%s/state", tmpdir);
     snprintf(lockp, sizeof(lockp), "%s.lock", path);
-    m2msec_store_file(&fs, path);
+    t_store_file(&fs, path);
     CHECK(m2msec_store_init(&fs) == 1, "file store initialised");
     read_file(path, buf, sizeof(buf));
     CHECK(strcmp(buf, "m2msec-state 1\nepoch 0\nseq-floor 0\n") == 0, "initial file \"%s\"", buf);
@@ -1689,7 +1827,7 @@ static void test_store_init(void)
         unlink(path);
         CU_ASSERT_FATAL(m2msec_store_init(&fs) == 1);
         st_unique_name(name, sizeof(name), "init-busy");
-        s = st_session(M2MSEC_RECEIVER, name, NULL, &fs);
+        s = st_session(M2MSEC_SESSION_RECEIVER, name, NULL, &fs);
         CU_ASSERT_PTR_NOT_NULL_FATAL(s);
         unlink(path); /* even with the state gone, the lock says a session runs */
         snprintf(buf, sizeof(buf), "state in use by another session (%s)", path);
@@ -1699,7 +1837,7 @@ static void test_store_init(void)
     }
     /* A missing directory. */
     snprintf(path, sizeof(path), "%s/no/such/dir/state", tmpdir);
-    m2msec_store_file(&fs, path);
+    t_store_file(&fs, path);
     CHECK(store_init_fails_with(&fs, "cannot open the lock file"), "file store: missing dir");
     remove_tree(tmpdir);
     ERR_clear_error();
@@ -1717,9 +1855,9 @@ static void test_lock_file_shapes(void)
     snprintf(lockp, sizeof(lockp), "%s.lock", path);
     snprintf(target, sizeof(target), "%s/elsewhere", tmpdir);
     CU_ASSERT_FATAL(write_file(path, "m2msec-state 1\nepoch 0\nseq-floor 0\n", 35));
-    m2msec_store_file(&fs, path);
+    t_store_file(&fs, path);
     st_unique_name(name, sizeof(name), "lockshape");
-    cfg.role = M2MSEC_SENDER;
+    cfg.role = M2MSEC_SESSION_SENDER;
     cfg.libctx = st_libctx;
     cfg.key = st_key;
     cfg.key_len = sizeof(st_key);
@@ -1767,31 +1905,31 @@ static void test_lock_file_removed(void)
     m2msec_session *a, *b;
     m2msec_session_stats sa, sb;
     size_t rl;
-    m2msec_status s = M2MSEC_OK;
+    m2msec_session_status s = M2MSEC_SESSION_OK;
 
     CU_ASSERT_FATAL(make_tmpdir());
     snprintf(path, sizeof(path), "%s/state", tmpdir);
     snprintf(lockp, sizeof(lockp), "%s.lock", path);
-    m2msec_store_file(&fs, path);
-    m2msec_store_file(&fs2, path);
+    t_store_file(&fs, path);
+    t_store_file(&fs2, path);
     CU_ASSERT_FATAL(m2msec_store_init(&fs));
     st_unique_name(name, sizeof(name), "lockgone");
     pol.max_records = 10;
-    a = st_session(M2MSEC_SENDER, name, &pol, &fs);
+    a = st_session(M2MSEC_SESSION_SENDER, name, &pol, &fs);
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     CU_ASSERT_FATAL(unlink(lockp) == 0);
     ERR_clear_error();
-    for (int i = 0; i < 20 && s == M2MSEC_OK; i++) {
+    for (int i = 0; i < 20 && s == M2MSEC_SESSION_OK; i++) {
         st_fill_plain(pt, 8);
-        s = m2msec_seal(a, pt, 8, rec, sizeof(rec), &rl);
+        s = t_seal(a, pt, 8, rec, sizeof(rec), &rl);
     }
     snprintf(text_buf, sizeof(text_buf),
              "the lock file %s was removed or replaced while a session held it", lockp);
-    CHECK(s == M2MSEC_ERR_STORAGE && errors_have(text_buf, NULL),
-          "the sender re-keyed without its lock file: %s", m2msec_status_text(s));
+    CHECK(s == M2MSEC_SESSION_ERR_STORAGE && errors_have(text_buf, NULL),
+          "the sender re-keyed without its lock file: %s", m2msec_session_status_text(s));
     m2msec_session_get_stats(a, &sa);
     /* Nothing can tell a second sender that the old lock existed: it starts, above. */
-    b = st_session(M2MSEC_SENDER, name, &pol, &fs2);
+    b = st_session(M2MSEC_SESSION_SENDER, name, &pol, &fs2);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     m2msec_session_get_stats(b, &sb);
     CHECK(sb.epoch > sa.epoch, "second sender at epoch %" PRIu64 ", first at %" PRIu64, sb.epoch,
@@ -1803,12 +1941,12 @@ static void test_lock_file_removed(void)
      */
     for (int i = 0; i < 3; i++) {
         st_fill_plain(pt, 8);
-        s = m2msec_seal(a, pt, 8, rec, sizeof(rec), &rl);
-        CHECK(s == M2MSEC_ERR_STORAGE, "the first sender goes on: %s (e%" PRIu64 ")",
-              m2msec_status_text(s), st_header(rec).epoch);
+        s = t_seal(a, pt, 8, rec, sizeof(rec), &rl);
+        CHECK(s == M2MSEC_SESSION_ERR_STORAGE, "the first sender goes on: %s (e%" PRIu64 ")",
+              m2msec_session_status_text(s), st_header(rec).epoch);
     }
     ERR_clear_error();
-    CHECK(m2msec_seal(b, pt, 8, rec, sizeof(rec), &rl) == M2MSEC_OK, "the second sender seals");
+    CHECK(t_seal(b, pt, 8, rec, sizeof(rec), &rl) == M2MSEC_SESSION_OK, "the second sender seals");
     m2msec_session_free(a);
     m2msec_session_free(b);
     remove_tree(tmpdir);
@@ -1828,13 +1966,13 @@ static void test_state_read_back(void)
     char name[64];
     size_t rl, olen;
     uint64_t e;
-    m2msec_status s = M2MSEC_OK;
+    m2msec_session_status s = M2MSEC_SESSION_OK;
     int i;
 
     pol.max_records = 10;
     st_unique_name(name, sizeof(name), "readback");
-    snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
-    rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+    snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &ss);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &sr);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     /*
@@ -1843,56 +1981,56 @@ static void test_state_read_back(void)
      * sender skips it and uses 3.
      */
     ms.lose_ack = 1;
-    for (i = 0; i < 20 && s == M2MSEC_OK; i++) {
+    for (i = 0; i < 20 && s == M2MSEC_SESSION_OK; i++) {
         st_fill_plain(pt, 8);
-        s = m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl);
-        if (s == M2MSEC_OK)
-            CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "open %d", i);
+        s = t_seal(snd, pt, 8, rec, sizeof(rec), &rl);
+        if (s == M2MSEC_SESSION_OK)
+            CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_SESSION_OK, "open %d", i);
     }
-    CHECK(s == M2MSEC_ERR_STORAGE && ms.st.epoch == 2, "lost ack: %s, store epoch %" PRIu64,
-          m2msec_status_text(s), ms.st.epoch);
+    CHECK(s == M2MSEC_SESSION_ERR_STORAGE && ms.st.epoch == 2, "lost ack: %s, store epoch %" PRIu64,
+          m2msec_session_status_text(s), ms.st.epoch);
     ERR_clear_error();
     ms.lose_ack = 0;
     st_fill_plain(pt, 8);
-    s = m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl);
-    CHECK(s == M2MSEC_OK && st_header(rec).epoch == 3 && ms.st.epoch == 3,
-          "after the lost ack: %s, e%" PRIu64 ", store %" PRIu64, m2msec_status_text(s),
+    s = t_seal(snd, pt, 8, rec, sizeof(rec), &rl);
+    CHECK(s == M2MSEC_SESSION_OK && st_header(rec).epoch == 3 && ms.st.epoch == 3,
+          "after the lost ack: %s, e%" PRIu64 ", store %" PRIu64, m2msec_session_status_text(s),
           st_header(rec).epoch, ms.st.epoch);
-    CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK, "its record opens");
+    CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_SESSION_OK, "its record opens");
     /* The same for the receiver's floor. */
     mr.lose_ack = 1;
-    s = M2MSEC_OK;
-    for (i = 0; i < 20 && s == M2MSEC_OK; i++) {
+    s = M2MSEC_SESSION_OK;
+    for (i = 0; i < 20 && s == M2MSEC_SESSION_OK; i++) {
         st_fill_plain(pt, 8);
-        CU_ASSERT_FATAL(m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl) == M2MSEC_OK);
+        CU_ASSERT_FATAL(t_seal(snd, pt, 8, rec, sizeof(rec), &rl) == M2MSEC_SESSION_OK);
         s = open_rec(rcv, rec, rl, sizeof(out), &olen);
     }
-    CHECK(s == M2MSEC_ERR_STORAGE, "receiver, lost ack: %s", m2msec_status_text(s));
+    CHECK(s == M2MSEC_SESSION_ERR_STORAGE, "receiver, lost ack: %s", m2msec_session_status_text(s));
     ERR_clear_error();
     mr.lose_ack = 0;
     st_fill_plain(pt, 8);
-    CU_ASSERT_FATAL(m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl) == M2MSEC_OK);
+    CU_ASSERT_FATAL(t_seal(snd, pt, 8, rec, sizeof(rec), &rl) == M2MSEC_SESSION_OK);
     s = open_rec(rcv, rec, rl, sizeof(out), &olen);
-    CHECK(s == M2MSEC_OK, "receiver after the lost ack: %s", m2msec_status_text(s));
+    CHECK(s == M2MSEC_SESSION_OK, "receiver after the lost ack: %s", m2msec_session_status_text(s));
 
     /* Someone else writes the sender's state: the next epoch move stops it for good. */
     e = ms.st.epoch;
     ms.st.epoch = e + 5;
-    s = M2MSEC_OK;
+    s = M2MSEC_SESSION_OK;
     ERR_clear_error();
-    for (i = 0; i < 20 && s == M2MSEC_OK; i++) {
+    for (i = 0; i < 20 && s == M2MSEC_SESSION_OK; i++) {
         st_fill_plain(pt, 8);
-        s = m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl);
+        s = t_seal(snd, pt, 8, rec, sizeof(rec), &rl);
     }
     snprintf(text_buf, sizeof(text_buf),
              "the state at memory store changed outside this session (it holds epoch %" PRIu64
              " seq-floor 0, this session last saved epoch %" PRIu64 " seq-floor 0)",
              e + 5, e);
-    CHECK(s == M2MSEC_ERR_STORAGE && errors_have(text_buf, NULL), "changed state: %s",
-          m2msec_status_text(s));
+    CHECK(s == M2MSEC_SESSION_ERR_STORAGE && errors_have(text_buf, NULL), "changed state: %s",
+          m2msec_session_status_text(s));
     CHECK(ms.st.epoch == e + 5, "the other writer's state was overwritten");
     ms.st.epoch = e; /* even put back, the session stays stopped */
-    CHECK(m2msec_seal(snd, pt, 8, rec, sizeof(rec), &rl) == M2MSEC_ERR_STORAGE &&
+    CHECK(t_seal(snd, pt, 8, rec, sizeof(rec), &rl) == M2MSEC_SESSION_ERR_STORAGE &&
               errors_have("changed outside this session earlier", NULL),
           "the stopped sender seals again");
     m2msec_session_free(snd);
@@ -1944,7 +2082,7 @@ static void test_interop(void)
         m2msec_session *snd, *rcv;
         unsigned char km[3][ST_MAXKEY + ST_IVLEN];
         size_t olen, rl, opened = 0;
-        m2msec_status s;
+        m2msec_session_status s;
         /* (a) plain -> libm2msec: epochs 0 and 1, several seqs, in this order. */
         static const struct {
             uint64_t epoch, seq;
@@ -1959,7 +2097,7 @@ static void test_interop(void)
         CU_ASSERT_FATAL(st_plain_epoch_km(alg, name, "MN-CSE-session-test", 1, 3600, km[1]));
         CU_ASSERT_FATAL(st_plain_epoch_km(alg, name, "MN-CSE-session-test", 2, 3600, km[2]));
 
-        rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+        rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &sr);
         CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
         for (size_t i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {
             size_t n = plan[i].len;
@@ -1968,9 +2106,9 @@ static void test_interop(void)
             CHECK(st_plain_seal(alg, km[plan[i].epoch], plan[i].epoch, plan[i].seq, pt, n, rec),
                   "%s: plain seal", alg->m2m);
             s = open_rec(rcv, rec, n + ST_OVERHEAD, sizeof(out), &olen);
-            CHECK(s == M2MSEC_OK && olen == n && memcmp(out, pt, n) == 0,
+            CHECK(s == M2MSEC_SESSION_OK && olen == n && memcmp(out, pt, n) == 0,
                   "%s: plain record e%" PRIu64 " s%" PRIu64 " (%zu bytes) opened by libm2msec: %s",
-                  alg->m2m, plan[i].epoch, plan[i].seq, n, m2msec_status_text(s));
+                  alg->m2m, plan[i].epoch, plan[i].seq, n, m2msec_session_status_text(s));
             /* Sanity: the plain side opens its own record; a wrong epoch key does not. */
             CHECK(st_plain_open(alg, km[plan[i].epoch], rec, n + ST_OVERHEAD, out) &&
                       memcmp(out, pt, n) == 0,
@@ -1983,23 +2121,23 @@ static void test_interop(void)
         CHECK(st_plain_seal(alg, km[1], 1, (1u << 30) + 100, pt, 8, rec), "plain seal");
         rec[10] ^= 1; /* seq 2^30 + 100 -> 2^30 + 101 */
         s = open_rec(rcv, rec, 8 + ST_OVERHEAD, sizeof(out), &olen);
-        CHECK(s == M2MSEC_ERR_AUTH, "%s: plain record with another seq in the header: %s", alg->m2m,
-              m2msec_status_text(s));
+        CHECK(s == M2MSEC_SESSION_ERR_AUTH, "%s: plain record with another seq in the header: %s",
+              alg->m2m, m2msec_session_status_text(s));
         m2msec_session_free(rcv);
 
         /* (b) libm2msec -> plain: the sender's records of epochs 1 and 2 (its first is 1). */
-        snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
+        snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &ss);
         CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
         for (int i = 0; i < 14; i++) {
             size_t n = (size_t)st_range(0, 200);
             st_hdr h;
 
             st_fill_plain(pt, n);
-            s = m2msec_seal(snd, pt, n, rec, sizeof(rec), &rl);
+            s = t_seal(snd, pt, n, rec, sizeof(rec), &rl);
             h = st_header(rec);
-            CHECK(s == M2MSEC_OK && rl == n + ST_OVERHEAD && h.epoch >= 1 && h.epoch <= 2,
+            CHECK(s == M2MSEC_SESSION_OK && rl == n + ST_OVERHEAD && h.epoch >= 1 && h.epoch <= 2,
                   "%s: seal %d", alg->m2m, i);
-            if (s != M2MSEC_OK || h.epoch < 1 || h.epoch > 2)
+            if (s != M2MSEC_SESSION_OK || h.epoch < 1 || h.epoch > 2)
                 continue;
             memset(out, 0, sizeof(out));
             CHECK(st_plain_open(alg, km[h.epoch], rec, rl, out) && memcmp(out, pt, n) == 0,
@@ -2032,15 +2170,15 @@ static void test_ccm8(void)
     char name[64];
     m2msec_session *snd, *rcv, *rcv16;
     size_t rl, olen, bad = 0;
-    m2msec_status s;
+    m2msec_session_status s;
 
     pol.aead = M2MSEC_REC_AES_128_CCM;
     pol.tag_len = 8;
     p16.aead = M2MSEC_REC_AES_128_CCM;
     st_unique_name(name, sizeof(name), "ccm8");
-    snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
-    rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
-    rcv16 = st_session(M2MSEC_RECEIVER, name, &p16, &sr16);
+    snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &ss);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &sr);
+    rcv16 = st_session(M2MSEC_SESSION_RECEIVER, name, &p16, &sr16);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv16);
@@ -2054,8 +2192,8 @@ static void test_ccm8(void)
     CHECK(memcmp(km, km16, 16 + ST_IVLEN) != 0, "the 8- and 16-byte tags share a key");
     for (size_t n = 0; n < 300; n++) {
         st_fill_plain(pt, n);
-        s = m2msec_seal(snd, pt, n, rec, sizeof(rec), &rl);
-        if (s != M2MSEC_OK || rl != n + 19) {
+        s = t_seal(snd, pt, n, rec, sizeof(rec), &rl);
+        if (s != M2MSEC_SESSION_OK || rl != n + 19) {
             bad++;
             continue;
         }
@@ -2064,9 +2202,9 @@ static void test_ccm8(void)
         if (!st_plain_open(alg, km, rec, rl, out) || memcmp(out, pt, n) != 0)
             bad++;
         /* A receiver with the 16-byte tag refuses it (other length, other key). */
-        if (open_rec(rcv16, rec, rl, sizeof(out), &olen) == M2MSEC_OK)
+        if (open_rec(rcv16, rec, rl, sizeof(out), &olen) == M2MSEC_SESSION_OK)
             bad++;
-        if (open_rec(rcv, rec, rl, sizeof(out), &olen) != M2MSEC_OK || olen != n ||
+        if (open_rec(rcv, rec, rl, sizeof(out), &olen) != M2MSEC_SESSION_OK || olen != n ||
             memcmp(out, pt, n) != 0)
             bad++;
     }
@@ -2078,11 +2216,11 @@ static void test_ccm8(void)
 
         st_fill_plain(pt, n);
         if (!st_plain_seal(alg, km, 1, q, pt, n, rec) ||
-            open_rec(rcv, rec, n + 19, sizeof(out), &olen) != M2MSEC_OK || olen != n ||
+            open_rec(rcv, rec, n + 19, sizeof(out), &olen) != M2MSEC_SESSION_OK || olen != n ||
             memcmp(out, pt, n) != 0)
             bad++;
         rec[11 + n] ^= 0x40; /* one tag bit */
-        if (open_rec(rcv, rec, n + 19, sizeof(out), &olen) == M2MSEC_OK)
+        if (open_rec(rcv, rec, n + 19, sizeof(out), &olen) == M2MSEC_SESSION_OK)
             bad++;
     }
     CHECK(bad == 0, "%zu of 10 plain CCM-8 records failed", bad);
@@ -2118,7 +2256,7 @@ static void test_ccm8(void)
 
             bp.aead = badtag[i].aead;
             bp.tag_len = badtag[i].tag;
-            cfg.role = i % 2 ? M2MSEC_RECEIVER : M2MSEC_SENDER;
+            cfg.role = i % 2 ? M2MSEC_SESSION_RECEIVER : M2MSEC_SESSION_SENDER;
             cfg.libctx = st_libctx;
             cfg.key = st_key;
             cfg.key_len = sizeof(st_key);
@@ -2139,13 +2277,13 @@ static void test_ccm8(void)
 
         t16.tag_len = 16;
         st_unique_name(name, sizeof(name), "tag16");
-        snd = st_session(M2MSEC_SENDER, name, &t16, &sa);
-        rcv = st_session(M2MSEC_RECEIVER, name, NULL, &sb);
+        snd = st_session(M2MSEC_SESSION_SENDER, name, &t16, &sa);
+        rcv = st_session(M2MSEC_SESSION_RECEIVER, name, NULL, &sb);
         CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
         CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
         st_fill_plain(pt, 40);
-        CHECK(m2msec_seal(snd, pt, 40, rec, sizeof(rec), &rl) == M2MSEC_OK && rl == 40 + 27 &&
-                  open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK,
+        CHECK(t_seal(snd, pt, 40, rec, sizeof(rec), &rl) == M2MSEC_SESSION_OK && rl == 40 + 27 &&
+                  open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_SESSION_OK,
               "tag_len 16 and the default interoperate");
         m2msec_session_free(snd);
         m2msec_session_free(rcv);
@@ -2172,16 +2310,16 @@ static void test_wipe_after_failed_tag(void)
         char name[64];
         m2msec_session *snd, *rcv;
         size_t rl, olen = 99;
-        m2msec_status s;
+        m2msec_session_status s;
 
         pol.aead = alg->m2m;
         st_unique_name(name, sizeof(name), "wipe");
-        snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
-        rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+        snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &ss);
+        rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &sr);
         CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
         CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
         st_fill_plain(pt, n);
-        CU_ASSERT_FATAL(m2msec_seal(snd, pt, n, rec, sizeof(rec), &rl) == M2MSEC_OK);
+        CU_ASSERT_FATAL(t_seal(snd, pt, n, rec, sizeof(rec), &rl) == M2MSEC_SESSION_OK);
         rec[rl - 1] ^= 0x01; /* the last tag bit: the ciphertext itself is genuine */
 
         /* The premise, with the record cipher alone: plaintext before final (not CCM). */
@@ -2219,11 +2357,12 @@ static void test_wipe_after_failed_tag(void)
 
         /* Through the session: refused, and the buffer holds no byte of the plaintext. */
         memset(out, 0xAA, sizeof(out));
-        s = m2msec_open(rcv, rec, rl, out, sizeof(out), &olen);
-        CHECK(s == M2MSEC_ERR_AUTH, "%s: a bad tag gave %s", alg->m2m, m2msec_status_text(s));
+        s = t_open(rcv, rec, rl, out, sizeof(out), &olen);
+        CHECK(s == M2MSEC_SESSION_ERR_AUTH, "%s: a bad tag gave %s", alg->m2m,
+              m2msec_session_status_text(s));
         check_no_output(alg->m2m, olen, n, ZEROED);
         rec[rl - 1] ^= 0x01;
-        CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_OK && olen == n &&
+        CHECK(open_rec(rcv, rec, rl, sizeof(out), &olen) == M2MSEC_SESSION_OK && olen == n &&
                   memcmp(out, pt, n) == 0,
               "%s: the genuine record afterwards", alg->m2m);
         m2msec_session_free(snd);
@@ -2237,6 +2376,8 @@ int main(void)
     static const tc_test tests[] = {
         {"1 round trip, 4 ciphers, sizes 0..16384", test_round_trip},
         {"1 wrong-role calls", test_roles},
+        {"1 return convention: every failure returns 0 with an error queued",
+         test_failures_queue_errors},
         {"1 bad configurations", test_bad_configs},
         {"1 status texts", test_status_text},
         {"2 rejections: replay, window, auth, truncation, version, buffer", test_rejections},

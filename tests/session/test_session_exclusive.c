@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Regression tests of issue 9, point 1: no (key, nonce) reuse and no record
  * accepted twice, whatever the processes do with a session's state
@@ -31,6 +32,7 @@
 
 #include "session_test.h"
 #include "test_errors.h"
+#include "session_call.h"
 
 #define LEN 16
 #define RL (LEN + ST_OVERHEAD)
@@ -98,10 +100,10 @@ static void fresh_state(char *buf, size_t cap, const char *what)
     CU_ASSERT_FATAL(write_state(buf, 0, 0));
 }
 
-static m2msec_session *file_session(m2msec_role role, const char *name, const char *path,
+static m2msec_session *file_session(m2msec_session_role role, const char *name, const char *path,
                                     const m2msec_session_policy *pol, m2msec_store *fs)
 {
-    m2msec_store_file(fs, path);
+    t_store_file(fs, path);
     return st_session(role, name, pol, fs);
 }
 
@@ -139,20 +141,20 @@ static int read_full(int fd, void *buf, size_t n)
     return 1;
 }
 
-static m2msec_status seal(m2msec_session *s, unsigned char *rec, size_t *rl)
+static m2msec_session_status seal(m2msec_session *s, unsigned char *rec, size_t *rl)
 {
     unsigned char pt[LEN];
 
     st_fill_plain(pt, sizeof(pt));
-    return m2msec_seal(s, pt, sizeof(pt), rec, RL, rl);
+    return t_seal(s, pt, sizeof(pt), rec, RL, rl);
 }
 
-static m2msec_status open1(m2msec_session *s, const unsigned char *rec, size_t rl)
+static m2msec_session_status open1(m2msec_session *s, const unsigned char *rec, size_t rl)
 {
     unsigned char out[RL];
     size_t olen;
 
-    return m2msec_open(s, rec, rl, out, sizeof(out), &olen);
+    return t_open(s, rec, rl, out, sizeof(out), &olen);
 }
 
 /* ======================================================================== */
@@ -194,8 +196,8 @@ static void test_two_sender_processes(void)
 
         close(up[0]);
         close(down[1]);
-        c = file_session(M2MSEC_SENDER, name, path, &pol, &cfs);
-        if (c != NULL && seal(c, rec, &rl) == M2MSEC_OK) {
+        c = file_session(M2MSEC_SESSION_SENDER, name, path, &pol, &cfs);
+        if (c != NULL && seal(c, rec, &rl) == M2MSEC_SESSION_OK) {
             m2msec_session_get_stats(c, &st);
             e = st.epoch;
         }
@@ -204,7 +206,7 @@ static void test_two_sender_processes(void)
         /* Hold the state until the parent is done, re-keying meanwhile. */
         if (read_full(down[0], &go, 1))
             for (int i = 0; c != NULL && i < 30; i++)
-                if (seal(c, rec, &rl) != M2MSEC_OK)
+                if (seal(c, rec, &rl) != M2MSEC_SESSION_OK)
                     _exit(4);
         e = c != NULL ? 0 : 3;
         m2msec_session_free(c); /* the child's own session: saved and unlocked as usual */
@@ -216,7 +218,7 @@ static void test_two_sender_processes(void)
     CHECK(child_epoch != UINT64_MAX, "the child's sender did not start");
 
     ERR_clear_error();
-    s = file_session(M2MSEC_SENDER, name, path, &pol, &fs);
+    s = file_session(M2MSEC_SESSION_SENDER, name, path, &pol, &fs);
     CHECK(s == NULL, "a second sender process started on the state of a running one");
     if (s == NULL) {
         char want[700];
@@ -240,7 +242,7 @@ static void test_two_sender_processes(void)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
 
     /* Once the first process ended, a sender starts, above every epoch it used. */
-    s = file_session(M2MSEC_SENDER, name, path, &pol, &fs);
+    s = file_session(M2MSEC_SESSION_SENDER, name, path, &pol, &fs);
     CHECK(s != NULL, "no sender after the first process ended");
     if (s != NULL) {
         m2msec_session_stats st;
@@ -259,14 +261,14 @@ static void test_two_sender_processes(void)
 
 static void test_two_sessions_one_process(void)
 {
-    static const m2msec_role roles[] = {M2MSEC_SENDER, M2MSEC_RECEIVER};
+    static const m2msec_session_role roles[] = {M2MSEC_SESSION_SENDER, M2MSEC_SESSION_RECEIVER};
     char path[512], name[64], want[700];
 
     CU_ASSERT_FATAL(make_tmpdir());
     for (size_t r = 0; r < 2; r++) {
         m2msec_store fs1, fs2;
         m2msec_session *a, *b;
-        const char *role = roles[r] == M2MSEC_SENDER ? "sender" : "receiver";
+        const char *role = roles[r] == M2MSEC_SESSION_SENDER ? "sender" : "receiver";
 
         fresh_state(path, sizeof(path), role);
         st_unique_name(name, sizeof(name), "one-proc");
@@ -325,13 +327,13 @@ static void test_fork(void)
     fresh_state(spath, sizeof(spath), "sender");
     fresh_state(rpath, sizeof(rpath), "receiver");
     st_unique_name(name, sizeof(name), "fork");
-    snd = file_session(M2MSEC_SENDER, name, spath, &pol, &sfs);
-    rcv = file_session(M2MSEC_RECEIVER, name, rpath, &pol, &rfs);
+    snd = file_session(M2MSEC_SESSION_SENDER, name, spath, &pol, &sfs);
+    rcv = file_session(M2MSEC_SESSION_RECEIVER, name, rpath, &pol, &rfs);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
-    CHECK(seal(snd, rec, &rl) == M2MSEC_OK && open1(rcv, rec, rl) == M2MSEC_OK,
+    CHECK(seal(snd, rec, &rl) == M2MSEC_SESSION_OK && open1(rcv, rec, rl) == M2MSEC_SESSION_OK,
           "record 0 before the fork");
-    CU_ASSERT_FATAL(seal(snd, held, &heldlen) == M2MSEC_OK); /* record 1: opened later */
+    CU_ASSERT_FATAL(seal(snd, held, &heldlen) == M2MSEC_SESSION_OK); /* record 1: opened later */
 
     CU_ASSERT_FATAL(pipe(fds) == 0);
     fflush(NULL);
@@ -340,7 +342,7 @@ static void test_fork(void)
     if (pid == 0) {
         unsigned char r = 0, out[RL];
         size_t len = 0, olen = 99;
-        m2msec_status st;
+        m2msec_session_status st;
         m2msec_store fs2;
         m2msec_session *again;
 
@@ -348,21 +350,21 @@ static void test_fork(void)
         ERR_clear_error();
         memset(child_rec, 0, sizeof(child_rec));
         st = seal(snd, child_rec, &len);
-        if (st == M2MSEC_OK)
+        if (st == M2MSEC_SESSION_OK)
             r |= F_SEALED;
         else if (!errors_have("session used after fork", NULL))
             r |= F_SEAL_TEXT;
-        if (st != M2MSEC_OK && len != 0)
+        if (st != M2MSEC_SESSION_OK && len != 0)
             r |= F_OUTPUT;
         memset(out, 0xAA, sizeof(out));
-        st = m2msec_open(rcv, held, heldlen, out, sizeof(out), &olen);
-        if (st == M2MSEC_OK)
+        st = t_open(rcv, held, heldlen, out, sizeof(out), &olen);
+        if (st == M2MSEC_SESSION_OK)
             r |= F_OPENED;
         else if (olen != 0 || out[0] != 0xAA)
             r |= F_OUTPUT;
         ERR_clear_error();
         /* The child inherited the parent's lock: a new session there is refused too. */
-        again = file_session(M2MSEC_SENDER, name, spath, &pol, &fs2);
+        again = file_session(M2MSEC_SESSION_SENDER, name, spath, &pol, &fs2);
         if (again != NULL)
             r |= F_NEW_SESSION;
         m2msec_session_free(again);
@@ -387,7 +389,7 @@ static void test_fork(void)
     CHECK(!(result & F_OUTPUT), "a refusal in the child returned output");
 
     /* The parent goes on: the next sequence number, accepted once. */
-    CHECK(seal(snd, rec, &rl) == M2MSEC_OK && st_header(rec).seq == 2,
+    CHECK(seal(snd, rec, &rl) == M2MSEC_SESSION_OK && st_header(rec).seq == 2,
           "the parent's sender goes on at seq 2 (got %" PRIu64 ")", st_header(rec).seq);
     if (result & F_SEALED)
         CHECK(!(st_header(child_rec).epoch == st_header(rec).epoch &&
@@ -395,9 +397,9 @@ static void test_fork(void)
               "the child and the parent sealed e%" PRIu64 " s%" PRIu64
               " under the same key and nonce",
               st_header(rec).epoch, st_header(rec).seq);
-    CHECK(open1(rcv, held, heldlen) == M2MSEC_OK, "the parent's receiver opens record 1");
-    CHECK(open1(rcv, rec, rl) == M2MSEC_OK, "the parent's receiver opens record 2");
-    CHECK(open1(rcv, held, heldlen) == M2MSEC_ERR_REPLAY, "record 1 once only");
+    CHECK(open1(rcv, held, heldlen) == M2MSEC_SESSION_OK, "the parent's receiver opens record 1");
+    CHECK(open1(rcv, rec, rl) == M2MSEC_SESSION_OK, "the parent's receiver opens record 2");
+    CHECK(open1(rcv, held, heldlen) == M2MSEC_SESSION_ERR_REPLAY, "record 1 once only");
     m2msec_session_free(snd);
     m2msec_session_free(rcv);
     ERR_clear_error();
@@ -423,26 +425,26 @@ static void test_two_receivers(void)
     fresh_state(spath, sizeof(spath), "sender");
     fresh_state(rpath, sizeof(rpath), "receiver");
     st_unique_name(name, sizeof(name), "two-rcv");
-    snd = file_session(M2MSEC_SENDER, name, spath, NULL, &sfs);
+    snd = file_session(M2MSEC_SESSION_SENDER, name, spath, NULL, &sfs);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
-    CU_ASSERT_FATAL(seal(snd, rec, &rl) == M2MSEC_OK);
+    CU_ASSERT_FATAL(seal(snd, rec, &rl) == M2MSEC_SESSION_OK);
 
     /* In one process. */
-    ra = file_session(M2MSEC_RECEIVER, name, rpath, NULL, &fa);
+    ra = file_session(M2MSEC_SESSION_RECEIVER, name, rpath, NULL, &fa);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ra);
     ERR_clear_error();
-    rb = file_session(M2MSEC_RECEIVER, name, rpath, NULL, &fb);
+    rb = file_session(M2MSEC_SESSION_RECEIVER, name, rpath, NULL, &fb);
     CHECK(rb == NULL, "a second receiver on the same state");
-    accepted += open1(ra, rec, rl) == M2MSEC_OK;
+    accepted += open1(ra, rec, rl) == M2MSEC_SESSION_OK;
     if (rb != NULL)
-        accepted += open1(rb, rec, rl) == M2MSEC_OK;
+        accepted += open1(rb, rec, rl) == M2MSEC_SESSION_OK;
     CHECK(accepted == 1, "the record was accepted %d times", accepted);
     m2msec_session_free(rb);
     m2msec_session_free(ra);
     ERR_clear_error();
 
     /* In two processes: a child receiver holds the state; the parent's is refused. */
-    CU_ASSERT_FATAL(seal(snd, rec, &rl) == M2MSEC_OK);
+    CU_ASSERT_FATAL(seal(snd, rec, &rl) == M2MSEC_SESSION_OK);
     CU_ASSERT_FATAL(pipe(fds) == 0);
     fflush(NULL);
     pid = fork();
@@ -453,8 +455,8 @@ static void test_two_receivers(void)
         char r;
 
         close(fds[0]);
-        c = file_session(M2MSEC_RECEIVER, name, rpath, NULL, &cf);
-        r = c == NULL ? 'x' : open1(c, rec, rl) == M2MSEC_OK ? 'y' : 'n';
+        c = file_session(M2MSEC_SESSION_RECEIVER, name, rpath, NULL, &cf);
+        r = c == NULL ? 'x' : open1(c, rec, rl) == M2MSEC_SESSION_OK ? 'y' : 'n';
         if (!write_full(fds[1], &r, 1))
             _exit(5);
         pause(); /* holds the state until killed */
@@ -463,11 +465,11 @@ static void test_two_receivers(void)
     close(fds[1]);
     CHECK(read_full(fds[0], &ok, 1) && ok == 'y', "the child receiver did not accept (%c)", ok);
     ERR_clear_error();
-    rb = file_session(M2MSEC_RECEIVER, name, rpath, NULL, &fb);
+    rb = file_session(M2MSEC_SESSION_RECEIVER, name, rpath, NULL, &fb);
     CHECK(rb == NULL, "a second receiver process on the same state");
     accepted = ok == 'y';
     if (rb != NULL)
-        accepted += open1(rb, rec, rl) == M2MSEC_OK;
+        accepted += open1(rb, rec, rl) == M2MSEC_SESSION_OK;
     CHECK(accepted == 1, "the record was accepted %d times by two receiver processes", accepted);
     m2msec_session_free(rb);
     ERR_clear_error();
@@ -475,9 +477,9 @@ static void test_two_receivers(void)
     waitpid(pid, &status, 0);
     close(fds[0]);
     /* The child is gone (crashed): its state refuses what it accepted. */
-    rb = file_session(M2MSEC_RECEIVER, name, rpath, NULL, &fb);
+    rb = file_session(M2MSEC_SESSION_RECEIVER, name, rpath, NULL, &fb);
     CHECK(rb != NULL, "no receiver after the other process ended");
-    CHECK(rb == NULL || open1(rb, rec, rl) != M2MSEC_OK, "the record was accepted again");
+    CHECK(rb == NULL || open1(rb, rec, rl) != M2MSEC_SESSION_OK, "the record was accepted again");
     m2msec_session_free(rb);
     m2msec_session_free(snd);
     ERR_clear_error();
@@ -498,7 +500,7 @@ static void test_deleted_state(void)
     unsigned char rec[RL];
     size_t rl;
     uint64_t last = 0;
-    m2msec_status ss;
+    m2msec_session_status ss;
 
     CU_ASSERT_FATAL(make_tmpdir());
     st_unique_name(name, sizeof(name), "deleted");
@@ -516,7 +518,8 @@ static void test_deleted_state(void)
         snprintf(never, sizeof(never), "%s/never.state", tmpdir);
         for (int r = 0; r < 2; r++) {
             ERR_clear_error();
-            s = file_session(r == 0 ? M2MSEC_SENDER : M2MSEC_RECEIVER, nname, never, &pol, &fs);
+            s = file_session(r == 0 ? M2MSEC_SESSION_SENDER : M2MSEC_SESSION_RECEIVER, nname, never,
+                             &pol, &fs);
             CHECK(s == NULL, "%s: a session on a state that was never initialised",
                   r == 0 ? "sender" : "receiver");
             CHECK(s != NULL || errors_have(want, NULL), "the refusal does not say \"%s\"", want);
@@ -527,16 +530,16 @@ static void test_deleted_state(void)
 
     /* Deleted between two lives: not a first start. */
     fresh_state(path, sizeof(path), "sender");
-    s = file_session(M2MSEC_SENDER, name, path, &pol, &fs);
+    s = file_session(M2MSEC_SESSION_SENDER, name, path, &pol, &fs);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     for (int i = 0; i < 40; i++)
-        CHECK(seal(s, rec, &rl) == M2MSEC_OK, "seal %d", i);
+        CHECK(seal(s, rec, &rl) == M2MSEC_SESSION_OK, "seal %d", i);
     m2msec_session_get_stats(s, &st);
     last = st.epoch;
     m2msec_session_free(s);
     CU_ASSERT_FATAL(unlink(path) == 0);
     ERR_clear_error();
-    s = file_session(M2MSEC_SENDER, name, path, &pol, &fs);
+    s = file_session(M2MSEC_SESSION_SENDER, name, path, &pol, &fs);
     CHECK(s == NULL, "a sender started on a deleted state (epochs up to %" PRIu64 " were used)",
           last);
     if (s != NULL) {
@@ -553,19 +556,20 @@ static void test_deleted_state(void)
     /* Deleted while a sender runs: the next epoch move is refused. */
     CU_ASSERT_FATAL(write_state(path, last, 0));
     ERR_clear_error();
-    s = file_session(M2MSEC_SENDER, name, path, &pol, &fs);
+    s = file_session(M2MSEC_SESSION_SENDER, name, path, &pol, &fs);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT_FATAL(unlink(path) == 0);
-    ss = M2MSEC_OK;
-    for (int i = 0; i < 20 && ss == M2MSEC_OK; i++)
+    ss = M2MSEC_SESSION_OK;
+    for (int i = 0; i < 20 && ss == M2MSEC_SESSION_OK; i++)
         ss = seal(s, rec, &rl);
-    CHECK(ss == M2MSEC_ERR_STORAGE, "re-key after the state was deleted: %s",
-          m2msec_status_text(ss));
-    CHECK(ss != M2MSEC_ERR_STORAGE || errors_have("was deleted while this session held it", NULL),
+    CHECK(ss == M2MSEC_SESSION_ERR_STORAGE, "re-key after the state was deleted: %s",
+          m2msec_session_status_text(ss));
+    CHECK(ss != M2MSEC_SESSION_ERR_STORAGE ||
+              errors_have("was deleted while this session held it", NULL),
           "the refusal does not say the state was deleted");
     CHECK(access(path, F_OK) != 0, "the deleted state was recreated by the running sender");
     /* And it stays stopped. */
-    CHECK(seal(s, rec, &rl) == M2MSEC_ERR_STORAGE, "the sender goes on after the deletion");
+    CHECK(seal(s, rec, &rl) == M2MSEC_SESSION_ERR_STORAGE, "the sender goes on after the deletion");
     m2msec_session_free(s);
     ERR_clear_error();
     remove_tree(tmpdir);
@@ -583,7 +587,7 @@ static void test_replaced_state(void)
     m2msec_session *snd, *rcv;
     unsigned char rec[RL];
     size_t rl;
-    m2msec_status ss = M2MSEC_OK;
+    m2msec_session_status ss = M2MSEC_SESSION_OK;
     uint64_t e0;
     int i;
 
@@ -594,13 +598,13 @@ static void test_replaced_state(void)
     pol.max_records = 10; /* a re-key every 7 or 8 records */
 
     /* Sender: a backup of its state, then a re-key, then the backup restored. */
-    snd = file_session(M2MSEC_SENDER, name, spath, &pol, &sfs);
+    snd = file_session(M2MSEC_SESSION_SENDER, name, spath, &pol, &sfs);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     read_text(spath, backup, sizeof(backup));
-    CU_ASSERT_FATAL(seal(snd, rec, &rl) == M2MSEC_OK);
+    CU_ASSERT_FATAL(seal(snd, rec, &rl) == M2MSEC_SESSION_OK);
     e0 = st_header(rec).epoch;
     for (i = 0; i < 20 && st_header(rec).epoch == e0; i++)
-        CU_ASSERT_FATAL(seal(snd, rec, &rl) == M2MSEC_OK);
+        CU_ASSERT_FATAL(seal(snd, rec, &rl) == M2MSEC_SESSION_OK);
     CU_ASSERT_FATAL(st_header(rec).epoch == e0 + 1);
     {
         FILE *f = fopen(spath, "w");
@@ -610,37 +614,39 @@ static void test_replaced_state(void)
         fclose(f);
     }
     ERR_clear_error();
-    for (i = 0; i < 20 && ss == M2MSEC_OK; i++)
+    for (i = 0; i < 20 && ss == M2MSEC_SESSION_OK; i++)
         ss = seal(snd, rec, &rl);
-    CHECK(ss == M2MSEC_ERR_STORAGE,
+    CHECK(ss == M2MSEC_SESSION_ERR_STORAGE,
           "the sender re-keyed over a state restored from a backup (epoch %" PRIu64 "): %s",
-          st_header(rec).epoch, m2msec_status_text(ss));
-    CHECK(ss != M2MSEC_ERR_STORAGE || errors_have("changed outside this session", NULL),
+          st_header(rec).epoch, m2msec_session_status_text(ss));
+    CHECK(ss != M2MSEC_SESSION_ERR_STORAGE || errors_have("changed outside this session", NULL),
           "the refusal does not say the state changed outside the session");
     read_text(spath, now, sizeof(now));
     CHECK(strcmp(now, backup) == 0, "the restored state was overwritten: \"%s\"", now);
-    CHECK(seal(snd, rec, &rl) == M2MSEC_ERR_STORAGE, "the sender goes on");
+    CHECK(seal(snd, rec, &rl) == M2MSEC_SESSION_ERR_STORAGE, "the sender goes on");
     m2msec_session_free(snd);
     ERR_clear_error();
 
     /* Receiver: its floor state replaced by an older one; the next floor save is refused. */
     CU_ASSERT_FATAL(write_state(spath, e0 + 5, 0));
-    snd = file_session(M2MSEC_SENDER, name, spath, NULL, &sfs);
-    rcv = file_session(M2MSEC_RECEIVER, name, rpath, NULL, &rfs);
+    snd = file_session(M2MSEC_SESSION_SENDER, name, spath, NULL, &sfs);
+    rcv = file_session(M2MSEC_SESSION_RECEIVER, name, rpath, NULL, &rfs);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
-    CHECK(seal(snd, rec, &rl) == M2MSEC_OK && open1(rcv, rec, rl) == M2MSEC_OK, "first record");
+    CHECK(seal(snd, rec, &rl) == M2MSEC_SESSION_OK && open1(rcv, rec, rl) == M2MSEC_SESSION_OK,
+          "first record");
     read_text(rpath, backup, sizeof(backup));
-    CHECK(seal(snd, rec, &rl) == M2MSEC_OK && open1(rcv, rec, rl) == M2MSEC_OK, "second record");
+    CHECK(seal(snd, rec, &rl) == M2MSEC_SESSION_OK && open1(rcv, rec, rl) == M2MSEC_SESSION_OK,
+          "second record");
     CU_ASSERT_FATAL(write_state(rpath, 0, 0)); /* "restored": accepts everything again */
-    ss = M2MSEC_OK;
-    for (i = 0; i < 50 && ss == M2MSEC_OK; i++) {
-        CU_ASSERT_FATAL(seal(snd, rec, &rl) == M2MSEC_OK);
+    ss = M2MSEC_SESSION_OK;
+    for (i = 0; i < 50 && ss == M2MSEC_SESSION_OK; i++) {
+        CU_ASSERT_FATAL(seal(snd, rec, &rl) == M2MSEC_SESSION_OK);
         ss = open1(rcv, rec, rl);
     }
-    CHECK(ss == M2MSEC_ERR_STORAGE, "the receiver saved over a replaced state: %s",
-          m2msec_status_text(ss));
-    CHECK(ss != M2MSEC_ERR_STORAGE || errors_have("changed outside this session", NULL),
+    CHECK(ss == M2MSEC_SESSION_ERR_STORAGE, "the receiver saved over a replaced state: %s",
+          m2msec_session_status_text(ss));
+    CHECK(ss != M2MSEC_SESSION_ERR_STORAGE || errors_have("changed outside this session", NULL),
           "the refusal does not say the state changed outside the session");
     read_text(rpath, now, sizeof(now));
     CHECK(strcmp(now, "m2msec-state 1\nepoch 0\nseq-floor 0\n") == 0,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * 10^6 records through one sender session and one receiver session, with
  * max_records 200000 so that the sender re-keys by itself several times
@@ -6,6 +7,7 @@
  * its plaintext, and both ends must agree on the final epoch.
  */
 #include "session_test.h"
+#include "session_call.h"
 
 #define TOTAL 1000000u
 #define PTLEN 16
@@ -25,22 +27,22 @@ static void test_million(void)
 
     pol.max_records = 200000;
     st_unique_name(name, sizeof(name), "million");
-    snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
-    rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+    snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &ss);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &sr);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     for (uint32_t i = 0; i < TOTAL; i++) {
         st_hdr h;
-        m2msec_status st;
+        m2msec_session_status st;
 
         /* A counter and a random tail: each plaintext is distinct. */
         st_put_u(pt, i, 4);
         st_put_u(pt + 4, st_rand(), 8);
         st_put_u(pt + 12, i ^ 0xA5A5A5A5u, 4);
-        st = m2msec_seal(snd, pt, PTLEN, rec, sizeof(rec), &rl);
-        if (st != M2MSEC_OK || rl != sizeof(rec)) {
+        st = t_seal(snd, pt, PTLEN, rec, sizeof(rec), &rl);
+        if (st != M2MSEC_SESSION_OK || rl != sizeof(rec)) {
             if (seal_bad++ < 3)
-                CHECK(0, "seal %" PRIu32 ": %s", i, m2msec_status_text(st));
+                CHECK(0, "seal %" PRIu32 ": %s", i, m2msec_session_status_text(st));
             continue;
         }
         h = st_header(rec);
@@ -64,11 +66,11 @@ static void test_million(void)
             max_in_epoch = in_epoch;
         prev_e = h.epoch;
         prev_s = h.seq;
-        st = m2msec_open(rcv, rec, rl, out, sizeof(out), &olen);
-        if (st != M2MSEC_OK) {
+        st = t_open(rcv, rec, rl, out, sizeof(out), &olen);
+        if (st != M2MSEC_SESSION_OK) {
             if (open_bad++ < 3)
                 CHECK(0, "open %" PRIu32 " (e%" PRIu64 " s%" PRIu64 "): %s", i, h.epoch, h.seq,
-                      m2msec_status_text(st));
+                      m2msec_session_status_text(st));
             continue;
         }
         if (olen != PTLEN || memcmp(out, pt, PTLEN) != 0)
@@ -97,7 +99,7 @@ static void test_million(void)
           "receiver state: e%" PRIu64 " floor %" PRIu64 " (last s%" PRIu64 ")", mr.st.epoch,
           mr.st.seq_floor, prev_s);
     /* Replay of the last record is refused after all this. */
-    CHECK(m2msec_open(rcv, rec, rl, out, sizeof(out), &olen) == M2MSEC_ERR_REPLAY,
+    CHECK(t_open(rcv, rec, rl, out, sizeof(out), &olen) == M2MSEC_SESSION_ERR_REPLAY,
           "replay of the last record");
     printf("\n    %u records, %" PRIu64 " epochs, %lu receiver state saves, %ld s ", TOTAL, epochs,
            mr.saves, (long)(time(NULL) - t0));

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Restarts of session endpoints with the file store, in separate processes:
  *
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "session_test.h"
+#include "session_call.h"
 
 #define MAXREC 256 /* plaintexts up to 200 bytes */
 
@@ -157,8 +159,8 @@ static void sender_child(int fd, const char *name, const char *path, uint64_t se
     uint64_t x = seed;
 
     pol.max_records = 50;
-    m2msec_store_file(&fs, path);
-    s = st_session(M2MSEC_SENDER, name, &pol, &fs);
+    t_store_file(&fs, path);
+    s = st_session(M2MSEC_SESSION_SENDER, name, &pol, &fs);
     if (s == NULL)
         _exit(3);
     for (size_t i = 0; i < limit; i++) {
@@ -167,7 +169,7 @@ static void sender_child(int fd, const char *name, const char *path, uint64_t se
 
         for (size_t k = 0; k < n; k++)
             pt[k] = (unsigned char)st_splitmix64(&x);
-        if (m2msec_seal(s, pt, n, rec, sizeof(rec), &rl) != M2MSEC_OK)
+        if (t_seal(s, pt, n, rec, sizeof(rec), &rl) != M2MSEC_SESSION_OK)
             _exit(4);
         len = (uint32_t)rl;
         if (!write_full(fd, &len, sizeof(len)) || !write_full(fd, rec, rl))
@@ -242,7 +244,7 @@ static void test_sender_crash(void)
     {
         m2msec_store fs;
 
-        m2msec_store_file(&fs, path);
+        t_store_file(&fs, path);
         CU_ASSERT_FATAL(m2msec_store_init(&fs)); /* the first start */
     }
 
@@ -259,8 +261,8 @@ static void test_sender_crash(void)
         unsigned char pt[MAXREC];
 
         pol.max_records = 50;
-        m2msec_store_file(&fs, path);
-        s = st_session(M2MSEC_SENDER, name, &pol, &fs);
+        t_store_file(&fs, path);
+        s = st_session(M2MSEC_SESSION_SENDER, name, &pol, &fs);
         CU_ASSERT_PTR_NOT_NULL_FATAL(s);
         for (int i = 0; i < 200; i++) {
             record *x = records_add(&rs);
@@ -268,7 +270,7 @@ static void test_sender_crash(void)
 
             CU_ASSERT_PTR_NOT_NULL_FATAL(x);
             st_fill_plain(pt, n);
-            CHECK(m2msec_seal(s, pt, n, x->b, sizeof(x->b), &x->len) == M2MSEC_OK, "seal");
+            CHECK(t_seal(s, pt, n, x->b, sizeof(x->b), &x->len) == M2MSEC_SESSION_OK, "seal");
             x->epoch = st_header(x->b).epoch;
             x->seq = st_header(x->b).seq;
             x->life = lives;
@@ -347,20 +349,21 @@ static void test_sender_crash(void)
         size_t olen;
 
         pol.max_records = 50;
-        rcv = st_session(M2MSEC_RECEIVER, name, &pol, &sr);
+        rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &sr);
         CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
         bad = 0;
         for (size_t i = 0; i < rs.n; i++) {
-            m2msec_status s = m2msec_open(rcv, rs.r[i].b, rs.r[i].len, out, sizeof(out), &olen);
+            m2msec_session_status s = t_open(rcv, rs.r[i].b, rs.r[i].len, out, sizeof(out), &olen);
 
-            if (s != M2MSEC_OK && bad++ < 5)
+            if (s != M2MSEC_SESSION_OK && bad++ < 5)
                 CHECK(0, "record %zu (life %d, e%" PRIu64 " s%" PRIu64 "): %s", i, rs.r[i].life,
-                      rs.r[i].epoch, rs.r[i].seq, m2msec_status_text(s));
+                      rs.r[i].epoch, rs.r[i].seq, m2msec_session_status_text(s));
         }
         CHECK(bad == 0, "receiver refused %zu of %zu records", bad, rs.n);
         bad = 0;
         for (size_t i = 0; i < rs.n; i++)
-            bad += m2msec_open(rcv, rs.r[i].b, rs.r[i].len, out, sizeof(out), &olen) == M2MSEC_OK;
+            bad +=
+                t_open(rcv, rs.r[i].b, rs.r[i].len, out, sizeof(out), &olen) == M2MSEC_SESSION_OK;
         CHECK(bad == 0, "receiver accepted %zu replays", bad);
         m2msec_session_free(rcv);
     }
@@ -388,7 +391,7 @@ static void seal_small(m2msec_session *s, small_rec *r, size_t n)
 
     for (size_t i = 0; i < n; i++) {
         st_fill_plain(pt, sizeof(pt));
-        if (m2msec_seal(s, pt, sizeof(pt), r[i].b, sizeof(r[i].b), &r[i].len) != M2MSEC_OK)
+        if (t_seal(s, pt, sizeof(pt), r[i].b, sizeof(r[i].b), &r[i].len) != M2MSEC_SESSION_OK)
             bad++;
         r[i].epoch = st_header(r[i].b).epoch;
         r[i].seq = st_header(r[i].b).seq;
@@ -396,12 +399,12 @@ static void seal_small(m2msec_session *s, small_rec *r, size_t n)
     CHECK(bad == 0, "%zu seals failed", bad);
 }
 
-static m2msec_status open_small(m2msec_session *s, const small_rec *r)
+static m2msec_session_status open_small(m2msec_session *s, const small_rec *r)
 {
     unsigned char out[64];
     size_t olen;
 
-    return m2msec_open(s, r->b, r->len, out, sizeof(out), &olen);
+    return t_open(s, r->b, r->len, out, sizeof(out), &olen);
 }
 
 static size_t read_floor(const char *path, uint64_t *epoch)
@@ -433,49 +436,49 @@ static void test_receiver_clean_restart(void)
 
     CU_ASSERT_FATAL(make_tmpdir());
     snprintf(path, sizeof(path), "%s/receiver.state", tmpdir);
-    m2msec_store_file(&fs, path);
+    t_store_file(&fs, path);
     CU_ASSERT_FATAL(m2msec_store_init(&fs));
     st_unique_name(name, sizeof(name), "rclean");
-    snd = st_session(M2MSEC_SENDER, name, NULL, &ss);
+    snd = st_session(M2MSEC_SESSION_SENDER, name, NULL, &ss);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
 
     /* Life 1: accept N1 records, shut down cleanly. */
     seal_small(snd, a, N1);
-    rcv = st_session(M2MSEC_RECEIVER, name, NULL, &fs);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, name, NULL, &fs);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     for (size_t i = 0; i < N1; i++)
-        bad += open_small(rcv, &a[i]) != M2MSEC_OK;
+        bad += open_small(rcv, &a[i]) != M2MSEC_SESSION_OK;
     CHECK(bad == 0, "life 1 refused %zu records", bad);
     m2msec_session_free(rcv);
     fl = read_floor(path, &e);
     CHECK(fl == N1 && e == 1, "clean shutdown saved floor %zu, epoch %" PRIu64, fl, e);
 
     /* Life 2: every old record refused, the next ones accepted: nothing lost. */
-    rcv = st_session(M2MSEC_RECEIVER, name, NULL, &fs);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, name, NULL, &fs);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     bad = 0;
     for (size_t i = 0; i < N1; i++) {
-        m2msec_status s = open_small(rcv, &a[i]);
+        m2msec_session_status s = open_small(rcv, &a[i]);
 
-        if (s != M2MSEC_ERR_TOO_OLD && bad++ < 3)
+        if (s != M2MSEC_SESSION_ERR_TOO_OLD && bad++ < 3)
             CHECK(0, "old record seq %" PRIu64 " after a clean restart: %s", a[i].seq,
-                  m2msec_status_text(s));
+                  m2msec_session_status_text(s));
     }
     CHECK(bad == 0, "%zu old records not refused", bad);
     seal_small(snd, b, N2);
     bad = 0;
     for (size_t i = 0; i < N2; i++)
-        bad += open_small(rcv, &b[i]) != M2MSEC_OK;
+        bad += open_small(rcv, &b[i]) != M2MSEC_SESSION_OK;
     CHECK(bad == 0, "life 2 refused %zu new records (first seq %" PRIu64 ")", bad, b[0].seq);
     m2msec_session_get_stats(rcv, &st);
-    CHECK(st.rejected[M2MSEC_ERR_TOO_OLD] == N1 && st.records == N2 && st.epoch == 1,
+    CHECK(st.rejected[M2MSEC_SESSION_ERR_TOO_OLD] == N1 && st.records == N2 && st.epoch == 1,
           "life 2 stats: too old %" PRIu64 ", records %" PRIu64 ", epoch %" PRIu64,
-          st.rejected[M2MSEC_ERR_TOO_OLD], st.records, st.epoch);
+          st.rejected[M2MSEC_SESSION_ERR_TOO_OLD], st.records, st.epoch);
     /* Some records of epoch 1 are sealed but held back; then the sender restarts (epoch 2). */
     seal_small(snd, c, N3);
     m2msec_session_free(rcv);
     m2msec_session_free(snd);
-    snd = st_session(M2MSEC_SENDER, name, NULL, &ss);
+    snd = st_session(M2MSEC_SESSION_SENDER, name, NULL, &ss);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     seal_small(snd, d, N3);
     CHECK(d[0].epoch == 2, "restarted sender uses epoch %" PRIu64, d[0].epoch);
@@ -486,32 +489,33 @@ static void test_receiver_clean_restart(void)
      * and never accepted, are accepted once; everything of epoch 0 accepted
      * before the restart stays refused.
      */
-    rcv = st_session(M2MSEC_RECEIVER, name, NULL, &fs);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, name, NULL, &fs);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     bad = 0;
     for (size_t i = 0; i < N3; i++)
-        bad += open_small(rcv, &d[i]) != M2MSEC_OK;
+        bad += open_small(rcv, &d[i]) != M2MSEC_SESSION_OK;
     CHECK(bad == 0, "life 3 refused %zu records of the new epoch", bad);
     bad = 0;
     for (size_t i = 0; i < N3; i++)
-        bad += open_small(rcv, &c[i]) != M2MSEC_OK;
+        bad += open_small(rcv, &c[i]) != M2MSEC_SESSION_OK;
     CHECK(bad == 0, "life 3 refused %zu late records of the restored epoch 1 (seq %" PRIu64 "..)",
           bad, c[0].seq);
     bad = 0;
     for (size_t i = 0; i < N3; i++)
-        bad += open_small(rcv, &c[i]) != M2MSEC_ERR_REPLAY;
+        bad += open_small(rcv, &c[i]) != M2MSEC_SESSION_ERR_REPLAY;
     for (size_t i = 0; i < N2; i++)
-        bad += open_small(rcv, &b[i]) != M2MSEC_ERR_TOO_OLD;
+        bad += open_small(rcv, &b[i]) != M2MSEC_SESSION_ERR_TOO_OLD;
     for (size_t i = 0; i < N1; i++)
-        bad += open_small(rcv, &a[i]) != M2MSEC_ERR_TOO_OLD;
+        bad += open_small(rcv, &a[i]) != M2MSEC_SESSION_ERR_TOO_OLD;
     CHECK(bad == 0, "%zu records of epoch 1 accepted before not refused", bad);
     m2msec_session_get_stats(rcv, &st);
     CHECK(st.records == 2 * N3 && st.epoch == 2 && st.rekeys == 1 &&
-              st.rejected[M2MSEC_ERR_REPLAY] == N3 && st.rejected[M2MSEC_ERR_TOO_OLD] == N1 + N2,
+              st.rejected[M2MSEC_SESSION_ERR_REPLAY] == N3 &&
+              st.rejected[M2MSEC_SESSION_ERR_TOO_OLD] == N1 + N2,
           "life 3 stats: records %" PRIu64 ", epoch %" PRIu64 ", rekeys %" PRIu64
           ", replays %" PRIu64 ", too old %" PRIu64,
-          st.records, st.epoch, st.rekeys, st.rejected[M2MSEC_ERR_REPLAY],
-          st.rejected[M2MSEC_ERR_TOO_OLD]);
+          st.records, st.epoch, st.rekeys, st.rejected[M2MSEC_SESSION_ERR_REPLAY],
+          st.rejected[M2MSEC_SESSION_ERR_TOO_OLD]);
     m2msec_session_free(rcv);
     fl = read_floor(path, &e);
     CHECK(fl == N3 && e == 2, "floor %zu of epoch %" PRIu64, fl, e);
@@ -531,12 +535,12 @@ static void receiver_child(int fd, const char *name, const char *path,
     m2msec_store fs;
     m2msec_session *s;
 
-    m2msec_store_file(&fs, path);
-    s = st_session(M2MSEC_RECEIVER, name, pol, &fs);
+    t_store_file(&fs, path);
+    s = st_session(M2MSEC_SESSION_RECEIVER, name, pol, &fs);
     if (s == NULL)
         _exit(3);
     for (size_t i = 0; i < n; i++) {
-        char ok = open_small(s, &recs[i]) == M2MSEC_OK ? 'y' : 'n';
+        char ok = open_small(s, &recs[i]) == M2MSEC_SESSION_OK ? 'y' : 'n';
 
         if (!write_full(fd, &ok, 1))
             _exit(5);
@@ -565,11 +569,11 @@ static void receiver_crash_case(int exact, size_t N, uint64_t max_records)
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     st_unique_name(name, sizeof(name), "rcrash");
     snprintf(path, sizeof(path), "%s/%s.state", tmpdir, name);
-    m2msec_store_file(&fs, path);
+    t_store_file(&fs, path);
     CU_ASSERT_FATAL(m2msec_store_init(&fs));
     pol.max_records = max_records;
     pol.seq_floor_step = 16;
-    snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
+    snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &ss);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     seal_small(snd, a, N);
 
@@ -606,19 +610,21 @@ static void receiver_crash_case(int exact, size_t N, uint64_t max_records)
      * the k acknowledged ones are lost: at most one floor step (16) when the
      * child was killed idle right after the k-th record.
      */
-    rcv = st_session(M2MSEC_RECEIVER, name, &pol, &fs);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &fs);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     bad = 0;
     for (size_t i = 0; i < N; i++) {
-        m2msec_status want = a[i].epoch < e                         ? M2MSEC_ERR_OLD_EPOCH
-                             : a[i].epoch == e && a[i].seq < floor_ ? M2MSEC_ERR_TOO_OLD
-                                                                    : M2MSEC_OK;
-        m2msec_status got = open_small(rcv, &a[i]);
+        m2msec_session_status want = a[i].epoch < e ? M2MSEC_SESSION_ERR_OLD_EPOCH
+                                     : a[i].epoch == e && a[i].seq < floor_
+                                         ? M2MSEC_SESSION_ERR_TOO_OLD
+                                         : M2MSEC_SESSION_OK;
+        m2msec_session_status got = open_small(rcv, &a[i]);
 
         if (got != want && bad++ < 3)
             CHECK(0, "record %zu (e%" PRIu64 " s%" PRIu64 ") after the crash: %s, want %s", i,
-                  a[i].epoch, a[i].seq, m2msec_status_text(got), m2msec_status_text(want));
-        if (want != M2MSEC_OK)
+                  a[i].epoch, a[i].seq, m2msec_session_status_text(got),
+                  m2msec_session_status_text(want));
+        if (want != M2MSEC_SESSION_OK)
             refused++;
     }
     CHECK(bad == 0, "%zu records with an unexpected status after the restart", bad);
@@ -629,39 +635,39 @@ static void receiver_crash_case(int exact, size_t N, uint64_t max_records)
     /* Replays of all of them now: refused. */
     bad = 0;
     for (size_t i = 0; i < N; i++)
-        bad += open_small(rcv, &a[i]) == M2MSEC_OK;
+        bad += open_small(rcv, &a[i]) == M2MSEC_SESSION_OK;
     CHECK(bad == 0, "%zu replays accepted", bad);
 
     /* A new sender epoch is accepted; then every older epoch is stale. */
     m2msec_session_free(snd);
-    snd = st_session(M2MSEC_SENDER, name, &pol, &ss);
+    snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &ss);
     CU_ASSERT_PTR_NOT_NULL_FATAL(snd);
     d = OPENSSL_zalloc(10 * sizeof(*d));
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
     seal_small(snd, d, 10);
     bad = 0;
     for (size_t i = 0; i < 10; i++)
-        bad += open_small(rcv, &d[i]) != M2MSEC_OK;
+        bad += open_small(rcv, &d[i]) != M2MSEC_SESSION_OK;
     CHECK(d[0].epoch == a[N - 1].epoch + 1 && bad == 0, "new epoch %" PRIu64 ": %zu refused",
           d[0].epoch, bad);
     bad = 0;
     for (size_t i = 0; i < N; i++)
-        bad += open_small(rcv, &a[i]) == M2MSEC_OK;
+        bad += open_small(rcv, &a[i]) == M2MSEC_SESSION_OK;
     CHECK(bad == 0, "%zu records of older epochs accepted after the new one", bad);
     m2msec_session_free(rcv);
 
     /* And once more after this clean shutdown. */
     {
-        m2msec_status s;
+        m2msec_session_status s;
 
-        rcv = st_session(M2MSEC_RECEIVER, name, &pol, &fs);
+        rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &fs);
         CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
         s = open_small(rcv, &a[N - 1]);
-        CHECK(s == M2MSEC_ERR_OLD_EPOCH, "older epoch after a restart in the new one: %s",
-              m2msec_status_text(s));
+        CHECK(s == M2MSEC_SESSION_ERR_OLD_EPOCH, "older epoch after a restart in the new one: %s",
+              m2msec_session_status_text(s));
         s = open_small(rcv, &d[9]);
-        CHECK(s == M2MSEC_ERR_TOO_OLD, "last record of the new epoch after a restart: %s",
-              m2msec_status_text(s));
+        CHECK(s == M2MSEC_SESSION_ERR_TOO_OLD, "last record of the new epoch after a restart: %s",
+              m2msec_session_status_text(s));
         m2msec_session_free(rcv);
     }
     printf("\n    %s kill after %zu of %zu (epochs 0..%" PRIu64 "): state e%" PRIu64
@@ -703,20 +709,20 @@ typedef struct {
     size_t first[KP_N]; /* index of the first record of epoch e */
     size_t count[KP_N]; /* records of epoch e */
     uint64_t last_epoch;
-    m2msec_state crash; /* the receiver's state at its crash: (E, F) */
+    m2msec_session_state crash; /* the receiver's state at its crash: (E, F) */
 } kp_world;
 
 static kp_world kp;
 
 /* exp[status]++ and check the status of one record. */
-static void kp_expect(m2msec_session *rcv, const small_rec *r, m2msec_status want, uint64_t *exp,
-                      const char *what)
+static void kp_expect(m2msec_session *rcv, const small_rec *r, m2msec_session_status want,
+                      uint64_t *exp, const char *what)
 {
-    m2msec_status got = open_small(rcv, r);
+    m2msec_session_status got = open_small(rcv, r);
 
     exp[want]++;
     CHECK(got == want, "%s: record e%" PRIu64 " s%" PRIu64 " is '%s', want '%s'", what, r->epoch,
-          r->seq, m2msec_status_text(got), m2msec_status_text(want));
+          r->seq, m2msec_session_status_text(got), m2msec_session_status_text(want));
 }
 
 /* The counters of the session match what the test expected, status by status. */
@@ -726,12 +732,12 @@ static void kp_check_stats(m2msec_session *rcv, const uint64_t *exp, uint64_t ep
     m2msec_session_stats st;
 
     m2msec_session_get_stats(rcv, &st);
-    CHECK(st.records == exp[M2MSEC_OK] && st.epoch == epoch,
+    CHECK(st.records == exp[M2MSEC_SESSION_OK] && st.epoch == epoch,
           "%s: %" PRIu64 " records accepted in epoch %" PRIu64 ", want %" PRIu64 " in %" PRIu64,
-          what, st.records, st.epoch, exp[M2MSEC_OK], epoch);
-    for (int i = 1; i < M2MSEC_STATUS_COUNT; i++)
+          what, st.records, st.epoch, exp[M2MSEC_SESSION_OK], epoch);
+    for (int i = 1; i < M2MSEC_SESSION_STATUS_COUNT; i++)
         CHECK(st.rejected[i] == exp[i], "%s: %" PRIu64 " refused as '%s', want %" PRIu64, what,
-              st.rejected[i], m2msec_status_text((m2msec_status)i), exp[i]);
+              st.rejected[i], m2msec_session_status_text((m2msec_session_status)i), exp[i]);
 }
 
 static const small_rec *kp_rec(uint64_t epoch, uint64_t seq)
@@ -749,7 +755,7 @@ static m2msec_session *kp_receiver(mem_store *mr, m2msec_store *sr, uint64_t gra
     mr->have = 1;
     *sr = mem_store_of(mr);
     pol.grace_seconds = grace;
-    return st_session(M2MSEC_RECEIVER, kp.name, &pol, sr);
+    return st_session(M2MSEC_SESSION_RECEIVER, kp.name, &pol, sr);
 }
 
 static int kp_setup(void)
@@ -763,7 +769,7 @@ static int kp_setup(void)
     memset(&kp, 0, sizeof(kp));
     st_unique_name(kp.name, sizeof(kp.name), "keepprev");
     spol.max_records = 20; /* re-key every 14 to 16 records */
-    snd = st_session(M2MSEC_SENDER, kp.name, &spol, &ss);
+    snd = st_session(M2MSEC_SESSION_SENDER, kp.name, &spol, &ss);
     if (snd == NULL)
         return 0;
     seal_small(snd, kp.r, KP_N);
@@ -783,11 +789,11 @@ static int kp_setup(void)
 
     /* Receiver life 1: epochs 1 .. E - 1 (a sender's first is 1), records 0 .. h - 1 of E; then
        it crashes. */
-    rcv = st_session(M2MSEC_RECEIVER, kp.name, NULL, &sr);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, kp.name, NULL, &sr);
     if (rcv == NULL)
         return 0;
     for (size_t i = 0; i < kp.first[KP_E] + KP_H; i++)
-        bad += open_small(rcv, &kp.r[i]) != M2MSEC_OK;
+        bad += open_small(rcv, &kp.r[i]) != M2MSEC_SESSION_OK;
     kp.crash = mr.st; /* what a crash leaves: the clean shutdown below saves more */
     m2msec_session_free(rcv);
     printf("\n    epochs 0..%" PRIu64 ", %zu records in e%d; receiver crash state e%" PRIu64
@@ -810,7 +816,7 @@ static int kp_setup(void)
 static void kp_late_records(size_t early)
 {
     const uint64_t E = KP_E, F = kp.crash.seq_floor;
-    uint64_t exp[M2MSEC_STATUS_COUNT] = {0};
+    uint64_t exp[M2MSEC_SESSION_STATUS_COUNT] = {0};
     mem_store mr;
     m2msec_store sr;
     m2msec_session *rcv = kp_receiver(&mr, &sr, 0);
@@ -820,8 +826,8 @@ static void kp_late_records(size_t early)
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     snprintf(what, sizeof(what), "%zu of E first", early);
     for (uint64_t s = F; s < F + early; s++)
-        kp_expect(rcv, kp_rec(E, s), M2MSEC_OK, exp, "E at or above the floor, before E+1");
-    kp_expect(rcv, kp_rec(E + 1, 0), M2MSEC_OK, exp, "first record of E+1");
+        kp_expect(rcv, kp_rec(E, s), M2MSEC_SESSION_OK, exp, "E at or above the floor, before E+1");
+    kp_expect(rcv, kp_rec(E + 1, 0), M2MSEC_SESSION_OK, exp, "first record of E+1");
     kp_check_stats(rcv, exp, E + 1, what);
     CHECK(mr.st.epoch == E + 1, "%s: the store holds epoch %" PRIu64 " after E+1", what,
           mr.st.epoch);
@@ -836,7 +842,7 @@ static void kp_late_records(size_t early)
         late[j] = t;
     }
     for (size_t i = 0; i < nlate; i++)
-        kp_expect(rcv, &kp.r[late[i]], M2MSEC_OK, exp, "late record of E within grace");
+        kp_expect(rcv, &kp.r[late[i]], M2MSEC_SESSION_OK, exp, "late record of E within grace");
     kp_check_stats(rcv, exp, E + 1, what);
 
     /*
@@ -845,38 +851,38 @@ static void kp_late_records(size_t early)
      * replay. Epochs below E: stale.
      */
     for (uint64_t s = 0; s < kp.count[E]; s++)
-        kp_expect(rcv, kp_rec(E, s), s < F ? M2MSEC_ERR_TOO_OLD : M2MSEC_ERR_REPLAY, exp,
-                  "E again");
+        kp_expect(rcv, kp_rec(E, s), s < F ? M2MSEC_SESSION_ERR_TOO_OLD : M2MSEC_SESSION_ERR_REPLAY,
+                  exp, "E again");
     for (uint64_t e = 1; e < E; e++)
         for (uint64_t s = 0; s < kp.count[e]; s++)
-            kp_expect(rcv, kp_rec(e, s), M2MSEC_ERR_OLD_EPOCH, exp, "epoch below E");
+            kp_expect(rcv, kp_rec(e, s), M2MSEC_SESSION_ERR_OLD_EPOCH, exp, "epoch below E");
     kp_check_stats(rcv, exp, E + 1, what);
 
     /* E + 1 goes on; its replays are refused. */
     for (uint64_t s = 1; s < kp.count[E + 1]; s++)
-        kp_expect(rcv, kp_rec(E + 1, s), M2MSEC_OK, exp, "E+1");
-    kp_expect(rcv, kp_rec(E + 1, 0), M2MSEC_ERR_REPLAY, exp, "E+1 again");
+        kp_expect(rcv, kp_rec(E + 1, s), M2MSEC_SESSION_OK, exp, "E+1");
+    kp_expect(rcv, kp_rec(E + 1, 0), M2MSEC_SESSION_ERR_REPLAY, exp, "E+1 again");
 
     /* E + 2: E + 1 becomes previous, E is stale, even above the floor. */
-    kp_expect(rcv, kp_rec(E + 2, 0), M2MSEC_OK, exp, "first record of E+2");
-    kp_expect(rcv, kp_rec(E, F), M2MSEC_ERR_OLD_EPOCH, exp, "E after E+2");
-    kp_expect(rcv, kp_rec(E, kp.count[E] - 1), M2MSEC_ERR_OLD_EPOCH, exp, "E after E+2");
-    kp_expect(rcv, kp_rec(E + 1, 1), M2MSEC_ERR_REPLAY, exp, "E+1 again after E+2");
+    kp_expect(rcv, kp_rec(E + 2, 0), M2MSEC_SESSION_OK, exp, "first record of E+2");
+    kp_expect(rcv, kp_rec(E, F), M2MSEC_SESSION_ERR_OLD_EPOCH, exp, "E after E+2");
+    kp_expect(rcv, kp_rec(E, kp.count[E] - 1), M2MSEC_SESSION_ERR_OLD_EPOCH, exp, "E after E+2");
+    kp_expect(rcv, kp_rec(E + 1, 1), M2MSEC_SESSION_ERR_REPLAY, exp, "E+1 again after E+2");
     kp_check_stats(rcv, exp, E + 2, what);
     m2msec_session_free(rcv);
 
     /* And after a clean restart in E + 2: nothing of E or E + 1 any more. */
     memset(exp, 0, sizeof(exp));
-    rcv = st_session(M2MSEC_RECEIVER, kp.name, NULL, &sr);
+    rcv = st_session(M2MSEC_SESSION_RECEIVER, kp.name, NULL, &sr);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     CHECK(mr.st.epoch == E + 2 && mr.st.seq_floor == 1,
           "%s: clean shutdown saved e%" PRIu64 " floor %" PRIu64, what, mr.st.epoch,
           mr.st.seq_floor);
-    kp_expect(rcv, kp_rec(E + 3, 0), M2MSEC_OK, exp, "E+3 after the second restart");
-    kp_expect(rcv, kp_rec(E + 2, 1), M2MSEC_OK, exp, "late E+2 after the second restart");
-    kp_expect(rcv, kp_rec(E + 2, 0), M2MSEC_ERR_TOO_OLD, exp, "E+2 below its floor");
+    kp_expect(rcv, kp_rec(E + 3, 0), M2MSEC_SESSION_OK, exp, "E+3 after the second restart");
+    kp_expect(rcv, kp_rec(E + 2, 1), M2MSEC_SESSION_OK, exp, "late E+2 after the second restart");
+    kp_expect(rcv, kp_rec(E + 2, 0), M2MSEC_SESSION_ERR_TOO_OLD, exp, "E+2 below its floor");
     for (uint64_t e = 1; e <= E + 1; e++)
-        kp_expect(rcv, kp_rec(e, kp.count[e] - 1), M2MSEC_ERR_OLD_EPOCH, exp,
+        kp_expect(rcv, kp_rec(e, kp.count[e] - 1), M2MSEC_SESSION_ERR_OLD_EPOCH, exp,
                   "epoch below the restored one");
     kp_check_stats(rcv, exp, E + 3, "second restart");
     m2msec_session_free(rcv);
@@ -891,26 +897,28 @@ static void kp_late_records(size_t early)
 static void kp_storage_failure(void)
 {
     const uint64_t E = KP_E, F = kp.crash.seq_floor;
-    uint64_t exp[M2MSEC_STATUS_COUNT] = {0};
+    uint64_t exp[M2MSEC_SESSION_STATUS_COUNT] = {0};
     mem_store mr;
     m2msec_store sr;
     m2msec_session *rcv = kp_receiver(&mr, &sr, 0);
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     mr.fail_save = 1;
-    kp_expect(rcv, kp_rec(E + 1, 0), M2MSEC_ERR_STORAGE, exp, "E+1 while the store fails");
+    kp_expect(rcv, kp_rec(E + 1, 0), M2MSEC_SESSION_ERR_STORAGE, exp, "E+1 while the store fails");
     CHECK(mr.st.epoch == E && mr.st.seq_floor == F && mr.saves == 0,
           "the store changed to e%" PRIu64 " floor %" PRIu64 " (%lu saves)", mr.st.epoch,
           mr.st.seq_floor, mr.saves);
     kp_check_stats(rcv, exp, E, "storage failure");
     mr.fail_save = 0;
-    kp_expect(rcv, kp_rec(E, F - 1), M2MSEC_ERR_TOO_OLD, exp, "E below the floor");
-    kp_expect(rcv, kp_rec(E + 1, 0), M2MSEC_ERR_REPLAY, exp, "E+1 record refused for storage");
-    kp_expect(rcv, kp_rec(E + 1, 1), M2MSEC_OK, exp, "E+1 once the store works");
-    kp_expect(rcv, kp_rec(E, F + 1), M2MSEC_OK, exp, "late record of E");
-    kp_expect(rcv, kp_rec(E, F + 1), M2MSEC_ERR_REPLAY, exp, "late record of E again");
-    kp_expect(rcv, kp_rec(E, F - 1), M2MSEC_ERR_TOO_OLD, exp, "E below the floor");
-    kp_expect(rcv, kp_rec(E - 1, kp.count[E - 1] - 1), M2MSEC_ERR_OLD_EPOCH, exp, "epoch below E");
+    kp_expect(rcv, kp_rec(E, F - 1), M2MSEC_SESSION_ERR_TOO_OLD, exp, "E below the floor");
+    kp_expect(rcv, kp_rec(E + 1, 0), M2MSEC_SESSION_ERR_REPLAY, exp,
+              "E+1 record refused for storage");
+    kp_expect(rcv, kp_rec(E + 1, 1), M2MSEC_SESSION_OK, exp, "E+1 once the store works");
+    kp_expect(rcv, kp_rec(E, F + 1), M2MSEC_SESSION_OK, exp, "late record of E");
+    kp_expect(rcv, kp_rec(E, F + 1), M2MSEC_SESSION_ERR_REPLAY, exp, "late record of E again");
+    kp_expect(rcv, kp_rec(E, F - 1), M2MSEC_SESSION_ERR_TOO_OLD, exp, "E below the floor");
+    kp_expect(rcv, kp_rec(E - 1, kp.count[E - 1] - 1), M2MSEC_SESSION_ERR_OLD_EPOCH, exp,
+              "epoch below E");
     kp_check_stats(rcv, exp, E + 1, "after the storage failure");
     m2msec_session_free(rcv);
     ERR_clear_error();
@@ -928,7 +936,7 @@ static void test_restart_keeps_previous(void)
 static void test_restart_previous_grace_ends(void)
 {
     const uint64_t E = KP_E, F = kp.crash.seq_floor, grace = 2;
-    uint64_t exp[M2MSEC_STATUS_COUNT] = {0};
+    uint64_t exp[M2MSEC_SESSION_STATUS_COUNT] = {0};
     mem_store mr;
     m2msec_store sr;
     m2msec_session *rcv;
@@ -937,8 +945,8 @@ static void test_restart_previous_grace_ends(void)
     CU_ASSERT_FATAL(kp.crash.epoch == KP_E && F + 3 <= kp.count[E]);
     rcv = kp_receiver(&mr, &sr, grace);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
-    kp_expect(rcv, kp_rec(E + 1, 0), M2MSEC_OK, exp, "first record of E+1");
-    kp_expect(rcv, kp_rec(E, F), M2MSEC_OK, exp, "late record of E within grace");
+    kp_expect(rcv, kp_rec(E + 1, 0), M2MSEC_SESSION_OK, exp, "first record of E+1");
+    kp_expect(rcv, kp_rec(E, F), M2MSEC_SESSION_OK, exp, "late record of E within grace");
     t1 = time(NULL);
     /* Wait until the grace period (at most t1 + grace) is surely over. */
     while (time(NULL) < t1 + (time_t)grace + 2) {
@@ -946,11 +954,12 @@ static void test_restart_previous_grace_ends(void)
 
         nanosleep(&ts, NULL);
     }
-    kp_expect(rcv, kp_rec(E, F + 1), M2MSEC_ERR_OLD_EPOCH, exp, "late record of E after grace");
-    kp_expect(rcv, kp_rec(E, F), M2MSEC_ERR_OLD_EPOCH, exp, "E again after grace");
-    kp_expect(rcv, kp_rec(E, 0), M2MSEC_ERR_TOO_OLD, exp, "E below the floor after grace");
-    kp_expect(rcv, kp_rec(E - 1, 0), M2MSEC_ERR_OLD_EPOCH, exp, "epoch below E");
-    kp_expect(rcv, kp_rec(E + 1, 1), M2MSEC_OK, exp, "E+1 goes on");
+    kp_expect(rcv, kp_rec(E, F + 1), M2MSEC_SESSION_ERR_OLD_EPOCH, exp,
+              "late record of E after grace");
+    kp_expect(rcv, kp_rec(E, F), M2MSEC_SESSION_ERR_OLD_EPOCH, exp, "E again after grace");
+    kp_expect(rcv, kp_rec(E, 0), M2MSEC_SESSION_ERR_TOO_OLD, exp, "E below the floor after grace");
+    kp_expect(rcv, kp_rec(E - 1, 0), M2MSEC_SESSION_ERR_OLD_EPOCH, exp, "epoch below E");
+    kp_expect(rcv, kp_rec(E + 1, 1), M2MSEC_SESSION_OK, exp, "E+1 goes on");
     kp_check_stats(rcv, exp, E + 1, "grace over");
     m2msec_session_free(rcv);
     ERR_clear_error();

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for the device integrity status record reader and writer
  * (common/status_record.c, docs/PROTOCOL.md section 8), and the file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for the m2msec KDFs: M2M-SESSION-KDF, ONEM2M-KDF, OSCORE-KDF
  * and the internal HKDF they share.

@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for common/: the one strict reader of the device policy file
  * (policy_file.c), the check of the provider's openssl.cnf section
  * (conf_check.c, also through the built module and OSSL_LIB_CTX_load_config),
  * the manifest state reader, the file reader's refusals (symlinks, FIFOs,
  * size), and the status record invalidation of libm2msec
- * (m2msec_status_invalidate), whose MAC is checked with OpenSSL's own HMAC
+ * (m2msec_integrity_status_invalidate), whose MAC is checked with OpenSSL's own HMAC
  * (EVP_Q_mac on the default provider), never with the code under test.
  */
 #define _DEFAULT_SOURCE /* realpath() */
@@ -496,10 +497,12 @@ static void test_invalidate(void)
 
     CHECK(def != NULL, "default provider");
     pathf(path, "integrity.status");
-    CHECK(m2msec_status_write(ref, path, key, sizeof(key), 1, 7, 1767225600u), "passed written");
-    CHECK(m2msec_status_invalidate(ref, path, key, sizeof(key), 1767225700u), "invalidated");
+    CHECK(m2msec_integrity_status_write(ref, path, key, sizeof(key), 1, 7, 1767225600u),
+          "passed written");
+    CHECK(m2msec_integrity_status_invalidate(ref, path, key, sizeof(key), 1767225700u),
+          "invalidated");
     /* the writer fails (a key the provider would not accept): nothing is written */
-    CHECK(!m2msec_status_write(ref, path, key, 8, 1, 8, 1767225800u), "a failing write");
+    CHECK(!m2msec_integrity_status_write(ref, path, key, 8, 1, 8, 1767225800u), "a failing write");
     ERR_clear_error();
     f = fopen(path, "r");
     n = f != NULL ? fread(text, 1, sizeof(text) - 1, f) : 0;
@@ -517,8 +520,8 @@ static void test_invalidate(void)
         snprintf(hex + 2 * i, 3, "%02x", mac[i]);
     snprintf(want + body, sizeof(want) - body, "mac %s\n", hex);
     CHECK(strcmp(text, want) == 0, "still the verifying record after the failed write:\n%s", text);
-    CHECK(!m2msec_status_invalidate(ref, path, NULL, 32, 1), "NULL key refused");
-    CHECK(!m2msec_status_invalidate(ref, path, key, 65, 1), "a 65-byte key refused");
+    CHECK(!m2msec_integrity_status_invalidate(ref, path, NULL, 32, 1), "NULL key refused");
+    CHECK(!m2msec_integrity_status_invalidate(ref, path, key, 65, 1), "a 65-byte key refused");
     ERR_clear_error();
     unlink(path);
     OSSL_PROVIDER_unload(def);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The reason codes (include/m2msec/errors.h, made from the one list
  * M2MSEC_REASONS): every number is the one released before the list

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for common/text.c and common/io.c: the one strict decimal
  * parser (edge cases, and a round trip against printf's own rendering of

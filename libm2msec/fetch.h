@@ -1,11 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec internal: fetching a file's expected copy from the remediation
- * repository (libm2msec/remediate.c), and the test hook of the actions
- * (libm2msec/actions.c). The m2m_ functions are not exported; the
- * m2msec_ ones are exported for the tests only and are not part of the API.
+ * repository (libm2msec/fetch.c), for the remediation action
+ * (libm2msec/remediate.c). Not exported.
  */
-#ifndef M2MSEC_LIBM2MSEC_REMEDIATE_H
-#define M2MSEC_LIBM2MSEC_REMEDIATE_H
+#ifndef M2MSEC_LIBM2MSEC_FETCH_H
+#define M2MSEC_LIBM2MSEC_FETCH_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -35,17 +35,5 @@ int m2m_fetch(OSSL_LIB_CTX *libctx, const char *repository, const char *path, in
  * replaced by "***@", and the whole is escaped (escape.h).
  */
 void m2m_repository_display(const char *repository, char *out, size_t len);
-
-/*
- * Tests only. When set, the remediation calls @p hook after each step with
- * the file's path and the step's name: "downloaded" (the verified copy is
- * in its temporary file), "swapped" (the verified copy is in place, the
- * old file under the temporary name), "quarantined" (the old file is in
- * the quarantine directory). A non-zero return is treated as an errno
- * value of a failure at that point, so the undo of every later state can
- * be tested. NULL removes it. Not thread-safe.
- */
-typedef int (*m2msec_actions_test_hook)(void *arg, const char *step, const char *path);
-void m2msec_actions_set_test_hook(m2msec_actions_test_hook hook, void *arg);
 
 #endif
