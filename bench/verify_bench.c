@@ -9,22 +9,28 @@
  *
  *   m2msec    m2msec_verify_tree with one job per online core, extra-file
  *             walk on (what `m2msec verify` does by default);
- *   openssl   one thread: open each listed file, read it in 256 KiB
- *             blocks into one EVP_MD_CTX (SHA-256), compare the digest;
- *   sha256sum `sha256sum --quiet --strict -c MANIFEST` in the root.
+ *   m2msec 1  the same with one job (`m2msec verify --jobs 1`), for CPU per
+ *             file against the loop below;
+ *   openssl   the anchor for CPU: one thread, open each listed file, read it
+ *             in 256 KiB blocks into one EVP_MD_CTX (SHA-256), compare;
+ *   sha256sum the anchor for wall time: `sha256sum --quiet --strict -c
+ *             MANIFEST` in the root.
  *
  * Every contender runs as its own process (this program re-executes itself
- * for the first two, fork + exec for sha256sum), so the peak resident set
- * reported, ru_maxrss from wait4(), is that contender's own. m2msec and
- * openssl time themselves from after the manifest is parsed to the last
- * digest; sha256sum is timed from fork to exit (it reads the manifest
- * itself: a few milliseconds at most).
+ * for the first three, fork + exec for sha256sum), so the peak resident set
+ * reported, ru_maxrss from wait4(), is that contender's own. The children
+ * time themselves from after the manifest is parsed to the last digest
+ * (wall, and CPU of all their threads); sha256sum is timed from fork to exit
+ * (it reads the manifest itself: a few milliseconds at most), its CPU from
+ * wait4().
  *
  * The page cache is warmed by one untimed run of each; then the contenders
- * run interleaved (A, B, C, A, B, C, ...) and the best of the rounds is
- * kept. MB/s are 10^6 bytes per second of file data. Missed targets are
- * printed as lines starting with "MISSED:". The temporary tree is removed
- * at the end (also after an error).
+ * run once per round in an order that alternates per round
+ * (bench_timing.h), and the ratios are taken per round and printed as
+ * minimum / median / maximum. MB/s are 10^6 bytes per second of file data
+ * in the best round. Missed targets (on the median) are printed as lines
+ * starting with "MISSED:". The temporary tree is removed at the end (also
+ * after an error).
  *
  * Usage: verify_bench [-s] [-x] [-d DIR] [-r ROUNDS] [-j JOBS]
  */
@@ -51,21 +57,26 @@
 
 #include "m2msec/integrity.h"
 
+#include "bench_timing.h"
+
 #define BUF_SIZE (256 * 1024)
-#define MAX_ROUNDS 20
+#define MAX_ROUNDS BT_MAX_ROUNDS
 #define MANIFEST_MAX (64u << 20)
 
 /* Targets on a 2-core machine (the ratios are what is compared). */
 #define TARGET_LARGE_VS_OPENSSL 1.8
 #define TARGET_LARGE_VS_SHA256SUM 5.0
-#define TARGET_SMALL_VS_SHA256SUM 3.0
+#define TARGET_SMALL_VS_SHA256SUM 3.5 /* issue 13 */
+#define TARGET_CPU_VS_LOOP 1.05        /* issue 13: m2msec --jobs 1 CPU / loop CPU, at most */
 
-enum { C_M2MSEC, C_OPENSSL, C_SHA256SUM, NCONTENDERS };
-static const char *const cname[NCONTENDERS] = {"m2msec", "openssl", "sha256sum"};
+enum { C_M2MSEC, C_M2MSEC1, C_OPENSSL, C_SHA256SUM, NCONTENDERS };
+static const char *const cname[NCONTENDERS] = {"m2msec", "m2msec", "openssl", "sha256sum"};
 
 typedef struct {
-    double best;     /* seconds */
-    long maxrss_kib; /* largest ru_maxrss over the runs */
+    double wall[MAX_ROUNDS]; /* seconds per round */
+    double cpu[MAX_ROUNDS];  /* CPU seconds (all threads) per round */
+    double best;             /* least wall seconds */
+    long maxrss_kib;         /* largest ru_maxrss over the runs */
 } RESULT;
 
 static char workdir[PATH_MAX];
@@ -74,11 +85,16 @@ static char self_exe[PATH_MAX];
 
 static double now(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return bt_wall();
 }
+
+/* CPU time of the whole process (every thread), for the children. */
+static double cpu_now(void)
+{
+    return bt_clock(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+static double cpu_child; /* set by the child functions */
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -249,9 +265,11 @@ static double child_m2msec(const m2msec_manifest *m, const char *root, unsigned 
 
     opt.jobs = jobs;
     opt.report_extra = !no_extra;
+    cpu_child = cpu_now();
     t0 = now();
     r = m2msec_verify_tree(NULL, m, root, &opt);
     t1 = now();
+    cpu_child = cpu_now() - cpu_child;
     if (r == NULL || m2msec_report_failures(r) != 0)
         die("m2msec_verify_tree failed on %s", root);
     m2msec_report_free(r);
@@ -269,6 +287,7 @@ static double child_openssl(const m2msec_manifest *m, const char *root)
 
     if (md == NULL || ctx == NULL || buf == NULL || rootfd < 0)
         die("cannot set up the OpenSSL loop for %s", root);
+    cpu_child = cpu_now();
     t0 = now();
     for (size_t i = 0; i < m2msec_manifest_count(m); i++) {
         const m2msec_manifest_entry *e = m2msec_manifest_entry_at(m, i);
@@ -286,6 +305,7 @@ static double child_openssl(const m2msec_manifest *m, const char *root)
             die("digest mismatch on %s", e->path);
     }
     t1 = now();
+    cpu_child = cpu_now() - cpu_child;
     close(rootfd);
     free(buf);
     EVP_MD_CTX_free(ctx);
@@ -307,7 +327,7 @@ static int child_main(int argc, char **argv)
     else
         t = child_openssl(m, argv[4]);
     m2msec_manifest_free(m);
-    printf("%.9f\n", t);
+    printf("%.9f %.9f\n", t, cpu_child);
     return fflush(stdout) == 0 ? 0 : 2;
 }
 
@@ -317,7 +337,7 @@ static int child_main(int argc, char **argv)
 
 /* Run contender c on (manifest, root); returns seconds and the child's peak RSS. */
 static double run_one(int c, const char *manifest, const char *root, unsigned jobs,
-                      long *maxrss_kib)
+                      long *maxrss_kib, double *cpu)
 {
     int pfd[2] = {-1, -1}, status = 0;
     char jobs_s[16], line[64] = {0};
@@ -326,7 +346,7 @@ static double run_one(int c, const char *manifest, const char *root, unsigned jo
     pid_t pid;
     ssize_t n;
 
-    snprintf(jobs_s, sizeof(jobs_s), "%u", jobs);
+    snprintf(jobs_s, sizeof(jobs_s), "%u", c == C_M2MSEC1 ? 1 : jobs);
     if (c != C_SHA256SUM && pipe(pfd) != 0)
         die("%s", "pipe failed");
     fflush(stdout);
@@ -364,7 +384,17 @@ static double run_one(int c, const char *manifest, const char *root, unsigned jo
         die("%s failed (did every file verify?)", cname[c]);
     if (ru.ru_maxrss > *maxrss_kib)
         *maxrss_kib = ru.ru_maxrss;
-    return c == C_SHA256SUM ? t1 - t0 : strtod(line, NULL);
+    if (c == C_SHA256SUM) {
+        *cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+        return t1 - t0;
+    } else {
+        char *end = NULL;
+        double w = strtod(line, &end);
+
+        *cpu = strtod(end, NULL);
+        return w;
+    }
 }
 
 static void bench_tree(const char *label, const char *manifest, const char *root, uint64_t bytes,
@@ -372,31 +402,39 @@ static void bench_tree(const char *label, const char *manifest, const char *root
 {
     for (int c = 0; c < NCONTENDERS; c++) {
         long rss = 0;
+        double cpu;
 
+        memset(&res[c], 0, sizeof(res[c]));
         res[c].best = 1e30;
-        res[c].maxrss_kib = 0;
-        run_one(c, manifest, root, jobs, &rss); /* warm the page cache */
+        run_one(c, manifest, root, jobs, &rss, &cpu); /* warm the page cache */
     }
     for (int r = 0; r < rounds; r++)
-        for (int c = 0; c < NCONTENDERS; c++) {
-            double t = run_one(c, manifest, root, jobs, &res[c].maxrss_kib);
+        for (int i = 0; i < NCONTENDERS; i++) {
+            int c = bt_order(r, i, NCONTENDERS);
+            double t = run_one(c, manifest, root, jobs, &res[c].maxrss_kib, &res[c].cpu[r]);
 
+            res[c].wall[r] = t;
             if (t < res[c].best)
                 res[c].best = t;
         }
     printf("\n%s: %zu files, %.1f MiB\n", label, files, (double)bytes / 1048576.0);
-    printf("  %-34s %10s %10s %12s\n", "contender", "MB/s", "best s", "peak RSS");
+    printf("  %-34s %9s %9s %11s %12s %11s\n", "contender", "MB/s", "best s", "median CPU s",
+           "CPU us/file", "peak RSS");
     for (int c = 0; c < NCONTENDERS; c++) {
         char what[64];
+        bt_stats cpu = bt_summary(res[c].cpu, rounds);
 
         if (c == C_M2MSEC)
             snprintf(what, sizeof(what), "m2msec_verify_tree, %u jobs", jobs);
+        else if (c == C_M2MSEC1)
+            snprintf(what, sizeof(what), "m2msec_verify_tree, 1 job");
         else if (c == C_OPENSSL)
             snprintf(what, sizeof(what), "OpenSSL SHA-256 loop, 1 thread");
         else
             snprintf(what, sizeof(what), "sha256sum -c (coreutils)");
-        printf("  %-34s %10.0f %10.3f %8.1f MiB\n", what, (double)bytes / 1e6 / res[c].best,
-               res[c].best, (double)res[c].maxrss_kib / 1024.0);
+        printf("  %-34s %9.0f %9.3f %11.3f %12.2f %7.1f MiB\n", what,
+               (double)bytes / 1e6 / res[c].best, res[c].best, cpu.med,
+               cpu.med * 1e6 / (double)files, (double)res[c].maxrss_kib / 1024.0);
     }
 }
 
@@ -414,10 +452,20 @@ static double loadavg(void)
     return l;
 }
 
-static int ratio_line(const char *what, double ratio, double target)
+/* Print min / median / max of a per-round ratio; 1 when the median meets the target. */
+static int ratio_line(const char *what, const double *num, const double *den, int rounds,
+                      double target, int at_most)
 {
-    printf("  %-44s %6.2fx  (target >= %.1fx)\n", what, ratio, target);
-    return ratio >= target;
+    char buf[64];
+    bt_stats st = bt_ratio(num, den, rounds);
+    int ok = at_most ? st.med <= target : st.med >= target;
+
+    printf("  %-46s %s  (target %s %.2fx)\n", what, bt_fmt(buf, sizeof(buf), st),
+           at_most ? "<=" : ">=", target);
+    if (!ok)
+        printf("MISSED: %s: median %.3fx, target %s %.2fx\n", what, st.med, at_most ? "<=" : ">=",
+               target);
+    return ok;
 }
 
 static void usage(void)
@@ -427,7 +475,7 @@ static void usage(void)
             "  -s         small run: 4 x 16 MiB and 2,000 small files (default 4 x 256 MiB\n"
             "             and 20,000 files of 1-16 KiB)\n"
             "  -d DIR     make the temporary tree in DIR (default $TMPDIR, then /tmp)\n"
-            "  -r ROUNDS  interleaved timed rounds, best kept (default 3)\n"
+            "  -r ROUNDS  interleaved timed rounds (default 5)\n"
             "  -j JOBS    m2msec jobs (default: online cores)\n"
             "  -x         m2msec without the walk for extra files (as --no-extra)\n");
     exit(2);
@@ -438,7 +486,7 @@ int main(int argc, char **argv)
     const char *base = getenv("TMPDIR");
     char large_root[PATH_MAX + 16], small_root[PATH_MAX + 16];
     char large_man[PATH_MAX + 32], small_man[PATH_MAX + 32];
-    int small_run = 0, rounds = 3, opt, missed = 0;
+    int small_run = 0, rounds = 5, opt, missed = 0;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned jobs = cores > 0 ? (unsigned)cores : 1;
     int large_n = 4, small_n = 20000;
@@ -501,7 +549,7 @@ int main(int argc, char **argv)
     if ((buf = malloc(BUF_SIZE)) == NULL)
         die("%s", "out of memory");
 
-    printf("verify_bench: %ld online cores, m2msec jobs %u%s, %d rounds (best kept), %s\n", cores,
+    printf("verify_bench: %ld online cores, m2msec jobs %u%s, %d rounds, %s\n", cores,
            jobs, no_extra ? " without the extra-file walk" : "", rounds,
            OpenSSL_version(OPENSSL_VERSION));
     printf("tree: %s; load average at the start %.2f\n", workdir, loadavg());
@@ -520,27 +568,20 @@ int main(int argc, char **argv)
     bench_tree("small files (1-16 KiB)", small_man, small_root, small_bytes, (size_t)small_n, jobs,
                rounds, small);
 
-    printf("\nratios (time of the other / time of m2msec):\n");
-    if (!ratio_line("large: m2msec vs OpenSSL 1 thread",
-                    large[C_OPENSSL].best / large[C_M2MSEC].best, TARGET_LARGE_VS_OPENSSL))
-        missed |= 1;
-    if (!ratio_line("large: m2msec vs sha256sum", large[C_SHA256SUM].best / large[C_M2MSEC].best,
-                    TARGET_LARGE_VS_SHA256SUM))
-        missed |= 2;
-    if (!ratio_line("small: m2msec vs sha256sum", small[C_SHA256SUM].best / small[C_M2MSEC].best,
-                    TARGET_SMALL_VS_SHA256SUM))
-        missed |= 4;
-    printf("  %-44s %6.2fx  (no target)\n", "small: m2msec vs OpenSSL 1 thread",
-           small[C_OPENSSL].best / small[C_M2MSEC].best);
-    if (missed & 1)
-        printf("MISSED: large files: m2msec %.2fx single-thread OpenSSL, target >= %.1fx\n",
-               large[C_OPENSSL].best / large[C_M2MSEC].best, TARGET_LARGE_VS_OPENSSL);
-    if (missed & 2)
-        printf("MISSED: large files: m2msec %.2fx sha256sum, target >= %.1fx\n",
-               large[C_SHA256SUM].best / large[C_M2MSEC].best, TARGET_LARGE_VS_SHA256SUM);
-    if (missed & 4)
-        printf("MISSED: small files: m2msec %.2fx sha256sum, target >= %.1fx\n",
-               small[C_SHA256SUM].best / small[C_M2MSEC].best, TARGET_SMALL_VS_SHA256SUM);
+    printf("\nratios per round, min / median / max (wall: time of the other / time of m2msec; "
+           "CPU: m2msec 1 job / the loop):\n");
+    missed += !ratio_line("large: m2msec vs OpenSSL 1 thread (wall)", large[C_OPENSSL].wall,
+                          large[C_M2MSEC].wall, rounds, TARGET_LARGE_VS_OPENSSL, 0);
+    missed += !ratio_line("large: m2msec vs sha256sum (wall)", large[C_SHA256SUM].wall,
+                          large[C_M2MSEC].wall, rounds, TARGET_LARGE_VS_SHA256SUM, 0);
+    missed += !ratio_line("small: m2msec vs sha256sum (wall)", small[C_SHA256SUM].wall,
+                          small[C_M2MSEC].wall, rounds, TARGET_SMALL_VS_SHA256SUM, 0);
+    missed += !ratio_line("small: CPU of m2msec 1 job / OpenSSL loop", small[C_M2MSEC1].cpu,
+                          small[C_OPENSSL].cpu, rounds, TARGET_CPU_VS_LOOP, 1);
+    missed += !ratio_line("large: CPU of m2msec 1 job / OpenSSL loop", large[C_M2MSEC1].cpu,
+                          large[C_OPENSSL].cpu, rounds, TARGET_CPU_VS_LOOP, 1);
+    if (missed == 0)
+        printf("all verify targets met in this run\n");
     if (jobs < 2)
         printf("note: one core only; the targets assume two\n");
     printf("load average at the end %.2f (above ~0.5 per core, other processes share the "
