@@ -102,8 +102,8 @@ static inline void bt_load(const char *prog, const char *when)
     if (f == NULL)
         return;
     if (fscanf(f, "%lf %lf %lf", &l1, &l5, &l15) == 3)
-        printf("%s: load average %s: %.2f %.2f %.2f (1/5/15 min) on %ld CPUs\n", prog, when, l1,
-               l5, l15, sysconf(_SC_NPROCESSORS_ONLN));
+        printf("%s: load average %s: %.2f %.2f %.2f (1/5/15 min) on %ld CPUs\n", prog, when, l1, l5,
+               l15, sysconf(_SC_NPROCESSORS_ONLN));
     fclose(f);
 }
 

@@ -775,9 +775,10 @@ static void section_throughput(void)
                 }
             }
         }
-        printf("\n  %zu-byte records               rec/s       MB/s   ns/rec  vs raw (min / median / "
-               "max)  allocs/rec\n",
-               sizes[z]);
+        printf(
+            "\n  %zu-byte records               rec/s       MB/s   ns/rec  vs raw (min / median / "
+            "max)  allocs/rec\n",
+            sizes[z]);
         for (int c = 0; c < NCONT; c++) {
             if (st[c] == NULL)
                 continue;
@@ -796,16 +797,17 @@ static void section_throughput(void)
         char a[64], b[64], c[64];
 
         printf("  %6zu B: vs raw EVP %s; vs DTLS 1.2 %s; vs secretstream %s\n", sizes[z],
-               fmt_ratio(a, sizeof(a), z, C_SESS, C_RAW), fmt_ratio(b, sizeof(b), z, C_SESS, C_DTLS),
+               fmt_ratio(a, sizeof(a), z, C_SESS, C_RAW),
+               fmt_ratio(b, sizeof(b), z, C_SESS, C_DTLS),
                fmt_ratio(c, sizeof(c), z, C_SESS, C_SODIUM));
     }
-    printf("\n  Layers at 64 B (best rounds): raw AEAD %.0f ns, the provider cipher adds %.0f ns, the "
-           "session adds %.0f ns\n",
-           tput[0][C_RAW] > 0 ? 1e9 / tput[0][C_RAW] : 0,
-           tput[0][C_REC] > 0 && tput[0][C_RAW] > 0 ? 1e9 / tput[0][C_REC] - 1e9 / tput[0][C_RAW]
-                                                    : 0,
-           tput[0][C_SESS] > 0 && tput[0][C_REC] > 0 ? 1e9 / tput[0][C_SESS] - 1e9 / tput[0][C_REC]
-                                                     : 0);
+    printf(
+        "\n  Layers at 64 B (best rounds): raw AEAD %.0f ns, the provider cipher adds %.0f ns, the "
+        "session adds %.0f ns\n",
+        tput[0][C_RAW] > 0 ? 1e9 / tput[0][C_RAW] : 0,
+        tput[0][C_REC] > 0 && tput[0][C_RAW] > 0 ? 1e9 / tput[0][C_REC] - 1e9 / tput[0][C_RAW] : 0,
+        tput[0][C_SESS] > 0 && tput[0][C_REC] > 0 ? 1e9 / tput[0][C_SESS] - 1e9 / tput[0][C_REC]
+                                                  : 0);
 }
 
 /* ======================= section 2: replay window ======================= */

@@ -67,7 +67,7 @@
 #define TARGET_LARGE_VS_OPENSSL 1.8
 #define TARGET_LARGE_VS_SHA256SUM 5.0
 #define TARGET_SMALL_VS_SHA256SUM 3.5 /* issue 13 */
-#define TARGET_CPU_VS_LOOP 1.05        /* issue 13: m2msec --jobs 1 CPU / loop CPU, at most */
+#define TARGET_CPU_VS_LOOP 1.05       /* issue 13: m2msec --jobs 1 CPU / loop CPU, at most */
 
 enum { C_M2MSEC, C_M2MSEC1, C_OPENSSL, C_SHA256SUM, NCONTENDERS };
 static const char *const cname[NCONTENDERS] = {"m2msec", "m2msec", "openssl", "sha256sum"};
@@ -463,8 +463,8 @@ static int ratio_line(const char *what, const double *num, const double *den, in
     printf("  %-46s %s  (target %s %.2fx)\n", what, bt_fmt(buf, sizeof(buf), st),
            at_most ? "<=" : ">=", target);
     if (!ok)
-        printf("MISSED: %s: median %.3fx, target %s %.2fx\n", what, st.med, at_most ? "<=" : ">=",
-               target);
+        printf("MISSED: %s: median %.3fx, target %s %.2fx\n", what, st.med,
+               at_most ? "<=" : ">=", target);
     return ok;
 }
 
@@ -549,8 +549,8 @@ int main(int argc, char **argv)
     if ((buf = malloc(BUF_SIZE)) == NULL)
         die("%s", "out of memory");
 
-    printf("verify_bench: %ld online cores, m2msec jobs %u%s, %d rounds, %s\n", cores,
-           jobs, no_extra ? " without the extra-file walk" : "", rounds,
+    printf("verify_bench: %ld online cores, m2msec jobs %u%s, %d rounds, %s\n", cores, jobs,
+           no_extra ? " without the extra-file walk" : "", rounds,
            OpenSSL_version(OPENSSL_VERSION));
     printf("tree: %s; load average at the start %.2f\n", workdir, loadavg());
     fflush(stdout);
