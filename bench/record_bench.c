@@ -37,6 +37,7 @@
  *                     [-o CONTENDER] [-z SIZE] [-d STATE_DIR]
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,18 +171,19 @@ static void die_status(const char *what, m2msec_status st)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: record_bench [-p MODULES_DIR] [-t SECONDS] [-r ROUNDS] [-s SECTIONS]\n"
-            "                    [-o CONTENDER] [-z SIZE] [-d STATE_DIR]\n"
-            "  -p DIR      directory holding m2msec.so (default $M2M_MODULES)\n"
-            "  -t SECONDS  time per run (default 0.3)\n"
-            "  -r ROUNDS   interleaved rounds (default 7, at most 31)\n"
-            "  -s SECTIONS sections to run, e.g. 13 (default 1234: throughput, replay,\n"
-            "              re-key, memory)\n"
-            "  -o NAME     section 1 only runs NAME: raw, rec, session, dtls or sodium\n"
-            "              (for profiling; ratios against missing baselines are n/a)\n"
-            "  -z SIZE     section 1 only runs records of SIZE bytes (64, 1024 or 16384)\n"
-            "  -d DIR      where the file-store state files go (default $TMPDIR or /tmp)\n");
+    fprintf(stderr, "usage: record_bench [-p MODULES_DIR] [-t SECONDS] [-r ROUNDS] [-s SECTIONS]\n"
+                    "                    [-o CONTENDER] [-z SIZE] [-d STATE_DIR]\n"
+                    "  -p DIR      directory holding m2msec.so (default $M2M_MODULES)\n"
+                    "  -t SECONDS  time per run (default 0.3)\n"
+                    "  -r ROUNDS   interleaved rounds (default 7, at most 31)\n"
+                    "  -s SECTIONS sections to run, e.g. 13 (default 123456: throughput, replay,\n"
+                    "              re-key, memory, gateway under attack, cost per session count)\n"
+                    "  -o NAME     section 1 only runs NAME: raw, rec, session, dtls or sodium\n"
+                    "              (for profiling; ratios against missing baselines are n/a)\n"
+                    "  -z SIZE     section 1 only runs records of SIZE bytes (64, 1024 or 16384)\n"
+                    "  -d DIR      where the file-store state files go (default $TMPDIR or /tmp)\n"
+                    "  -n COUNT    section 5: receiver sessions of the gateway (default 10000)\n"
+                    "  -L          section 6 up to 100,000 sessions (default up to 10,000)\n");
     exit(2);
 }
 
@@ -1362,9 +1364,313 @@ static void section_memory(void)
     printf("  %-44s %9ld\n", "DTLS 1.2 server SSL", mem_dtls_srv);
 }
 
+/* ============ sections 5 and 6: many sessions (a gateway) ============ */
+
+static bt_stats attack_ratio;
+static size_t attack_lost;
+
+typedef struct {
+    unsigned char key[32];
+    MEM_STORE sm, rm;
+    m2msec_store ss, rs;
+    m2msec_session *snd, *rcv;
+    uint64_t epoch; /* epoch of the last record sealed */
+} PAIR;
+
+static size_t n_gateway = 10000; /* -n */
+static int large_counts;         /* -L: section 6 up to 100,000 sessions */
+
+/* n sender/receiver pairs, memory stores; the sender re-keys every ~16 records if rekey. */
+static PAIR *pairs_new(size_t n, int rekey)
+{
+    PAIR *p = calloc(n, sizeof(*p));
+    m2msec_session_policy spol = {0};
+
+    if (p == NULL)
+        die("out of memory");
+    spol.max_records = 20; /* soft limit at 70-80 %: a new epoch every 14-16 records */
+    for (size_t i = 0; i < n; i++) {
+        random_bytes(p[i].key, sizeof(p[i].key));
+        mem_store_init(&p[i].ss, &p[i].sm);
+        mem_store_init(&p[i].rs, &p[i].rm);
+        p[i].snd = session_make(M2MSEC_SENDER, p[i].key, rekey ? &spol : NULL, &p[i].ss);
+        p[i].rcv = session_make(M2MSEC_RECEIVER, p[i].key, NULL, &p[i].rs);
+    }
+    return p;
+}
+
+static void pairs_free(PAIR *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        m2msec_session_free(p[i].snd);
+        m2msec_session_free(p[i].rcv);
+    }
+    free(p);
+}
+
+static uint64_t xs_state = 0x9E3779B97F4A7C15ull;
+
+static uint64_t xs(void)
+{
+    xs_state ^= xs_state << 13;
+    xs_state ^= xs_state >> 7;
+    xs_state ^= xs_state << 17;
+    return xs_state;
+}
+
+#define GW_REC (64 + M2MSEC_HEADER_LEN + TAG_LEN)
+
+typedef struct {
+    uint32_t pair;
+    unsigned char b[GW_REC];
+} GW_RECORD;
+
+/* Seal one 64-byte record for each of `count` sessions taken round-robin from *next. */
+static void gw_seal(PAIR *p, size_t n, GW_RECORD *out, size_t count, size_t *next)
+{
+    for (size_t i = 0; i < count; i++) {
+        size_t k = (*next)++ % n;
+
+        out[i].pair = (uint32_t)k;
+        if (seal_or_die(p[k].snd, msg, 64, out[i].b, sizeof(out[i].b)) != GW_REC)
+            die("unexpected record length");
+        p[k].epoch = (uint64_t)out[i].b[1] << 24 | (uint64_t)out[i].b[2] << 16 |
+                     (uint64_t)out[i].b[3] << 8 | out[i].b[4];
+    }
+}
+
+/*
+ * A forged record for a random session: a random 32-bit epoch; an epoch
+ * just ahead (next, or within the default jump limit); the current epoch
+ * with a random seq; or a replay of an already delivered record.
+ */
+static void gw_forge(PAIR *p, size_t n, GW_RECORD *f, const GW_RECORD *old, size_t nold)
+{
+    uint64_t r = xs(), k = r % n, epoch, seq = xs() & 0xFFFFFFFFFFFFull;
+
+    switch ((r >> 32) % 4) {
+    case 0:
+        epoch = xs() & 0xFFFFFFFFu;
+        break;
+    case 1:
+        epoch = p[k].epoch + 1 + (xs() % 2 ? 0 : 1 + xs() % 4095);
+        break;
+    case 2:
+        epoch = p[k].epoch;
+        break;
+    default:
+        if (nold > 0) {
+            *f = old[xs() % nold];
+            return;
+        }
+        epoch = p[k].epoch;
+    }
+    f->pair = (uint32_t)k;
+    put_header(f->b, epoch, seq);
+    for (size_t i = M2MSEC_HEADER_LEN; i < GW_REC; i += 8) {
+        uint64_t v = xs();
+
+        memcpy(f->b + i, &v, GW_REC - i < 8 ? GW_REC - i : 8);
+    }
+}
+
+/* Open every record of the stream; returns CPU seconds; counts genuine accepted. */
+static double gw_open(PAIR *p, const GW_RECORD *const *stream, size_t len, size_t *accepted,
+                      size_t *forged_ok, const unsigned char *genuine)
+{
+    double t0 = bt_cpu();
+
+    for (size_t i = 0; i < len; i++) {
+        size_t ol = 0;
+        m2msec_status st =
+            m2msec_open(p[stream[i]->pair].rcv, stream[i]->b, GW_REC, plain, sizeof(plain), &ol);
+
+        if (st == M2MSEC_OK) {
+            if (genuine[i])
+                (*accepted)++;
+            else
+                (*forged_ok)++;
+        } else if (genuine[i]) {
+            die_status("a genuine record was refused under attack", st);
+        }
+    }
+    return bt_cpu() - t0;
+}
+
+static void section_attack(void)
+{
+    const size_t n = n_gateway, g = 2 * n, ratio = 10, flen = g * ratio;
+    PAIR *p;
+    GW_RECORD *gen = malloc(sizeof(GW_RECORD) * g), *old = malloc(sizeof(GW_RECORD) * g);
+    GW_RECORD *forged = malloc(sizeof(GW_RECORD) * flen);
+    const GW_RECORD **stream = calloc(g + flen, sizeof(GW_RECORD *));
+    unsigned char *isgen = calloc(g + flen, 1);
+    double base_rate[MAX_ROUNDS], att_rate[MAX_ROUNDS], t;
+    size_t next = 0, nold = 0, accepted, forged_ok = 0, lost = 0;
+    uint64_t cand0 = 0, cand1 = 0, rej[M2MSEC_STATUS_COUNT] = {0};
+    m2msec_session_stats st;
+
+    if (gen == NULL || old == NULL || forged == NULL || stream == NULL || isgen == NULL)
+        die("out of memory");
+    printf("\n== 5. a gateway under attack: %zu receiver sessions (memory stores), genuine 64-byte "
+           "records plus %zux as many forged ones ==\n",
+           n, ratio);
+    printf("   forged: random 32-bit epochs, epochs just ahead (next, or up to 4096 ahead), the "
+           "current epoch with a random seq, replays;\n   senders re-key every 14-16 records, so "
+           "genuine epoch changes happen during the attack; thread CPU time\n");
+    t = bt_wall();
+    p = pairs_new(n, 1);
+    printf("  %zu sender + %zu receiver sessions made in %.2f s\n", n, n, bt_wall() - t);
+    /* Warm-up, untimed: every receiver opens its first records; they become replay material. */
+    gw_seal(p, n, old, g, &next);
+    nold = g;
+    for (size_t i = 0; i < g; i++) {
+        stream[i] = &old[i];
+        isgen[i] = 1;
+    }
+    accepted = 0;
+    gw_open(p, stream, g, &accepted, &forged_ok, isgen);
+    for (size_t i = 0; i < n; i++) {
+        m2msec_session_get_stats(p[i].rcv, &st);
+        cand0 += st.candidates;
+        for (int k = 0; k < M2MSEC_STATUS_COUNT; k++)
+            rej[k] -= st.rejected[k];
+    }
+    t = bt_wall();
+    for (int r = 0; r < rounds; r++) {
+        for (int o = 0; o < 2; o++) {
+            int attack = (o + r) % 2; /* alternate which goes first */
+            size_t len = 0, fi = 0;
+            double cpu;
+
+            gw_seal(p, n, gen, g, &next);
+            for (size_t i = 0; i < g; i++) {
+                if (attack)
+                    for (size_t j = 0; j < ratio; j++, fi++) {
+                        gw_forge(p, n, &forged[fi], old, nold);
+                        stream[len] = &forged[fi];
+                        isgen[len++] = 0;
+                    }
+                stream[len] = &gen[i];
+                isgen[len++] = 1;
+            }
+            accepted = 0;
+            cpu = gw_open(p, stream, len, &accepted, &forged_ok, isgen);
+            lost += g - accepted;
+            (attack ? att_rate : base_rate)[r] = (double)accepted / cpu;
+            memcpy(old, gen, sizeof(GW_RECORD) * g); /* delivered: replay material */
+        }
+    }
+    t = bt_wall() - t;
+    for (size_t i = 0; i < n; i++) {
+        m2msec_session_get_stats(p[i].rcv, &st);
+        cand1 += st.candidates;
+        for (int k = 0; k < M2MSEC_STATUS_COUNT; k++)
+            rej[k] += st.rejected[k];
+    }
+    {
+        bt_stats b = bt_summary(base_rate, rounds), a = bt_summary(att_rate, rounds);
+        bt_stats q = bt_ratio(att_rate, base_rate, rounds);
+        char buf[64];
+
+        printf("  genuine records accepted per CPU second, median (min - max) over %d rounds:\n",
+               rounds);
+        printf("    without attack %10.0f (%.0f - %.0f)\n", b.med, b.min, b.max);
+        printf("    under attack   %10.0f (%.0f - %.0f), with %zu forged records per genuine one\n",
+               a.med, a.min, a.max, ratio);
+        printf("    under attack / without: %s\n", bt_fmt(buf, sizeof(buf), q));
+        printf("  genuine records: %zu sent, %zu lost; forged records accepted: %zu\n",
+               (size_t)rounds * 2 * g, lost, forged_ok);
+        printf("  candidate derivations during the timed rounds: %" PRIu64
+               " for %zu forged records "
+               "in %.1f s of wall time\n",
+               cand1 - cand0, (size_t)rounds * flen, t);
+        printf("  refusals: auth %" PRIu64 ", replay %" PRIu64 ", too old %" PRIu64
+               ", stale epoch %" PRIu64 ", epoch too far ahead %" PRIu64
+               ", candidate rate limit %" PRIu64 "\n",
+               rej[M2MSEC_ERR_AUTH], rej[M2MSEC_ERR_REPLAY], rej[M2MSEC_ERR_TOO_OLD],
+               rej[M2MSEC_ERR_OLD_EPOCH], rej[M2MSEC_ERR_EPOCH_AHEAD], rej[M2MSEC_ERR_RATE_LIMIT]);
+        attack_ratio = q;
+        attack_lost = lost;
+    }
+    pairs_free(p, n);
+    free(gen);
+    free(old);
+    free(forged);
+    free(stream);
+    free(isgen);
+}
+
+/* Section 6: the cost of a session against the number of sessions. */
+static void section_scale(void)
+{
+    static const size_t counts[] = {100, 1000, 10000, 100000};
+    const size_t ncounts = large_counts ? 4 : 3;
+
+    printf("\n== 6. session cost against the number of sessions (memory stores, 64-byte records, "
+           "round-robin over the sessions) ==\n");
+    printf("  %9s %12s %14s %16s %12s %12s\n", "sessions", "new pair us", "pair live B",
+           "one receiver B", "open ns/rec", "seal ns/rec");
+    for (size_t c = 0; c < ncounts; c++) {
+        size_t n = counts[c], next = 0, m = n < 20000 ? 20000 : n;
+        GW_RECORD *recs = malloc(sizeof(GW_RECORD) * m);
+        const GW_RECORD **stream = calloc(m, sizeof(GW_RECORD *));
+        unsigned char *isgen = calloc(m, 1);
+        size_t base, accepted = 0, bad = 0;
+        double t, t_new, t_seal, t_open = 1e30, pair_live;
+        long rcv_live;
+        PAIR *p;
+
+        if (recs == NULL || stream == NULL || isgen == NULL)
+            die("out of memory");
+        memset(isgen, 1, m);
+        base = live_bytes;
+        t = bt_cpu();
+        p = pairs_new(n, 0);
+        t_new = (bt_cpu() - t) / (double)n;
+        /* every receiver opens its first record */
+        gw_seal(p, n, recs, n, &next);
+        for (size_t i = 0; i < n; i++)
+            stream[i] = &recs[i];
+        gw_open(p, stream, n, &accepted, &bad, isgen);
+        pair_live = (double)(live_bytes - base) / (double)n;
+        {
+            /* one receiver's own bytes: what freeing it returns (it leaves the timed set) */
+            size_t b0 = live_bytes;
+
+            m2msec_session_free(p[0].rcv);
+            p[0].rcv = NULL;
+            rcv_live = (long)(b0 - live_bytes);
+        }
+        t = bt_cpu();
+        next = 1;
+        gw_seal(p + 1, n - 1, recs, m, &next);
+        t_seal = (bt_cpu() - t) / (double)m;
+        for (int r = 0; r < rounds && r < 3; r++) {
+            double o;
+
+            for (size_t i = 0; i < m; i++)
+                stream[i] = &recs[i];
+            accepted = 0;
+            if (r > 0) /* fresh records for every round: the replay window refuses old ones */
+                gw_seal(p + 1, n - 1, recs, m, &next);
+            o = gw_open(p + 1, stream, m, &accepted, &bad, isgen) / (double)m;
+            t_open = o < t_open ? o : t_open;
+        }
+        printf("  %9zu %12.1f %14.0f %16ld %12.0f %12.0f\n", n, t_new * 1e6, pair_live, rcv_live,
+               t_open * 1e9, t_seal * 1e9);
+        pairs_free(p, n);
+        free(recs);
+        free(stream);
+        free(isgen);
+    }
+    if (!large_counts)
+        printf("  (-L adds 100,000 sessions: about 1 GB of memory)\n");
+}
+
 /* ======================= summary ======================= */
 
-static int run_sections[5];
+static int run_sections[7];
 
 static void summary(void)
 {
@@ -1417,6 +1723,17 @@ static void summary(void)
         printf("  memory: sender %ld B, receiver %ld B (window 256) / %ld B (window 8192); DTLS "
                "1.2 SSL %ld B (client) / %ld B (server)\n",
                mem_snd, mem_rcv256, mem_rcv8192, mem_dtls_cli, mem_dtls_srv);
+    if (run_sections[5]) {
+        char buf[64];
+
+        printf("  gateway of %zu sessions, genuine records accepted under 10x forged traffic / "
+               "without: %s; lost: %zu\n",
+               n_gateway, bt_fmt(buf, sizeof(buf), attack_ratio), attack_lost);
+        if (attack_lost != 0) {
+            printf("  MISSED: %zu genuine records lost under attack\n", attack_lost);
+            missed++;
+        }
+    }
     if (run_sections[1] && only == NULL && only_size == 0 && missed == 0)
         printf("  all throughput targets met in this run\n");
 }
@@ -1424,7 +1741,7 @@ static void summary(void)
 int main(int argc, char **argv)
 {
     const char *dir = getenv("M2M_MODULES");
-    const char *sections = "1234";
+    const char *sections = "123456";
     OSSL_PROVIDER *m2m, *dflt = NULL;
     int opt;
 
@@ -1432,7 +1749,7 @@ int main(int argc, char **argv)
     if (!CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free))
         die("CRYPTO_set_mem_functions failed (OpenSSL allocated before main?)");
 
-    while ((opt = getopt(argc, argv, "p:t:r:s:o:z:d:h")) != -1) {
+    while ((opt = getopt(argc, argv, "p:t:r:s:o:z:d:n:Lh")) != -1) {
         switch (opt) {
         case 'p':
             dir = optarg;
@@ -1455,11 +1772,17 @@ int main(int argc, char **argv)
         case 'd':
             state_dir = optarg;
             break;
+        case 'n':
+            n_gateway = (size_t)parse_positive(optarg, 1000000);
+            break;
+        case 'L':
+            large_counts = 1;
+            break;
         default:
             usage();
         }
     }
-    if (optind != argc || strspn(sections, "1234") != strlen(sections) || *sections == '\0')
+    if (optind != argc || strspn(sections, "123456") != strlen(sections) || *sections == '\0')
         usage();
     if (only_size != 0 && only_size != sizes[0] && only_size != sizes[1] && only_size != sizes[2])
         usage();
@@ -1496,6 +1819,10 @@ int main(int argc, char **argv)
         section_rekey();
     if (run_sections[4])
         section_memory();
+    if (run_sections[5])
+        section_attack();
+    if (run_sections[6])
+        section_scale();
     summary();
     bt_load("record_bench", "at the end");
     OSSL_PROVIDER_unload(m2m);

@@ -468,6 +468,115 @@ static int ratio_line(const char *what, const double *num, const double *den, in
     return ok;
 }
 
+/* ------------------------------------------------------------------ */
+/* Cost growth (issue 13 point 5): against file count and file size     */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    double wall, cpu1, loop_cpu; /* medians: m2msec all jobs wall; CPU of 1 job; CPU of the loop */
+    long rss_kib;                /* peak RSS of m2msec (all jobs) */
+} POINT;
+
+static POINT measure_point(const char *manifest, const char *root, unsigned jobs, int rounds)
+{
+    double w[MAX_ROUNDS], c1[MAX_ROUNDS], cl[MAX_ROUNDS], cpu;
+    long rss = 0, rss1 = 0, rssl = 0;
+    POINT pt;
+
+    run_one(C_M2MSEC, manifest, root, jobs, &rss, &cpu); /* warm the page cache */
+    for (int r = 0; r < rounds; r++) {
+        for (int i = 0; i < 3; i++) {
+            switch (bt_order(r, i, 3)) {
+            case 0:
+                w[r] = run_one(C_M2MSEC, manifest, root, jobs, &rss, &cpu);
+                break;
+            case 1:
+                run_one(C_M2MSEC1, manifest, root, jobs, &rss1, &c1[r]);
+                break;
+            default:
+                run_one(C_OPENSSL, manifest, root, jobs, &rssl, &cl[r]);
+            }
+        }
+    }
+    pt.wall = bt_summary(w, rounds).med;
+    pt.cpu1 = bt_summary(c1, rounds).med;
+    pt.loop_cpu = bt_summary(cl, rounds).med;
+    pt.rss_kib = rss;
+    return pt;
+}
+
+static void remove_tree(const char *path)
+{
+    nftw(path, rm_entry, 64, FTW_DEPTH | FTW_PHYS);
+}
+
+static void growth(int large, unsigned jobs, int rounds)
+{
+    static const int counts[] = {1000, 5000, 20000, 50000, 200000};
+    static const struct {
+        uint64_t size;
+        int files;
+    } sizes[] = {{1024, 4000}, {16384, 2000}, {262144, 256}, {4u << 20, 32}, {64u << 20, 4}};
+    const int ncounts = large ? 5 : 3;
+    char root[PATH_MAX + 32], man[PATH_MAX + 48];
+    unsigned char *buf = malloc(BUF_SIZE);
+    POINT first = {0};
+
+    if (buf == NULL)
+        die("%s", "out of memory");
+    rounds = rounds > 3 ? 3 : rounds;
+    printf("\ncost against the number of files (1-16 KiB each; medians of %d rounds; %u jobs for "
+           "the wall time):\n",
+           rounds, jobs);
+    printf("  %7s %10s %11s %14s %14s %9s %12s %10s\n", "files", "wall s", "wall us/file",
+           "CPU us/file 1j", "loop us/file", "1j/loop", "peak RSS MiB", "B/file");
+    for (int c = 0; c < ncounts; c++) {
+        uint64_t bytes;
+        POINT pt;
+
+        snprintf(root, sizeof(root), "%s/grow-%d", workdir, counts[c]);
+        snprintf(man, sizeof(man), "%s/grow-%d.manifest", workdir, counts[c]);
+        bytes = make_small(root, counts[c], buf);
+        make_manifest(root, man);
+        pt = measure_point(man, root, jobs, rounds);
+        if (c == 0)
+            first = pt;
+        printf("  %7d %10.3f %11.2f %14.2f %14.2f %9.3f %12.1f", counts[c], pt.wall,
+               pt.wall * 1e6 / counts[c], pt.cpu1 * 1e6 / counts[c], pt.loop_cpu * 1e6 / counts[c],
+               pt.cpu1 / pt.loop_cpu, (double)pt.rss_kib / 1024.0);
+        if (c == 0)
+            printf(" %10s\n", "-");
+        else
+            printf(" %10.0f\n",
+                   (double)(pt.rss_kib - first.rss_kib) * 1024.0 / (double)(counts[c] - counts[0]));
+        (void)bytes;
+        remove_tree(root);
+        remove(man);
+    }
+    printf("  (B/file: peak RSS growth per file over the first row; -G adds 50,000 and 200,000 "
+           "files)\n");
+    printf("\ncost against the file size (medians of %d rounds):\n", rounds);
+    printf("  %9s %6s %10s %10s %14s %14s %9s %12s\n", "size", "files", "wall s", "MB/s",
+           "CPU ns/B 1j", "loop ns/B", "1j/loop", "peak RSS MiB");
+    for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+        uint64_t bytes;
+        POINT pt;
+
+        snprintf(root, sizeof(root), "%s/size-%zu", workdir, z);
+        snprintf(man, sizeof(man), "%s/size-%zu.manifest", workdir, z);
+        bytes = make_large(root, sizes[z].files, sizes[z].size, buf);
+        make_manifest(root, man);
+        pt = measure_point(man, root, jobs, rounds);
+        printf("  %9" PRIu64 " %6d %10.3f %10.0f %14.3f %14.3f %9.3f %12.1f\n", sizes[z].size,
+               sizes[z].files, pt.wall, (double)bytes / 1e6 / pt.wall,
+               pt.cpu1 * 1e9 / (double)bytes, pt.loop_cpu * 1e9 / (double)bytes,
+               pt.cpu1 / pt.loop_cpu, (double)pt.rss_kib / 1024.0);
+        remove_tree(root);
+        remove(man);
+    }
+    free(buf);
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -477,7 +586,11 @@ static void usage(void)
             "  -d DIR     make the temporary tree in DIR (default $TMPDIR, then /tmp)\n"
             "  -r ROUNDS  interleaved timed rounds (default 5)\n"
             "  -j JOBS    m2msec jobs (default: online cores)\n"
-            "  -x         m2msec without the walk for extra files (as --no-extra)\n");
+            "  -x         m2msec without the walk for extra files (as --no-extra)\n"
+            "  -g         only the cost-growth tables (files 1,000 to 20,000; sizes 1 KiB to\n"
+            "             64 MiB)\n"
+            "  -G         the growth tables up to 200,000 files (needs about 2 GiB in DIR)\n"
+            "  -n         no growth tables\n");
     exit(2);
 }
 
@@ -486,7 +599,7 @@ int main(int argc, char **argv)
     const char *base = getenv("TMPDIR");
     char large_root[PATH_MAX + 16], small_root[PATH_MAX + 16];
     char large_man[PATH_MAX + 32], small_man[PATH_MAX + 32];
-    int small_run = 0, rounds = 5, opt, missed = 0;
+    int small_run = 0, rounds = 5, opt, missed = 0, grow_only = 0, grow_large = 0, no_grow = 0;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned jobs = cores > 0 ? (unsigned)cores : 1;
     int large_n = 4, small_n = 20000;
@@ -498,8 +611,17 @@ int main(int argc, char **argv)
 
     if (argc >= 2 && strcmp(argv[1], "--child") == 0)
         return child_main(argc, argv);
-    while ((opt = getopt(argc, argv, "sxd:r:j:")) != -1) {
+    while ((opt = getopt(argc, argv, "sxd:r:j:gGn")) != -1) {
         switch (opt) {
+        case 'g':
+            grow_only = 1;
+            break;
+        case 'G':
+            grow_large = 1;
+            break;
+        case 'n':
+            no_grow = 1;
+            break;
         case 'x':
             no_extra = 1;
             break;
@@ -554,6 +676,13 @@ int main(int argc, char **argv)
            OpenSSL_version(OPENSSL_VERSION));
     printf("tree: %s; load average at the start %.2f\n", workdir, loadavg());
     fflush(stdout);
+    if (grow_only) {
+        free(buf);
+        growth(grow_large, jobs, rounds);
+        printf("load average at the end %.2f\n", loadavg());
+        cleanup();
+        return 0;
+    }
     t = now();
     large_bytes = make_large(large_root, large_n, large_size, buf);
     small_bytes = make_small(small_root, small_n, buf);
@@ -582,6 +711,11 @@ int main(int argc, char **argv)
                           large[C_OPENSSL].cpu, rounds, TARGET_CPU_VS_LOOP, 1);
     if (missed == 0)
         printf("all verify targets met in this run\n");
+    if (!no_grow) {
+        remove_tree(large_root);
+        remove_tree(small_root);
+        growth(grow_large, jobs, rounds);
+    }
     if (jobs < 2)
         printf("note: one core only; the targets assume two\n");
     printf("load average at the end %.2f (above ~0.5 per core, other processes share the "
