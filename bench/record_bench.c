@@ -1082,14 +1082,14 @@ static double file_open_ratio;
 
 static void section_rekey(void)
 {
-    unsigned char key_n[32], key_m[32], key_f[32], key_r[32], key_g[32];
-    MEM_STORE m_n, m_m, m_g, m_rn, m_rm, m_r3, m_g3;
-    m2msec_store s_n, s_m, s_f, s_g, s_rn, s_rm, s_rf, s_r3, s_g3;
+    unsigned char key_n[32], key_m[32], key_f[32], key_r[32], key_g[32], key_h[32];
+    MEM_STORE m_n, m_m, m_g, m_rn, m_rm, m_r3, m_g3, m_g4;
+    m2msec_store s_n, s_m, s_f, s_g, s_rn, s_rm, s_rf, s_r3, s_g3, s_g4;
     m2msec_session_policy every = {0};
     m2msec_session_stats stm, stf;
     SEALER normal, memk, filek;
     double best[3] = {0}, rbest[3] = {0}, sbest[2] = {0};
-    m2msec_session *gn, *gr, *rn, *rm, *rf, *g3, *r3, *r4;
+    m2msec_session *gn, *gr, *gf, *rn, *rm, *rf, *g3, *r3, *r4;
 
     printf("\n== 3. re-keying one epoch (64-byte records) ==\n");
     make_state_dir();
@@ -1135,20 +1135,24 @@ static void section_rekey(void)
     /* Receiver: normal open; first record of a new epoch (memory store, file store). */
     random_bytes(key_r, sizeof(key_r));
     random_bytes(key_g, sizeof(key_g));
+    random_bytes(key_h, sizeof(key_h));
     mem_store_init(&s_g, &m_g);
     mem_store_init(&s_rn, &m_rn);
     mem_store_init(&s_rm, &m_rm);
     mem_store_init(&s_g3, &m_g3);
+    mem_store_init(&s_g4, &m_g4);
     file_store_init(&s_rf, path_rcv);
     gn = session_make(M2MSEC_SENDER, key_r, NULL, &s_g);
+    /* one re-keying sender per receiver: each receiver sees every epoch, each the next one */
     gr = session_make(M2MSEC_SENDER, key_g, &every, &s_g3);
+    gf = session_make(M2MSEC_SENDER, key_h, &every, &s_g4);
     rn = session_make(M2MSEC_RECEIVER, key_r, NULL, &s_rn);
     rm = session_make(M2MSEC_RECEIVER, key_g, NULL, &s_rm);
-    rf = session_make(M2MSEC_RECEIVER, key_g, NULL, &s_rf);
+    rf = session_make(M2MSEC_RECEIVER, key_h, NULL, &s_rf);
     for (int r = 0; r < rounds; r++) {
         double a = open_rate(gn, rn, OPEN_BATCH, seconds);
         double b = open_rate(gr, rm, REKEY_BATCH, seconds);
-        double c = open_rate(gr, rf, 8, seconds);
+        double c = open_rate(gf, rf, 8, seconds);
 
         rbest[0] = a > rbest[0] ? a : rbest[0];
         rbest[1] = b > rbest[1] ? b : rbest[1];
@@ -1164,6 +1168,7 @@ static void section_rekey(void)
            rekey_rcv_mem, rekey_rcv_file);
     m2msec_session_free(gn);
     m2msec_session_free(gr);
+    m2msec_session_free(gf);
     m2msec_session_free(rn);
     m2msec_session_free(rm);
     m2msec_session_free(rf);

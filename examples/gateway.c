@@ -250,8 +250,10 @@ int main(int argc, char **argv)
     }
 
     m2msec_session_get_stats(es.s, &st);
+    /* "other" in the log too: buffer, storage, internal, and the candidate-epoch bounds */
     other = st.rejected[M2MSEC_ERR_BUFFER] + st.rejected[M2MSEC_ERR_STORAGE] +
-            st.rejected[M2MSEC_ERR_INTERNAL];
+            st.rejected[M2MSEC_ERR_INTERNAL] + st.rejected[M2MSEC_ERR_EPOCH_AHEAD] +
+            st.rejected[M2MSEC_ERR_RATE_LIMIT];
     for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
         rejected += st.rejected[reasons[i]];
     rejected += other;
