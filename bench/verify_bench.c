@@ -18,7 +18,7 @@
  *
  * Every contender runs as its own process (this program re-executes itself
  * for the first three, fork + exec for sha256sum), so the peak resident set
- * reported, ru_maxrss from wait4(), is that contender's own. The children
+ * reported (VmHWM of the child; ru_maxrss for sha256sum) is that contender's own. The children
  * time themselves from after the manifest is parsed to the last digest
  * (wall, and CPU of all their threads); sha256sum is timed from fork to exit
  * (it reads the manifest itself: a few milliseconds at most), its CPU from
@@ -76,7 +76,7 @@ typedef struct {
     double wall[MAX_ROUNDS]; /* seconds per round */
     double cpu[MAX_ROUNDS];  /* CPU seconds (all threads) per round */
     double best;             /* least wall seconds */
-    long maxrss_kib;         /* largest ru_maxrss over the runs */
+    long maxrss_kib;         /* largest peak RSS (KiB) over the runs */
 } RESULT;
 
 static char workdir[PATH_MAX];
@@ -313,6 +313,28 @@ static double child_openssl(const m2msec_manifest *m, const char *root)
     return t1 - t0;
 }
 
+/*
+ * Peak resident set of this process image, from /proc/self/status (VmHWM).
+ * Not ru_maxrss: that also counts the copy of the parent between fork and
+ * exec, and the parent holds the manifests it made.
+ */
+static long vm_hwm_kib(void)
+{
+    char line[256];
+    long kib = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            kib = strtol(line + 6, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kib;
+}
+
 static int child_main(int argc, char **argv)
 {
     m2msec_manifest *m;
@@ -327,7 +349,7 @@ static int child_main(int argc, char **argv)
     else
         t = child_openssl(m, argv[4]);
     m2msec_manifest_free(m);
-    printf("%.9f %.9f\n", t, cpu_child);
+    printf("%.9f %.9f %ld\n", t, cpu_child, vm_hwm_kib());
     return fflush(stdout) == 0 ? 0 : 2;
 }
 
@@ -382,17 +404,22 @@ static double run_one(int c, const char *manifest, const char *root, unsigned jo
     t1 = now();
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         die("%s failed (did every file verify?)", cname[c]);
-    if (ru.ru_maxrss > *maxrss_kib)
-        *maxrss_kib = ru.ru_maxrss;
     if (c == C_SHA256SUM) {
+        /* its own peak plus, at most, the parent's resident set at the fork */
+        if (ru.ru_maxrss > *maxrss_kib)
+            *maxrss_kib = ru.ru_maxrss;
         *cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
                (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
         return t1 - t0;
     } else {
         char *end = NULL;
         double w = strtod(line, &end);
+        long hwm;
 
-        *cpu = strtod(end, NULL);
+        *cpu = strtod(end, &end);
+        hwm = strtol(end, NULL, 10);
+        if (hwm > *maxrss_kib)
+            *maxrss_kib = hwm;
         return w;
     }
 }
