@@ -43,7 +43,9 @@
 #include "m2msec/m2msec.h"
 #include "m2msec/session.h"
 
-#define MAX_ROUNDS 31
+#include "bench_timing.h"
+
+#define MAX_ROUNDS BT_MAX_ROUNDS
 #define NSIZES 3
 #define MAX_SIZE 16384
 #define NC 4 /* contenders */
@@ -63,32 +65,11 @@ static const unsigned char service_key[32] = {
     0x31, 0x41, 0x59, 0x26, 0x53, 0x58, 0x97, 0x93, 0x23, 0x84, 0x62, 0x64, 0x33, 0x83, 0x27, 0x95,
     0x02, 0x88, 0x41, 0x97, 0x16, 0x93, 0x99, 0x37, 0x51, 0x05, 0x82, 0x09, 0x74, 0x94, 0x45, 0x92};
 
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void die(const char *what)
 {
     fprintf(stderr, "esprim_bench: %s\n", what);
     ERR_print_errors_fp(stderr);
     exit(2);
-}
-
-static void print_load(const char *when)
-{
-    FILE *f = fopen("/proc/loadavg", "r");
-    double l1 = 0, l5 = 0;
-
-    if (f == NULL)
-        return;
-    if (fscanf(f, "%lf %lf", &l1, &l5) == 2)
-        printf("load average %s: %.2f (1 min), %.2f (5 min) on %ld CPUs\n", when, l1, l5,
-               sysconf(_SC_NPROCESSORS_ONLN));
-    fclose(f);
 }
 
 /* ---------------------------------------------------------------- raw AES-GCM */
@@ -312,13 +293,17 @@ static double measure(int c, size_t n)
     double start, t;
     unsigned long it = 0;
 
+    memset(&r, 0, sizeof(r));
+    memset(&s, 0, sizeof(s));
+    memset(&e, 0, sizeof(e));
+
     if (c <= 1)
         raw_new(&r);
     else if (c == 2)
         sess_new(&s);
     else
         esp_new(&e, NULL, NULL, n);
-    start = now();
+    start = bt_cpu();
     do {
         for (int k = 0; k < 16; k++) {
             if (c <= 1)
@@ -329,7 +314,7 @@ static double measure(int c, size_t n)
                 esp_one(&e, n);
         }
         it += 16;
-        t = now();
+        t = bt_cpu();
     } while (t - start < seconds);
     if (c <= 1)
         raw_free(&r);
@@ -338,13 +323,6 @@ static double measure(int c, size_t n)
     else
         esp_free(&e);
     return (double)it / (t - start);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
 }
 
 static void usage(void)
@@ -386,34 +364,27 @@ int main(int argc, char **argv)
         die("cannot load m2msec (give -p DIR or set M2M_MODULES)");
     for (size_t i = 0; i < sizeof(msg); i++)
         msg[i] = (unsigned char)('a' + i % 26);
-    print_load("at start");
+    bt_load("esprim_bench", "at start");
     printf("seal+open of one primitive per iteration, %.2f s per run, %d interleaved rounds\n\n",
            seconds, rounds);
     for (int r = 0; r < rounds; r++)
         for (int z = 0; z < NSIZES; z++)
-            for (int c = 0; c < NC; c++)
+            for (int i = 0; i < NC; i++) {
+                int c = bt_order(r, i, NC); /* thread CPU time, order alternating */
+
                 rate[z][c][r] = measure(c, sizes[z]);
+            }
     printf("%-6s %-17s %11s %8s   %-26s %-26s\n", "size", "contender", "best obj/s", "MB/s",
            "ratio to raw (min/med/max)", "ESPrim / session (min/med/max)");
     for (int z = 0; z < NSIZES; z++) {
         for (int c = 0; c < NC; c++) {
-            double best = 0, ratio[MAX_ROUNDS], vs[MAX_ROUNDS];
+            double best = bt_summary(rate[z][c], rounds).max;
             char rt[64] = "", vt[64] = "";
 
-            for (int r = 0; r < rounds; r++) {
-                if (rate[z][c][r] > best)
-                    best = rate[z][c][r];
-                ratio[r] = rate[z][c][r] / rate[z][0][r];
-                vs[r] = rate[z][3][r] / rate[z][2][r];
-            }
-            qsort(ratio, (size_t)rounds, sizeof(double), cmp_double);
-            qsort(vs, (size_t)rounds, sizeof(double), cmp_double);
             if (c > 0)
-                snprintf(rt, sizeof(rt), "%.3f / %.3f / %.3f", ratio[0], ratio[rounds / 2],
-                         ratio[rounds - 1]);
+                bt_fmt(rt, sizeof(rt), bt_ratio(rate[z][c], rate[z][0], rounds));
             if (c == 3)
-                snprintf(vt, sizeof(vt), "%.3f / %.3f / %.3f", vs[0], vs[rounds / 2],
-                         vs[rounds - 1]);
+                bt_fmt(vt, sizeof(vt), bt_ratio(rate[z][3], rate[z][2], rounds));
             printf("%-6zu %-17s %11.0f %8.1f   %-26s %-26s\n", sizes[z], names[c], best,
                    best * (double)sizes[z] / 1e6, rt, vt);
         }
@@ -430,7 +401,7 @@ int main(int argc, char **argv)
     }
     printf("(raw GCM: IV + tag; session: header + tag; ESPrim: the JWE text minus the primitive,\n"
            " base64url of the ciphertext included; + oro: the first objects of a session)\n\n");
-    print_load("at end");
+    bt_load("esprim_bench", "at end");
     OSSL_PROVIDER_unload(prov);
     OSSL_PROVIDER_unload(deflt);
     OSSL_LIB_CTX_free(libctx);

@@ -250,7 +250,9 @@ step_records() {
     counts A "$TMP/attacker.out"
     counts G "$TMP/gateway.out"
     local sure_auth=$((A[truncated] + A[flipped_version] + A[flipped_ciphertext] + A[flipped_tag]))
-    local replay_class=$((G[replayed] + G[outside_window] + G[stale_epoch]))
+    # epoch_bound: an epoch flip naming an epoch too far ahead, or further ahead than the next
+    # while the candidate budget is spent (docs/PROTOCOL.md 6.3): refused before any derivation
+    local replay_class=$((G[replayed] + G[outside_window] + G[stale_epoch] + ${G[epoch_bound]:-0}))
     local auth_class=$((G[auth] + G[malformed]))
 
     expect_eq "the device sent all $RECORDS readings" "${D[sent]}" "$RECORDS" ||
@@ -266,7 +268,7 @@ step_records() {
     expect_ge "the attacker replayed, reordered, truncated and bit-flipped at least once each" \
         "$(printf '%s\n' "${A[replayed]}" "${A[reordered]}" "${A[truncated]}" "${A[flipped]}" |
             sort -n | head -n 1)" 1 || fails=$((fails + 1))
-    expect_ge "replays refused as replayed / outside window / stale epoch (${replay_class} >= ${A[replayed]})" \
+    expect_ge "replays refused as replayed / outside window / stale epoch / epoch bound (${replay_class} >= ${A[replayed]})" \
         "$replay_class" "${A[replayed]}" || fails=$((fails + 1))
     expect_ge "truncated and body/version-flipped copies refused as authentication failed or malformed (${auth_class} >= ${sure_auth})" \
         "$auth_class" "$sure_auth" || fails=$((fails + 1))

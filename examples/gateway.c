@@ -47,7 +47,7 @@ static void usage(void)
            "Summary: accepted, rejected by reason, epochs seen and re-keys, then\n"
            "  gateway: counts accepted=N rejected=N replayed=N outside_window=N auth=N\n"
            "           expired=N stale_epoch=N malformed=N other=N epochs=N rekeys=N\n"
-           "           duplicates=N datagrams=N          (one line)\n"
+           "           duplicates=N datagrams=N epoch_bound=N          (one line)\n"
            "\n"
            "Exit status: 0 ended normally (silence, --expect reached, signal); 1 failure\n"
            "(provider, key, state, socket, an internal or storage error while opening, or\n"
@@ -99,6 +99,9 @@ static const char *reason_word(m2msec_session_status st)
         return "stale_epoch";
     case M2MSEC_SESSION_ERR_MALFORMED:
         return "malformed";
+    case M2MSEC_SESSION_ERR_EPOCH_AHEAD:
+    case M2MSEC_SESSION_ERR_RATE_LIMIT:
+        return "epoch_bound"; /* refused before any derivation (docs/PROTOCOL.md 6.3) */
     default:
         return "other";
     }
@@ -120,14 +123,15 @@ int main(int argc, char **argv)
 {
     static uint64_t seen[SEEN_SLOTS];
     static const m2msec_session_status reasons[] = {
-        M2MSEC_SESSION_ERR_REPLAY,  M2MSEC_SESSION_ERR_TOO_OLD,   M2MSEC_SESSION_ERR_AUTH,
-        M2MSEC_SESSION_ERR_EXPIRED, M2MSEC_SESSION_ERR_OLD_EPOCH, M2MSEC_SESSION_ERR_MALFORMED,
+        M2MSEC_SESSION_ERR_REPLAY,      M2MSEC_SESSION_ERR_TOO_OLD,    M2MSEC_SESSION_ERR_AUTH,
+        M2MSEC_SESSION_ERR_EXPIRED,     M2MSEC_SESSION_ERR_OLD_EPOCH,  M2MSEC_SESSION_ERR_MALFORMED,
+        M2MSEC_SESSION_ERR_EPOCH_AHEAD, M2MSEC_SESSION_ERR_RATE_LIMIT,
     };
     ex_session_opts so;
     ex_session es;
     uint64_t port = 0, idle = 3000, max_ms = 60000, expect = 0;
     uint64_t start, last, datagrams = 0, duplicates = 0, epochs = 0, max_epoch = 0;
-    uint64_t min_epoch = 0, rekeys_seen = 0, other, rejected = 0;
+    uint64_t min_epoch = 0, rekeys_seen = 0, other, epoch_bound, rejected = 0;
     unsigned char buf[EX_MAX_DATAGRAM], out[EX_MAX_DATAGRAM];
     const char *port_file = NULL, *v, *why = "silence", *log_path = NULL, *rej_path = NULL;
     m2msec_session_stats st;
@@ -254,6 +258,8 @@ int main(int argc, char **argv)
     m2msec_session_get_stats(es.s, &st);
     other = st.rejected[M2MSEC_SESSION_ERR_BUFFER] + st.rejected[M2MSEC_SESSION_ERR_STORAGE] +
             st.rejected[M2MSEC_SESSION_ERR_INTERNAL];
+    epoch_bound =
+        st.rejected[M2MSEC_SESSION_ERR_EPOCH_AHEAD] + st.rejected[M2MSEC_SESSION_ERR_RATE_LIMIT];
     for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
         rejected += st.rejected[reasons[i]];
     rejected += other;
@@ -275,12 +281,13 @@ int main(int argc, char **argv)
     printf(PROG ": counts accepted=%" PRIu64 " rejected=%" PRIu64 " replayed=%" PRIu64
                 " outside_window=%" PRIu64 " auth=%" PRIu64 " expired=%" PRIu64
                 " stale_epoch=%" PRIu64 " malformed=%" PRIu64 " other=%" PRIu64 " epochs=%" PRIu64
-                " rekeys=%" PRIu64 " duplicates=%" PRIu64 " datagrams=%" PRIu64 "\n",
+                " rekeys=%" PRIu64 " duplicates=%" PRIu64 " datagrams=%" PRIu64
+                " epoch_bound=%" PRIu64 "\n",
            st.records, rejected, st.rejected[M2MSEC_SESSION_ERR_REPLAY],
            st.rejected[M2MSEC_SESSION_ERR_TOO_OLD], st.rejected[M2MSEC_SESSION_ERR_AUTH],
            st.rejected[M2MSEC_SESSION_ERR_EXPIRED], st.rejected[M2MSEC_SESSION_ERR_OLD_EPOCH],
            st.rejected[M2MSEC_SESSION_ERR_MALFORMED], other, epochs, st.rekeys, duplicates,
-           datagrams);
+           datagrams, epoch_bound);
     rc = EX_OK;
     if (st.rejected[M2MSEC_SESSION_ERR_STORAGE] + st.rejected[M2MSEC_SESSION_ERR_INTERNAL] != 0) {
         fprintf(stderr, PROG ": internal or storage errors while opening records\n");

@@ -39,6 +39,13 @@
 #define DEFAULT_LIFETIME 3600
 #define DEFAULT_GRACE 30
 #define DEFAULT_JITTER 10
+/* Receiver: bounds on candidate-epoch derivations (docs/PROTOCOL.md 6.3). */
+#define DEFAULT_MAX_JUMP 4096
+#define DEFAULT_CAND_RATE 1
+#define DEFAULT_CAND_BURST 8
+#define DEFAULT_PROC_RATE 256
+#define DEFAULT_PROC_BURST 256
+#define MAX_CAND_LIMIT 1000000
 #define DEFAULT_FLOOR_STEP (1u << 24)
 #define SOFT_PERMILLE 800
 #define IV_LEN 12
@@ -70,6 +77,13 @@ struct m2msec_session {
     EVP_KDF *kdf; /* M2M-SESSION-KDF, fetched once */
     size_t keylen, taglen;
     epoch_key cur, prev, cand; /* sender uses cur only */
+    /*
+     * receiver, before the first record after a start (cur unset): the
+     * candidate of the stored epoch, beside cand (which then holds the epoch
+     * after it), so that forged records alternating between the two cannot
+     * make either be derived again.
+     */
+    epoch_key rest;
     /* sender */
     uint64_t seq_next, rekey_records, rekey_bytes, rekey_time, bytes;
     /*
@@ -87,6 +101,9 @@ struct m2msec_session {
     uint64_t floor_step, last_save_ms;
     uint64_t cur_high; /* highest seq accepted in cur */
     int have_min, have_restart;
+    /* receiver: candidate derivations for further-ahead epochs (milli-tokens) */
+    uint64_t cand_tokens, cand_last_ms;
+    int cand_init;
     m2msec_session_stats stats;
 };
 
@@ -102,6 +119,8 @@ static const char *const status_text[M2MSEC_SESSION_STATUS_COUNT] = {
     [M2MSEC_SESSION_ERR_STORAGE] = "state storage failed",
     [M2MSEC_SESSION_ERR_INTERNAL] = "internal error",
     [M2MSEC_SESSION_ERR_FORKED] = "session used after fork",
+    [M2MSEC_SESSION_ERR_EPOCH_AHEAD] = "epoch too far ahead",
+    [M2MSEC_SESSION_ERR_RATE_LIMIT] = "candidate epoch rate limit",
 };
 
 const char *m2msec_session_status_text(m2msec_session_status st)
@@ -400,6 +419,7 @@ void m2msec_session_free(m2msec_session *s)
     epoch_key_clear(&s->cur);
     epoch_key_clear(&s->prev);
     epoch_key_clear(&s->cand);
+    epoch_key_clear(&s->rest);
     EVP_CIPHER_free(s->cipher);
     EVP_KDF_free(s->kdf);
     OPENSSL_clear_free(s->key, s->key_len);
@@ -636,6 +656,18 @@ m2msec_session *m2msec_session_new(const m2msec_session_config *cfg)
         s->pol.rekey_jitter_pct = 50;
     if (s->pol.seq_floor_step == 0)
         s->pol.seq_floor_step = DEFAULT_FLOOR_STEP;
+    if (s->pol.max_epoch_jump == 0)
+        s->pol.max_epoch_jump = DEFAULT_MAX_JUMP;
+    if (s->pol.max_epoch_jump > M2MSEC_MAX_EPOCH)
+        s->pol.max_epoch_jump = M2MSEC_MAX_EPOCH;
+    if (s->pol.candidate_rate == 0)
+        s->pol.candidate_rate = DEFAULT_CAND_RATE;
+    if (s->pol.candidate_rate > MAX_CAND_LIMIT)
+        s->pol.candidate_rate = MAX_CAND_LIMIT;
+    if (s->pol.candidate_burst == 0)
+        s->pol.candidate_burst = DEFAULT_CAND_BURST;
+    if (s->pol.candidate_burst > MAX_CAND_LIMIT)
+        s->pol.candidate_burst = MAX_CAND_LIMIT;
     s->key = OPENSSL_memdup(cfg->key, cfg->key_len);
     s->key_len = cfg->key_len;
     s->originator = OPENSSL_strdup(cfg->originator);
@@ -903,6 +935,65 @@ static int save_floor(m2msec_session *s, uint64_t epoch, uint64_t seq)
 }
 
 /*
+ * Token buckets for candidate derivations of further-ahead epochs, in
+ * milli-tokens: `rate` tokens per second, at most `burst`, full at first
+ * use. The clock is CLOCK_MONOTONIC_COARSE (now_ms).
+ */
+static int bucket_take(uint64_t *tokens, uint64_t *last, int *init, uint64_t rate, uint64_t burst,
+                       uint64_t t)
+{
+    const uint64_t cap = burst * 1000;
+
+    if (!*init || t < *last) {
+        *tokens = *init ? *tokens : cap;
+        *last = t;
+        *init = 1;
+    }
+    if (t - *last >= cap / rate + 1) /* rate >= 1: no overflow below */
+        *tokens = cap;
+    else if ((*tokens += (t - *last) * rate) > cap)
+        *tokens = cap;
+    *last = t;
+    if (*tokens < 1000)
+        return 0;
+    *tokens -= 1000;
+    return 1;
+}
+
+static pthread_mutex_t proc_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t proc_rate = DEFAULT_PROC_RATE, proc_burst = DEFAULT_PROC_BURST;
+static uint64_t proc_tokens, proc_last;
+static int proc_init;
+
+void m2msec_session_set_candidate_limit(uint64_t rate, uint64_t burst)
+{
+    pthread_mutex_lock(&proc_lock);
+    if (rate != 0)
+        proc_rate = rate > MAX_CAND_LIMIT ? MAX_CAND_LIMIT : rate;
+    if (burst != 0)
+        proc_burst = burst > MAX_CAND_LIMIT ? MAX_CAND_LIMIT : burst;
+    proc_init = 0; /* a new budget starts full */
+    pthread_mutex_unlock(&proc_lock);
+}
+
+/* One token from this session's bucket and from the process bucket, or none taken. */
+static int candidate_budget(m2msec_session *s)
+{
+    uint64_t t = now_ms();
+    int ok;
+
+    if (!bucket_take(&s->cand_tokens, &s->cand_last_ms, &s->cand_init, s->pol.candidate_rate,
+                     s->pol.candidate_burst, t))
+        return 0;
+    pthread_mutex_lock(&proc_lock);
+    ok = bucket_take(&proc_tokens, &proc_last, &proc_init, proc_rate, proc_burst, t);
+    pthread_mutex_unlock(&proc_lock);
+    if (!ok)
+        s->cand_tokens += 1000; /* give the session's token back */
+    return ok;
+}
+
+/*
  * Error-queue hygiene without a mark per record (a mark costs as much as a
  * small record's MAC): only a queue that was not empty when
  * m2msec_session_open began gets a mark, so that a record that opens
@@ -942,7 +1033,7 @@ static m2msec_session_status open_status(m2msec_session *s, const unsigned char 
 {
     uint64_t epoch, seq, now;
     size_t ctlen;
-    epoch_key *k;
+    epoch_key *k, far = {0}; /* far: a further-ahead candidate, never cached */
     int marked;
 
     *outlen = 0;
@@ -985,24 +1076,62 @@ static m2msec_session_status open_status(m2msec_session *s, const unsigned char 
         k = &s->prev;
     } else if (s->cur.ctx == NULL || epoch > s->cur.epoch) {
         /*
-         * A newer epoch: derive its key, cached while unauthenticated but
-         * for grace_seconds at most. The key's lifetime runs from its
-         * derivation, so a candidate derived long before the epoch's first
-         * genuine record (say, for a forged record) would expire early.
+         * A newer epoch (docs/PROTOCOL.md 6.3): derive its key, cached while
+         * unauthenticated but for grace_seconds at most. The key's lifetime
+         * runs from its derivation, so a candidate derived long before the
+         * epoch's first genuine record (say, for a forged record) would
+         * expire early. What a forged record can cost is bounded: the next
+         * epoch (base + 1, and before the first record after a start the
+         * stored epoch itself) is always tried, each in its own cached slot,
+         * so it is derived at most once per grace period whatever arrives;
+         * an epoch further ahead, up to max_epoch_jump, needs a token from
+         * the session's and the process's buckets and is not cached (it
+         * cannot evict the next epoch's candidate); beyond that, refused.
          */
-        if (s->cand.ctx == NULL || s->cand.epoch != epoch || now >= s->cand.until) {
-            if (!epoch_key_make(s, &s->cand, epoch, NULL))
-                return reject(s, marked, M2MSEC_SESSION_ERR_INTERNAL, NULL, 0);
-            s->cand.until = now + s->pol.grace_seconds;
+        uint64_t base = s->cur.ctx != NULL ? s->cur.epoch : s->restart_epoch;
+        epoch_key *slot;
+
+        if (epoch - base > s->pol.max_epoch_jump)
+            return reject(s, marked,
+                          refuse(M2MSEC_SESSION_ERR_EPOCH_AHEAD, ERR_R_OPERATION_FAIL,
+                                 "m2msec: epoch too far ahead: epoch %llu is more than "
+                                 "max_epoch_jump (%llu) past epoch %llu; refused before any "
+                                 "derivation",
+                                 (unsigned long long)epoch,
+                                 (unsigned long long)s->pol.max_epoch_jump,
+                                 (unsigned long long)base),
+                          NULL, 0);
+        if (s->cur.ctx == NULL && epoch == base) {
+            slot = &s->rest;
+        } else if (epoch == base + 1) {
+            slot = &s->cand;
+        } else {
+            if (!candidate_budget(s))
+                return reject(s, marked,
+                              refuse(M2MSEC_SESSION_ERR_RATE_LIMIT, ERR_R_OPERATION_FAIL,
+                                     "m2msec: candidate epoch rate limit: no derivation for "
+                                     "epoch %llu (more than one past %llu) until the session's "
+                                     "or the process's budget refills",
+                                     (unsigned long long)epoch, (unsigned long long)base),
+                              NULL, 0);
+            slot = &far;
         }
-        k = &s->cand;
+        if (slot->ctx == NULL || slot->epoch != epoch || now >= slot->until) {
+            s->stats.candidates++;
+            if (!epoch_key_make(s, slot, epoch, NULL))
+                return reject(s, marked, M2MSEC_SESSION_ERR_INTERNAL, NULL, 0);
+            slot->until = now + s->pol.grace_seconds;
+        }
+        k = slot;
     } else {
         return reject(s, marked, stale_epoch(epoch), NULL, 0);
     }
-    if (!open_with(s, k, seq, in, ctlen, out))
+    if (!open_with(s, k, seq, in, ctlen, out)) {
+        epoch_key_clear(&far);
         return reject(s, marked, status_from_error(), out, ctlen);
+    }
 
-    if (k == &s->cand) {
+    if (k == &s->cand || k == &s->rest || k == &far) {
         epoch_key restored = {0};
 
         /*
@@ -1011,16 +1140,25 @@ static m2msec_session_status open_status(m2msec_session *s, const unsigned char 
          * first, the stored one is kept as previous like any other current
          * epoch, so its late records are not lost. Its context is set up
          * only now, when it is needed (a context set up at start-up could
-         * expire before the epoch ends). Safety does not depend on it: the
-         * checks above still refuse every record of the stored epoch below
-         * the stored floor, and the new context's window refuses replays of
-         * what is accepted from now on. A stored floor of 0 means nothing of
-         * that epoch was ever accepted (the initial state of a first start,
-         * m2msec_store_init): then there is no previous epoch to keep.
+         * expire before the epoch ends), or taken from its candidate slot
+         * if a record of it was tried within the grace period. Safety does
+         * not depend on it: the checks above still refuse every record of
+         * the stored epoch below the stored floor, and the new context's
+         * window refuses replays of what is accepted from now on. A stored
+         * floor of 0 means nothing of that epoch was ever accepted (the
+         * initial state of a first start, m2msec_store_init): then there is
+         * no previous epoch to keep.
          */
         if (s->cur.ctx == NULL && s->have_restart && epoch > s->restart_epoch &&
-            s->restart_floor > 0 && !epoch_key_make(s, &restored, s->restart_epoch, NULL))
-            return reject(s, marked, M2MSEC_SESSION_ERR_INTERNAL, out, ctlen);
+            s->restart_floor > 0) {
+            if (s->rest.ctx != NULL && s->rest.epoch == s->restart_epoch && now < s->rest.until) {
+                restored = s->rest;
+                s->rest.ctx = NULL;
+            } else if (!epoch_key_make(s, &restored, s->restart_epoch, NULL)) {
+                epoch_key_clear(&far);
+                return reject(s, marked, M2MSEC_SESSION_ERR_INTERNAL, out, ctlen);
+            }
+        }
         /*
          * Authenticated: persist before accepting, then move forward for
          * good. The floor step starts again at 1 in a new epoch, so that it
@@ -1029,6 +1167,7 @@ static m2msec_session_status open_status(m2msec_session *s, const unsigned char 
         s->floor_step = 0;
         if (!save_floor(s, epoch, seq)) {
             epoch_key_clear(&restored);
+            epoch_key_clear(&far);
             return reject(s, marked, M2MSEC_SESSION_ERR_STORAGE, out, ctlen);
         }
         epoch_key_clear(&s->prev);
@@ -1041,8 +1180,13 @@ static m2msec_session_status open_status(m2msec_session *s, const unsigned char 
             s->prev.until = now + s->pol.grace_seconds;
             s->stats.rekeys++;
         }
-        s->cur = s->cand;
-        s->cand.ctx = NULL;
+        s->cur = *k;
+        k->ctx = NULL;
+        k = &s->cur;
+        /* Candidates of epochs that are no longer next are dropped. */
+        epoch_key_clear(&s->rest);
+        if (s->cand.ctx != NULL && s->cand.epoch != epoch + 1)
+            epoch_key_clear(&s->cand);
         s->cur_high = seq;
         s->min_epoch = s->prev.ctx != NULL ? s->prev.epoch : epoch;
         s->have_min = 1;
@@ -1073,11 +1217,11 @@ int m2msec_session_open(m2msec_session *s, const unsigned char *in, size_t inlen
 
 void m2msec_session_get_stats(const m2msec_session *s, m2msec_session_stats *st)
 {
-    const epoch_key *keys[3] = {&s->cur, &s->prev, &s->cand};
+    const epoch_key *keys[4] = {&s->cur, &s->prev, &s->cand, &s->rest};
 
     *st = s->stats;
     st->memory = sizeof(*s) + s->key_len;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         uint64_t mem = 0;
         OSSL_PARAM p[2];
 

@@ -78,13 +78,18 @@ typedef enum m2msec_session_status {
     M2MSEC_SESSION_ERR_AUTH,    /**< forged, corrupted or truncated ("authentication failed") */
     M2MSEC_SESSION_ERR_EXPIRED, /**< key of that epoch is past a hard limit ("session key expired")
                                  */
-    M2MSEC_SESSION_ERR_OLD_EPOCH, /**< epoch older than the receiver accepts ("stale epoch") */
-    M2MSEC_SESSION_ERR_MALFORMED, /**< not a record: too short or unknown version */
-    M2MSEC_SESSION_ERR_BUFFER,    /**< output buffer too small, or record too long */
-    M2MSEC_SESSION_ERR_STORAGE,   /**< the state store failed or the state changed outside the
-                             session:   nothing was sent or accepted */
-    M2MSEC_SESSION_ERR_INTERNAL,  /**< anything else; see the OpenSSL error queue */
-    M2MSEC_SESSION_ERR_FORKED,    /**< used in a forked child ("session used after fork") */
+    M2MSEC_SESSION_ERR_OLD_EPOCH,   /**< epoch older than the receiver accepts ("stale epoch") */
+    M2MSEC_SESSION_ERR_MALFORMED,   /**< not a record: too short or unknown version */
+    M2MSEC_SESSION_ERR_BUFFER,      /**< output buffer too small, or record too long */
+    M2MSEC_SESSION_ERR_STORAGE,     /**< the state store failed or the state changed outside the
+                               session:     nothing was sent or accepted */
+    M2MSEC_SESSION_ERR_INTERNAL,    /**< anything else; see the OpenSSL error queue */
+    M2MSEC_SESSION_ERR_FORKED,      /**< used in a forked child ("session used after fork") */
+    M2MSEC_SESSION_ERR_EPOCH_AHEAD, /**< receiver: epoch more than policy max_epoch_jump past the
+                               current one, refused before any derivation ("epoch too far ahead") */
+    M2MSEC_SESSION_ERR_RATE_LIMIT,  /**< receiver: a further-ahead epoch while the
+                               candidate-derivation  budget (session or process) is spent ("candidate
+                               epoch rate  limit"); never for the next epoch */
     M2MSEC_SESSION_STATUS_COUNT
 } m2msec_session_status;
 
@@ -198,6 +203,21 @@ typedef struct m2msec_session_policy {
      * 2^13 failed decryptions per key.
      */
     size_t tag_len;
+    /**
+     * Receiver, bounds on what an unauthenticated record can cost
+     * (docs/PROTOCOL.md 6.3, docs/SECURITY.md). The next epoch (current + 1,
+     * and the stored epoch after a restart) is always tried, its candidate
+     * key cached. A record of an epoch further ahead, up to max_epoch_jump
+     * past the current one, needs a token from this session's bucket
+     * (candidate_rate per second, at most candidate_burst) and from the
+     * process bucket (m2msec_session_set_candidate_limit()); without one it is
+     * refused (M2MSEC_SESSION_ERR_RATE_LIMIT) before any derivation. Further still:
+     * M2MSEC_SESSION_ERR_EPOCH_AHEAD. Defaults: max_epoch_jump 4096,
+     * candidate_rate 1, candidate_burst 8.
+     */
+    uint64_t max_epoch_jump;
+    uint64_t candidate_rate;
+    uint64_t candidate_burst;
 } m2msec_session_policy;
 
 typedef enum m2msec_session_role {
@@ -273,6 +293,8 @@ typedef struct m2msec_session_stats {
     uint64_t rekeys;                                /**< epochs moved to since creation */
     uint64_t records;                               /**< records sealed or accepted */
     uint64_t rejected[M2MSEC_SESSION_STATUS_COUNT]; /**< receiver: refusals by status */
+    uint64_t candidates; /**< receiver: candidate epoch keys derived for not yet authenticated
+                            records (each one a KDF run and a cipher set-up) */
     size_t memory; /**< bytes in m2msec structures (session, provider contexts, windows); OpenSSL's
                       own EVP and AEAD contexts add about 1.4 KB per live epoch key
                       (bench/record_bench measures the total) */
@@ -280,6 +302,14 @@ typedef struct m2msec_session_stats {
 
 M2MSEC_NONNULL(1, 2)
 void m2msec_session_get_stats(const m2msec_session *s, m2msec_session_stats *st);
+
+/**
+ * The process-wide budget of candidate derivations for further-ahead epochs,
+ * shared by every receiver session of the process: @p rate per second, at
+ * most @p burst at once (defaults 256 and 256; 0 keeps a value; both at
+ * most 10^6). The next epoch of a session never needs a token.
+ */
+void m2msec_session_set_candidate_limit(uint64_t rate, uint64_t burst);
 
 #ifdef __cplusplus
 }

@@ -530,6 +530,8 @@ static void test_status_text(void)
         [M2MSEC_SESSION_ERR_STORAGE] = "state storage failed",
         [M2MSEC_SESSION_ERR_INTERNAL] = "internal error",
         [M2MSEC_SESSION_ERR_FORKED] = "session used after fork",
+        [M2MSEC_SESSION_ERR_EPOCH_AHEAD] = "epoch too far ahead",
+        [M2MSEC_SESSION_ERR_RATE_LIMIT] = "candidate epoch rate limit",
     };
 
     for (int i = 0; i < M2MSEC_SESSION_STATUS_COUNT; i++) {
@@ -595,6 +597,9 @@ static void test_rejections(void)
     const size_t N = 101, LEN = 10, RL = LEN + ST_OVERHEAD;
 
     pol.replay_window = 64;
+    /* Epoch flips below may name further-ahead epochs: budget enough for all (see test 6). */
+    pol.candidate_rate = pol.candidate_burst = 1000000;
+    m2msec_session_set_candidate_limit(1000000, 1000000);
     st_unique_name(name, sizeof(name), "reject");
     snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &ss);
     rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &sr);
@@ -653,6 +658,12 @@ static void test_rejections(void)
                                UNTOUCHED, exp);
                 continue;
             }
+            /* Or one more than max_epoch_jump (default 4096) ahead: refused, no derivation. */
+            if (pos >= 1 && pos < 5 && st_header(bad).epoch > 1 + 4096) {
+                expect_refused(rcv, what, bad, RL, sizeof(out), M2MSEC_SESSION_ERR_EPOCH_AHEAD,
+                               UNTOUCHED, exp);
+                continue;
+            }
             if (pos >= 5 && pos < 11) {
                 st_hdr h = st_header(bad);
 
@@ -671,9 +682,16 @@ static void test_rejections(void)
             memcpy(bad, base, RL);
             bad[pos] ^= 0x80;
             got = open_rec(rcv, bad, RL, sizeof(out), &olen);
-            CHECK(got == M2MSEC_SESSION_ERR_AUTH || got == M2MSEC_SESSION_ERR_TOO_OLD,
-                  "byte %zu flipped: status %d", pos, got);
-            check_no_output("byte flip", olen, LEN, ZEROED);
+            if (pos >= 1 && pos < 4) {
+                /* epoch 1 + 2^31, 2^23, 2^15: far more than max_epoch_jump ahead */
+                CHECK(got == M2MSEC_SESSION_ERR_EPOCH_AHEAD, "byte %zu flipped: status %d", pos,
+                      got);
+                check_no_output("byte flip", olen, LEN, UNTOUCHED);
+            } else {
+                CHECK(got == M2MSEC_SESSION_ERR_AUTH || got == M2MSEC_SESSION_ERR_TOO_OLD,
+                      "byte %zu flipped: status %d", pos, got);
+                check_no_output("byte flip", olen, LEN, ZEROED);
+            }
             exp[got]++;
         }
         /* Truncated records. */
@@ -1096,6 +1114,9 @@ static void test_forgery_budget_across_candidates(void)
 
     pol.aead = M2MSEC_REC_AES_128_CCM;
     pol.tag_len = 8;
+    /* Epoch 3 is further ahead than the next: give it candidate budget enough (see test 6). */
+    pol.candidate_rate = pol.candidate_burst = 1000000;
+    m2msec_session_set_candidate_limit(1000000, 1000000);
     st_unique_name(name, sizeof(name), "budget");
     snd = st_session(M2MSEC_SESSION_SENDER, name, &pol, &ss);
     rcv = st_session(M2MSEC_SESSION_RECEIVER, name, &pol, &sr);
