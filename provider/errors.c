@@ -77,6 +77,21 @@ static const OSSL_ITEM reason_strings[] = {
     {M2MSEC_R_ESPRIM_LIMIT, "ESPrim limit reached"},
     {M2MSEC_R_ESPRIM_CLOSED, "ESPrim session closed"},
     {M2MSEC_R_ESPRIM_STATE, "ESPrim state unusable"},
+    /* security associations (libm2msec, m2msec/association.h) */
+    {M2MSEC_R_ASSOC_CONFIG, "bad association configuration"},
+    {M2MSEC_R_ASSOC_KEYTABLE, "malformed association key table"},
+    {M2MSEC_R_ASSOC_KEYTABLE_FILE, "unsafe association key table file"},
+    {M2MSEC_R_ASSOC_UNKNOWN_IDENTITY, "unknown PSK identity"},
+    {M2MSEC_R_ASSOC_KEY_EXPIRED, "PSK past its not-after"},
+    {M2MSEC_R_ASSOC_BAD_KEY, "PSK of a bad length"},
+    {M2MSEC_R_ASSOC_NO_SNI, "ClientHello without SNI"},
+    {M2MSEC_R_ASSOC_WRONG_SNI, "SNI names another server"},
+    {M2MSEC_R_ASSOC_INTEGRITY, "device integrity not verified: no association"},
+    {M2MSEC_R_ASSOC_REESTABLISH, "association must be re-established"},
+    {M2MSEC_R_ASSOC_STATE, "not an established association"},
+    {M2MSEC_R_ASSOC_EXPORT, "association key export failed"},
+    {M2MSEC_R_ASSOC_COOKIE, "DTLS cookie refused"},
+    {M2MSEC_R_ASSOC_NOT_PSK, "association not authenticated by a PSK"},
     {0, NULL},
 };
 

@@ -64,6 +64,21 @@ enum m2msec_reason {
     M2MSEC_R_ESPRIM_LIMIT = 57,        /**< "ESPrim limit reached" */
     M2MSEC_R_ESPRIM_CLOSED = 58,       /**< "ESPrim session closed" (restart, cache limit) */
     M2MSEC_R_ESPRIM_STATE = 59,        /**< "ESPrim state unusable" */
+    /* 60-79: security associations over (D)TLS-PSK (m2msec/association.h, PROTOCOL.md 10) */
+    M2MSEC_R_ASSOC_CONFIG = 60,           /**< "bad association configuration" */
+    M2MSEC_R_ASSOC_KEYTABLE = 61,         /**< "malformed association key table" */
+    M2MSEC_R_ASSOC_KEYTABLE_FILE = 62,    /**< "unsafe association key table file" (mode, owner) */
+    M2MSEC_R_ASSOC_UNKNOWN_IDENTITY = 63, /**< "unknown PSK identity" */
+    M2MSEC_R_ASSOC_KEY_EXPIRED = 64,      /**< "PSK past its not-after" */
+    M2MSEC_R_ASSOC_BAD_KEY = 65,          /**< "PSK of a bad length" (from the key source) */
+    M2MSEC_R_ASSOC_NO_SNI = 66,           /**< "ClientHello without SNI" */
+    M2MSEC_R_ASSOC_WRONG_SNI = 67,        /**< "SNI names another server" */
+    M2MSEC_R_ASSOC_INTEGRITY = 68,        /**< "device integrity not verified: no association" */
+    M2MSEC_R_ASSOC_REESTABLISH = 69,      /**< "association must be re-established" */
+    M2MSEC_R_ASSOC_STATE = 70,            /**< "not an established association" */
+    M2MSEC_R_ASSOC_EXPORT = 71,           /**< "association key export failed" */
+    M2MSEC_R_ASSOC_COOKIE = 72,           /**< "DTLS cookie refused" */
+    M2MSEC_R_ASSOC_NOT_PSK = 73,          /**< "association not authenticated by a PSK" */
 };
 
 #ifdef __cplusplus
