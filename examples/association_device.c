@@ -224,10 +224,22 @@ int main(int argc, char **argv)
             goto end;
         }
         {
-            int code = buf[1], tkl = buf[0] & 0x0f, p = 4 + tkl;
+            int code = buf[1], p = 4 + (buf[0] & 0x0f);
 
-            while (p < n && buf[p] != 0xff)
+            /* skip the options (RFC 7252 3.1): delta/length nibbles, 13 and 14 extended */
+            while (p < n && buf[p] != 0xff) {
+                int d = buf[p] >> 4, l = buf[p] & 0x0f;
+
                 p++;
+                if (d == 15 || l == 15)
+                    break;
+                p += d == 13 ? 1 : d == 14 ? 2 : 0;
+                if (l == 13 && p < n)
+                    l = buf[p++] + 13;
+                else if (l == 14 && p + 1 < n)
+                    l = (buf[p] << 8 | buf[p + 1]) + 269, p += 2;
+                p += l;
+            }
             buf[n] = '\0';
             printf("coap %d.%02d payload=%s\n", code >> 5, code & 0x1f,
                    p < n ? (char *)buf + p + 1 : "");
