@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,7 @@ int main(int argc, char **argv)
         k.len = n / 2;
     }
     ex_catch_signals();
+    signal(SIGPIPE, SIG_IGN); /* a peer that closes is an error return, not a signal */
     o.cfg.psk_cb = key_cb;
     o.cfg.psk_arg = &k;
     if (o.policy != NULL && !m2msec_association_config_from_policy(&o.cfg, o.policy)) {

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,6 +260,7 @@ int main(int argc, char **argv)
     if (keytable == NULL)
         ex_usage_error(prog, "--keytable is required");
     ex_catch_signals();
+    signal(SIGPIPE, SIG_IGN); /* a peer that closes is an error return, not a signal */
     if (o.policy != NULL && !m2msec_association_config_from_policy(&o.cfg, o.policy)) {
         ax_print_errors(prog, "policy");
         goto end;
