@@ -859,7 +859,11 @@ int m2msec_association_refusal(const SSL *ssl)
 {
     const M2M_ASSOC_CONN *c = m2m_assoc_conn_get(ssl);
 
-    return c != NULL ? c->refusal : 0;
+    if (c == NULL)
+        return 0;
+    if (c->refusal == 0 && c->psk_used && !SSL_is_init_finished(ssl))
+        return M2MSEC_R_ASSOC_NOT_FINISHED;
+    return c->refusal;
 }
 
 const char *m2msec_association_identity(const SSL *ssl)

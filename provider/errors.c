@@ -92,6 +92,7 @@ static const OSSL_ITEM reason_strings[] = {
     {M2MSEC_R_ASSOC_EXPORT, "association key export failed"},
     {M2MSEC_R_ASSOC_COOKIE, "DTLS cookie refused"},
     {M2MSEC_R_ASSOC_NOT_PSK, "association not authenticated by a PSK"},
+    {M2MSEC_R_ASSOC_NOT_FINISHED, "handshake not finished after the key was found"},
     {0, NULL},
 };
 

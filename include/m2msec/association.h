@@ -171,8 +171,8 @@ typedef struct m2msec_association_config {
  * file does not give leave @p cfg's values as they are.
  */
 M2MSEC_WARN_UNUSED
-    M2MSEC_NONNULL(1, 2) int m2msec_association_config_from_policy(m2msec_association_config *cfg,
-                                                                   const char *path);
+M2MSEC_NONNULL(1, 2)
+int m2msec_association_config_from_policy(m2msec_association_config *cfg, const char *path);
 
 /** An association configuration with its key source, shared by the SSL_CTXs it configures. */
 typedef struct m2msec_association m2msec_association;
@@ -213,8 +213,8 @@ M2MSEC_WARN_UNUSED M2MSEC_NONNULL(1) SSL_CTX *m2msec_association_ssl_ctx_new(m2m
  * association with a callback.
  */
 M2MSEC_WARN_UNUSED
-    M2MSEC_NONNULL(1, 2) int m2msec_association_set_keytable(m2msec_association *a,
-                                                             m2msec_association_keytable *kt);
+M2MSEC_NONNULL(1, 2)
+int m2msec_association_set_keytable(m2msec_association *a, m2msec_association_keytable *kt);
 
 /**
  * Read a key table file (docs/PROTOCOL.md 10.3): first line
@@ -262,8 +262,12 @@ int m2msec_association_stats(const SSL *ssl, uint64_t *records, uint64_t *bytes,
                              uint64_t *established);
 
 /**
- * The M2MSEC_R_ASSOC_* reason with which the association refused @p ssl's
- * handshake (unknown identity, expired key, missing SNI, ...), or 0.
+ * After a failed or timed-out handshake: the M2MSEC_R_ASSOC_* reason with
+ * which the association refused @p ssl (unknown identity, expired key,
+ * missing SNI, ...); M2MSEC_R_ASSOC_NOT_FINISHED when the key was found but
+ * the handshake did not finish (over DTLS a wrong key shows only so: the
+ * peer's Finished is dropped as a bad record, RFC 6347 4.1.2.7; over TLS
+ * OpenSSL reports "bad record mac" or "decrypt error" too); 0 otherwise.
  */
 M2MSEC_NONNULL(1) int m2msec_association_refusal(const SSL *ssl);
 

@@ -79,6 +79,9 @@ enum m2msec_reason {
     M2MSEC_R_ASSOC_EXPORT = 71,           /**< "association key export failed" */
     M2MSEC_R_ASSOC_COOKIE = 72,           /**< "DTLS cookie refused" */
     M2MSEC_R_ASSOC_NOT_PSK = 73,          /**< "association not authenticated by a PSK" */
+    /** "handshake not finished after the key was found": over DTLS, a wrong key (the peer's
+        Finished is dropped as a bad record, RFC 6347 4.1.2.7) or lost datagrams */
+    M2MSEC_R_ASSOC_NOT_FINISHED = 74,
 };
 
 #ifdef __cplusplus

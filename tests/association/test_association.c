@@ -576,7 +576,7 @@ static void test_refusals(void)
         } r[] = {
             {"old01", 0, M2MSEC_R_ASSOC_KEY_EXPIRED},
             {"nobody", 0, M2MSEC_R_ASSOC_UNKNOWN_IDENTITY},
-            {"dev01", 1, 0},
+            {"dev01", 1, M2MSEC_R_ASSOC_NOT_FINISHED},
         };
 
         for (int tls13 = 0; tls13 < 2; tls13++)
