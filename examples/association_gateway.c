@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -31,6 +32,15 @@
 #include "common.h"
 
 static const char *prog = "association_gateway";
+
+/* --reload: the key table file, and what it was when last read. */
+static struct {
+    int on;
+    m2msec_association *a;
+    const char *path;
+    struct stat seen;
+} rl;
+static void reload(void);
 
 static void usage(void)
 {
@@ -41,6 +51,8 @@ static void usage(void)
            "  --port-file FILE       write the port there once listening\n"
            "  --serve N              handshakes to serve, refused ones included (default 1; 0 "
            "until a signal)\n"
+           "  --reload               re-read the key table before a handshake when the file "
+           "changed\n"
            "%s",
            prog, ax_help);
 }
@@ -151,6 +163,7 @@ static int one_tls(SSL_CTX *ctx, int lfd, const ax_opts *o)
     if (fd < 0)
         return 0;
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    reload();
     ssl = SSL_new(ctx);
     if (ssl == NULL || !SSL_set_fd(ssl, fd)) {
         ax_print_errors(prog, "SSL_new");
@@ -207,6 +220,7 @@ static int one_dtls(SSL_CTX *ctx, int fd, const ax_opts *o)
         goto end;
     }
     BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, peer);
+    reload();
     if (!ax_handshake(ssl, fd, 1, o->timeout_ms)) {
         ax_print_errors(prog, "refused");
         printf("refused: reason %d\n", m2msec_association_refusal(ssl));
@@ -223,6 +237,30 @@ end:
     SSL_free(ssl);
     BIO_ADDR_free(peer);
     return ok;
+}
+
+/*
+ * --reload: a changed key table (new inode, size or mtime) replaces the old
+ * one, checked once a client is there (after accept / DTLSv1_listen).
+ */
+static void reload(void)
+{
+    struct stat st, *seen = &rl.seen;
+    m2msec_association_keytable *kt;
+
+    if (!rl.on || stat(rl.path, &st) != 0 ||
+        (st.st_ino == seen->st_ino && st.st_size == seen->st_size &&
+         st.st_mtim.tv_sec == seen->st_mtim.tv_sec && st.st_mtim.tv_nsec == seen->st_mtim.tv_nsec))
+        return;
+    kt = m2msec_association_keytable_load(rl.path);
+    if (kt == NULL || !m2msec_association_set_keytable(rl.a, kt)) {
+        ax_print_errors(prog, "key table not reloaded, the old one stays");
+    } else {
+        printf("key table reloaded: %zu keys\n", m2msec_association_keytable_count(kt));
+        fflush(stdout);
+        *seen = st;
+    }
+    m2msec_association_keytable_free(kt);
 }
 
 int main(int argc, char **argv)
@@ -251,6 +289,8 @@ int main(int argc, char **argv)
         } else if (ex_opt(prog, argc, argv, &i, "--port", &v)) {
             port = ex_u64(prog, "--port", v, 0, 65535);
         } else if (ex_opt(prog, argc, argv, &i, "--port-file", &port_file)) {
+        } else if (strcmp(argv[i], "--reload") == 0) {
+            rl.on = 1;
         } else if (ex_opt(prog, argc, argv, &i, "--serve", &v)) {
             count = ex_u64(prog, "--serve", v, 0, 1000000);
         } else if (!ax_opt(prog, &o, argc, argv, &i)) {
@@ -277,6 +317,9 @@ int main(int argc, char **argv)
         }
         o.cfg.libctx = libctx;
     }
+    if (stat(keytable, &rl.seen) != 0)
+        memset(&rl.seen, 0, sizeof(rl.seen));
+    rl.path = keytable;
     kt = m2msec_association_keytable_load(keytable);
     if (kt == NULL) {
         ax_print_errors(prog, "key table");
@@ -288,6 +331,7 @@ int main(int argc, char **argv)
         ax_print_errors(prog, "association");
         goto end;
     }
+    rl.a = a;
     fd = listen_socket(o.cfg.transport == M2MSEC_ASSOC_DTLS, (uint16_t)port, &bound);
     if (fd < 0)
         goto end;
@@ -296,8 +340,9 @@ int main(int argc, char **argv)
     printf("listening %u\n", bound);
     fflush(stdout);
     for (uint64_t n = 0; !ex_stop && (count == 0 || n < count); n++) {
-        int ok =
-            o.cfg.transport == M2MSEC_ASSOC_DTLS ? one_dtls(ctx, fd, &o) : one_tls(ctx, fd, &o);
+        int ok;
+
+        ok = o.cfg.transport == M2MSEC_ASSOC_DTLS ? one_dtls(ctx, fd, &o) : one_tls(ctx, fd, &o);
 
         if (!ok && !ex_stop)
             goto end;
