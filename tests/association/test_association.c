@@ -458,27 +458,73 @@ static void test_config(void)
 #undef REFUSED
 }
 
-/* RFC 5705 exporter of a TLS 1.2 session by stock OpenSSL's TLS1-PRF (SHA-256). */
-static int reference_export(SSL *ssl, const char *label, unsigned char out[48])
+/* TLS 1.2 PRF (P_SHA256) by stock OpenSSL's TLS1-PRF: 48 bytes of PRF(ms, label, cr || sr). */
+static int prf_export(const unsigned char *ms, size_t mslen, const char *label,
+                      const unsigned char cr[32], const unsigned char sr[32], unsigned char out[48])
 {
-    unsigned char ms[48], seed[64];
-    size_t mslen = SSL_SESSION_get_master_key(SSL_get_session(ssl), ms, sizeof(ms));
+    unsigned char seed[64];
     EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
     EVP_KDF_CTX *k = kdf == NULL ? NULL : EVP_KDF_CTX_new(kdf);
     OSSL_PARAM p[5];
     int ok;
 
-    SSL_get_client_random(ssl, seed, 32);
-    SSL_get_server_random(ssl, seed + 32, 32);
+    memcpy(seed, cr, 32);
+    memcpy(seed + 32, sr, 32);
     p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0);
-    p[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, ms, mslen);
+    p[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, (void *)ms, mslen);
     p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, (void *)label, strlen(label));
     p[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, seed, sizeof(seed));
     p[4] = OSSL_PARAM_construct_end();
-    ok = k != NULL && mslen == 48 && EVP_KDF_derive(k, out, 48, p) > 0;
+    ok = k != NULL && EVP_KDF_derive(k, out, 48, p) > 0;
     EVP_KDF_CTX_free(k);
     EVP_KDF_free(kdf);
     return ok;
+}
+
+/* RFC 5705 exporter of a live TLS 1.2 session from its master secret and randoms. */
+static int reference_export(SSL *ssl, const char *label, unsigned char out[48])
+{
+    unsigned char ms[48], cr[32], sr[32];
+    size_t mslen = SSL_SESSION_get_master_key(SSL_get_session(ssl), ms, sizeof(ms));
+
+    SSL_get_client_random(ssl, cr, 32);
+    SSL_get_server_random(ssl, sr, 32);
+    return mslen == 48 && prf_export(ms, mslen, label, cr, sr, out);
+}
+
+/* The worked example of PROTOCOL.md 10.4 (values from the stock openssl kdf and Python hmac). */
+static void test_protocol_example(void)
+{
+    static const struct {
+        const char *label, *id, *key;
+    } want[] = {
+        {"EXPORTER-oneM2M-Connection", "bc186d5aec1bc19b9dec9a65e4b8f101",
+         "39bf0a9d992017c3770845bd4cd492cb4c4165dd06dd93b2b5a2bb7efb7396bc"},
+        {"EXPORTER-oneM2M-Bootstrap", "75db40abe0a3428555066a622ed22fd9",
+         "1b7e06eb4659e2c4fa8d5fe985560858c549ae04e62698bafe5bc735104a6ed7"},
+        {"EXPORTER-oneM2M-ESCertKE", "d75de3475a36e29b368b257ffd3a1604",
+         "fcf24c412a6bb9e038ba40906bcd0eb7f3fac2a497ac82cbb41ca8378d740c63"},
+    };
+    unsigned char ms[48], cr[32], sr[32], out[48];
+    char h[97];
+
+    for (int i = 0; i < 48; i++)
+        ms[i] = (unsigned char)i;
+    for (int i = 0; i < 32; i++) {
+        cr[i] = (unsigned char)(0xa0 + i);
+        sr[i] = (unsigned char)(0xc0 + i);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        CHECK(strcmp(m2msec_association_export_label((int)i + 1), want[i].label) == 0, "label %zu",
+              i + 1);
+        CHECK(prf_export(ms, 48, want[i].label, cr, sr, out), "PRF");
+        hex(out, 16, h);
+        CHECK(strcmp(h, want[i].id) == 0, "%s: ID = first 16 bytes (%s)", want[i].label, h);
+        hex(out + 16, 32, h);
+        CHECK(strcmp(h, want[i].key) == 0, "%s: key = last 32 bytes (%s)", want[i].label, h);
+    }
+    CHECK(m2msec_association_export_label(0) == NULL && m2msec_association_export_label(4) == NULL,
+          "no other labels");
 }
 
 static void test_handshakes(void)
@@ -797,6 +843,7 @@ int main(void)
     static const tc_test tests[] = {
         {"key table: strict parser, file checks", test_keytable},
         {"configuration refusals", test_config},
+        {"PROTOCOL.md 10.4 worked example", test_protocol_example},
         {"handshakes, suites, export vs RFC 5705 reference", test_handshakes},
         {"refusals, each with its reason", test_refusals},
         {"record limit, key lifetime, jitter", test_limits},
