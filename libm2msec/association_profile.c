@@ -784,8 +784,12 @@ int m2msec_association_configure(m2msec_association *a, SSL_CTX *ctx)
     }
     minv = dtls ? DTLS1_2_VERSION : a->cfg.min_version == 0x0304 ? TLS1_3_VERSION : TLS1_2_VERSION;
     maxv = dtls ? DTLS1_2_VERSION : suites13[0] != '\0' ? TLS1_3_VERSION : TLS1_2_VERSION;
-    if (list[0] == '\0') /* TLS 1.3 only: no TLS 1.2 suite at all */
-        OPENSSL_strlcpy(list, "-ALL", sizeof(list));
+    /*
+     * TLS 1.3 only: OpenSSL refuses an empty TLS 1.2 list, so one profile
+     * suite stays listed; the minimum version TLS 1.3 keeps it unused.
+     */
+    if (list[0] == '\0')
+        OPENSSL_strlcpy(list, "PSK-AES128-GCM-SHA256", sizeof(list));
     ERR_set_mark();
     if (!SSL_CTX_set_min_proto_version(ctx, minv) || !SSL_CTX_set_max_proto_version(ctx, maxv) ||
         !SSL_CTX_set_cipher_list(ctx, list) ||

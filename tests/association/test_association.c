@@ -527,6 +527,29 @@ static void test_protocol_example(void)
           "no other labels");
 }
 
+static void test_tls13_only(void)
+{
+    m2msec_association_config tc;
+    ends e;
+    pair p;
+
+    memset(&tc, 0, sizeof(tc));
+    tc.min_version = 0x0304;
+    CHECK(ends_open(&e, M2MSEC_ASSOC_TLS, 0, 0, &tc, NULL), "min_version 1.3: ends");
+    pair_open(&p, e.cctx, e.sctx, 0);
+    CHECK(pair_handshake(&p) && strcmp(SSL_get_version(p.c), "TLSv1.3") == 0,
+          "min_version 1.3: TLS 1.3");
+    pair_close(&p);
+    ends_close(&e);
+    /* a TLS 1.3-only device against a server with forward secrecy off: no common version */
+    CHECK(ends_open(&e, M2MSEC_ASSOC_TLS, 0, M2MSEC_ASSOC_FS_OFF, &tc, NULL), "ends");
+    pair_open(&p, e.cctx, e.sctx, 0);
+    CHECK(!pair_handshake(&p), "TLS 1.3-only device, TLS 1.2-only server: refused");
+    ERR_clear_error();
+    pair_close(&p);
+    ends_close(&e);
+}
+
 static void test_handshakes(void)
 {
     static const struct {
@@ -542,6 +565,8 @@ static void test_handshakes(void)
          M2MSEC_ASSOC_PSK_AES128_CBC_SHA256},
         {M2MSEC_ASSOC_TLS, 0, 0, "ECDHE-PSK-CHACHA20-POLY1305", "TLSv1.2",
          M2MSEC_ASSOC_ECDHE_PSK_CHACHA20_POLY1305 | M2MSEC_ASSOC_PSK_AES128_CBC_SHA256},
+        {M2MSEC_ASSOC_TLS, 0, 0, "TLS_CHACHA20_POLY1305_SHA256", "TLSv1.3",
+         M2MSEC_ASSOC_TLS13_CHACHA20_POLY1305_SHA256},
         {M2MSEC_ASSOC_DTLS, 0, 0, "ECDHE-PSK-CHACHA20-POLY1305", "DTLSv1.2", 0},
         {M2MSEC_ASSOC_DTLS, M2MSEC_ASSOC_FS_OFF, 0, "PSK-AES128-CCM8", "DTLSv1.2",
          M2MSEC_ASSOC_PSK_AES128_CCM8},
@@ -845,6 +870,7 @@ int main(void)
         {"configuration refusals", test_config},
         {"PROTOCOL.md 10.4 worked example", test_protocol_example},
         {"handshakes, suites, export vs RFC 5705 reference", test_handshakes},
+        {"TLS 1.3 only", test_tls13_only},
         {"refusals, each with its reason", test_refusals},
         {"record limit, key lifetime, jitter", test_limits},
         {"integrity gate, [association] policy", test_gate_and_policy},
