@@ -807,6 +807,8 @@ int m2msec_association_configure(m2msec_association *a, SSL_CTX *ctx)
     SSL_CTX_clear_options(ctx, SSL_OP_ALLOW_NO_DHE_KEX | SSL_OP_LEGACY_SERVER_CONNECT |
                                    SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    /* a gateway holds many mostly idle associations: no 16 KB record buffers while idle */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     (void)SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_msg_callback(ctx, msg_cb);
     SSL_CTX_set_info_callback(ctx, established_cb);
