@@ -16,9 +16,8 @@ const char ax_help[] =
     "  --fs preferred|required|off   forward secrecy (default preferred)\n"
     "  --suites LIST          OpenSSL suite names, comma-separated (default: the profile)\n"
     "  --min-version 1.2|1.3  lowest protocol version (default 1.2)\n"
-    "  --policy FILE          [association] and require_integrity from the policy file\n"
-    "  --require-integrity    ask the m2msec provider's integrity gate before each handshake\n"
-    "  --provider-dir DIR     where m2msec.so is (for the gate; default $M2M_MODULES)\n"
+    "  --policy FILE          [association], and require_integrity with its gate, from the\n"
+    "                         device policy file\n"
     "  --max-records N --max-bytes N --max-lifetime S   re-establishment limits\n"
     "  --timeout-ms MS        every wait (default 5000)\n"
     "  --export               print KcID and Kc exported with EXPORTER-oneM2M-Connection\n"
@@ -85,10 +84,6 @@ int ax_opt(const char *prog, ax_opts *o, int argc, char **argv, int *i)
             ex_usage_error(prog, "--min-version is 1.2 or 1.3");
     } else if (ex_opt(prog, argc, argv, i, "--policy", &v)) {
         o->policy = v;
-    } else if (strcmp(argv[*i], "--require-integrity") == 0) {
-        o->cfg.require_integrity = 1;
-    } else if (ex_opt(prog, argc, argv, i, "--provider-dir", &v)) {
-        o->provider = v;
     } else if (ex_opt(prog, argc, argv, i, "--max-records", &v)) {
         o->cfg.max_records = ex_u64(prog, "--max-records", v, 1, UINT64_MAX);
     } else if (ex_opt(prog, argc, argv, i, "--max-bytes", &v)) {

@@ -14,11 +14,10 @@
 /* The options both programs take (the rest of cfg is set by each). */
 typedef struct ax_opts {
     m2msec_association_config cfg;
-    const char *policy;   /* --policy FILE */
-    const char *provider; /* --provider-dir DIR (for require_integrity) */
-    uint64_t timeout_ms;  /* --timeout-ms: every wait (default 5000) */
-    int do_export;        /* --export */
-    int coap;             /* --coap */
+    const char *policy;  /* --policy FILE */
+    uint64_t timeout_ms; /* --timeout-ms: every wait (default 5000) */
+    int do_export;       /* --export */
+    int coap;            /* --coap */
 } ax_opts;
 
 /* 1 if argv[*i] is a shared option (consumed): --transport --fs --suites --policy ... */

@@ -133,8 +133,6 @@ int main(int argc, char **argv)
     const char *psk = NULL, *v, *expect = "ack";
     uint64_t port = 0, readings = 3, jitter = 200;
     m2msec_association *a = NULL;
-    OSSL_LIB_CTX *libctx = NULL;
-    OSSL_PROVIDER *prov = NULL, *dflt = NULL;
     SSL_CTX *ctx = NULL;
     SSL *ssl = NULL;
     int fd = -1, rc = EX_FAIL, dtls;
@@ -191,18 +189,6 @@ int main(int argc, char **argv)
     if (o.policy != NULL && !m2msec_association_config_from_policy(&o.cfg, o.policy)) {
         ax_print_errors(prog, "policy");
         goto end;
-    }
-    if (o.cfg.require_integrity) {
-        libctx = OSSL_LIB_CTX_new();
-        prov = libctx == NULL
-                   ? NULL
-                   : m2msec_provider_load(
-                         libctx, o.provider != NULL ? o.provider : getenv("M2M_MODULES"), &dflt);
-        if (prov == NULL) {
-            ax_print_errors(prog, "loading the m2msec provider for the integrity gate");
-            goto end;
-        }
-        o.cfg.libctx = libctx;
     }
     a = m2msec_association_new(&o.cfg);
     if (a == NULL || (ctx = m2msec_association_ssl_ctx_new(a)) == NULL) {
@@ -294,9 +280,6 @@ end:
         close(fd);
     SSL_CTX_free(ctx);
     m2msec_association_free(a);
-    OSSL_PROVIDER_unload(prov);
-    OSSL_PROVIDER_unload(dflt);
-    OSSL_LIB_CTX_free(libctx);
     OPENSSL_cleanse(&k, sizeof(k));
     return rc;
 }

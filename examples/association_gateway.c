@@ -271,8 +271,6 @@ int main(int argc, char **argv)
     uint16_t bound = 0;
     m2msec_association *a = NULL;
     m2msec_association_keytable *kt = NULL;
-    OSSL_LIB_CTX *libctx = NULL;
-    OSSL_PROVIDER *prov = NULL, *dflt = NULL;
     SSL_CTX *ctx = NULL;
     int fd = -1, rc = EX_FAIL;
 
@@ -304,18 +302,6 @@ int main(int argc, char **argv)
     if (o.policy != NULL && !m2msec_association_config_from_policy(&o.cfg, o.policy)) {
         ax_print_errors(prog, "policy");
         goto end;
-    }
-    if (o.cfg.require_integrity) {
-        libctx = OSSL_LIB_CTX_new();
-        prov = libctx == NULL
-                   ? NULL
-                   : m2msec_provider_load(
-                         libctx, o.provider != NULL ? o.provider : getenv("M2M_MODULES"), &dflt);
-        if (prov == NULL) {
-            ax_print_errors(prog, "loading the m2msec provider for the integrity gate");
-            goto end;
-        }
-        o.cfg.libctx = libctx;
     }
     if (stat(keytable, &rl.seen) != 0)
         memset(&rl.seen, 0, sizeof(rl.seen));
@@ -354,8 +340,5 @@ end:
     SSL_CTX_free(ctx);
     m2msec_association_free(a);
     m2msec_association_keytable_free(kt);
-    OSSL_PROVIDER_unload(prov);
-    OSSL_PROVIDER_unload(dflt);
-    OSSL_LIB_CTX_free(libctx);
     return rc;
 }

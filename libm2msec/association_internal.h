@@ -32,6 +32,9 @@ struct m2msec_association {
     m2msec_association_keytable *keytable;
     unsigned suites; /* effective */
     unsigned char cookie_secret[32];
+    /* require_integrity: from [session] of cfg.integrity_policy */
+    char *status_path, *key_path, *state_path;
+    uint64_t max_status_age;
 };
 
 /* What the association keeps per SSL (SSL ex_data). */
@@ -69,5 +72,7 @@ void m2m_assoc_escape(const char *in, size_t n, char *out, size_t cap);
 
 /* The integrity gate (association_limits.c): 1 open, 0 with M2MSEC_R_ASSOC_INTEGRITY queued. */
 int m2m_assoc_gate(const m2msec_association *a);
+/* Read the gate's keys from cfg.integrity_policy into @p a: 1, or 0 with an error queued. */
+int m2m_assoc_gate_init(m2msec_association *a);
 
 #endif

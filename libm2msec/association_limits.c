@@ -11,11 +11,15 @@
  * max_records records, max_bytes bytes. The defaults (2^32 records, 2^36
  * bytes) stay far below the AEAD and CBC-HMAC usage limits of the suites.
  */
+#include <errno.h>
 #include <string.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "association_internal.h"
-#include "m2msec/m2msec.h"
+#include "cfile.h"
+#include "integrity_status.h"
+#include "manifest_state.h"
 #include "policy_file.h"
 
 #define DEFAULT_MAX_RECORDS ((uint64_t)1 << 32)
@@ -100,44 +104,117 @@ uint64_t m2msec_association_jitter_ms(uint64_t base_ms, uint64_t spread_ms)
     return base_ms + r % (spread_ms + 1);
 }
 
-int m2m_assoc_gate(const m2msec_association *a)
+int m2m_assoc_gate_init(m2msec_association *a)
 {
-    unsigned char key[32], out[16];
-    m2msec_session_key_spec s;
-    int ok;
+    M2M_POLICY_FILE pf;
+    M2M_ERRMSG err;
+    const M2M_SESSION_VALUES *sv = &pf.session;
 
-    memset(&s, 0, sizeof(s));
-    if (RAND_bytes_ex(a->cfg.libctx, key, sizeof(key), 0) <= 0) {
-        M2M_ASSOC_ERR(M2MSEC_R_ASSOC_INTEGRITY, "no random bytes for the integrity gate probe");
+    if (a->cfg.integrity_policy == NULL) {
+        M2M_ASSOC_ERR(M2MSEC_R_ASSOC_CONFIG,
+                      "require_integrity needs integrity_policy (the device policy file)");
         return 0;
     }
-    s.key = key;
-    s.key_len = sizeof(key);
-    s.purpose = "association-gate";
-    s.originator = "m2msec";
-    s.receiver = "m2msec";
-    s.not_before = m2m_assoc_now();
-    s.lifetime = 60;
-    ERR_set_mark();
-    ok = m2msec_derive_session_key(a->cfg.libctx, &s, out, sizeof(out));
+    if (!m2m_policy_file_load(a->cfg.integrity_policy, &pf, &err)) {
+        M2M_ASSOC_ERR(M2MSEC_R_ASSOC_CONFIG, "%s", err.text);
+        return 0;
+    }
+    if (sv->path[M2M_SK_INTEGRITY_STATUS] == NULL || sv->path[M2M_SK_DEVICE_KEY_FILE] == NULL ||
+        sv->path[M2M_SK_MANIFEST_STATE] == NULL) {
+        M2M_ASSOC_ERR(M2MSEC_R_ASSOC_CONFIG,
+                      "policy file %s: require_integrity needs integrity_status, "
+                      "device_key_file and manifest_state in [session]",
+                      a->cfg.integrity_policy);
+        m2m_policy_file_clear(&pf);
+        return 0;
+    }
+    a->status_path = OPENSSL_strdup(sv->path[M2M_SK_INTEGRITY_STATUS]);
+    a->key_path = OPENSSL_strdup(sv->path[M2M_SK_DEVICE_KEY_FILE]);
+    a->state_path = OPENSSL_strdup(sv->path[M2M_SK_MANIFEST_STATE]);
+    a->max_status_age = (sv->set & (1u << M2M_SK_MAX_STATUS_AGE)) ? sv->num[M2M_SK_MAX_STATUS_AGE]
+                                                                  : M2M_PF_DEFAULT_MAX_STATUS_AGE;
+    m2m_policy_file_clear(&pf);
+    if (a->status_path == NULL || a->key_path == NULL || a->state_path == NULL) {
+        M2M_ASSOC_ERR(M2MSEC_R_ASSOC_CONFIG, "out of memory");
+        return 0;
+    }
+    return 1;
+}
+
+#define GATE_ERR(...)                                                                              \
+    M2M_ASSOC_ERR(M2MSEC_R_ASSOC_INTEGRITY,                                                        \
+                  "device integrity not verified, no association: " __VA_ARGS__)
+
+/*
+ * The rule of the provider's integrity gate (provider/integrity_gate.c,
+ * docs/POLICY.md 4.6), with the same shared readers: the status record
+ * (format, MAC under the device key), passed, not from the future, at most
+ * max_status_age old, for a manifest at least as new as manifest_state.
+ */
+int m2m_assoc_gate(const m2msec_association *a)
+{
+    char buf[M2M_STATUS_MAX];
+    unsigned char key[M2M_DEVICE_KEY_MAX];
+    size_t n = 0, keylen = 0;
+    M2M_INTEGRITY_STATUS st;
+    M2M_ERRMSG err;
+    EVP_MAC *hmac = NULL;
+    uint64_t accepted = 0, now = m2m_assoc_now();
+    const char *why;
+    int r, ok = 0;
+
+    if (!m2m_cf_read_into(a->status_path, M2M_CF_NO_SYMLINKS, buf, sizeof(buf), &n,
+                          "device integrity status", &err)) {
+        GATE_ERR("%s", err.sys_errno == ENOENT ? "no status record (run m2msec verify)" : err.text);
+        return 0;
+    }
+    if ((r = m2m_device_key_read(a->key_path, key, &keylen)) != 0) {
+        GATE_ERR("device key file %s: %s", a->key_path, m2m_device_key_error(r));
+        goto end;
+    }
+    if ((hmac = EVP_MAC_fetch(a->cfg.libctx, "HMAC", NULL)) == NULL) {
+        GATE_ERR("HMAC is not available in the library context");
+        goto end;
+    }
+    why = m2m_status_verify(hmac, key, keylen, buf, n, &st);
+    if (why != NULL) {
+        GATE_ERR("%s: %s", a->status_path, why);
+        goto end;
+    }
+    if (st.verifying) {
+        GATE_ERR("a verification started at %llu has not finished", (unsigned long long)st.time);
+        goto end;
+    }
+    if (!st.passed) {
+        GATE_ERR("the device failed integrity verification (manifest version %llu)",
+                 (unsigned long long)st.manifest_version);
+        goto end;
+    }
+    if (st.time > now) {
+        GATE_ERR("the status record is dated %llu, after the current time %llu",
+                 (unsigned long long)st.time, (unsigned long long)now);
+        goto end;
+    }
+    if (now - st.time > a->max_status_age) {
+        GATE_ERR("the last verification passed %llu s ago, longer than max_status_age %llu s",
+                 (unsigned long long)(now - st.time), (unsigned long long)a->max_status_age);
+        goto end;
+    }
+    if (!m2m_manifest_state_read(a->state_path, &accepted, &err)) {
+        GATE_ERR("%s", err.text);
+        goto end;
+    }
+    if (st.manifest_version < accepted) {
+        GATE_ERR("the status record is for manifest version %llu, version %llu is accepted",
+                 (unsigned long long)st.manifest_version, (unsigned long long)accepted);
+        goto end;
+    }
+    ok = 1;
+end:
+    EVP_MAC_free(hmac);
+    OPENSSL_cleanse(buf, sizeof(buf));
     OPENSSL_cleanse(key, sizeof(key));
-    OPENSSL_cleanse(out, sizeof(out));
-    if (ok) {
-        ERR_pop_to_mark();
-        return 1;
-    }
-    if (ERR_GET_REASON(ERR_peek_last_error()) == M2MSEC_R_INTEGRITY_FAILED) {
-        ERR_pop_to_mark();
-        M2M_ASSOC_ERR(M2MSEC_R_ASSOC_INTEGRITY,
-                      "device integrity not verified: the m2msec provider's require_integrity "
-                      "gate refuses keys, so no association is opened");
-    } else {
-        ERR_pop_to_mark();
-        M2M_ASSOC_ERR(M2MSEC_R_ASSOC_INTEGRITY,
-                      "require_integrity is set but the m2msec provider's gate cannot be asked "
-                      "(is m2msec loaded in the association's library context?)");
-    }
-    return 0;
+    return ok;
 }
 
 int m2msec_association_config_from_policy(m2msec_association_config *cfg, const char *path)
@@ -163,8 +240,10 @@ int m2msec_association_config_from_policy(m2msec_association_config *cfg, const 
         cfg->max_records = v->num[M2M_AK_MAX_RECORDS];
     if (v->set & (1u << M2M_AK_MAX_BYTES))
         cfg->max_bytes = v->num[M2M_AK_MAX_BYTES];
-    if (pf.session.set & (1u << M2M_SK_REQUIRE_INTEGRITY))
+    if (pf.session.set & (1u << M2M_SK_REQUIRE_INTEGRITY)) {
         cfg->require_integrity = pf.session.require_integrity;
+        cfg->integrity_policy = path;
+    }
     m2m_policy_file_clear(&pf);
     return 1;
 }

@@ -696,6 +696,11 @@ m2msec_association *m2msec_association_new(const m2msec_association_config *cfg)
         m2msec_association_free(a);
         return NULL;
     }
+    if (c->require_integrity && !m2m_assoc_gate_init(a)) {
+        m2msec_association_free(a);
+        return NULL;
+    }
+    a->cfg.integrity_policy = NULL; /* read; not kept */
     if (c->keytable != NULL && !m2msec_association_set_keytable(a, c->keytable)) {
         m2msec_association_free(a);
         return NULL;
@@ -715,6 +720,9 @@ void m2msec_association_free(m2msec_association *a)
     CRYPTO_THREAD_lock_free(a->lock);
     OPENSSL_free(a->server_name);
     OPENSSL_free(a->identity);
+    OPENSSL_free(a->status_path);
+    OPENSSL_free(a->key_path);
+    OPENSSL_free(a->state_path);
     OPENSSL_clear_free(a, sizeof(*a));
 }
 

@@ -25,8 +25,8 @@
  *    HMAC-SHA-256 cookie over the peer's address under a random secret of
  *    the association;
  *  - the integrity gate: with require_integrity, no handshake starts
- *    unless the m2msec provider's gate (the rule of M2M-SESSION-KDF) lets
- *    keys be derived.
+ *    unless the device's integrity status record lets keys be derived (the
+ *    rule the m2msec provider applies to M2M-SESSION-KDF).
  *
  * The application keeps its sockets, SSL_new(), SSL_set_fd() or its BIOs,
  * SSL_connect()/SSL_accept() (DTLSv1_listen() on a DTLS server) and
@@ -149,13 +149,20 @@ typedef struct m2msec_association_config {
     /** Re-establish after this many bytes of application data, both directions (0: 2^36). */
     uint64_t max_bytes;
     /**
-     * 1: every handshake first asks the m2msec provider in @p libctx to
-     * derive a throw-away M2M-SESSION-KDF key; if its integrity gate (the
-     * require_integrity rule of the policy it was loaded with) refuses, the
-     * handshake is refused with M2MSEC_R_ASSOC_INTEGRITY.
+     * 1: before every handshake, the integrity gate of the device policy
+     * file @p integrity_policy (its [session] integrity_status,
+     * device_key_file, manifest_state and max_status_age: the rule the
+     * m2msec provider applies to M2M-SESSION-KDF, docs/POLICY.md 4.6) must
+     * be open, else the handshake is refused with M2MSEC_R_ASSOC_INTEGRITY.
      */
     int require_integrity;
-    /** Library context for the gate and the cookie HMAC (NULL = default). */
+    /**
+     * The device policy file for require_integrity (required with it; read
+     * when the association is made, its status record and device key at
+     * every handshake). m2msec_association_config_from_policy() sets it.
+     */
+    const char *integrity_policy;
+    /** Library context for the gate's and the cookie's HMAC (NULL = default). */
     OSSL_LIB_CTX *libctx;
     /** Log sink (NULL: standard error) and its argument. */
     m2msec_association_log_fn log;
@@ -166,9 +173,11 @@ typedef struct m2msec_association_config {
  * Fill the association part of @p cfg from the policy file @p path
  * (docs/POLICY.md section 5): [association] suites, min_version,
  * forward_secrecy, max_lifetime, max_records, max_bytes, and
- * require_integrity from [session]. The whole file is read by the strict
- * policy reader; a bad file is refused and @p cfg left unchanged. Keys the
- * file does not give leave @p cfg's values as they are.
+ * require_integrity from [session] (with integrity_policy = @p path, which
+ * must stay valid until m2msec_association_new()). The whole file is read
+ * by the strict policy reader; a bad file is refused and @p cfg left
+ * unchanged. Keys the file does not give leave @p cfg's values as they
+ * are.
  */
 M2MSEC_WARN_UNUSED
 M2MSEC_NONNULL(1, 2)

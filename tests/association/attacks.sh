@@ -14,7 +14,11 @@
 #    exactly once;
 #  - a flood of cookie-less ClientHellos from 300 source ports: each gets a
 #    HelloVerifyRequest, none reaches the key table (no log line), and the
-#    good device is served right after.
+#    good device is served right after;
+#  - a record limit makes the device re-establish after a jittered delay;
+#  - with require_integrity, a device whose status record says failed opens
+#    no association ("device integrity not verified", reason 68), and does
+#    once it says passed.
 set -uo pipefail
 # shellcheck source=tests/association/lib.sh
 . "${M2M_SOURCE_DIR:?}/tests/association/lib.sh"
@@ -111,6 +115,31 @@ expect_eq "flood: every spoofed ClientHello answered by a HelloVerifyRequest" "$
 expect_eq "flood: no key lookup, nothing logged" \
     "$(grep -c "m2msec association:" "$TMP/gw.out.err")" "$logs_before"
 good_device "after a cookie-less flood"
+
+# record limit: the device re-establishes (after a jittered delay) and goes on
+run timeout 15 "$DEVICE" --port "$GW_PORT" --name "$NAME" --identity dev01 --psk "$KEY" \
+    --readings 5 --max-records 4 --jitter-ms 100
+expect_run "max_records 4: the device re-establishes after a jittered delay" 0 \
+    "re-establish after [0-9]+ ms"
+expect_eq "max_records 4 (2 records per reading): three associations, five readings answered" \
+    "$(grep -c "^association identity=dev01" <<<"$out") $(grep -c "^answer: ack" <<<"$out")" "3 5"
+
+# integrity gate (require_integrity in the device policy file)
+HELPER=$M2M_BUILD_DIR/tests/actions/status_helper
+DKEY=0908070605040302010009080706050403020100090807060504030201000908
+printf '%s\n' "$DKEY" >"$TMP/device.key"
+printf 'm2msec-manifest-state 1\nversion 3\n' >"$TMP/manifest.state"
+printf '[session]\nrequire_integrity = yes\nintegrity_status = %s\ndevice_key_file = %s\nmanifest_state = %s\n' \
+    "$TMP/integrity.status" "$TMP/device.key" "$TMP/manifest.state" >"$TMP/policy.cnf"
+"$HELPER" "$TMP/integrity.status" "$DKEY" failed 3 >/dev/null
+run timeout 15 "$DEVICE" --port "$GW_PORT" --name "$NAME" --identity dev01 --psk "$KEY" \
+    --policy "$TMP/policy.cnf" --readings 1
+expect_run "integrity failed: the device opens no association" 1 \
+    "\\[reason 68\\] .*device integrity not verified, no association: the device failed"
+"$HELPER" "$TMP/integrity.status" "$DKEY" passed 3 >/dev/null
+run timeout 15 "$DEVICE" --port "$GW_PORT" --name "$NAME" --identity dev01 --psk "$KEY" \
+    --policy "$TMP/policy.cnf" --readings 1
+expect_run "integrity passed: association" 0 "answer: ack reading 1"
 
 check "the gateway is still running" kill -0 "$GW_PID"
 finish

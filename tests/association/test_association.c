@@ -41,6 +41,7 @@
 
 #include "m2msec/association.h"
 #include "m2msec/errors.h"
+#include "m2msec/integrity.h"
 #include "test_errors.h"
 #include "test_run.h"
 
@@ -802,27 +803,94 @@ static void test_limits(void)
     CHECK(m2msec_association_jitter_ms(7, 0) == 7, "no spread: the base");
 }
 
-static void test_gate_and_policy(void)
+static void write_text(const char *path, const char *text)
 {
-    m2msec_association_config tc, pc;
-    char path[256];
-    FILE *f;
+    FILE *f = fopen(path, "w");
+
+    fputs(text, f);
+    fclose(f);
+}
+
+/* One handshake with require_integrity from @p policy: 1 established, else 0 with *reason. */
+static int gated_handshake(const char *policy, int *reason, int *calls)
+{
+    m2msec_association_config tc;
     ends e;
     pair p;
-    OSSL_LIB_CTX *empty = OSSL_LIB_CTX_new();
+    int ok;
 
     memset(&tc, 0, sizeof(tc));
     tc.require_integrity = 1;
-    tc.libctx = empty; /* no m2msec provider: the gate cannot be asked */
-    CHECK(ends_open(&e, M2MSEC_ASSOC_TLS, 0, 0, &tc, NULL), "ends");
+    tc.integrity_policy = policy;
+    if (!ends_open(&e, M2MSEC_ASSOC_TLS, 0, 0, &tc, NULL)) {
+        *reason = first_reason();
+        ends_close(&e);
+        return 0;
+    }
     pair_open(&p, e.cctx, e.sctx, 0);
-    CHECK(!pair_handshake(&p) && m2msec_association_refusal(p.c) == M2MSEC_R_ASSOC_INTEGRITY,
-          "require_integrity without the provider: refused");
-    CHECK(e.ck.calls == 0, "the key was not even asked for");
+    ok = pair_handshake(&p);
+    *reason = m2msec_association_refusal(p.c);
+    *calls = e.ck.calls;
     ERR_clear_error();
     pair_close(&p);
     ends_close(&e);
-    OSSL_LIB_CTX_free(empty);
+    return ok;
+}
+
+static void test_gate_and_policy(void)
+{
+    static const unsigned char dkey[32] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8, 7, 6, 5, 4,
+                                           3, 2, 1, 0, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8};
+    m2msec_association_config pc;
+    char path[256], status[256], state[256], keyf[256], text[1024];
+    int reason = 0, calls = 0;
+    uint64_t now = now_s();
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/gate.cnf", tmpdir);
+    snprintf(status, sizeof(status), "%s/integrity.status", tmpdir);
+    snprintf(state, sizeof(state), "%s/manifest.state", tmpdir);
+    snprintf(keyf, sizeof(keyf), "%s/device.key", tmpdir);
+    /* require_integrity without a policy file, or without the gate's paths: configuration error */
+    CHECK(!gated_handshake(NULL, &reason, &calls) && reason == M2MSEC_R_ASSOC_CONFIG,
+          "require_integrity without integrity_policy refused (%d)", reason);
+    write_text(path, "[session]\nrequire_integrity = yes\n");
+    CHECK(!gated_handshake(path, &reason, &calls) && reason == M2MSEC_R_ASSOC_CONFIG,
+          "require_integrity without integrity_status etc. refused (%d)", reason);
+    snprintf(text, sizeof(text),
+             "[session]\nrequire_integrity = yes\nintegrity_status = %s\ndevice_key_file = "
+             "%s\nmanifest_state = %s\nmax_status_age = 600\n",
+             status, keyf, state);
+    write_text(path, text);
+    write_text(keyf, "0908070605040302010009080706050403020100090807060504030201000908\n");
+    write_text(state, "m2msec-manifest-state 1\nversion 5\n");
+    calls = 0;
+    CHECK(!gated_handshake(path, &reason, &calls) && reason == M2MSEC_R_ASSOC_INTEGRITY &&
+              calls == 0,
+          "no status record: refused before the key is asked for (%d, %d calls)", reason, calls);
+    CHECK(m2msec_status_write(NULL, status, dkey, sizeof(dkey), 1, 5, now), "status passed");
+    CHECK(gated_handshake(path, &reason, &calls), "status passed, manifest 5: association");
+    CHECK(m2msec_status_write(NULL, status, dkey, sizeof(dkey), 0, 5, now), "status failed");
+    CHECK(!gated_handshake(path, &reason, &calls) && reason == M2MSEC_R_ASSOC_INTEGRITY,
+          "status failed: refused");
+    CHECK(m2msec_status_write(NULL, status, dkey, sizeof(dkey), 1, 4, now), "older manifest");
+    CHECK(!gated_handshake(path, &reason, &calls) && reason == M2MSEC_R_ASSOC_INTEGRITY,
+          "status for an older manifest than the accepted one: refused");
+    CHECK(m2msec_status_write(NULL, status, dkey, sizeof(dkey), 1, 5, now - 601), "stale");
+    CHECK(!gated_handshake(path, &reason, &calls) && reason == M2MSEC_R_ASSOC_INTEGRITY,
+          "status older than max_status_age: refused");
+    CHECK(m2msec_status_invalidate(NULL, status, dkey, sizeof(dkey), now), "verifying");
+    CHECK(!gated_handshake(path, &reason, &calls) && reason == M2MSEC_R_ASSOC_INTEGRITY,
+          "verification in progress: refused");
+    CHECK(m2msec_status_write(NULL, status, dkey + 1, sizeof(dkey) - 1, 1, 5, now), "other key");
+    CHECK(!gated_handshake(path, &reason, &calls) && reason == M2MSEC_R_ASSOC_INTEGRITY,
+          "record under another key: refused");
+    CHECK(m2msec_status_write(NULL, status, dkey, sizeof(dkey), 1, 6, now), "passed again");
+    CHECK(gated_handshake(path, &reason, &calls), "passed again: association");
+    unlink(status);
+    unlink(state);
+    unlink(keyf);
+    unlink(path);
 
     snprintf(path, sizeof(path), "%s/policy.cnf", tmpdir);
     f = fopen(path, "w");
@@ -836,7 +904,7 @@ static void test_gate_and_policy(void)
     CHECK(pc.suites == (M2MSEC_ASSOC_PSK_AES128_CCM8 | M2MSEC_ASSOC_ECDHE_PSK_AES128_CBC_SHA256) &&
               pc.min_version == 0x0303 && pc.forward_secrecy == M2MSEC_ASSOC_FS_REQUIRED &&
               pc.max_records == 100 && pc.max_bytes == 4096 && pc.max_lifetime == 600 &&
-              pc.require_integrity == 1,
+              pc.require_integrity == 1 && pc.integrity_policy == path,
           "policy values");
     f = fopen(path, "w");
     fprintf(f, "[association]\nforward_secrecy = maybe\n");
