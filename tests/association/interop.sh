@@ -46,6 +46,7 @@ cli_cases=(
     "dtls|$(prio "$P_DTLS12" PSK AES-128-CCM-8 AEAD)|PSK-AES128-CCM8"
     "dtls|$(prio "$P_DTLS12" PSK AES-128-CBC SHA256)|PSK-AES128-CBC-SHA256"
     "dtls|$(prio "$P_DTLS12" PSK AES-128-GCM AEAD)|PSK-AES128-GCM-SHA256"
+    "dtls|$(prio "$P_DTLS12" PSK AES-128-CCM AEAD)|PSK-AES128-CCM"
 )
 for c in "${cli_cases[@]}"; do
     IFS='|' read -r t pr suite <<<"$c"
@@ -128,6 +129,21 @@ for t in tls dtls; do
         fi
     done
 done
+
+# ---- stock openssl s_client -> gateway over TLS 1.3 (external PSK, psk_dhe_ke)
+start_gateway "$TMP/gw.out" --transport tls --keytable "$TMP/keys" --name "$NAME" --serve 1 \
+    --export --timeout-ms 3000 &&
+    { echo "reading from openssl"; sleep 1; } |
+    timeout 15 "$OPENSSL" s_client -tls1_3 -connect "127.0.0.1:$GW_PORT" -psk "$KEY" \
+        -psk_identity dev01 -servername "$NAME" >"$TMP/sc.out" 2>&1
+stop_gateway
+if grep -q "^association identity=dev01 suite=TLS_AES_128_GCM_SHA256 version=TLSv1.3$" \
+    "$TMP/gw.out" && grep -q "^ack reading from openssl" "$TMP/sc.out"; then
+    ok "openssl s_client -> gateway (TLS 1.3 PSK-DHE): data both ways"
+else
+    not_ok "openssl s_client -> gateway (TLS 1.3 PSK-DHE): data both ways"
+    diag "$(cat "$TMP/gw.out" "$TMP/gw.out.err" "$TMP/sc.out")"
+fi
 
 # ---- device -> stock openssl s_server
 for t in tls dtls; do
