@@ -29,7 +29,7 @@ write_table "$TMP/keys" "dev01 $KEY $((NOW + 3600))" "old01 $KEY $((NOW - 60))"
 OTHER=ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
 
 good_device() { # LABEL
-    run timeout 15 "$DEVICE" --port "$GW_PORT" --name "$NAME" --identity dev01 --psk "$KEY" \
+    run timeout -k 5 15 "$DEVICE" --port "$GW_PORT" --name "$NAME" --identity dev01 --psk "$KEY" \
         --readings 1
     expect_run "$1: the gateway still serves a good device" 0 "answer: ack reading 1"
 }
@@ -37,7 +37,7 @@ good_device() { # LABEL
 start_gateway "$TMP/gw.out" --keytable "$TMP/keys" --name "$NAME" --serve 0 --timeout-ms 3000 ||
     { finish; exit 1; }
 
-run timeout 15 "$DEVICE" --port "$GW_PORT" --name "$NAME" --identity dev01 --psk "$OTHER"
+run timeout -k 5 15 "$DEVICE" --port "$GW_PORT" --name "$NAME" --identity dev01 --psk "$OTHER"
 expect_run "wrong key: refused" 1 "association refused"
 sleep 0.3
 # over DTLS the device's Finished under the wrong key is dropped as a bad record
@@ -45,7 +45,7 @@ expect_eq "wrong key: reason 74 (key found, handshake not finished)" \
     "$(grep -c '^refused: reason 74$' "$TMP/gw.out")" 1
 good_device "after a wrong key"
 
-run timeout 15 "$DEVICE" --port "$GW_PORT" --name "$NAME" --identity nobody --psk "$KEY"
+run timeout -k 5 15 "$DEVICE" --port "$GW_PORT" --name "$NAME" --identity nobody --psk "$KEY"
 expect_run "unknown identity: refused" 1 "unknown psk identity"
 sleep 0.3
 expect_eq "unknown identity: gateway log" \
@@ -53,7 +53,7 @@ expect_eq "unknown identity: gateway log" \
 expect_eq "unknown identity: reason 63" "$(grep -c '^refused: reason 63$' "$TMP/gw.out")" 1
 good_device "after an unknown identity"
 
-run timeout 15 "$DEVICE" --port "$GW_PORT" --name "$NAME" --identity old01 --psk "$KEY"
+run timeout -k 5 15 "$DEVICE" --port "$GW_PORT" --name "$NAME" --identity old01 --psk "$KEY"
 expect_run "expired key: refused" 1 "association refused"
 sleep 0.3
 if grep -Eq "psk_identity 'old01' refused: key expired at $((NOW - 60)) \(now [0-9]+" \
@@ -65,7 +65,7 @@ else
 fi
 good_device "after an expired key"
 
-run timeout 15 "$OPENSSL" s_client -dtls1_2 -connect "127.0.0.1:$GW_PORT" -psk "$KEY" \
+run timeout -k 5 15 "$OPENSSL" s_client -dtls1_2 -connect "127.0.0.1:$GW_PORT" -psk "$KEY" \
     -psk_identity dev01 -servername "$NAME" -cipher PSK-AES256-CBC-SHA384:PSK-NULL-SHA256 \
     </dev/null
 sleep 0.3
@@ -77,7 +77,7 @@ else
 fi
 good_device "after a downgrade attempt"
 
-run timeout 15 "$OPENSSL" s_client -dtls1_2 -connect "127.0.0.1:$GW_PORT" -psk "$KEY" \
+run timeout -k 5 15 "$OPENSSL" s_client -dtls1_2 -connect "127.0.0.1:$GW_PORT" -psk "$KEY" \
     -psk_identity dev01 -noservername </dev/null
 sleep 0.3
 if [[ $rc -ne 0 ]] && grep -q '^refused: reason 66$' "$TMP/gw.out" &&
@@ -87,7 +87,7 @@ else
     not_ok "missing SNI: reason 66"
     diag "$out" "$err" "$(cat "$TMP/gw.out" "$TMP/gw.out.err")"
 fi
-run timeout 15 "$DEVICE" --port "$GW_PORT" --name other.example --identity dev01 --psk "$KEY"
+run timeout -k 5 15 "$DEVICE" --port "$GW_PORT" --name other.example --identity dev01 --psk "$KEY"
 sleep 0.3
 expect_eq "another SNI name: reason 67" "$(grep -c '^refused: reason 67$' "$TMP/gw.out")" 1
 good_device "after missing and wrong SNI"
@@ -98,7 +98,7 @@ python3 "$TOOL" relay "$TMP/relay.port" "$GW_PORT" 8 >"$TMP/relay.out" 2>&1 &
 PIDS+=($!)
 wait_file "$TMP/relay.port"
 before=$(grep -c '^reading dev01:' "$TMP/gw.out")
-run timeout 15 "$DEVICE" --port "$(cat "$TMP/relay.port")" --name "$NAME" --identity dev01 \
+run timeout -k 5 15 "$DEVICE" --port "$(cat "$TMP/relay.port")" --name "$NAME" --identity dev01 \
     --psk "$KEY" --readings 3
 expect_run "corrupted and replayed records: the device gets its 3 answers" 0 \
     "answer: ack reading 3"
@@ -117,7 +117,7 @@ expect_eq "flood: no key lookup, nothing logged" \
 good_device "after a cookie-less flood"
 
 # record limit: the device re-establishes (after a jittered delay) and goes on
-run timeout 15 "$DEVICE" --port "$GW_PORT" --name "$NAME" --identity dev01 --psk "$KEY" \
+run timeout -k 5 15 "$DEVICE" --port "$GW_PORT" --name "$NAME" --identity dev01 --psk "$KEY" \
     --readings 5 --max-records 4 --jitter-ms 100
 expect_run "max_records 4: the device re-establishes after a jittered delay" 0 \
     "re-establish after [0-9]+ ms"
@@ -132,12 +132,12 @@ printf 'm2msec-manifest-state 1\nversion 3\n' >"$TMP/manifest.state"
 printf '[session]\nrequire_integrity = yes\nintegrity_status = %s\ndevice_key_file = %s\nmanifest_state = %s\n' \
     "$TMP/integrity.status" "$TMP/device.key" "$TMP/manifest.state" >"$TMP/policy.cnf"
 "$HELPER" "$TMP/integrity.status" "$DKEY" failed 3 >/dev/null
-run timeout 15 "$DEVICE" --port "$GW_PORT" --name "$NAME" --identity dev01 --psk "$KEY" \
+run timeout -k 5 15 "$DEVICE" --port "$GW_PORT" --name "$NAME" --identity dev01 --psk "$KEY" \
     --policy "$TMP/policy.cnf" --readings 1
 expect_run "integrity failed: the device opens no association" 1 \
     "\\[reason 68\\] .*device integrity not verified, no association: the device failed"
 "$HELPER" "$TMP/integrity.status" "$DKEY" passed 3 >/dev/null
-run timeout 15 "$DEVICE" --port "$GW_PORT" --name "$NAME" --identity dev01 --psk "$KEY" \
+run timeout -k 5 15 "$DEVICE" --port "$GW_PORT" --name "$NAME" --identity dev01 --psk "$KEY" \
     --policy "$TMP/policy.cnf" --readings 1
 expect_run "integrity passed: association" 0 "answer: ack reading 1"
 

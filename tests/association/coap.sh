@@ -24,9 +24,17 @@ write_table "$TMP/keys" "coap-dev01 $KH $(($(date +%s) + 3600))"
 
 start_gateway "$TMP/gw.out" --keytable "$TMP/keys" --name localhost --serve 1 --coap \
     --timeout-ms 2000 || { finish; exit 1; }
-run timeout 20 coap-client-gnutls -B 10 -u coap-dev01 -k "$KA" "coaps://localhost:$GW_PORT/readings"
+run timeout -k 5 20 coap-client-gnutls -B 10 -u coap-dev01 -k "$KA" "coaps://localhost:$GW_PORT/readings"
 stop_gateway
-expect_run "coap-client-gnutls -> gateway: 2.05 answer" 0 "^m2msec gateway"
+# The answer's payload proves the request completed; its exit status is not
+# checked (under CI's sanitizer run, with the ASan runtime preloaded into
+# it, coap-client-gnutls prints the answer but lingers until killed).
+if grep -q "^m2msec gateway$" <<<"$out"; then
+    ok "coap-client-gnutls -> gateway: 2.05 answer"
+else
+    not_ok "coap-client-gnutls -> gateway: 2.05 answer"
+    diag "exit $rc" "stdout: $out" "stderr: $err"
+fi
 if grep -Eq "^association identity=coap-dev01 suite=[A-Z0-9-]+ version=DTLSv1.2$" "$TMP/gw.out" &&
     grep -q "^coap request from coap-dev01: " "$TMP/gw.out"; then
     ok "coap-client-gnutls -> gateway: DTLS-PSK association with SNI, request received"
@@ -38,10 +46,10 @@ fi
 # coap-server-gnutls: -p PORT is CoAP, PORT+1 is CoAP over DTLS
 port=$(free_port udp)
 port=$((port < 65000 ? port : 40000))
-timeout 30 coap-server-gnutls -A 127.0.0.1 -p "$port" -k "$KA" >"$TMP/cs.out" 2>&1 &
+timeout -k 5 30 coap-server-gnutls -A 127.0.0.1 -p "$port" -k "$KA" >"$TMP/cs.out" 2>&1 &
 PIDS+=($!)
 wait_port udp $((port + 1)) || diag "coap-server-gnutls not listening on $((port + 1))"
-run timeout 15 "$DEVICE" --port $((port + 1)) --name localhost --identity coap-dev01 --psk "$KH" \
+run timeout -k 5 15 "$DEVICE" --port $((port + 1)) --name localhost --identity coap-dev01 --psk "$KH" \
     --coap
 expect_run "device -> coap-server-gnutls: DTLS-PSK association" 0 \
     "association identity=coap-dev01 suite=.* version=DTLSv1.2"

@@ -55,7 +55,7 @@ for c in "${cli_cases[@]}"; do
     start_gateway "$TMP/gw.out" --transport "$t" --keytable "$TMP/keys" --name "$NAME" \
         --serve 1 --export --timeout-ms 3000 || continue
     { echo "reading from gnutls"; sleep 1; } |
-        timeout 15 gnutls-cli "${udp[@]}" --pskusername dev01 --pskkey "$KEY" \
+        timeout -k 5 15 gnutls-cli "${udp[@]}" --pskusername dev01 --pskkey "$KEY" \
             --sni-hostname "$NAME" --priority "$pr" \
             --keymatexport=EXPORTER-oneM2M-Connection --keymatexportsize=48 \
             -p "$GW_PORT" 127.0.0.1 >"$TMP/cli.out" 2>&1
@@ -91,12 +91,12 @@ for c in "${srv_cases[@]}"; do
     proto=tcp
     [[ $t == dtls ]] && udp=(--udp) && proto=udp
     port=$(free_port "$proto")
-    timeout 30 gnutls-serv "${udp[@]}" --pskpasswd "$TMP/psk.txt" --echo --priority "$pr" \
+    timeout -k 5 30 gnutls-serv "${udp[@]}" --pskpasswd "$TMP/psk.txt" --echo --priority "$pr" \
         -p "$port" >"$TMP/serv.out" 2>&1 &
     spid=$!
     PIDS+=("$spid")
     wait_port "$proto" "$port" || diag "gnutls-serv not listening on $port"
-    run timeout 15 "$DEVICE" --transport "$t" --port "$port" --name localhost --identity dev01 \
+    run timeout -k 5 15 "$DEVICE" --transport "$t" --port "$port" --name localhost --identity dev01 \
         --psk "$KEY" --fs "$fs" --readings 2 --expect echo
     kill -9 "$spid" 2>/dev/null
     wait "$spid" 2>/dev/null
@@ -115,7 +115,7 @@ for t in tls dtls; do
         start_gateway "$TMP/gw.out" --transport "$t" --keytable "$TMP/keys" --name "$NAME" \
             --serve 1 --export --timeout-ms 3000 || continue
         { echo "reading from openssl"; sleep 1; } |
-            timeout 15 "$OPENSSL" s_client "${dtls[@]}" -connect "127.0.0.1:$GW_PORT" \
+            timeout -k 5 15 "$OPENSSL" s_client "${dtls[@]}" -connect "127.0.0.1:$GW_PORT" \
                 -psk "$KEY" -psk_identity dev01 -servername "$NAME" -cipher "$suite" \
                 >"$TMP/sc.out" 2>&1
         stop_gateway
@@ -134,7 +134,7 @@ done
 start_gateway "$TMP/gw.out" --transport tls --keytable "$TMP/keys" --name "$NAME" --serve 1 \
     --export --timeout-ms 3000 &&
     { echo "reading from openssl"; sleep 1; } |
-    timeout 15 "$OPENSSL" s_client -tls1_3 -connect "127.0.0.1:$GW_PORT" -psk "$KEY" \
+    timeout -k 5 15 "$OPENSSL" s_client -tls1_3 -connect "127.0.0.1:$GW_PORT" -psk "$KEY" \
         -psk_identity dev01 -servername "$NAME" >"$TMP/sc.out" 2>&1
 stop_gateway
 if grep -q "^association identity=dev01 suite=TLS_AES_128_GCM_SHA256 version=TLSv1.3$" \
@@ -151,12 +151,12 @@ for t in tls dtls; do
     proto=tcp
     [[ $t == dtls ]] && dtls=(-dtls1_2) && proto=udp
     port=$(free_port "$proto")
-    timeout 30 "$OPENSSL" s_server "${dtls[@]}" -accept "127.0.0.1:$port" -nocert -psk "$KEY" -psk_identity dev01 \
+    timeout -k 5 30 "$OPENSSL" s_server "${dtls[@]}" -accept "127.0.0.1:$port" -nocert -psk "$KEY" -psk_identity dev01 \
         -naccept 1 >"$TMP/ss.out" 2>&1 < <(sleep 30) &
     spid=$!
     PIDS+=("$spid")
     wait_port "$proto" "$port" || diag "s_server not listening on $port"
-    run timeout 15 "$DEVICE" --transport "$t" --port "$port" --name "$NAME" --identity dev01 \
+    run timeout -k 5 15 "$DEVICE" --transport "$t" --port "$port" --name "$NAME" --identity dev01 \
         --psk "$KEY" --readings 2 --expect none
     sleep 0.3
     kill -9 "$spid" 2>/dev/null

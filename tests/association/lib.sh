@@ -55,7 +55,7 @@ start_gateway() {
     local out=$1
     shift
     rm -f "$TMP/gw.port"
-    timeout 120 "$GATEWAY" --port-file "$TMP/gw.port" "$@" >"$out" 2>"$out.err" &
+    timeout -k 5 120 "$GATEWAY" --port-file "$TMP/gw.port" "$@" >"$out" 2>"$out.err" &
     GW_PID=$!
     PIDS+=("$GW_PID")
     if ! wait_file "$TMP/gw.port"; then
