@@ -792,6 +792,32 @@ static void test_limits(void)
     pair_close(&p);
     ends_close(&e);
 
+    /* byte limit (server side) and lifetime limit (client side) */
+    memset(&tc, 0, sizeof(tc));
+    tc.max_lifetime = 1;
+    {
+        m2msec_association_config ts;
+        uint64_t bytes = 0, est = 0;
+
+        memset(&ts, 0, sizeof(ts));
+        ts.max_bytes = 150;
+        CHECK(ends_open(&e, M2MSEC_ASSOC_TLS, 0, 0, &tc, &ts), "ends");
+        pair_open(&p, e.cctx, e.sctx, 0);
+        CHECK(pair_handshake(&p) && m2msec_association_check(p.s), "handshake, fine");
+        CHECK(pair_exchange(&p, "0123456789012345678901234567890123456789"), "exchange 1");
+        CHECK(m2msec_association_stats(p.s, NULL, &bytes, &est) && bytes == 114 && est != 0,
+              "two TLS 1.3 records of 40 bytes counted as 2 x (40 + 1 + 16) protected bytes");
+        CHECK(m2msec_association_check(p.s), "below max_bytes: fine");
+        CHECK(pair_exchange(&p, "x") && !m2msec_association_check(p.s) &&
+                  first_reason() == M2MSEC_R_ASSOC_REESTABLISH,
+              "two more records of 1 byte: 150 bytes, max_bytes 150 reached: re-establish");
+        sleep(2);
+        CHECK(!m2msec_association_check(p.c) && first_reason() == M2MSEC_R_ASSOC_REESTABLISH,
+              "max_lifetime 1 s passed: re-establish");
+        pair_close(&p);
+        ends_close(&e);
+    }
+
     for (int i = 0; i < 1000; i++) {
         uint64_t j = m2msec_association_jitter_ms(100, 50);
 
