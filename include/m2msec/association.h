@@ -162,7 +162,8 @@ typedef struct m2msec_association_config {
      * every handshake). m2msec_association_config_from_policy() sets it.
      */
     const char *integrity_policy;
-    /** Library context for the gate's and the cookie's HMAC (NULL = default). */
+    /** Library context for SSL_CTX_new_ex and the HMACs of the gate and the cookies (NULL =
+     * default). */
     OSSL_LIB_CTX *libctx;
     /** Log sink (NULL: standard error) and its argument. */
     m2msec_association_log_fn log;
@@ -204,8 +205,12 @@ void m2msec_association_free(m2msec_association *a);
  * and TLS 1.3), SNI, DTLS cookies (server), record counting, no
  * certificates requested, no session tickets or resumption (each
  * association is a full PSK handshake, so a key's expiry cannot be
- * bypassed). @p ctx holds a reference to @p a until it is freed. A ctx of
- * the wrong method (DTLS for TLS) is refused.
+ * bypassed), idle record buffers released. @p ctx holds a reference to @p a
+ * until it is freed. A ctx of the wrong method (DTLS for TLS) is refused.
+ * The association owns the ctx's PSK, client-hello, info, message, verify
+ * and cookie callbacks: an application must not replace them (the message
+ * callback counts records, the info callback sets SNI and marks the
+ * handshake's completion).
  */
 M2MSEC_WARN_UNUSED M2MSEC_NONNULL(1, 2) int m2msec_association_configure(m2msec_association *a,
                                                                          SSL_CTX *ctx);
