@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * association_bench: the cost of oneM2M security associations
  * (m2msec/association.h) on a gateway, in one run:

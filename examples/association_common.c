@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared helpers of the association examples (association_common.h). */
 #define _DEFAULT_SOURCE
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared helpers of the association examples (association_gateway,
  * association_device): options that select the profile, error printing,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * association_device: a device (AE) end of a oneM2M security association
  * over (D)TLS-PSK (m2msec/association.h). It connects to 127.0.0.1:PORT

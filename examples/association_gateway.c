@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * association_gateway: a gateway (CSE) end of oneM2M security associations
  * over (D)TLS-PSK (m2msec/association.h). It serves associations one

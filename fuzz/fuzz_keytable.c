@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_keytable: the association key table parser
  * (libm2msec/association_keytable.c, docs/PROTOCOL.md 10.3) through

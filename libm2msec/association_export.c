@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: key export from an established association (TS-0003 10.3.1,
  * docs/PROTOCOL.md 10.4): the RFC 5705 exporter with one of the three

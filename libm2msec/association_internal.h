@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec internal: security associations (m2msec/association.h). The
  * m2m_ functions are not exported (libm2msec.map exports m2msec_* only).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: the association key table (docs/PROTOCOL.md 10.3): a
  * gateway's file of identity -> PSK, not-after.

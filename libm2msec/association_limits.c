@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: lifetimes and limits of an established association, the
  * re-establishment jitter, the integrity gate and the [association]

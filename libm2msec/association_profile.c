@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libm2msec: the oneM2M (D)TLS-PSK profile on an ordinary SSL_CTX
  * (m2msec/association.h, docs/PROTOCOL.md section 10).

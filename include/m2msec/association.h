@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file association.h
  * @brief oneM2M security associations over (D)TLS with pre-shared keys

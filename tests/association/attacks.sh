@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Bad input and attacks against the example gateway over DTLS 1.2 (and TLS
 # for the downgrade), docs/PROTOCOL.md 10.6. One gateway serves every
 # attempt in turn; after each refusal a good device still gets its

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # CoAP over DTLS-PSK with libcoap (docs/PROTOCOL.md 10.5):
 #  - coap-client-gnutls -u IDENTITY -k KEY completes a DTLS-PSK handshake
 #    with the example gateway (--coap: a minimal CoAP responder) and gets

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Attack helpers for tests/association/attacks.sh (standard library only).
 
 relay LISTEN_PORT_FILE TARGET_PORT SECONDS

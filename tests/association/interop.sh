@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Interoperability of m2msec security associations (docs/PROTOCOL.md 10)
 # with independent implementations, over TLS 1.2/1.3 and DTLS 1.2:
 #  - gnutls-cli (--pskusername/--pskkey, --udp) against the m2msec example

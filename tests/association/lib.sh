@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Shared helpers of the association shell tests (tests/association/*.sh):
 # the example gateway and device, a key table, free loopback ports, and

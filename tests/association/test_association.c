@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Security associations (m2msec/association.h, docs/PROTOCOL.md section 10),
  * in one process over socket pairs (TLS) and loopback UDP (DTLS):
