@@ -25,8 +25,17 @@ static const char *const integrity_keys[] = {"default_action", "quarantine_dir",
                                              "repository", "quarantine_copy_max"};
 #define N_INTEGRITY_KEYS (sizeof(integrity_keys) / sizeof(integrity_keys[0]))
 
-static const char *const section_names[] = {"session", "integrity", "rules"};
-enum { SECT_SESSION, SECT_INTEGRITY, SECT_RULES, NSECT, SECT_EXEC = NSECT };
+static const char *const section_names[] = {"session", "integrity", "rules", "association"};
+enum { SECT_SESSION, SECT_INTEGRITY, SECT_RULES, SECT_ASSOCIATION, NSECT, SECT_EXEC = NSECT };
+
+const char *const m2m_assoc_suite_names[M2M_PF_ASSOC_NSUITES] = {
+    "PSK-AES128-CBC-SHA256",       "PSK-AES128-CCM8",
+    "PSK-AES128-GCM-SHA256",       "PSK-AES128-CCM",
+    "ECDHE-PSK-AES128-CBC-SHA256", "ECDHE-PSK-CHACHA20-POLY1305",
+    "TLS_AES_128_GCM_SHA256",      "TLS_CHACHA20_POLY1305_SHA256",
+};
+static const char *const assoc_keys[M2M_AK_COUNT] = {
+    "suites", "min_version", "forward_secrecy", "max_lifetime", "max_records", "max_bytes"};
 #define EXEC_PREFIX "exec."
 
 int m2m_skey_lookup(const char *name)
@@ -361,6 +370,93 @@ static int session_entry(PARSER *ps, const char *key, const char *v)
     return m2m_session_set(sv, (M2M_SKEY)k, v, ps->where, ps->line, ps->err);
 }
 
+static int assoc_suites(PARSER *ps, const char *v, unsigned *mask)
+{
+    const char *p = v;
+    unsigned m = 0;
+
+    while (*p != '\0') {
+        size_t n, i;
+
+        while (*p == ',' || *p == ' ')
+            p++;
+        if (*p == '\0')
+            break;
+        n = strcspn(p, ", ");
+        for (i = 0; i < M2M_PF_ASSOC_NSUITES; i++)
+            if (strlen(m2m_assoc_suite_names[i]) == n &&
+                memcmp(p, m2m_assoc_suite_names[i], n) == 0)
+                break;
+        if (i == M2M_PF_ASSOC_NSUITES)
+            return fail(ps,
+                        "suites names '%.*s', which is not a suite of the association profile "
+                        "(docs/POLICY.md section 5)",
+                        (int)(n > 64 ? 64 : n), p);
+        m |= 1u << i;
+        p += n;
+    }
+    if (m == 0)
+        return fail(ps, "suites is empty");
+    *mask = m;
+    return 1;
+}
+
+static int association_entry(PARSER *ps, const char *key, const char *v)
+{
+    M2M_ASSOC_VALUES *av = &ps->pf->association;
+    uint64_t x = 0;
+    int k;
+
+    for (k = 0; k < M2M_AK_COUNT; k++)
+        if (strcmp(key, assoc_keys[k]) == 0)
+            break;
+    if (k == M2M_AK_COUNT)
+        return fail(ps,
+                    "unknown key '%s' in [association] (known: suites, min_version, "
+                    "forward_secrecy, max_lifetime, max_records, max_bytes)",
+                    key);
+    if (av->set & (1u << k))
+        return fail(ps, "key '%s' appears twice in [association] (first at line %ld)", key,
+                    av->line[k]);
+    snprintf(ps->where, sizeof(ps->where), "policy file %s line %ld", ps->path, ps->line);
+    switch (k) {
+    case M2M_AK_SUITES:
+        if (!assoc_suites(ps, v, &av->suites))
+            return 0;
+        break;
+    case M2M_AK_MIN_VERSION:
+        if (strcmp(v, "1.2") == 0)
+            x = 0x0303;
+        else if (strcmp(v, "1.3") == 0)
+            x = 0x0304;
+        else
+            return fail(ps, "min_version = '%s' is not 1.2 or 1.3", v);
+        break;
+    case M2M_AK_FORWARD_SECRECY:
+        if (strcmp(v, "preferred") == 0)
+            x = 0;
+        else if (strcmp(v, "required") == 0)
+            x = 1;
+        else if (strcmp(v, "off") == 0)
+            x = 2;
+        else
+            return fail(ps, "forward_secrecy = '%s' is not preferred, required or off", v);
+        break;
+    case M2M_AK_MAX_LIFETIME:
+        if (!set_u64(key, v, 1, M2M_PF_MAX_LIFETIME_CEIL, ps->where, &x, ps->err))
+            return 0;
+        break;
+    default:
+        if (!set_u64(key, v, 1, UINT64_MAX, ps->where, &x, ps->err))
+            return 0;
+        break;
+    }
+    av->num[k] = x;
+    av->set |= 1u << k;
+    av->line[k] = ps->line;
+    return 1;
+}
+
 static int integrity_entry(PARSER *ps, const char *key, const char *v)
 {
     M2M_POLICY_FILE *pf = ps->pf;
@@ -521,7 +617,7 @@ static int header(PARSER *ps, const char *b, const char *e, int *cur)
         }
     return fail(ps,
                 "unknown section [%.*s] (known: [session], [integrity], [rules], "
-                "[exec.PROGRAM])",
+                "[association], [exec.PROGRAM])",
                 (int)(n > 80 ? 80 : n), nb);
 }
 
@@ -562,8 +658,8 @@ static int assignment(PARSER *ps, const char *b, const char *e, int cur)
     }
     if (cur < 0) {
         fail(ps,
-             "'%s' is outside any section: keys belong to [session], [integrity], [rules] or "
-             "[exec.PROGRAM]",
+             "'%s' is outside any section: keys belong to [session], [integrity], [rules], "
+             "[association] or [exec.PROGRAM]",
              key);
         goto end;
     }
@@ -607,6 +703,8 @@ static int assignment(PARSER *ps, const char *b, const char *e, int cur)
         ok = integrity_entry(ps, key, val);
     else if (cur == SECT_EXEC)
         ok = exec_entry(ps, key, val);
+    else if (cur == SECT_ASSOCIATION)
+        ok = association_entry(ps, key, val);
     else
         ok = rule_entry(ps, key, val);
 end:

@@ -10,8 +10,8 @@
  * line is blank, a '#' comment, a section header "[name]" or
  * "key = value" (blanks around the key and the value are removed, '#'
  * starts a comment anywhere). Sections: [session], [integrity], [rules],
- * and [exec.PROGRAM] (key "requires", read by m2msec exec). Refused, with
- * the file name and line number: NUL bytes, CR, control characters; any
+ * [association] (libm2msec's security associations) and [exec.PROGRAM] (key "requires", read by
+ * m2msec exec). Refused, with the file name and line number: NUL bytes, CR, control characters; any
  * other section, or one written twice; a key outside a section; an
  * unknown key; a key (or rule pattern) written twice; directives
  * (.include, .pragma, ...); cross-section references (section::key);
@@ -125,10 +125,38 @@ typedef struct m2m_pf_exec {
     long line;      /* of the section header */
 } M2M_PF_EXEC;
 
+/*
+ * [association] (libm2msec m2msec/association.h, docs/POLICY.md section 5):
+ * suites (OpenSSL names of m2m_assoc_suite_names, separated by commas
+ * and/or blanks), min_version (1.2 or 1.3), forward_secrecy (preferred,
+ * required, off), max_lifetime (seconds), max_records, max_bytes.
+ */
+typedef enum m2m_akey {
+    M2M_AK_SUITES = 0,
+    M2M_AK_MIN_VERSION,
+    M2M_AK_FORWARD_SECRECY,
+    M2M_AK_MAX_LIFETIME,
+    M2M_AK_MAX_RECORDS,
+    M2M_AK_MAX_BYTES,
+    M2M_AK_COUNT
+} M2M_AKEY;
+/* The suite names, bit i = name i (the M2MSEC_ASSOC_* bits of m2msec/association.h). */
+#define M2M_PF_ASSOC_NSUITES 8
+#define M2M_PF_ASSOC_SUITE_BITS 0xffu
+extern const char *const m2m_assoc_suite_names[M2M_PF_ASSOC_NSUITES];
+typedef struct m2m_assoc_values {
+    unsigned set;               /* bit (1u << M2M_AK_x): the key was given */
+    long line[M2M_AK_COUNT];    /* where */
+    uint64_t num[M2M_AK_COUNT]; /* min_version 0x0303/0x0304; forward_secrecy 0 preferred,
+                                   1 required, 2 off; the limits */
+    unsigned suites;
+} M2M_ASSOC_VALUES;
+
 /* The whole policy file, checked. */
 typedef struct m2m_policy_file {
-    M2M_SESSION_VALUES session; /* [session] */
-    int default_action;         /* [integrity]; M2M_PF_DENY when not given */
+    M2M_SESSION_VALUES session;   /* [session] */
+    M2M_ASSOC_VALUES association; /* [association] */
+    int default_action;           /* [integrity]; M2M_PF_DENY when not given */
     long default_action_line;
     char *quarantine_dir, *log, *repository;
     uint64_t quarantine_copy_max; /* [integrity]; bytes of data copied to another filesystem */

@@ -11,7 +11,10 @@
 # device tree, files are tampered with, and the device policy acts:
 # remediation and quarantine keep the device running, a tampered program
 # is denied, and while the integrity status says "failed" the provider
-# refuses to derive session keys.
+# refuses to derive session keys. Last (step "association"), a device and a
+# gateway establish a oneM2M (D)TLS-PSK security association with a Kpsa
+# from ONEM2M-KDF: an expired key is refused, a fresh one accepted, and both
+# ends export the same Kc.
 #
 #   ./examples/demo.sh                 provider from build/provider
 #   M2M_MODULES=DIR ./examples/demo.sh provider from DIR
@@ -418,7 +421,67 @@ CNF
     sed 's/^/    /' "$TMP/actions.log"
 }
 
-STEPS=(km kpsa session session_refused oscore records integrity)
+# Step "association": a device and a gateway establish a oneM2M security
+# association over DTLS-PSK (docs/PROTOCOL.md section 10) with psk_identity
+# = the device's KpsaID and psk = Kpsa from ONEM2M-KDF. The gateway's key
+# table first holds an expired Kpsa: the handshake is refused and the
+# gateway logs why. Then the device is re-provisioned (a new enrolment key
+# Ke2, a fresh Kpsa with a new not-after), the gateway reloads its table,
+# and the association is established: readings go both ways, and both ends
+# export the same Kc/KcID (EXPORTER-oneM2M-Connection).
+step_association() {
+    say "(D)TLS-PSK association of $DEVICE with $GATEWAY over DTLS 1.2 on 127.0.0.1"
+    [[ -n $KPSA ]] || { say "no Kpsa (step kpsa failed)"; return 1; }
+    local prog now out ke2 kpsa2 gw_kc dev_kc A
+    for prog in association_gateway association_device; do
+        if [[ ! -x $EXAMPLES/$prog ]]; then
+            say "$EXAMPLES/$prog not found; build first or set M2M_EXAMPLES"
+            return 1
+        fi
+    done
+    [[ -n $TMP ]] || TMP=$(mktemp -d "${TMPDIR:-/tmp}/m2msec-demo.XXXXXX") || return 1
+    A=$TMP/association
+    mkdir -p "$A" || return 1
+    now=$(date +%s)
+    { echo "m2msec-keytable 1"; echo "$DEVICE $KPSA $((now - 60))"; } >"$A/keys"
+    chmod 600 "$A/keys"
+    say "gateway key table: $DEVICE -> Kpsa, not-after $((now - 60)) (expired a minute ago)"
+    rm -f "$A/assoc.port"
+    timeout 60 "$EXAMPLES/association_gateway" --keytable "$A/keys" --reload --name "$GATEWAY" \
+        --serve 2 --export --port-file "$A/assoc.port" >"$A/assoc-gw.out" 2>"$A/assoc-gw.err" &
+    PIDS+=($!)
+    for _ in $(seq 100); do [[ -s $A/assoc.port ]] && break; sleep 0.1; done
+    [[ -s $A/assoc.port ]] || { say "gateway did not start"; return 1; }
+    if "$EXAMPLES/association_device" --port "$(<"$A/assoc.port")" --name "$GATEWAY" \
+        --identity "$DEVICE" --psk "$KPSA" --readings 1 >"$A/assoc-dev1.out" 2>&1; then
+        say "the expired Kpsa was accepted"
+        return 1
+    fi
+    sleep 0.3
+    grep -q "refused: key expired at" "$A/assoc-gw.err" || { cat "$A/assoc-gw.err"; return 1; }
+    say "refused as expected: $(grep -o "handshake for psk_identity .*" "$A/assoc-gw.err")"
+    ke2=202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f
+    out=$(kdf -keylen 32 -kdfopt "hexkey:$ke2" -kdfopt derivation:kpsa \
+        -kdfopt "enrolee-id:$DEVICE" ONEM2M-KDF) || return 1
+    kpsa2=$(plainhex <<<"$out")
+    { echo "m2msec-keytable 1"; echo "$DEVICE $kpsa2 $((now + 3600))"; } >"$A/keys.new"
+    chmod 600 "$A/keys.new"
+    mv "$A/keys.new" "$A/keys"
+    say "re-provisioned: fresh Kpsa from a new enrolment key, valid one hour"
+    "$EXAMPLES/association_device" --port "$(<"$A/assoc.port")" --name "$GATEWAY" \
+        --identity "$DEVICE" --psk "$kpsa2" --not-after $((now + 3600)) --readings 3 --export \
+        >"$A/assoc-dev2.out" 2>&1 || { cat "$A/assoc-dev2.out"; return 1; }
+    for _ in $(seq 50); do kill -0 "${PIDS[-1]}" 2>/dev/null || break; sleep 0.1; done
+    sed 's/^/    device:  /' "$A/assoc-dev2.out"
+    sed 's/^/    gateway: /' "$A/assoc-gw.out"
+    dev_kc=$(sed -n 's/^export //p' "$A/assoc-dev2.out")
+    gw_kc=$(sed -n 's/^export //p' "$A/assoc-gw.out")
+    expect_eq "device and gateway export the same KcID and Kc" "$dev_kc" "$gw_kc" || return 1
+    [[ $(grep -c "^answer: ack reading" "$A/assoc-dev2.out") -eq 3 ]] || return 1
+    say "checked: 3 readings acknowledged over the association"
+}
+
+STEPS=(km kpsa session session_refused oscore records integrity association)
 
 echo "m2msec demo: provider $MODULES/m2msec.so, $("$OPENSSL" version)"
 failed=0

@@ -54,9 +54,10 @@ lib_srcs=(
     libm2msec/manifest.c libm2msec/manifest_sign.c libm2msec/safe_open.c
     libm2msec/policy.c libm2msec/store_file.c
     libm2msec/esprim.c libm2msec/esprim_cache.c libm2msec/esprim_json.c libm2msec/esprim_jwe.c
-    libm2msec/esprim_rand.c libm2msec/esprim_state.c
+    libm2msec/esprim_rand.c libm2msec/esprim_state.c libm2msec/association_keytable.c
 )
-all_harnesses=(fuzz_session_open fuzz_record_decrypt fuzz_manifest fuzz_policy fuzz_kdf_params fuzz_jwe)
+all_harnesses=(fuzz_session_open fuzz_record_decrypt fuzz_manifest fuzz_policy fuzz_kdf_params fuzz_jwe
+    fuzz_keytable)
 if (( $# > 0 )); then targets=("$@"); else targets=("${all_harnesses[@]}" make_seeds); fi
 
 common=(-std=c11 -g -O1 -fno-omit-frame-pointer -D_POSIX_C_SOURCE=200809L

@@ -37,7 +37,7 @@
  *     provider read the policy file and accepted, libm2msec accepted it too;
  *   - an accepted policy file holds none of what the reader must refuse:
  *     a directive, section::key, a $variable, quotes, a backslash in a
- *     value, a section other than the four kinds, CR or NUL (checked here by
+ *     value, a section other than the five kinds, CR or NUL (checked here by
  *     an independent line scan);
  *   - m2msec_policy_action answers a known action for any path.
  */
@@ -168,6 +168,7 @@ static int obviously_refused(const unsigned char *text, size_t len)
                 if (!((n == 9 && memcmp(b, "[session]", 9) == 0) ||
                       (n == 11 && memcmp(b, "[integrity]", 11) == 0) ||
                       (n == 7 && memcmp(b, "[rules]", 7) == 0) ||
+                      (n == 13 && memcmp(b, "[association]", 13) == 0) ||
                       (n > 7 && memcmp(b, "[exec.", 6) == 0) || memchr(b, ' ', n) != NULL ||
                       memchr(b, '\t', n) != NULL))
                     return 1;

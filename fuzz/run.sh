@@ -30,7 +30,7 @@ fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=${FUZZ_OUT:-$here/out}
 jobs=${FUZZ_JOBS:-2}
-read -r -a harnesses <<<"${FUZZ_HARNESSES:-fuzz_session_open fuzz_record_decrypt fuzz_manifest fuzz_policy fuzz_kdf_params fuzz_jwe}"
+read -r -a harnesses <<<"${FUZZ_HARNESSES:-fuzz_session_open fuzz_record_decrypt fuzz_manifest fuzz_policy fuzz_kdf_params fuzz_jwe fuzz_keytable}"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}

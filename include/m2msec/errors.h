@@ -70,7 +70,25 @@ extern "C" {
     X(ESPRIM_BAD_RAND, 56, "malformed ESPrim RandObject")                                          \
     X(ESPRIM_LIMIT, 57, "ESPrim limit reached")                                                    \
     X(ESPRIM_CLOSED, 58, "ESPrim session closed") /* restart, cache limit */                       \
-    X(ESPRIM_STATE, 59, "ESPrim state unusable")
+    X(ESPRIM_STATE, 59, "ESPrim state unusable")                                                   \
+    /* 60-79: security associations over (D)TLS-PSK (m2msec/association.h, PROTOCOL.md 10) */      \
+    X(ASSOC_CONFIG, 60, "bad association configuration")                                           \
+    X(ASSOC_KEYTABLE, 61, "malformed association key table")                                       \
+    X(ASSOC_KEYTABLE_FILE, 62, "unsafe association key table file") /* mode, owner */              \
+    X(ASSOC_UNKNOWN_IDENTITY, 63, "unknown PSK identity")                                          \
+    X(ASSOC_KEY_EXPIRED, 64, "PSK past its not-after")                                             \
+    X(ASSOC_BAD_KEY, 65, "PSK of a bad length") /* from the key source */                          \
+    X(ASSOC_NO_SNI, 66, "ClientHello without SNI")                                                 \
+    X(ASSOC_WRONG_SNI, 67, "SNI names another server")                                             \
+    X(ASSOC_INTEGRITY, 68, "device integrity not verified: no association")                        \
+    X(ASSOC_REESTABLISH, 69, "association must be re-established")                                 \
+    X(ASSOC_STATE, 70, "not an established association")                                           \
+    X(ASSOC_EXPORT, 71, "association key export failed")                                           \
+    X(ASSOC_COOKIE, 72, "DTLS cookie refused")                                                     \
+    X(ASSOC_NOT_PSK, 73, "association not authenticated by a PSK")                                 \
+    /* over DTLS, a wrong key (the peer's Finished is dropped as a bad record, RFC 6347            \
+       4.1.2.7) or lost datagrams */                                                               \
+    X(ASSOC_NOT_FINISHED, 74, "handshake not finished after the key was found")
 
 /** The reason codes: M2MSEC_R_MISSING_KEY = 1, ... (M2MSEC_REASONS). */
 enum m2msec_reason {

@@ -37,6 +37,11 @@ for marker in '[km] ok' '[kpsa] ok' '[session] ok' '[session_refused] ok' '[osco
     'checked: session keys refused while the status says failed' \
     'checked: m2msec exec refuses the tampered program (exit 1)' \
     'sensor-app runs: exactly the verified bytes' \
+    '[association] ok' \
+    "refused as expected: handshake for psk_identity 'CAE-sensor01' refused: key expired at" \
+    'gateway: key table reloaded: 1 keys' \
+    'checked: device and gateway export the same KcID and Kc' \
+    'checked: 3 readings acknowledged over the association' \
     'demo: all '; do
     grep -qF -- "$marker" <<<"$out" || fail "marker missing: $marker"
 done

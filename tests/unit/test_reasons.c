@@ -61,6 +61,21 @@ _Static_assert(M2MSEC_R_ESPRIM_BAD_RAND == 56, "M2MSEC_R_ESPRIM_BAD_RAND changed
 _Static_assert(M2MSEC_R_ESPRIM_LIMIT == 57, "M2MSEC_R_ESPRIM_LIMIT changed");
 _Static_assert(M2MSEC_R_ESPRIM_CLOSED == 58, "M2MSEC_R_ESPRIM_CLOSED changed");
 _Static_assert(M2MSEC_R_ESPRIM_STATE == 59, "M2MSEC_R_ESPRIM_STATE changed");
+_Static_assert(M2MSEC_R_ASSOC_CONFIG == 60, "M2MSEC_R_ASSOC_CONFIG changed");
+_Static_assert(M2MSEC_R_ASSOC_KEYTABLE == 61, "M2MSEC_R_ASSOC_KEYTABLE changed");
+_Static_assert(M2MSEC_R_ASSOC_KEYTABLE_FILE == 62, "M2MSEC_R_ASSOC_KEYTABLE_FILE changed");
+_Static_assert(M2MSEC_R_ASSOC_UNKNOWN_IDENTITY == 63, "M2MSEC_R_ASSOC_UNKNOWN_IDENTITY changed");
+_Static_assert(M2MSEC_R_ASSOC_KEY_EXPIRED == 64, "M2MSEC_R_ASSOC_KEY_EXPIRED changed");
+_Static_assert(M2MSEC_R_ASSOC_BAD_KEY == 65, "M2MSEC_R_ASSOC_BAD_KEY changed");
+_Static_assert(M2MSEC_R_ASSOC_NO_SNI == 66, "M2MSEC_R_ASSOC_NO_SNI changed");
+_Static_assert(M2MSEC_R_ASSOC_WRONG_SNI == 67, "M2MSEC_R_ASSOC_WRONG_SNI changed");
+_Static_assert(M2MSEC_R_ASSOC_INTEGRITY == 68, "M2MSEC_R_ASSOC_INTEGRITY changed");
+_Static_assert(M2MSEC_R_ASSOC_REESTABLISH == 69, "M2MSEC_R_ASSOC_REESTABLISH changed");
+_Static_assert(M2MSEC_R_ASSOC_STATE == 70, "M2MSEC_R_ASSOC_STATE changed");
+_Static_assert(M2MSEC_R_ASSOC_EXPORT == 71, "M2MSEC_R_ASSOC_EXPORT changed");
+_Static_assert(M2MSEC_R_ASSOC_COOKIE == 72, "M2MSEC_R_ASSOC_COOKIE changed");
+_Static_assert(M2MSEC_R_ASSOC_NOT_PSK == 73, "M2MSEC_R_ASSOC_NOT_PSK changed");
+_Static_assert(M2MSEC_R_ASSOC_NOT_FINISHED == 74, "M2MSEC_R_ASSOC_NOT_FINISHED changed");
 
 static const struct {
     int code, number;
@@ -111,6 +126,21 @@ static const struct {
     {M2MSEC_R_ESPRIM_LIMIT, 57, "ESPrim limit reached"},
     {M2MSEC_R_ESPRIM_CLOSED, 58, "ESPrim session closed"},
     {M2MSEC_R_ESPRIM_STATE, 59, "ESPrim state unusable"},
+    {M2MSEC_R_ASSOC_CONFIG, 60, "bad association configuration"},
+    {M2MSEC_R_ASSOC_KEYTABLE, 61, "malformed association key table"},
+    {M2MSEC_R_ASSOC_KEYTABLE_FILE, 62, "unsafe association key table file"},
+    {M2MSEC_R_ASSOC_UNKNOWN_IDENTITY, 63, "unknown PSK identity"},
+    {M2MSEC_R_ASSOC_KEY_EXPIRED, 64, "PSK past its not-after"},
+    {M2MSEC_R_ASSOC_BAD_KEY, 65, "PSK of a bad length"},
+    {M2MSEC_R_ASSOC_NO_SNI, 66, "ClientHello without SNI"},
+    {M2MSEC_R_ASSOC_WRONG_SNI, 67, "SNI names another server"},
+    {M2MSEC_R_ASSOC_INTEGRITY, 68, "device integrity not verified: no association"},
+    {M2MSEC_R_ASSOC_REESTABLISH, 69, "association must be re-established"},
+    {M2MSEC_R_ASSOC_STATE, 70, "not an established association"},
+    {M2MSEC_R_ASSOC_EXPORT, 71, "association key export failed"},
+    {M2MSEC_R_ASSOC_COOKIE, 72, "DTLS cookie refused"},
+    {M2MSEC_R_ASSOC_NOT_PSK, 73, "association not authenticated by a PSK"},
+    {M2MSEC_R_ASSOC_NOT_FINISHED, 74, "handshake not finished after the key was found"},
 };
 
 #define NRELEASED (sizeof(released) / sizeof(released[0]))
