@@ -19,6 +19,7 @@
 
 #include "association_internal.h"
 #include "cfile.h"
+#include "integrity_rule.h"
 #include "status_record.h"
 #include "manifest_state.h"
 #include "policy_file.h"
@@ -147,28 +148,17 @@ int m2m_assoc_gate_init(m2msec_association *a)
                   "device integrity not verified, no association: " __VA_ARGS__)
 
 /*
- * The rule of the provider's integrity gate (provider/integrity_gate.c,
- * docs/POLICY.md 4.6), with the same shared readers: the status record
- * (format, MAC under the device key), passed, not from the future, at most
- * max_status_age old, for a manifest at least as new as manifest_state.
+ * The rule of the provider's integrity gate (docs/POLICY.md 4.6), the same
+ * code: common/integrity_rule.c, on the files the policy's [session] names.
  */
 int m2m_assoc_gate(const m2msec_association *a)
 {
-    char buf[M2M_STATUS_MAX];
     unsigned char key[M2M_DEVICE_KEY_MAX];
-    size_t n = 0, keylen = 0;
-    M2M_INTEGRITY_STATUS st;
+    size_t keylen = 0;
     M2M_ERRMSG err;
     EVP_MAC *hmac = NULL;
-    uint64_t accepted = 0, now = m2m_assoc_now();
-    const char *why;
     int r, ok = 0;
 
-    if (!m2m_cf_read_into(a->status_path, M2M_CF_NO_SYMLINKS, buf, sizeof(buf), &n,
-                          "device integrity status", &err)) {
-        GATE_ERR("%s", err.sys_errno == ENOENT ? "no status record (run m2msec verify)" : err.text);
-        return 0;
-    }
     if ((r = m2m_device_key_read(a->key_path, key, &keylen)) != 0) {
         GATE_ERR("device key file %s: %s", a->key_path, m2m_device_key_error(r));
         goto end;
@@ -177,43 +167,14 @@ int m2m_assoc_gate(const m2msec_association *a)
         GATE_ERR("HMAC is not available in the library context");
         goto end;
     }
-    why = m2m_status_verify(hmac, key, keylen, buf, n, &st);
-    if (why != NULL) {
-        GATE_ERR("%s: %s", a->status_path, why);
-        goto end;
-    }
-    if (st.verifying) {
-        GATE_ERR("a verification started at %llu has not finished", (unsigned long long)st.time);
-        goto end;
-    }
-    if (!st.passed) {
-        GATE_ERR("the device failed integrity verification (manifest version %llu)",
-                 (unsigned long long)st.manifest_version);
-        goto end;
-    }
-    if (st.time > now) {
-        GATE_ERR("the status record is dated %llu, after the current time %llu",
-                 (unsigned long long)st.time, (unsigned long long)now);
-        goto end;
-    }
-    if (now - st.time > a->max_status_age) {
-        GATE_ERR("the last verification passed %llu s ago, longer than max_status_age %llu s",
-                 (unsigned long long)(now - st.time), (unsigned long long)a->max_status_age);
-        goto end;
-    }
-    if (!m2m_manifest_state_read(a->state_path, &accepted, &err)) {
+    if (!m2m_integrity_rule(hmac, key, keylen, a->status_path, a->state_path, a->max_status_age,
+                            m2m_assoc_now(), &err)) {
         GATE_ERR("%s", err.text);
-        goto end;
-    }
-    if (st.manifest_version < accepted) {
-        GATE_ERR("the status record is for manifest version %llu, version %llu is accepted",
-                 (unsigned long long)st.manifest_version, (unsigned long long)accepted);
         goto end;
     }
     ok = 1;
 end:
     EVP_MAC_free(hmac);
-    OPENSSL_cleanse(buf, sizeof(buf));
     OPENSSL_cleanse(key, sizeof(key));
     return ok;
 }
