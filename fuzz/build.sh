@@ -43,8 +43,9 @@ provider_srcs=(
 # common/: the strict policy-file reader, the status record, the module
 # MAC, the text parser, the I/O helpers and the escaping, linked into both.
 common_srcs=(
-    common/cfile.c common/conf_check.c common/escape.c common/io.c common/manifest_state.c
-    common/module_mac.c common/policy_file.c common/status_record.c common/text.c
+    common/cfile.c common/conf_check.c common/escape.c common/integrity_rule.c common/io.c
+    common/manifest_state.c common/module_mac.c common/policy_file.c common/status_record.c
+    common/text.c
 )
 # Only the libm2msec parts the harnesses use: sessions, manifests and
 # signatures, the policy file, ESPrim with the file store it locks with (no

@@ -541,10 +541,22 @@ static void control(fz_in *in, EVP_CIPHER_CTX *ctx, model *m)
         FZ_CHECK(EVP_DecryptInit_ex2(ctx, NULL, NULL, NULL, NULL),
                  "re-init without key and IV failed");
         break;
-    case 3: { /* a new key: refused once records were processed */
+    case 3: { /* its own key again: no change (PROTOCOL.md 5.6); another key: refused once started
+               */
+        unsigned char other[sizeof(m->key)];
         int ok = EVP_DecryptInit_ex2(ctx, NULL, m->key, NULL, NULL);
 
-        FZ_CHECK(ok == !m->started, "re-init with a key: %d, started %d", ok, m->started);
+        FZ_CHECK(ok, "re-init with the context's own key refused (started %d)", m->started);
+        ERR_clear_error();
+        memcpy(other, m->key, sizeof(other));
+        other[0] ^= 0x01;
+        ok = EVP_DecryptInit_ex2(ctx, NULL, other, NULL, NULL);
+        OPENSSL_cleanse(other, sizeof(other));
+        FZ_CHECK(ok == !m->started, "re-init with another key: %d, started %d", ok, m->started);
+        if (ok) { /* not started: the context now has the other key; put its own back */
+            FZ_CHECK(EVP_DecryptInit_ex2(ctx, NULL, m->key, NULL, NULL),
+                     "re-init with the original key before the first record refused");
+        }
         break;
     }
     case 4: { /* data before 'seq': refused, nothing changes but the start */
