@@ -136,9 +136,12 @@ typedef struct {
     atomic_ulong fails;
 } run;
 
+/* one generation per size: the provider refuses a sender key used before in the process */
+static unsigned generation;
+
 static void device_name(char *buf, size_t len, size_t i)
 {
-    snprintf(buf, len, "dev-%zu", i);
+    snprintf(buf, len, "g%u-dev-%zu", generation, i);
 }
 
 static m2msec_session *new_session(m2msec_session_role role, size_t i, const m2msec_store *st)
@@ -395,6 +398,7 @@ int main(int argc, char **argv)
         run r = {0};
 
         r.n = sizes[k];
+        generation = (unsigned)k;
         make_records(&r);
         measure(r.n, threads, 0, base, &r);
         measure(r.n, threads, 1, base, &r);
