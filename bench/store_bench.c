@@ -186,7 +186,7 @@ static void make_records(run *r)
 typedef struct {
     run *r;
     unsigned id;
-    int phase; /* 0: init the stores, 1: first record, 2: the other records */
+    int phase; /* 0: init the stores, 1: first record, 2: the other records, 3: store calls */
 } job;
 
 static void *worker(void *p)
@@ -200,6 +200,19 @@ static void *worker(void *p)
         if (j->phase == 0) {
             if (!m2msec_store_init(&r->stores[i]))
                 atomic_fetch_add(&r->fails, 1);
+        } else if (j->phase == 3) {
+            /* what a session's first save does, without the session: lock, read back, save */
+            m2msec_session_state st = {0, 0}, next = {1, 1};
+            void *h;
+
+            if (r->stores[i].lock(r->stores[i].arg, &h) != 1) {
+                atomic_fetch_add(&r->fails, 1);
+                continue;
+            }
+            if (r->stores[i].load(r->stores[i].arg, h, &st) != 1 ||
+                r->stores[i].save(r->stores[i].arg, h, &next) != 1)
+                atomic_fetch_add(&r->fails, 1);
+            r->stores[i].unlock(r->stores[i].arg, h);
         } else if (j->phase == 1) {
             if (m2msec_session_open(r->rcv[i], r->recs + i * RECS * RL, r->rlen[i * RECS], out,
                                     sizeof(out), &olen, NULL) != 1)
@@ -254,6 +267,46 @@ static void remove_tree(const char *path)
     rmdir(path);
 }
 
+/*
+ * The file store where N sessions cannot be held open: the store calls of
+ * one save per device (lock, read back, save, unlock) from the same
+ * threads, without sessions (no memory or open figures).
+ */
+static void store_only(size_t n, unsigned threads, const char *base, run *r)
+{
+    char dir[4096], path[4200], name[32];
+    unsigned long f0, f1;
+    double t;
+
+    snprintf(dir, sizeof(dir), "%s/m2msec-storebench-XXXXXX", base);
+    if (mkdtemp(dir) == NULL)
+        die("cannot make a temporary directory (-d DIR)");
+    r->threads = threads;
+    r->fails = 0;
+    if ((r->stores = calloc(n, sizeof(*r->stores))) == NULL)
+        die("out of memory");
+    for (size_t i = 0; i < n; i++) {
+        device_name(name, sizeof(name), i);
+        snprintf(path, sizeof(path), "%s/%s.state", dir, name);
+        if (!m2msec_store_file(&r->stores[i], path))
+            die("m2msec_store_file failed");
+    }
+    in_threads(r, 0);
+    f0 = atomic_load(&n_fsync);
+    t = in_threads(r, 3);
+    f1 = atomic_load(&n_fsync);
+    if (r->fails != 0)
+        die("a file store save failed");
+    printf("  %-10s %7zu states, store calls only:    durable saves %8.0f/s, syncs %7.0f/s "
+           "(%.3f per save)\n",
+           "file store", n, (double)n / t, (double)(f1 - f0) / t, (double)(f1 - f0) / (double)n);
+    for (size_t i = 0; i < n; i++)
+        m2msec_store_clear(&r->stores[i]);
+    free(r->stores);
+    r->stores = NULL;
+    remove_tree(dir);
+}
+
 static void measure(size_t n, unsigned threads, int is_lmdb, const char *base, run *shared)
 {
     char dir[4096], path[4200], name[32];
@@ -269,6 +322,7 @@ static void measure(size_t n, unsigned threads, int is_lmdb, const char *base, r
         printf("  %-10s %7zu sessions: not possible here: one descriptor per session (its lock), "
                "RLIMIT_NOFILE is %llu\n",
                label, n, (unsigned long long)rl.rlim_cur);
+        store_only(n, threads, base, r);
         return;
     }
     snprintf(dir, sizeof(dir), "%s/m2msec-storebench-XXXXXX", base);
