@@ -200,8 +200,8 @@ m2msec_store_lmdb_env *m2msec_store_lmdb_env_new(const char *path, size_t map_si
             continue;
         if (err == EWOULDBLOCK)
             ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
-                           "m2msec: the LMDB state store %s is in use by another process (one "
-                           "process per store)",
+                           "m2msec: the LMDB state store %s is in use by another process, or "
+                           "already open in this one (one environment per store)",
                            path);
         else
             ERR_raise_data(ERR_LIB_SYS, err, "m2msec: cannot lock %s: %s", path, strerror(err));

@@ -153,6 +153,10 @@ static void test_exclusive(void)
     CHECK(s2.lock(s2.arg, &h2) == 1, "the name's lock not released by unlock");
     s2.unlock(s2.arg, h2);
 
+    CHECK(m2msec_store_lmdb_env_new(dbpath, 0) == NULL,
+          "the environment opened twice in one process (LMDB forbids it)");
+    CHECK(errors_have("already open in this one", NULL), "the refusal does not say why");
+    ERR_clear_error();
     fflush(NULL);
     pid = fork();
     CU_ASSERT_FATAL(pid >= 0);
