@@ -213,6 +213,10 @@ const char ex_session_help[] =
     "                       time may use it\n"
     "  --init-state         first start only: initialise --state before starting\n"
     "                       (refused if it exists: a state is never recreated)\n"
+    "  --store KIND         file (default: --state is a state file), or lmdb:PATH: the\n"
+    "                       gateway store, one LMDB database at PATH holding many\n"
+    "                       sessions' states (--state is this session's name in it;\n"
+    "                       docs/PROTOCOL.md 6.4)\n"
     "  --device-id ID       originator identity (default CAE-sensor01)\n"
     "  --gateway-id ID      receiver identity (default CSE-gw01)\n"
     "  --aead NAME          record cipher (default M2M-REC-AES-128-GCM)\n"
@@ -242,6 +246,7 @@ int ex_session_opt(const char *prog, ex_session_opts *o, int argc, char **argv, 
         ex_opt(prog, argc, argv, i, "--device-id", &o->device_id) ||
         ex_opt(prog, argc, argv, i, "--gateway-id", &o->gateway_id) ||
         ex_opt(prog, argc, argv, i, "--state", &o->state) ||
+        ex_opt(prog, argc, argv, i, "--store", &o->store) ||
         ex_opt(prog, argc, argv, i, "--aead", &o->aead))
         return 1;
     if (strcmp(argv[*i], "--init-state") == 0) {
@@ -363,7 +368,21 @@ int ex_session_open(const char *prog, const ex_session_opts *o, m2msec_session_r
     es->pol.max_records = o->max_records;
     es->pol.key_lifetime = o->key_lifetime;
     es->pol.replay_window = o->replay_window;
-    if (!m2msec_store_file(&es->store, o->state)) {
+    if (o->store != NULL && strncmp(o->store, "lmdb:", 5) == 0) {
+        /* the store holds a reference: the environment closes with m2msec_store_clear() */
+        m2msec_store_lmdb_env *env = m2msec_store_lmdb_env_new(o->store + 5, 0);
+        int ok = env != NULL && m2msec_store_lmdb(&es->store, env, o->state);
+
+        m2msec_store_lmdb_env_free(env);
+        if (!ok) {
+            fprintf(stderr, "%s: cannot set up the LMDB store %s for %s\n", prog, o->store + 5,
+                    o->state);
+            goto fail;
+        }
+    } else if (o->store != NULL && strcmp(o->store, "file") != 0) {
+        fprintf(stderr, "%s: --store must be file or lmdb:PATH, not '%s'\n", prog, o->store);
+        goto fail;
+    } else if (!m2msec_store_file(&es->store, o->state)) {
         fprintf(stderr, "%s: cannot set up the state file store %s\n", prog, o->state);
         goto fail;
     }

@@ -97,7 +97,8 @@ typedef struct ex_session_opts {
     const char *key_file;     /* --key-file (required) */
     const char *device_id;    /* --device-id */
     const char *gateway_id;   /* --gateway-id */
-    const char *state;        /* --state (required) */
+    const char *state;        /* --state (required): a file, or a name with --store lmdb:PATH */
+    const char *store;        /* --store: NULL or "file" (default), or "lmdb:PATH" */
     const char *aead;         /* --aead */
     uint64_t max_records;     /* --max-records (0: the cipher's limit) */
     uint64_t key_lifetime;    /* --key-lifetime seconds (0: library default) */

@@ -180,6 +180,65 @@ void m2msec_store_clear(m2msec_store *store);
  */
 M2MSEC_WARN_UNUSED int m2msec_store_init(const m2msec_store *store);
 
+/**
+ * The gateway store: many sessions' states in one LMDB environment (one
+ * database file, "<path>-lock" beside it), keyed by session name, saved
+ * with group commit (docs/PROTOCOL.md 6.4, docs/SECURITY.md section 3).
+ *
+ * A save returns 1 only once the LMDB write transaction holding it is
+ * durable (committed and synced): saves that arrive together - from
+ * sessions run by different threads - are written and synced in one
+ * transaction, so a gateway that serves its sessions from N threads pays
+ * one commit for up to N saves. A single thread gets one commit per save,
+ * never a save reported durable before it is. A save that would move a
+ * state backwards (a lower epoch, or the same epoch with a lower sequence
+ * floor) is refused, that save only.
+ *
+ * One process per environment (an exclusive flock(2) on the database file
+ * and LMDB's own lock); one session per name in that process. Not usable
+ * in a forked child (LMDB forbids it; a session never calls its store
+ * there).
+ */
+typedef struct m2msec_store_lmdb_env m2msec_store_lmdb_env;
+
+/** Counters of an LMDB environment since it was opened. */
+typedef struct m2msec_store_lmdb_stats {
+    uint64_t commits;       /**< durable write transactions that saved at least one state */
+    uint64_t saves;         /**< states saved (reported durable) */
+    uint64_t largest_batch; /**< most saves in one transaction */
+} m2msec_store_lmdb_stats;
+
+/**
+ * Open (creating if missing, mode 0600) the LMDB environment at @p path.
+ * @p map_size: largest database size in bytes, 0 = 1 GiB (address space
+ * only; about 100 bytes per session are used). Refused if another process
+ * has it open.
+ * @return the environment, or NULL with an error queued.
+ */
+M2MSEC_WARN_UNUSED m2msec_store_lmdb_env *m2msec_store_lmdb_env_new(const char *path,
+                                                                    size_t map_size);
+
+/**
+ * Drop the caller's reference. The environment closes when the last store
+ * made from it is released too (m2msec_store_clear()), so it can be freed
+ * right after the stores are made. NULL is ignored.
+ */
+void m2msec_store_lmdb_env_free(m2msec_store_lmdb_env *env);
+
+/** Read the environment's counters. */
+M2MSEC_NONNULL(1, 2)
+void m2msec_store_lmdb_env_get_stats(m2msec_store_lmdb_env *env, m2msec_store_lmdb_stats *out);
+
+/**
+ * Fill @p store with the state named @p name (1 to 511 bytes) in @p env;
+ * release it with m2msec_store_clear() once no session uses it. Initialise
+ * a new name with m2msec_store_init() like a state file.
+ * @return 1 on success, 0 on failure (error queued).
+ */
+M2MSEC_WARN_UNUSED M2MSEC_NONNULL(1, 2, 3) int m2msec_store_lmdb(m2msec_store *store,
+                                                                 m2msec_store_lmdb_env *env,
+                                                                 const char *name);
+
 /** Session policy. Zero fields take the documented defaults. */
 typedef struct m2msec_session_policy {
     const char *aead;          /**< M2M-REC-* cipher; default "M2M-REC-AES-128-GCM" */

@@ -124,4 +124,31 @@ expect_run "state init once the session ended" 0 'initialised'
 run "${gw[@]}" --init-state --port-file "$TMP/port3"
 expect_run "gateway --init-state over an existing state: exit 1" 1 'a state already exists at'
 
+# ------------------------------------------- the LMDB gateway store (--store lmdb:PATH)
+DB=$TMP/gw.mdb
+lgw=("$EX/gateway" --provider-dir "$M2M_MODULES" --key-file "$TMP/service.key" --store "lmdb:$DB"
+    --state dev-1 --port 0 --idle-ms 20000 --max-ms 20000)
+run "${lgw[@]}" --port-file "$TMP/lport0"
+expect_run "gateway on a name missing from the LMDB store: exit 1" 1 "no stored state at $DB:dev-1"
+"${lgw[@]}" --init-state --expect 5 --port-file "$TMP/lport1" >"$TMP/lgw1.out" 2>&1 &
+GW_PID=$!
+for _ in $(seq 100); do
+    [[ -s $TMP/lport1 ]] && break
+    kill -0 "$GW_PID" 2>/dev/null || break
+    sleep 0.05
+done
+check "gateway --store lmdb --init-state started" test -s "$TMP/lport1"
+run "${lgw[@]}" --port-file "$TMP/lport2"
+expect_run "a second gateway on the same LMDB store: exit 1" 1 'in use by another process'
+run "$EX/device" --provider-dir "$M2M_MODULES" --key-file "$TMP/service.key" \
+    --state "$TMP/dev1.state" --init-state --port "$(<"$TMP/lport1")" --count 5 --interval-ms 10
+expect_run "device sends 5 records" 0 ''
+wait "$GW_PID"
+gw_rc=$?
+GW_PID=""
+expect_eq "gateway on the LMDB store: exit status" "$gw_rc" 0
+check "gateway on the LMDB store accepted the 5 records" grep -q 'counts accepted=5 ' "$TMP/lgw1.out"
+run "${lgw[@]}" --store bogus --port-file "$TMP/lport3"
+expect_run "--store with an unknown kind: exit 1" 1 'must be file or lmdb:PATH'
+
 finish
