@@ -30,6 +30,7 @@ int cmd_status(int argc, char **argv);
 int cmd_state(int argc, char **argv);
 int cmd_esprim(int argc, char **argv);
 int cmd_record(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
 
 /*
  * A name (a path from the command line or the file system, a manifest
