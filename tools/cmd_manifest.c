@@ -184,7 +184,7 @@ static int manifest_create(int argc, char **argv)
     const char *root, *out;
     uint64_t expires, now = ca.now;
     m2msec_manifest *m;
-    char root_real[PATH_MAX], *below;
+    char root_real[PATH_MAX], *below, iso[TOOL_ISO_MAX];
     int rc = tool_parse_options(&cmd, argc, argv, &ca);
 
     if (rc != TOOL_PARSED)
@@ -197,8 +197,8 @@ static int manifest_create(int argc, char **argv)
     if (!ca.have_expires)
         expires = now + DEFAULT_EXPIRES;
     if (expires <= now)
-        tool_err("warning: the manifest expires at %llu, which is not in the future",
-                 (unsigned long long)expires);
+        tool_err("warning: the manifest expires at %llu %s, which is not in the future",
+                 (unsigned long long)expires, tool_iso_time(expires, iso));
     if (!tool_resolve_root(root, root_real))
         return EXIT_USAGE;
     if (strcmp(out, "-") != 0 && (below = tool_path_below(root_real, out)) != NULL) {
@@ -219,9 +219,10 @@ static int manifest_create(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (strcmp(out, "-") != 0)
-        tool_err("wrote %s: %zu files, %s, version %llu, expires %llu", tool_name(out),
+        tool_err("wrote %s: %zu files, %s, version %llu, expires %llu %s", tool_name(out),
                  m2msec_manifest_count(m), m2msec_manifest_digest(m),
-                 (unsigned long long)ca.version, (unsigned long long)expires);
+                 (unsigned long long)ca.version, (unsigned long long)expires,
+                 tool_iso_time(expires, iso));
     m2msec_manifest_free(m);
     return EXIT_OK;
 }
@@ -293,6 +294,7 @@ static int manifest_verify(int argc, char **argv)
     TOOL_MANIFEST_ARGS a = {0};
     m2msec_manifest *m = NULL;
     const char *why = NULL;
+    char iso[TOOL_ISO_MAX];
     int rc = tool_parse_options(&cmd, argc, argv, &a);
 
     if (rc != TOOL_PARSED)
@@ -308,10 +310,11 @@ static int manifest_verify(int argc, char **argv)
                why);
         return rc;
     }
-    printf("%s%s: ok (version %llu, expires %llu, %s, %zu files)\n",
+    printf("%s%s: ok (version %llu, expires %llu %s, %s, %zu files)\n",
            m2m_escape_needed(a.manifest, 0) ? "\\" : "", tool_name(a.manifest),
            (unsigned long long)m2msec_manifest_version(m),
-           (unsigned long long)m2msec_manifest_expires(m), m2msec_manifest_digest(m),
+           (unsigned long long)m2msec_manifest_expires(m),
+           tool_iso_time(m2msec_manifest_expires(m), iso), m2msec_manifest_digest(m),
            m2msec_manifest_count(m));
     m2msec_manifest_free(m);
     return EXIT_OK;

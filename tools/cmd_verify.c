@@ -37,6 +37,8 @@ static void usage(FILE *out)
           "                         [rules]); without it every failure denies\n"
           "  --jobs N               hashing threads; 0 (default) = one per core\n"
           "  --json                 print a JSON document instead of the table\n"
+          "  --failures             show only the files that failed (table and JSON; the\n"
+          "                         summary still counts every file)\n"
           "  --no-extra             do not report files that the manifest does not list\n"
           "  --status-file F        write the status record F (needs --device-key-file):\n"
           "                         'verifying' before anything is checked, then 'passed'\n"
@@ -131,7 +133,7 @@ typedef struct {
     TOOL_MANIFEST_ARGS a;
     const char *status_file, *keyfile;
     m2msec_tree_verify_options vo;
-    int json;
+    int json, failures_only;
 } VERIFY_ARGS;
 
 static int verify_option(const char *cmd, void *ctx, int c, const char *arg)
@@ -148,6 +150,9 @@ static int verify_option(const char *cmd, void *ctx, int c, const char *arg)
         return 0;
     case 'x':
         va->vo.report_extra = 0;
+        return 0;
+    case 'F':
+        va->failures_only = 1;
         return 0;
     case 'f':
         va->status_file = arg;
@@ -167,6 +172,7 @@ int cmd_verify(int argc, char **argv)
         {"jobs", required_argument, NULL, 'j'},
         {"json", no_argument, NULL, 'J'},
         {"no-extra", no_argument, NULL, 'x'},
+        {"failures", no_argument, NULL, 'F'},
         {"status-file", required_argument, NULL, 'f'},
         {"device-key-file", required_argument, NULL, 'k'},
         TOOL_OPTS_END,
@@ -254,7 +260,9 @@ int cmd_verify(int argc, char **argv)
     } else {
         may_run = failures == 0;
     }
-    if (!m2msec_report_print(r, stdout, va.json ? M2MSEC_REPORT_JSON : 0)) {
+    if (!m2msec_report_print(r, stdout,
+                             (va.json ? M2MSEC_REPORT_JSON : 0) |
+                                 (va.failures_only ? M2MSEC_REPORT_FAILURES_ONLY : 0))) {
         tool_fail("cannot print the report");
         goto end;
     }

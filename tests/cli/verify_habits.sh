@@ -1,0 +1,74 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# The integrity tool and its users' habits (issue 14 point 6): expiry dates
+# printed as ISO 8601 UTC next to the seconds (checked against GNU date),
+# the failures-only view of verify (table and JSON, checked with python3's
+# json module against the full report).
+set -euo pipefail
+# shellcheck source=tests/cli/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+M2M=${M2M_TOOL:-${M2M_BUILD_DIR:?}/tools/m2msec}
+cd "$TMP"
+chmod 0700 "$TMP"
+
+# iso EPOCH: GNU date's ISO 8601 UTC form, the reference.
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+
+mkdir -p root/c
+printf 'a\n' >root/a
+printf 'b\n' >root/b
+for i in 1 2 3; do printf '%s\n' "$i" >"root/c/$i"; done
+"$M2M" keygen signing-key k.pem k.pub >/dev/null
+
+# ---------------------------------------------------------------- readable expiry
+EXP=1900000000
+run "$M2M" manifest create --root root --version 4 --expires-at "$EXP" -o M
+expect_run "manifest create prints the expiry as seconds and ISO 8601" 0 \
+    "expires $EXP $(iso "$EXP")"
+"$M2M" manifest sign --key k.pem M 2>/dev/null
+run "$M2M" manifest verify --pubkey k.pub M
+expect_eq "manifest verify shows the expiry as seconds and ISO 8601" "$out" \
+    "M: ok (version 4, expires $EXP $(iso "$EXP"), SHA256, 5 files)"
+run "$M2M" manifest create --root root --version 4 --expires-at 1000 -o OLD
+expect_run "a past expiry: the warning names the date" 0 \
+    "expires at 1000 1970-01-01T00:16:40Z, which is not in the future"
+"$M2M" manifest sign --key k.pem OLD 2>/dev/null
+run "$M2M" manifest verify --pubkey k.pub OLD
+expect_run "an expired manifest: the refusal names both dates" 1 \
+    "expired at 1000 1970-01-01T00:16:40Z \\(now [0-9]+ [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z\\)"
+run "$M2M" verify --manifest OLD --pubkey k.pub --root root
+expect_run "verify of an expired manifest names the date" 1 "expired at 1000 1970-01-01T00:16:40Z"
+run "$M2M" manifest create --root root --version 4 --expires-at 99999999999999999 -o FAR
+expect_run "an expiry beyond the calendar is said to be out of range" 0 \
+    "expires 99999999999999999 \\(out of range\\)"
+
+# ---------------------------------------------------------------- failures only
+printf 'changed\n' >>root/c/2
+printf 'new\n' >root/extra
+run "$M2M" verify --manifest M --pubkey k.pub --root root
+expect_run "full view: exit 1" 1
+full=$out
+run "$M2M" verify --manifest M --pubkey k.pub --root root --failures
+expect_run "--failures: the same exit code" 1 'verification failed: 2 file'
+expect_eq "--failures shows the header, the failed files and the summary" "$out" \
+    "$(grep -Ev '^ok ' <<<"$full")"
+expect_eq "--failures leaves out exactly the ok lines" \
+    "$(grep -c '^ok ' <<<"$full") $(grep -c '^ok ' <<<"$out" || true)" "4 0"
+run "$M2M" verify --manifest M --pubkey k.pub --root root --json
+fulljson=$out
+run "$M2M" verify --manifest M --pubkey k.pub --root root --json --failures
+expect_eq "--json --failures: only the failed files, the summary unchanged" \
+    "$(python3 -c '
+import json, sys
+a = json.loads(sys.argv[1]); b = json.loads(sys.argv[2])
+want = [f for f in a["files"] if f["status"] != "ok"]
+print(b["files"] == want, b["summary"] == a["summary"], len(want))' "$fulljson" "$out")" \
+    "True True 2"
+rm root/extra
+printf '2\n' >root/c/2
+run "$M2M" verify --manifest M --pubkey k.pub --root root --failures
+expect_eq "--failures with nothing failed: only the summary" "$out" \
+    "summary: 5 files, 5 ok; 0 failures"
+
+finish
