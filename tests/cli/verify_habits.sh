@@ -71,4 +71,83 @@ run "$M2M" verify --manifest M --pubkey k.pub --root root --failures
 expect_eq "--failures with nothing failed: only the summary" "$out" \
     "summary: 5 files, 5 ok; 0 failures"
 
+# ---------------------------------------------------------------- dry run
+# A policy with every action; the real run afterwards must do what the dry
+# run said, and the dry run must change nothing on disk.
+mkdir -p var repo/c
+printf '1\n' >repo/c/1
+"$M2M" keygen device-key dev.key >/dev/null
+cat >policy.cnf <<EOF
+[integrity]
+default_action = deny
+quarantine_dir = $TMP/var/quarantine
+log = $TMP/var/actions.log
+repository = $TMP/repo
+
+[rules]
+c/1 = remediate
+c/2 = quarantine
+c/3 = alert
+EOF
+"$M2M" verify --manifest M --pubkey k.pub --root root --state var/manifest.state \
+    --status-file var/status --device-key-file dev.key >/dev/null 2>&1
+check "a first real run writes the rollback state and the status record" \
+    test -s var/manifest.state -a -s var/status
+printf 'x\n' >>root/c/1
+printf 'x\n' >>root/c/2
+printf 'x\n' >>root/c/3
+printf 'new\n' >root/extra
+
+# snapshot: every path below root/ and var/ with type, mode, size, mtime and content digest
+snapshot() {
+    find root var -printf '%p %y %m %s %T@\n' | sort
+    find root var -type f -exec sha256sum {} + | sort
+}
+before=$(snapshot)
+run "$M2M" verify --manifest M --pubkey k.pub --root root --state var/manifest.state \
+    --policy policy.cnf --status-file var/status --device-key-file dev.key --dry-run
+expect_run "--dry-run with a deny: exit 1" 1 \
+    'dry run: 4 file\(s\) failed, 1 denied; the device would not run'
+expect_eq "--dry-run changed nothing below root/ and var/ (no file moved, no log, status, state)" \
+    "$(snapshot)" "$before"
+check "no quarantine directory and no action log were created" \
+    test ! -e var/quarantine -a ! -e var/actions.log
+expect_run "the dry run says it leaves the status record alone" 1 \
+    'status record var/status is neither read nor written'
+expect_eq "the plan names each failure's action" \
+    "$(sed -n '/^WOULD /,$p' <<<"$out" | awk 'NR > 1 && $1 != "dry" {print $1, $2, $3}')" \
+    "remediate c/1 modified
+quarantine c/2 modified
+alert c/3 modified
+deny extra extra"
+expect_run "the plan says what the remediation would do" 1 \
+    'would replace it with a verified copy from the repository'
+run "$M2M" verify --manifest M --pubkey k.pub --root root --policy policy.cnf --dry-run --json
+expect_run "--dry-run --json: usage error" 2 'leave out --json'
+
+# the real run does what the plan said
+run "$M2M" verify --manifest M --pubkey k.pub --root root --state var/manifest.state \
+    --policy policy.cnf --status-file var/status --device-key-file dev.key
+expect_run "the real run: exit 1 (extra is denied)" 1 'the device may not run'
+expect_eq "the real run took the planned actions" \
+    "$(grep -oE '\[action [a-z]+' <<<"$out" | awk '{print $2}' | sort | tr '\n' ' ')" \
+    "alert deny quarantine remediate "
+check "the real run wrote the action log" test -s var/actions.log
+expect_ne "the real run changed what the dry run left alone" "$(snapshot)" "$before"
+
+# without a policy every failure would deny; a rollback is refused, the state never written
+rm -f root/extra
+run "$M2M" verify --manifest M --pubkey k.pub --root root --dry-run
+expect_run "--dry-run without a policy: deny" 1 'dry run: .* denied; the device would not run'
+"$M2M" manifest create --root root --version 9 -o M9 2>/dev/null
+"$M2M" manifest sign --key k.pem M9 2>/dev/null
+st_before=$(cat var/manifest.state)
+run "$M2M" verify --manifest M9 --pubkey k.pub --root root --state var/manifest.state --dry-run
+expect_run "--dry-run of a newer manifest, nothing failed: exit 0" 0 'dry run: 0 failure'
+expect_eq "--dry-run did not record the newer version in the state" \
+    "$(cat var/manifest.state)" "$st_before"
+"$M2M" verify --manifest M9 --pubkey k.pub --root root --state var/manifest.state >/dev/null 2>&1
+run "$M2M" verify --manifest M --pubkey k.pub --root root --state var/manifest.state --dry-run
+expect_run "--dry-run of an older manifest: rollback refused, exit 1" 1 'rollback'
+
 finish
