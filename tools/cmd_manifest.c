@@ -42,6 +42,8 @@ static void usage_create(FILE *out)
           "  --expires SECONDS      expire SECONDS from now (default: 365 days)\n"
           "  --expires-at EPOCH     expire at EPOCH (seconds since 1970)\n"
           "  --meta                 also record each file's size and permission bits\n"
+          "  --attr                 also record each file's numeric owner, group and mtime\n"
+          "                         ('# attr' lines; checked by 'verify --meta')\n"
           "  --jobs N               hashing threads; 0 (default) = one per core\n"
           "  -o, --output MANIFEST  where to write it (atomically); '-' = standard output;\n"
           "                         it must not lie below DIR\n"
@@ -154,7 +156,8 @@ static int create_option(const char *cmd, void *ctx, int c, const char *arg)
         ca->have_expires = 1;
         return 0;
     case 'm':
-        ca->meta = 1;
+    case 'A':
+        ca->meta |= c == 'A' ? M2MSEC_META_ATTR : M2MSEC_META_SIZE_MODE;
         return 0;
     case 'j':
         return tool_parse_jobs(cmd, arg, &ca->jobs) ? 0 : EXIT_USAGE;
@@ -175,6 +178,7 @@ static int manifest_create(int argc, char **argv)
         {"expires", required_argument, NULL, 'e'},
         {"expires-at", required_argument, NULL, 'E'},
         {"meta", no_argument, NULL, 'm'},
+        {"attr", no_argument, NULL, 'A'},
         {"jobs", required_argument, NULL, 'j'},
         {"output", required_argument, NULL, 'o'},
         TOOL_OPTS_END,

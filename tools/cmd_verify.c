@@ -41,6 +41,8 @@ static void usage(FILE *out)
           "                         [rules]); without it every failure denies\n"
           "  --jobs N               hashing threads; 0 (default) = one per core\n"
           "  --json                 print a JSON document instead of the table\n"
+          "  --meta                 also check owner, group and mtime where the manifest\n"
+          "                         records them ('# attr' lines, manifest create --attr)\n"
           "  --failures             show only the files that failed (table and JSON; the\n"
           "                         summary still counts every file)\n"
           "  --no-extra             do not report files that the manifest does not list\n"
@@ -157,6 +159,9 @@ static int verify_option(const char *cmd, void *ctx, int c, const char *arg)
         return 0;
     case 'x':
         va->vo.report_extra = 0;
+        return 0;
+    case 'M':
+        va->vo.check_attr = 1;
         return 0;
     case 'F':
         va->failures_only = 1;
@@ -277,6 +282,7 @@ int cmd_verify(int argc, char **argv)
         {"json", no_argument, NULL, 'J'},
         {"no-extra", no_argument, NULL, 'x'},
         {"failures", no_argument, NULL, 'F'},
+        {"meta", no_argument, NULL, 'M'},
         {"dry-run", no_argument, NULL, 'D'},
         {"status-file", required_argument, NULL, 'f'},
         {"device-key-file", required_argument, NULL, 'k'},
