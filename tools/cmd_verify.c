@@ -294,7 +294,7 @@ int cmd_verify(int argc, char **argv)
     unsigned char key[M2M_DEVICE_KEY_MAX];
     size_t keylen = 0, nign = 0, failures;
     char root_real[PATH_MAX], *sig_default = NULL, *ignore_buf[7] = {NULL};
-    const char *ignore[8] = {NULL}, *why = NULL;
+    const char *ignore[8] = {NULL}, *why = NULL, *own_status = NULL, *own_key = NULL;
     m2msec_policy *policy = NULL;
     m2msec_manifest *m = NULL;
     m2msec_report *r = NULL;
@@ -314,6 +314,8 @@ int cmd_verify(int argc, char **argv)
         /* the same command line as the real run, minus its writes */
         tool_err("dry run: the status record %s is neither read nor written",
                  tool_name(va.status_file));
+        own_status = va.status_file; /* still not reported as extra, as in the real run */
+        own_key = va.keyfile;
         va.status_file = NULL;
         va.keyfile = NULL;
     }
@@ -365,8 +367,8 @@ int cmd_verify(int argc, char **argv)
                               a->sig != NULL ? a->sig : sig_default,
                               a->state,
                               a->policy,
-                              va.status_file,
-                              va.keyfile,
+                              va.status_file != NULL ? va.status_file : own_status,
+                              va.keyfile != NULL ? va.keyfile : own_key,
                               NULL};
 
         for (size_t i = 0; i < 6; i++)

@@ -147,6 +147,13 @@ run "$M2M" verify --manifest M9 --pubkey k.pub --root root --state var/manifest.
 expect_run "--dry-run of a newer manifest, nothing failed: exit 0" 0 'dry run: 0 failure'
 expect_eq "--dry-run did not record the newer version in the state" \
     "$(cat var/manifest.state)" "$st_before"
+# the status record and device key below the root are ours, not extra, in a dry run too
+cp dev.key root/dev.key
+run "$M2M" verify --manifest M9 --pubkey k.pub --root root --status-file root/status \
+    --device-key-file root/dev.key --dry-run
+expect_run "--dry-run: the status and key files below the root are not extra" 0 'dry run: 0 failure'
+check "and the status record was not created" test ! -e root/status
+rm root/dev.key
 "$M2M" verify --manifest M9 --pubkey k.pub --root root --state var/manifest.state >/dev/null 2>&1
 run "$M2M" verify --manifest M --pubkey k.pub --root root --state var/manifest.state --dry-run
 expect_run "--dry-run of an older manifest: rollback refused, exit 1" 1 'rollback'
