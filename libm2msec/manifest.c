@@ -173,6 +173,10 @@ static const char *entry_problem(const m2msec_manifest *m, const m2msec_manifest
         return "negative size";
     if (e->mode < -1 || e->mode > 07777)
         return "mode outside 0000..7777";
+    if (e->has_attr != 0 && e->has_attr != 1)
+        return "has_attr is neither 0 nor 1";
+    if (e->has_attr && e->mtime == INT64_MIN)
+        return "mtime out of range";
     return NULL;
 }
 
@@ -315,7 +319,56 @@ typedef struct {
     int32_t mode;
     const char *path;
     size_t plen;
+    /* a pending '# attr' line (after '# meta', before the digest line) */
+    int attr_pending;
+    size_t attr_no;
+    uint32_t uid, gid;
+    int64_t mtime;
+    const char *apath;
+    size_t aplen;
 } meta_t;
+
+/* One space-terminated field of s: its length, or 0 if there is no space. */
+static size_t field(const char *s, size_t len)
+{
+    const char *sp = memchr(s, ' ', len);
+
+    return sp != NULL ? (size_t)(sp - s) : 0;
+}
+
+/* '# attr UID GID MTIME PATH' (docs/PROTOCOL.md 7.1): after '# meta', before the digest line. */
+static int parse_attr(const line_t *l, const char *s, size_t len, meta_t *meta)
+{
+    static const char want[] = "'# attr' line needs '<uid> <gid> <mtime> <path>' in decimal";
+    uint64_t v[3];
+    size_t f;
+    int neg;
+
+    if (meta->attr_pending)
+        return parse_error(meta->attr_no,
+                           "'# attr' line not followed by the digest line of its file");
+    for (int i = 0; i < 3; i++) {
+        if ((f = field(s, len)) == 0)
+            return parse_error(l->no, want);
+        /* mtime alone may be negative (before 1970); never "-0" */
+        neg = i == 2 && s[0] == '-';
+        if ((neg && (f == 1 || (f == 2 && s[1] == '0'))) ||
+            m2m_dec_parse(s + neg, f - (size_t)neg, i < 2 ? UINT32_MAX : INT64_MAX, 0, &v[i]) !=
+                M2M_DEC_OK)
+            return parse_error(l->no, want);
+        if (neg)
+            v[i] = (uint64_t)(-(int64_t)v[i]);
+        s += f + 1, len -= f + 1;
+    }
+    meta->uid = (uint32_t)v[0];
+    meta->gid = (uint32_t)v[1];
+    meta->mtime = (int64_t)v[2];
+    meta->apath = s;
+    meta->aplen = len;
+    meta->attr_pending = 1;
+    meta->attr_no = l->no;
+    return 1;
+}
 
 static int parse_meta(const line_t *l, const char *s, size_t len, meta_t *meta)
 {
@@ -325,6 +378,8 @@ static int parse_meta(const line_t *l, const char *s, size_t len, meta_t *meta)
 
     if (meta->pending)
         return parse_error(meta->no, "'# meta' line not followed by the digest line of its file");
+    if (meta->attr_pending)
+        return parse_error(l->no, "'# meta' line after '# attr' (the order is meta, attr, digest)");
     /* mode: 4 octal digits or '-' */
     if (len >= 2 && s[0] == '-' && s[1] == ' ') {
         meta->mode = -1;
@@ -396,6 +451,9 @@ static int parse_entry(m2msec_manifest *m, const line_t *l, meta_t *meta, const 
         return parse_error(l->no, "NUL byte in path");
     if (meta->pending && (meta->plen != plen || memcmp(meta->path, path, plen) != 0))
         return parse_error(meta->no, "'# meta' path differs from the path of the next digest line");
+    if (meta->attr_pending && (meta->aplen != plen || memcmp(meta->apath, path, plen) != 0))
+        return parse_error(meta->attr_no,
+                           "'# attr' path differs from the path of the next digest line");
     if (*prev != NULL) {
         size_t n = *prev_len < plen ? *prev_len : plen;
 
@@ -413,6 +471,13 @@ static int parse_entry(m2msec_manifest *m, const line_t *l, meta_t *meta, const 
     e.size = meta->pending ? meta->size : -1;
     e.mode = meta->pending ? meta->mode : -1;
     meta->pending = 0;
+    if (meta->attr_pending) {
+        e.has_attr = 1;
+        e.uid = meta->uid;
+        e.gid = meta->gid;
+        e.mtime = meta->mtime;
+    }
+    meta->attr_pending = 0;
     pcopy = OPENSSL_strndup(path, plen);
     if (pcopy == NULL) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
@@ -493,6 +558,9 @@ m2msec_manifest *m2msec_manifest_parse(const unsigned char *buf, size_t len)
             if (has_prefix(&l, "# meta ", &rest, &rlen)) {
                 if (!parse_meta(&l, rest, rlen, &meta))
                     goto fail;
+            } else if (has_prefix(&l, "# attr ", &rest, &rlen)) {
+                if (!parse_attr(&l, rest, rlen, &meta))
+                    goto fail;
             } else if (has_prefix(&l, "# version", &rest, &rlen) ||
                        has_prefix(&l, "# expires", &rest, &rlen) ||
                        has_prefix(&l, "# digest", &rest, &rlen) ||
@@ -523,6 +591,10 @@ m2msec_manifest *m2msec_manifest_parse(const unsigned char *buf, size_t len)
         parse_error(meta.no, "'# meta' line not followed by the digest line of its file");
         goto fail;
     }
+    if (meta.attr_pending) {
+        parse_error(meta.attr_no, "'# attr' line not followed by the digest line of its file");
+        goto fail;
+    }
     return m;
 fail:
     m2msec_manifest_free(m);
@@ -551,6 +623,8 @@ int m2msec_manifest_serialize(const m2msec_manifest *m, unsigned char **buf, siz
         cap += 2 * m->digest_len + 3 + plen;
         if (m->e[i].size >= 0 || m->e[i].mode >= 0)
             cap += 7 + 5 + 21 + 1 + plen + 1;
+        if (m->e[i].has_attr)
+            cap += 7 + 11 + 11 + 21 + plen + 1;
     }
     out = OPENSSL_malloc(cap);
     if (out == NULL) {
@@ -577,6 +651,11 @@ int m2msec_manifest_serialize(const m2msec_manifest *m, unsigned char **buf, siz
             else
                 strcpy(size, "-");
             w = snprintf(out + n, cap - n, "# meta %s %s %s\n", mode, size, e->path);
+            n += (size_t)w;
+        }
+        if (e->has_attr) {
+            w = snprintf(out + n, cap - n, "# attr %" PRIu32 " %" PRIu32 " %" PRId64 " %s\n",
+                         e->uid, e->gid, e->mtime, e->path);
             n += (size_t)w;
         }
         for (j = 0; j < e->digest_len; j++) {

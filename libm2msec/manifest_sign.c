@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -37,6 +38,19 @@
 #define MAX_STATE_BYTES 4096
 
 enum key_kind { KEY_UNSUPPORTED = 0, KEY_ED25519, KEY_P256 };
+
+/* t as ISO 8601 UTC for a message, next to the seconds; "(out of range)" if it cannot be. */
+#define ISO_MAX 40
+static const char *iso_time(uint64_t t, char buf[ISO_MAX])
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+
+    if (t > (uint64_t)INT64_MAX || (uint64_t)tt != t || gmtime_r(&tt, &tm) == NULL ||
+        strftime(buf, ISO_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, ISO_MAX, "(out of range)");
+    return buf;
+}
 
 static const char *const verdict_text[] = {
     [M2MSEC_MANIFEST_OK] = "ok",
@@ -327,9 +341,12 @@ static m2msec_manifest_verdict accept_verdict(OSSL_LIB_CTX *libctx, const char *
         goto end;
     }
     if (m2msec_manifest_expires(m) <= now) {
+        char te[ISO_MAX], tn[ISO_MAX];
+
         ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
-                       "m2msec: manifest %s expired at %" PRIu64 " (now %" PRIu64 ")",
-                       m2m_esc(manifest_path, em, sizeof(em)), m2msec_manifest_expires(m), now);
+                       "m2msec: manifest %s expired at %" PRIu64 " %s (now %" PRIu64 " %s)",
+                       m2m_esc(manifest_path, em, sizeof(em)), m2msec_manifest_expires(m),
+                       iso_time(m2msec_manifest_expires(m), te), now, iso_time(now, tn));
         v = M2MSEC_MANIFEST_EXPIRED;
         goto end;
     }

@@ -53,6 +53,7 @@ static const char *const status_text[M2MSEC_FILE_STATUS_COUNT] = {
     [M2MSEC_FILE_UNREADABLE] = "unreadable",
     [M2MSEC_FILE_CHANGED] = "changed",
     [M2MSEC_FILE_EXTRA] = "extra",
+    [M2MSEC_FILE_WRONG_ATTR] = "wrong-attr",
 };
 
 static const char *const action_text[] = {

@@ -69,6 +69,8 @@ typedef struct {
     size_t digest_len;
     int64_t size;
     int32_t mode;
+    uint32_t uid, gid;
+    int64_t mtime;
     m2m_ident seen; /* the entry at path (not followed), for the actions */
 } task_t;
 
@@ -87,6 +89,7 @@ typedef struct {
     atomic_size_t files_done;
     _Atomic uint64_t bytes_done;
     atomic_int fatal;
+    int check_attr; /* compare '# attr' (owner, group, mtime) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     unsigned running;
@@ -204,6 +207,9 @@ static void check_one(pool_t *p, task_t *t, unsigned char *buf, EVP_MD_CTX *ctx)
         memset(&t->seen, 0, sizeof(t->seen));
     t->size = (int64_t)st1.st_size;
     t->mode = (int32_t)(st1.st_mode & 07777);
+    t->uid = (uint32_t)st1.st_uid;
+    t->gid = (uint32_t)st1.st_gid;
+    t->mtime = (int64_t)st1.st_mtime;
     if (!S_ISREG(st1.st_mode)) {
         t->status = M2MSEC_FILE_WRONG_TYPE;
         set_detail(p, t, "is a %s", m2m_type_text((unsigned)st1.st_mode));
@@ -269,6 +275,26 @@ static void check_one(pool_t *p, task_t *t, unsigned char *buf, EVP_MD_CTX *ctx)
     if (x != NULL && x->mode >= 0 && x->mode != t->mode) {
         t->status = M2MSEC_FILE_WRONG_MODE;
         set_detail(p, t, "mode %04o, expected %04o", (unsigned)t->mode, (unsigned)x->mode);
+        goto end;
+    }
+    if (x != NULL && p->check_attr && x->has_attr &&
+        (x->uid != t->uid || x->gid != t->gid || x->mtime != t->mtime)) {
+        char d[3][64];
+        int k = 0;
+
+        t->status = M2MSEC_FILE_WRONG_ATTR;
+        /* only what differs, numerically (names depend on the host's user database) */
+        if (x->uid != t->uid)
+            snprintf(d[k++], sizeof(d[0]), "owner %u, expected %u", (unsigned)t->uid,
+                     (unsigned)x->uid);
+        if (x->gid != t->gid)
+            snprintf(d[k++], sizeof(d[0]), "group %u, expected %u", (unsigned)t->gid,
+                     (unsigned)x->gid);
+        if (x->mtime != t->mtime)
+            snprintf(d[k++], sizeof(d[0]), "mtime %" PRId64 ", expected %" PRId64, t->mtime,
+                     x->mtime);
+        set_detail(p, t, "%s%s%s%s%s", d[0], k > 1 ? "; " : "", k > 1 ? d[1] : "",
+                   k > 2 ? "; " : "", k > 2 ? d[2] : "");
         goto end;
     }
     t->status = M2MSEC_FILE_OK;
@@ -596,6 +622,7 @@ static int run(OSSL_LIB_CTX *libctx, const char *digest, int rootfd, task_t *tas
     atomic_init(&p.files_done, 0);
     atomic_init(&p.bytes_done, 0);
     atomic_init(&p.fatal, 0);
+    p.check_attr = opt != NULL && opt->check_attr;
     pr.opt = opt;
     pr.pool = &p;
     clock_gettime(CLOCK_MONOTONIC, &pr.last);
@@ -816,8 +843,14 @@ m2msec_manifest *m2msec_manifest_from_tree(OSSL_LIB_CTX *libctx, const char *roo
         e.path = tasks[i].path;
         memcpy(e.digest, tasks[i].digest, tasks[i].digest_len);
         e.digest_len = tasks[i].digest_len;
-        e.size = with_meta ? tasks[i].size : -1;
-        e.mode = with_meta ? tasks[i].mode : -1;
+        e.size = (with_meta & M2MSEC_META_SIZE_MODE) ? tasks[i].size : -1;
+        e.mode = (with_meta & M2MSEC_META_SIZE_MODE) ? tasks[i].mode : -1;
+        if (with_meta & M2MSEC_META_ATTR) {
+            e.has_attr = 1;
+            e.uid = tasks[i].uid;
+            e.gid = tasks[i].gid;
+            e.mtime = tasks[i].mtime;
+        }
         if (!m2msec_manifest_add(m, &e))
             goto end;
     }

@@ -42,6 +42,8 @@ static void usage_create(FILE *out)
           "  --expires SECONDS      expire SECONDS from now (default: 365 days)\n"
           "  --expires-at EPOCH     expire at EPOCH (seconds since 1970)\n"
           "  --meta                 also record each file's size and permission bits\n"
+          "  --attr                 also record each file's numeric owner, group and mtime\n"
+          "                         ('# attr' lines; checked by 'verify --meta')\n"
           "  --jobs N               hashing threads; 0 (default) = one per core\n"
           "  -o, --output MANIFEST  where to write it (atomically); '-' = standard output;\n"
           "                         it must not lie below DIR\n"
@@ -154,7 +156,8 @@ static int create_option(const char *cmd, void *ctx, int c, const char *arg)
         ca->have_expires = 1;
         return 0;
     case 'm':
-        ca->meta = 1;
+    case 'A':
+        ca->meta |= c == 'A' ? M2MSEC_META_ATTR : M2MSEC_META_SIZE_MODE;
         return 0;
     case 'j':
         return tool_parse_jobs(cmd, arg, &ca->jobs) ? 0 : EXIT_USAGE;
@@ -175,6 +178,7 @@ static int manifest_create(int argc, char **argv)
         {"expires", required_argument, NULL, 'e'},
         {"expires-at", required_argument, NULL, 'E'},
         {"meta", no_argument, NULL, 'm'},
+        {"attr", no_argument, NULL, 'A'},
         {"jobs", required_argument, NULL, 'j'},
         {"output", required_argument, NULL, 'o'},
         TOOL_OPTS_END,
@@ -184,7 +188,7 @@ static int manifest_create(int argc, char **argv)
     const char *root, *out;
     uint64_t expires, now = ca.now;
     m2msec_manifest *m;
-    char root_real[PATH_MAX], *below;
+    char root_real[PATH_MAX], *below, iso[TOOL_ISO_MAX];
     int rc = tool_parse_options(&cmd, argc, argv, &ca);
 
     if (rc != TOOL_PARSED)
@@ -197,8 +201,8 @@ static int manifest_create(int argc, char **argv)
     if (!ca.have_expires)
         expires = now + DEFAULT_EXPIRES;
     if (expires <= now)
-        tool_err("warning: the manifest expires at %llu, which is not in the future",
-                 (unsigned long long)expires);
+        tool_err("warning: the manifest expires at %llu %s, which is not in the future",
+                 (unsigned long long)expires, tool_iso_time(expires, iso));
     if (!tool_resolve_root(root, root_real))
         return EXIT_USAGE;
     if (strcmp(out, "-") != 0 && (below = tool_path_below(root_real, out)) != NULL) {
@@ -219,9 +223,10 @@ static int manifest_create(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (strcmp(out, "-") != 0)
-        tool_err("wrote %s: %zu files, %s, version %llu, expires %llu", tool_name(out),
+        tool_err("wrote %s: %zu files, %s, version %llu, expires %llu %s", tool_name(out),
                  m2msec_manifest_count(m), m2msec_manifest_digest(m),
-                 (unsigned long long)ca.version, (unsigned long long)expires);
+                 (unsigned long long)ca.version, (unsigned long long)expires,
+                 tool_iso_time(expires, iso));
     m2msec_manifest_free(m);
     return EXIT_OK;
 }
@@ -293,6 +298,7 @@ static int manifest_verify(int argc, char **argv)
     TOOL_MANIFEST_ARGS a = {0};
     m2msec_manifest *m = NULL;
     const char *why = NULL;
+    char iso[TOOL_ISO_MAX];
     int rc = tool_parse_options(&cmd, argc, argv, &a);
 
     if (rc != TOOL_PARSED)
@@ -308,10 +314,11 @@ static int manifest_verify(int argc, char **argv)
                why);
         return rc;
     }
-    printf("%s%s: ok (version %llu, expires %llu, %s, %zu files)\n",
+    printf("%s%s: ok (version %llu, expires %llu %s, %s, %zu files)\n",
            m2m_escape_needed(a.manifest, 0) ? "\\" : "", tool_name(a.manifest),
            (unsigned long long)m2msec_manifest_version(m),
-           (unsigned long long)m2msec_manifest_expires(m), m2msec_manifest_digest(m),
+           (unsigned long long)m2msec_manifest_expires(m),
+           tool_iso_time(m2msec_manifest_expires(m), iso), m2msec_manifest_digest(m),
            m2msec_manifest_count(m));
     m2msec_manifest_free(m);
     return EXIT_OK;

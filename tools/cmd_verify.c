@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* m2msec verify: a tree against a signed manifest, then the policy and the status record. */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,10 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
+#include "escape.h"
+#include "io.h"
 #include "m2msec/integrity.h"
+#include "manifest_state.h"
 #include "tool.h"
 
 /* The progress bar appears only on a terminal, and only for a long run. */
@@ -37,7 +41,14 @@ static void usage(FILE *out)
           "                         [rules]); without it every failure denies\n"
           "  --jobs N               hashing threads; 0 (default) = one per core\n"
           "  --json                 print a JSON document instead of the table\n"
+          "  --meta                 also check owner, group and mtime where the manifest\n"
+          "                         records them ('# attr' lines, manifest create --attr)\n"
+          "  --failures             show only the files that failed (table and JSON; the\n"
+          "                         summary still counts every file)\n"
           "  --no-extra             do not report files that the manifest does not list\n"
+          "  --dry-run              say what the policy would do for each failure, and do\n"
+          "                         nothing: no file moved or replaced, no action log, no\n"
+          "                         status record, no rollback state written\n"
           "  --status-file F        write the status record F (needs --device-key-file):\n"
           "                         'verifying' before anything is checked, then 'passed'\n"
           "                         when the policy lets the device run, else 'failed'\n"
@@ -131,7 +142,7 @@ typedef struct {
     TOOL_MANIFEST_ARGS a;
     const char *status_file, *keyfile;
     m2msec_tree_verify_options vo;
-    int json;
+    int json, failures_only, dry_run;
 } VERIFY_ARGS;
 
 static int verify_option(const char *cmd, void *ctx, int c, const char *arg)
@@ -149,6 +160,15 @@ static int verify_option(const char *cmd, void *ctx, int c, const char *arg)
     case 'x':
         va->vo.report_extra = 0;
         return 0;
+    case 'M':
+        va->vo.check_attr = 1;
+        return 0;
+    case 'F':
+        va->failures_only = 1;
+        return 0;
+    case 'D':
+        va->dry_run = 1;
+        return 0;
     case 'f':
         va->status_file = arg;
         return 0;
@@ -160,6 +180,100 @@ static int verify_option(const char *cmd, void *ctx, int c, const char *arg)
     }
 }
 
+/*
+ * --dry-run with --state: the rollback check of m2msec_manifest_accept()
+ * without its write (the manifest was accepted with no state). EXIT_OK, or
+ * the exit code after a message.
+ */
+static int dry_rollback_check(const char *state, const m2msec_manifest *m)
+{
+    M2M_ERRMSG err;
+    uint64_t stored;
+
+    if (state == NULL)
+        return EXIT_OK;
+    if (!m2m_manifest_state_read(state, &stored, &err)) {
+        if (err.sys_errno == ENOENT)
+            return EXIT_OK;
+        tool_err("%s", err.text);
+        return EXIT_USAGE;
+    }
+    if (m2msec_manifest_version(m) < stored) {
+        tool_err("manifest version %llu is lower than the last accepted version %llu (rollback "
+                 "state %s): manifest rollback",
+                 (unsigned long long)m2msec_manifest_version(m), (unsigned long long)stored,
+                 tool_name(state));
+        return EXIT_INTEGRITY;
+    }
+    return EXIT_OK;
+}
+
+/*
+ * --dry-run: for every failed result, the action the policy names for it
+ * (m2msec_policy_action(); deny for everything without a policy) with the
+ * rules m2msec_policy_apply() adds (a result that is not a file below the
+ * root can only be alerted on or denied), and what the action would do.
+ * Nothing is opened, moved or logged. 1 if the device would run (no deny),
+ * else 0; *denied counts the denied files.
+ */
+static int dry_run_plan(const m2msec_policy *policy, const m2msec_manifest *m,
+                        const m2msec_report *r, size_t *denied)
+{
+    size_t n = m2msec_report_count(r), shown = 0, width = 4;
+
+    *denied = 0;
+    for (size_t i = 0; i < n; i++) {
+        const m2msec_file_result *x = m2msec_report_at(r, i);
+        size_t w = strlen(tool_name(x->path));
+
+        if (x->status != M2MSEC_FILE_OK && w > width)
+            width = w;
+    }
+    if (width > 48)
+        width = 48;
+    for (size_t i = 0; i < n; i++) {
+        const m2msec_file_result *x = m2msec_report_at(r, i);
+        m2msec_action a;
+        const char *what;
+
+        if (x->status == M2MSEC_FILE_OK)
+            continue;
+        a = policy != NULL ? m2msec_policy_action(policy, x->path) : M2MSEC_ACTION_DENY;
+        if (!m2m_path_shape_ok(x->path) && a != M2MSEC_ACTION_ALERT)
+            a = M2MSEC_ACTION_DENY;
+        switch (a) {
+        case M2MSEC_ACTION_ALERT:
+            what = "would log it; the device may run";
+            break;
+        case M2MSEC_ACTION_QUARANTINE:
+            what = x->status == M2MSEC_FILE_MISSING
+                       ? "not present: nothing to move; the device may run"
+                       : "would move it to the quarantine directory; the device may run if that "
+                         "succeeds";
+            break;
+        case M2MSEC_ACTION_REMEDIATE:
+            what = m2msec_manifest_find(m, x->path) == NULL
+                       ? "not in the manifest: would move it to the quarantine directory; the "
+                         "device may run if that succeeds"
+                       : "would replace it with a verified copy from the repository; the device "
+                         "may run if that succeeds";
+            break;
+        default:
+            a = M2MSEC_ACTION_DENY;
+            what = "the device would not run";
+            (*denied)++;
+            break;
+        }
+        if (shown++ == 0)
+            printf("%-10s  %-*s  %-10s  %s\n", "WOULD", (int)width, "PATH", "STATUS", "EFFECT");
+        printf("%s%-10s  %-*s  %-10s  %s\n", m2m_escape_needed(x->path, 0) ? "\\" : "",
+               m2msec_action_text(a), (int)width, tool_name(x->path),
+               m2msec_file_status_text(x->status), what);
+    }
+    printf("dry run: %zu failure(s), %zu denied; nothing was changed\n", shown, *denied);
+    return *denied == 0;
+}
+
 int cmd_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -167,6 +281,9 @@ int cmd_verify(int argc, char **argv)
         {"jobs", required_argument, NULL, 'j'},
         {"json", no_argument, NULL, 'J'},
         {"no-extra", no_argument, NULL, 'x'},
+        {"failures", no_argument, NULL, 'F'},
+        {"meta", no_argument, NULL, 'M'},
+        {"dry-run", no_argument, NULL, 'D'},
         {"status-file", required_argument, NULL, 'f'},
         {"device-key-file", required_argument, NULL, 'k'},
         TOOL_OPTS_END,
@@ -177,7 +294,7 @@ int cmd_verify(int argc, char **argv)
     unsigned char key[M2M_DEVICE_KEY_MAX];
     size_t keylen = 0, nign = 0, failures;
     char root_real[PATH_MAX], *sig_default = NULL, *ignore_buf[7] = {NULL};
-    const char *ignore[8] = {NULL}, *why = NULL;
+    const char *ignore[8] = {NULL}, *why = NULL, *own_status = NULL, *own_key = NULL;
     m2msec_policy *policy = NULL;
     m2msec_manifest *m = NULL;
     m2msec_report *r = NULL;
@@ -191,6 +308,17 @@ int cmd_verify(int argc, char **argv)
         return EXIT_USAGE;
     if ((va.status_file == NULL) != (va.keyfile == NULL))
         return tool_usage_error(cmd.name, "--status-file and --device-key-file go together");
+    if (va.dry_run && va.json)
+        return tool_usage_error(cmd.name, "--dry-run prints a plan, not JSON: leave out --json");
+    if (va.dry_run && va.status_file != NULL) {
+        /* the same command line as the real run, minus its writes */
+        tool_err("dry run: the status record %s is neither read nor written",
+                 tool_name(va.status_file));
+        own_status = va.status_file; /* still not reported as extra, as in the real run */
+        own_key = va.keyfile;
+        va.status_file = NULL;
+        va.keyfile = NULL;
+    }
 
     if (va.keyfile != NULL && !tool_read_device_key(va.keyfile, key, &keylen))
         return EXIT_USAGE;
@@ -202,7 +330,22 @@ int cmd_verify(int argc, char **argv)
     if (a->policy != NULL && (policy = tool_policy_load(a->policy, a->policy)) == NULL)
         goto end;
 
-    if ((mrc = tool_manifest_accept(a, &m, &why)) != EXIT_OK) {
+    if (va.dry_run) {
+        /* accepted without the state (which acceptance would rewrite), then checked against it */
+        TOOL_MANIFEST_ARGS nostate = *a;
+
+        nostate.state = NULL;
+        if ((mrc = tool_manifest_accept(&nostate, &m, &why)) == EXIT_OK &&
+            (mrc = dry_rollback_check(a->state, m)) != EXIT_OK) {
+            why = m2msec_manifest_verdict_text(mrc == EXIT_INTEGRITY ? M2MSEC_MANIFEST_ROLLBACK
+                                                                     : M2MSEC_MANIFEST_ERROR);
+            m2msec_manifest_free(m);
+            m = NULL;
+        }
+    } else {
+        mrc = tool_manifest_accept(a, &m, &why);
+    }
+    if (mrc != EXIT_OK) {
         tool_err("manifest %s refused: %s", tool_name(a->manifest), why);
         rc = mrc;
         /* an older "passed" record must not outlive a refused manifest */
@@ -224,8 +367,8 @@ int cmd_verify(int argc, char **argv)
                               a->sig != NULL ? a->sig : sig_default,
                               a->state,
                               a->policy,
-                              va.status_file,
-                              va.keyfile,
+                              va.status_file != NULL ? va.status_file : own_status,
+                              va.keyfile != NULL ? va.keyfile : own_key,
                               NULL};
 
         for (size_t i = 0; i < 6; i++)
@@ -247,6 +390,26 @@ int cmd_verify(int argc, char **argv)
         goto end;
     }
     failures = m2msec_report_failures(r);
+    if (va.dry_run) {
+        size_t denied;
+
+        if (!m2msec_report_print(r, stdout, va.failures_only ? M2MSEC_REPORT_FAILURES_ONLY : 0)) {
+            tool_fail("cannot print the report");
+            goto end;
+        }
+        may_run = dry_run_plan(policy, m, r, &denied);
+        if (fflush(stdout) != 0) {
+            tool_err("cannot write the report");
+            goto end;
+        }
+        if (may_run)
+            tool_err("dry run: %zu file(s) failed; the policy would let the device run", failures);
+        else
+            tool_err("dry run: %zu file(s) failed, %zu denied; the device would not run", failures,
+                     denied);
+        rc = may_run ? EXIT_OK : EXIT_INTEGRITY;
+        goto end;
+    }
     if (policy != NULL) {
         may_run = m2msec_policy_apply(NULL, policy, m, a->root, r);
         /* the actions' own errors are in the report; keep the queue for real errors */
@@ -254,7 +417,9 @@ int cmd_verify(int argc, char **argv)
     } else {
         may_run = failures == 0;
     }
-    if (!m2msec_report_print(r, stdout, va.json ? M2MSEC_REPORT_JSON : 0)) {
+    if (!m2msec_report_print(r, stdout,
+                             (va.json ? M2MSEC_REPORT_JSON : 0) |
+                                 (va.failures_only ? M2MSEC_REPORT_FAILURES_ONLY : 0))) {
         tool_fail("cannot print the report");
         goto end;
     }

@@ -35,6 +35,7 @@ static void usage(FILE *out)
           "  state             initialise (first start) or show a record session's state\n"
           "  esprim            oneM2M ESPrim objects (JWE): RandObjects, seal, open\n"
           "  record            seal and open records of a record session (replay-checked)\n"
+          "  keygen            generate a device key or a manifest signing key pair\n"
           "\n"
           "Options:\n"
           "  -h, --help        show this help\n"
@@ -83,6 +84,8 @@ int main(int argc, char **argv)
         rc = cmd_esprim(argc - 1, argv + 1);
     else if (strcmp(cmd, "record") == 0)
         rc = cmd_record(argc - 1, argv + 1);
+    else if (strcmp(cmd, "keygen") == 0)
+        rc = cmd_keygen(argc - 1, argv + 1);
     else {
         tool_err("unknown command '%s'", tool_name(cmd));
         fputs("Try 'm2msec --help'.\n", stderr);

@@ -30,6 +30,7 @@ int cmd_status(int argc, char **argv);
 int cmd_state(int argc, char **argv);
 int cmd_esprim(int argc, char **argv);
 int cmd_record(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
 
 /*
  * A name (a path from the command line or the file system, a manifest
@@ -174,6 +175,14 @@ int tool_provider_probe(const char *conf, TOOL_PROVIDER_INFO *info);
 char *tool_realpath(const char *path, char *out);
 /* tool_realpath() of the --root DIR; 0 after "root DIR: cannot resolve it". */
 int tool_resolve_root(const char *root, char *out);
+
+/*
+ * t (seconds since 1970) as ISO 8601 UTC, "2027-01-31T12:00:00Z", in buf
+ * (TOOL_ISO_MAX bytes); "(out of range)" when gmtime_r cannot represent it.
+ * Returns buf. Printed next to the seconds wherever an expiry is shown.
+ */
+#define TOOL_ISO_MAX 40
+const char *tool_iso_time(uint64_t t, char buf[TOOL_ISO_MAX]);
 
 /* Current time, seconds since 1970. */
 uint64_t tool_now(void);

@@ -297,3 +297,14 @@ uint64_t tool_now(void)
 
     return t < 0 ? 0 : (uint64_t)t;
 }
+
+const char *tool_iso_time(uint64_t t, char buf[TOOL_ISO_MAX])
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+
+    if (t > (uint64_t)INT64_MAX || (uint64_t)tt != t || gmtime_r(&tt, &tm) == NULL ||
+        strftime(buf, TOOL_ISO_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, TOOL_ISO_MAX, "(out of range)");
+    return buf;
+}

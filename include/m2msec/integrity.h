@@ -44,7 +44,18 @@ typedef struct m2msec_manifest_entry {
     size_t digest_len; /**< 32, 48 or 64 */
     int64_t size;      /**< bytes, or -1 when not recorded */
     int32_t mode;      /**< permission bits (07777), or -1 when not recorded */
+    /**
+     * 1 when owner, group and mtime are recorded (a '# attr' line,
+     * docs/PROTOCOL.md 7.1), 0 when not: a zeroed entry records none.
+     */
+    int has_attr;
+    uint32_t uid, gid; /**< numeric owner and group (st_uid, st_gid), when has_attr */
+    int64_t mtime;     /**< modification time, seconds since 1970 (st_mtime), when has_attr */
 } m2msec_manifest_entry;
+
+/** Bits of m2msec_manifest_from_tree()'s @p with_meta. */
+#define M2MSEC_META_SIZE_MODE 1 /**< '# meta': size and mode */
+#define M2MSEC_META_ATTR 2      /**< '# attr': numeric owner, group and mtime */
 
 /** An empty manifest; @p digest is "SHA256" (default when NULL), "SHA384" or "SHA512". */
 M2MSEC_WARN_UNUSED m2msec_manifest *m2msec_manifest_new(const char *digest, uint64_t version,
@@ -71,7 +82,9 @@ const m2msec_manifest_entry *m2msec_manifest_find(const m2msec_manifest *m, cons
 /**
  * Hash every regular file under @p root (symlinks are not followed;
  * anything else is refused) into a new manifest.
- * @param with_meta also record size and mode of each file
+ * @param with_meta 0, or M2MSEC_META_SIZE_MODE (also 1, as before) to record
+ *        each file's size and mode, | M2MSEC_META_ATTR to record its owner,
+ *        group and mtime
  * @param jobs worker threads, 0 = one per core
  */
 M2MSEC_WARN_UNUSED M2MSEC_NONNULL(2) m2msec_manifest *m2msec_manifest_from_tree(
@@ -139,10 +152,15 @@ typedef enum m2msec_file_status {
     M2MSEC_FILE_UNREADABLE, /**< cannot be opened or read */
     M2MSEC_FILE_CHANGED,    /**< changed while it was being verified */
     M2MSEC_FILE_EXTRA,      /**< present under the root, not listed */
+    /** owner, group or mtime differ from the '# attr' line (only with check_attr) */
+    M2MSEC_FILE_WRONG_ATTR,
     M2MSEC_FILE_STATUS_COUNT
 } m2msec_file_status;
 
-/** "ok", "modified", "missing", "wrong-type", "wrong-mode", "unreadable", "changed", "extra". */
+/**
+ * "ok", "modified", "missing", "wrong-type", "wrong-mode", "unreadable", "changed", "extra",
+ * "wrong-attr".
+ */
 M2MSEC_WARN_UNUSED const char *m2msec_file_status_text(m2msec_file_status st);
 
 typedef enum m2msec_action {
@@ -179,6 +197,11 @@ typedef struct m2msec_tree_verify_options {
      * e.g. the manifest and its signature when they live under the root.
      */
     const char *const *ignore;
+    /**
+     * Also compare owner, group and mtime with the entries that record them
+     * ('# attr' lines): a difference is M2MSEC_FILE_WRONG_ATTR. 0: ignored.
+     */
+    int check_attr;
 } m2msec_tree_verify_options;
 
 typedef struct m2msec_report m2msec_report;

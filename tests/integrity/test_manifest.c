@@ -244,6 +244,71 @@ static void test_parse_errors(void)
     }
 }
 
+/*
+ * '# attr UID GID MTIME PATH' (docs/PROTOCOL.md 7.1): parsed into the entry,
+ * written back byte for byte after '# meta', optional (an entry without it
+ * records nothing), and every malformed or misplaced form refused by line.
+ */
+static void test_attr_lines(void)
+{
+    static const char text[] = "# m2msec-manifest 1\n# version 1\n# expires 100\n# digest SHA256\n"
+                               "# meta 0755 6 a\n"
+                               "# attr 0 4294967295 -86400 a\n" H0 "  a\n"
+                               "# attr 1000 100 1700000000 b\n" H0 "  b\n" H0 "  c\n";
+    static const struct {
+        const char *lines, *why;
+    } bad[] = {
+        {"# attr 0 0 1 a\n" H0 "  b\n", "line 5: '# attr' path differs"},
+        {"# attr 0 0 1 a\n# meta 0644 1 a\n" H0 "  a\n", "line 6: '# meta' line after '# attr'"},
+        {"# attr 0 0 1 a\n# attr 0 0 1 a\n" H0 "  a\n", "line 5: '# attr' line not followed"},
+        {"# attr 0 0 1 a\n", "line 5: '# attr' line not followed"},
+        {"# attr 0 0 a\n" H0 "  a\n", "line 5: '# attr' line needs"},
+        {"# attr 4294967296 0 1 a\n" H0 "  a\n", "line 5: '# attr' line needs"},
+        {"# attr 0 -1 1 a\n" H0 "  a\n", "line 5: '# attr' line needs"},
+        {"# attr 0 0 -0 a\n" H0 "  a\n", "line 5: '# attr' line needs"},
+        {"# attr 0 0 01 a\n" H0 "  a\n", "line 5: '# attr' line needs"},
+        {"# attr 0 0 - a\n" H0 "  a\n", "line 5: '# attr' line needs"},
+        {"# attr  0 0 1 a\n" H0 "  a\n", "line 5: '# attr' line needs"},
+    };
+    m2msec_manifest *m = m2msec_manifest_parse((const unsigned char *)text, sizeof(text) - 1);
+    const m2msec_manifest_entry *a, *b, *c;
+    m2msec_manifest_entry e;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    char t[512];
+
+    CU_ASSERT_FATAL(m != NULL);
+    a = m2msec_manifest_find(m, "a");
+    b = m2msec_manifest_find(m, "b");
+    c = m2msec_manifest_find(m, "c");
+    CU_ASSERT_FATAL(a != NULL && b != NULL && c != NULL);
+    CU_ASSERT(a->has_attr == 1 && a->uid == 0 && a->gid == 4294967295u && a->mtime == -86400);
+    CU_ASSERT(a->mode == 0755 && a->size == 6);
+    CU_ASSERT(b->has_attr == 1 && b->uid == 1000 && b->gid == 100 && b->mtime == 1700000000);
+    CU_ASSERT(b->mode == -1 && b->size == -1);
+    CU_ASSERT(c->has_attr == 0);
+    CU_ASSERT_FATAL(m2msec_manifest_serialize(m, &buf, &len));
+    CU_ASSERT(len == sizeof(text) - 1 && memcmp(buf, text, len) == 0);
+    OPENSSL_free(buf);
+    /* an entry built without attributes (zeroed) records none */
+    e = entry("d", 0, 32, -1, -1);
+    CU_ASSERT(m2msec_manifest_add(m, &e));
+    CU_ASSERT(m2msec_manifest_find(m, "d")->has_attr == 0);
+    e.has_attr = 2;
+    CU_ASSERT_FALSE(m2msec_manifest_add(m, &e));
+    CU_ASSERT(errors_have("has_attr", NULL));
+    m2msec_manifest_free(m);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        pathf(t, sizeof(t), "%s%s", hdr, bad[i].lines);
+        m = m2msec_manifest_parse((const unsigned char *)t, strlen(t));
+        CU_ASSERT_PTR_NULL(m);
+        if (m != NULL)
+            fprintf(stderr, "\n  attr case %zu accepted:\n%s", i, t);
+        CU_ASSERT(errors_have(bad[i].why, NULL));
+        m2msec_manifest_free(m);
+    }
+}
+
 /* Path rules, both through m2msec_manifest_add and through the parser. */
 static void test_path_rules(void)
 {
@@ -880,6 +945,7 @@ int main(void)
     static const tc_test tests[] = {
         {"serialize canonical and round trip", test_serialize_canonical},
         {"parser refusals name the line", test_parse_errors},
+        {"'# attr' lines: parse, serialise, refusals", test_attr_lines},
         {"path rules", test_path_rules},
         {"from_tree vs sha256sum -c", test_sha256sum_reference},
         {"from_tree vs sha384sum -c", test_sha384sum_reference},

@@ -960,7 +960,7 @@ static void test_json_and_table(void)
                                         "\"action_ok\":false,\"action_detail\":null"));
     CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"summary\":{\"ok\":6,\"modified\":1,\"missing\":0,"
                                         "\"wrong-type\":0,\"wrong-mode\":0,\"unreadable\":0,"
-                                        "\"changed\":0,\"extra\":12,\"total\":19,"
+                                        "\"changed\":0,\"extra\":12,\"wrong-attr\":0,\"total\":19,"
                                         "\"failures\":13}}\n"));
     /* a real JSON parser agrees on every path */
     if (have_python()) {
