@@ -589,8 +589,8 @@ static int rec_begin(M2M_REC_CTX *c)
         memcpy(nonce, c->iv, REC_IVLEN - 8);
         memcpy(nonce + REC_IVLEN - 8, &lo, 8);
     }
+    /* The nonce is public (the header carries seq): nothing to wipe. */
     ok = EVP_CipherInit_ex2(c->inner, NULL, NULL, nonce, c->enc, NULL);
-    OPENSSL_cleanse(nonce, sizeof(nonce));
     if (!ok) {
         m2m_rec_start_failed(c);
         abandon(c);
@@ -652,7 +652,15 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
     }
     if (c->ops->data_ok != NULL && !settle(c, c->ops->data_ok(c, inl)))
         return 0;
-    if (refuse_expired(c, inl)) {
+    /*
+     * The record's start checked every limit with this record's clock
+     * reading (c->now); what can have moved since is its bytes, and the
+     * failure count a get_params may have refreshed. Only then the full
+     * check, which names the limit reached.
+     */
+    if ((inl > c->lim.max_bytes - c->lim.bytes || c->lim.failures >= c->lim.max_failures ||
+         c->now >= c->lim.not_after) &&
+        refuse_expired(c, inl)) {
         abandon(c);
         return 0;
     }
@@ -928,6 +936,36 @@ static int refuse_tls_param(const M2M_REC_CTX *c, const char *name)
 }
 
 /*
+ * The one settable parameter a name can be, from its first characters (a
+ * switch, no search); -1 if none. The caller confirms with one strcmp.
+ */
+static int param_index(const char *k)
+{
+    switch (k[0]) {
+    case 's':
+        return S_SEQ;
+    case 't':
+        return k[1] == 'a' && k[2] == 'g' && k[3] == '\0' ? S_TAG : S_TAGLEN;
+    case 'e':
+        return S_EPOCH;
+    case 'r':
+        return S_WINDOW;
+    case 'n':
+        return S_NOT_AFTER;
+    case 'i':
+        return S_IVLEN;
+    case 'k':
+        return S_KEYLEN;
+    case 'm':
+        if (strncmp(k, "max-", 4) != 0)
+            return -1;
+        return k[4] == 'r' ? S_MAX_RECORDS : k[4] == 'b' ? S_MAX_BYTES : S_MAX_FAILURES;
+    default:
+        return -1;
+    }
+}
+
+/*
  * One pass over the caller's parameters (this runs for every record:
  * 'seq' and the tag first), then apply them in a fixed order so that the
  * tag may come before or after 'seq'. Other parameters are ignored, as
@@ -948,9 +986,6 @@ static int rec_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         [S_SEQ] = M2MSEC_REC_PARAM_SEQ,
         [S_TAG] = OSSL_CIPHER_PARAM_AEAD_TAG,
     };
-    static const int scan_order[S_COUNT] = {S_SEQ,         S_TAG,       S_EPOCH,        S_WINDOW,
-                                            S_MAX_RECORDS, S_MAX_BYTES, S_MAX_FAILURES, S_NOT_AFTER,
-                                            S_TAGLEN,      S_IVLEN,     S_KEYLEN};
     const OSSL_PARAM *got[S_COUNT] = {NULL};
     M2M_REC_CTX *c = vctx;
     int limits = 0;
@@ -959,16 +994,14 @@ static int rec_set_ctx_params(void *vctx, const OSSL_PARAM params[])
     if (params == NULL)
         return 1;
     for (const OSSL_PARAM *p = params; p->key != NULL; p++) {
-        int i;
+        int i = param_index(p->key);
 
-        for (i = 0; i < S_COUNT; i++)
-            if (strcmp(p->key, names[scan_order[i]]) == 0) {
-                got[scan_order[i]] = p;
-                limits |= scan_order[i] < S_SEQ;
-                break;
-            }
-        if (i == S_COUNT && refuse_tls_param(c, p->key))
+        if (i >= 0 && strcmp(p->key, names[i]) == 0) {
+            got[i] = p;
+            limits |= i < S_SEQ;
+        } else if (refuse_tls_param(c, p->key)) {
             return 0;
+        }
     }
     if (limits) {
         /* All or nothing: a refused request leaves every setting as it was. */

@@ -21,9 +21,16 @@
 /* Provider context: read-only after OSSL_provider_init, shared by threads. */
 typedef struct m2m_provctx_st {
     const OSSL_CORE_HANDLE *handle;
-    OSSL_LIB_CTX *libctx;     /* child library context for our own fetches */
-    OSSL_PROVIDER *deflt;     /* default provider loaded into libctx */
-    EVP_MAC *hmac;            /* fetched once from libctx */
+    OSSL_LIB_CTX *libctx; /* child library context for our own fetches */
+    OSSL_PROVIDER *deflt; /* default provider loaded into libctx */
+    EVP_MAC *hmac;        /* fetched once from libctx */
+    /*
+     * One unkeyed HMAC context per m2m_md (hmac.h) with its digest already
+     * fetched and set: a KDF context duplicates it instead of creating an
+     * HMAC context and fetching the digest again (issue 13). Never used
+     * directly, so threads may duplicate them at the same time.
+     */
+    EVP_MAC_CTX *hmac_md[3];
     EVP_CIPHER *rec_inner[4]; /* AEADs behind the M2M-REC ciphers (cipher_record.c) */
     M2M_POLICY policy;
     int module_failed; /* the module self-check failed: every operation refuses */
