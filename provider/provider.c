@@ -220,6 +220,8 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
             goto err;
         }
     }
+    if (!m2m_rec_inner_setup(pc))
+        goto err;
     m2m_self_check(pc, c_get_params);
     /* Process-wide, set up once whatever the number of instances (key_registry.h). */
     if (!m2m_key_registry_init() || !m2m_fork_guard_init())
