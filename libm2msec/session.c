@@ -1010,13 +1010,26 @@ static int queue_begin(void)
     return 1;
 }
 
+/*
+ * The mark is taken lazily (*marked: -1 not yet looked at), just before
+ * the first step of an open that could queue an error and still succeed
+ * (a candidate derivation, a state save). An ordinary record of the
+ * current epoch that opens queues nothing, so it skips the look at the
+ * queue altogether (issue 13: ERR_peek_error on every open).
+ */
+static void queue_mark(int *marked)
+{
+    if (*marked < 0)
+        *marked = queue_begin();
+}
+
 static m2msec_session_status reject(m2msec_session *s, int marked, m2msec_session_status st,
                                     unsigned char *out, size_t n)
 {
     if (out != NULL && n > 0)
         OPENSSL_cleanse(out, n);
     s->stats.rejected[st]++;
-    if (marked)
+    if (marked > 0)
         ERR_clear_last_mark();
     return st;
 }
@@ -1034,14 +1047,13 @@ static m2msec_session_status open_status(m2msec_session *s, const unsigned char 
     uint64_t epoch, seq, now;
     size_t ctlen;
     epoch_key *k, far = {0}; /* far: a further-ahead candidate, never cached */
-    int marked;
+    int marked = -1;         /* queue_mark() */
 
     *outlen = 0;
     if (s->role != M2MSEC_SESSION_RECEIVER)
         return wrong_role("m2msec_session_open", "receiver");
     if (forked(s))
         return refuse_forked();
-    marked = queue_begin();
     if (s->broken)
         return reject(s, marked, refuse_broken(s), NULL, 0);
     if (inlen < M2MSEC_SESSION_HEADER_LEN + s->taglen || !m2msec_header_read(in, &epoch, &seq))
@@ -1091,6 +1103,7 @@ static m2msec_session_status open_status(m2msec_session *s, const unsigned char 
         uint64_t base = s->cur.ctx != NULL ? s->cur.epoch : s->restart_epoch;
         epoch_key *slot;
 
+        queue_mark(&marked);
         if (epoch - base > s->pol.max_epoch_jump)
             return reject(s, marked,
                           refuse(M2MSEC_SESSION_ERR_EPOCH_AHEAD, ERR_R_OPERATION_FAIL,
@@ -1192,12 +1205,13 @@ static m2msec_session_status open_status(m2msec_session *s, const unsigned char 
         s->have_min = 1;
         s->stats.epoch = epoch;
     } else if (k == &s->cur && seq >= s->floor_saved) {
+        queue_mark(&marked);
         if (!save_floor(s, epoch, seq))
             return reject(s, marked, M2MSEC_SESSION_ERR_STORAGE, out, ctlen);
     }
     if (k == &s->cur && seq > s->cur_high)
         s->cur_high = seq;
-    if (marked)
+    if (marked > 0)
         ERR_pop_to_mark();
     s->stats.records++;
     *outlen = ctlen;

@@ -29,11 +29,13 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/prov_ssl.h>
+#include <openssl/provider.h>
 #include <openssl/rand.h>
 
 #include "cipher_record_local.h"
@@ -143,12 +145,13 @@ static void *rec_newctx(void *provctx, const M2M_REC_ALG *alg)
         return NULL;
     }
     c = OPENSSL_zalloc(sizeof(*c));
-    if (c == NULL || (c->inner = EVP_CIPHER_CTX_new()) == NULL) {
-        OPENSSL_free(c);
+    if (c == NULL) {
         M2M_RAISE(M2MSEC_R_MALLOC_FAILURE, "out of memory creating %s context", alg->name);
         return NULL;
     }
     c->pc = provctx;
+    c->fn = &pc->rec_fn[alg - m2m_rec_algs];
+    c->inner = NULL; /* created with the key */
     c->alg = alg;
     c->ops = alg->ops;
     c->state = REC_NEW;
@@ -163,7 +166,8 @@ static void rec_freectx(void *vctx)
 
     if (c == NULL)
         return;
-    EVP_CIPHER_CTX_free(c->inner); /* wipes the key schedule */
+    if (c->inner != NULL)
+        c->fn->freectx(c->inner); /* wipes the key schedule */
     m2m_replay_free(&c->win);
     OPENSSL_clear_free(c->ccm.aad, c->ccm.aadcap);
     OPENSSL_clear_free(c, sizeof(*c));
@@ -374,6 +378,32 @@ static void same_key_iv(const M2M_REC_CTX *c, const unsigned char **key, size_t 
         *iv = NULL;
 }
 
+/*
+ * A new inner AEAD context with the key (decrypting, a context given
+ * another key gets a new one). On failure the context keeps the inner one
+ * it had, untouched.
+ */
+static int inner_key(M2M_REC_CTX *c, const unsigned char *key, size_t keylen)
+{
+    void *old = c->inner;
+
+    if ((c->inner = c->fn->newctx(c->fn->provctx)) == NULL) {
+        c->inner = old;
+        M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "cannot initialise %s", c->alg->inner);
+        return 0;
+    }
+    if ((c->ops->key != NULL && c->ops->key(c) != REC_OK) ||
+        !m2m_rec_inner_init(c, key, keylen, NULL, 0)) {
+        M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "cannot set the %s key", c->alg->inner);
+        c->fn->freectx(c->inner);
+        c->inner = old;
+        return 0;
+    }
+    if (old != NULL)
+        c->fn->freectx(old);
+    return 1;
+}
+
 static int rec_init(M2M_REC_CTX *c, const unsigned char *key, size_t keylen,
                     const unsigned char *iv, size_t ivlen, const OSSL_PARAM params[], int enc)
 {
@@ -448,17 +478,8 @@ static int rec_init(M2M_REC_CTX *c, const unsigned char *key, size_t keylen,
             return 0;
         if (enc && !m2m_key_registry_claim(&fp, c->alg->name))
             return 0;
-        if (!EVP_CipherInit_ex2(c->inner, c->pc->rec_inner[c->alg - m2m_rec_algs], NULL, NULL, enc,
-                                NULL)) {
-            M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "cannot initialise %s", c->alg->inner);
+        if (!inner_key(c, key, keylen))
             return 0;
-        }
-        if (c->ops->key != NULL && c->ops->key(c) != REC_OK)
-            return 0;
-        if (!EVP_CipherInit_ex2(c->inner, NULL, key, NULL, enc, NULL)) {
-            M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "cannot set the %s key", c->alg->inner);
-            return 0;
-        }
         /* NEW -> KEY, IV -> READY; KEY and READY (decrypting: another key) stay. */
         c->state = c->state == REC_IV || c->state == REC_READY ? REC_READY : REC_KEY;
         c->lim.start = start;
@@ -589,8 +610,8 @@ static int rec_begin(M2M_REC_CTX *c)
         memcpy(nonce, c->iv, REC_IVLEN - 8);
         memcpy(nonce + REC_IVLEN - 8, &lo, 8);
     }
-    ok = EVP_CipherInit_ex2(c->inner, NULL, NULL, nonce, c->enc, NULL);
-    OPENSSL_cleanse(nonce, sizeof(nonce));
+    /* The nonce is public (the header carries seq): nothing to wipe. */
+    ok = m2m_rec_inner_init(c, NULL, 0, nonce, REC_IVLEN);
     if (!ok) {
         m2m_rec_start_failed(c);
         abandon(c);
@@ -652,7 +673,15 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
     }
     if (c->ops->data_ok != NULL && !settle(c, c->ops->data_ok(c, inl)))
         return 0;
-    if (refuse_expired(c, inl)) {
+    /*
+     * The record's start checked every limit with this record's clock
+     * reading (c->now); what can have moved since is its bytes, and the
+     * failure count a get_params may have refreshed. Only then the full
+     * check, which names the limit reached.
+     */
+    if ((inl > c->lim.max_bytes - c->lim.bytes || c->lim.failures >= c->lim.max_failures ||
+         c->now >= c->lim.not_after) &&
+        refuse_expired(c, inl)) {
         abandon(c);
         return 0;
     }
@@ -668,7 +697,7 @@ static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsiz
 {
     M2M_REC_CTX *c = vctx;
     unsigned char fin[EVP_MAX_BLOCK_LENGTH];
-    int n = 0;
+    size_t n = 0;
 
     (void)out;
     (void)outsize;
@@ -693,7 +722,7 @@ static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsiz
      * caller's may be NULL (EVP_Cipher(ctx, NULL, NULL, 0)), which the
      * stock CCM would take for a message-length call.
      */
-    if (!EVP_CipherFinal_ex(c->inner, fin, &n))
+    if (!c->fn->final(c->inner, fin, &n, sizeof(fin)))
         return settle(c, c->enc ? M2M_REC_FAIL(c, "final failed") : REC_FORGED);
     if (c->enc) {
         if (!m2m_rec_inner_tag(c, 0))
@@ -928,6 +957,36 @@ static int refuse_tls_param(const M2M_REC_CTX *c, const char *name)
 }
 
 /*
+ * The one settable parameter a name can be, from its first characters (a
+ * switch, no search); -1 if none. The caller confirms with one strcmp.
+ */
+static int param_index(const char *k)
+{
+    switch (k[0]) {
+    case 's':
+        return S_SEQ;
+    case 't':
+        return k[1] == 'a' && k[2] == 'g' && k[3] == '\0' ? S_TAG : S_TAGLEN;
+    case 'e':
+        return S_EPOCH;
+    case 'r':
+        return S_WINDOW;
+    case 'n':
+        return S_NOT_AFTER;
+    case 'i':
+        return S_IVLEN;
+    case 'k':
+        return S_KEYLEN;
+    case 'm':
+        if (strncmp(k, "max-", 4) != 0)
+            return -1;
+        return k[4] == 'r' ? S_MAX_RECORDS : k[4] == 'b' ? S_MAX_BYTES : S_MAX_FAILURES;
+    default:
+        return -1;
+    }
+}
+
+/*
  * One pass over the caller's parameters (this runs for every record:
  * 'seq' and the tag first), then apply them in a fixed order so that the
  * tag may come before or after 'seq'. Other parameters are ignored, as
@@ -948,9 +1007,6 @@ static int rec_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         [S_SEQ] = M2MSEC_REC_PARAM_SEQ,
         [S_TAG] = OSSL_CIPHER_PARAM_AEAD_TAG,
     };
-    static const int scan_order[S_COUNT] = {S_SEQ,         S_TAG,       S_EPOCH,        S_WINDOW,
-                                            S_MAX_RECORDS, S_MAX_BYTES, S_MAX_FAILURES, S_NOT_AFTER,
-                                            S_TAGLEN,      S_IVLEN,     S_KEYLEN};
     const OSSL_PARAM *got[S_COUNT] = {NULL};
     M2M_REC_CTX *c = vctx;
     int limits = 0;
@@ -959,16 +1015,14 @@ static int rec_set_ctx_params(void *vctx, const OSSL_PARAM params[])
     if (params == NULL)
         return 1;
     for (const OSSL_PARAM *p = params; p->key != NULL; p++) {
-        int i;
+        int i = param_index(p->key);
 
-        for (i = 0; i < S_COUNT; i++)
-            if (strcmp(p->key, names[scan_order[i]]) == 0) {
-                got[scan_order[i]] = p;
-                limits |= scan_order[i] < S_SEQ;
-                break;
-            }
-        if (i == S_COUNT && refuse_tls_param(c, p->key))
+        if (i >= 0 && strcmp(p->key, names[i]) == 0) {
+            got[i] = p;
+            limits |= i < S_SEQ;
+        } else if (refuse_tls_param(c, p->key)) {
             return 0;
+        }
     }
     if (limits) {
         /* All or nothing: a refused request leaves every setting as it was. */
@@ -1232,3 +1286,79 @@ REC_DISPATCH(rec_aes128gcm, 0)
 REC_DISPATCH(rec_aes256gcm, 1)
 REC_DISPATCH(rec_chacha20poly1305, 2)
 REC_DISPATCH(rec_aes128ccm, 3)
+
+/* Is `want` one of the ':'-separated names (case-insensitive)? */
+static int has_name(const char *names, const char *want)
+{
+    size_t n = strlen(want);
+
+    for (const char *p = names;;) {
+        const char *e = strchr(p, ':');
+        size_t l = e != NULL ? (size_t)(e - p) : strlen(p);
+
+        if (l == n && strncasecmp(p, want, n) == 0)
+            return 1;
+        if (e == NULL)
+            return 0;
+        p = e + 1;
+    }
+}
+
+int m2m_rec_inner_setup(M2M_PROVCTX *pc)
+{
+    for (size_t i = 0; i < M2M_REC_NALGS; i++) {
+        const OSSL_PROVIDER *prov = EVP_CIPHER_get0_provider(pc->rec_inner[i]);
+        const OSSL_ALGORITHM *algs;
+        M2M_REC_INNER *f = &pc->rec_fn[i];
+        int no_cache = 0;
+
+        memset(f, 0, sizeof(*f));
+        algs = prov != NULL ? OSSL_PROVIDER_query_operation(prov, OSSL_OP_CIPHER, &no_cache) : NULL;
+        for (const OSSL_ALGORITHM *a = algs; a != NULL && a->algorithm_names != NULL; a++) {
+            if (!has_name(a->algorithm_names, m2m_rec_algs[i].inner))
+                continue;
+            for (const OSSL_DISPATCH *d = a->implementation; d->function_id != 0; d++)
+                switch (d->function_id) {
+                case OSSL_FUNC_CIPHER_NEWCTX:
+                    f->newctx = OSSL_FUNC_cipher_newctx(d);
+                    break;
+                case OSSL_FUNC_CIPHER_FREECTX:
+                    f->freectx = OSSL_FUNC_cipher_freectx(d);
+                    break;
+                case OSSL_FUNC_CIPHER_ENCRYPT_INIT:
+                    f->einit = OSSL_FUNC_cipher_encrypt_init(d);
+                    break;
+                case OSSL_FUNC_CIPHER_DECRYPT_INIT:
+                    f->dinit = OSSL_FUNC_cipher_decrypt_init(d);
+                    break;
+                case OSSL_FUNC_CIPHER_UPDATE:
+                    f->update = OSSL_FUNC_cipher_update(d);
+                    break;
+                case OSSL_FUNC_CIPHER_FINAL:
+                    f->final = OSSL_FUNC_cipher_final(d);
+                    break;
+                case OSSL_FUNC_CIPHER_GET_CTX_PARAMS:
+                    f->get_ctx_params = OSSL_FUNC_cipher_get_ctx_params(d);
+                    break;
+                case OSSL_FUNC_CIPHER_SET_CTX_PARAMS:
+                    f->set_ctx_params = OSSL_FUNC_cipher_set_ctx_params(d);
+                    break;
+                default:
+                    break;
+                }
+            break;
+        }
+        if (algs != NULL)
+            OSSL_PROVIDER_unquery_operation(prov, OSSL_OP_CIPHER, algs);
+        f->provctx = prov != NULL ? OSSL_PROVIDER_get0_provider_ctx(prov) : NULL;
+        if (f->newctx == NULL || f->freectx == NULL || f->einit == NULL || f->dinit == NULL ||
+            f->update == NULL || f->final == NULL || f->get_ctx_params == NULL ||
+            f->set_ctx_params == NULL) {
+            M2M_RAISE(M2MSEC_R_FETCH_FAILED,
+                      "m2msec: the provider of %s does not offer the functions it needs",
+                      m2m_rec_algs[i].inner);
+            return 0;
+        }
+    }
+    return 1;
+}

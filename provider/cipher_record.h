@@ -34,6 +34,14 @@ typedef struct m2m_rec_alg_st {
 
 extern const M2M_REC_ALG m2m_rec_algs[M2M_REC_NALGS];
 
+struct m2m_provctx_st;
+/*
+ * At provider load, after pc->rec_inner[] is fetched: pc->rec_fn[], the
+ * inner AEADs' functions from their providers' dispatch tables. 0 (raised)
+ * if one cannot be found.
+ */
+int m2m_rec_inner_setup(struct m2m_provctx_st *pc);
+
 extern const OSSL_DISPATCH m2m_rec_aes128gcm_functions[];
 extern const OSSL_DISPATCH m2m_rec_aes256gcm_functions[];
 extern const OSSL_DISPATCH m2m_rec_chacha20poly1305_functions[];

@@ -36,7 +36,7 @@ static m2m_rec_result ccm_key(M2M_REC_CTX *c)
                        sizeof(ivl));
     m2m_rec_param_fill(&p[1], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING, NULL, c->taglen);
     m2m_rec_param_end(&p[2]);
-    if (!EVP_CIPHER_CTX_set_params(c->inner, p)) {
+    if (!c->fn->set_ctx_params(c->inner, p)) {
         M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "cannot set CCM nonce and tag lengths");
         return REC_FAILED;
     }
@@ -148,14 +148,11 @@ static int ccm_run(M2M_REC_CTX *c, unsigned char *out, int *outl, const unsigned
     unsigned char sink[1];
     int n;
 
-    if (len > INT_MAX || c->ccm.aadlen > INT_MAX ||
-        !EVP_CipherUpdate(c->inner, NULL, &n, NULL, (int)len) ||
-        !EVP_CipherUpdate(c->inner, NULL, &n, c->ccm.aad, (int)c->ccm.aadlen))
+    if (len > INT_MAX || c->ccm.aadlen > INT_MAX || !m2m_rec_inner_update(c, NULL, &n, NULL, len) ||
+        !m2m_rec_inner_update(c, NULL, &n, c->ccm.aad, c->ccm.aadlen))
         return -1;
-    /* EVP lets CCM take a zero-length update; in and out must not be NULL. */
-    return EVP_CipherUpdate(c->inner, len == 0 ? sink : out, outl, len == 0 ? none : in, (int)len)
-               ? 1
-               : 0;
+    /* CCM takes a zero-length update; in and out must not be NULL. */
+    return m2m_rec_inner_update(c, len == 0 ? sink : out, outl, len == 0 ? none : in, len) ? 1 : 0;
 }
 
 static m2m_rec_result ccm_data(M2M_REC_CTX *c, unsigned char *out, int *outl,

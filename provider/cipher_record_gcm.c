@@ -25,7 +25,7 @@ static m2m_rec_result flush_prefix(M2M_REC_CTX *c, const unsigned char *aad, siz
     memcpy(buf, c->prefix, REC_PREFIX);
     if (aadlen > 0)
         memcpy(buf + REC_PREFIX, aad, aadlen);
-    if (!EVP_CipherUpdate(c->inner, NULL, &n, buf, (int)(REC_PREFIX + aadlen)))
+    if (!m2m_rec_inner_update(c, NULL, &n, buf, REC_PREFIX + aadlen))
         return M2M_REC_FAIL(c, "AAD update failed");
     return REC_OK;
 }
@@ -40,7 +40,7 @@ static m2m_rec_result gcm_aad(M2M_REC_CTX *c, const unsigned char *aad, size_t l
         if (flush_prefix(c, NULL, 0) != REC_OK)
             return REC_FAILED;
     }
-    if (len > 0 && !EVP_CipherUpdate(c->inner, NULL, &n, aad, (int)len))
+    if (len > 0 && !m2m_rec_inner_update(c, NULL, &n, aad, len))
         return M2M_REC_FAIL(c, "AAD update failed");
     return REC_OK;
 }
@@ -50,7 +50,7 @@ static m2m_rec_result gcm_data(M2M_REC_CTX *c, unsigned char *out, int *outl,
 {
     if (c->state == REC_BEGUN && flush_prefix(c, NULL, 0) != REC_OK)
         return REC_FAILED;
-    if (!EVP_CipherUpdate(c->inner, out, outl, in, (int)len))
+    if (!m2m_rec_inner_update(c, out, outl, in, len))
         return M2M_REC_FAIL(c, "record data update failed");
     return REC_OK;
 }

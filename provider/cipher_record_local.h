@@ -144,8 +144,9 @@ extern const M2M_REC_OPS m2m_rec_ccm_ops; /* AES-CCM */
 struct m2m_rec_ctx_st {
     M2M_PROVCTX *pc;
     const M2M_REC_ALG *alg;
-    const M2M_REC_OPS *ops; /* alg->ops */
-    EVP_CIPHER_CTX *inner;
+    const M2M_REC_OPS *ops;  /* alg->ops */
+    const M2M_REC_INNER *fn; /* the inner AEAD's functions (pc->rec_fn) */
+    void *inner;             /* its context (NULL before the key), called through fn */
     m2m_rec_state state;
     int enc;     /* -1 until the first init */
     int tag_set; /* decrypting: tag holds the tag received for the next or current record */
@@ -221,7 +222,31 @@ static inline int m2m_rec_inner_tag(M2M_REC_CTX *c, int set)
     m2m_rec_param_fill(&p[0], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING, c->tag,
                        c->taglen);
     m2m_rec_param_end(&p[1]);
-    return set ? EVP_CIPHER_CTX_set_params(c->inner, p) : EVP_CIPHER_CTX_get_params(c->inner, p);
+    return set ? c->fn->set_ctx_params(c->inner, p) : c->fn->get_ctx_params(c->inner, p);
+}
+
+/*
+ * An update of the inner AEAD (out NULL: AAD; in NULL: CCM's data length),
+ * as EVP_CipherUpdate makes it for these ciphers (block size 1): the
+ * output room is the input length.
+ */
+static inline int m2m_rec_inner_update(M2M_REC_CTX *c, unsigned char *out, int *outl,
+                                       const unsigned char *in, size_t len)
+{
+    size_t n = 0;
+
+    if (!c->fn->update(c->inner, out, &n, len, in, len))
+        return 0;
+    *outl = (int)n;
+    return 1;
+}
+
+/* The inner AEAD's init: key or nonce (either may be NULL), in the context's direction. */
+static inline int m2m_rec_inner_init(M2M_REC_CTX *c, const unsigned char *key, size_t keylen,
+                                     const unsigned char *iv, size_t ivlen)
+{
+    return c->enc ? c->fn->einit(c->inner, key, keylen, iv, ivlen, NULL)
+                  : c->fn->dinit(c->inner, key, keylen, iv, ivlen, NULL);
 }
 
 /* Raise "cannot start record <seq>"; REC_FAILED. */

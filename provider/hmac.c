@@ -36,28 +36,40 @@ size_t m2m_md_size(m2m_md md)
     return md_table[md].size;
 }
 
-int m2m_hmac_init(M2M_HMAC *h, const M2M_PROVCTX *pc, m2m_md md, const unsigned char *key,
-                  size_t keylen)
+int m2m_hmac_templates(M2M_PROVCTX *pc)
 {
-    static const unsigned char empty[1] = {0};
-
-    if (h->ctx == NULL) {
-        h->ctx = EVP_MAC_CTX_new(pc->hmac);
-        h->md = -1;
-        if (h->ctx == NULL) {
-            M2M_RAISE(M2MSEC_R_MALLOC_FAILURE, "cannot create HMAC context");
-            return 0;
-        }
-    }
-    if (h->md != (int)md) {
+    for (size_t md = 0; md < sizeof(md_table) / sizeof(md_table[0]); md++) {
         OSSL_PARAM p[2];
 
         p[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
                                                 (char *)md_table[md].canonical, 0);
         p[1] = OSSL_PARAM_construct_end();
-        if (!EVP_MAC_CTX_set_params(h->ctx, p)) {
-            h->md = -1;
-            M2M_RAISE(M2MSEC_R_FETCH_FAILED, "cannot set HMAC digest %s", md_table[md].canonical);
+        if ((pc->hmac_md[md] = EVP_MAC_CTX_new(pc->hmac)) == NULL ||
+            !EVP_MAC_CTX_set_params(pc->hmac_md[md], p)) {
+            M2M_RAISE(M2MSEC_R_FETCH_FAILED, "m2msec: cannot set up HMAC-%s",
+                      md_table[md].canonical);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int m2m_hmac_init(M2M_HMAC *h, const M2M_PROVCTX *pc, m2m_md md, const unsigned char *key,
+                  size_t keylen)
+{
+    static const unsigned char empty[1] = {0};
+
+    /*
+     * A copy of the provider's template for this digest: no HMAC context
+     * set up and no digest fetched per KDF context (the template is never
+     * keyed, so the copy holds no secret of another context).
+     */
+    if (h->ctx == NULL || h->md != (int)md) {
+        EVP_MAC_CTX_free(h->ctx);
+        h->md = -1;
+        if ((h->ctx = EVP_MAC_CTX_dup(pc->hmac_md[md])) == NULL) {
+            M2M_RAISE(M2MSEC_R_MALLOC_FAILURE, "cannot create HMAC-%s context",
+                      md_table[md].canonical);
             return 0;
         }
         h->md = (int)md;

@@ -29,7 +29,10 @@ int m2m_md_from_name(const char *name);
 const char *m2m_md_name(m2m_md md);
 size_t m2m_md_size(m2m_md md);
 
-/* Key the HMAC (creating the ctx, setting the digest when needed). */
+/* At provider load: pc->hmac_md[], one digest-set HMAC context per m2m_md; 0 (raised) on failure.
+ */
+int m2m_hmac_templates(M2M_PROVCTX *pc);
+/* Key the HMAC (the ctx duplicated from pc->hmac_md[md] when it has none or another digest). */
 int m2m_hmac_init(M2M_HMAC *h, const M2M_PROVCTX *pc, m2m_md md, const unsigned char *key,
                   size_t keylen);
 int m2m_hmac_update(M2M_HMAC *h, const unsigned char *data, size_t len);

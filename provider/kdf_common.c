@@ -142,15 +142,33 @@ static int set_one(void *ctx, const M2M_KDF_PARAM *kp, const OSSL_PARAM *p)
     return 0;
 }
 
+/* The most parameters a KDF has (the session KDF: 12); a type with more is looked up by name. */
+#define KDF_MAX_PARAMS 32
+
 int m2m_kdf_set_ctx_params(void *ctx, const OSSL_PARAM params[])
 {
     const M2M_KDF_TYPE *t = ((const M2M_KDF_BASE *)ctx)->type;
-    const OSSL_PARAM *p;
+    const OSSL_PARAM *got[KDF_MAX_PARAMS] = {NULL}, *p;
+    int onepass = t->nparams <= KDF_MAX_PARAMS;
 
     if (params == NULL)
         return 1;
+    /*
+     * One pass over the caller's parameters, matched by first character
+     * then name, the first of a name winning as with OSSL_PARAM_locate;
+     * then applied in the table's order (issue 13: a derivation looked up
+     * each of its parameters by name in the whole list).
+     */
+    for (const OSSL_PARAM *q = params; onepass && q->key != NULL; q++)
+        for (size_t i = 0; i < t->nparams; i++)
+            if (q->key[0] == t->params[i].name[0] && strcmp(q->key, t->params[i].name) == 0) {
+                if (got[i] == NULL)
+                    got[i] = q;
+                break;
+            }
     for (size_t i = 0; i < t->nparams; i++) {
-        if ((p = OSSL_PARAM_locate_const(params, t->params[i].name)) == NULL)
+        p = onepass ? got[i] : OSSL_PARAM_locate_const(params, t->params[i].name);
+        if (p == NULL)
             continue;
         /*
          * A value to set must be there: OpenSSL's readers would dereference

@@ -18,13 +18,38 @@
 
 #define M2M_PROV_NAME "m2msec"
 
+/*
+ * The functions of the inner AEAD behind an M2M-REC cipher, taken from its
+ * provider's dispatch table at load (m2m_rec_inner_setup), so that a record
+ * calls the AEAD directly rather than through a second EVP layer (issue 13).
+ */
+typedef struct m2m_rec_inner_st {
+    void *provctx; /* the inner provider's context */
+    OSSL_FUNC_cipher_newctx_fn *newctx;
+    OSSL_FUNC_cipher_freectx_fn *freectx;
+    OSSL_FUNC_cipher_encrypt_init_fn *einit;
+    OSSL_FUNC_cipher_decrypt_init_fn *dinit;
+    OSSL_FUNC_cipher_update_fn *update;
+    OSSL_FUNC_cipher_final_fn *final;
+    OSSL_FUNC_cipher_get_ctx_params_fn *get_ctx_params;
+    OSSL_FUNC_cipher_set_ctx_params_fn *set_ctx_params;
+} M2M_REC_INNER;
+
 /* Provider context: read-only after OSSL_provider_init, shared by threads. */
 typedef struct m2m_provctx_st {
     const OSSL_CORE_HANDLE *handle;
-    OSSL_LIB_CTX *libctx;     /* child library context for our own fetches */
-    OSSL_PROVIDER *deflt;     /* default provider loaded into libctx */
-    EVP_MAC *hmac;            /* fetched once from libctx */
+    OSSL_LIB_CTX *libctx; /* child library context for our own fetches */
+    OSSL_PROVIDER *deflt; /* default provider loaded into libctx */
+    EVP_MAC *hmac;        /* fetched once from libctx */
+    /*
+     * One unkeyed HMAC context per m2m_md (hmac.h) with its digest already
+     * fetched and set: a KDF context duplicates it instead of creating an
+     * HMAC context and fetching the digest again (issue 13). Never used
+     * directly, so threads may duplicate them at the same time.
+     */
+    EVP_MAC_CTX *hmac_md[3];
     EVP_CIPHER *rec_inner[4]; /* AEADs behind the M2M-REC ciphers (cipher_record.c) */
+    M2M_REC_INNER rec_fn[4];  /* their functions, called directly; valid while rec_inner is held */
     M2M_POLICY policy;
     int module_failed; /* the module self-check failed: every operation refuses */
 } M2M_PROVCTX;

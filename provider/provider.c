@@ -14,6 +14,7 @@
 #include "key_registry.h"
 #include "m2msec/names.h"
 #include "module_mac.h"
+#include "hmac.h"
 #include "prov.h"
 
 #ifndef M2M_VERSION
@@ -146,6 +147,8 @@ static void m2m_provctx_free(M2M_PROVCTX *pc)
     m2m_policy_cleanup(&pc->policy);
     for (size_t i = 0; i < M2M_REC_NALGS; i++)
         EVP_CIPHER_free(pc->rec_inner[i]);
+    for (size_t i = 0; i < sizeof(pc->hmac_md) / sizeof(pc->hmac_md[0]); i++)
+        EVP_MAC_CTX_free(pc->hmac_md[i]);
     EVP_MAC_free(pc->hmac);
     OSSL_PROVIDER_unload(pc->deflt);
     OSSL_LIB_CTX_free(pc->libctx);
@@ -208,6 +211,8 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
         M2M_RAISE(M2MSEC_R_FETCH_FAILED, "m2msec: cannot fetch HMAC");
         goto err;
     }
+    if (!m2m_hmac_templates(pc))
+        goto err;
     for (size_t i = 0; i < M2M_REC_NALGS; i++) {
         pc->rec_inner[i] = EVP_CIPHER_fetch(pc->libctx, m2m_rec_algs[i].inner, "provider!=m2msec");
         if (pc->rec_inner[i] == NULL) {
@@ -215,6 +220,8 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
             goto err;
         }
     }
+    if (!m2m_rec_inner_setup(pc))
+        goto err;
     m2m_self_check(pc, c_get_params);
     /* Process-wide, set up once whatever the number of instances (key_registry.h). */
     if (!m2m_key_registry_init() || !m2m_fork_guard_init())

@@ -786,11 +786,16 @@ static int suite_hkdf_init(void)
     memset(&test_pc, 0, sizeof(test_pc));
     test_pc.hmac = EVP_MAC_fetch(ref_ctx, "HMAC", NULL);
     m2m_policy_defaults(&test_pc.policy);
-    return test_pc.hmac != NULL ? 0 : -1;
+    /* The per-digest HMAC templates the provider sets up at load (hmac.h). */
+    return test_pc.hmac != NULL && m2m_hmac_templates(&test_pc) ? 0 : -1;
 }
 
 static int suite_hkdf_clean(void)
 {
+    for (size_t i = 0; i < sizeof(test_pc.hmac_md) / sizeof(test_pc.hmac_md[0]); i++) {
+        EVP_MAC_CTX_free(test_pc.hmac_md[i]);
+        test_pc.hmac_md[i] = NULL;
+    }
     EVP_MAC_free(test_pc.hmac);
     test_pc.hmac = NULL;
     return 0;
