@@ -328,8 +328,8 @@ static void test_keytable(void)
         "m2msec-keytable 1\nd 000102030405060708090a0b0c0d0e0f -9\n",  /* sign */
         "m2msec-keytable 1\nd 000102030405060708090a0b0c0d0e0f 99999999999999999999\n",
         "m2msec-keytable 1\nd\t000102030405060708090a0b0c0d0e0f 9\n", /* tab */
-        "m2msec-keytable 1\nd 000102030405060708090a0b0c0d0e0f 9\nd "
-        "101112131415161718191a1b1c1d1e1f 9\n",                       /* duplicate */
+        ("m2msec-keytable 1\nd 000102030405060708090a0b0c0d0e0f 9\nd "
+         "101112131415161718191a1b1c1d1e1f 9\n"),                     /* duplicate */
         "m2msec-keytable 1\nd 000102030405060708090a0b0c0d0e0f 9 \n", /* trailing blank */
     };
     unsigned char key[M2MSEC_ASSOC_PSK_MAX];
