@@ -36,6 +36,10 @@ struct m2msec_association {
     /* require_integrity: from [session] of cfg.integrity_policy */
     char *status_path, *key_path, *state_path;
     uint64_t max_status_age;
+    /* the SSL_CTX security callback in place before configure (ccm8_security_cb chains to it) */
+    int (*prev_secb)(const SSL *s, const SSL_CTX *ctx, int op, int bits, int nid, void *other,
+                     void *ex);
+    void *prev_secex; /* and its ex data */
 };
 
 /* What the association keeps per SSL (SSL ex_data). */

@@ -750,6 +750,38 @@ int m2msec_association_set_keytable(m2msec_association *a, m2msec_association_ke
     return 1;
 }
 
+/*
+ * OpenSSL 3.2 and later rate the CCM_8 suites at 64 bits of security and
+ * refuse them at security level 1 and above; 3.0 accepts them. The oneM2M
+ * DTLS profile mandates TLS_PSK_WITH_AES_128_CCM_8 (TS-0003 8.2.2), so where
+ * the association's suites include it, this callback admits exactly that
+ * suite (IANA 0xC0A8) and passes every other question - other suites, key
+ * sizes, groups, versions - to the callback that was in place before
+ * (OpenSSL's default level checks). docs/PROTOCOL.md 10.1.
+ */
+static int ccm8_security_cb(const SSL *s, const SSL_CTX *ctx, int op, int bits, int nid,
+                            void *other, void *ex)
+{
+    const m2msec_association *a = ex; /* SSL_CTX_set0_security_ex_data in configure */
+
+    if (a == NULL || a->prev_secb == NULL)
+        return 0;
+    if ((op & SSL_SECOP_OTHER_TYPE) == SSL_SECOP_OTHER_CIPHER && other != NULL &&
+        (a->suites & M2MSEC_ASSOC_PSK_AES128_CCM8) != 0 &&
+        SSL_CIPHER_get_protocol_id((const SSL_CIPHER *)other) == 0xC0A8)
+        return 1;
+    return a->prev_secb(s, ctx, op, bits, nid, other, a->prev_secex);
+}
+
+/* Undo ccm8_security_cb on an SSL_CTX whose configuration failed. */
+static void restore_security_cb(const m2msec_association *a, SSL_CTX *ctx)
+{
+    if (SSL_CTX_get_security_callback(ctx) != ccm8_security_cb)
+        return;
+    SSL_CTX_set_security_callback(ctx, a->prev_secb);
+    SSL_CTX_set0_security_ex_data(ctx, a->prev_secex);
+}
+
 int m2msec_association_configure(m2msec_association *a, SSL_CTX *ctx)
 {
     const SSL_METHOD *m = SSL_CTX_get_ssl_method(ctx);
@@ -799,12 +831,28 @@ int m2msec_association_configure(m2msec_association *a, SSL_CTX *ctx)
      */
     if (list[0] == '\0')
         OPENSSL_strlcpy(list, "PSK-AES128-GCM-SHA256", sizeof(list));
+    if ((a->suites & M2MSEC_ASSOC_PSK_AES128_CCM8) != 0) {
+        int (*prev)(const SSL *, const SSL_CTX *, int, int, int, void *, void *) =
+            SSL_CTX_get_security_callback(ctx);
+
+        if (prev == NULL || (a->prev_secb != NULL && a->prev_secb != prev)) {
+            M2M_ASSOC_ERR(M2MSEC_R_ASSOC_CONFIG,
+                          "the SSL_CTX has no security callback, or another one than the "
+                          "association's other SSL_CTX");
+            return 0;
+        }
+        a->prev_secb = prev;
+        a->prev_secex = SSL_CTX_get0_security_ex_data(ctx);
+        SSL_CTX_set0_security_ex_data(ctx, a);
+        SSL_CTX_set_security_callback(ctx, ccm8_security_cb);
+    }
     ERR_set_mark();
     if (!SSL_CTX_set_min_proto_version(ctx, minv) || !SSL_CTX_set_max_proto_version(ctx, maxv) ||
         !SSL_CTX_set_cipher_list(ctx, list) ||
         (!dtls && !SSL_CTX_set_ciphersuites(ctx, suites13)) ||
         !SSL_CTX_set1_groups_list(ctx, "X25519:P-256")) {
         ERR_clear_last_mark();
+        restore_security_cb(a, ctx);
         M2M_ASSOC_ERR(M2MSEC_R_ASSOC_CONFIG, "OpenSSL refused the profile (suites '%s' '%s')", list,
                       suites13);
         return 0;
@@ -842,6 +890,7 @@ int m2msec_association_configure(m2msec_association *a, SSL_CTX *ctx)
         SSL_CTX_set_read_ahead(ctx, 1);
     atomic_fetch_add(&a->refs, 1);
     if (!SSL_CTX_set_ex_data(ctx, ctx_idx, a)) {
+        restore_security_cb(a, ctx);
         m2msec_association_free(a);
         M2M_ASSOC_ERR(M2MSEC_R_ASSOC_CONFIG, "out of memory");
         return 0;
