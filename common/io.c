@@ -76,7 +76,7 @@ int m2m_read_fd_alloc(int fd, size_t max, size_t hint, unsigned char **buf, size
                 err = EFBIG;
                 break;
             }
-            if (cap > SIZE_MAX / 2 || (nb = OPENSSL_realloc(b, cap * 2)) == NULL) {
+            if (cap > SIZE_MAX / 2 || (nb = OPENSSL_clear_realloc(b, cap, cap * 2)) == NULL) {
                 err = ENOMEM;
                 break;
             }

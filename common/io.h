@@ -25,10 +25,10 @@ int m2m_read_all(int fd, void *buf, size_t cap, size_t *n);
 
 /*
  * Read fd to EOF into a new OPENSSL_malloc buffer (first @p hint bytes,
- * then twice as many as needed), refusing more than @p max bytes. 0 with
- * *buf (the caller frees it) and *len; else an errno value, *buf NULL:
- * EFBIG (more than max), ENOMEM, or the error of read(2). What was read is
- * wiped before the buffer is freed on a failure.
+ * then twice as many as needed; a buffer outgrown is wiped before it is freed), refusing more than
+ * @p max bytes. 0 with *buf (the caller frees it) and *len; else an errno value, *buf NULL: EFBIG
+ * (more than max), ENOMEM, or the error of read(2). What was read is wiped before the buffer is
+ * freed on a failure.
  */
 int m2m_read_fd_alloc(int fd, size_t max, size_t hint, unsigned char **buf, size_t *len);
 

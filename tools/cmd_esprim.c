@@ -255,71 +255,6 @@ static int require(const char *cmd, const char *v, const char *opt)
     return EXIT_OK;
 }
 
-/* ---------------------------------------------------------------- files */
-
-/* The whole of path ("-" or NULL: standard input), at most max bytes; NULL after a message. */
-static unsigned char *read_input(const char *path, size_t max, size_t *len, const char *what)
-{
-    int fd = path == NULL || strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
-    unsigned char *b = NULL;
-    int err;
-
-    *len = 0;
-    if (fd < 0) {
-        tool_err("%s %s: cannot open it: %s", what, path, strerror(errno));
-        return NULL;
-    }
-    err = m2m_read_fd_alloc(fd, max, 4096, &b, len);
-    if (fd != 0)
-        close(fd);
-    if (err == EFBIG)
-        tool_err("%s %s: larger than %zu bytes", what, fd == 0 ? "(stdin)" : path, max);
-    else if (err == ENOMEM)
-        tool_err("out of memory");
-    else if (err != 0)
-        tool_err("%s %s: cannot read it: %s", what, fd == 0 ? "(stdin)" : path, strerror(err));
-    return b;
-}
-
-/*
- * Write len bytes to path ("-" or NULL: standard output) atomically: a
- * temporary file in the same directory, fsync, rename. 1, or 0 after a
- * message (nothing left at path).
- */
-static int write_output(const char *path, const void *buf, size_t len, const char *what)
-{
-    char tmp[PATH_MAX];
-    int fd;
-
-    if (path == NULL || strcmp(path, "-") == 0) {
-        if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
-            tool_err("cannot write the %s to standard output", what);
-            return 0;
-        }
-        return 1;
-    }
-    if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= (int)sizeof(tmp)) {
-        tool_err("%s: path too long", path);
-        return 0;
-    }
-    if ((fd = mkstemp(tmp)) < 0) {
-        tool_err("cannot create a temporary file next to %s: %s", path, strerror(errno));
-        return 0;
-    }
-    if (fchmod(fd, 0600) != 0 || !m2m_write_all(fd, buf, len) || fsync(fd) != 0) {
-        tool_err("cannot write the %s to %s: %s", what, tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        return 0;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        tool_err("cannot write the %s to %s: %s", what, path, strerror(errno));
-        unlink(tmp);
-        return 0;
-    }
-    return 1;
-}
-
 /* ---------------------------------------------------------------- set-up */
 
 typedef struct esp_ctx {
@@ -499,7 +434,7 @@ static int esp_rand(int argc, char **argv)
         goto end;
     }
     json[len++] = '\n';
-    if (write_output(a.out, json, len, "RandObject"))
+    if (tool_write_output(a.out, json, len, "RandObject"))
         rc = EXIT_OK;
 end:
     m2msec_esprim_rand_free(r);
@@ -545,8 +480,8 @@ static int esp_rand_check(int argc, char **argv)
                                 a.role);
     if (argc - optind > 1)
         return tool_usage_error(cmd.name, "expected at most one FILE");
-    if ((in = read_input(argc - optind == 1 ? argv[optind] : NULL, 65536, &len, "RandObject")) ==
-        NULL)
+    if ((in = tool_read_input(argc - optind == 1 ? argv[optind] : NULL, 65536, &len,
+                              "RandObject")) == NULL)
         return EXIT_USAGE;
     r = m2msec_esprim_rand_parse((const char *)in, chomp(in, len), role);
     OPENSSL_free(in);
@@ -601,8 +536,8 @@ static int esp_seal(int argc, char **argv)
         return tool_usage_error(cmd.name, "--enc: expected A128GCM, A192GCM or A256GCM, got '%s'",
                                 a.enc);
     rc = EXIT_USAGE;
-    if ((rj = read_input(a.receiver_rand, 65536, &rl, "receiver RandObject")) == NULL ||
-        (pt = read_input(a.in, M2MSEC_ESPRIM_MAX_PRIMITIVE, &pl, "primitive")) == NULL)
+    if ((rj = tool_read_input(a.receiver_rand, 65536, &rl, "receiver RandObject")) == NULL ||
+        (pt = tool_read_input(a.in, M2MSEC_ESPRIM_MAX_PRIMITIVE, &pl, "primitive")) == NULL)
         goto end;
     if (pl == 0) {
         tool_err("the primitive is empty (an ESPrim object always carries one)");
@@ -639,7 +574,7 @@ static int esp_seal(int argc, char **argv)
         goto end;
     }
     out[ol++] = '\n';
-    if (write_output(a.out, out, ol, "ESPrim object"))
+    if (tool_write_output(a.out, out, ol, "ESPrim object"))
         rc = EXIT_OK;
 end:
     if (pt != NULL)
@@ -680,9 +615,9 @@ static int esp_open(int argc, char **argv)
     if ((rc = parse_aeads(cmd.name, a.aead, &c)) != EXIT_OK)
         return rc;
     rc = EXIT_USAGE;
-    if ((jwe = read_input(a.in, ESP_MAX_JWE, &jl, "ESPrim object")) == NULL ||
+    if ((jwe = tool_read_input(a.in, ESP_MAX_JWE, &jl, "ESPrim object")) == NULL ||
         (a.reply != NULL &&
-         (rp = read_input(a.reply, M2MSEC_ESPRIM_MAX_PRIMITIVE, &rpl, "reply")) == NULL))
+         (rp = tool_read_input(a.reply, M2MSEC_ESPRIM_MAX_PRIMITIVE, &rpl, "reply")) == NULL))
         goto end;
     if ((rc = esp_ctx_new(&a, &c)) != EXIT_OK)
         goto end;
@@ -722,8 +657,8 @@ static int esp_open(int argc, char **argv)
         }
         rout[rol++] = '\n';
     }
-    if (!write_output(a.out, pt, pl, "primitive") ||
-        (rout != NULL && !write_output(a.reply_out, rout, rol, "reply")))
+    if (!tool_write_output(a.out, pt, pl, "primitive") ||
+        (rout != NULL && !tool_write_output(a.reply_out, rout, rol, "reply")))
         goto end;
     rc = EXIT_OK;
 end:

@@ -181,125 +181,6 @@ static const struct option rec_opts[] = {
     TOOL_OPTS_END};
 /* clang-format on */
 
-/* ---------------------------------------------------------------- files */
-
-/*
- * All of @p path ("-" or NULL: standard input), at most @p max bytes, into
- * a malloc'd buffer (*len bytes; a buffer even when empty). NULL after a
- * message naming @p what; a partial read is wiped.
- */
-static unsigned char *read_all(const char *path, size_t max, size_t *len, const char *what)
-{
-    int std = path == NULL || strcmp(path, "-") == 0;
-    int fd = std ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-    const char *name = std ? "(standard input)" : tool_name(path);
-    size_t cap = 0, n = 0;
-    unsigned char *b = NULL;
-
-    *len = 0;
-    if (fd < 0) {
-        tool_err("%s %s: cannot open it: %s", what, name, strerror(errno));
-        return NULL;
-    }
-    for (;;) {
-        ssize_t r;
-
-        if (n == cap) {
-            size_t ncap = cap == 0 ? 4096 : cap * 2;
-            unsigned char *nb;
-
-            if (cap > max) {
-                tool_err("%s %s: larger than %zu bytes", what, name, max);
-                goto fail;
-            }
-            if ((nb = OPENSSL_clear_realloc(b, cap, ncap)) == NULL) {
-                tool_err("out of memory");
-                goto fail;
-            }
-            b = nb;
-            cap = ncap;
-        }
-        r = read(fd, b + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            tool_err("%s %s: cannot read it: %s", what, name, strerror(errno));
-            goto fail;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    if (n > max) {
-        tool_err("%s %s: larger than %zu bytes", what, name, max);
-        goto fail;
-    }
-    if (!std)
-        close(fd);
-    *len = n;
-    return b;
-fail:
-    OPENSSL_clear_free(b, cap);
-    if (!std)
-        close(fd);
-    return NULL;
-}
-
-/* write(2) all of buf (EINTR retried); 1, or 0 with errno set. */
-static int write_fd(int fd, const unsigned char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, buf, len);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return 0;
-        buf += w;
-        len -= (size_t)w;
-    }
-    return 1;
-}
-
-/*
- * @p len bytes to @p path ("-" or NULL: standard output), a file written
- * atomically: a temporary file next to it (mode 0600), fsync, rename. 1,
- * or 0 after a message naming @p what (nothing left at path).
- */
-static int write_all(const char *path, const unsigned char *buf, size_t len, const char *what)
-{
-    char tmp[PATH_MAX];
-    int fd;
-
-    if (path == NULL || strcmp(path, "-") == 0) {
-        if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
-            tool_err("cannot write the %s to standard output", what);
-            return 0;
-        }
-        return 1;
-    }
-    if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= (int)sizeof(tmp)) {
-        tool_err("%s: path too long", tool_name(path));
-        return 0;
-    }
-    if ((fd = mkstemp(tmp)) < 0) {
-        tool_err("cannot create a temporary file next to %s: %s", tool_name(path), strerror(errno));
-        return 0;
-    }
-    if (fchmod(fd, 0600) != 0 || !write_fd(fd, buf, len) || fsync(fd) != 0) {
-        tool_err("cannot write the %s to %s: %s", what, tool_name(tmp), strerror(errno));
-        close(fd);
-        unlink(tmp);
-        return 0;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        tool_err("cannot write the %s to %s: %s", what, tool_name(path), strerror(errno));
-        unlink(tmp);
-        return 0;
-    }
-    return 1;
-}
-
 /* ---------------------------------------------------------------- keys, sessions */
 
 /*
@@ -372,8 +253,8 @@ static int rec_start(const TOOL_CMD *cmd, int argc, char **argv, m2msec_session_
         return tool_usage_error(cmd->name, "--state, --key-file, --originator and --receiver "
                                            "are required");
     if (!read_key(a->key_file, c->key, &c->key_len) ||
-        (*in = read_all(a->in, max, inl, role == M2MSEC_SESSION_SENDER ? "input" : "record")) ==
-            NULL)
+        (*in = tool_read_input(a->in, max, inl,
+                               role == M2MSEC_SESSION_SENDER ? "input" : "record")) == NULL)
         return EXIT_USAGE;
     if ((c->libctx = OSSL_LIB_CTX_new()) == NULL ||
         (c->prov = m2msec_provider_load(c->libctx, a->provider_dir, &c->deflt)) == NULL) {
@@ -449,7 +330,7 @@ static int rec_seal(int argc, char **argv)
         rc = status_exit(st, "the input was not sealed");
         goto end;
     }
-    if (write_all(a.out, out, outl, "record"))
+    if (tool_write_output(a.out, out, outl, "record"))
         rc = EXIT_OK;
 end:
     OPENSSL_clear_free(in, inl);
@@ -486,7 +367,7 @@ static int rec_open(int argc, char **argv)
     /* Accepted: the session saves the exact floor as it ends, before the plaintext goes out. */
     m2msec_session_free(c.s);
     c.s = NULL;
-    if (write_all(a.out, out, outl, "plaintext"))
+    if (tool_write_output(a.out, out, outl, "plaintext"))
         rc = EXIT_OK;
     else
         tool_err("the record was accepted (state %s saved) but its plaintext was not written; "

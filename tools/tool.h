@@ -187,4 +187,18 @@ const char *tool_iso_time(uint64_t t, char buf[TOOL_ISO_MAX]);
 /* Current time, seconds since 1970. */
 uint64_t tool_now(void);
 
+/*
+ * All of @p path ("-" or NULL: standard input), at most @p max bytes, into an
+ * OPENSSL_malloc'd buffer (*len bytes; a buffer even when empty). NULL after
+ * a message naming @p what; a partial read is wiped.
+ */
+unsigned char *tool_read_input(const char *path, size_t max, size_t *len, const char *what);
+
+/*
+ * @p len bytes to @p path ("-" or NULL: standard output), a file written
+ * atomically: a temporary file next to it (mode 0600), fsync, rename. 1, or
+ * 0 after a message naming @p what (nothing left at path).
+ */
+int tool_write_output(const char *path, const void *buf, size_t len, const char *what);
+
 #endif

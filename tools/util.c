@@ -10,10 +10,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include "escape.h"
+#include "io.h"
 #include "status_record.h"
 #include "text.h"
 #include "tool.h"
@@ -307,4 +309,63 @@ const char *tool_iso_time(uint64_t t, char buf[TOOL_ISO_MAX])
         strftime(buf, TOOL_ISO_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         snprintf(buf, TOOL_ISO_MAX, "(out of range)");
     return buf;
+}
+
+unsigned char *tool_read_input(const char *path, size_t max, size_t *len, const char *what)
+{
+    int std = path == NULL || strcmp(path, "-") == 0;
+    int fd = std ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    const char *name = std ? "(standard input)" : tool_name(path);
+    unsigned char *b = NULL;
+    int err;
+
+    *len = 0;
+    if (fd < 0) {
+        tool_err("%s %s: cannot open it: %s", what, name, strerror(errno));
+        return NULL;
+    }
+    err = m2m_read_fd_alloc(fd, max, 4096, &b, len);
+    if (!std)
+        close(fd);
+    if (err == EFBIG)
+        tool_err("%s %s: larger than %zu bytes", what, name, max);
+    else if (err == ENOMEM)
+        tool_err("out of memory");
+    else if (err != 0)
+        tool_err("%s %s: cannot read it: %s", what, name, strerror(err));
+    return b;
+}
+
+int tool_write_output(const char *path, const void *buf, size_t len, const char *what)
+{
+    char tmp[PATH_MAX];
+    int fd;
+
+    if (path == NULL || strcmp(path, "-") == 0) {
+        if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
+            tool_err("cannot write the %s to standard output", what);
+            return 0;
+        }
+        return 1;
+    }
+    if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= (int)sizeof(tmp)) {
+        tool_err("%s: path too long", tool_name(path));
+        return 0;
+    }
+    if ((fd = mkstemp(tmp)) < 0) {
+        tool_err("cannot create a temporary file next to %s: %s", tool_name(path), strerror(errno));
+        return 0;
+    }
+    if (fchmod(fd, 0600) != 0 || !m2m_write_all(fd, buf, len) || fsync(fd) != 0) {
+        tool_err("cannot write the %s to %s: %s", what, tool_name(tmp), strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return 0;
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        tool_err("cannot write the %s to %s: %s", what, tool_name(path), strerror(errno));
+        unlink(tmp);
+        return 0;
+    }
+    return 1;
 }
