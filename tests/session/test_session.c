@@ -17,6 +17,7 @@
 #include "session_test.h"
 #include "test_errors.h"
 #include "session_call.h"
+#include "test_files.h"
 
 #define MAXPT 16384
 #define RECBUF (MAXPT + ST_OVERHEAD)
@@ -1195,49 +1196,7 @@ static char text_buf[1024]; /* expected error texts */
 
 static int make_tmpdir(void)
 {
-    const char *base = getenv("TMPDIR");
-
-    snprintf(tmpdir, sizeof(tmpdir), "%s/m2msec-session-XXXXXX",
-             base != NULL && *base != '\0' ? base : "/tmp");
-    return mkdtemp(tmpdir) != NULL;
-}
-
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    struct dirent *e;
-    char p[1024];
-
-    if (d == NULL) {
-        unlink(path);
-        return;
-    }
-    while ((e = readdir(d)) != NULL) {
-        struct stat sb;
-
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            chmod(p, 0700);
-            remove_tree(p);
-        } else {
-            unlink(p);
-        }
-    }
-    closedir(d);
-    rmdir(path);
-}
-
-static int write_file(const char *path, const char *text, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    int ok;
-
-    if (f == NULL)
-        return 0;
-    ok = fwrite(text, 1, len, f) == len;
-    return fclose(f) == 0 && ok;
+    return make_temp_dir(tmpdir, sizeof(tmpdir), "session");
 }
 
 static size_t read_file(const char *path, char *buf, size_t cap)
@@ -1439,7 +1398,7 @@ static void test_file_store_malformed(void)
             }
         }
         shown[k] = '\0';
-        CU_ASSERT_FATAL(write_file(path, bad[i], strlen(bad[i])));
+        CU_ASSERT_FATAL(write_file(path, bad[i], strlen(bad[i]), 0600));
         ERR_clear_error();
         CHECK(fs.load(fs.arg, NULL, &st) == -1, "load accepted malformed \"%s\"", shown);
         CHECK(ERR_peek_error() != 0, "no error queued for \"%s\"", shown);
@@ -1472,7 +1431,7 @@ static void test_file_store_malformed(void)
     {
         static const char nul[] = "m2msec-state 1\nepoch 3\0\nseq-floor 0\n";
 
-        CU_ASSERT_FATAL(write_file(path, nul, sizeof(nul) - 1));
+        CU_ASSERT_FATAL(write_file(path, nul, sizeof(nul) - 1, 0600));
         CHECK(fs.load(fs.arg, NULL, &st) == -1, "a NUL byte in the state file");
         ERR_clear_error();
     }
@@ -1480,7 +1439,7 @@ static void test_file_store_malformed(void)
     {
         const char *z = "m2msec-state 1\nepoch 007\nseq-floor 00\n";
 
-        CU_ASSERT_FATAL(write_file(path, z, strlen(z)));
+        CU_ASSERT_FATAL(write_file(path, z, strlen(z), 0600));
         CHECK(fs.load(fs.arg, NULL, &st) == 1 && st.epoch == 7 && st.seq_floor == 0,
               "leading zeros");
     }
@@ -1496,7 +1455,7 @@ static void test_file_store_malformed(void)
         snprintf(target, sizeof(target), "%s/target", tmpdir);
         const char *good = "m2msec-state 1\nepoch 3\nseq-floor 0\n";
 
-        CU_ASSERT_FATAL(write_file(target, good, strlen(good)));
+        CU_ASSERT_FATAL(write_file(target, good, strlen(good), 0600));
         CHECK(fs.load(fs.arg, NULL, &st) == 0, "no state file yet");
         CU_ASSERT_FATAL(symlink(target, path) == 0);
         CHECK(fs.load(fs.arg, NULL, &st) == -1, "a symbolic link as state file");
@@ -1517,7 +1476,7 @@ static void test_file_store_malformed(void)
         for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
             m2msec_session_config cfg = {0};
 
-            CU_ASSERT_FATAL(write_file(path, top[i], strlen(top[i])));
+            CU_ASSERT_FATAL(write_file(path, top[i], strlen(top[i]), 0600));
             st_unique_name(name, sizeof(name), "top-epoch");
             cfg.role = M2MSEC_SESSION_SENDER;
             cfg.libctx = st_libctx;
@@ -1549,7 +1508,7 @@ static int break_dir(const char *dir, break_kind how)
     if (how == BREAK_READONLY)
         return chmod(dir, 0500) == 0;
     snprintf(moved, sizeof(moved), "%s.moved", dir);
-    return rename(dir, moved) == 0 && write_file(dir, "x", 1);
+    return rename(dir, moved) == 0 && write_file(dir, "x", 1, 0600);
 }
 
 static int repair_dir(const char *dir, break_kind how)
@@ -1832,10 +1791,10 @@ static void test_store_init(void)
           (unsigned)(sb.st_mode & 0777));
     CHECK(lstat(lockp, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 0777) == 0600,
           "lock file mode %o", (unsigned)(sb.st_mode & 0777));
-    CU_ASSERT_FATAL(write_file(path, "m2msec-state 1\nepoch 9\nseq-floor 3\n", 35));
+    CU_ASSERT_FATAL(write_file(path, "m2msec-state 1\nepoch 9\nseq-floor 3\n", 35, 0600));
     snprintf(buf, sizeof(buf), "a state already exists at %s (epoch 9 seq-floor 3)", path);
     CHECK(store_init_fails_with(&fs, buf), "file store: second initialisation");
-    CU_ASSERT_FATAL(write_file(path, "garbage", 7));
+    CU_ASSERT_FATAL(write_file(path, "garbage", 7, 0600));
     CHECK(store_init_fails_with(&fs, "exists but cannot be read; refusing to initialise"),
           "file store: over a malformed file");
     read_file(path, buf, sizeof(buf));
@@ -1875,7 +1834,7 @@ static void test_lock_file_shapes(void)
     snprintf(path, sizeof(path), "%s/state", tmpdir);
     snprintf(lockp, sizeof(lockp), "%s.lock", path);
     snprintf(target, sizeof(target), "%s/elsewhere", tmpdir);
-    CU_ASSERT_FATAL(write_file(path, "m2msec-state 1\nepoch 0\nseq-floor 0\n", 35));
+    CU_ASSERT_FATAL(write_file(path, "m2msec-state 1\nepoch 0\nseq-floor 0\n", 35, 0600));
     t_store_file(&fs, path);
     st_unique_name(name, sizeof(name), "lockshape");
     cfg.role = M2MSEC_SESSION_SENDER;

@@ -6,7 +6,6 @@
  * sessions saving from many threads in shared (group) commits, and real
  * sender/receiver sessions on it across a restart.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,6 +15,7 @@
 #include "session_test.h"
 #include "test_errors.h"
 #include "session_call.h"
+#include "test_files.h"
 
 #define LEN 16
 #define RL (LEN + ST_OVERHEAD)
@@ -24,32 +24,10 @@ static char tmpdir[256], dbpath[300];
 
 static int make_tmpdir(void)
 {
-    const char *base = getenv("TMPDIR");
-
-    snprintf(tmpdir, sizeof(tmpdir), "%s/m2msec-lmdb-XXXXXX",
-             base != NULL && *base != '\0' ? base : "/tmp");
-    if (mkdtemp(tmpdir) == NULL)
+    if (!make_temp_dir(tmpdir, sizeof(tmpdir), "lmdb"))
         return 0;
     snprintf(dbpath, sizeof(dbpath), "%s/states.mdb", tmpdir);
     return 1;
-}
-
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    struct dirent *e;
-    char p[1024];
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(path);
 }
 
 static int same(const m2msec_session_state *a, uint64_t e, uint64_t f)
