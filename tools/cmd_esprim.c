@@ -677,26 +677,13 @@ end:
 
 int cmd_esprim(int argc, char **argv)
 {
-    const char *sub;
+    static const TOOL_SUB subs[] = {
+        {"state-init", esp_state_init},
+        {"rand", esp_rand},
+        {"rand-check", esp_rand_check},
+        {"seal", esp_seal},
+        {"open", esp_open},
+    };
 
-    if (argc < 2) {
-        usage_esprim(stderr);
-        return EXIT_USAGE;
-    }
-    sub = argv[1];
-    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
-        usage_esprim(stdout);
-        return EXIT_OK;
-    }
-    if (strcmp(sub, "state-init") == 0)
-        return esp_state_init(argc - 1, argv + 1);
-    if (strcmp(sub, "rand") == 0)
-        return esp_rand(argc - 1, argv + 1);
-    if (strcmp(sub, "rand-check") == 0)
-        return esp_rand_check(argc - 1, argv + 1);
-    if (strcmp(sub, "seal") == 0)
-        return esp_seal(argc - 1, argv + 1);
-    if (strcmp(sub, "open") == 0)
-        return esp_open(argc - 1, argv + 1);
-    return tool_usage_error("esprim", "unknown esprim subcommand '%s'", sub);
+    return TOOL_DISPATCH("esprim", usage_esprim, subs, argc, argv);
 }

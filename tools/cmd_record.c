@@ -384,20 +384,10 @@ end:
 
 int cmd_record(int argc, char **argv)
 {
-    const char *sub;
+    static const TOOL_SUB subs[] = {
+        {"seal", rec_seal},
+        {"open", rec_open},
+    };
 
-    if (argc < 2) {
-        usage_record(stderr);
-        return EXIT_USAGE;
-    }
-    sub = argv[1];
-    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
-        usage_record(stdout);
-        return EXIT_OK;
-    }
-    if (strcmp(sub, "seal") == 0)
-        return rec_seal(argc - 1, argv + 1);
-    if (strcmp(sub, "open") == 0)
-        return rec_open(argc - 1, argv + 1);
-    return tool_usage_error("record", "unknown record subcommand '%s'", sub);
+    return TOOL_DISPATCH("record", usage_record, subs, argc, argv);
 }

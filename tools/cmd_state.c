@@ -165,20 +165,10 @@ static int state_show(int argc, char **argv)
 
 int cmd_state(int argc, char **argv)
 {
-    const char *sub;
+    static const TOOL_SUB subs[] = {
+        {"init", state_init},
+        {"show", state_show},
+    };
 
-    if (argc < 2) {
-        usage_state(stderr);
-        return EXIT_USAGE;
-    }
-    sub = argv[1];
-    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
-        usage_state(stdout);
-        return EXIT_OK;
-    }
-    if (strcmp(sub, "init") == 0)
-        return state_init(argc - 1, argv + 1);
-    if (strcmp(sub, "show") == 0)
-        return state_show(argc - 1, argv + 1);
-    return tool_usage_error("state", "unknown state subcommand '%s'", sub);
+    return TOOL_DISPATCH("state", usage_state, subs, argc, argv);
 }

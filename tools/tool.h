@@ -60,6 +60,23 @@ int tool_usage_error(const char *cmd, const char *fmt, ...) __attribute__((forma
  */
 int tool_bad_option(const char *cmd, char **argv);
 
+/* One subcommand of a command with subcommands (m2msec state init, m2msec record seal, ...). */
+typedef struct tool_sub {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand */
+} TOOL_SUB;
+
+/*
+ * The one dispatcher of the commands with subcommands: argv[0] is the command @p cmd. No
+ * subcommand prints @p usage on stderr and returns EXIT_USAGE; -h/--help prints it on stdout
+ * and returns EXIT_OK; an unknown one is a usage error that names it (escaped). Otherwise the
+ * subcommand's exit code.
+ */
+int tool_dispatch(const char *cmd, void (*usage)(FILE *out), const TOOL_SUB *subs, size_t n,
+                  int argc, char **argv);
+#define TOOL_DISPATCH(cmd, usage, subs, argc, argv)                                                \
+    tool_dispatch(cmd, usage, subs, sizeof(subs) / sizeof((subs)[0]), argc, argv)
+
 /* How a subcommand reads its options (tool_parse_options). */
 typedef struct tool_cmd {
     const char *name;          /* for "Try 'm2msec NAME --help'." */

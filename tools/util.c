@@ -109,6 +109,23 @@ int tool_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+int tool_dispatch(const char *cmd, void (*usage)(FILE *out), const TOOL_SUB *subs, size_t n,
+                  int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(argv[1], subs[i].name) == 0)
+            return subs[i].run(argc - 1, argv + 1);
+    return tool_usage_error(cmd, "unknown %s subcommand '%s'", cmd, tool_name(argv[1]));
+}
+
 int tool_bad_option(const char *cmd, char **argv)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "";
