@@ -171,6 +171,7 @@ typedef struct esp_args {
     const char *state, *key_file, *kid, *provider_dir, *aead, *out, *in, *receiver_rand;
     const char *enc, *cty, *role, *reply, *reply_out;
     uint64_t lifetime;
+    char state_abs[PATH_MAX]; /* --state made absolute (tool_abs_path) */
 } ESP_ARGS;
 
 static int esp_option(const char *cmd, void *ctx, int c, const char *arg)
@@ -179,7 +180,8 @@ static int esp_option(const char *cmd, void *ctx, int c, const char *arg)
 
     switch (c) {
     case 'S':
-        a->state = arg;
+        if ((a->state = tool_abs_path(arg, a->state_abs, sizeof(a->state_abs))) == NULL)
+            return EXIT_USAGE;
         break;
     case 'k':
         a->key_file = arg;
@@ -376,7 +378,8 @@ static int esp_state_init(int argc, char **argv)
         return tool_usage_error(cmd.name, "expected exactly one STATE");
     if ((rc = require(cmd.name, a.kid, "--kid")) != EXIT_OK)
         return rc;
-    path = argv[optind];
+    if ((path = tool_abs_path(argv[optind], a.state_abs, sizeof(a.state_abs))) == NULL)
+        return EXIT_USAGE;
     if (m2msec_esprim_state_init(path, a.kid)) {
         printf("%s: initialised for kid %s; lock file %s.lock\n", path, a.kid, path);
         return EXIT_OK;

@@ -116,6 +116,7 @@ typedef struct rec_args {
     const char *state, *key_file, *originator, *receiver, *purpose, *aead, *in, *out;
     const char *provider_dir;
     size_t tag_len;
+    char state_abs[PATH_MAX]; /* --state made absolute (tool_abs_path) */
 } REC_ARGS;
 
 static int rec_option(const char *cmd, void *ctx, int c, const char *arg)
@@ -125,7 +126,8 @@ static int rec_option(const char *cmd, void *ctx, int c, const char *arg)
 
     switch (c) {
     case 'S':
-        a->state = arg;
+        if ((a->state = tool_abs_path(arg, a->state_abs, sizeof(a->state_abs))) == NULL)
+            return EXIT_USAGE;
         break;
     case 'k':
         a->key_file = arg;

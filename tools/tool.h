@@ -60,6 +60,13 @@ int tool_usage_error(const char *cmd, const char *fmt, ...) __attribute__((forma
  */
 int tool_bad_option(const char *cmd, char **argv);
 
+/*
+ * A state file's path as libm2msec's stores take it, absolute (docs/PROTOCOL.md 6.4): an absolute
+ * @p path as it is, a relative one joined to the working directory of this one command into
+ * @p buf. NULL after a message if the working directory cannot be read or the path does not fit.
+ */
+const char *tool_abs_path(const char *path, char *buf, size_t len);
+
 /* One subcommand of a command with subcommands (m2msec state init, m2msec record seal, ...). */
 typedef struct tool_sub {
     const char *name;

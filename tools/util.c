@@ -109,6 +109,26 @@ int tool_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+const char *tool_abs_path(const char *path, char *buf, size_t len)
+{
+    char cwd[PATH_MAX];
+    int n;
+
+    if (path[0] == '/')
+        return path;
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        tool_err("cannot read the working directory for the relative path %s: %s", tool_name(path),
+                 strerror(errno));
+        return NULL;
+    }
+    n = snprintf(buf, len, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, path);
+    if (n < 0 || (size_t)n >= len) {
+        tool_err("the path %s is too long", tool_name(path));
+        return NULL;
+    }
+    return buf;
+}
+
 int tool_dispatch(const char *cmd, void (*usage)(FILE *out), const TOOL_SUB *subs, size_t n,
                   int argc, char **argv)
 {

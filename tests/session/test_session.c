@@ -1742,6 +1742,57 @@ static int store_init_fails_with(const m2msec_store *st, const char *text)
     return r == 0 && errors_have(text, NULL);
 }
 
+/* Where state may live (PROTOCOL.md 6.4): absolute paths only, directories only their user (or
+ * root) owns and can write; a sticky directory above is fine (the tmpdir is in /tmp). */
+static void test_store_path_rules(void)
+{
+    char dir[600], path[700];
+    m2msec_store fs;
+
+    ERR_clear_error();
+    CHECK(m2msec_store_file(&fs, "relative/state") == 0 && errors_have("is a relative path", NULL),
+          "a relative state path is refused when the store is made");
+    CHECK(fs.lock == NULL, "a refused store is left empty");
+    CU_ASSERT_FATAL(make_tmpdir());
+    pathf(path, sizeof(path), "%s/state", tmpdir);
+    t_store_file(&fs, path);
+    CHECK(m2msec_store_init(&fs) == 1, "a private directory under sticky /tmp is accepted");
+    m2msec_store_clear(&fs);
+    unlink(path);
+    for (int i = 0; i < 3; i++) {
+        static const mode_t modes[] = {0770, 0707, 01777};
+
+        pathf(dir, sizeof(dir), "%s/d%d", tmpdir, i);
+        CU_ASSERT_FATAL(mkdir(dir, 0700) == 0 && chmod(dir, modes[i]) == 0);
+        pathf(path, sizeof(path), "%s/state", dir);
+        t_store_file(&fs, path);
+        CHECK(store_init_fails_with(&fs, "is writable by other users"),
+              "a state directory writable by group or others (even sticky) is refused");
+        CHECK(!file_exists(path), "nothing was written there");
+        m2msec_store_clear(&fs);
+    }
+    /* a writable directory above the state's own, not sticky */
+    pathf(dir, sizeof(dir), "%s/d0/inner", tmpdir);
+    pathf(path, sizeof(path), "%s/d0", tmpdir);
+    CU_ASSERT_FATAL(chmod(path, 0700) == 0 && mkdir(dir, 0700) == 0 && chmod(path, 0777) == 0);
+    pathf(path, sizeof(path), "%s/state", dir);
+    t_store_file(&fs, path);
+    CHECK(store_init_fails_with(&fs, "is writable by other users"),
+          "a non-sticky writable directory above the state is refused");
+    m2msec_store_clear(&fs);
+    if (geteuid() == 0) {
+        pathf(dir, sizeof(dir), "%s/theirs", tmpdir);
+        CU_ASSERT_FATAL(mkdir(dir, 0700) == 0 && chown(dir, 65534, 65534) == 0);
+        pathf(path, sizeof(path), "%s/state", dir);
+        t_store_file(&fs, path);
+        CHECK(store_init_fails_with(&fs, "belongs to another user"),
+              "a state directory of another user is refused");
+        m2msec_store_clear(&fs);
+    }
+    remove_tree(tmpdir);
+    ERR_clear_error();
+}
+
 static void test_store_init(void)
 {
     mem_store m = {0};
@@ -1818,7 +1869,7 @@ static void test_store_init(void)
     /* A missing directory. */
     snprintf(path, sizeof(path), "%s/no/such/dir/state", tmpdir);
     t_store_file(&fs, path);
-    CHECK(store_init_fails_with(&fs, "cannot open the lock file"), "file store: missing dir");
+    CHECK(store_init_fails_with(&fs, "cannot resolve its directory"), "file store: missing dir");
     remove_tree(tmpdir);
     ERR_clear_error();
 }
@@ -2374,6 +2425,8 @@ int main(void)
         {"6 file store: failing saves", test_file_store_failures},
         {"6 file store: no temp files", test_file_store_no_temp_files},
         {"7 first start: m2msec_store_init, memory and file stores", test_store_init},
+        {"7 state paths: absolute, in directories only their user can write",
+         test_store_path_rules},
         {"7 a lock file that is a symlink, directory or fifo is refused", test_lock_file_shapes},
         {"7 lock file removed while a sender runs: its next save is refused",
          test_lock_file_removed},

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -283,6 +284,27 @@ static void test_sessions_restart(void)
     remove_tree(tmpdir);
 }
 
+/* 6. where the database may live: an absolute path in a directory only its user can write */
+static void test_path_rules(void)
+{
+    char dir[400], path[500];
+
+    ERR_clear_error();
+    CHECK(m2msec_store_lmdb_env_new("states.mdb", 0) == NULL &&
+              errors_have("is a relative path", NULL),
+          "a relative LMDB path is refused");
+    CU_ASSERT_FATAL(make_tmpdir());
+    pathf(dir, sizeof(dir), "%s/shared", tmpdir);
+    CU_ASSERT_FATAL(mkdir(dir, 0700) == 0 && chmod(dir, 0775) == 0);
+    pathf(path, sizeof(path), "%s/states.mdb", dir);
+    CHECK(m2msec_store_lmdb_env_new(path, 0) == NULL &&
+              errors_have("is writable by other users", NULL),
+          "an LMDB store in a group-writable directory is refused");
+    CHECK(!file_exists(path), "the refused store created its file");
+    remove_tree(tmpdir);
+    ERR_clear_error();
+}
+
 int main(void)
 {
     static const tc_test tests[] = {
@@ -291,6 +313,7 @@ int main(void)
         {"3 one session per name, one process per environment", test_exclusive},
         {"4 many sessions from many threads: group commit, all durable", test_many_sessions},
         {"5 sender and receiver sessions on LMDB across a restart", test_sessions_restart},
+        {"6 the database path: absolute, in a directory only its user can write", test_path_rules},
     };
 
     signal(SIGPIPE, SIG_IGN);
