@@ -29,6 +29,7 @@
 #include "m2msec/session.h"
 #include "io.h"
 #include "safe_open.h"
+#include "store_path.h"
 #include "text.h"
 
 #define STATE_MAGIC "m2msec-state 1"
@@ -72,7 +73,7 @@ static int file_lock(void *arg, void **handle)
     struct stat before, st;
     int existed, fd, err;
 
-    if (!lock_path(path, lp))
+    if (!m2m_store_path_check(path, "state file") || !lock_path(path, lp))
         return -1;
     /* Never open what is not a regular file (a device or fifo open has side effects). */
     existed = lstat(lp, &before) == 0;
@@ -230,10 +231,15 @@ static void file_release(void *arg)
 
 int m2msec_store_file(m2msec_store *store, const char *path)
 {
-    char *copy = OPENSSL_strdup(path);
+    char *copy;
 
     memset(store, 0, sizeof(*store));
-    if (copy == NULL) {
+    /* a relative path is refused at once; the directories are checked at every lock */
+    if (path[0] != '/') {
+        (void)m2m_store_path_check(path, "state file");
+        return 0;
+    }
+    if ((copy = OPENSSL_strdup(path)) == NULL) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE,
                        "m2msec: out of memory for the state file's name");
         return 0;

@@ -37,6 +37,7 @@
 #include <openssl/err.h>
 #include <openssl/lhash.h>
 
+#include "store_path.h"
 #include "m2msec/session.h"
 
 #define VALUE_VERSION 1
@@ -162,6 +163,8 @@ m2msec_store_lmdb_env *m2msec_store_lmdb_env_new(const char *path, size_t map_si
                        "m2msec: the LMDB state store needs a database path");
         return NULL;
     }
+    if (!m2m_store_path_check(path, "LMDB state store"))
+        return NULL;
     e = OPENSSL_zalloc(sizeof(*e));
     if (e == NULL || (e->path = OPENSSL_strdup(path)) == NULL) {
         OPENSSL_free(e);

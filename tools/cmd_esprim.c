@@ -171,6 +171,7 @@ typedef struct esp_args {
     const char *state, *key_file, *kid, *provider_dir, *aead, *out, *in, *receiver_rand;
     const char *enc, *cty, *role, *reply, *reply_out;
     uint64_t lifetime;
+    char state_abs[PATH_MAX]; /* --state made absolute (tool_abs_path) */
 } ESP_ARGS;
 
 static int esp_option(const char *cmd, void *ctx, int c, const char *arg)
@@ -179,7 +180,8 @@ static int esp_option(const char *cmd, void *ctx, int c, const char *arg)
 
     switch (c) {
     case 'S':
-        a->state = arg;
+        if ((a->state = tool_abs_path(arg, a->state_abs, sizeof(a->state_abs))) == NULL)
+            return EXIT_USAGE;
         break;
     case 'k':
         a->key_file = arg;
@@ -376,7 +378,8 @@ static int esp_state_init(int argc, char **argv)
         return tool_usage_error(cmd.name, "expected exactly one STATE");
     if ((rc = require(cmd.name, a.kid, "--kid")) != EXIT_OK)
         return rc;
-    path = argv[optind];
+    if ((path = tool_abs_path(argv[optind], a.state_abs, sizeof(a.state_abs))) == NULL)
+        return EXIT_USAGE;
     if (m2msec_esprim_state_init(path, a.kid)) {
         printf("%s: initialised for kid %s; lock file %s.lock\n", path, a.kid, path);
         return EXIT_OK;
@@ -677,26 +680,13 @@ end:
 
 int cmd_esprim(int argc, char **argv)
 {
-    const char *sub;
+    static const TOOL_SUB subs[] = {
+        {"state-init", esp_state_init},
+        {"rand", esp_rand},
+        {"rand-check", esp_rand_check},
+        {"seal", esp_seal},
+        {"open", esp_open},
+    };
 
-    if (argc < 2) {
-        usage_esprim(stderr);
-        return EXIT_USAGE;
-    }
-    sub = argv[1];
-    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
-        usage_esprim(stdout);
-        return EXIT_OK;
-    }
-    if (strcmp(sub, "state-init") == 0)
-        return esp_state_init(argc - 1, argv + 1);
-    if (strcmp(sub, "rand") == 0)
-        return esp_rand(argc - 1, argv + 1);
-    if (strcmp(sub, "rand-check") == 0)
-        return esp_rand_check(argc - 1, argv + 1);
-    if (strcmp(sub, "seal") == 0)
-        return esp_seal(argc - 1, argv + 1);
-    if (strcmp(sub, "open") == 0)
-        return esp_open(argc - 1, argv + 1);
-    return tool_usage_error("esprim", "unknown esprim subcommand '%s'", sub);
+    return TOOL_DISPATCH("esprim", usage_esprim, subs, argc, argv);
 }

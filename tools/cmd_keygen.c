@@ -321,20 +321,10 @@ end:
 
 int cmd_keygen(int argc, char **argv)
 {
-    const char *sub;
+    static const TOOL_SUB subs[] = {
+        {"device-key", keygen_device},
+        {"signing-key", keygen_signing},
+    };
 
-    if (argc < 2) {
-        usage_keygen(stderr);
-        return EXIT_USAGE;
-    }
-    sub = argv[1];
-    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
-        usage_keygen(stdout);
-        return EXIT_OK;
-    }
-    if (strcmp(sub, "device-key") == 0)
-        return keygen_device(argc - 1, argv + 1);
-    if (strcmp(sub, "signing-key") == 0)
-        return keygen_signing(argc - 1, argv + 1);
-    return tool_usage_error("keygen", "unknown keygen subcommand '%s'", tool_name(sub));
+    return TOOL_DISPATCH("keygen", usage_keygen, subs, argc, argv);
 }

@@ -326,22 +326,11 @@ static int manifest_verify(int argc, char **argv)
 
 int cmd_manifest(int argc, char **argv)
 {
-    const char *sub;
+    static const TOOL_SUB subs[] = {
+        {"create", manifest_create},
+        {"sign", manifest_sign},
+        {"verify", manifest_verify},
+    };
 
-    if (argc < 2) {
-        usage_manifest(stderr);
-        return EXIT_USAGE;
-    }
-    sub = argv[1];
-    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
-        usage_manifest(stdout);
-        return EXIT_OK;
-    }
-    if (strcmp(sub, "create") == 0)
-        return manifest_create(argc - 1, argv + 1);
-    if (strcmp(sub, "sign") == 0)
-        return manifest_sign(argc - 1, argv + 1);
-    if (strcmp(sub, "verify") == 0)
-        return manifest_verify(argc - 1, argv + 1);
-    return tool_usage_error("manifest", "unknown manifest subcommand '%s'", tool_name(sub));
+    return TOOL_DISPATCH("manifest", usage_manifest, subs, argc, argv);
 }

@@ -116,6 +116,7 @@ typedef struct rec_args {
     const char *state, *key_file, *originator, *receiver, *purpose, *aead, *in, *out;
     const char *provider_dir;
     size_t tag_len;
+    char state_abs[PATH_MAX]; /* --state made absolute (tool_abs_path) */
 } REC_ARGS;
 
 static int rec_option(const char *cmd, void *ctx, int c, const char *arg)
@@ -125,7 +126,8 @@ static int rec_option(const char *cmd, void *ctx, int c, const char *arg)
 
     switch (c) {
     case 'S':
-        a->state = arg;
+        if ((a->state = tool_abs_path(arg, a->state_abs, sizeof(a->state_abs))) == NULL)
+            return EXIT_USAGE;
         break;
     case 'k':
         a->key_file = arg;
@@ -384,20 +386,10 @@ end:
 
 int cmd_record(int argc, char **argv)
 {
-    const char *sub;
+    static const TOOL_SUB subs[] = {
+        {"seal", rec_seal},
+        {"open", rec_open},
+    };
 
-    if (argc < 2) {
-        usage_record(stderr);
-        return EXIT_USAGE;
-    }
-    sub = argv[1];
-    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
-        usage_record(stdout);
-        return EXIT_OK;
-    }
-    if (strcmp(sub, "seal") == 0)
-        return rec_seal(argc - 1, argv + 1);
-    if (strcmp(sub, "open") == 0)
-        return rec_open(argc - 1, argv + 1);
-    return tool_usage_error("record", "unknown record subcommand '%s'", sub);
+    return TOOL_DISPATCH("record", usage_record, subs, argc, argv);
 }

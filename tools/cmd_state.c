@@ -6,6 +6,7 @@
  * explicit first start, m2msec_store_init() on the file store.
  */
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -78,9 +79,12 @@ static int no_option(const char *cmd, void *ctx, int c, const char *arg)
     return tool_usage_error(cmd, "unknown option -%c", c);
 }
 
-/* The FILE operand of a subcommand; NULL after a usage error (*rc set). */
+/* The FILE operand of a subcommand, made absolute; NULL after a usage error (*rc set). */
 static const char *state_file(const TOOL_CMD *cmd, int argc, char **argv, int *rc)
 {
+    static char abs[PATH_MAX];
+    const char *p;
+
     *rc = tool_parse_options(cmd, argc, argv, NULL);
     if (*rc != TOOL_PARSED)
         return NULL;
@@ -92,7 +96,9 @@ static const char *state_file(const TOOL_CMD *cmd, int argc, char **argv, int *r
         *rc = tool_usage_error(cmd->name, "FILE must not be empty");
         return NULL;
     }
-    return argv[optind];
+    if ((p = tool_abs_path(argv[optind], abs, sizeof(abs))) == NULL)
+        *rc = EXIT_USAGE;
+    return p;
 }
 
 static int state_init(int argc, char **argv)
@@ -165,20 +171,10 @@ static int state_show(int argc, char **argv)
 
 int cmd_state(int argc, char **argv)
 {
-    const char *sub;
+    static const TOOL_SUB subs[] = {
+        {"init", state_init},
+        {"show", state_show},
+    };
 
-    if (argc < 2) {
-        usage_state(stderr);
-        return EXIT_USAGE;
-    }
-    sub = argv[1];
-    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
-        usage_state(stdout);
-        return EXIT_OK;
-    }
-    if (strcmp(sub, "init") == 0)
-        return state_init(argc - 1, argv + 1);
-    if (strcmp(sub, "show") == 0)
-        return state_show(argc - 1, argv + 1);
-    return tool_usage_error("state", "unknown state subcommand '%s'", sub);
+    return TOOL_DISPATCH("state", usage_state, subs, argc, argv);
 }

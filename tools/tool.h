@@ -60,6 +60,30 @@ int tool_usage_error(const char *cmd, const char *fmt, ...) __attribute__((forma
  */
 int tool_bad_option(const char *cmd, char **argv);
 
+/*
+ * A state file's path as libm2msec's stores take it, absolute (docs/PROTOCOL.md 6.4): an absolute
+ * @p path as it is, a relative one joined to the working directory of this one command into
+ * @p buf. NULL after a message if the working directory cannot be read or the path does not fit.
+ */
+const char *tool_abs_path(const char *path, char *buf, size_t len);
+
+/* One subcommand of a command with subcommands (m2msec state init, m2msec record seal, ...). */
+typedef struct tool_sub {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand */
+} TOOL_SUB;
+
+/*
+ * The one dispatcher of the commands with subcommands: argv[0] is the command @p cmd. No
+ * subcommand prints @p usage on stderr and returns EXIT_USAGE; -h/--help prints it on stdout
+ * and returns EXIT_OK; an unknown one is a usage error that names it (escaped). Otherwise the
+ * subcommand's exit code.
+ */
+int tool_dispatch(const char *cmd, void (*usage)(FILE *out), const TOOL_SUB *subs, size_t n,
+                  int argc, char **argv);
+#define TOOL_DISPATCH(cmd, usage, subs, argc, argv)                                                \
+    tool_dispatch(cmd, usage, subs, sizeof(subs) / sizeof((subs)[0]), argc, argv)
+
 /* How a subcommand reads its options (tool_parse_options). */
 typedef struct tool_cmd {
     const char *name;          /* for "Try 'm2msec NAME --help'." */

@@ -109,6 +109,43 @@ int tool_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+const char *tool_abs_path(const char *path, char *buf, size_t len)
+{
+    char cwd[PATH_MAX];
+    int n;
+
+    if (path[0] == '/')
+        return path;
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        tool_err("cannot read the working directory for the relative path %s: %s", tool_name(path),
+                 strerror(errno));
+        return NULL;
+    }
+    n = snprintf(buf, len, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, path);
+    if (n < 0 || (size_t)n >= len) {
+        tool_err("the path %s is too long", tool_name(path));
+        return NULL;
+    }
+    return buf;
+}
+
+int tool_dispatch(const char *cmd, void (*usage)(FILE *out), const TOOL_SUB *subs, size_t n,
+                  int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(argv[1], subs[i].name) == 0)
+            return subs[i].run(argc - 1, argv + 1);
+    return tool_usage_error(cmd, "unknown %s subcommand '%s'", cmd, tool_name(argv[1]));
+}
+
 int tool_bad_option(const char *cmd, char **argv)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "";

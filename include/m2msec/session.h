@@ -161,6 +161,9 @@ typedef struct m2msec_store {
  * Do not delete it while a session runs: every save checks that it is still
  * the file the session locked and refuses otherwise. load() also works
  * without the lock (handle NULL), e.g. to show the state; save() does not.
+ * @p path must be absolute (a relative one is refused here); every lock
+ * refuses a state whose directory, or a directory above it, another user
+ * owns or can write (a sticky one above is accepted): docs/PROTOCOL.md 6.4.
  */
 M2MSEC_WARN_UNUSED M2MSEC_NONNULL(1, 2) int m2msec_store_file(m2msec_store *store,
                                                               const char *path);
@@ -212,7 +215,8 @@ typedef struct m2msec_store_lmdb_stats {
  * Open (creating if missing, mode 0600) the LMDB environment at @p path.
  * @p map_size: largest database size in bytes, 0 = 1 GiB (address space
  * only; about 100 bytes per session are used). Refused if another process
- * has it open.
+ * has it open, and for a relative @p path or a directory that another user
+ * owns or can write, as for m2msec_store_file().
  * @return the environment, or NULL with an error queued.
  */
 M2MSEC_WARN_UNUSED m2msec_store_lmdb_env *m2msec_store_lmdb_env_new(const char *path,

@@ -34,6 +34,16 @@ run "$M2M" frobnicate
 expect_run "unknown command: exit 2" 2 "unknown command 'frobnicate'"
 run "$M2M" manifest frob
 expect_run "unknown manifest subcommand: exit 2" 2 "unknown manifest subcommand"
+# every command with subcommands names an unknown one escaped, never with its raw control bytes
+for c in manifest keygen state esprim record; do
+    run "$M2M" "$c" $'fr\033[2Job'
+    expect_run "unknown $c subcommand, escaped: exit 2" 2 "unknown $c subcommand 'fr\\\\x1b\\[2Job'"
+    if grep -q $'\033' "$TMP/run.err"; then
+        not_ok "unknown $c subcommand: no raw escape byte on stderr"
+    else
+        ok "unknown $c subcommand: no raw escape byte on stderr"
+    fi
+done
 run "$M2M" manifest create --version 1 -o "$TMP/x"
 expect_run "manifest create without --root: exit 2" 2 'required'
 run "$M2M" manifest create --root "$TMP" --version one -o "$TMP/x"

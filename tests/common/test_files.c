@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Files and shell commands for the C tests (see test_files.h). */
-#define _GNU_SOURCE /* popen, fchmod with C11 */
+#define _GNU_SOURCE /* popen, fchmod, mkdtemp, nftw with C11 */
 
 #include "test_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,4 +159,39 @@ int file_exists(const char *path)
     struct stat st;
 
     return lstat(path, &st) == 0;
+}
+
+int make_temp_dir(char *buf, size_t len, const char *name)
+{
+    const char *base = getenv("TMPDIR");
+
+    pathf(buf, len, "%s/m2msec-%s-XXXXXX", base != NULL && *base != '\0' ? base : "/tmp", name);
+    return mkdtemp(buf) != NULL;
+}
+
+/* nftw() visits a directory before its contents (FTW_DEPTH unset) to open it up, and after them
+ * (FTW_DP) to remove it: two walks keep each callback to one job. */
+static int open_up(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)ftw;
+    if (type == FTW_D || type == FTW_DNR)
+        (void)chmod(path, (sb->st_mode & 07777) | 0700);
+    return 0;
+}
+
+static int remove_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    if (type == FTW_DP)
+        (void)rmdir(path);
+    else
+        (void)unlink(path);
+    return 0;
+}
+
+void remove_tree(const char *path)
+{
+    (void)nftw(path, open_up, 16, FTW_PHYS);
+    (void)nftw(path, remove_one, 16, FTW_PHYS | FTW_DEPTH);
 }

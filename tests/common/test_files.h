@@ -37,4 +37,12 @@ char *read_all(const char *path, size_t *len);
 /* 1 if something (even a dangling symbolic link) is at @p path. */
 int file_exists(const char *path);
 
+/* A new private directory "$TMPDIR/m2msec-@p name-XXXXXX" ($TMPDIR unset or empty: /tmp) into
+ * @p buf; 1 on success, 0 (with errno) if it could not be made. A name that does not fit aborts. */
+int make_temp_dir(char *buf, size_t len, const char *name);
+
+/* Removes @p path and everything below it, never following a symbolic link (a directory without
+ * search or write permission is opened up first). Errors are ignored: test clean-up only. */
+void remove_tree(const char *path);
+
 #endif

@@ -87,7 +87,7 @@ run "$M2M" state show "$TMP/never.state"
 expect_run "state show of a missing state: exit 1" 1 "no stored state at $TMP/never.state"
 check "state show created nothing" [ ! -e "$TMP/never.state" ]
 run "$M2M" state init "$TMP/no/such/dir/s"
-expect_run "state init in a missing directory: exit 2" 2 'cannot open the lock file .*No such file'
+expect_run "state init in a missing directory: exit 2" 2 'cannot resolve its directory .*No such file'
 
 # ---------------------------------------------------------------- with a session
 "$OPENSSL" rand -hex 32 >"$TMP/service.key"

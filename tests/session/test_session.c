@@ -17,6 +17,7 @@
 #include "session_test.h"
 #include "test_errors.h"
 #include "session_call.h"
+#include "test_files.h"
 
 #define MAXPT 16384
 #define RECBUF (MAXPT + ST_OVERHEAD)
@@ -1195,49 +1196,7 @@ static char text_buf[1024]; /* expected error texts */
 
 static int make_tmpdir(void)
 {
-    const char *base = getenv("TMPDIR");
-
-    snprintf(tmpdir, sizeof(tmpdir), "%s/m2msec-session-XXXXXX",
-             base != NULL && *base != '\0' ? base : "/tmp");
-    return mkdtemp(tmpdir) != NULL;
-}
-
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    struct dirent *e;
-    char p[1024];
-
-    if (d == NULL) {
-        unlink(path);
-        return;
-    }
-    while ((e = readdir(d)) != NULL) {
-        struct stat sb;
-
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            chmod(p, 0700);
-            remove_tree(p);
-        } else {
-            unlink(p);
-        }
-    }
-    closedir(d);
-    rmdir(path);
-}
-
-static int write_file(const char *path, const char *text, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    int ok;
-
-    if (f == NULL)
-        return 0;
-    ok = fwrite(text, 1, len, f) == len;
-    return fclose(f) == 0 && ok;
+    return make_temp_dir(tmpdir, sizeof(tmpdir), "session");
 }
 
 static size_t read_file(const char *path, char *buf, size_t cap)
@@ -1439,7 +1398,7 @@ static void test_file_store_malformed(void)
             }
         }
         shown[k] = '\0';
-        CU_ASSERT_FATAL(write_file(path, bad[i], strlen(bad[i])));
+        CU_ASSERT_FATAL(write_file(path, bad[i], strlen(bad[i]), 0600));
         ERR_clear_error();
         CHECK(fs.load(fs.arg, NULL, &st) == -1, "load accepted malformed \"%s\"", shown);
         CHECK(ERR_peek_error() != 0, "no error queued for \"%s\"", shown);
@@ -1472,7 +1431,7 @@ static void test_file_store_malformed(void)
     {
         static const char nul[] = "m2msec-state 1\nepoch 3\0\nseq-floor 0\n";
 
-        CU_ASSERT_FATAL(write_file(path, nul, sizeof(nul) - 1));
+        CU_ASSERT_FATAL(write_file(path, nul, sizeof(nul) - 1, 0600));
         CHECK(fs.load(fs.arg, NULL, &st) == -1, "a NUL byte in the state file");
         ERR_clear_error();
     }
@@ -1480,7 +1439,7 @@ static void test_file_store_malformed(void)
     {
         const char *z = "m2msec-state 1\nepoch 007\nseq-floor 00\n";
 
-        CU_ASSERT_FATAL(write_file(path, z, strlen(z)));
+        CU_ASSERT_FATAL(write_file(path, z, strlen(z), 0600));
         CHECK(fs.load(fs.arg, NULL, &st) == 1 && st.epoch == 7 && st.seq_floor == 0,
               "leading zeros");
     }
@@ -1496,7 +1455,7 @@ static void test_file_store_malformed(void)
         snprintf(target, sizeof(target), "%s/target", tmpdir);
         const char *good = "m2msec-state 1\nepoch 3\nseq-floor 0\n";
 
-        CU_ASSERT_FATAL(write_file(target, good, strlen(good)));
+        CU_ASSERT_FATAL(write_file(target, good, strlen(good), 0600));
         CHECK(fs.load(fs.arg, NULL, &st) == 0, "no state file yet");
         CU_ASSERT_FATAL(symlink(target, path) == 0);
         CHECK(fs.load(fs.arg, NULL, &st) == -1, "a symbolic link as state file");
@@ -1517,7 +1476,7 @@ static void test_file_store_malformed(void)
         for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
             m2msec_session_config cfg = {0};
 
-            CU_ASSERT_FATAL(write_file(path, top[i], strlen(top[i])));
+            CU_ASSERT_FATAL(write_file(path, top[i], strlen(top[i]), 0600));
             st_unique_name(name, sizeof(name), "top-epoch");
             cfg.role = M2MSEC_SESSION_SENDER;
             cfg.libctx = st_libctx;
@@ -1549,7 +1508,7 @@ static int break_dir(const char *dir, break_kind how)
     if (how == BREAK_READONLY)
         return chmod(dir, 0500) == 0;
     snprintf(moved, sizeof(moved), "%s.moved", dir);
-    return rename(dir, moved) == 0 && write_file(dir, "x", 1);
+    return rename(dir, moved) == 0 && write_file(dir, "x", 1, 0600);
 }
 
 static int repair_dir(const char *dir, break_kind how)
@@ -1783,6 +1742,57 @@ static int store_init_fails_with(const m2msec_store *st, const char *text)
     return r == 0 && errors_have(text, NULL);
 }
 
+/* Where state may live (PROTOCOL.md 6.4): absolute paths only, directories only their user (or
+ * root) owns and can write; a sticky directory above is fine (the tmpdir is in /tmp). */
+static void test_store_path_rules(void)
+{
+    char dir[600], path[700];
+    m2msec_store fs;
+
+    ERR_clear_error();
+    CHECK(m2msec_store_file(&fs, "relative/state") == 0 && errors_have("is a relative path", NULL),
+          "a relative state path is refused when the store is made");
+    CHECK(fs.lock == NULL, "a refused store is left empty");
+    CU_ASSERT_FATAL(make_tmpdir());
+    pathf(path, sizeof(path), "%s/state", tmpdir);
+    CU_ASSERT_FATAL(m2msec_store_file(&fs, path) == 1);
+    CHECK(m2msec_store_init(&fs) == 1, "a private directory under sticky /tmp is accepted");
+    m2msec_store_clear(&fs);
+    unlink(path);
+    for (int i = 0; i < 3; i++) {
+        static const mode_t modes[] = {0770, 0707, 01777};
+
+        pathf(dir, sizeof(dir), "%s/d%d", tmpdir, i);
+        CU_ASSERT_FATAL(mkdir(dir, 0700) == 0 && chmod(dir, modes[i]) == 0);
+        pathf(path, sizeof(path), "%s/state", dir);
+        CU_ASSERT_FATAL(m2msec_store_file(&fs, path) == 1);
+        CHECK(store_init_fails_with(&fs, "is writable by other users"),
+              "a state directory writable by group or others (even sticky) is refused");
+        CHECK(!file_exists(path), "nothing was written there");
+        m2msec_store_clear(&fs);
+    }
+    /* a writable directory above the state's own, not sticky */
+    pathf(dir, sizeof(dir), "%s/d0/inner", tmpdir);
+    pathf(path, sizeof(path), "%s/d0", tmpdir);
+    CU_ASSERT_FATAL(chmod(path, 0700) == 0 && mkdir(dir, 0700) == 0 && chmod(path, 0777) == 0);
+    pathf(path, sizeof(path), "%s/state", dir);
+    CU_ASSERT_FATAL(m2msec_store_file(&fs, path) == 1);
+    CHECK(store_init_fails_with(&fs, "is writable by other users"),
+          "a non-sticky writable directory above the state is refused");
+    m2msec_store_clear(&fs);
+    if (geteuid() == 0) {
+        pathf(dir, sizeof(dir), "%s/theirs", tmpdir);
+        CU_ASSERT_FATAL(mkdir(dir, 0700) == 0 && chown(dir, 65534, 65534) == 0);
+        pathf(path, sizeof(path), "%s/state", dir);
+        CU_ASSERT_FATAL(m2msec_store_file(&fs, path) == 1);
+        CHECK(store_init_fails_with(&fs, "belongs to another user"),
+              "a state directory of another user is refused");
+        m2msec_store_clear(&fs);
+    }
+    remove_tree(tmpdir);
+    ERR_clear_error();
+}
+
 static void test_store_init(void)
 {
     mem_store m = {0};
@@ -1832,10 +1842,10 @@ static void test_store_init(void)
           (unsigned)(sb.st_mode & 0777));
     CHECK(lstat(lockp, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 0777) == 0600,
           "lock file mode %o", (unsigned)(sb.st_mode & 0777));
-    CU_ASSERT_FATAL(write_file(path, "m2msec-state 1\nepoch 9\nseq-floor 3\n", 35));
+    CU_ASSERT_FATAL(write_file(path, "m2msec-state 1\nepoch 9\nseq-floor 3\n", 35, 0600));
     snprintf(buf, sizeof(buf), "a state already exists at %s (epoch 9 seq-floor 3)", path);
     CHECK(store_init_fails_with(&fs, buf), "file store: second initialisation");
-    CU_ASSERT_FATAL(write_file(path, "garbage", 7));
+    CU_ASSERT_FATAL(write_file(path, "garbage", 7, 0600));
     CHECK(store_init_fails_with(&fs, "exists but cannot be read; refusing to initialise"),
           "file store: over a malformed file");
     read_file(path, buf, sizeof(buf));
@@ -1859,7 +1869,7 @@ static void test_store_init(void)
     /* A missing directory. */
     snprintf(path, sizeof(path), "%s/no/such/dir/state", tmpdir);
     t_store_file(&fs, path);
-    CHECK(store_init_fails_with(&fs, "cannot open the lock file"), "file store: missing dir");
+    CHECK(store_init_fails_with(&fs, "cannot resolve its directory"), "file store: missing dir");
     remove_tree(tmpdir);
     ERR_clear_error();
 }
@@ -1875,7 +1885,7 @@ static void test_lock_file_shapes(void)
     snprintf(path, sizeof(path), "%s/state", tmpdir);
     snprintf(lockp, sizeof(lockp), "%s.lock", path);
     snprintf(target, sizeof(target), "%s/elsewhere", tmpdir);
-    CU_ASSERT_FATAL(write_file(path, "m2msec-state 1\nepoch 0\nseq-floor 0\n", 35));
+    CU_ASSERT_FATAL(write_file(path, "m2msec-state 1\nepoch 0\nseq-floor 0\n", 35, 0600));
     t_store_file(&fs, path);
     st_unique_name(name, sizeof(name), "lockshape");
     cfg.role = M2MSEC_SESSION_SENDER;
@@ -2415,6 +2425,8 @@ int main(void)
         {"6 file store: failing saves", test_file_store_failures},
         {"6 file store: no temp files", test_file_store_no_temp_files},
         {"7 first start: m2msec_store_init, memory and file stores", test_store_init},
+        {"7 state paths: absolute, in directories only their user can write",
+         test_store_path_rules},
         {"7 a lock file that is a symlink, directory or fifo is refused", test_lock_file_shapes},
         {"7 lock file removed while a sender runs: its next save is refused",
          test_lock_file_removed},

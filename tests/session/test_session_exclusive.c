@@ -22,7 +22,6 @@
  * 6.4), so that the program also builds against the code before the fix
  * (where it fails). Children end with _exit().
  */
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -33,6 +32,7 @@
 #include "session_test.h"
 #include "test_errors.h"
 #include "session_call.h"
+#include "test_files.h"
 
 #define LEN 16
 #define RL (LEN + ST_OVERHEAD)
@@ -41,29 +41,7 @@ static char tmpdir[256];
 
 static int make_tmpdir(void)
 {
-    const char *base = getenv("TMPDIR");
-
-    snprintf(tmpdir, sizeof(tmpdir), "%s/m2msec-exclusive-XXXXXX",
-             base != NULL && *base != '\0' ? base : "/tmp");
-    return mkdtemp(tmpdir) != NULL;
-}
-
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    struct dirent *e;
-    char p[1024];
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(path);
+    return make_temp_dir(tmpdir, sizeof(tmpdir), "exclusive");
 }
 
 /* A state file in the format of PROTOCOL.md 6.4 (what `m2msec state init` writes for 0, 0). */

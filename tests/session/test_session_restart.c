@@ -17,7 +17,6 @@
  * Children never call exit() (no atexit handlers, no leak report of
  * sessions that a crash leaves behind): they end with _exit() or SIGKILL.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -27,6 +26,7 @@
 
 #include "session_test.h"
 #include "session_call.h"
+#include "test_files.h"
 
 #define MAXREC 256 /* plaintexts up to 200 bytes */
 
@@ -34,29 +34,7 @@ static char tmpdir[256];
 
 static int make_tmpdir(void)
 {
-    const char *base = getenv("TMPDIR");
-
-    snprintf(tmpdir, sizeof(tmpdir), "%s/m2msec-restart-XXXXXX",
-             base != NULL && *base != '\0' ? base : "/tmp");
-    return mkdtemp(tmpdir) != NULL;
-}
-
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    struct dirent *e;
-    char p[1024];
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(path);
+    return make_temp_dir(tmpdir, sizeof(tmpdir), "restart");
 }
 
 static int read_full(int fd, void *buf, size_t n)

@@ -6,16 +6,17 @@
  * sessions saving from many threads in shared (group) commits, and real
  * sender/receiver sessions on it across a restart.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "session_test.h"
 #include "test_errors.h"
 #include "session_call.h"
+#include "test_files.h"
 
 #define LEN 16
 #define RL (LEN + ST_OVERHEAD)
@@ -24,32 +25,10 @@ static char tmpdir[256], dbpath[300];
 
 static int make_tmpdir(void)
 {
-    const char *base = getenv("TMPDIR");
-
-    snprintf(tmpdir, sizeof(tmpdir), "%s/m2msec-lmdb-XXXXXX",
-             base != NULL && *base != '\0' ? base : "/tmp");
-    if (mkdtemp(tmpdir) == NULL)
+    if (!make_temp_dir(tmpdir, sizeof(tmpdir), "lmdb"))
         return 0;
     snprintf(dbpath, sizeof(dbpath), "%s/states.mdb", tmpdir);
     return 1;
-}
-
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    struct dirent *e;
-    char p[1024];
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(path);
 }
 
 static int same(const m2msec_session_state *a, uint64_t e, uint64_t f)
@@ -305,6 +284,27 @@ static void test_sessions_restart(void)
     remove_tree(tmpdir);
 }
 
+/* 6. where the database may live: an absolute path in a directory only its user can write */
+static void test_path_rules(void)
+{
+    char dir[400], path[500];
+
+    ERR_clear_error();
+    CHECK(m2msec_store_lmdb_env_new("states.mdb", 0) == NULL &&
+              errors_have("is a relative path", NULL),
+          "a relative LMDB path is refused");
+    CU_ASSERT_FATAL(make_tmpdir());
+    pathf(dir, sizeof(dir), "%s/shared", tmpdir);
+    CU_ASSERT_FATAL(mkdir(dir, 0700) == 0 && chmod(dir, 0775) == 0);
+    pathf(path, sizeof(path), "%s/states.mdb", dir);
+    CHECK(m2msec_store_lmdb_env_new(path, 0) == NULL &&
+              errors_have("is writable by other users", NULL),
+          "an LMDB store in a group-writable directory is refused");
+    CHECK(!file_exists(path), "the refused store created its file");
+    remove_tree(tmpdir);
+    ERR_clear_error();
+}
+
 int main(void)
 {
     static const tc_test tests[] = {
@@ -313,6 +313,7 @@ int main(void)
         {"3 one session per name, one process per environment", test_exclusive},
         {"4 many sessions from many threads: group commit, all durable", test_many_sessions},
         {"5 sender and receiver sessions on LMDB across a restart", test_sessions_restart},
+        {"6 the database path: absolute, in a directory only its user can write", test_path_rules},
     };
 
     signal(SIGPIPE, SIG_IGN);

@@ -9,7 +9,6 @@
  * be at least the last one reported durable, and never below what the
  * previous round found (nothing went backwards).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -18,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_files.h"
 #include "session_test.h"
 #include "test_errors.h"
 
@@ -97,36 +97,15 @@ static void child(int fd)
 
 /* ---- the parent ---- */
 
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    struct dirent *e;
-    char p[1024];
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
 static void test_kill_during_commits(void)
 {
-    const char *base = getenv("TMPDIR");
     m2msec_session_state seen[NAMES] = {{0, 0}}, durable[NAMES];
     m2msec_store_lmdb_env *env;
     m2msec_store s;
     uint64_t reports = 0, lost = 0, back = 0, killed_mid = 0;
     char name[32];
 
-    snprintf(tmpdir, sizeof(tmpdir), "%s/m2msec-lmdbcrash-XXXXXX",
-             base != NULL && *base != '\0' ? base : "/tmp");
-    CU_ASSERT_FATAL(mkdtemp(tmpdir) != NULL);
+    CU_ASSERT_FATAL(make_temp_dir(tmpdir, sizeof(tmpdir), "lmdbcrash"));
     snprintf(dbpath, sizeof(dbpath), "%s/states.mdb", tmpdir);
     env = m2msec_store_lmdb_env_new(dbpath, 0);
     CU_ASSERT_FATAL(env != NULL);
