@@ -49,13 +49,28 @@ cli_cases=(
     "dtls|$(prio "$P_DTLS12" PSK AES-128-GCM AEAD)|PSK-AES128-GCM-SHA256"
     "dtls|$(prio "$P_DTLS12" PSK AES-128-CCM AEAD)|PSK-AES128-CCM"
 )
+# until_ack FILE: keep a client's standard input open until the gateway's ack
+# is in FILE (its output), 10 s at most: a client whose input ends closes the
+# connection, and a gateway slowed down (sanitizers, a busy machine) may not
+# have answered one second after the reading.
+until_ack() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        grep -q "^ack reading" "$1" 2>/dev/null && break
+        sleep 0.1
+    done
+    sleep 0.2
+}
+
 for c in "${cli_cases[@]}"; do
     IFS='|' read -r t pr suite <<<"$c"
     udp=()
     [[ $t == dtls ]] && udp=(--udp)
     start_gateway "$TMP/gw.out" --transport "$t" --keytable "$TMP/keys" --name "$NAME" \
         --serve 1 --export --timeout-ms 3000 || continue
-    { echo "reading from gnutls"; sleep 1; } |
+    rm -f "$TMP/cli.out" # until_ack must not see the last client's ack
+    # shellcheck disable=SC2094 # until_ack only reads what the client writes
+    { echo "reading from gnutls"; until_ack "$TMP/cli.out"; } |
         timeout -k 5 15 gnutls-cli "${udp[@]}" --pskusername dev01 --pskkey "$KEY" \
             --sni-hostname "$NAME" --priority "$pr" \
             --keymatexport=EXPORTER-oneM2M-Connection --keymatexportsize=48 \
@@ -115,7 +130,9 @@ for t in tls dtls; do
         [[ $t == dtls ]] && dtls=(-dtls1_2)
         start_gateway "$TMP/gw.out" --transport "$t" --keytable "$TMP/keys" --name "$NAME" \
             --serve 1 --export --timeout-ms 3000 || continue
-        { echo "reading from openssl"; sleep 1; } |
+        rm -f "$TMP/sc.out"
+        # shellcheck disable=SC2094 # until_ack only reads what the client writes
+        { echo "reading from openssl"; until_ack "$TMP/sc.out"; } |
             timeout -k 5 15 "$OPENSSL" s_client "${dtls[@]}" -connect "127.0.0.1:$GW_PORT" \
                 -psk "$KEY" -psk_identity dev01 -servername "$NAME" -cipher "$suite" \
                 >"$TMP/sc.out" 2>&1
@@ -132,9 +149,11 @@ for t in tls dtls; do
 done
 
 # ---- stock openssl s_client -> gateway over TLS 1.3 (external PSK, psk_dhe_ke)
+rm -f "$TMP/sc.out"
+# shellcheck disable=SC2094 # until_ack only reads what the client writes
 start_gateway "$TMP/gw.out" --transport tls --keytable "$TMP/keys" --name "$NAME" --serve 1 \
     --export --timeout-ms 3000 &&
-    { echo "reading from openssl"; sleep 1; } |
+    { echo "reading from openssl"; until_ack "$TMP/sc.out"; } |
     timeout -k 5 15 "$OPENSSL" s_client -tls1_3 -connect "127.0.0.1:$GW_PORT" -psk "$KEY" \
         -psk_identity dev01 -servername "$NAME" >"$TMP/sc.out" 2>&1
 stop_gateway
