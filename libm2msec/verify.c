@@ -481,10 +481,82 @@ static int add_found(walk_t *w, char *path)
     return 1;
 }
 
+/* The first entry in [lo, hi) of the sorted manifest whose path is not below @p key. */
+static size_t entry_lower_bound(const m2msec_manifest *m, size_t lo, size_t hi, const char *key)
+{
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (strcmp(m2msec_manifest_entry_at(m, mid)->path, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/*
+ * The range [*lo, *hi) of the manifest's entries below directory @p rel
+ * ("" for the root): paths that start with "rel/", which are next to each
+ * other in bytewise order ('/' + 1 is '0'). 0 out of memory.
+ */
+static int dir_range(const m2msec_manifest *m, const char *rel, size_t *lo, size_t *hi)
+{
+    size_t n = m2msec_manifest_count(m), len = strlen(rel);
+    char *key;
+
+    *lo = 0;
+    *hi = n;
+    if (len == 0)
+        return 1;
+    if ((key = OPENSSL_malloc(len + 2)) == NULL)
+        return 0;
+    memcpy(key, rel, len);
+    key[len] = '/';
+    key[len + 1] = '\0';
+    *lo = entry_lower_bound(m, 0, n, key);
+    key[len] = '/' + 1;
+    *hi = entry_lower_bound(m, *lo, n, key);
+    OPENSSL_free(key);
+    return 1;
+}
+
+/* 1 if @p path is listed, looked up in [lo, hi) only. */
+static int listed_in(const m2msec_manifest *m, size_t lo, size_t hi, const char *path)
+{
+    size_t i = entry_lower_bound(m, lo, hi, path);
+
+    return i < hi && strcmp(m2msec_manifest_entry_at(m, i)->path, path) == 0;
+}
+
+/*
+ * rel/name in @p buf when it fits, else in a new allocation (free it when
+ * it is not @p buf). NULL out of memory.
+ */
+static char *child_path(const char *rel, const char *name, char *buf, size_t len)
+{
+    size_t a = strlen(rel), b = strlen(name);
+
+    if (a + b + 2 > len)
+        return join_path(rel, name);
+    if (a > 0) {
+        memcpy(buf, rel, a);
+        buf[a++] = '/';
+    }
+    memcpy(buf + a, name, b + 1);
+    return buf;
+}
+
+/* An allocation of its own for @p child (child_path()'s result). NULL out of memory. */
+static char *child_keep(char *child, const char *buf)
+{
+    return child == buf ? OPENSSL_strdup(child) : child;
+}
+
 static void walk_dir(walk_t *w, const char *rel)
 {
-    char **subdirs = NULL, ebuf[128];
-    size_t nsub = 0, capsub = 0, i;
+    char **subdirs = NULL, ebuf[128], cbuf[512];
+    size_t nsub = 0, capsub = 0, i, lo = 0, hi = 0;
     struct dirent *de;
     DIR *dir;
     int dfd;
@@ -506,6 +578,13 @@ static void walk_dir(walk_t *w, const char *rel)
                     "cannot list directory: %s", ebuf);
         return;
     }
+    /* the listed paths below this directory, so each name is looked up there only */
+    if (w->report != NULL && !dir_range(w->m, rel, &lo, &hi)) {
+        closedir(dir);
+        ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
+        w->failed = 1;
+        return;
+    }
     for (;;) {
         struct stat st;
         char *child;
@@ -525,14 +604,15 @@ static void walk_dir(walk_t *w, const char *rel)
         }
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        child = join_path(rel, de->d_name);
+        child = child_path(rel, de->d_name, cbuf, sizeof(cbuf));
         if (child == NULL) {
             ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
             w->failed = 1;
             break;
         }
         if (w->report != NULL && is_ignored(w->ignore, child)) {
-            OPENSSL_free(child);
+            if (child != cbuf)
+                OPENSSL_free(child);
             continue;
         }
         /* d_type saves a stat per entry; only DT_UNKNOWN needs one. */
@@ -548,20 +628,23 @@ static void walk_dir(walk_t *w, const char *rel)
                 errtext(errno, ebuf, sizeof(ebuf));
                 walk_report(w, child, NULL, M2MSEC_FILE_UNREADABLE, "cannot stat: %s", ebuf);
             }
-            OPENSSL_free(child);
+            if (child != cbuf)
+                OPENSSL_free(child);
         } else if (S_ISDIR(st.st_mode)) {
             char **ns = m2m_grow(subdirs, nsub, &capsub, sizeof(*ns), 16);
 
-            if (ns == NULL) {
-                OPENSSL_free(child);
+            if (ns != NULL)
+                subdirs = ns;
+            if (ns == NULL || (child = child_keep(child, cbuf)) == NULL) {
+                if (child != NULL && child != cbuf)
+                    OPENSSL_free(child);
                 ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
                 w->failed = 1;
                 break;
             }
-            subdirs = ns;
             subdirs[nsub++] = child;
         } else if (w->report != NULL) {
-            if (m2msec_manifest_find(w->m, child) == NULL) {
+            if (!listed_in(w->m, lo, hi, child)) {
                 /* what an action on it may touch: this entry, and no other */
                 m2m_ident seen;
                 int have = m2m_ident_at(dirfd(dir), de->d_name, &seen) == 0;
@@ -569,19 +652,22 @@ static void walk_dir(walk_t *w, const char *rel)
                 walk_report(w, child, have ? &seen : NULL, M2MSEC_FILE_EXTRA, "%s, not listed",
                             m2m_type_text((unsigned)(have ? seen.type : st.st_mode)));
             }
-            OPENSSL_free(child);
+            if (child != cbuf)
+                OPENSSL_free(child);
         } else if (!S_ISREG(st.st_mode)) {
             walk_report(w, child, NULL, M2MSEC_FILE_WRONG_TYPE,
                         "is a %s; a manifest lists only regular files",
                         m2m_type_text((unsigned)st.st_mode));
-            OPENSSL_free(child);
+            if (child != cbuf)
+                OPENSSL_free(child);
         } else {
             const char *why = m2m_path_problem(child, strlen(child));
 
             if (why != NULL) {
                 walk_report(w, child, NULL, M2MSEC_FILE_WRONG_TYPE, "cannot be listed: %s", why);
-                OPENSSL_free(child);
-            } else if (!add_found(w, child)) {
+                if (child != cbuf)
+                    OPENSSL_free(child);
+            } else if ((child = child_keep(child, cbuf)) == NULL || !add_found(w, child)) {
                 OPENSSL_free(child);
                 ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
                 w->failed = 1;

@@ -789,6 +789,7 @@ static void test_report_order(void)
     char root[PATH_MAX];
     m2msec_manifest *m;
     unsigned jobs[] = {1, 2, 3};
+    char longdir[201], longrel[700], rel2[800];
     char *want;
     size_t i, k;
 
@@ -800,7 +801,16 @@ static void test_report_order(void)
         snprintf(rel, sizeof(rel), "many/%s%04zu", i % 3 == 0 ? "sub/" : "", i);
         put(root, rel, rel, 0644);
     }
+    /* paths longer than the walk's buffer for names (512 bytes) */
+    memset(longdir, 'd', 200);
+    longdir[200] = '\0';
+    snprintf(longrel, sizeof(longrel), "%s/%s/%s", longdir, longdir, longdir);
+    run("mkdir -p '%s/%s'", root, longrel);
+    snprintf(rel2, sizeof(rel2), "%s/listed", longrel);
+    put(root, rel2, "listed", 0644);
     m = stock_manifest(root, 0, 1);
+    snprintf(rel2, sizeof(rel2), "%s/unlisted", longrel);
+    put(root, rel2, "unlisted", 0644);
     /* unlisted files before, between and after the listed ones; 'a-c' sorts before 'a/b' */
     put(root, "0-first", "x", 0644);
     put(root, "many-x/extra", "x", 0644);
@@ -817,8 +827,8 @@ static void test_report_order(void)
         FILE *f = open_memstream(&got, &len);
 
         CU_ASSERT_FATAL(r != NULL && f != NULL);
-        CU_ASSERT_EQUAL(m2msec_report_count(r), 1500 + 7 + 5);
-        CU_ASSERT_EQUAL(m2msec_report_failures(r), 6);
+        CU_ASSERT_EQUAL(m2msec_report_count(r), 1500 + 8 + 6);
+        CU_ASSERT_EQUAL(m2msec_report_failures(r), 7);
         for (i = 0; i < m2msec_report_count(r); i++)
             fprintf(f, "%s\n", m2msec_report_at(r, i)->path);
         fclose(f);
