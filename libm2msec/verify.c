@@ -9,9 +9,12 @@
  * descriptor only, then fstat()ed again: a change in between is reported
  * as CHANGED. Hashing runs in worker threads, each with one EVP_MD_CTX and
  * one fixed read buffer, so memory does not grow with file sizes. Workers
- * take the next file from a shared atomic index over the files sorted
- * largest first, so a few large files keep every core busy. A file whose
- * size differs from the manifest is reported without being hashed.
+ * claim work from a shared atomic index over the files sorted largest
+ * first, so a few large files keep every core busy: a large file alone,
+ * small ones in chunks of up to 16. A file whose size differs from the
+ * manifest is reported without being hashed. The first fstat() is a statx()
+ * that also gives the identity for the actions: a small file costs openat2,
+ * statx, one read, fstat and close.
  *
  * The calling thread meanwhile walks the tree for files that are not
  * listed (openat + fdopendir, never following symlinks), then waits on a
