@@ -187,14 +187,18 @@ int m2m_ident_fd(int fd, m2m_ident *id)
     return ident_statx(fd, "", AT_EMPTY_PATH, id);
 }
 
-#define STAT_IDENT_MASK (STATX_BASIC_STATS | STATX_BTIME)
+/* what verification compares (PROTOCOL.md 7.4) and what the identity needs */
+#define STAT_IDENT_NEED                                                                            \
+    (STATX_TYPE | STATX_MODE | STATX_UID | STATX_GID | STATX_INO | STATX_SIZE | STATX_MTIME |      \
+     STATX_CTIME)
 
 int m2m_fstat_ident(int fd, struct stat *st, m2m_ident *id)
 {
     struct statx sx;
-    int r = statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STAT_IDENT_MASK, &sx);
+    int r =
+        statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME, &sx);
 
-    if (r == 0 && (sx.stx_mask & STATX_BASIC_STATS) == STATX_BASIC_STATS) {
+    if (r == 0 && (sx.stx_mask & STAT_IDENT_NEED) == STAT_IDENT_NEED) {
         memset(st, 0, sizeof(*st));
         st->st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
         st->st_ino = (ino_t)sx.stx_ino;
@@ -217,14 +221,11 @@ int m2m_fstat_ident(int fd, struct stat *st, m2m_ident *id)
     }
     if (r != 0 && errno != ENOSYS && errno != EPERM && errno != EINVAL)
         return -1;
-    /* no statx (old kernel, seccomp) or not every basic field: fstat, no birth time */
+    /* no statx (old kernel, seccomp) or a field missing: fstat, and the identity as before */
     if (fstat(fd, st) != 0)
         return -1;
-    memset(id, 0, sizeof(*id));
-    id->known = 1;
-    id->dev = st->st_dev;
-    id->ino = st->st_ino;
-    id->type = st->st_mode & S_IFMT;
+    if (m2m_ident_fd(fd, id) != 0)
+        memset(id, 0, sizeof(*id));
     return 0;
 }
 

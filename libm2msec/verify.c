@@ -484,13 +484,13 @@ static int add_found(walk_t *w, char *path)
     return 1;
 }
 
-/* The first entry in [lo, hi) of the sorted manifest whose path is not below @p key. */
-static size_t entry_lower_bound(const m2msec_manifest *m, size_t lo, size_t hi, const char *key)
+/* The first entry in [lo, hi) of the sorted manifest whose path is not below @p bound. */
+static size_t entry_lower_bound(const m2msec_manifest *m, size_t lo, size_t hi, const char *bound)
 {
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
 
-        if (strcmp(m2msec_manifest_entry_at(m, mid)->path, key) < 0)
+        if (strcmp(m2msec_manifest_entry_at(m, mid)->path, bound) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -506,21 +506,21 @@ static size_t entry_lower_bound(const m2msec_manifest *m, size_t lo, size_t hi, 
 static int dir_range(const m2msec_manifest *m, const char *rel, size_t *lo, size_t *hi)
 {
     size_t n = m2msec_manifest_count(m), len = strlen(rel);
-    char *key;
+    char *bound;
 
     *lo = 0;
     *hi = n;
     if (len == 0)
         return 1;
-    if ((key = OPENSSL_malloc(len + 2)) == NULL)
+    if ((bound = OPENSSL_malloc(len + 2)) == NULL)
         return 0;
-    memcpy(key, rel, len);
-    key[len] = '/';
-    key[len + 1] = '\0';
-    *lo = entry_lower_bound(m, 0, n, key);
-    key[len] = '/' + 1;
-    *hi = entry_lower_bound(m, *lo, n, key);
-    OPENSSL_free(key);
+    memcpy(bound, rel, len);
+    bound[len] = '/';
+    bound[len + 1] = '\0';
+    *lo = entry_lower_bound(m, 0, n, bound);
+    bound[len] = '/' + 1;
+    *hi = entry_lower_bound(m, *lo, n, bound);
+    OPENSSL_free(bound);
     return 1;
 }
 
