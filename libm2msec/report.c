@@ -158,8 +158,38 @@ static int cmp_result(const void *a, const void *b)
 
 void m2msec_report_sort(m2msec_report *r)
 {
-    if (r != NULL && r->n > 1)
+    size_t i;
+
+    if (r == NULL || r->n < 2)
+        return;
+    /* m2msec_tree_verify() builds its reports in order: check, then sort only if needed */
+    for (i = 1; i < r->n && cmp_result(&r->res[i - 1], &r->res[i]) <= 0; i++)
+        ;
+    if (i < r->n)
         qsort(r->res, r->n, sizeof(*r->res), cmp_result);
+}
+
+int m2msec_report_cmp(const char *path_a, m2msec_file_status st_a, const char *path_b,
+                      m2msec_file_status st_b)
+{
+    int c = strcmp(path_a, path_b);
+
+    return c != 0 ? c : (int)st_a - (int)st_b;
+}
+
+int m2msec_report_reserve(m2msec_report *r, size_t n)
+{
+    result *nr;
+
+    if (r == NULL || n <= r->cap)
+        return 1;
+    if (n > SIZE_MAX / sizeof(*nr) || (nr = OPENSSL_realloc(r->res, n * sizeof(*nr))) == NULL) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
+        return 0;
+    }
+    r->res = nr;
+    r->cap = n;
+    return 1;
 }
 
 size_t m2msec_report_count(const m2msec_report *r)

@@ -42,8 +42,20 @@ int m2msec_report_add_seen(m2msec_report *r, const char *path, m2msec_file_statu
 /* What verification saw at the path of result @p i (NULL if out of range). */
 const m2m_ident *m2msec_report_seen(const m2msec_report *r, size_t i);
 
-/* Sort the results by path (bytewise), so that a report is reproducible. */
+/*
+ * Sort the results by path (bytewise), then status, so that a report is
+ * reproducible. A report that is in order already is only checked (one
+ * pass).
+ */
 void m2msec_report_sort(m2msec_report *r);
+
+/* The order of m2msec_report_sort(): <0, 0 or >0 as (path_a, st_a) sorts before (path_b, st_b). */
+int m2msec_report_cmp(const char *path_a, m2msec_file_status st_a, const char *path_b,
+                      m2msec_file_status st_b);
+
+/* Room for @p n results in all, so that adding up to that many does not reallocate. 1, or 0 with an
+ * error queued. */
+int m2msec_report_reserve(m2msec_report *r, size_t n);
 
 /*
  * Writable access to result @p i (NULL if out of range), for the code that

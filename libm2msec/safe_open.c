@@ -187,6 +187,48 @@ int m2m_ident_fd(int fd, m2m_ident *id)
     return ident_statx(fd, "", AT_EMPTY_PATH, id);
 }
 
+/* what verification compares (PROTOCOL.md 7.4) and what the identity needs */
+#define STAT_IDENT_NEED                                                                            \
+    (STATX_TYPE | STATX_MODE | STATX_UID | STATX_GID | STATX_INO | STATX_SIZE | STATX_MTIME |      \
+     STATX_CTIME)
+
+int m2m_fstat_ident(int fd, struct stat *st, m2m_ident *id)
+{
+    struct statx sx;
+    int r =
+        statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME, &sx);
+
+    if (r == 0 && (sx.stx_mask & STAT_IDENT_NEED) == STAT_IDENT_NEED) {
+        memset(st, 0, sizeof(*st));
+        st->st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+        st->st_ino = (ino_t)sx.stx_ino;
+        st->st_mode = (mode_t)sx.stx_mode;
+        st->st_nlink = (nlink_t)sx.stx_nlink;
+        st->st_uid = (uid_t)sx.stx_uid;
+        st->st_gid = (gid_t)sx.stx_gid;
+        st->st_rdev = makedev(sx.stx_rdev_major, sx.stx_rdev_minor);
+        st->st_size = (off_t)sx.stx_size;
+        st->st_blksize = (blksize_t)sx.stx_blksize;
+        st->st_blocks = (blkcnt_t)sx.stx_blocks;
+        st->st_atim.tv_sec = (time_t)sx.stx_atime.tv_sec;
+        st->st_atim.tv_nsec = (long)sx.stx_atime.tv_nsec;
+        st->st_mtim.tv_sec = (time_t)sx.stx_mtime.tv_sec;
+        st->st_mtim.tv_nsec = (long)sx.stx_mtime.tv_nsec;
+        st->st_ctim.tv_sec = (time_t)sx.stx_ctime.tv_sec;
+        st->st_ctim.tv_nsec = (long)sx.stx_ctime.tv_nsec;
+        ident_from_statx(&sx, id);
+        return 0;
+    }
+    if (r != 0 && errno != ENOSYS && errno != EPERM && errno != EINVAL)
+        return -1;
+    /* no statx (old kernel, seccomp) or a field missing: fstat, and the identity as before */
+    if (fstat(fd, st) != 0)
+        return -1;
+    if (m2m_ident_fd(fd, id) != 0)
+        memset(id, 0, sizeof(*id));
+    return 0;
+}
+
 int m2m_ident_at(int dfd, const char *name, m2m_ident *id)
 {
     return ident_statx(dfd, name, 0, id);

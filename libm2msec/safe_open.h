@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "io.h"
@@ -49,6 +50,13 @@ typedef struct m2m_ident {
 
 /* The identity of what the descriptor @p fd (O_PATH too) refers to. 0, or -1 with errno. */
 int m2m_ident_fd(int fd, m2m_ident *id);
+/*
+ * fstat() of @p fd and its identity (m2m_ident_fd) in one statx() call;
+ * where statx is missing or leaves out a field verification compares,
+ * fstat() and m2m_ident_fd() (an identity it cannot get is left unknown). 0,
+ * or -1 with errno.
+ */
+int m2m_fstat_ident(int fd, struct stat *st, m2m_ident *id);
 /* The identity of the entry @p name of the directory @p dfd itself (not followed). 0 or -1. */
 int m2m_ident_at(int dfd, const char *name, m2m_ident *id);
 /* The identity of @p path below @p rootfd (an O_PATH open, no symlink followed). 0 or -1. */

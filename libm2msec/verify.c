@@ -9,9 +9,12 @@
  * descriptor only, then fstat()ed again: a change in between is reported
  * as CHANGED. Hashing runs in worker threads, each with one EVP_MD_CTX and
  * one fixed read buffer, so memory does not grow with file sizes. Workers
- * take the next file from a shared atomic index over the files sorted
- * largest first, so a few large files keep every core busy. A file whose
- * size differs from the manifest is reported without being hashed.
+ * claim work from a shared atomic index over the files sorted largest
+ * first, so a few large files keep every core busy: a large file alone,
+ * small ones in chunks of up to 16. A file whose size differs from the
+ * manifest is reported without being hashed. The first fstat() is a statx()
+ * that also gives the identity for the actions: a small file costs openat2,
+ * statx, one read, fstat and close.
  *
  * The calling thread meanwhile walks the tree for files that are not
  * listed (openat + fdopendir, never following symlinks), then waits on a
@@ -48,6 +51,9 @@
 #define READ_BUF_SIZE (256 * 1024)
 #define MAX_JOBS 256
 #define PROGRESS_MS 100
+#define CHUNK_MAX 16            /* files claimed at a time by a worker, at most */
+#define CHUNK_SHARES 64         /* claims per worker, at least, when there are enough files */
+#define CHUNK_LARGE (64 * 1024) /* files estimated larger are claimed one at a time */
 
 static m2msec_verify_test_hook test_hook;
 static void *test_hook_arg;
@@ -58,19 +64,21 @@ void m2msec_verify_set_test_hook(m2msec_verify_test_hook hook, void *arg)
     test_hook_arg = arg;
 }
 
-/* One file to check (verify) or to hash (from_tree). */
+/*
+ * One file to check (verify) or to hash (from_tree); kept small, since a
+ * verification holds one per listed file.
+ */
 typedef struct {
     const char *path;
     const m2msec_manifest_entry *expect; /* NULL when building a manifest */
-    int64_t est;                         /* size estimate, for the order */
-    m2msec_file_status status;
     char *detail;
-    unsigned char digest[M2MSEC_DIGEST_MAX];
-    size_t digest_len;
+    unsigned char *digest; /* from_tree: where the digest goes; NULL when verifying */
     int64_t size;
+    int64_t mtime;
     int32_t mode;
     uint32_t uid, gid;
-    int64_t mtime;
+    m2msec_file_status status;
+    unsigned digest_len;
     m2m_ident seen; /* the entry at path (not followed), for the actions */
 } task_t;
 
@@ -86,6 +94,8 @@ typedef struct {
     size_t n;
     order_t *order;
     atomic_size_t next;
+    size_t chunk;   /* files a worker claims at a time, after the first n_large */
+    size_t n_large; /* files estimated larger than CHUNK_LARGE: claimed one at a time */
     atomic_size_t files_done;
     _Atomic uint64_t bytes_done;
     atomic_int fatal;
@@ -164,15 +174,21 @@ static int same_stat(const struct stat *a, const struct stat *b, const char **wh
     return 0;
 }
 
-static void check_one(pool_t *p, task_t *t, unsigned char *buf, EVP_MD_CTX *ctx)
+/*
+ * Check one file. Returns the bytes hashed that were not yet counted in
+ * p->bytes_done (a file that fits the buffer: the caller adds them up per
+ * chunk), else 0.
+ */
+static uint64_t check_one(pool_t *p, task_t *t, unsigned char *buf, EVP_MD_CTX *ctx)
 {
     const m2msec_manifest_entry *x = t->expect;
+    unsigned char md[EVP_MAX_MD_SIZE];
     struct stat st1, st2;
     char ebuf[128];
     const char *what;
     unsigned int dlen = 0;
     uint64_t total = 0;
-    int fd, err;
+    int fd, err, small = 0;
 
     fd = m2m_open_beneath(p->rootfd, t->path);
     if (fd < 0) {
@@ -195,16 +211,16 @@ static void check_one(pool_t *p, task_t *t, unsigned char *buf, EVP_MD_CTX *ctx)
             t->status = M2MSEC_FILE_UNREADABLE;
             set_detail(p, t, "cannot open: %s", ebuf);
         }
-        return;
+        return 0;
     }
-    if (fstat(fd, &st1) != 0) {
+    /* the first fstat and the identity for the actions in one statx */
+    if (m2m_fstat_ident(fd, &st1, &t->seen) != 0) {
         errtext(errno, ebuf, sizeof(ebuf));
+        memset(&t->seen, 0, sizeof(t->seen));
         t->status = M2MSEC_FILE_UNREADABLE;
         set_detail(p, t, "cannot stat: %s", ebuf);
         goto end;
     }
-    if (m2m_ident_fd(fd, &t->seen) != 0)
-        memset(&t->seen, 0, sizeof(t->seen));
     t->size = (int64_t)st1.st_size;
     t->mode = (int32_t)(st1.st_mode & 07777);
     t->uid = (uint32_t)st1.st_uid;
@@ -221,7 +237,8 @@ static void check_one(pool_t *p, task_t *t, unsigned char *buf, EVP_MD_CTX *ctx)
         set_detail(p, t, "expected %" PRId64 " bytes, found %" PRId64, x->size, t->size);
         goto end;
     }
-    if (st1.st_size > (off_t)READ_BUF_SIZE) /* one syscall fewer for small files */
+    small = st1.st_size <= (off_t)READ_BUF_SIZE;
+    if (!small) /* one syscall fewer for small files */
         (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     err = test_hook != NULL ? test_hook(test_hook_arg, t->path, fd) : 0;
     if (err == 0) {
@@ -229,7 +246,8 @@ static void check_one(pool_t *p, task_t *t, unsigned char *buf, EVP_MD_CTX *ctx)
             atomic_store(&p->fatal, 1);
             goto end;
         }
-        err = hash_loop(ctx, fd, buf, READ_BUF_SIZE, &p->bytes_done, &total, (int64_t)st1.st_size);
+        err = hash_loop(ctx, fd, buf, READ_BUF_SIZE, small ? NULL : &p->bytes_done, &total,
+                        (int64_t)st1.st_size);
     }
     if (err < 0) {
         atomic_store(&p->fatal, 1);
@@ -241,11 +259,13 @@ static void check_one(pool_t *p, task_t *t, unsigned char *buf, EVP_MD_CTX *ctx)
         set_detail(p, t, "read failed: %s", ebuf);
         goto end;
     }
-    if (EVP_DigestFinal_ex(ctx, t->digest, &dlen) != 1) {
+    if (EVP_DigestFinal_ex(ctx, md, &dlen) != 1) {
         atomic_store(&p->fatal, 1);
         goto end;
     }
     t->digest_len = dlen;
+    if (t->digest != NULL)
+        memcpy(t->digest, md, dlen);
     if (fstat(fd, &st2) != 0) {
         errtext(errno, ebuf, sizeof(ebuf));
         t->status = M2MSEC_FILE_UNREADABLE;
@@ -263,7 +283,7 @@ static void check_one(pool_t *p, task_t *t, unsigned char *buf, EVP_MD_CTX *ctx)
                    total, t->size);
         goto end;
     }
-    if (x != NULL && (x->digest_len != dlen || memcmp(x->digest, t->digest, dlen) != 0)) {
+    if (x != NULL && (x->digest_len != dlen || memcmp(x->digest, md, dlen) != 0)) {
         t->status = M2MSEC_FILE_MODIFIED;
         if (x->mode >= 0 && x->mode != t->mode)
             set_detail(p, t, "digest differs; mode %04o, expected %04o", (unsigned)t->mode,
@@ -300,6 +320,7 @@ static void check_one(pool_t *p, task_t *t, unsigned char *buf, EVP_MD_CTX *ctx)
     t->status = M2MSEC_FILE_OK;
 end:
     close(fd);
+    return small ? total : 0;
 }
 
 static void *worker(void *arg)
@@ -311,12 +332,28 @@ static void *worker(void *arg)
     if (buf == NULL || ctx == NULL)
         atomic_store(&p->fatal, 1);
     while (buf != NULL && ctx != NULL && !atomic_load(&p->fatal)) {
-        size_t i = atomic_fetch_add(&p->next, 1);
+        /*
+         * Claim the files known to be large one at a time (they come first),
+         * the others a chunk at a time: the shared counters are touched once
+         * per chunk, not per file.
+         */
+        size_t i = atomic_load(&p->next), end, k;
+        uint64_t small_bytes = 0;
 
+        do {
+            if (i >= p->n)
+                break;
+            end = i + (i < p->n_large ? 1 : p->chunk);
+        } while (!atomic_compare_exchange_weak(&p->next, &i, end));
         if (i >= p->n)
             break;
-        check_one(p, &p->tasks[p->order[i].idx], buf, ctx);
-        atomic_fetch_add(&p->files_done, 1);
+        if (end > p->n)
+            end = p->n;
+        for (k = i; k < end && !atomic_load_explicit(&p->fatal, memory_order_relaxed); k++)
+            small_bytes += check_one(p, &p->tasks[p->order[k].idx], buf, ctx);
+        if (small_bytes > 0)
+            atomic_fetch_add(&p->bytes_done, small_bytes);
+        atomic_fetch_add(&p->files_done, end - i);
     }
     EVP_MD_CTX_free(ctx);
     OPENSSL_free(buf);
@@ -447,10 +484,82 @@ static int add_found(walk_t *w, char *path)
     return 1;
 }
 
+/* The first entry in [lo, hi) of the sorted manifest whose path is not below @p bound. */
+static size_t entry_lower_bound(const m2msec_manifest *m, size_t lo, size_t hi, const char *bound)
+{
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (strcmp(m2msec_manifest_entry_at(m, mid)->path, bound) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/*
+ * The range [*lo, *hi) of the manifest's entries below directory @p rel
+ * ("" for the root): paths that start with "rel/", which are next to each
+ * other in bytewise order ('/' + 1 is '0'). 0 out of memory.
+ */
+static int dir_range(const m2msec_manifest *m, const char *rel, size_t *lo, size_t *hi)
+{
+    size_t n = m2msec_manifest_count(m), len = strlen(rel);
+    char *bound;
+
+    *lo = 0;
+    *hi = n;
+    if (len == 0)
+        return 1;
+    if ((bound = OPENSSL_malloc(len + 2)) == NULL)
+        return 0;
+    memcpy(bound, rel, len);
+    bound[len] = '/';
+    bound[len + 1] = '\0';
+    *lo = entry_lower_bound(m, 0, n, bound);
+    bound[len] = '/' + 1;
+    *hi = entry_lower_bound(m, *lo, n, bound);
+    OPENSSL_free(bound);
+    return 1;
+}
+
+/* 1 if @p path is listed, looked up in [lo, hi) only. */
+static int listed_in(const m2msec_manifest *m, size_t lo, size_t hi, const char *path)
+{
+    size_t i = entry_lower_bound(m, lo, hi, path);
+
+    return i < hi && strcmp(m2msec_manifest_entry_at(m, i)->path, path) == 0;
+}
+
+/*
+ * rel/name in @p buf when it fits, else in a new allocation (free it when
+ * it is not @p buf). NULL out of memory.
+ */
+static char *child_path(const char *rel, const char *name, char *buf, size_t len)
+{
+    size_t a = strlen(rel), b = strlen(name);
+
+    if (a + b + 2 > len)
+        return join_path(rel, name);
+    if (a > 0) {
+        memcpy(buf, rel, a);
+        buf[a++] = '/';
+    }
+    memcpy(buf + a, name, b + 1);
+    return buf;
+}
+
+/* An allocation of its own for @p child (child_path()'s result). NULL out of memory. */
+static char *child_keep(char *child, const char *buf)
+{
+    return child == buf ? OPENSSL_strdup(child) : child;
+}
+
 static void walk_dir(walk_t *w, const char *rel)
 {
-    char **subdirs = NULL, ebuf[128];
-    size_t nsub = 0, capsub = 0, i;
+    char **subdirs = NULL, ebuf[128], cbuf[512];
+    size_t nsub = 0, capsub = 0, i, lo = 0, hi = 0;
     struct dirent *de;
     DIR *dir;
     int dfd;
@@ -472,6 +581,13 @@ static void walk_dir(walk_t *w, const char *rel)
                     "cannot list directory: %s", ebuf);
         return;
     }
+    /* the listed paths below this directory, so each name is looked up there only */
+    if (w->report != NULL && !dir_range(w->m, rel, &lo, &hi)) {
+        closedir(dir);
+        ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
+        w->failed = 1;
+        return;
+    }
     for (;;) {
         struct stat st;
         char *child;
@@ -491,14 +607,15 @@ static void walk_dir(walk_t *w, const char *rel)
         }
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        child = join_path(rel, de->d_name);
+        child = child_path(rel, de->d_name, cbuf, sizeof(cbuf));
         if (child == NULL) {
             ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
             w->failed = 1;
             break;
         }
         if (w->report != NULL && is_ignored(w->ignore, child)) {
-            OPENSSL_free(child);
+            if (child != cbuf)
+                OPENSSL_free(child);
             continue;
         }
         /* d_type saves a stat per entry; only DT_UNKNOWN needs one. */
@@ -514,20 +631,23 @@ static void walk_dir(walk_t *w, const char *rel)
                 errtext(errno, ebuf, sizeof(ebuf));
                 walk_report(w, child, NULL, M2MSEC_FILE_UNREADABLE, "cannot stat: %s", ebuf);
             }
-            OPENSSL_free(child);
+            if (child != cbuf)
+                OPENSSL_free(child);
         } else if (S_ISDIR(st.st_mode)) {
             char **ns = m2m_grow(subdirs, nsub, &capsub, sizeof(*ns), 16);
 
-            if (ns == NULL) {
-                OPENSSL_free(child);
+            if (ns != NULL)
+                subdirs = ns;
+            if (ns == NULL || (child = child_keep(child, cbuf)) == NULL) {
+                if (child != NULL && child != cbuf)
+                    OPENSSL_free(child);
                 ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
                 w->failed = 1;
                 break;
             }
-            subdirs = ns;
             subdirs[nsub++] = child;
         } else if (w->report != NULL) {
-            if (m2msec_manifest_find(w->m, child) == NULL) {
+            if (!listed_in(w->m, lo, hi, child)) {
                 /* what an action on it may touch: this entry, and no other */
                 m2m_ident seen;
                 int have = m2m_ident_at(dirfd(dir), de->d_name, &seen) == 0;
@@ -535,19 +655,22 @@ static void walk_dir(walk_t *w, const char *rel)
                 walk_report(w, child, have ? &seen : NULL, M2MSEC_FILE_EXTRA, "%s, not listed",
                             m2m_type_text((unsigned)(have ? seen.type : st.st_mode)));
             }
-            OPENSSL_free(child);
+            if (child != cbuf)
+                OPENSSL_free(child);
         } else if (!S_ISREG(st.st_mode)) {
             walk_report(w, child, NULL, M2MSEC_FILE_WRONG_TYPE,
                         "is a %s; a manifest lists only regular files",
                         m2m_type_text((unsigned)st.st_mode));
-            OPENSSL_free(child);
+            if (child != cbuf)
+                OPENSSL_free(child);
         } else {
             const char *why = m2m_path_problem(child, strlen(child));
 
             if (why != NULL) {
                 walk_report(w, child, NULL, M2MSEC_FILE_WRONG_TYPE, "cannot be listed: %s", why);
-                OPENSSL_free(child);
-            } else if (!add_found(w, child)) {
+                if (child != cbuf)
+                    OPENSSL_free(child);
+            } else if ((child = child_keep(child, cbuf)) == NULL || !add_found(w, child)) {
                 OPENSSL_free(child);
                 ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
                 w->failed = 1;
@@ -641,13 +764,16 @@ static int run(OSSL_LIB_CTX *libctx, const char *digest, int rootfd, task_t *tas
         return 0;
     }
     for (i = 0; i < n; i++) {
-        tasks[i].est = size_estimate(rootfd, &tasks[i], n);
-        if (tasks[i].est > 0)
-            pr.bytes_total += (uint64_t)tasks[i].est;
-        p.order[i].est = tasks[i].est;
+        p.order[i].est = size_estimate(rootfd, &tasks[i], n);
+        if (p.order[i].est > 0)
+            pr.bytes_total += (uint64_t)p.order[i].est;
         p.order[i].idx = i;
     }
-    qsort(p.order, n, sizeof(*p.order), cmp_order);
+    /* without sizes in the manifest, every estimate is 0 and the order is the manifest's */
+    for (i = 1; i < n && cmp_order(&p.order[i - 1], &p.order[i]) <= 0; i++)
+        ;
+    if (i < n)
+        qsort(p.order, n, sizeof(*p.order), cmp_order);
 
     if (jobs == 0)
         jobs = default_jobs();
@@ -655,6 +781,19 @@ static int run(OSSL_LIB_CTX *libctx, const char *digest, int rootfd, task_t *tas
         jobs = MAX_JOBS;
     if (jobs > n)
         jobs = (unsigned)n;
+    /*
+     * Claim CHUNK_MAX files at a time when there are many, fewer when there
+     * are few, so every worker still gets about CHUNK_SHARES claims; the
+     * largest files come first and each makes a claim of its own when it is
+     * large, so the chunks at the end are the cheap ones.
+     */
+    p.chunk = n / ((size_t)(jobs > 0 ? jobs : 1) * CHUNK_SHARES);
+    if (p.chunk < 1)
+        p.chunk = 1;
+    if (p.chunk > CHUNK_MAX)
+        p.chunk = CHUNK_MAX;
+    while (p.n_large < n && p.order[p.n_large].est > CHUNK_LARGE)
+        p.n_large++;
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
     pthread_mutex_lock(&p.mu);
@@ -739,9 +878,9 @@ static void free_tasks(task_t *tasks, size_t n)
 m2msec_report *m2msec_tree_verify(OSSL_LIB_CTX *libctx, const m2msec_manifest *m, const char *root,
                                   const m2msec_tree_verify_options *opt)
 {
-    m2msec_report *r = NULL;
+    m2msec_report *r = NULL, *extra = NULL;
     task_t *tasks = NULL;
-    size_t n, i;
+    size_t n, i, j, ne;
     walk_t w;
     int rootfd, ok = 0;
 
@@ -768,17 +907,42 @@ m2msec_report *m2msec_tree_verify(OSSL_LIB_CTX *libctx, const m2msec_manifest *m
     w.rootfd = rootfd;
     w.m = m;
     w.ignore = opt != NULL ? opt->ignore : NULL;
-    w.report = r;
+    /* what the walk finds goes to a report of its own, merged in order below */
+    w.report = extra = m2msec_report_new(NULL, 0);
+    if (extra == NULL)
+        goto end;
     if (!run(libctx, m2msec_manifest_digest(m), rootfd, tasks, n, opt != NULL ? opt->jobs : 0, opt,
              opt != NULL && opt->report_extra ? &w : NULL))
         goto end;
-    for (i = 0; i < n; i++)
-        if (!m2msec_report_add_seen(r, tasks[i].path, tasks[i].status, tasks[i].detail,
-                                    &tasks[i].seen))
-            goto end;
+    /*
+     * The tasks are in manifest order (sorted by path, each path once), the
+     * walk's results are few: sort those, then merge, so the report is built
+     * in order and m2msec_report_sort() below only checks it.
+     */
+    m2msec_report_sort(extra);
+    ne = m2msec_report_count(extra);
+    if (!m2msec_report_reserve(r, n + ne))
+        goto end;
+    for (i = 0, j = 0; i < n || j < ne;) {
+        const m2msec_file_result *x = j < ne ? m2msec_report_at(extra, j) : NULL;
+
+        if (x != NULL &&
+            (i == n || m2msec_report_cmp(x->path, x->status, tasks[i].path, tasks[i].status) < 0)) {
+            if (!m2msec_report_add_seen(r, x->path, x->status, x->detail,
+                                        m2msec_report_seen(extra, j)))
+                goto end;
+            j++;
+        } else {
+            if (!m2msec_report_add_seen(r, tasks[i].path, tasks[i].status, tasks[i].detail,
+                                        &tasks[i].seen))
+                goto end;
+            i++;
+        }
+    }
     m2msec_report_sort(r);
     ok = 1;
 end:
+    m2msec_report_free(extra);
     free_tasks(tasks, n);
     close(rootfd);
     if (!ok) {
@@ -799,6 +963,7 @@ m2msec_manifest *m2msec_manifest_from_tree(OSSL_LIB_CTX *libctx, const char *roo
 {
     m2msec_manifest *m = NULL;
     task_t *tasks = NULL;
+    unsigned char *digests = NULL;
     walk_t w;
     size_t i;
     int rootfd, ok = 0;
@@ -819,13 +984,15 @@ m2msec_manifest *m2msec_manifest_from_tree(OSSL_LIB_CTX *libctx, const char *roo
         goto end;
     qsort(w.found, w.nfound, sizeof(*w.found), cmp_str);
     tasks = OPENSSL_zalloc((w.nfound > 0 ? w.nfound : 1) * sizeof(*tasks));
-    if (tasks == NULL) {
+    digests = OPENSSL_malloc((w.nfound > 0 ? w.nfound : 1) * M2MSEC_DIGEST_MAX);
+    if (tasks == NULL || digests == NULL) {
         ERR_raise_data(ERR_LIB_USER, ERR_R_MALLOC_FAILURE, "m2msec: out of memory");
         goto end;
     }
     for (i = 0; i < w.nfound; i++) {
         tasks[i].path = w.found[i];
         tasks[i].status = M2MSEC_FILE_UNREADABLE;
+        tasks[i].digest = digests + i * M2MSEC_DIGEST_MAX;
     }
     if (!run(libctx, m2msec_manifest_digest(m), rootfd, tasks, w.nfound, jobs, NULL, NULL))
         goto end;
@@ -841,7 +1008,7 @@ m2msec_manifest *m2msec_manifest_from_tree(OSSL_LIB_CTX *libctx, const char *roo
         }
         memset(&e, 0, sizeof(e));
         e.path = tasks[i].path;
-        memcpy(e.digest, tasks[i].digest, tasks[i].digest_len);
+        memcpy(e.digest, digests + i * M2MSEC_DIGEST_MAX, tasks[i].digest_len);
         e.digest_len = tasks[i].digest_len;
         e.size = (with_meta & M2MSEC_META_SIZE_MODE) ? tasks[i].size : -1;
         e.mode = (with_meta & M2MSEC_META_SIZE_MODE) ? tasks[i].mode : -1;
@@ -857,6 +1024,7 @@ m2msec_manifest *m2msec_manifest_from_tree(OSSL_LIB_CTX *libctx, const char *roo
     ok = 1;
 end:
     free_tasks(tasks, w.nfound);
+    OPENSSL_free(digests);
     for (i = 0; i < w.nfound; i++)
         OPENSSL_free(w.found[i]);
     OPENSSL_free(w.found);

@@ -779,6 +779,68 @@ static void test_jobs_identical(void)
     rm_rf(root);
 }
 
+/*
+ * The report is in bytewise path order whatever the walk found and
+ * wherever: compared with `find | LC_ALL=C sort` (an independent order),
+ * with enough files that the workers claim them in chunks.
+ */
+static void test_report_order(void)
+{
+    char root[PATH_MAX];
+    m2msec_manifest *m;
+    unsigned jobs[] = {1, 2, 3};
+    char longdir[201], longrel[700], rel2[800];
+    char *want;
+    size_t i, k;
+
+    make_tree(root, sizeof(root));
+    run("mkdir -p '%s/many/sub' '%s/many-x'", root, root);
+    for (i = 0; i < 1500; i++) {
+        char rel[64];
+
+        snprintf(rel, sizeof(rel), "many/%s%04zu", i % 3 == 0 ? "sub/" : "", i);
+        put(root, rel, rel, 0644);
+    }
+    /* paths longer than the walk's buffer for names (512 bytes) */
+    memset(longdir, 'd', 200);
+    longdir[200] = '\0';
+    snprintf(longrel, sizeof(longrel), "%s/%s/%s", longdir, longdir, longdir);
+    run("mkdir -p '%s/%s'", root, longrel);
+    snprintf(rel2, sizeof(rel2), "%s/listed", longrel);
+    put(root, rel2, "listed", 0644);
+    m = stock_manifest(root, 0, 1);
+    snprintf(rel2, sizeof(rel2), "%s/unlisted", longrel);
+    put(root, rel2, "unlisted", 0644);
+    /* unlisted files before, between and after the listed ones; 'a-c' sorts before 'a/b' */
+    put(root, "0-first", "x", 0644);
+    put(root, "many-x/extra", "x", 0644);
+    put(root, "many/0750x", "x", 0644);
+    put(root, "many/sub/zz", "x", 0644);
+    put(root, "zzz-last", "x", 0644);
+    put(root, "etc/conf", "changed\n", 0644);
+    want = run_out("cd '%s' && find . -type f -printf '%%P\\n' | LC_ALL=C sort", root);
+    CU_ASSERT_FATAL(want != NULL);
+    for (k = 0; k < sizeof(jobs) / sizeof(jobs[0]); k++) {
+        m2msec_report *r = verify(m, root, jobs[k], 1);
+        char *got = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&got, &len);
+
+        CU_ASSERT_FATAL(r != NULL && f != NULL);
+        CU_ASSERT_EQUAL(m2msec_report_count(r), 1500 + 8 + 6);
+        CU_ASSERT_EQUAL(m2msec_report_failures(r), 7);
+        for (i = 0; i < m2msec_report_count(r); i++)
+            fprintf(f, "%s\n", m2msec_report_at(r, i)->path);
+        fclose(f);
+        CU_ASSERT_STRING_EQUAL(got, want);
+        free(got);
+        m2msec_report_free(r);
+    }
+    free(want);
+    m2msec_manifest_free(m);
+    rm_rf(root);
+}
+
 static void test_largest_first(void)
 {
     char root[PATH_MAX];
@@ -1275,6 +1337,7 @@ int main(void)
         {"unreadable: read error (hook, EIO)", test_unreadable_eio},
         {"unreadable: permission denied (unprivileged child)", test_unreadable_permission},
         {"jobs=1 and jobs=4 give identical reports", test_jobs_identical},
+        {"report in bytewise order, the walk's results merged in", test_report_order},
         {"largest files first", test_largest_first},
         {"progress callback", test_progress},
         {"256 MiB file: bounded memory", test_large_file_bounded},
