@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
@@ -639,6 +640,63 @@ static void test_limits(void)
           "1001 bytes sealed under a 1000-byte limit");
 }
 
+/* Seal record seq in a new context and read the context's 'not-after' (0 if refused). */
+static uint64_t seal_not_after(const KEY *k, uint64_t seq, const OSSL_PARAM *params)
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    unsigned char aad[AADLEN], pt[8] = {0}, ct[8], tag[TAGLEN];
+    uint64_t na = 0;
+    OSSL_PARAM p[2];
+    int n = 0, m = 0;
+
+    make_aad(aad, 0, seq);
+    p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_NOT_AFTER, &na);
+    p[1] = OSSL_PARAM_construct_end();
+    if (c == NULL || !EVP_CipherInit_ex2(c, g1.aad[k->ai], k->key, k->iv, 1, params) ||
+        !EVP_EncryptUpdate(c, NULL, &n, aad, (int)sizeof(aad)) ||
+        !EVP_EncryptUpdate(c, ct, &n, pt, 8) || !EVP_EncryptFinal_ex(c, ct + n, &m) ||
+        !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, TAGLEN, tag) ||
+        !EVP_CIPHER_CTX_get_params(c, p))
+        na = 0;
+    EVP_CIPHER_CTX_free(c);
+    return na;
+}
+
+/*
+ * The lifetime counts from the key's first use in the process, not from a
+ * context's key set; a context that lowers it lowers it for the key. (The
+ * 'not-after' parameter is read, and set once, only to show this; sealing
+ * uses the standard calls.)
+ */
+static void test_lifetime(void)
+{
+    uint64_t first, later, past;
+    time_t t0 = time(NULL);
+    OSSL_PARAM p[2];
+    KEY k;
+
+    key_new(&k, 0);
+    first = seal_not_after(&k, 0, NULL);
+    CHECK(first > (uint64_t)t0, "first record: not-after %" PRIu64, first);
+    while (time(NULL) < t0 + 2) {
+        struct timespec ts = {0, 100000000};
+
+        nanosleep(&ts, NULL);
+    }
+    later = seal_not_after(&k, 1, NULL);
+    CHECK(later == first,
+          "a context keyed %ds later got not-after %" PRIu64 ", not the key's %" PRIu64,
+          (int)(time(NULL) - t0), later, first);
+    /* one context lowers the key's lifetime to the past: every later context is refused */
+    past = (uint64_t)time(NULL) - 1;
+    p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_NOT_AFTER, &past);
+    p[1] = OSSL_PARAM_construct_end();
+    CHECK(seal_not_after(&k, 2, p) == 0 && errors_have("session key expired", NULL),
+          "a record past the context's not-after");
+    CHECK(seal_not_after(&k, 3, NULL) == 0 && errors_have("session key expired", NULL),
+          "a new context of the key sealed after the key's lifetime was lowered to the past");
+}
+
 /* ---- call shapes ---- */
 
 static void test_shapes(void)
@@ -852,6 +910,7 @@ int main(int argc, char **argv)
         {"a key encrypts under M2M-REC or M2M-RECAAD, never both", test_cross_claim},
         {"threads sealing the same sequence numbers", test_seq_threads},
         {"the policy's limits per key over all contexts", test_limits},
+        {"the lifetime counts from the key's first use, per key", test_lifetime},
         {"call shapes", test_shapes},
     };
     char dir[] = "/tmp/m2m-recaad-XXXXXX";
