@@ -854,6 +854,103 @@ static void test_doc_example(void)
         OPENSSL_free(v[i]);
 }
 
+/*
+ * The session records of PROTOCOL.md 6.6 (values computed there by an
+ * independent implementation): with the epoch key material of that section
+ * ("keymat = KEY || IV") and AAD = u64be(epoch) || u64be(seq) || the 11-byte
+ * header (6.1), M2M-RECAAD-AES-128-GCM seals exactly the documented records
+ * and opens them.
+ */
+static void test_session_records(void)
+{
+    char path[4096], line[1024];
+    const char *src = getenv("M2M_SOURCE_DIR");
+    unsigned char key[16], iv[IVLEN];
+    int in66 = 0, have_key = 0, in_block = 0, n_rec = 0;
+    FILE *f;
+
+    if (src == NULL)
+        return;
+    snprintf(path, sizeof(path), "%s/docs/PROTOCOL.md", src);
+    f = fopen(path, "r");
+    CHECK(f != NULL, "cannot read %s", path);
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *k;
+
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "### 6.6", 7) == 0)
+            in66 = 1;
+        if (!in66)
+            continue;
+        if (!have_key && (k = strstr(line, "keymat = ")) != NULL) {
+            char kh[33] = "", ivh[25] = "";
+
+            if (sscanf(k, "keymat = %32s || %24s", kh, ivh) == 2 && unhex(key, kh, 16) &&
+                unhex(iv, ivh, IVLEN))
+                have_key = 1;
+            continue;
+        }
+        if (strcmp(line, "```record-example") == 0) {
+            in_block = 1;
+            continue;
+        }
+        if (!in_block)
+            continue;
+        if (strcmp(line, "```") == 0)
+            break;
+        if (strncmp(line, "record = ", 9) == 0 && have_key) {
+            char pth[600], rech[800];
+            unsigned long seq;
+            unsigned char pt[MAXREC], rec[11 + MAXREC + TAGLEN], aad[16 + 11], out[MAXREC];
+            size_t ptlen, reclen;
+            uint64_t epoch, rseq;
+            EVP_CIPHER_CTX *c;
+            int n = 0, m = 0, ok;
+
+            if (sscanf(line + 9, "%lu %599s %799s", &seq, pth, rech) != 3)
+                continue;
+            ptlen = strcmp(pth, "(empty)") == 0 ? 0 : strlen(pth) / 2;
+            reclen = strlen(rech) / 2;
+            if (ptlen > MAXREC || reclen != 11 + ptlen + TAGLEN ||
+                (ptlen > 0 && !unhex(pt, pth, ptlen)) || !unhex(rec, rech, reclen))
+                continue;
+            epoch = ((uint64_t)rec[1] << 24) | ((uint64_t)rec[2] << 16) | ((uint64_t)rec[3] << 8) |
+                    rec[4];
+            rseq = 0;
+            for (int i = 5; i < 11; i++)
+                rseq = (rseq << 8) | rec[i];
+            CHECK(rseq == seq, "record %lu's header says seq %" PRIu64, seq, rseq);
+            make_aad(aad, epoch, rseq);
+            memcpy(aad + 16, rec, 11); /* the header is the application AAD */
+            /* seal: a new context, the standard calls */
+            c = EVP_CIPHER_CTX_new();
+            ok = c != NULL && EVP_EncryptInit_ex(c, g1.aad[0], NULL, key, iv) &&
+                 EVP_EncryptUpdate(c, NULL, &n, aad, (int)sizeof(aad)) &&
+                 EVP_EncryptUpdate(c, out, &n, pt, (int)ptlen) &&
+                 EVP_EncryptFinal_ex(c, out + n, &m) &&
+                 EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, TAGLEN, out + ptlen);
+            CHECK(ok && (size_t)(n + m) == ptlen && memcmp(out, rec + 11, ptlen + TAGLEN) == 0,
+                  "session record %lu of PROTOCOL.md 6.6 sealed differently", seq);
+            EVP_CIPHER_CTX_free(c);
+            /* open: a new context in the other library context */
+            c = EVP_CIPHER_CTX_new();
+            ok = c != NULL && EVP_DecryptInit_ex(c, g2.aad[0], NULL, key, iv) &&
+                 EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, TAGLEN, rec + 11 + ptlen) &&
+                 EVP_DecryptUpdate(c, NULL, &n, aad, (int)sizeof(aad)) &&
+                 EVP_DecryptUpdate(c, out, &n, rec + 11, (int)ptlen) &&
+                 EVP_DecryptFinal_ex(c, out + n, &m) && memcmp(out, pt, ptlen) == 0;
+            CHECK(ok, "session record %lu of PROTOCOL.md 6.6 does not open", seq);
+            EVP_CIPHER_CTX_free(c);
+            n_rec++;
+        }
+    }
+    fclose(f);
+    CHECK(have_key && n_rec >= 2, "PROTOCOL.md 6.6: key material and 2 records expected, found %d",
+          n_rec);
+}
+
 /* "rec-seal ALG KEYHEX IVHEX": M2M-REC records 0..3 of epoch 9, as hex lines (ct || tag). */
 static int rec_seal_main(int argc, char **argv)
 {
@@ -903,6 +1000,7 @@ int main(int argc, char **argv)
         {"records equal the stock AEAD's (PROTOCOL.md 5.1)", test_reference},
         {"records equal M2M-REC's for the same key", test_same_as_rec},
         {"the worked example of PROTOCOL.md 5.7", test_doc_example},
+        {"the session records of PROTOCOL.md 6.6 (format 6.1)", test_session_records},
         {"interop with M2M-REC both ways", test_interop},
         {"replay refused across contexts and library contexts", test_replay},
         {"two contexts finishing the same record: the second is refused", test_replay_race},
