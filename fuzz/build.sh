@@ -33,7 +33,8 @@ fi
 # The sources under test, listed explicitly (provider/meson.build,
 # common/meson.build and libm2msec/meson.build list the same files).
 provider_srcs=(
-    provider/cipher_record.c provider/cipher_record_ccm.c provider/cipher_record_gcm.c
+    provider/cipher_record.c provider/cipher_record_aad.c provider/cipher_record_ccm.c
+    provider/cipher_record_gcm.c provider/record_key_state.c
     provider/errors.c provider/fork_guard.c provider/hkdf.c provider/hmac.c
     provider/integrity_gate.c provider/kdf_common.c
     provider/kdf_onem2m.c provider/kdf_oscore.c provider/kdf_session.c provider/key_limits.c

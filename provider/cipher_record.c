@@ -132,16 +132,17 @@ static int short_tag(const M2M_REC_CTX *c)
 static void *rec_newctx(void *provctx, const M2M_REC_ALG *alg)
 {
     M2M_PROVCTX *pc = provctx;
+    const char *label = m2m_rec_base(alg)->name; /* M2M-RECAAD: its M2M-REC cipher's label */
     M2M_REC_CTX *c;
 
     if (!m2m_prov_usable(pc))
         return NULL;
     /* AES-128-CCM: either tag length may still be chosen; the key set checks the one chosen. */
-    if (!m2m_policy_aead_allowed(&pc->policy, alg->name, strlen(alg->name)) &&
+    if (!m2m_policy_aead_allowed(&pc->policy, label, strlen(label)) &&
         !(alg->short_label != NULL &&
           m2m_policy_aead_allowed(&pc->policy, alg->short_label, strlen(alg->short_label)))) {
         M2M_RAISE(M2MSEC_R_NOT_ALLOWED, "%s is not allowed by the security policy (allowed_aeads)",
-                  alg->name);
+                  label);
         return NULL;
     }
     c = OPENSSL_zalloc(sizeof(*c));
@@ -150,7 +151,7 @@ static void *rec_newctx(void *provctx, const M2M_REC_ALG *alg)
         return NULL;
     }
     c->pc = provctx;
-    c->fn = &pc->rec_fn[alg - m2m_rec_algs];
+    c->fn = &pc->rec_fn[m2m_rec_base(alg) - m2m_rec_algs];
     c->inner = NULL; /* created with the key */
     c->alg = alg;
     c->ops = alg->ops;
@@ -193,11 +194,12 @@ static uint64_t policy_cap(uint64_t policy, uint64_t limit)
 /* The default limits of a key set at `start`: the algorithm's, lowered by the policy. */
 static void default_limits(const M2M_REC_CTX *c, uint64_t start, M2M_LIMITS *d)
 {
-    uint64_t failures = short_tag(c) ? c->alg->short_max_failures : c->alg->max_failures;
+    const M2M_REC_ALG *b = m2m_rec_base(c->alg);
+    uint64_t failures = short_tag(c) ? b->short_max_failures : b->max_failures;
     uint64_t life = c->pc->policy.max_lifetime;
 
-    d->max_records = policy_cap(c->pc->policy.max_records, c->alg->max_records);
-    d->max_bytes = policy_cap(c->pc->policy.max_bytes, c->alg->max_bytes);
+    d->max_records = policy_cap(c->pc->policy.max_records, b->max_records);
+    d->max_bytes = policy_cap(c->pc->policy.max_bytes, b->max_bytes);
     d->max_failures = policy_cap(c->pc->policy.max_failures, failures);
     d->not_after = start > UINT64_MAX - life ? UINT64_MAX : start + life;
 }
@@ -308,7 +310,7 @@ static inline int settle(M2M_REC_CTX *c, m2m_rec_result r)
 static int rec_start_session(M2M_REC_CTX *c)
 {
     rec_limits(c);
-    if (!c->enc) {
+    if (!c->enc && c->alg->base == NULL) { /* M2M-RECAAD: the window is the key's */
         uint64_t w = c->req_window != 0 ? c->req_window : c->pc->policy.replay_window;
 
         if (!m2m_replay_init(&c->win, w)) {
@@ -421,6 +423,7 @@ static int rec_init(M2M_REC_CTX *c, const unsigned char *key, size_t keylen,
      * that re-inits with the same key and IV before every message do.
      */
     same_key_iv(c, &key, keylen, &iv, ivlen);
+    c->aad.hdrlen = 0; /* M2M-RECAAD: a re-init drops a partial AAD header */
     if (started(c) && (key != NULL || iv != NULL)) {
         M2M_RAISE(M2MSEC_R_BAD_STATE,
                   "%s: a context that has processed records cannot take a new key or IV; "
@@ -449,7 +452,7 @@ static int rec_init(M2M_REC_CTX *c, const unsigned char *key, size_t keylen,
         M2M_KEY_FP fp;
         uint64_t start = m2m_now_precise();
         /* The exact label: with an 8-byte tag, AES-128-CCM is M2M-REC-AES-128-CCM-8. */
-        const char *label = short_tag(c) ? c->alg->short_label : c->alg->name;
+        const char *label = short_tag(c) ? c->alg->short_label : m2m_rec_base(c->alg)->name;
 
         if (keylen != c->alg->keylen) {
             M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "%s needs a %zu-byte key, got %zu bytes",
@@ -472,11 +475,16 @@ static int rec_init(M2M_REC_CTX *c, const unsigned char *key, size_t keylen,
                       "%s is not allowed by the security policy (allowed_aeads)", label);
             return 0;
         }
-        /* Refuse bad limits before the key is claimed: a refused init must not burn it. */
+        /*
+         * Refuse bad limits before the key is claimed: a refused init must
+         * not burn it. M2M-RECAAD: the fingerprint is its M2M-REC cipher's,
+         * so that both see one key.
+         */
         if (!limits_check(c, start) ||
-            !m2m_key_fingerprint(c->pc->hmac, c->alg->name, key, keylen, &fp))
+            !m2m_key_fingerprint(c->pc->hmac, m2m_rec_base(c->alg)->name, key, keylen, &fp))
             return 0;
-        if (enc && !m2m_key_registry_claim(&fp, c->alg->name))
+        if (c->alg->base != NULL ? !m2m_rec_aad_key(c, &fp)
+                                 : enc && !m2m_key_registry_claim(&fp, c->alg->name))
             return 0;
         if (!inner_key(c, key, keylen))
             return 0;
@@ -569,8 +577,17 @@ static int refuse_expired_now(M2M_REC_CTX *c, size_t len)
     return refuse_expired(c, len);
 }
 
-/* Begin a record (-> BEGUN): its sequence number, nonce and epoch || seq prefix. */
-static int rec_begin(M2M_REC_CTX *c)
+int m2m_rec_start(M2M_REC_CTX *c)
+{
+    return started(c) || rec_start_session(c);
+}
+
+/*
+ * Begin a record (-> BEGUN): its sequence number, nonce and epoch || seq
+ * prefix. M2M-RECAAD: c->epoch and c->seq come from the record's AAD, the
+ * key's state has checked them (cipher_record_aad.c).
+ */
+int m2m_rec_begin(M2M_REC_CTX *c)
 {
     unsigned char nonce[REC_IVLEN];
     int ok;
@@ -582,7 +599,9 @@ static int rec_begin(M2M_REC_CTX *c)
     }
     if (!started(c) && !rec_start_session(c))
         return 0;
-    if (c->enc) {
+    if (c->alg->base != NULL) {
+        /* M2M-RECAAD: checked and counted by the key's state */
+    } else if (c->enc) {
         if (refuse_expired_now(c, 0))
             return 0;
         c->seq = c->next_seq++;
@@ -653,8 +672,12 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
         M2M_RAISE(M2MSEC_R_INVALID_PARAMETER, "record too long");
         return 0;
     }
-    if (c->state < REC_BEGUN && !rec_begin(c))
-        return 0;
+    if (c->state < REC_BEGUN) {
+        if (c->alg->base != NULL) /* M2M-RECAAD: the record begins with its AAD header */
+            return m2m_rec_aad_update(c, out, outl, outsize, in, inl);
+        if (!m2m_rec_begin(c))
+            return 0;
+    }
     if (in == NULL && out == NULL) /* the data length: only where msglen is not NULL (above) */
         return settle(c, c->ops->msglen(c, inl));
     if (out == NULL) { /* AAD */
@@ -685,12 +708,22 @@ static int rec_update(void *vctx, unsigned char *out, size_t *outl, size_t outsi
         abandon(c);
         return 0;
     }
+    if (c->alg->base != NULL && !m2m_rec_aad_bytes(c, inl)) { /* the key's bytes, process-wide */
+        abandon(c);
+        return 0;
+    }
     c->lim.bytes += inl; /* a forged record's bytes count too (docs/PROTOCOL.md 5.3) */
     if (!settle(c, c->ops->data(c, out, &n, in, inl)))
         return 0;
     c->state = REC_DATA;
     *outl = (size_t)n;
     return 1;
+}
+
+int m2m_rec_update(M2M_REC_CTX *c, unsigned char *out, size_t *outl, size_t outsize,
+                   const unsigned char *in, size_t inl)
+{
+    return rec_update(c, out, outl, outsize, in, inl);
 }
 
 static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsize)
@@ -704,7 +737,9 @@ static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsiz
     *outl = 0;
     if (refuse_forked(c))
         return 0;
-    if (c->state < REC_BEGUN && !rec_begin(c)) /* an empty record: begin it now */
+    if (c->state < REC_BEGUN &&
+        (c->alg->base != NULL ? !m2m_rec_aad_early_final(c) /* no AAD header: refused */
+                              : !m2m_rec_begin(c)))         /* an empty record: begin it now */
         return 0;
     if (c->state != REC_DATA && !settle(c, c->ops->finish(c)))
         return 0;
@@ -730,7 +765,14 @@ static int rec_final(void *vctx, unsigned char *out, size_t *outl, size_t outsiz
         c->state = REC_SEALED;
     } else {
         /* Authenticated: only now does the window learn this record. */
-        m2m_replay_update(&c->win, c->seq);
+        if (c->alg->base != NULL) {
+            if (!m2m_rec_aad_accept(c)) { /* the key's window, shared by its contexts */
+                abandon(c);
+                return 0;
+            }
+        } else {
+            m2m_replay_update(&c->win, c->seq);
+        }
         c->lim.records++;
         c->tag_set = 0;
         c->state = REC_IDLE;
@@ -759,6 +801,8 @@ static int rec_cipher(void *vctx, unsigned char *out, size_t *outl, size_t outsi
 /* Decrypting: the received record's sequence number (-> SEQ), checked before any decryption. */
 static int rec_set_seq(M2M_REC_CTX *c, uint64_t seq)
 {
+    if (c->alg->base != NULL)
+        return m2m_rec_aad_seq_refused(c);
     if (c->enc) {
         M2M_RAISE(
             M2MSEC_R_BAD_STATE,
@@ -1253,16 +1297,16 @@ static const OSSL_PARAM *rec_gettable_params(void *provctx)
 }
 
 /* The dispatch table of one cipher; the casts are the table's, the types are checked above. */
-#define REC_DISPATCH(sym, idx)                                                                     \
+#define REC_DISPATCH(sym, alg)                                                                     \
     static OSSL_FUNC_cipher_newctx_fn sym##_newctx;                                                \
     static OSSL_FUNC_cipher_get_params_fn sym##_get_params;                                        \
     static void *sym##_newctx(void *provctx)                                                       \
     {                                                                                              \
-        return rec_newctx(provctx, &m2m_rec_algs[idx]);                                            \
+        return rec_newctx(provctx, (alg));                                                         \
     }                                                                                              \
     static int sym##_get_params(OSSL_PARAM params[])                                               \
     {                                                                                              \
-        return rec_get_params(&m2m_rec_algs[idx], params);                                         \
+        return rec_get_params((alg), params);                                                      \
     }                                                                                              \
     const OSSL_DISPATCH m2m_##sym##_functions[] = {                                                \
         {OSSL_FUNC_CIPHER_NEWCTX, (void (*)(void))sym##_newctx},                                   \
@@ -1282,10 +1326,14 @@ static const OSSL_PARAM *rec_gettable_params(void *provctx)
         {0, NULL},                                                                                 \
     };
 
-REC_DISPATCH(rec_aes128gcm, 0)
-REC_DISPATCH(rec_aes256gcm, 1)
-REC_DISPATCH(rec_chacha20poly1305, 2)
-REC_DISPATCH(rec_aes128ccm, 3)
+REC_DISPATCH(rec_aes128gcm, &m2m_rec_algs[0])
+REC_DISPATCH(rec_aes256gcm, &m2m_rec_algs[1])
+REC_DISPATCH(rec_chacha20poly1305, &m2m_rec_algs[2])
+REC_DISPATCH(rec_aes128ccm, &m2m_rec_algs[3])
+/* M2M-RECAAD (docs/PROTOCOL.md 5.7): the same state machine, hooks in cipher_record_aad.c */
+REC_DISPATCH(rec_aad_aes128gcm, &m2m_rec_aad_algs[0])
+REC_DISPATCH(rec_aad_aes256gcm, &m2m_rec_aad_algs[1])
+REC_DISPATCH(rec_aad_chacha20poly1305, &m2m_rec_aad_algs[2])
 
 /* Is `want` one of the ':'-separated names (case-insensitive)? */
 static int has_name(const char *names, const char *want)

@@ -30,9 +30,24 @@ typedef struct m2m_rec_alg_st {
     const char *short_label;
     const char *short_what;
     uint64_t short_max_failures;
+    /*
+     * M2M-RECAAD (docs/PROTOCOL.md 5.7): the M2M-REC cipher whose records,
+     * limits, policy label and key fingerprints it shares; NULL for M2M-REC.
+     */
+    const struct m2m_rec_alg_st *base;
 } M2M_REC_ALG;
 
 extern const M2M_REC_ALG m2m_rec_algs[M2M_REC_NALGS];
+
+#define M2M_RECAAD_NALGS 3
+/* The M2M-RECAAD ciphers (cipher_record_aad.c): AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305. */
+extern const M2M_REC_ALG m2m_rec_aad_algs[M2M_RECAAD_NALGS];
+
+/* The M2M-REC cipher an algorithm is or is built on. */
+static inline const M2M_REC_ALG *m2m_rec_base(const M2M_REC_ALG *alg)
+{
+    return alg->base != NULL ? alg->base : alg;
+}
 
 struct m2m_provctx_st;
 /*
@@ -46,5 +61,8 @@ extern const OSSL_DISPATCH m2m_rec_aes128gcm_functions[];
 extern const OSSL_DISPATCH m2m_rec_aes256gcm_functions[];
 extern const OSSL_DISPATCH m2m_rec_chacha20poly1305_functions[];
 extern const OSSL_DISPATCH m2m_rec_aes128ccm_functions[];
+extern const OSSL_DISPATCH m2m_rec_aad_aes128gcm_functions[];
+extern const OSSL_DISPATCH m2m_rec_aad_aes256gcm_functions[];
+extern const OSSL_DISPATCH m2m_rec_aad_chacha20poly1305_functions[];
 
 #endif

@@ -21,6 +21,7 @@
 #include "key_limits.h"
 #include "key_registry.h"
 #include "prov.h"
+#include "record_key_state.h"
 #include "replay_window.h"
 
 #define REC_IVLEN 12
@@ -179,6 +180,16 @@ struct m2m_rec_ctx_st {
         size_t aadlen, aadcap;
         size_t msglen; /* M2M_REC_CCM_NO_LEN: none announced */
     } ccm;
+    /*
+     * M2M-RECAAD (alg->base != NULL): the key's process-wide state, and the
+     * first bytes of a record's AAD, u64be(epoch) || u64be(seq), gathered
+     * until all 16 have come (the record begins then).
+     */
+    struct {
+        M2M_KEY_STATE *key;
+        unsigned char hdr[REC_PREFIX];
+        size_t hdrlen;
+    } aad;
 };
 
 /* Raise "crypto operation failed" with "<cipher>: what"; evaluates to REC_FAILED. */
@@ -251,5 +262,34 @@ static inline int m2m_rec_inner_init(M2M_REC_CTX *c, const unsigned char *key, s
 
 /* Raise "cannot start record <seq>"; REC_FAILED. */
 m2m_rec_result m2m_rec_start_failed(const M2M_REC_CTX *c);
+
+/*
+ * The record state machine's steps that cipher_record_aad.c calls
+ * (cipher_record.c): freeze the limits at the first record (1 if done
+ * before), begin the record c->seq (-> BEGUN), and an update.
+ */
+int m2m_rec_start(M2M_REC_CTX *c);
+int m2m_rec_begin(M2M_REC_CTX *c);
+int m2m_rec_update(M2M_REC_CTX *c, unsigned char *out, size_t *outl, size_t outsize,
+                   const unsigned char *in, size_t inl);
+
+/*
+ * M2M-RECAAD (cipher_record_aad.c), the hooks of the state machine for a
+ * context whose alg->base is set; each returns 1 to go on, 0 (raised) if
+ * refused.
+ */
+/* At key set (fp: the key's fingerprint under the M2M-REC name): the key's state. */
+int m2m_rec_aad_key(M2M_REC_CTX *c, const M2M_KEY_FP *fp);
+/* An update before the record has begun (AAD: gathered; data: refused). */
+int m2m_rec_aad_update(M2M_REC_CTX *c, unsigned char *out, size_t *outl, size_t outsize,
+                       const unsigned char *in, size_t inl);
+/* Final before the record has begun: refused (its AAD header is missing). */
+int m2m_rec_aad_early_final(M2M_REC_CTX *c);
+/* len bytes of record data: counted against the key's byte limit. */
+int m2m_rec_aad_bytes(M2M_REC_CTX *c, size_t len);
+/* Decrypting, the tag verified: the key's window learns the record. */
+int m2m_rec_aad_accept(M2M_REC_CTX *c);
+/* The 'seq' parameter: refused (the AAD carries it). */
+int m2m_rec_aad_seq_refused(const M2M_REC_CTX *c);
 
 #endif

@@ -47,6 +47,12 @@ static const OSSL_ALGORITHM m2m_ciphers[] = {
      "replay-checked ChaCha20-Poly1305 records"},
     {M2MSEC_REC_AES_128_CCM, "provider=m2msec", m2m_rec_aes128ccm_functions,
      "replay-checked AES-128-CCM records (16- or 8-byte tag)"},
+    {M2MSEC_RECAAD_AES_128_GCM, "provider=m2msec", m2m_rec_aad_aes128gcm_functions,
+     "M2M-REC-AES-128-GCM records, epoch and seq read from the AAD, state per key"},
+    {M2MSEC_RECAAD_AES_256_GCM, "provider=m2msec", m2m_rec_aad_aes256gcm_functions,
+     "M2M-REC-AES-256-GCM records, epoch and seq read from the AAD, state per key"},
+    {M2MSEC_RECAAD_CHACHA20_POLY1305, "provider=m2msec", m2m_rec_aad_chacha20poly1305_functions,
+     "M2M-REC-CHACHA20-POLY1305 records, epoch and seq read from the AAD, state per key"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -88,7 +88,9 @@ extern "C" {
     X(ASSOC_NOT_PSK, 73, "association not authenticated by a PSK")                                 \
     /* over DTLS, a wrong key (the peer's Finished is dropped as a bad record, RFC 6347            \
        4.1.2.7) or lost datagrams */                                                               \
-    X(ASSOC_NOT_FINISHED, 74, "handshake not finished after the key was found")
+    X(ASSOC_NOT_FINISHED, 74, "handshake not finished after the key was found")                    \
+    /* M2M-RECAAD encrypting: a record's seq below the key's next (docs/PROTOCOL.md 5.7) */        \
+    X(SEQ_USED, 75, "sequence number already used")
 
 /** The reason codes: M2MSEC_R_MISSING_KEY = 1, ... (M2MSEC_REASONS). */
 enum m2msec_reason {

@@ -78,6 +78,17 @@
 /** The AEAD label of AES-128-CCM with an 8-byte tag (allowed_aeads, M2M-SESSION-KDF "aead"). */
 #define M2MSEC_REC_AES_128_CCM_8 "M2M-REC-AES-128-CCM-8"
 
+/*
+ * The same records for programs that know only the standard AEAD calls
+ * (PROTOCOL.md 5.7): the program passes the full AAD, u64be(epoch) ||
+ * u64be(seq) || its own AAD, and the provider reads epoch and seq from it;
+ * sequence numbers, the replay window and the limits are kept per key for
+ * the whole process, so a new cipher context per message works.
+ */
+#define M2MSEC_RECAAD_AES_128_GCM "M2M-RECAAD-AES-128-GCM"
+#define M2MSEC_RECAAD_AES_256_GCM "M2M-RECAAD-AES-256-GCM"
+#define M2MSEC_RECAAD_CHACHA20_POLY1305 "M2M-RECAAD-CHACHA20-POLY1305"
+
 /** uint64, settable when decrypting: the received record's sequence number;
  *  gettable: the sequence number of the last record. */
 #define M2MSEC_REC_PARAM_SEQ "seq"

@@ -23,6 +23,14 @@
  * For the M2M-REC ciphers a decrypting run sets the record's sequence
  * number ('seq') right after the key and IV (PROTOCOL.md 5.3); nothing else
  * is added to the stock sequence.
+ *
+ * With the argument "recaad" the same table runs on the M2M-RECAAD ciphers
+ * (PROTOCOL.md 5.7), which take no 'seq': every run's AAD begins with the
+ * 16-byte header u64be(0) || u64be(0) (epoch 0, seq 0), and the stock run
+ * gets the same AAD, so with nonce = IV XOR 0 both compute the same record.
+ * Two rows differ there, by design: a final without any update has no AAD
+ * header (refused), and a reset context may take its key again (the
+ * sequence numbers are the key's, not the context's).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -46,7 +54,7 @@
 #define IVLEN 12
 #define TAGLEN 16
 #define PTLEN 40
-#define NALGS 4
+#define NALGS 4 /* at most */
 
 typedef struct {
     const char *name, *ref;
@@ -54,18 +62,31 @@ typedef struct {
     int ccm;
 } ALG;
 
-static const ALG algs[NALGS] = {
+static const ALG rec_algs[NALGS] = {
     {M2MSEC_REC_AES_128_GCM, "AES-128-GCM", 16, 0},
     {M2MSEC_REC_AES_256_GCM, "AES-256-GCM", 32, 0},
     {M2MSEC_REC_CHACHA20_POLY1305, "ChaCha20-Poly1305", 32, 0},
     {M2MSEC_REC_AES_128_CCM, "AES-128-CCM", 16, 1},
 };
 
+static const ALG aad_algs[] = {
+    {M2MSEC_RECAAD_AES_128_GCM, "AES-128-GCM", 16, 0},
+    {M2MSEC_RECAAD_AES_256_GCM, "AES-256-GCM", 32, 0},
+    {M2MSEC_RECAAD_CHACHA20_POLY1305, "ChaCha20-Poly1305", 32, 0},
+};
+
+static int recaad; /* the M2M-RECAAD ciphers ("recaad") rather than M2M-REC */
+static const ALG *algs = rec_algs;
+static size_t nalgs = NALGS;
+
 static OSSL_LIB_CTX *libctx;
 static OSSL_PROVIDER *prov_m2m, *prov_default;
 static EVP_CIPHER *rec_ciph[NALGS], *ref_ciph[NALGS];
 
-static const unsigned char aad[13] = "m2m hdr 13 by";
+/* The application AAD; M2M-RECAAD: after the header of epoch 0, seq 0 (all zero). */
+static const unsigned char aad_buf[16 + 13] = "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0m2m hdr 13 by";
+static const unsigned char *aad = aad_buf + 16;
+static size_t aad_len = 13;
 static const unsigned char plain[PTLEN] = "forty bytes of plaintext for the shapes";
 #define DEC_SEQ 7 /* the sequence number of the record a decrypting run opens */
 
@@ -99,16 +120,18 @@ end:
 static int record_seal(size_t ai, const unsigned char *key, const unsigned char *iv, uint64_t seq,
                        const unsigned char *pt, size_t len, unsigned char *ct, unsigned char *tag)
 {
-    unsigned char nonce[IVLEN], full[16 + sizeof(aad)];
+    unsigned char nonce[IVLEN], full[16 + sizeof(aad_buf)];
 
+    if (recaad) /* the AAD holds the header of seq 0: the record of seq 0 only */
+        return seq == 0 && aead_seal(ai, key, iv, aad, aad_len, pt, len, ct, tag);
     memcpy(nonce, iv, IVLEN);
     memset(full, 0, 16);
     for (int i = 0; i < 8; i++) {
         nonce[IVLEN - 8 + i] ^= (unsigned char)(seq >> (56 - 8 * i));
         full[8 + i] = (unsigned char)(seq >> (56 - 8 * i));
     }
-    memcpy(full + 16, aad, sizeof(aad));
-    return aead_seal(ai, key, nonce, full, sizeof(full), pt, len, ct, tag);
+    memcpy(full + 16, aad, aad_len);
+    return aead_seal(ai, key, nonce, full, 16 + aad_len, pt, len, ct, tag);
 }
 
 /* ------------------------------------------------------------------ */
@@ -166,7 +189,7 @@ static int st_seq(RUN *r)
 {
     OSSL_PARAM p[2];
 
-    if (!r->ours || r->enc)
+    if (!r->ours || r->enc || recaad) /* M2M-RECAAD: seq is in the AAD */
         return 1;
     p[0] = OSSL_PARAM_construct_uint64(M2MSEC_REC_PARAM_SEQ, &r->seq);
     p[1] = OSSL_PARAM_construct_end();
@@ -190,10 +213,10 @@ static int st_aad(RUN *r, int pieces)
     int n;
 
     if (pieces == 1)
-        return EVP_CipherUpdate(r->ctx, NULL, &n, aad, (int)sizeof(aad));
+        return EVP_CipherUpdate(r->ctx, NULL, &n, aad, (int)aad_len);
     return EVP_CipherUpdate(r->ctx, NULL, &n, aad, 1) &&
            EVP_CipherUpdate(r->ctx, NULL, &n, aad + 1, 7) &&
-           EVP_CipherUpdate(r->ctx, NULL, &n, aad + 8, (int)sizeof(aad) - 8);
+           EVP_CipherUpdate(r->ctx, NULL, &n, aad + 8, (int)aad_len - 8);
 }
 
 static int st_data(RUN *r, int pieces, int inplace)
@@ -336,7 +359,7 @@ static int sh_empty_data_between(RUN *r)
     return st_prelude(r) && st_keyiv(r) && EVP_CipherUpdate(r->ctx, NULL, &n, aad, 5) &&
            EVP_CipherUpdate(r->ctx, r->buf, &n, r->in, 0) &&
            EVP_CipherUpdate(r->ctx, r->buf, &n, NULL, 0) &&
-           EVP_CipherUpdate(r->ctx, NULL, &n, aad + 5, (int)sizeof(aad) - 5) && st_data(r, 1, 0) &&
+           EVP_CipherUpdate(r->ctx, NULL, &n, aad + 5, (int)aad_len - 5) && st_data(r, 1, 0) &&
            st_tag_gcm(r) && st_final(r) && st_get_tag(r);
 }
 
@@ -412,7 +435,7 @@ static int sh_evp_cipher(RUN *r)
         return 0;
     if (is_ccm(r) && EVP_Cipher(r->ctx, NULL, NULL, PTLEN) != PTLEN)
         return 0;
-    if (EVP_Cipher(r->ctx, NULL, aad, sizeof(aad)) != (int)sizeof(aad))
+    if (EVP_Cipher(r->ctx, NULL, aad, (unsigned int)aad_len) != (int)aad_len)
         return 0;
     n = EVP_Cipher(r->ctx, r->buf, r->in, PTLEN);
     if (n != PTLEN)
@@ -755,10 +778,10 @@ static void run_one(const SHAPE *sh, size_t ai, int enc, int ours, RESULT *res)
     if (enc) {
         memcpy(r.in, plain, PTLEN);
     } else if (ours) {
-        r.seq = DEC_SEQ;
-        if (!record_seal(ai, r.key, r.iv, DEC_SEQ, plain, PTLEN, r.in, r.tag))
+        r.seq = recaad ? 0 : DEC_SEQ;
+        if (!record_seal(ai, r.key, r.iv, r.seq, plain, PTLEN, r.in, r.tag))
             abort();
-    } else if (!aead_seal(ai, r.key, r.iv, aad, sizeof(aad), plain, PTLEN, r.in, r.tag)) {
+    } else if (!aead_seal(ai, r.key, r.iv, aad, aad_len, plain, PTLEN, r.in, r.tag)) {
         abort();
     }
     ERR_clear_error();
@@ -775,7 +798,7 @@ static void run_one(const SHAPE *sh, size_t ai, int enc, int ours, RESULT *res)
                             memcmp(ct, r.buf, PTLEN) == 0 && memcmp(tag, r.tag, TAGLEN) == 0;
         } else {
             res->verified = r.outlen == PTLEN &&
-                            aead_seal(ai, r.key, r.iv, aad, sizeof(aad), plain, PTLEN, ct, tag) &&
+                            aead_seal(ai, r.key, r.iv, aad, aad_len, plain, PTLEN, ct, tag) &&
                             memcmp(ct, r.buf, PTLEN) == 0 && memcmp(tag, r.tag, TAGLEN) == 0;
         }
         ERR_clear_error();
@@ -783,6 +806,20 @@ static void run_one(const SHAPE *sh, size_t ai, int enc, int ours, RESULT *res)
         res->verified = sh->check == CHECK_NONE;
     }
     EVP_CIPHER_CTX_free(r.ctx);
+}
+
+/*
+ * What the cipher under test must do. M2M-RECAAD differs in two rows: a
+ * final without any update lacks the AAD header; a reset context may take
+ * its key again for encrypting (the key's next seq is still 0).
+ */
+static int want_of(const SHAPE *sh, int enc)
+{
+    if (recaad && sh->fn == sh_final_only)
+        return FAIL;
+    if (recaad && sh->fn == sh_reset)
+        return OK;
+    return enc ? sh->ours_enc : sh->ours_dec;
 }
 
 static int applies(const SHAPE *sh, size_t ai)
@@ -798,12 +835,12 @@ static void test_shapes(void)
         const SHAPE *sh = &shapes[s];
 
         printf("\n    %s", sh->name);
-        for (size_t ai = 0; ai < NALGS; ai++) {
+        for (size_t ai = 0; ai < nalgs; ai++) {
             if (!applies(sh, ai))
                 continue;
             for (int enc = 1; enc >= 0; enc--) {
                 RESULT stock, ours;
-                int want = enc ? sh->ours_enc : sh->ours_dec;
+                int want = want_of(sh, enc);
 
                 run_one(sh, ai, enc, 0, &stock);
                 run_one(sh, ai, enc, 1, &ours);
@@ -854,7 +891,7 @@ static void test_shapes(void)
 /* A shape that failed part-way leaves the context usable: the next record still works. */
 static void test_recovery(void)
 {
-    for (size_t ai = 0; ai < NALGS; ai++) {
+    for (size_t ai = 0; ai < nalgs; ai++) {
         for (int enc = 1; enc >= 0; enc--) {
             RUN r;
             int n;
@@ -869,10 +906,10 @@ static void test_recovery(void)
             if (r.ctx == NULL || RAND_bytes(r.key, sizeof(r.key)) != 1 ||
                 RAND_bytes(r.iv, IVLEN) != 1)
                 abort();
-            r.seq = DEC_SEQ;
+            r.seq = recaad ? 0 : DEC_SEQ;
             if (enc)
                 memcpy(r.in, plain, PTLEN);
-            else if (!record_seal(ai, r.key, r.iv, DEC_SEQ, plain, PTLEN, r.in, r.tag))
+            else if (!record_seal(ai, r.key, r.iv, r.seq, plain, PTLEN, r.in, r.tag))
                 abort();
             CHECK(st_prelude(&r) && st_keyiv(&r), "%s: set up", algs[ai].name);
             ERR_clear_error();
@@ -918,7 +955,7 @@ static int suite_init(void)
         ERR_print_errors_fp(stderr);
         return 1;
     }
-    for (size_t ai = 0; ai < NALGS; ai++) {
+    for (size_t ai = 0; ai < nalgs; ai++) {
         rec_ciph[ai] = EVP_CIPHER_fetch(libctx, algs[ai].name, "provider=m2msec");
         ref_ciph[ai] = EVP_CIPHER_fetch(libctx, algs[ai].ref, "provider=default");
         if (rec_ciph[ai] == NULL || ref_ciph[ai] == NULL) {
@@ -931,7 +968,7 @@ static int suite_init(void)
 
 static int suite_cleanup(void)
 {
-    for (size_t ai = 0; ai < NALGS; ai++) {
+    for (size_t ai = 0; ai < nalgs; ai++) {
         EVP_CIPHER_free(rec_ciph[ai]);
         EVP_CIPHER_free(ref_ciph[ai]);
     }
@@ -941,13 +978,20 @@ static int suite_cleanup(void)
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     static const tc_test tests[] = {
         {"EVP call shapes: M2M-REC next to the stock AEADs", test_shapes},
         {"refused calls leave the record usable", test_recovery},
     };
 
-    return tc_run("test_call_shapes", "call_shapes", suite_init, suite_cleanup, tests,
-                  sizeof(tests) / sizeof(tests[0]));
+    if (argc > 1 && strcmp(argv[1], "recaad") == 0) {
+        recaad = 1;
+        algs = aad_algs;
+        nalgs = sizeof(aad_algs) / sizeof(aad_algs[0]);
+        aad = aad_buf;
+        aad_len = sizeof(aad_buf);
+    }
+    return tc_run("test_call_shapes", recaad ? "call_shapes (M2M-RECAAD)" : "call_shapes",
+                  suite_init, suite_cleanup, tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -141,6 +141,7 @@ static const struct {
     {M2MSEC_R_ASSOC_COOKIE, 72, "DTLS cookie refused"},
     {M2MSEC_R_ASSOC_NOT_PSK, 73, "association not authenticated by a PSK"},
     {M2MSEC_R_ASSOC_NOT_FINISHED, 74, "handshake not finished after the key was found"},
+    {M2MSEC_R_SEQ_USED, 75, "sequence number already used"},
 };
 
 #define NRELEASED (sizeof(released) / sizeof(released[0]))
