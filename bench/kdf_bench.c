@@ -171,14 +171,18 @@ static double run(int k, double seconds)
 {
     unsigned char out[OUTLEN];
     unsigned long long ops = 0;
-    double start = bt_cpu(), t;
+    double start = bt_cpu(), t = start, last;
+    int batch = 32;
 
     do {
-        for (int i = 0; i < 32; i++)
+        for (int i = 0; i < batch; i++)
             if (!kdfs[k].one(out))
                 die("derivation failed during timing");
-        ops += 32;
-    } while ((t = bt_cpu()) - start < seconds);
+        ops += (unsigned long long)batch;
+        last = t;
+        t = bt_cpu();
+        batch = bt_batch(batch, t - last);
+    } while (t - start < seconds);
     return (double)ops / (t - start);
 }
 
