@@ -10,7 +10,7 @@
  *                          salt and an info as long as M2M-SESSION-KDF's,
  *                          EVP_KDF_CTX_free
  *   M2M-SESSION-KDF        the same with M2M-SESSION-KDF (same key and salt)
- *   m2msec_session_key_derive()  the library helper (fetch included)
+ *   m2msec_session_key_derive()  the library helper (it keeps the KDF it fetched)
  *   HMAC-SHA256 EVP_Q_mac  anchor for kpsa: one EVP_Q_mac over the kpsa
  *                          label || Enrolee-B-ID with the 32-byte key
  *   ONEM2M-KDF kpsa        fresh ctx per derivation
