@@ -179,7 +179,7 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     OSSL_FUNC_core_get_params_fn *c_get_params = NULL;
     const OSSL_DISPATCH *d;
     M2M_PROVCTX *pc;
-    unsigned long err_before;
+    unsigned long err_before, err_last;
 
     if (!m2m_errors_init(handle, in))
         return 0;
@@ -226,14 +226,17 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     if (!m2m_rec_inner_setup(pc))
         goto err;
     /*
-     * Fail closed when libcrypto had an error it did not report as a
-     * failure (an allocation it could not make inside a fetch that still
-     * returned a method): the process is out of memory, and a provider that
+     * Fail closed when libcrypto ran out of memory without reporting it as
+     * a failure (OpenSSL 3.0: an allocation inside a fetch that still
+     * returned a method, which queues a malloc failure): a provider that
      * says it loaded would then be dropped by the core without its teardown
      * if the core's own next allocation failed (found by
-     * tests/hardening/test_alloc_fail.c).
+     * tests/hardening/test_alloc_fail.c). Only a malloc failure counts, so
+     * that an error some OpenSSL version queues on a successful load never
+     * stops the provider from loading.
      */
-    if (ERR_peek_last_error() != err_before) {
+    err_last = ERR_peek_last_error();
+    if (err_last != err_before && ERR_GET_REASON(err_last) == ERR_R_MALLOC_FAILURE) {
         M2M_RAISE(M2MSEC_R_FETCH_FAILED, "m2msec: libcrypto failed while the provider loaded");
         goto err;
     }
