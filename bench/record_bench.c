@@ -224,21 +224,41 @@ static void check_plain(const char *who, size_t size)
     }
 }
 
-/* Time `one` for about `secs`: records per second; OpenSSL allocations per record. */
-static double run_records(int (*one)(void *), void *st, double secs, int batch, double *allocs)
+/*
+ * Run `one` for about `secs` of CPU time: *n records in *spent seconds,
+ * *nalloc OpenSSL allocations. `batch` is the first batch between clock
+ * reads (bt_batch grows it).
+ */
+static void time_records(int (*one)(void *), void *st, double secs, int batch,
+                         unsigned long long *n, double *spent, unsigned long long *nalloc)
 {
-    unsigned long long n = 0, a0 = alloc_calls;
-    double start = bt_cpu(), t;
+    unsigned long long a0 = alloc_calls;
+    double start = bt_cpu(), t = start, last;
 
+    *n = 0;
     do {
         for (int i = 0; i < batch; i++)
             if (!one(st))
                 die("record failed during timing");
-        n += (unsigned long long)batch;
-    } while ((t = bt_cpu()) - start < secs);
+        *n += (unsigned long long)batch;
+        last = t;
+        t = bt_cpu();
+        batch = bt_batch(batch, t - last);
+    } while (t - start < secs);
+    *spent = t - start;
+    *nalloc = alloc_calls - a0;
+}
+
+/* Time `one` for about `secs`: records per second; OpenSSL allocations per record. */
+static double run_records(int (*one)(void *), void *st, double secs, int batch, double *allocs)
+{
+    unsigned long long n, na;
+    double spent;
+
+    time_records(one, st, secs, batch, &n, &spent, &na);
     if (allocs != NULL)
-        *allocs = (double)(alloc_calls - a0) / (double)n;
-    return (double)n / (t - start);
+        *allocs = (double)na / (double)n;
+    return (double)n / spent;
 }
 
 /* ---- memory store: save keeps the state in memory, nothing else ---- */
@@ -741,13 +761,16 @@ static const char *fmt_ratio(char *buf, size_t n, int z, int a, int b)
     return buf;
 }
 
+#define SLICES 10 /* section 1: slices per contender and round */
+
 static void section_throughput(void)
 {
     printf("\n== 1. seal+open throughput: one record sealed and opened per iteration ==\n");
-    printf("   (thread CPU time; %d rounds of %.2f s per contender, order alternating per round;\n"
+    printf("   (thread CPU time; %d rounds of %.2f s per contender, in %d slices taken in turn, "
+           "order alternating;\n"
            "    rec/s = best round; ratios to the raw EVP anchor per round as min / median / "
            "max)\n",
-           rounds, seconds);
+           rounds, seconds, SLICES);
     for (int z = 0; z < NSIZES; z++) {
         void *st[NCONT] = {0};
         char ratio[64];
@@ -763,18 +786,39 @@ static void section_throughput(void)
                 die("first record failed");
             check_plain(contenders[c].label, sizes[z]);
         }
+        /*
+         * A round gives each contender `seconds` of CPU time in SLICES
+         * slices, the contenders taking turns slice by slice (the order
+         * alternating), so that a change of the machine's load within a
+         * round falls on every contender alike, not on whichever ran then.
+         */
         for (int r = 0; r < rounds; r++) {
-            for (int i = 0; i < NCONT; i++) {
-                int c = bt_order(r, i, NCONT);
-                double allocs = 0, rate;
+            unsigned long long n[NCONT] = {0}, na[NCONT] = {0};
+            double spent[NCONT] = {0};
+
+            for (int sl = 0; sl < SLICES; sl++)
+                for (int i = 0; i < NCONT; i++) {
+                    int c = bt_order(r * SLICES + sl, i, NCONT);
+                    unsigned long long dn, dna;
+                    double dt;
+
+                    if (st[c] == NULL)
+                        continue;
+                    time_records(contenders[c].one, st[c], seconds / SLICES, 8, &dn, &dt, &dna);
+                    n[c] += dn;
+                    na[c] += dna;
+                    spent[c] += dt;
+                }
+            for (int c = 0; c < NCONT; c++) {
+                double rate;
 
                 if (st[c] == NULL)
                     continue;
-                rate = run_records(contenders[c].one, st[c], seconds, 8, &allocs);
+                rate = (double)n[c] / spent[c];
                 tput_r[z][c][r] = rate;
                 if (rate > tput[z][c]) {
                     tput[z][c] = rate;
-                    tput_allocs[z][c] = allocs;
+                    tput_allocs[z][c] = (double)na[c] / (double)n[c];
                 }
             }
         }

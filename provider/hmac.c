@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* m2msec provider: reusable HMAC context over the provider's cached EVP_MAC. */
+/* m2msec provider: reusable HMAC (RFC 2104) over the provider's fetched digests. */
+#include <string.h>
 #include <strings.h>
+#include <openssl/crypto.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 
@@ -10,11 +12,11 @@
 static const struct {
     const char *names[4];
     const char *canonical;
-    size_t size;
+    size_t size, block;
 } md_table[] = {
-    [M2M_MD_SHA256] = {{"SHA2-256", "SHA-256", "SHA256", NULL}, "SHA2-256", 32},
-    [M2M_MD_SHA384] = {{"SHA2-384", "SHA-384", "SHA384", NULL}, "SHA2-384", 48},
-    [M2M_MD_SHA512] = {{"SHA2-512", "SHA-512", "SHA512", NULL}, "SHA2-512", 64},
+    [M2M_MD_SHA256] = {{"SHA2-256", "SHA-256", "SHA256", NULL}, "SHA2-256", 32, 64},
+    [M2M_MD_SHA384] = {{"SHA2-384", "SHA-384", "SHA384", NULL}, "SHA2-384", 48, 128},
+    [M2M_MD_SHA512] = {{"SHA2-512", "SHA-512", "SHA512", NULL}, "SHA2-512", 64, 128},
 };
 
 int m2m_md_from_name(const char *name)
@@ -39,13 +41,10 @@ size_t m2m_md_size(m2m_md md)
 int m2m_hmac_templates(M2M_PROVCTX *pc)
 {
     for (size_t md = 0; md < sizeof(md_table) / sizeof(md_table[0]); md++) {
-        OSSL_PARAM p[2];
-
-        p[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                (char *)md_table[md].canonical, 0);
-        p[1] = OSSL_PARAM_construct_end();
-        if ((pc->hmac_md[md] = EVP_MAC_CTX_new(pc->hmac)) == NULL ||
-            !EVP_MAC_CTX_set_params(pc->hmac_md[md], p)) {
+        pc->hmac_md[md] = EVP_MD_fetch(pc->libctx, md_table[md].canonical, NULL);
+        if (pc->hmac_md[md] == NULL ||
+            (size_t)EVP_MD_get_size(pc->hmac_md[md]) != md_table[md].size ||
+            (size_t)EVP_MD_get_block_size(pc->hmac_md[md]) != md_table[md].block) {
             M2M_RAISE(M2MSEC_R_FETCH_FAILED, "m2msec: cannot set up HMAC-%s",
                       md_table[md].canonical);
             return 0;
@@ -54,39 +53,59 @@ int m2m_hmac_templates(M2M_PROVCTX *pc)
     return 1;
 }
 
+/*
+ * HMAC (RFC 2104) over one digest context:
+ *   HMAC(K, m) = H((K0 ^ opad) || H((K0 ^ ipad) || m))
+ * where K0 is K padded with zeros to the digest's block size, or H(K)
+ * padded if K is longer than a block. Init hashes K0 ^ ipad; final ends
+ * the inner hash and computes the outer one on the same context, with
+ * K0 ^ opad kept (wiped at final and cleanup) in between.
+ */
 int m2m_hmac_init(M2M_HMAC *h, const M2M_PROVCTX *pc, m2m_md md, const unsigned char *key,
                   size_t keylen)
 {
-    static const unsigned char empty[1] = {0};
+    const EVP_MD *d = pc->hmac_md[md];
+    size_t bs = md_table[md].block;
+    unsigned char k0[M2M_MAX_MD_BLOCK], ipad[M2M_MAX_MD_BLOCK];
+    int ok = 0;
 
-    /*
-     * A copy of the provider's template for this digest: no HMAC context
-     * set up and no digest fetched per KDF context (the template is never
-     * keyed, so the copy holds no secret of another context).
-     */
-    if (h->ctx == NULL || h->md != (int)md) {
-        EVP_MAC_CTX_free(h->ctx);
-        h->md = -1;
-        if ((h->ctx = EVP_MAC_CTX_dup(pc->hmac_md[md])) == NULL) {
-            M2M_RAISE(M2MSEC_R_MALLOC_FAILURE, "cannot create HMAC-%s context",
-                      md_table[md].canonical);
-            return 0;
-        }
-        h->md = (int)md;
-    }
-    /* An empty HMAC key is valid (RFC 2104 pads it with zeros); pass a real pointer. */
-    if (!EVP_MAC_init(h->ctx, keylen == 0 ? empty : key, keylen, NULL)) {
-        M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "HMAC-%s key setup failed", md_table[md].canonical);
+    h->keyed = 0;
+    if (h->ctx == NULL && (h->ctx = EVP_MD_CTX_new()) == NULL) {
+        M2M_RAISE(M2MSEC_R_MALLOC_FAILURE, "cannot create HMAC-%s context", md_table[md].canonical);
         return 0;
     }
-    return 1;
+    memset(k0, 0, sizeof(k0));
+    if (keylen > bs) {
+        if (!EVP_DigestInit_ex2(h->ctx, d, NULL) || !EVP_DigestUpdate(h->ctx, key, keylen) ||
+            !EVP_DigestFinal_ex(h->ctx, k0, NULL))
+            goto end;
+    } else if (keylen > 0) {
+        memcpy(k0, key, keylen);
+    }
+    for (size_t i = 0; i < bs; i++) {
+        ipad[i] = k0[i] ^ 0x36;
+        h->opad[i] = k0[i] ^ 0x5c;
+    }
+    if (!EVP_DigestInit_ex2(h->ctx, d, NULL) || !EVP_DigestUpdate(h->ctx, ipad, bs))
+        goto end;
+    h->md = (int)md;
+    h->keyed = 1;
+    ok = 1;
+end:
+    OPENSSL_cleanse(k0, sizeof(k0));
+    OPENSSL_cleanse(ipad, sizeof(ipad));
+    if (!ok) {
+        OPENSSL_cleanse(h->opad, sizeof(h->opad));
+        M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "HMAC-%s key setup failed", md_table[md].canonical);
+    }
+    return ok;
 }
 
 int m2m_hmac_update(M2M_HMAC *h, const unsigned char *data, size_t len)
 {
     if (len == 0)
         return 1;
-    if (!EVP_MAC_update(h->ctx, data, len)) {
+    if (!h->keyed || !EVP_DigestUpdate(h->ctx, data, len)) {
         M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "HMAC update failed");
         return 0;
     }
@@ -95,9 +114,21 @@ int m2m_hmac_update(M2M_HMAC *h, const unsigned char *data, size_t len)
 
 int m2m_hmac_final(M2M_HMAC *h, unsigned char *out)
 {
-    size_t outl = 0;
+    unsigned char inner[M2M_MAX_MD_SIZE];
+    int ok = h->keyed;
 
-    if (!EVP_MAC_final(h->ctx, out, &outl, M2M_MAX_MD_SIZE)) {
+    if (ok) {
+        const EVP_MD *d = EVP_MD_CTX_get0_md(h->ctx);
+        size_t n = md_table[h->md].size, bs = md_table[h->md].block;
+
+        ok = EVP_DigestFinal_ex(h->ctx, inner, NULL) && EVP_DigestInit_ex2(h->ctx, d, NULL) &&
+             EVP_DigestUpdate(h->ctx, h->opad, bs) && EVP_DigestUpdate(h->ctx, inner, n) &&
+             EVP_DigestFinal_ex(h->ctx, out, NULL);
+    }
+    OPENSSL_cleanse(inner, sizeof(inner));
+    OPENSSL_cleanse(h->opad, sizeof(h->opad));
+    h->keyed = 0;
+    if (!ok) {
         M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "HMAC final failed");
         return 0;
     }
@@ -106,21 +137,27 @@ int m2m_hmac_final(M2M_HMAC *h, unsigned char *out)
 
 int m2m_hmac_dup(M2M_HMAC *dst, const M2M_HMAC *src)
 {
-    dst->ctx = NULL;
+    memset(dst, 0, sizeof(*dst));
     dst->md = -1;
-    if (src->ctx == NULL)
+    if (src->ctx == NULL || EVP_MD_CTX_get0_md(src->ctx) == NULL) /* nothing to copy yet */
         return 1;
-    dst->ctx = EVP_MAC_CTX_dup(src->ctx);
-    if (dst->ctx == NULL)
+    if ((dst->ctx = EVP_MD_CTX_new()) == NULL || !EVP_MD_CTX_copy_ex(dst->ctx, src->ctx)) {
+        EVP_MD_CTX_free(dst->ctx);
+        dst->ctx = NULL;
         return 0;
+    }
     dst->md = src->md;
+    dst->keyed = src->keyed;
+    memcpy(dst->opad, src->opad, sizeof(dst->opad));
     return 1;
 }
 
 void m2m_hmac_cleanup(M2M_HMAC *h)
 {
-    /* EVP_MAC_CTX_free wipes the keyed HMAC state. */
-    EVP_MAC_CTX_free(h->ctx);
+    /* EVP_MD_CTX_free wipes the digest state (it may hold a keyed inner hash). */
+    EVP_MD_CTX_free(h->ctx);
+    OPENSSL_cleanse(h->opad, sizeof(h->opad));
     h->ctx = NULL;
     h->md = -1;
+    h->keyed = 0;
 }

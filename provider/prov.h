@@ -42,12 +42,11 @@ typedef struct m2m_provctx_st {
     OSSL_PROVIDER *deflt; /* default provider loaded into libctx */
     EVP_MAC *hmac;        /* fetched once from libctx */
     /*
-     * One unkeyed HMAC context per m2m_md (hmac.h) with its digest already
-     * fetched and set: a KDF context duplicates it instead of creating an
-     * HMAC context and fetching the digest again (issue 13). Never used
-     * directly, so threads may duplicate them at the same time.
+     * The digest of each m2m_md (hmac.h), fetched once: the KDFs' HMAC
+     * runs on a digest context of its own with these, and fetches nothing
+     * per KDF context (issue 13).
      */
-    EVP_MAC_CTX *hmac_md[3];
+    EVP_MD *hmac_md[3];
     EVP_CIPHER *rec_inner[4]; /* AEADs behind the M2M-REC ciphers (cipher_record.c) */
     M2M_REC_INNER rec_fn[4];  /* their functions, called directly; valid while rec_inner is held */
     M2M_POLICY policy;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/params.h>
 #include <openssl/provider.h>
 
@@ -154,7 +155,7 @@ static void m2m_provctx_free(M2M_PROVCTX *pc)
     for (size_t i = 0; i < M2M_REC_NALGS; i++)
         EVP_CIPHER_free(pc->rec_inner[i]);
     for (size_t i = 0; i < sizeof(pc->hmac_md) / sizeof(pc->hmac_md[0]); i++)
-        EVP_MAC_CTX_free(pc->hmac_md[i]);
+        EVP_MD_free(pc->hmac_md[i]);
     EVP_MAC_free(pc->hmac);
     OSSL_PROVIDER_unload(pc->deflt);
     OSSL_LIB_CTX_free(pc->libctx);
@@ -184,6 +185,7 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     OSSL_FUNC_core_get_params_fn *c_get_params = NULL;
     const OSSL_DISPATCH *d;
     M2M_PROVCTX *pc;
+    unsigned long err_before, err_last;
 
     if (!m2m_errors_init(handle, in))
         return 0;
@@ -206,6 +208,7 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
      * never the application's. Loading "default" into the child makes them
      * work whether or not the application activated default itself.
      */
+    err_before = ERR_peek_last_error();
     pc->libctx = OSSL_LIB_CTX_new_child(handle, in);
     if (pc->libctx == NULL ||
         (pc->deflt = OSSL_PROVIDER_try_load(pc->libctx, "default", 1)) == NULL) {
@@ -228,6 +231,21 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     }
     if (!m2m_rec_inner_setup(pc))
         goto err;
+    /*
+     * Fail closed when libcrypto ran out of memory without reporting it as
+     * a failure (OpenSSL 3.0: an allocation inside a fetch that still
+     * returned a method, which queues a malloc failure): a provider that
+     * says it loaded would then be dropped by the core without its teardown
+     * if the core's own next allocation failed (found by
+     * tests/hardening/test_alloc_fail.c). Only a malloc failure counts, so
+     * that an error some OpenSSL version queues on a successful load never
+     * stops the provider from loading.
+     */
+    err_last = ERR_peek_last_error();
+    if (err_last != err_before && ERR_GET_REASON(err_last) == ERR_R_MALLOC_FAILURE) {
+        M2M_RAISE(M2MSEC_R_FETCH_FAILED, "m2msec: libcrypto failed while the provider loaded");
+        goto err;
+    }
     m2m_self_check(pc, c_get_params);
     /* Process-wide, set up once whatever the number of instances (key_registry.h). */
     if (!m2m_key_registry_init() || !m2m_fork_guard_init())

@@ -111,6 +111,13 @@ typedef struct m2msec_session_key_spec {
 
 /**
  * Derive @p out_len bytes with M2M-SESSION-KDF fetched from @p libctx.
+ *
+ * From OpenSSL's global default library context (@p libctx NULL while the
+ * calling thread has not made another context its default, or that context
+ * itself) the KDF is fetched once and kept until OPENSSL_cleanup(), like a
+ * method an SSL_CTX holds: it keeps the provider it came from for that
+ * long. From any other context it is fetched and freed on every call
+ * (such a context may be freed at any time). Thread-safe.
  * @return 1 on success, 0 on error (error queued, @p out wiped).
  */
 M2MSEC_WARN_UNUSED int m2msec_session_key_derive(OSSL_LIB_CTX *libctx,

@@ -17,6 +17,8 @@
 
 #include <CUnit/Basic.h>
 #include <openssl/err.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
 #include <openssl/provider.h>
 
 #include "m2msec/esprim.h"
@@ -69,6 +71,70 @@ static void test_provider_and_kdf(void)
     if (d != NULL)
         OSSL_PROVIDER_unload(d);
     OSSL_LIB_CTX_free(lib);
+    OSSL_LIB_CTX_free(bare);
+}
+
+/*
+ * m2msec_session_key_derive() keeps the KDF it fetched from the global
+ * default context (libm2msec/kdf.c); a thread that makes another context
+ * its default (OSSL_LIB_CTX_set0_default) must not be served that one.
+ */
+static void test_kdf_cache(void)
+{
+    OSSL_LIB_CTX *bare = OSSL_LIB_CTX_new(), *old;
+    OSSL_PROVIDER *p, *d = NULL;
+    EVP_KDF *kdf;
+    EVP_KDF_CTX *kctx = NULL;
+    m2msec_session_key_spec spec;
+    unsigned char key[32], a[32], b[32], c[32], ref[32];
+    uint64_t epoch = 7, not_before = 1700000000;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_octet_string("key", key, sizeof(key)),
+        OSSL_PARAM_utf8_string("purpose", "record", 6),
+        OSSL_PARAM_utf8_string("originator", "CAE-a", 5),
+        OSSL_PARAM_utf8_string("receiver", "CSE-b", 5),
+        OSSL_PARAM_uint64("epoch", &epoch),
+        OSSL_PARAM_uint64("not-before", &not_before),
+        OSSL_PARAM_END,
+    };
+
+    CU_ASSERT_FATAL(bare != NULL);
+    for (size_t i = 0; i < sizeof(key); i++)
+        key[i] = (unsigned char)(i * 13 + 1);
+    memset(&spec, 0, sizeof(spec));
+    spec.key = key;
+    spec.key_len = sizeof(key);
+    spec.purpose = "record";
+    spec.originator = "CAE-a";
+    spec.receiver = "CSE-b";
+    spec.epoch = epoch;
+    spec.not_before = not_before;
+    p = m2msec_provider_load(NULL, mods, &d);
+    CU_ASSERT_FATAL(p != NULL);
+    kdf = EVP_KDF_fetch(NULL, "M2M-SESSION-KDF", NULL);
+    CU_ASSERT_FATAL(kdf != NULL);
+    CHECK((kctx = EVP_KDF_CTX_new(kdf)) != NULL &&
+              EVP_KDF_derive(kctx, ref, sizeof(ref), params) > 0,
+          "M2M-SESSION-KDF through EVP failed");
+    EVP_KDF_CTX_free(kctx);
+    EVP_KDF_free(kdf);
+    /* The first call fetches (and keeps) the KDF, the second uses the kept one. */
+    CHECK(m2msec_session_key_derive(NULL, &spec, a, sizeof(a)), "first derivation failed");
+    CHECK(m2msec_session_key_derive(NULL, &spec, b, sizeof(b)), "second derivation failed");
+    CHECK(memcmp(a, ref, sizeof(ref)) == 0 && memcmp(b, ref, sizeof(ref)) == 0,
+          "the helper differs from M2M-SESSION-KDF through EVP");
+    old = OSSL_LIB_CTX_set0_default(bare);
+    CU_ASSERT_FATAL(old != NULL);
+    refused(!m2msec_session_key_derive(NULL, &spec, c, sizeof(c)),
+            "m2msec_session_key_derive with a thread default context without the provider");
+    refused(!m2msec_session_key_derive(bare, &spec, c, sizeof(c)),
+            "m2msec_session_key_derive in a context without the provider");
+    CU_ASSERT_FATAL(OSSL_LIB_CTX_set0_default(old) == bare);
+    CHECK(m2msec_session_key_derive(NULL, &spec, c, sizeof(c)) && memcmp(c, ref, sizeof(ref)) == 0,
+          "derivation after the default context was restored failed or differs");
+    OSSL_PROVIDER_unload(p);
+    if (d != NULL)
+        OSSL_PROVIDER_unload(d);
     OSSL_LIB_CTX_free(bare);
 }
 
@@ -169,6 +235,7 @@ int main(void)
 {
     static const tc_test tests[] = {
         {"provider and M2M-SESSION-KDF", test_provider_and_kdf},
+        {"the helper's kept M2M-SESSION-KDF", test_kdf_cache},
         {"sessions and stores", test_session_and_store},
         {"manifests, verification, files, policy, status record", test_integrity},
         {"ESPrim", test_esprim},

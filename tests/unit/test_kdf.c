@@ -784,16 +784,17 @@ static M2M_PROVCTX test_pc;
 static int suite_hkdf_init(void)
 {
     memset(&test_pc, 0, sizeof(test_pc));
+    test_pc.libctx = ref_ctx;
     test_pc.hmac = EVP_MAC_fetch(ref_ctx, "HMAC", NULL);
     m2m_policy_defaults(&test_pc.policy);
-    /* The per-digest HMAC templates the provider sets up at load (hmac.h). */
+    /* The digests the provider fetches at load for its HMAC (hmac.h). */
     return test_pc.hmac != NULL && m2m_hmac_templates(&test_pc) ? 0 : -1;
 }
 
 static int suite_hkdf_clean(void)
 {
     for (size_t i = 0; i < sizeof(test_pc.hmac_md) / sizeof(test_pc.hmac_md[0]); i++) {
-        EVP_MAC_CTX_free(test_pc.hmac_md[i]);
+        EVP_MD_free(test_pc.hmac_md[i]);
         test_pc.hmac_md[i] = NULL;
     }
     EVP_MAC_free(test_pc.hmac);
@@ -810,7 +811,7 @@ static void test_hkdf_rfc5869(void)
         size_t infolen = unhex(rfc5869[v].info, info, sizeof(info));
         size_t okmlen = unhex(rfc5869[v].okm, okm, sizeof(okm));
         unsigned char one = 1;
-        M2M_HMAC h = {NULL, -1};
+        M2M_HMAC h = {.ctx = NULL, .md = -1};
         const char *name = rfc5869[v].name;
 
         unhex(rfc5869[v].prk, prk, sizeof(prk));
@@ -863,7 +864,7 @@ static void test_hkdf_other_digests(void)
     } mds[] = {{M2M_MD_SHA256, "SHA2-256", 8160},
                {M2M_MD_SHA384, "SHA2-384", 12240},
                {M2M_MD_SHA512, "SHA2-512", 16320}};
-    M2M_HMAC h = {NULL, -1};
+    M2M_HMAC h = {.ctx = NULL, .md = -1};
 
     for (size_t i = 0; i < sizeof(mds) / sizeof(mds[0]); i++) {
         size_t lens[] = {1, 33, 100, mds[i].max};
