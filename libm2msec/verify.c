@@ -337,7 +337,7 @@ static void *worker(void *arg)
          * the others a chunk at a time: the shared counters are touched once
          * per chunk, not per file.
          */
-        size_t i = atomic_load(&p->next), end, k;
+        size_t i = atomic_load(&p->next), end = i, k;
         uint64_t small_bytes = 0;
 
         do {
