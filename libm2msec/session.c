@@ -31,6 +31,7 @@
 #include "m2msec/record.h"
 #include "m2msec/session.h"
 #include "kdf_internal.h"
+#include "param_fill.h"
 #include "record_header.h"
 
 #define DEFAULT_AEAD M2MSEC_REC_AES_128_GCM
@@ -794,40 +795,15 @@ static m2msec_session_status status_from_error(void)
     }
 }
 
-/*
- * The per-record parameters, filled in place: OSSL_PARAM_construct_*()
- * are calls into libcrypto that return a 40-byte struct through memory,
- * which is then copied (about a third of m2msec_session_open's own time,
- * issue 13). Every byte is written, padding included, as the provider
- * does for its inner cipher (provider/cipher_record_local.h says why).
- */
-static inline void param_fill(OSSL_PARAM *p, const char *key, unsigned int type, void *data,
-                              size_t size)
-{
-    memset(p, 0, sizeof(*p));
-    p->key = key;
-    p->data_type = type;
-    p->data = data;
-    p->data_size = size;
-    p->return_size = OSSL_PARAM_UNMODIFIED;
-}
-
-static inline void param_end(OSSL_PARAM *p)
-{
-    memset(p, 0, sizeof(*p));
-    p->key = NULL;
-    p->data = NULL;
-}
-
 static int seal_one(m2msec_session *s, const unsigned char *in, size_t inlen, unsigned char *out)
 {
     int n = 0, m = 0;
     OSSL_PARAM p[2];
 
     m2msec_header_write(out, s->cur.epoch, s->seq_next);
-    param_fill(&p[0], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING,
-               out + M2MSEC_SESSION_HEADER_LEN + inlen, s->taglen);
-    param_end(&p[1]);
+    m2m_param_fill(&p[0], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING,
+                   out + M2MSEC_SESSION_HEADER_LEN + inlen, s->taglen);
+    m2m_param_end(&p[1]);
     return EVP_EncryptUpdate(s->cur.ctx, NULL, &n, out, M2MSEC_SESSION_HEADER_LEN) &&
            EVP_EncryptUpdate(s->cur.ctx, out + M2MSEC_SESSION_HEADER_LEN, &n, in, (int)inlen) &&
            EVP_EncryptFinal_ex(s->cur.ctx, out + M2MSEC_SESSION_HEADER_LEN + n, &m) &&
@@ -920,10 +896,10 @@ static int open_with(m2msec_session *s, epoch_key *k, uint64_t seq, const unsign
     int n = 0, m = 0;
     OSSL_PARAM p[3];
 
-    param_fill(&p[0], M2MSEC_REC_PARAM_SEQ, OSSL_PARAM_UNSIGNED_INTEGER, &seq, sizeof(seq));
-    param_fill(&p[1], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING,
-               (void *)(in + M2MSEC_SESSION_HEADER_LEN + ctlen), s->taglen);
-    param_end(&p[2]);
+    m2m_param_fill(&p[0], M2MSEC_REC_PARAM_SEQ, OSSL_PARAM_UNSIGNED_INTEGER, &seq, sizeof(seq));
+    m2m_param_fill(&p[1], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING,
+                   (void *)(in + M2MSEC_SESSION_HEADER_LEN + ctlen), s->taglen);
+    m2m_param_end(&p[2]);
     return EVP_CIPHER_CTX_set_params(k->ctx, p) &&
            EVP_DecryptUpdate(k->ctx, NULL, &n, in, M2MSEC_SESSION_HEADER_LEN) &&
            EVP_DecryptUpdate(k->ctx, out, &n, in + M2MSEC_SESSION_HEADER_LEN, (int)ctlen) &&

@@ -32,10 +32,10 @@ static m2m_rec_result ccm_key(M2M_REC_CTX *c)
     OSSL_PARAM p[3];
     size_t ivl = REC_IVLEN;
 
-    m2m_rec_param_fill(&p[0], OSSL_CIPHER_PARAM_AEAD_IVLEN, OSSL_PARAM_UNSIGNED_INTEGER, &ivl,
-                       sizeof(ivl));
-    m2m_rec_param_fill(&p[1], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING, NULL, c->taglen);
-    m2m_rec_param_end(&p[2]);
+    m2m_param_fill(&p[0], OSSL_CIPHER_PARAM_AEAD_IVLEN, OSSL_PARAM_UNSIGNED_INTEGER, &ivl,
+                   sizeof(ivl));
+    m2m_param_fill(&p[1], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING, NULL, c->taglen);
+    m2m_param_end(&p[2]);
     if (!c->fn->set_ctx_params(c->inner, p)) {
         M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "cannot set CCM nonce and tag lengths");
         return REC_FAILED;

@@ -17,6 +17,7 @@
 #include <openssl/params.h>
 
 #include "cipher_record.h"
+#include "param_fill.h"
 #include "errors.h"
 #include "key_limits.h"
 #include "key_registry.h"
@@ -196,43 +197,13 @@ struct m2m_rec_ctx_st {
 #define M2M_REC_FAIL(c, what)                                                                      \
     (M2M_RAISE(M2MSEC_R_CRYPTO_FAILED, "%s: %s", (c)->alg->name, (what)), REC_FAILED)
 
-/*
- * Fill one OSSL_PARAM so that every byte of it is defined, padding included.
- * OSSL_PARAM has 4 padding bytes after data_type on LP64, and the structs
- * that OSSL_PARAM_construct_*() return leave them uninitialised. Copying
- * such a struct is valid C, but gcc -O2 copies it through SSE registers, and
- * OpenSSL 3.0's AVX GHASH (gcm_ghash_avx, used in the GCM final) reads its
- * caller's xmm0-xmm2 and cancels them by XOR, which memcheck cannot follow:
- * the stale padding made valgrind report the decrypt final's tag comparison
- * (scripts/valgrind.supp has the analysis). m2m_rec_param_end() writes the
- * end marker the same way.
- */
-static inline void m2m_rec_param_fill(OSSL_PARAM *p, const char *key, unsigned int type, void *data,
-                                      size_t size)
-{
-    memset(p, 0, sizeof(*p));
-    p->key = key;
-    p->data_type = type;
-    p->data = data;
-    p->data_size = size;
-    p->return_size = OSSL_PARAM_UNMODIFIED;
-}
-
-static inline void m2m_rec_param_end(OSSL_PARAM *p)
-{
-    memset(p, 0, sizeof(*p));
-    p->key = NULL;
-    p->data = NULL;
-}
-
 /* Hand c->tag to the inner cipher (set) or read it from there (!set); 0 on failure. */
 static inline int m2m_rec_inner_tag(M2M_REC_CTX *c, int set)
 {
     OSSL_PARAM p[2];
 
-    m2m_rec_param_fill(&p[0], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING, c->tag,
-                       c->taglen);
-    m2m_rec_param_end(&p[1]);
+    m2m_param_fill(&p[0], OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING, c->tag, c->taglen);
+    m2m_param_end(&p[1]);
     return set ? c->fn->set_ctx_params(c->inner, p) : c->fn->get_ctx_params(c->inner, p);
 }
 
