@@ -54,7 +54,7 @@ common_srcs=(
 lib_srcs=(
     libm2msec/kdf.c libm2msec/record_header.c libm2msec/session.c
     libm2msec/manifest.c libm2msec/manifest_sign.c libm2msec/safe_open.c
-    libm2msec/policy.c libm2msec/store_file.c
+    libm2msec/policy.c libm2msec/store_file.c libm2msec/store_path.c
     libm2msec/esprim.c libm2msec/esprim_cache.c libm2msec/esprim_json.c libm2msec/esprim_jwe.c
     libm2msec/esprim_rand.c libm2msec/esprim_state.c libm2msec/association_keytable.c
 )
